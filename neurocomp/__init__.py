@@ -1,0 +1,41 @@
+"""neurocomp: a deployment compiler for spiking neural networks.
+
+    import neurocomp as nc
+    net = nc.load("model.nir", dt=1e-4)   # NIR -> discrete-time Network
+    y = nc.simulate(net, x)               # x: (T, batch, *input_shape) -> (T, batch, *output_shape)
+"""
+
+from .api import load, simulate
+from .errors import (
+    DtError,
+    GraphError,
+    InputError,
+    NeurocompError,
+    NeurocompWarning,
+    NirFileError,
+    ParameterError,
+    ShapeError,
+    UnsupportedNodeError,
+)
+from .ir import Network, Population, Projection
+from .sim import Trace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DtError",
+    "GraphError",
+    "InputError",
+    "Network",
+    "NeurocompError",
+    "NeurocompWarning",
+    "NirFileError",
+    "ParameterError",
+    "Population",
+    "Projection",
+    "ShapeError",
+    "Trace",
+    "UnsupportedNodeError",
+    "load",
+    "simulate",
+]

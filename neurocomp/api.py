@@ -1,0 +1,52 @@
+"""The public Python API: load a trained network, simulate it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, overload
+
+import numpy as np
+
+from .errors import InputError
+from .frontend import load_nir
+from .ir.network import Network
+from .sim.float_sim import Trace
+from .sim.float_sim import simulate as _simulate
+
+
+def load(source: Any, dt: float | None = None, reset: str | None = None) -> Network:
+    """Load a network: a path to a .nir file or an in-memory `nir.NIRGraph`.
+
+    dt: the time step in seconds used to discretise time constants. NIR does not store it; when
+        omitted it is inferred only where an exporter's convention makes it certain (a warning
+        says so), otherwise a `DtError` asks for it. Networks without time constants need none.
+    reset: "zero" (NIR's meaning: v <- v_reset after a spike, the default) or "subtract"
+        (v <- v - v_threshold).
+    """
+    return load_nir(source, dt=dt, reset=reset)
+
+
+@overload
+def simulate(net: Network, x: Any, *, record: Literal[False] = ..., output: str | None = ...,
+             dtype: type = ...) -> np.ndarray: ...
+@overload
+def simulate(net: Network, x: Any, *, record: Literal[True], output: str | None = ...,
+             dtype: type = ...) -> Trace: ...
+def simulate(net: Network, x: np.ndarray | Mapping[str, np.ndarray], *, record: bool = False,
+             output: str | None = None, dtype: type = np.float64) -> np.ndarray | Trace:
+    """Float reference simulation of `net` over T steps of `dt` seconds.
+
+    x: (T, batch, *input_shape), or a dict by input name. Returns the output (T, batch,
+    *output_shape) (pick one with `output=` when there are several), or with `record=True` a
+    `Trace` with every output and every population's spikes, v and u.
+    """
+    trace = _simulate(net, x, record=record, dtype=dtype)
+    if record:
+        return trace
+    if output is None:
+        if len(trace.outputs) != 1:
+            raise InputError(f"the network has outputs {sorted(trace.outputs)}: pass output=")
+        return next(iter(trace.outputs.values()))
+    if output not in trace.outputs:
+        raise InputError(f"no output '{output}'; outputs are {sorted(trace.outputs)}")
+    return trace.outputs[output]

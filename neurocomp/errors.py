@@ -1,0 +1,52 @@
+"""Every error a user can cause, as one small hierarchy.
+
+Messages name the object (node, layer, edge), the quantity, the value and the limit, so the CLI can
+print them as one line. Lossy but legal outcomes are warnings (`NeurocompWarning`), not errors.
+"""
+
+from __future__ import annotations
+
+
+class NeurocompError(Exception):
+    """Base class of all errors neurocomp raises on bad input."""
+
+
+class NirFileError(NeurocompError):
+    """A file that cannot be read as NIR: missing, not HDF5, or structurally broken."""
+
+
+class UnsupportedNodeError(NeurocompError):
+    """One or more NIR nodes whose type neurocomp does not lower."""
+
+    def __init__(self, nodes: dict[str, str]) -> None:
+        self.nodes = dict(nodes)
+        listed = ", ".join(f"'{name}' ({kind})" for name, kind in sorted(self.nodes.items()))
+        super().__init__(f"unsupported NIR node type(s): {listed}")
+
+
+class GraphError(NeurocompError):
+    """A graph that is well-formed HDF5 but not a valid network (dangling edge, stateless cycle...)."""
+
+
+class ShapeError(NeurocompError):
+    """Shapes that do not agree along an edge, or a node whose shape cannot be determined."""
+
+
+class ParameterError(NeurocompError):
+    """A parameter value outside its legal range (NaN, inf, non-positive time constant...)."""
+
+    def __init__(self, node: str, quantity: str, value: object, limit: str) -> None:
+        self.node, self.quantity, self.value, self.limit = node, quantity, value, limit
+        super().__init__(f"node '{node}': {quantity} = {value} ({limit})")
+
+
+class DtError(NeurocompError):
+    """The network needs a time step `dt` that is neither given nor certain from the file."""
+
+
+class InputError(NeurocompError):
+    """Simulation input of the wrong shape, dtype or file format."""
+
+
+class NeurocompWarning(UserWarning):
+    """A legal but noteworthy outcome: an inferred dt, a repaired file, a lossy conversion."""

@@ -1,0 +1,218 @@
+"""Synaptic operators: the linear maps (and delays) a projection applies between populations.
+
+Shapes exclude the batch: an operator maps a signal of shape `in_shape` to `out_shape(in_shape)`, and
+`apply` works on a batch `(B, *in_shape) -> (B, *out_shape)`. Layouts follow PyTorch and NIR:
+channels first, weights `(out, in)` and `(C_out, C_in / groups, *kernel)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+Shape = tuple[int, ...]
+
+
+def _conv_out_len(n: int, k: int, stride: int, pad: int, dilation: int) -> int:
+    return (n + 2 * pad - dilation * (k - 1) - 1) // stride + 1
+
+
+@dataclass(frozen=True, eq=False)
+class Dense:
+    """y = x W^T (+ b) over the last axis; `weight` is (out, in)."""
+
+    weight: np.ndarray
+    bias: np.ndarray | None = None
+
+    def out_shape(self, in_shape: Shape) -> Shape:
+        return (*in_shape[:-1], int(self.weight.shape[0]))
+
+    def in_features(self) -> int:
+        return int(self.weight.shape[1])
+
+    def apply(self, x: np.ndarray, with_bias: bool = True) -> np.ndarray:
+        y = x @ self.weight.T
+        if with_bias and self.bias is not None:
+            y = y + self.bias
+        return y
+
+    def synapses(self, in_shape: Shape) -> int:
+        rows = int(np.prod(in_shape[:-1], dtype=np.int64))
+        return rows * int(np.count_nonzero(self.weight))
+
+
+@dataclass(frozen=True, eq=False)
+class Conv:
+    """N-d convolution (N = 1 or 2) with PyTorch's cross-correlation convention."""
+
+    weight: np.ndarray  # (C_out, C_in // groups, *kernel)
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+    groups: int = 1
+    bias: np.ndarray | None = None  # (C_out,)
+
+    @property
+    def ndim(self) -> int:
+        return self.weight.ndim - 2
+
+    def out_shape(self, in_shape: Shape) -> Shape:
+        kernel = self.weight.shape[2:]
+        spatial = tuple(
+            _conv_out_len(n, k, s, p, d)
+            for n, k, s, p, d in zip(
+                in_shape[1:], kernel, self.stride, self.padding, self.dilation, strict=True
+            )
+        )
+        return (int(self.weight.shape[0]), *spatial)
+
+    def _windows(self, x: np.ndarray) -> np.ndarray:
+        """(B, C, *spatial) -> (B, C, *out_spatial, *kernel) view of the padded input."""
+        pad = [(0, 0), (0, 0), *[(p, p) for p in self.padding]]
+        xp = np.pad(x, pad) if any(self.padding) else x
+        kernel = self.weight.shape[2:]
+        span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, self.dilation, strict=True))
+        axes = tuple(range(2, 2 + self.ndim))
+        win = sliding_window_view(xp, span, axis=axes)
+        index: list[slice] = [slice(None), slice(None)]
+        index += [slice(None, None, s) for s in self.stride]
+        index += [slice(None, None, d) for d in self.dilation]
+        return win[tuple(index)]
+
+    def apply(self, x: np.ndarray, with_bias: bool = True) -> np.ndarray:
+        win = self._windows(x)
+        batch, c_in = x.shape[:2]
+        c_out = self.weight.shape[0]
+        g = self.groups
+        out_sp = win.shape[2 : 2 + self.ndim]
+        # Group-wise contraction over (C_in/g, *kernel) via one tensordot per group.
+        win = win.reshape(batch, g, c_in // g, *out_sp, *self.weight.shape[2:])
+        w = self.weight.reshape(g, c_out // g, c_in // g, *self.weight.shape[2:])
+        sp, kk = "xyz"[: self.ndim], "ijk"[: self.ndim]
+        spec = f"bgc{sp}{kk},goc{kk}->bgo{sp}"
+        y = np.einsum(spec, win, w, optimize=True).reshape(batch, c_out, *out_sp)
+        if with_bias and self.bias is not None:
+            y = y + self.bias.reshape(-1, *([1] * self.ndim))
+        return y
+
+    def synapses(self, in_shape: Shape) -> int:
+        out = self.out_shape(in_shape)
+        per_out = int(np.prod(self.weight.shape[1:]))
+        return int(np.prod(out)) * per_out
+
+
+@dataclass(frozen=True, eq=False)
+class Pool2d:
+    """Sum pooling over 2-D windows; `scale` = 1 / window area turns it into average pooling."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    scale: float = 1.0
+
+    def out_shape(self, in_shape: Shape) -> Shape:
+        spatial = tuple(
+            _conv_out_len(n, k, s, p, 1)
+            for n, k, s, p in zip(in_shape[1:], self.kernel, self.stride, self.padding, strict=True)
+        )
+        return (in_shape[0], *spatial)
+
+    def apply(self, x: np.ndarray, with_bias: bool = True) -> np.ndarray:
+        pad = [(0, 0), (0, 0), *[(p, p) for p in self.padding]]
+        xp = np.pad(x, pad) if any(self.padding) else x
+        win = sliding_window_view(xp, self.kernel, axis=(2, 3))
+        win = win[:, :, :: self.stride[0], :: self.stride[1]]
+        y = win.sum(axis=(-2, -1))
+        return y * self.scale if self.scale != 1.0 else y
+
+    def synapses(self, in_shape: Shape) -> int:
+        return int(np.prod(self.out_shape(in_shape))) * self.kernel[0] * self.kernel[1]
+
+
+@dataclass(frozen=True, eq=False)
+class Flatten:
+    """Merge axes `start_dim..end_dim` (inclusive, batch excluded, negative counts from the end)."""
+
+    start_dim: int = 0
+    end_dim: int = -1
+
+    def _span(self, in_shape: Shape) -> tuple[int, int]:
+        n = len(in_shape)
+        start = self.start_dim % n if n else 0
+        end = self.end_dim % n if n else 0
+        return start, end
+
+    def out_shape(self, in_shape: Shape) -> Shape:
+        start, end = self._span(in_shape)
+        merged = int(np.prod(in_shape[start : end + 1], dtype=np.int64))
+        return (*in_shape[:start], merged, *in_shape[end + 1 :])
+
+    def apply(self, x: np.ndarray, with_bias: bool = True) -> np.ndarray:
+        return x.reshape(x.shape[0], *self.out_shape(x.shape[1:]))
+
+    def synapses(self, in_shape: Shape) -> int:
+        return 0
+
+
+@dataclass(frozen=True, eq=False)
+class Scale:
+    """Element-wise y = x * scale (scale broadcasts against the signal's shape)."""
+
+    scale: np.ndarray
+
+    def out_shape(self, in_shape: Shape) -> Shape:
+        return tuple(np.broadcast_shapes(in_shape, self.scale.shape))
+
+    def apply(self, x: np.ndarray, with_bias: bool = True) -> np.ndarray:
+        return x * self.scale
+
+    def synapses(self, in_shape: Shape) -> int:
+        return int(np.prod(in_shape))
+
+
+@dataclass(frozen=True, eq=False)
+class Delay:
+    """y[t] = x[t - steps], per element; `steps` is an integer array of the signal's shape."""
+
+    steps: np.ndarray
+    _max: int = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_max", int(self.steps.max()) if self.steps.size else 0)
+
+    @property
+    def max_steps(self) -> int:
+        return self._max
+
+    def out_shape(self, in_shape: Shape) -> Shape:
+        return tuple(in_shape)
+
+    def apply(self, x: np.ndarray, with_bias: bool = True) -> np.ndarray:
+        raise TypeError("Delay is stateful: simulators apply it through a DelayLine")
+
+    def synapses(self, in_shape: Shape) -> int:
+        return 0
+
+
+Op = Union[Dense, Conv, Pool2d, Flatten, Scale, Delay]
+
+
+class DelayLine:
+    """Ring buffer that applies a `Delay` over successive time steps of a batch."""
+
+    def __init__(self, op: Delay, batch: int, shape: Shape, dtype: np.dtype) -> None:
+        self.length = op.max_steps + 1
+        self.buffer = np.zeros((self.length, batch, *shape), dtype=dtype)
+        self.steps = op.steps.reshape(-1)
+        self.t = 0
+
+    def push(self, x: np.ndarray) -> np.ndarray:
+        self.buffer[self.t % self.length] = x
+        flat = self.buffer.reshape(self.length, x.shape[0], -1)
+        slots = (self.t - self.steps) % self.length
+        y = flat[slots, :, np.arange(self.steps.size)].T  # (B, N)
+        self.t += 1
+        return y.reshape(x.shape)

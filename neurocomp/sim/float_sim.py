@@ -1,0 +1,140 @@
+"""Float reference simulator of a `Network`, vectorised over the batch.
+
+One call runs T time steps; each step evaluates the populations in the network's order, applying
+every projection's operator chain to its source's output of this step (or of the previous step,
+for recurrent projections). The neuron update is the one documented in `neurocomp.ir.network`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError
+from ..ir.network import Network, NeuronParams
+from ..ir.ops import Delay, DelayLine
+
+
+@dataclass
+class Trace:
+    """What a simulation recorded; every array is (T, batch, *shape).
+
+    `outputs` holds the network's outputs; `spikes`, `v` and `u` hold every population's spikes,
+    membrane voltage and synaptic current (only for populations with a current stage) when the
+    simulation was asked to record.
+    """
+
+    outputs: dict[str, np.ndarray]
+    spikes: dict[str, np.ndarray] = field(default_factory=dict)
+    v: dict[str, np.ndarray] = field(default_factory=dict)
+    u: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def as_inputs(net: Network, x: np.ndarray | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Check `x` against the network's inputs: one array (single input) or a dict by input name."""
+    if not isinstance(x, Mapping):
+        if len(net.inputs) != 1:
+            raise InputError(f"the network has inputs {sorted(net.inputs)}: pass a dict of arrays")
+        x = {next(iter(net.inputs)): x}
+    missing = sorted(set(net.inputs) - set(x))
+    if missing:
+        raise InputError(f"missing input array(s) for {missing}")
+    out: dict[str, np.ndarray] = {}
+    steps = None
+    for name, shape in net.inputs.items():
+        arr = np.asarray(x[name])
+        if arr.dtype.kind not in "biuf":
+            raise InputError(f"input '{name}': dtype {arr.dtype} is not numeric")
+        if arr.ndim != 2 + len(shape) or tuple(arr.shape[2:]) != tuple(shape):
+            raise InputError(f"input '{name}': expected shape (T, batch, {', '.join(map(str, shape))})"
+                             f", got {arr.shape}")
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise InputError(f"input '{name}': contains NaN or inf")
+        if steps is not None and arr.shape[:2] != steps:
+            raise InputError(f"input '{name}': (T, batch) = {arr.shape[:2]}, others have {steps}")
+        steps = arr.shape[:2]
+        out[name] = arr
+    return out
+
+
+def _neuron_step(p: NeuronParams, x: np.ndarray, u: np.ndarray | None, v: np.ndarray,
+                 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    if p.du is not None and u is not None:
+        u = (1.0 - p.du) * u + p.u_gain * x
+        drive = u
+    else:
+        drive = x
+    v = (1.0 - p.dv) * v + p.v_gain * drive + p.v_bias
+    if p.v_threshold is None:
+        return v, u, v
+    s = v > p.v_threshold
+    if p.reset == "zero":
+        v = np.where(s, p.v_reset, v)
+    else:
+        v = v - s * p.v_threshold
+    return s.astype(v.dtype), u, v
+
+
+def simulate(net: Network, x: np.ndarray | Mapping[str, np.ndarray], *, record: bool = False,
+             dtype: type = np.float64) -> Trace:
+    """Run `net` on input `x` of shape (T, batch, *input_shape) (a dict for several inputs).
+
+    Returns a `Trace` whose `outputs` map each output name to (T, batch, *shape): spikes (0/1)
+    for spiking populations, the membrane voltage for non-spiking readouts. States start at 0.
+    """
+    xs = as_inputs(net, x)
+    steps, batch = next(iter(xs.values())).shape[:2] if xs else (0, 0)
+    state_v = {p.name: np.zeros((batch, *p.shape), dtype) for p in net.populations}
+    state_u = {p.name: np.zeros((batch, *p.shape), dtype) if p.params.du is not None else None
+               for p in net.populations}
+    params = {p.name: _cast(p.params, dtype) for p in net.populations}
+    lines = {(pr.name, i): DelayLine(op, batch, _op_in_shape(net, pr, i), np.dtype(dtype))
+             for pr in net.projections for i, op in enumerate(pr.ops) if isinstance(op, Delay)}
+    incoming = {p.name: net.projections_into(p.name) for p in net.populations}
+    prev = {n: np.zeros((batch, *net.shape_of(n)), dtype) for n in [*net.inputs, *state_v]}
+    trace = Trace(outputs={o: np.zeros((steps, batch, *net.shape_of(s)), dtype)
+                           for o, s in net.outputs.items()})
+    if record:
+        for p in net.populations:
+            trace.v[p.name] = np.zeros((steps, batch, *p.shape), dtype)
+            if p.params.spiking:
+                trace.spikes[p.name] = np.zeros((steps, batch, *p.shape), np.uint8)
+            if p.params.du is not None:
+                trace.u[p.name] = np.zeros((steps, batch, *p.shape), dtype)
+    for t in range(steps):
+        now = {n: arr[t].astype(dtype, copy=False) for n, arr in xs.items()}
+        for pop in net.populations:
+            total = np.zeros((batch, *pop.shape), dtype)
+            for pr in incoming[pop.name]:
+                sig = prev[pr.pre] if pr.recurrent else now[pr.pre]
+                for i, op in enumerate(pr.ops):
+                    sig = lines[(pr.name, i)].push(sig) if isinstance(op, Delay) else op.apply(sig)
+                total += sig
+            out, state_u[pop.name], state_v[pop.name] = _neuron_step(
+                params[pop.name], total, state_u[pop.name], state_v[pop.name])
+            now[pop.name] = out
+            if record:
+                trace.v[pop.name][t] = state_v[pop.name]
+                if pop.name in trace.spikes:
+                    trace.spikes[pop.name][t] = out
+                u = state_u[pop.name]
+                if u is not None:
+                    trace.u[pop.name][t] = u
+        for o, src in net.outputs.items():
+            trace.outputs[o][t] = now[src]
+        prev = now
+    return trace
+
+
+def _cast(p: NeuronParams, dtype: type) -> NeuronParams:
+    fields = {k: a.astype(dtype) for k, a in p.arrays().items()}
+    return NeuronParams(reset=p.reset, **fields)
+
+
+def _op_in_shape(net: Network, pr, index: int) -> tuple[int, ...]:  # type: ignore[no-untyped-def]
+    shape = net.shape_of(pr.pre)
+    for op in pr.ops[:index]:
+        shape = op.out_shape(shape)
+    return tuple(shape)
