@@ -68,8 +68,8 @@ class Population:
 class Projection:
     """Synapses from `pre` (a population or a network input) to `post`, as a chain of operators.
 
-    A `recurrent` projection reads `pre`'s output of the previous time step: that is how cycles in
-    the graph are broken.
+    A `recurrent` projection delivers at step t what `pre` emitted at step t-1 (nothing at step
+    0, bias included): that is how cycles in the graph are broken, as NIR's PyTorch importers do.
     """
 
     name: str

@@ -108,6 +108,8 @@ def simulate(net: Network, x: np.ndarray | Mapping[str, np.ndarray], *, record: 
         for pop in net.populations:
             total = np.zeros((batch, *pop.shape), dtype)
             for pr in incoming[pop.name]:
+                if pr.recurrent and t == 0:
+                    continue  # no previous step: a recurrent projection delivers nothing yet
                 sig = prev[pr.pre] if pr.recurrent else now[pr.pre]
                 for i, op in enumerate(pr.ops):
                     sig = lines[(pr.name, i)].push(sig) if isinstance(op, Delay) else op.apply(sig)

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ZOO = ROOT.parent / "shared" / "nir-zoo"
+EXAMPLES = ROOT / "examples"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/nir_oracle.py
+
+
+def zoo_file(name: str) -> Path:
+    """Path of a NIR zoo file; skips the test cleanly when ../shared/nir-zoo is absent."""
+    path = ZOO / name
+    if not path.exists():
+        pytest.skip(f"NIR zoo file {path} not present (../shared/nir-zoo is absent)")
+    return path
+
+
+def lif_norse_input() -> "object":
+    """The NIR paper's single-LIF input: 100 events spread over 1000 steps, shape (1000, 1, 1)."""
+    import numpy as np
+
+    gaps = [6, 15, 4, 3, 0, 2, 1, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0,
+            0, 0, 0, 0, 0, 5, 0, 14]
+    d1 = np.concatenate([[0] * g + [1] for g in gaps])[:100]
+    x = np.zeros(1000)
+    x[::10] = d1
+    return x.reshape(1000, 1, 1)
