@@ -1,8 +1,8 @@
 """neurocomp: a deployment compiler for spiking neural networks.
 
-    import neurocomp as nc
-    net = nc.load("model.nir", dt=1e-4)   # NIR -> discrete-time Network
-    y = nc.simulate(net, x)               # x: (T, batch, *input_shape) -> (T, batch, *output_shape)
+import neurocomp as nc
+net = nc.load("model.nir", dt=1e-4)   # NIR -> discrete-time Network
+y = nc.simulate(net, x)               # x: (T, batch, *input_shape) -> (T, batch, *output_shape)
 """
 
 from .api import load, simulate

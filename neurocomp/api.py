@@ -27,13 +27,26 @@ def load(source: Any, dt: float | None = None, reset: str | None = None) -> Netw
 
 
 @overload
-def simulate(net: Network, x: Any, *, record: Literal[False] = ..., output: str | None = ...,
-             dtype: type = ...) -> np.ndarray: ...
+def simulate(
+    net: Network,
+    x: Any,
+    *,
+    record: Literal[False] = ...,
+    output: str | None = ...,
+    dtype: type = ...,
+) -> np.ndarray: ...
 @overload
-def simulate(net: Network, x: Any, *, record: Literal[True], output: str | None = ...,
-             dtype: type = ...) -> Trace: ...
-def simulate(net: Network, x: np.ndarray | Mapping[str, np.ndarray], *, record: bool = False,
-             output: str | None = None, dtype: type = np.float64) -> np.ndarray | Trace:
+def simulate(
+    net: Network, x: Any, *, record: Literal[True], output: str | None = ..., dtype: type = ...
+) -> Trace: ...
+def simulate(
+    net: Network,
+    x: np.ndarray | Mapping[str, np.ndarray],
+    *,
+    record: bool = False,
+    output: str | None = None,
+    dtype: type = np.float64,
+) -> np.ndarray | Trace:
     """Float reference simulation of `net` over T steps of `dt` seconds.
 
     x: (T, batch, *input_shape), or a dict by input name. Returns the output (T, batch,

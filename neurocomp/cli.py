@@ -22,17 +22,29 @@ from . import api
 from .errors import InputError, NeurocompError
 from .ir.network import Network
 
-app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Deployment compiler for spiking neural networks (NIR in).")
+app = typer.Typer(
+    add_completion=True,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Deployment compiler for spiking neural networks (NIR in).",
+)
 
-DtOpt = Annotated[float | None, typer.Option("--dt", help="Time step in seconds (NIR does not "
-                                             "store it).", metavar="SECONDS")]
-ResetOpt = Annotated[str | None, typer.Option("--reset", help="Reset after a spike: zero (NIR's "
-                                              "meaning, default) or subtract.",
-                                              metavar="zero|subtract")]
+DtOpt = Annotated[
+    float | None,
+    typer.Option("--dt", help="Time step in seconds (NIR does not store it).", metavar="SECONDS"),
+]
+ResetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--reset",
+        help="Reset after a spike: zero (NIR's meaning, default) or subtract.",
+        metavar="zero|subtract",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print warnings only as errors "
-                                        "would: not at all.")]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print warnings only as errors would: not at all.")
+]
 
 T = TypeVar("T")
 
@@ -69,8 +81,9 @@ def _load_inputs(path: Path, net: Network) -> dict[str, np.ndarray]:
         candidates = [k for k in arrays if k not in ("labels", "dt")]
         if len(candidates) == 1:
             return {names[0]: arrays[candidates[0]]}
-        raise InputError(f"{path}: expected an array named 'x' or '{names[0]}', found "
-                         f"{sorted(arrays)}")
+        raise InputError(
+            f"{path}: expected an array named 'x' or '{names[0]}', found {sorted(arrays)}"
+        )
     missing = [n for n in names if n not in arrays]
     if missing:
         raise InputError(f"{path}: missing arrays for inputs {missing}")
@@ -103,27 +116,39 @@ def _jsonable(x: Any) -> Any:
 
 def describe(net: Network) -> dict[str, Any]:
     """A JSON-ready description of a network (used by `inspect --json`)."""
-    return _jsonable({
-        "dt": net.dt,
-        "reset": net.metadata.get("reset"),
-        "neurons": net.neurons,
-        "synapses": net.synapses,
-        "inputs": {k: list(v) for k, v in net.inputs.items()},
-        "outputs": dict(net.outputs),
-        "populations": net.layer_table(),
-        "projections": [
-            {"name": p.name, "pre": p.pre, "post": p.post, "recurrent": p.recurrent,
-             "ops": [type(op).__name__ for op in p.ops],
-             "synapses": p.synapses(net.shape_of(p.pre))}
-            for p in net.projections
-        ],
-        "repairs": net.metadata.get("repairs", []),
-    })
+    return _jsonable(
+        {
+            "dt": net.dt,
+            "reset": net.metadata.get("reset"),
+            "neurons": net.neurons,
+            "synapses": net.synapses,
+            "inputs": {k: list(v) for k, v in net.inputs.items()},
+            "outputs": dict(net.outputs),
+            "populations": net.layer_table(),
+            "projections": [
+                {
+                    "name": p.name,
+                    "pre": p.pre,
+                    "post": p.post,
+                    "recurrent": p.recurrent,
+                    "ops": [type(op).__name__ for op in p.ops],
+                    "synapses": p.synapses(net.shape_of(p.pre)),
+                }
+                for p in net.projections
+            ],
+            "repairs": net.metadata.get("repairs", []),
+        }
+    )
 
 
 @app.command()
-def inspect(model: Annotated[Path, typer.Argument(help="A .nir file.")], dt: DtOpt = None,
-            reset: ResetOpt = None, json_out: JsonOpt = False, quiet: QuietOpt = False) -> None:
+def inspect(
+    model: Annotated[Path, typer.Argument(help="A .nir file.")],
+    dt: DtOpt = None,
+    reset: ResetOpt = None,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
     """Show what is in a model: inputs, layers, shapes, neuron and synapse counts, dt used."""
     net = _run(lambda: api.load(model, dt=dt, reset=reset), quiet)
     if json_out:
@@ -138,8 +163,14 @@ def inspect(model: Annotated[Path, typer.Argument(help="A .nir file.")], dt: DtO
     for name, shape in net.inputs.items():
         table.add_row(name, "Input", str(tuple(shape)), "-", "-", "")
     for row in net.layer_table():
-        table.add_row(str(row["name"]), str(row["kind"]), str(tuple(row["shape"])),  # type: ignore[arg-type]
-                      str(row["neurons"]), str(row["synapses_in"]), ", ".join(row["from"]))  # type: ignore[arg-type]
+        table.add_row(
+            str(row["name"]),
+            str(row["kind"]),
+            str(tuple(row["shape"])),
+            str(row["neurons"]),
+            str(row["synapses_in"]),
+            ", ".join(row["from"]),
+        )
     table.add_section()
     table.add_row("total", "", "", str(net.neurons), str(net.synapses), "")
     console = Console(width=120)
@@ -149,21 +180,33 @@ def inspect(model: Annotated[Path, typer.Argument(help="A .nir file.")], dt: DtO
 
 
 @app.command()
-def simulate(model: Annotated[Path, typer.Argument(help="A .nir file.")],
-             input: Annotated[Path, typer.Option("--input", "-i", help="A .npz with the input "
-                                                 "spikes, shape (T, batch, *input_shape).")],
-             output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the "
-                                                         "outputs here (.npz).")] = None,
-             dt: DtOpt = None, reset: ResetOpt = None, json_out: JsonOpt = False,
-             quiet: QuietOpt = False) -> None:
+def simulate(
+    model: Annotated[Path, typer.Argument(help="A .nir file.")],
+    input: Annotated[
+        Path,
+        typer.Option(
+            "--input", "-i", help="A .npz with the input spikes, shape (T, batch, *input_shape)."
+        ),
+    ],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the outputs here (.npz).")
+    ] = None,
+    dt: DtOpt = None,
+    reset: ResetOpt = None,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
     """Run the float reference simulation; print spike counts and, with labels, accuracy."""
 
     def run() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         net = api.load(model, dt=dt, reset=reset)
         xs = _load_inputs(input, net)
         trace = api.simulate(net, xs, record=True)
-        summary: dict[str, Any] = {"steps": int(next(iter(xs.values())).shape[0]),
-                                   "batch": int(next(iter(xs.values())).shape[1]), "outputs": {}}
+        summary: dict[str, Any] = {
+            "steps": int(next(iter(xs.values())).shape[0]),
+            "batch": int(next(iter(xs.values())).shape[1]),
+            "outputs": {},
+        }
         for name, y in trace.outputs.items():
             summary["outputs"][name] = {"shape": list(y.shape), "total": float(y.sum())}
         summary["spikes"] = {k: int(v.sum()) for k, v in trace.spikes.items()}

@@ -25,7 +25,7 @@ class UnsupportedNodeError(NeurocompError):
 
 
 class GraphError(NeurocompError):
-    """A graph that is well-formed HDF5 but not a valid network (dangling edge, stateless cycle...)."""
+    """A readable graph that is not a valid network (dangling edge, stateless cycle...)."""
 
 
 class ShapeError(NeurocompError):

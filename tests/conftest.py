@@ -19,12 +19,47 @@ def zoo_file(name: str) -> Path:
     return path
 
 
-def lif_norse_input() -> "object":
+def lif_norse_input() -> object:
     """The NIR paper's single-LIF input: 100 events spread over 1000 steps, shape (1000, 1, 1)."""
     import numpy as np
 
-    gaps = [6, 15, 4, 3, 0, 2, 1, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0,
-            0, 0, 0, 0, 0, 5, 0, 14]
+    gaps = [
+        6,
+        15,
+        4,
+        3,
+        0,
+        2,
+        1,
+        2,
+        0,
+        1,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        13,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        5,
+        0,
+        14,
+    ]
     d1 = np.concatenate([[0] * g + [1] for g in gaps])[:100]
     x = np.zeros(1000)
     x[::10] = d1

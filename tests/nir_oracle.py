@@ -15,11 +15,10 @@ step 0), exactly as nirtorch does.
 
 from __future__ import annotations
 
+import nir
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-import nir
 
 
 def _pair(x, n):
@@ -87,26 +86,41 @@ class Oracle:
         if isinstance(node, nir.Scale):
             return x * self._t(node.scale)
         if isinstance(node, nir.Flatten):
-            return torch.flatten(x, node.start_dim + 1, node.end_dim if node.end_dim < 0
-                                 else node.end_dim + 1)
+            return torch.flatten(
+                x, node.start_dim + 1, node.end_dim if node.end_dim < 0 else node.end_dim + 1
+            )
         if isinstance(node, (nir.Conv1d, nir.Conv2d)):
             n = 1 if isinstance(node, nir.Conv1d) else 2
             pad = node.padding if isinstance(node.padding, str) else _pair(node.padding, n)
             conv = F.conv1d if n == 1 else F.conv2d
-            return conv(x, self._t(node.weight), self._t(node.bias), stride=_pair(node.stride, n),
-                        padding=pad, dilation=_pair(node.dilation, n), groups=int(node.groups))
+            return conv(
+                x,
+                self._t(node.weight),
+                self._t(node.bias),
+                stride=_pair(node.stride, n),
+                padding=pad,
+                dilation=_pair(node.dilation, n),
+                groups=int(node.groups),
+            )
         if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
             k = _pair(node.kernel_size, 2)
-            y = F.avg_pool2d(x, k, _pair(node.stride, 2), _pair(node.padding, 2),
-                             count_include_pad=True)
+            y = F.avg_pool2d(
+                x, k, _pair(node.stride, 2), _pair(node.padding, 2), count_include_pad=True
+            )
             return y if isinstance(node, nir.AvgPool2d) else y * (k[0] * k[1])
         if isinstance(node, nir.Threshold):
             return (x > self._t(node.threshold)).double()
         raise NotImplementedError(type(node).__name__)
 
     def _neuron(self, name, node, x, st):
-        dt, p = self.dt, {k: self._t(v) for k, v in vars(node).items()
-                          if isinstance(v, np.ndarray) and k not in ("input_type", "output_type")}
+        dt, p = (
+            self.dt,
+            {
+                k: self._t(v)
+                for k, v in vars(node).items()
+                if isinstance(v, np.ndarray) and k not in ("input_type", "output_type")
+            },
+        )
         v = st.get("v", torch.zeros_like(x))
         if isinstance(node, (nir.CubaLIF, nir.CubaLI)):
             i = st.get("i", torch.zeros_like(x))

@@ -2,7 +2,7 @@
 
 Regenerate (from the repository root)::
 
-    python examples/digits/train.py
+    python examples/digits/train.py [OUT_DIR]   # default: next to this script
 
 Outputs, next to this script:
 
@@ -62,8 +62,6 @@ from sklearn.model_selection import train_test_split
 from snntorch import surrogate
 
 HERE = Path(__file__).resolve().parent
-NIR_PATH = HERE / "digits.nir"
-NPZ_PATH = HERE / "digits_test.npz"
 
 SEED = 0
 T = 25  # time steps per sample
@@ -245,7 +243,10 @@ def numpy_counts(graph: nir.NIRGraph, spikes: np.ndarray, dt: float) -> np.ndarr
 # --------------------------------------------------------------------------- main
 
 
-def main() -> None:
+def main(out_dir: Path = HERE) -> None:
+    """Train, export and verify; write digits.nir and digits_test.npz into `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nir_path, npz_path = out_dir / "digits.nir", out_dir / "digits_test.npz"
     set_determinism()
     x_train, x_test, y_train, y_test = load_data()
     test_spikes = rate_code(x_test, np.random.default_rng(SEED))
@@ -260,12 +261,12 @@ def main() -> None:
     acc_torch = float((counts_torch.argmax(1) == y_test).mean())
 
     graph = to_nir(model)
-    nir.write(NIR_PATH, graph)
-    save_npz(NPZ_PATH, x=test_spikes, labels=y_test.astype(np.int64), dt=np.float64(DT))
+    nir.write(nir_path, graph)
+    save_npz(npz_path, x=test_spikes, labels=y_test.astype(np.int64), dt=np.float64(DT))
 
     # Independent check: read the files back, simulate with numpy.
-    graph_rb = nir.read(NIR_PATH, type_check=True)
-    data = np.load(NPZ_PATH)
+    graph_rb = nir.read(nir_path, type_check=True)
+    data = np.load(npz_path)
     assert set(graph_rb.nodes) == {"input", "fc1", "lif1", "fc2", "lif2", "output"}
     assert data["x"].dtype == np.uint8 and data["x"].shape == (T, len(y_test), N_IN)
     counts_np = numpy_counts(graph_rb, data["x"], float(data["dt"]))
@@ -281,10 +282,12 @@ def main() -> None:
     print(f"numpy (from digits.nir) acc.:  {acc_np:.4f}")
     print(f"train time:                    {train_time:.1f} s")
     print(
-        f"wrote {NIR_PATH.name} ({NIR_PATH.stat().st_size} B),"
-        f" {NPZ_PATH.name} ({NPZ_PATH.stat().st_size} B)"
+        f"wrote {nir_path.name} ({nir_path.stat().st_size} B),"
+        f" {npz_path.name} ({npz_path.stat().st_size} B)"
     )
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)

@@ -34,15 +34,15 @@ def _dt_ratios(kind: str, p: dict[str, np.ndarray]) -> list[np.ndarray]:
     """Quantities equal to dt under snnTorch's export convention (r = tau/dt, w_in = tau_syn/dt)."""
     if kind in ("LIF", "LI"):
         return [p["tau"] / p["r"]] if np.all(p["r"] > 0) else []
-    if kind in ("CubaLIF", "CubaLI"):
-        if np.all(p["r"] > 0) and np.all(p["w_in"] > 0):
-            return [p["tau_mem"] / p["r"], p["tau_syn"] / p["w_in"]]
+    if kind in ("CubaLIF", "CubaLI") and np.all(p["r"] > 0) and np.all(p["w_in"] > 0):
+        return [p["tau_mem"] / p["r"], p["tau_syn"] / p["w_in"]]
     return []
 
 
-def resolve_dt(graph: RawGraph, neurons: dict[str, dict[str, np.ndarray]], dt: float | None,
-               has_delay: bool) -> float | None:
-    """The time step in seconds: given, stated in the file, or certain from the export convention."""
+def resolve_dt(
+    graph: RawGraph, neurons: dict[str, dict[str, np.ndarray]], dt: float | None, has_delay: bool
+) -> float | None:
+    """The time step in seconds: given, stated in the file, or certain from the exporter."""
     if dt is not None:
         if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
             raise DtError(f"dt = {dt}: must be a finite number of seconds > 0")
@@ -52,8 +52,11 @@ def resolve_dt(graph: RawGraph, neurons: dict[str, dict[str, np.ndarray]], dt: f
         return None  # nothing in the network depends on time
     meta = graph.metadata.get("dt")
     if meta is not None and np.ndim(meta) == 0 and float(meta) > 0:
-        warnings.warn(f"dt not given: using dt = {float(meta)} s stored in the graph's metadata",
-                      NeurocompWarning, stacklevel=3)
+        warnings.warn(
+            f"dt not given: using dt = {float(meta)} s stored in the graph's metadata",
+            NeurocompWarning,
+            stacklevel=3,
+        )
         return float(meta)
     ratios = [r for n in leaky for r in _dt_ratios(graph.nodes[n].type, neurons[n])]
     unit_gain = all(
@@ -68,16 +71,20 @@ def resolve_dt(graph: RawGraph, neurons: dict[str, dict[str, np.ndarray]], dt: f
             warnings.warn(
                 f"dt not given: inferred dt = {inferred} s because every leaky node follows "
                 f"snnTorch's export convention r = tau/dt (w_in = tau_syn/dt); pass dt to be sure",
-                NeurocompWarning, stacklevel=3)
+                NeurocompWarning,
+                stacklevel=3,
+            )
             return inferred
     first = leaky[0] if leaky else "a Delay node"
     raise DtError(
         f"the graph has time constants (e.g. node '{first}') and NIR files do not store the time "
-        f"step: pass dt in seconds (--dt SECONDS), e.g. dt=1e-4")
+        f"step: pass dt in seconds (--dt SECONDS), e.g. dt=1e-4"
+    )
 
 
-def _discretise(name: str, kind: str, p: dict[str, np.ndarray], dt: float | None,
-                reset: ResetMode) -> NeuronParams:
+def _discretise(
+    name: str, kind: str, p: dict[str, np.ndarray], dt: float | None, reset: ResetMode
+) -> NeuronParams:
     one = np.ones_like(next(iter(p.values())))
     zero = np.zeros_like(one)
 
@@ -86,8 +93,13 @@ def _discretise(name: str, kind: str, p: dict[str, np.ndarray], dt: float | None
         d = dt / p[key]
         if (d > 1).any():
             bad = float(p[key][d > 1].flat[0])
-            raise ParameterError(name, key, bad, f"must be >= dt = {dt} s: forward Euler is "
-                                 "unstable for dt/tau > 1, use a smaller dt")
+            raise ParameterError(
+                name,
+                key,
+                bad,
+                f"must be >= dt = {dt} s: forward Euler is "
+                "unstable for dt/tau > 1, use a smaller dt",
+            )
         return d
 
     if kind in ("LIF", "LI"):
@@ -100,8 +112,13 @@ def _discretise(name: str, kind: str, p: dict[str, np.ndarray], dt: float | None
         # No time constant: the input is integrated once per step, as every NIR framework does.
         v = dict(dv=zero, v_gain=p["r"].copy(), v_bias=zero.copy())
     elif kind == "Threshold":
-        return NeuronParams(dv=one, v_gain=one.copy(), v_bias=zero, v_reset=zero.copy(),
-                            v_threshold=p["threshold"].copy())
+        return NeuronParams(
+            dv=one,
+            v_gain=one.copy(),
+            v_bias=zero,
+            v_reset=zero.copy(),
+            v_threshold=p["threshold"].copy(),
+        )
     else:
         raise GraphError(f"node '{name}': {kind} is not a neuron type")
     threshold = p["v_threshold"].copy() if "v_threshold" in p else None
@@ -111,8 +128,9 @@ def _discretise(name: str, kind: str, p: dict[str, np.ndarray], dt: float | None
 
 def _identity(shape: Shape) -> NeuronParams:
     ones = np.ones(shape)
-    return NeuronParams(dv=ones, v_gain=ones.copy(), v_bias=np.zeros(shape),
-                        v_reset=np.zeros(shape))
+    return NeuronParams(
+        dv=ones, v_gain=ones.copy(), v_bias=np.zeros(shape), v_reset=np.zeros(shape)
+    )
 
 
 def _delay_in_steps(name: str, op: Delay, dt: float | None, shape: Shape) -> Delay:
@@ -123,8 +141,11 @@ def _delay_in_steps(name: str, op: Delay, dt: float | None, shape: Shape) -> Del
     steps = op.steps / dt
     rounded = np.round(steps)
     if not np.allclose(steps, rounded, rtol=0, atol=1e-6):
-        warnings.warn(f"node '{name}': delays rounded to whole steps of dt = {dt} s",
-                      NeurocompWarning, stacklevel=4)
+        warnings.warn(
+            f"node '{name}': delays rounded to whole steps of dt = {dt} s",
+            NeurocompWarning,
+            stacklevel=4,
+        )
     return Delay(np.broadcast_to(rounded.astype(np.int64), shape).copy())
 
 
@@ -136,8 +157,8 @@ def _without_bias(op: Op) -> Op:
 
 def lower(graph: RawGraph, dt: float | None = None, reset: str | None = None) -> Network:
     """Discretise `graph` with time step `dt` (seconds) and reset mode `reset` into a Network."""
-    reset_mode = reset or "zero"
-    if reset_mode not in RESET_MODES:
+    reset_mode: ResetMode = "subtract" if reset == "subtract" else "zero"
+    if reset is not None and reset not in RESET_MODES:
         raise ParameterError("<network>", "reset", reset, f"must be one of {RESET_MODES}")
     nodes = graph.nodes
     for a, b in graph.edges:
@@ -148,8 +169,10 @@ def lower(graph: RawGraph, dt: float | None = None, reset: str | None = None) ->
     neurons = {n: neuron_params(n, v) for n, v in nodes.items() if v.type in NEURON_TYPES}
     ops = {n: build_op(n, v) for n, v in nodes.items() if v.type in LINEAR_TYPES}
     shapes = infer_shapes(graph, ops, neurons)
-    neurons = {n: {k: np.broadcast_to(a, shapes[n][1]).copy() for k, a in p.items()}
-               for n, p in neurons.items()}
+    neurons = {
+        n: {k: np.broadcast_to(a, shapes[n][1]).copy() for k, a in p.items()}
+        for n, p in neurons.items()
+    }
     has_delay = any(isinstance(op, Delay) and op.steps.any() for op in ops.values())
     dt_s = resolve_dt(graph, neurons, dt, has_delay)
     for n, op in ops.items():
@@ -163,9 +186,12 @@ def lower(graph: RawGraph, dt: float | None = None, reset: str | None = None) ->
         first_pred.setdefault(b, a)
     paths = _paths(graph, succ, first_pred, ops)
 
-    populations = {n: Population(n, shapes[n][1], nodes[n].type,
-                                 _discretise(n, nodes[n].type, p, dt_s, reset_mode))  # type: ignore[arg-type]
-                   for n, p in neurons.items()}
+    populations = {
+        n: Population(
+            n, shapes[n][1], nodes[n].type, _discretise(n, nodes[n].type, p, dt_s, reset_mode)
+        )
+        for n, p in neurons.items()
+    }
     outputs: dict[str, str] = {}
     for name in (n for n, v in nodes.items() if v.type == "Output"):
         into = [p for p in paths if p[3] == name]
@@ -174,25 +200,35 @@ def lower(graph: RawGraph, dt: float | None = None, reset: str | None = None) ->
         if len(into) == 1 and not into[0][1]:
             outputs[name] = into[0][0]
         else:  # a linear readout: give it an identity population to land on
-            populations[name] = Population(name, shapes[name][0], "Identity",
-                                           _identity(shapes[name][0]))
+            populations[name] = Population(
+                name, shapes[name][0], "Identity", _identity(shapes[name][0])
+            )
             outputs[name] = name
     inputs = {n: shapes[n][1] for n, v in nodes.items() if v.type == "Input"}
     edges = [(src, dst) for src, _, _, dst in paths if dst in populations]
     order, back = evaluation_order(_discovery(inputs, populations, edges), inputs, edges)
     rank = {n: i for i, n in enumerate(order)}
     projections = sorted(_projections(paths, populations, back), key=lambda p: rank[p.post])
-    return Network(inputs=inputs, populations=tuple(populations[n] for n in order),
-                   projections=tuple(projections), outputs=outputs, dt=dt_s,
-                   metadata={"reset": reset_mode, "nir_version": graph.version,
-                             "repairs": list(graph.repairs)})
+    return Network(
+        inputs=inputs,
+        populations=tuple(populations[n] for n in order),
+        projections=tuple(projections),
+        outputs=outputs,
+        dt=dt_s,
+        metadata={
+            "reset": reset_mode,
+            "nir_version": graph.version,
+            "repairs": list(graph.repairs),
+        },
+    )
 
 
 Path = tuple[str, tuple[Op, ...], tuple[str, ...], str]
 
 
-def _paths(graph: RawGraph, succ: dict[str, list[str]], first_pred: dict[str, str],
-           ops: dict[str, Op]) -> list[Path]:
+def _paths(
+    graph: RawGraph, succ: dict[str, list[str]], first_pred: dict[str, str], ops: dict[str, Op]
+) -> list[Path]:
     """Every route source -> linear nodes -> sink. A linear node's bias rides on exactly one route:
     the one that entered it, and every linear node before it, through the first incoming edge."""
     nodes = graph.nodes
@@ -200,7 +236,8 @@ def _paths(graph: RawGraph, succ: dict[str, list[str]], first_pred: dict[str, st
     sources = [n for n, v in nodes.items() if v.type == "Input" or v.type in NEURON_TYPES]
     for src in sources:
         stack: list[tuple[str, str, tuple[Op, ...], tuple[str, ...], bool]] = [
-            (src, nxt, (), (), True) for nxt in reversed(succ[src])]
+            (src, nxt, (), (), True) for nxt in reversed(succ[src])
+        ]
         while stack:
             prev, node, chain, names, canon = stack.pop()
             kind = nodes[node].type
@@ -208,7 +245,7 @@ def _paths(graph: RawGraph, succ: dict[str, list[str]], first_pred: dict[str, st
                 out.append((src, chain, names, node))
                 continue
             if node in names:
-                cycle = " -> ".join((*names[names.index(node):], node))
+                cycle = " -> ".join((*names[names.index(node) :], node))
                 raise GraphError(f"cycle {cycle} has no neuron: nothing holds state to break it")
             canon = canon and first_pred[node] == prev
             op = ops[node] if canon else _without_bias(ops[node])
@@ -217,8 +254,9 @@ def _paths(graph: RawGraph, succ: dict[str, list[str]], first_pred: dict[str, st
     return out
 
 
-def _discovery(inputs: dict[str, Shape], populations: dict[str, Population],
-               edges: list[tuple[str, str]]) -> list[str]:
+def _discovery(
+    inputs: dict[str, Shape], populations: dict[str, Population], edges: list[tuple[str, str]]
+) -> list[str]:
     """Populations in breadth-first order from the inputs (ties in edge order), then the rest."""
     seen: list[str] = []
     frontier = list(inputs)
@@ -233,8 +271,9 @@ def _discovery(inputs: dict[str, Shape], populations: dict[str, Population],
     return seen + [p for p in populations if p not in seen]
 
 
-def _projections(paths: list[Path], populations: dict[str, Population],
-                 back: set[tuple[str, str]]) -> list[Projection]:
+def _projections(
+    paths: list[Path], populations: dict[str, Population], back: set[tuple[str, str]]
+) -> list[Projection]:
     used: set[str] = set()
     result = []
     for src, chain, names, dst in paths:

@@ -15,12 +15,21 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import GraphError, NirFileError, NeurocompWarning, UnsupportedNodeError
+from ..errors import GraphError, NeurocompWarning, NirFileError, UnsupportedNodeError
 
 # NIR 1.0 primitives: every one is lowered by neurocomp.
 NEURON_TYPES = ("LIF", "CubaLIF", "IF", "LI", "CubaLI", "I", "Threshold")
-LINEAR_TYPES = ("Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d",
-                "Flatten", "Delay")
+LINEAR_TYPES = (
+    "Affine",
+    "Linear",
+    "Scale",
+    "Conv1d",
+    "Conv2d",
+    "SumPool2d",
+    "AvgPool2d",
+    "Flatten",
+    "Delay",
+)
 PORT_TYPES = ("Input", "Output")
 KNOWN_TYPES = frozenset((*NEURON_TYPES, *LINEAR_TYPES, *PORT_TYPES, "NIRGraph"))
 # An in-file array larger than this is refused before it is read (a corrupt or hostile header).
@@ -124,8 +133,9 @@ def _raw_tree(d: dict[str, Any], where: str, unknown: dict[str, str]) -> RawNode
     return RawNode(kind, params)
 
 
-def _repair_dangling(nodes: dict[str, RawNode], edges: list[tuple[str, str]], where: str,
-                     repairs: list[str]) -> list[tuple[str, str]]:
+def _repair_dangling(
+    nodes: dict[str, RawNode], edges: list[tuple[str, str]], where: str, repairs: list[str]
+) -> list[tuple[str, str]]:
     """Map a single dangling edge name onto the single node no edge mentions (old exporters)."""
     mentioned = {n for e in edges for n in e}
     missing = sorted(mentioned - set(nodes))
@@ -147,8 +157,9 @@ def _repair_dangling(nodes: dict[str, RawNode], edges: list[tuple[str, str]], wh
     )
 
 
-def _flatten(node: RawNode, prefix: str, repairs: list[str]) -> tuple[
-        dict[str, RawNode], list[tuple[str, str]], dict[str, tuple[list[str], list[str]]]]:
+def _flatten(
+    node: RawNode, prefix: str, repairs: list[str]
+) -> tuple[dict[str, RawNode], list[tuple[str, str]], dict[str, tuple[list[str], list[str]]]]:
     """Inline nested graphs. Returns nodes, edges, and for each subgraph its input/output ports."""
     nodes_in: dict[str, RawNode] = node.params["nodes"]
     edges = _repair_dangling(nodes_in, node.params["edges"], prefix, repairs)
@@ -181,7 +192,9 @@ def _flatten(node: RawNode, prefix: str, repairs: list[str]) -> tuple[
         if q(b) in ports:
             ins = ports[q(b)][0]
             if len(ins) != 1:
-                raise GraphError(f"edge ('{a}', '{b}'): nested graph '{q(b)}' has {len(ins)} inputs")
+                raise GraphError(
+                    f"edge ('{a}', '{b}'): nested graph '{q(b)}' has {len(ins)} inputs"
+                )
             dsts = ins
         else:
             dsts = [q(b)]
@@ -212,7 +225,9 @@ def read_raw(source: Any) -> RawGraph:
     elif hasattr(source, "to_dict") and hasattr(source, "nodes"):
         data = source.to_dict()
     else:
-        raise NirFileError(f"cannot read NIR from a {type(source).__name__}: give a path or NIRGraph")
+        raise NirFileError(
+            f"cannot read NIR from a {type(source).__name__}: give a path or NIRGraph"
+        )
     unknown: dict[str, str] = {}
     root = _raw_tree(data, "", unknown)
     if unknown:

@@ -7,6 +7,7 @@ their parameters; linear nodes derive theirs from what feeds them; every edge is
 from __future__ import annotations
 
 import warnings
+
 import numpy as np
 
 from ..errors import GraphError, NeurocompWarning, ParameterError, ShapeError
@@ -59,7 +60,9 @@ def neuron_params(name: str, node: RawNode) -> dict[str, np.ndarray]:
     try:
         common = np.broadcast_shapes(*shapes.values()) if shapes else ()
     except ValueError:
-        raise ShapeError(f"node '{name}' ({node.type}): parameter shapes differ: {shapes}") from None
+        raise ShapeError(
+            f"node '{name}' ({node.type}): parameter shapes differ: {shapes}"
+        ) from None
     return {k: np.broadcast_to(v, common).copy() for k, v in fields.items()}
 
 
@@ -75,8 +78,13 @@ def _int_tuple(name: str, node: RawNode, key: str, n: int, default: int) -> tupl
     return tuple(int(a) for a in arr)
 
 
-def _conv_padding(name: str, node: RawNode, kernel: tuple[int, ...], dilation: tuple[int, ...],
-                  stride: tuple[int, ...]) -> tuple[int, ...]:
+def _conv_padding(
+    name: str,
+    node: RawNode,
+    kernel: tuple[int, ...],
+    dilation: tuple[int, ...],
+    stride: tuple[int, ...],
+) -> tuple[int, ...]:
     pad = node.params.get("padding", 0)
     if isinstance(pad, str):
         if pad == "valid":
@@ -153,7 +161,9 @@ def _declared(name: str, node: RawNode, key: str) -> Shape | None:
     if 0 in shape:
         raise ShapeError(f"node '{name}' ({node.type}): zero-size shape {shape}")
     if np.prod(shape, dtype=np.float64) > MAX_ELEMENTS:
-        raise ShapeError(f"node '{name}' ({node.type}): shape {shape} exceeds {MAX_ELEMENTS} elements")
+        raise ShapeError(
+            f"node '{name}' ({node.type}): shape {shape} exceeds {MAX_ELEMENTS} elements"
+        )
     return shape
 
 
@@ -166,8 +176,9 @@ def _fixed_in_shape(name: str, node: RawNode, op: Op | None) -> Shape | None:
     return None
 
 
-def infer_shapes(graph: RawGraph, ops: dict[str, Op],
-                 neurons: dict[str, dict[str, np.ndarray]]) -> dict[str, tuple[Shape, Shape]]:
+def infer_shapes(
+    graph: RawGraph, ops: dict[str, Op], neurons: dict[str, dict[str, np.ndarray]]
+) -> dict[str, tuple[Shape, Shape]]:
     """(input shape, output shape) of every node; raises ShapeError naming the edge on mismatch."""
     shapes: dict[str, tuple[Shape, Shape]] = {}
     preds: dict[str, list[str]] = {n: [] for n in graph.nodes}
@@ -175,14 +186,14 @@ def infer_shapes(graph: RawGraph, ops: dict[str, Op],
         preds[b].append(a)
     for name, node in graph.nodes.items():
         if node.type in NEURON_TYPES:
-            shp = next(iter(neurons[name].values())).shape
-            if shp != ():
-                shapes[name] = (shp, shp)
+            own = next(iter(neurons[name].values())).shape
+            if own != ():
+                shapes[name] = (own, own)
         elif node.type == "Input":
-            shp = _declared(name, node, "shape")
-            if shp is None:
+            declared = _declared(name, node, "shape")
+            if declared is None:
                 raise ShapeError(f"input '{name}' declares no shape")
-            shapes[name] = (shp, shp)
+            shapes[name] = (declared, declared)
     changed = True
     while changed:  # propagate along edges until nothing new is learned (cycles included)
         changed = False
@@ -200,36 +211,49 @@ def infer_shapes(graph: RawGraph, ops: dict[str, Op],
             changed = True
     for name, node in graph.nodes.items():
         if name not in shapes:
-            raise ShapeError(f"node '{name}' ({node.type}): shape cannot be determined "
-                             f"(no path from an input gives it one)")
+            raise ShapeError(
+                f"node '{name}' ({node.type}): shape cannot be determined "
+                f"(no path from an input gives it one)"
+            )
     _check_edges(graph, shapes)
     for name, node in graph.nodes.items():
         declared = _declared(name, node, "shape") if node.type == "Output" else None
         if declared is not None and declared != shapes[name][0]:
-            warnings.warn(f"repaired: output '{name}' declares shape {declared} but receives "
-                          f"{shapes[name][0]}; using {shapes[name][0]}", NeurocompWarning,
-                          stacklevel=3)
+            warnings.warn(
+                f"repaired: output '{name}' declares shape {declared} but receives "
+                f"{shapes[name][0]}; using {shapes[name][0]}",
+                NeurocompWarning,
+                stacklevel=3,
+            )
     return shapes
 
 
 def _op_out(name: str, node: RawNode, op: Op, in_shape: Shape) -> Shape:
     if isinstance(op, Dense) and (not in_shape or in_shape[-1] != op.in_features()):
-        raise ShapeError(f"node '{name}' ({node.type}): weight expects {op.in_features()} inputs, "
-                         f"receives shape {in_shape}")
+        raise ShapeError(
+            f"node '{name}' ({node.type}): weight expects {op.in_features()} inputs, "
+            f"receives shape {in_shape}"
+        )
     if isinstance(op, (Conv, Pool2d)):
         nd = op.ndim if isinstance(op, Conv) else 2
         if len(in_shape) != nd + 1:
-            raise ShapeError(f"node '{name}' ({node.type}): expects (C, {'H, W' if nd == 2 else 'L'})"
-                             f" input, receives shape {in_shape}")
+            raise ShapeError(
+                f"node '{name}' ({node.type}): expects (C, {'H, W' if nd == 2 else 'L'})"
+                f" input, receives shape {in_shape}"
+            )
         if isinstance(op, Conv) and in_shape[0] != op.weight.shape[1] * op.groups:
-            raise ShapeError(f"node '{name}' ({node.type}): expects {op.weight.shape[1] * op.groups}"
-                             f" input channels, receives shape {in_shape}")
+            raise ShapeError(
+                f"node '{name}' ({node.type}): expects {op.weight.shape[1] * op.groups}"
+                f" input channels, receives shape {in_shape}"
+            )
     if isinstance(op, Scale):
         try:
             np.broadcast_shapes(in_shape, op.scale.shape)
         except ValueError:
-            raise ShapeError(f"node '{name}' (Scale): scale shape {op.scale.shape} does not fit "
-                             f"input shape {in_shape}") from None
+            raise ShapeError(
+                f"node '{name}' (Scale): scale shape {op.scale.shape} does not fit "
+                f"input shape {in_shape}"
+            ) from None
     if isinstance(op, Delay) and op.steps.shape not in ((), in_shape):
         raise ShapeError(f"node '{name}' (Delay): delay shape {op.steps.shape}, input {in_shape}")
     out = op.out_shape(in_shape)
@@ -243,6 +267,6 @@ def _check_edges(graph: RawGraph, shapes: dict[str, tuple[Shape, Shape]]) -> Non
         got, want = shapes[a][1], shapes[b][0]
         if got == want:
             continue
-        raise ShapeError(f"shape mismatch on edge '{a}' -> '{b}': '{a}' gives {got}, "
-                         f"'{b}' expects {want}")
-
+        raise ShapeError(
+            f"shape mismatch on edge '{a}' -> '{b}': '{a}' gives {got}, '{b}' expects {want}"
+        )

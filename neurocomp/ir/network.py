@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -174,9 +174,9 @@ class Network:
                 raise GraphError(f"output '{out}' references unknown '{src}'")
 
     # -- presentation -------------------------------------------------------------------------
-    def layer_table(self) -> list[dict[str, object]]:
+    def layer_table(self) -> list[dict[str, Any]]:
         """One row per population: name, kind, shape, neurons, incoming synapses."""
-        rows: list[dict[str, object]] = []
+        rows: list[dict[str, Any]] = []
         for pop in self.populations:
             incoming = self.projections_into(pop.name)
             syn = sum(pr.synapses(self.shape_of(pr.pre)) for pr in incoming)
@@ -199,7 +199,7 @@ class Network:
             lines.append(f"  input  {name:<16} shape {tuple(shape)}")
         for row in self.layer_table():
             lines.append(
-                f"  {row['kind']:<9} {row['name']:<16} shape {tuple(row['shape'])!s:<14} "  # type: ignore[arg-type]
+                f"  {row['kind']:<9} {row['name']:<16} shape {tuple(row['shape'])!s:<14} "
                 f"neurons {row['neurons']:<8} synapses in {row['synapses_in']}"
             )
         for out, src in self.outputs.items():

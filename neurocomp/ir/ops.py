@@ -1,14 +1,14 @@
 """Synaptic operators: the linear maps (and delays) a projection applies between populations.
 
-Shapes exclude the batch: an operator maps a signal of shape `in_shape` to `out_shape(in_shape)`, and
-`apply` works on a batch `(B, *in_shape) -> (B, *out_shape)`. Layouts follow PyTorch and NIR:
-channels first, weights `(out, in)` and `(C_out, C_in / groups, *kernel)`.
+Shapes exclude the batch: an operator maps a signal of shape `in_shape` to
+`out_shape(in_shape)`, and `apply` works on a batch `(B, *in_shape) -> (B, *out_shape)`.
+Layouts follow PyTorch and NIR: channels first, weights `(out, in)` and
+`(C_out, C_in / groups, *kernel)`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -72,11 +72,11 @@ class Conv:
     def _windows(self, x: np.ndarray) -> np.ndarray:
         """(B, C, *spatial) -> (B, C, *out_spatial, *kernel) view of the padded input."""
         pad = [(0, 0), (0, 0), *[(p, p) for p in self.padding]]
-        xp = np.pad(x, pad) if any(self.padding) else x
+        xp: np.ndarray = np.pad(x, pad) if any(self.padding) else x
         kernel = self.weight.shape[2:]
         span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, self.dilation, strict=True))
         axes = tuple(range(2, 2 + self.ndim))
-        win = sliding_window_view(xp, span, axis=axes)
+        win = sliding_window_view(xp, span, axis=axes)  # type: ignore[call-overload]
         index: list[slice] = [slice(None), slice(None)]
         index += [slice(None, None, s) for s in self.stride]
         index += [slice(None, None, d) for d in self.dilation]
@@ -122,8 +122,8 @@ class Pool2d:
 
     def apply(self, x: np.ndarray, with_bias: bool = True) -> np.ndarray:
         pad = [(0, 0), (0, 0), *[(p, p) for p in self.padding]]
-        xp = np.pad(x, pad) if any(self.padding) else x
-        win = sliding_window_view(xp, self.kernel, axis=(2, 3))
+        xp: np.ndarray = np.pad(x, pad) if any(self.padding) else x
+        win = sliding_window_view(xp, self.kernel, axis=(2, 3))  # type: ignore[call-overload]
         win = win[:, :, :: self.stride[0], :: self.stride[1]]
         y = win.sum(axis=(-2, -1))
         return y * self.scale if self.scale != 1.0 else y
@@ -197,7 +197,7 @@ class Delay:
         return 0
 
 
-Op = Union[Dense, Conv, Pool2d, Flatten, Scale, Delay]
+Op = Dense | Conv | Pool2d | Flatten | Scale | Delay
 
 
 class DelayLine:

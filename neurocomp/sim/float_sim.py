@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
-from ..ir.network import Network, NeuronParams
+from ..ir.network import Network, NeuronParams, Projection
 from ..ir.ops import Delay, DelayLine
 
 
@@ -48,8 +48,10 @@ def as_inputs(net: Network, x: np.ndarray | Mapping[str, np.ndarray]) -> dict[st
         if arr.dtype.kind not in "biuf":
             raise InputError(f"input '{name}': dtype {arr.dtype} is not numeric")
         if arr.ndim != 2 + len(shape) or tuple(arr.shape[2:]) != tuple(shape):
-            raise InputError(f"input '{name}': expected shape (T, batch, {', '.join(map(str, shape))})"
-                             f", got {arr.shape}")
+            raise InputError(
+                f"input '{name}': expected shape (T, batch, {', '.join(map(str, shape))})"
+                f", got {arr.shape}"
+            )
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise InputError(f"input '{name}': contains NaN or inf")
         if steps is not None and arr.shape[:2] != steps:
@@ -59,8 +61,12 @@ def as_inputs(net: Network, x: np.ndarray | Mapping[str, np.ndarray]) -> dict[st
     return out
 
 
-def _neuron_step(p: NeuronParams, x: np.ndarray, u: np.ndarray | None, v: np.ndarray,
-                 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+def _neuron_step(
+    p: NeuronParams,
+    x: np.ndarray,
+    u: np.ndarray | None,
+    v: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     if p.du is not None and u is not None:
         u = (1.0 - p.du) * u + p.u_gain * x
         drive = u
@@ -70,15 +76,17 @@ def _neuron_step(p: NeuronParams, x: np.ndarray, u: np.ndarray | None, v: np.nda
     if p.v_threshold is None:
         return v, u, v
     s = v > p.v_threshold
-    if p.reset == "zero":
-        v = np.where(s, p.v_reset, v)
-    else:
-        v = v - s * p.v_threshold
+    v = np.where(s, p.v_reset, v) if p.reset == "zero" else v - s * p.v_threshold
     return s.astype(v.dtype), u, v
 
 
-def simulate(net: Network, x: np.ndarray | Mapping[str, np.ndarray], *, record: bool = False,
-             dtype: type = np.float64) -> Trace:
+def simulate(
+    net: Network,
+    x: np.ndarray | Mapping[str, np.ndarray],
+    *,
+    record: bool = False,
+    dtype: type = np.float64,
+) -> Trace:
     """Run `net` on input `x` of shape (T, batch, *input_shape) (a dict for several inputs).
 
     Returns a `Trace` whose `outputs` map each output name to (T, batch, *shape): spikes (0/1)
@@ -86,16 +94,29 @@ def simulate(net: Network, x: np.ndarray | Mapping[str, np.ndarray], *, record: 
     """
     xs = as_inputs(net, x)
     steps, batch = next(iter(xs.values())).shape[:2] if xs else (0, 0)
-    state_v = {p.name: np.zeros((batch, *p.shape), dtype) for p in net.populations}
-    state_u = {p.name: np.zeros((batch, *p.shape), dtype) if p.params.du is not None else None
-               for p in net.populations}
+    state_v: dict[str, np.ndarray] = {
+        p.name: np.zeros((batch, *p.shape), dtype) for p in net.populations
+    }
+    state_u: dict[str, np.ndarray | None] = {
+        p.name: np.zeros((batch, *p.shape), dtype) if p.params.du is not None else None
+        for p in net.populations
+    }
     params = {p.name: _cast(p.params, dtype) for p in net.populations}
-    lines = {(pr.name, i): DelayLine(op, batch, _op_in_shape(net, pr, i), np.dtype(dtype))
-             for pr in net.projections for i, op in enumerate(pr.ops) if isinstance(op, Delay)}
+    lines = {
+        (pr.name, i): DelayLine(op, batch, _op_in_shape(net, pr, i), np.dtype(dtype))
+        for pr in net.projections
+        for i, op in enumerate(pr.ops)
+        if isinstance(op, Delay)
+    }
     incoming = {p.name: net.projections_into(p.name) for p in net.populations}
-    prev = {n: np.zeros((batch, *net.shape_of(n)), dtype) for n in [*net.inputs, *state_v]}
-    trace = Trace(outputs={o: np.zeros((steps, batch, *net.shape_of(s)), dtype)
-                           for o, s in net.outputs.items()})
+    prev: dict[str, np.ndarray] = {
+        n: np.zeros((batch, *net.shape_of(n)), dtype) for n in [*net.inputs, *state_v]
+    }
+    trace = Trace(
+        outputs={
+            o: np.zeros((steps, batch, *net.shape_of(s)), dtype) for o, s in net.outputs.items()
+        }
+    )
     if record:
         for p in net.populations:
             trace.v[p.name] = np.zeros((steps, batch, *p.shape), dtype)
@@ -106,7 +127,7 @@ def simulate(net: Network, x: np.ndarray | Mapping[str, np.ndarray], *, record: 
     for t in range(steps):
         now = {n: arr[t].astype(dtype, copy=False) for n, arr in xs.items()}
         for pop in net.populations:
-            total = np.zeros((batch, *pop.shape), dtype)
+            total: np.ndarray = np.zeros((batch, *pop.shape), dtype)
             for pr in incoming[pop.name]:
                 if pr.recurrent and t == 0:
                     continue  # no previous step: a recurrent projection delivers nothing yet
@@ -115,7 +136,8 @@ def simulate(net: Network, x: np.ndarray | Mapping[str, np.ndarray], *, record: 
                     sig = lines[(pr.name, i)].push(sig) if isinstance(op, Delay) else op.apply(sig)
                 total += sig
             out, state_u[pop.name], state_v[pop.name] = _neuron_step(
-                params[pop.name], total, state_u[pop.name], state_v[pop.name])
+                params[pop.name], total, state_u[pop.name], state_v[pop.name]
+            )
             now[pop.name] = out
             if record:
                 trace.v[pop.name][t] = state_v[pop.name]
@@ -131,11 +153,11 @@ def simulate(net: Network, x: np.ndarray | Mapping[str, np.ndarray], *, record: 
 
 
 def _cast(p: NeuronParams, dtype: type) -> NeuronParams:
-    fields = {k: a.astype(dtype) for k, a in p.arrays().items()}
+    fields: dict[str, np.ndarray] = {k: a.astype(dtype) for k, a in p.arrays().items()}
     return NeuronParams(reset=p.reset, **fields)
 
 
-def _op_in_shape(net: Network, pr, index: int) -> tuple[int, ...]:  # type: ignore[no-untyped-def]
+def _op_in_shape(net: Network, pr: Projection, index: int) -> tuple[int, ...]:
     shape = net.shape_of(pr.pre)
     for op in pr.ops[:index]:
         shape = op.out_shape(shape)

@@ -6,10 +6,11 @@ import warnings
 
 import numpy as np
 import pytest
-from graphs import every_primitive
-from nir_oracle import Oracle
 
 import neurocomp as nc
+
+from graphs import every_primitive
+from nir_oracle import Oracle
 
 DT = 1e-4
 CASES = every_primitive(np.random.default_rng(7))
@@ -38,9 +39,27 @@ def test_primitive_matches_oracle(name, reset):
 def test_every_nir_primitive_is_covered():
     import nir
 
-    names = {"Input", "Output", "Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d",
-             "AvgPool2d", "Flatten", "Delay", "Threshold", "I", "IF", "LI", "LIF", "CubaLI",
-             "CubaLIF", "NIRGraph"}
+    names = {
+        "Input",
+        "Output",
+        "Affine",
+        "Linear",
+        "Scale",
+        "Conv1d",
+        "Conv2d",
+        "SumPool2d",
+        "AvgPool2d",
+        "Flatten",
+        "Delay",
+        "Threshold",
+        "I",
+        "IF",
+        "LI",
+        "LIF",
+        "CubaLI",
+        "CubaLIF",
+        "NIRGraph",
+    }
     assert names <= set(nir.ir.__all__) | {"NIRGraph"}
     covered = set()
     for graph, _ in CASES.values():
