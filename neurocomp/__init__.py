@@ -5,7 +5,7 @@ net = nc.load("model.nir", dt=1e-4)   # NIR -> discrete-time Network
 y = nc.simulate(net, x)               # x: (T, batch, *input_shape) -> (T, batch, *output_shape)
 """
 
-from .api import load, simulate
+from .api import load, simulate, transform
 from .errors import (
     DtError,
     GraphError,
@@ -18,6 +18,7 @@ from .errors import (
     UnsupportedNodeError,
 )
 from .ir import Network, Population, Projection
+from .passes import PassError
 from .sim import Trace
 
 __version__ = "0.1.0"
@@ -31,6 +32,7 @@ __all__ = [
     "NeurocompWarning",
     "NirFileError",
     "ParameterError",
+    "PassError",
     "Population",
     "Projection",
     "ShapeError",
@@ -38,4 +40,5 @@ __all__ = [
     "UnsupportedNodeError",
     "load",
     "simulate",
+    "transform",
 ]

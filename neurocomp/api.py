@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, overload
 
 import numpy as np
@@ -10,6 +10,7 @@ import numpy as np
 from .errors import InputError
 from .frontend import load_nir
 from .ir.network import Network
+from .passes.base import Calibration, Pass, PassContext, PipelineResult, run_pipeline
 from .sim.float_sim import Trace
 from .sim.float_sim import simulate as _simulate
 
@@ -63,3 +64,28 @@ def simulate(
     if output not in trace.outputs:
         raise InputError(f"no output '{output}'; outputs are {sorted(trace.outputs)}")
     return trace.outputs[output]
+
+
+def transform(
+    net: Network,
+    passes: str | Sequence[Pass],
+    calibration: np.ndarray | Mapping[str, np.ndarray] | None = None,
+    labels: np.ndarray | None = None,
+    verify: bool = True,
+) -> PipelineResult:
+    """Run a pipeline of passes on the float network.
+
+    passes: "quantize{weight_bits=8},prune{sparsity=0.5}" or a list of pass objects.
+    calibration: sample input (T, batch, *input_shape) for passes that look at activity;
+    labels: its classes, for the pruning accuracy guard. Returns the new network (`.network`)
+    and one report per pass (`.reports`); `net` itself is not modified.
+    """
+    cal = (
+        None
+        if calibration is None
+        else Calibration(
+            dict(calibration) if isinstance(calibration, Mapping) else np.asarray(calibration),
+            labels,
+        )
+    )
+    return run_pipeline(net, passes, PassContext(calibration=cal), verify=verify)

@@ -9,6 +9,8 @@ Outputs, next to this script:
 * ``digits.nir``      -- the trained network as a NIR graph (nir 1.0.8)
 * ``digits_test.npz`` -- the rate-coded test set: ``x`` uint8 (T, batch, 64),
                          ``labels`` int64 (batch,), ``dt`` float
+* ``digits_calib.npz`` -- 500 rate-coded training samples, same keys, for calibrating
+                         quantization and pruning passes
 
 Model
 -----
@@ -64,6 +66,7 @@ from snntorch import surrogate
 HERE = Path(__file__).resolve().parent
 
 SEED = 0
+N_CALIB = 500  # training samples shipped as calibration data for quantization and pruning
 T = 25  # time steps per sample
 GAIN = 1.0  # spike probability per step = GAIN * pixel intensity in [0, 1]
 N_IN, N_HIDDEN, N_OUT = 64, 128, 10
@@ -263,6 +266,15 @@ def main(out_dir: Path = HERE) -> None:
     graph = to_nir(model)
     nir.write(nir_path, graph)
     save_npz(npz_path, x=test_spikes, labels=y_test.astype(np.int64), dt=np.float64(DT))
+    # Calibration set for post-training passes: 500 training samples, their own spike draws,
+    # so that pass decisions never see the held-out test set.
+    calib = rate_code(x_train[:N_CALIB], np.random.default_rng(SEED + 2))
+    save_npz(
+        out_dir / "digits_calib.npz",
+        x=calib,
+        labels=y_train[:N_CALIB].astype(np.int64),
+        dt=np.float64(DT),
+    )
 
     # Independent check: read the files back, simulate with numpy.
     graph_rb = nir.read(nir_path, type_check=True)

@@ -6,10 +6,11 @@ from .network import (
     NeuronParams,
     Population,
     Projection,
+    QuantInfo,
     ResetMode,
     evaluation_order,
 )
-from .ops import Conv, Delay, DelayLine, Dense, Flatten, Op, Pool2d, Scale, Shape
+from .ops import Conv, Delay, DelayLine, Dense, Flatten, Matrix, Op, Pool2d, Scale, Shape
 
 __all__ = [
     "RESET_MODES",
@@ -18,12 +19,14 @@ __all__ = [
     "DelayLine",
     "Dense",
     "Flatten",
+    "Matrix",
     "Network",
     "NeuronParams",
     "Op",
     "Pool2d",
     "Population",
     "Projection",
+    "QuantInfo",
     "ResetMode",
     "Scale",
     "Shape",

@@ -51,6 +51,22 @@ class NeuronParams:
 
 
 @dataclass(frozen=True, eq=False)
+class QuantInfo:
+    """How a quantized population's values map to integers: value = integer * scale.
+
+    `scale` (per neuron, in state units per integer step) applies to the neuron's state, threshold,
+    reset, bias and to the weights of every synapse onto it; decays are multiples of
+    2**-decay_bits. Widths are in bits, signed.
+    """
+
+    scale: np.ndarray
+    weight_bits: int
+    state_bits: int
+    decay_bits: int
+    overflow: Literal["saturate", "wrap"] = "saturate"
+
+
+@dataclass(frozen=True, eq=False)
 class Population:
     """A group of neurons sharing one model; `kind` is the NIR type it was lowered from."""
 
@@ -58,6 +74,7 @@ class Population:
     shape: Shape
     kind: str
     params: NeuronParams
+    quant: QuantInfo | None = None
 
     @property
     def size(self) -> int:
@@ -144,7 +161,10 @@ class Network:
             raise GraphError(f"duplicate population or input name(s): {sorted(dup)}")
         position = {p.name: i for i, p in enumerate(self.populations)}
         for pop in self.populations:
-            for key, arr in pop.params.arrays().items():
+            arrays = dict(pop.params.arrays())
+            if pop.quant is not None:
+                arrays["quant.scale"] = pop.quant.scale
+            for key, arr in arrays.items():
                 if arr.shape != pop.shape:
                     raise ShapeError(
                         f"population '{pop.name}': parameter {key} has shape {arr.shape}, "

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from scipy import sparse
+
+from ..errors import ShapeError
 
 Shape = tuple[int, ...]
 
@@ -197,7 +200,35 @@ class Delay:
         return 0
 
 
-Op = Dense | Conv | Pool2d | Flatten | Scale | Delay
+@dataclass(frozen=True, eq=False)
+class Matrix:
+    """Explicit synapses: y = W x (+ b) on flattened signals; W is a (post, pre) CSR matrix.
+
+    Passes fold every chain of linear operators into one Matrix, the form mapping and chips use.
+    """
+
+    weight: sparse.csr_matrix
+    in_shape: Shape
+    out_shape_: Shape
+    bias: np.ndarray | None = None  # (post,) flattened
+
+    def out_shape(self, in_shape: Shape) -> Shape:
+        if tuple(in_shape) != tuple(self.in_shape):
+            raise ShapeError(f"synapse matrix expects input shape {self.in_shape}, got {in_shape}")
+        return self.out_shape_
+
+    def apply(self, x: np.ndarray, with_bias: bool = True) -> np.ndarray:
+        flat = x.reshape(x.shape[0], -1)
+        y = np.asarray(self.weight @ flat.T).T
+        if with_bias and self.bias is not None:
+            y = y + self.bias
+        return y.reshape(x.shape[0], *self.out_shape_)
+
+    def synapses(self, in_shape: Shape) -> int:
+        return int(self.weight.nnz)
+
+
+Op = Dense | Conv | Pool2d | Flatten | Scale | Delay | Matrix
 
 
 class DelayLine:

@@ -52,7 +52,7 @@ def test_training_script_reproduces_the_shipped_files(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "snnTorch test accuracy:        0.9698" in proc.stdout
-    for name in ("digits.nir", "digits_test.npz"):
+    for name in ("digits.nir", "digits_test.npz", "digits_calib.npz"):
         made = hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
         shipped = hashlib.sha256((DIGITS / name).read_bytes()).hexdigest()
         assert made == shipped, f"{name} differs from the shipped file"

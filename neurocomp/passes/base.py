@@ -1,0 +1,179 @@
+"""The pass contract, the pipeline runner, and the pipeline string syntax.
+
+A pass is a small frozen dataclass with a `name`, options as fields, and
+`run(net, ctx) -> PassResult`: a new Network (the input is never mutated) and a report of what
+changed. A pipeline is data: a list of passes, or the string
+`"quantize{weight_bits=8},prune{sparsity=0.5}"` that the CLI and the API share.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from ..errors import NeurocompError
+from ..ir.network import Network
+
+
+class PassError(NeurocompError):
+    """A pass that cannot run: bad options, missing calibration data, unsupported network."""
+
+
+@dataclass
+class Calibration:
+    """Sample input for passes that look at activity: x is (T, batch, *input_shape)."""
+
+    x: np.ndarray | dict[str, np.ndarray]
+    labels: np.ndarray | None = None
+
+
+@dataclass
+class PassContext:
+    """What every pass may read besides the network (calibration data, a number format)."""
+
+    calibration: Calibration | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def require_calibration(self, pass_name: str, labels: bool = False) -> Calibration:
+        if self.calibration is None:
+            raise PassError(f"pass '{pass_name}' needs calibration input (calibration=...)")
+        if labels and self.calibration.labels is None:
+            raise PassError(f"pass '{pass_name}' needs labelled calibration data (labels=...)")
+        return self.calibration
+
+
+@dataclass
+class PassResult:
+    """The transformed network and a JSON-ready report (`changed` says whether anything did)."""
+
+    network: Network
+    report: dict[str, Any]
+    changed: bool = True
+
+
+class Pass(Protocol):
+    name: ClassVar[str]
+
+    def run(self, net: Network, ctx: PassContext) -> PassResult: ...
+
+
+REGISTRY: dict[str, type] = {}
+
+
+def register(cls: type) -> type:
+    """Class decorator: make a pass available by its `name` in pipeline strings."""
+    REGISTRY[cls.name] = cls  # type: ignore[attr-defined]
+    return cls
+
+
+_ITEM = re.compile(r"\s*([A-Za-z_][\w]*)\s*(?:\{([^{}]*)\})?\s*(?:,|$)")
+
+
+def _value(text: str) -> Any:
+    t = text.strip()
+    low = t.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    try:
+        return int(t)
+    except ValueError:
+        pass
+    try:
+        return float(t)
+    except ValueError:
+        return t.strip("'\"")
+
+
+def parse_pipeline(text: str) -> list[Pass]:
+    """Parse `"name{key=value;key=value},name"` (options split by ',' or ';' inside braces)."""
+    passes: list[Pass] = []
+    pos, text = 0, text.strip()
+    while pos < len(text):
+        m = _ITEM.match(text, pos)
+        if not m or m.end() == pos:
+            raise PassError(f"cannot parse pipeline at '{text[pos:]}': expected name{{k=v,...}}")
+        name, body = m.group(1), m.group(2)
+        options: dict[str, Any] = {}
+        for part in re.split(r"[;,]", body or ""):
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise PassError(f"pass '{name}': option '{part.strip()}' is not key=value")
+            key, val = part.split("=", 1)
+            options[key.strip()] = _value(val)
+        passes.append(make_pass(name, **options))
+        pos = m.end()
+    return passes
+
+
+def make_pass(name: str, **options: Any) -> Pass:
+    """Instantiate a registered pass, naming the unknown pass or option on error."""
+    if name not in REGISTRY:
+        raise PassError(f"unknown pass '{name}'; known passes: {', '.join(sorted(REGISTRY))}")
+    cls = REGISTRY[name]
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise PassError(f"pass '{name}': unknown option(s) {unknown}; options: {sorted(known)}")
+    try:
+        instance: Pass = cls(**options)
+        return instance
+    except (TypeError, ValueError) as exc:
+        raise PassError(f"pass '{name}': {exc}") from None
+
+
+def as_passes(passes: str | Sequence[Pass] | None) -> list[Pass]:
+    if passes is None:
+        return []
+    if isinstance(passes, str):
+        return parse_pipeline(passes)
+    return list(passes)
+
+
+def describe(p: Pass) -> str:
+    """The pipeline-string form of one pass: name{opt=value,...} with non-default options."""
+    opts = []
+    for f in dataclasses.fields(p):  # type: ignore[arg-type]
+        value = getattr(p, f.name)
+        if f.default is not dataclasses.MISSING and value == f.default:
+            continue
+        opts.append(f"{f.name}={value}")
+    return p.name + ("{" + ",".join(opts) + "}" if opts else "")
+
+
+@dataclass
+class PipelineResult:
+    network: Network
+    reports: list[dict[str, Any]]
+
+    @property
+    def pipeline(self) -> str:
+        return ",".join(str(r["pass"]) for r in self.reports)
+
+
+def run_pipeline(
+    net: Network,
+    passes: str | Sequence[Pass] | None,
+    ctx: PassContext | None = None,
+    verify: bool = True,
+    on_pass: Callable[[Pass, PassResult], None] | None = None,
+) -> PipelineResult:
+    """Run passes in order; with `verify`, re-validate the network after each one."""
+    ctx = ctx or PassContext()
+    reports = []
+    for p in as_passes(passes):
+        result = p.run(net, ctx)
+        if verify:
+            result.network.validate()
+        reports.append({"pass": describe(p), "changed": result.changed, **result.report})
+        if on_pass is not None:
+            on_pass(p, result)
+        net = result.network
+    return PipelineResult(net, reports)

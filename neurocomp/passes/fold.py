@@ -1,0 +1,122 @@
+"""fold: every projection becomes one explicit synapse matrix, and neuron gains move into it.
+
+After folding, a projection is a single `Matrix` (post x pre, CSR) with a bias, and every neuron
+has unit input gains (`v_gain = u_gain = 1`): the integer form chips store. Outputs are unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from scipy import sparse
+
+from ..ir.network import Network, NeuronParams, Population, Projection
+from ..ir.ops import Delay, Matrix, Op, Shape
+from .base import PassContext, PassError, PassResult, register
+
+CHUNK_BYTES = 64 * 2**20  # memory for one block of basis responses while composing a chain
+
+
+def compose(ops: tuple[Op, ...], in_shape: Shape, name: str) -> Matrix:
+    """The (post, pre) matrix and bias of a chain of linear operators, built column block by
+    column block from the chain's response to unit inputs."""
+    shape = tuple(in_shape)
+    for op in ops:
+        if isinstance(op, Delay) and op.steps.any():
+            raise PassError(f"projection '{name}': delays cannot be folded into a synapse matrix")
+        shape = op.out_shape(shape)
+    n_in, n_out = int(np.prod(in_shape)), int(np.prod(shape))
+    active = [op for op in ops if not isinstance(op, Delay)]
+    chunk = max(1, min(n_in, CHUNK_BYTES // (8 * max(n_out, 1))))
+    blocks = []
+    for start in range(0, n_in, chunk):
+        k = min(chunk, n_in - start)
+        basis = np.zeros((k, n_in))
+        basis[np.arange(k), start + np.arange(k)] = 1.0
+        y = basis.reshape(k, *in_shape)
+        for op in active:
+            y = op.apply(y, with_bias=False)
+        blocks.append(sparse.csr_matrix(y.reshape(k, n_out).T))
+    weight = sparse.hstack(blocks, format="csr") if blocks else sparse.csr_matrix((n_out, 0))
+    weight.eliminate_zeros()
+    weight.sort_indices()
+    bias = None
+    if any(getattr(op, "bias", None) is not None for op in active):
+        y = np.zeros((1, *in_shape))
+        for op in active:
+            y = op.apply(y)
+        bias = y.reshape(n_out)
+    return Matrix(weight, tuple(in_shape), shape, bias)
+
+
+def _unit_gains(p: NeuronParams) -> NeuronParams:
+    ones = np.ones_like(p.v_gain)
+    return dataclasses.replace(p, v_gain=ones, u_gain=None if p.du is None else ones.copy())
+
+
+def _gain(pop: Population) -> np.ndarray:
+    g = pop.params.v_gain
+    if pop.params.u_gain is not None:
+        g = g * pop.params.u_gain
+    return np.asarray(g, dtype=np.float64).reshape(-1)
+
+
+def is_folded(net: Network) -> bool:
+    """True when every projection is one Matrix and every neuron has unit gains."""
+    if any(len(pr.ops) != 1 or not isinstance(pr.ops[0], Matrix) for pr in net.projections):
+        return False
+    return all(np.all(_gain(p) == 1) and np.all(p.params.v_gain == 1) for p in net.populations)
+
+
+def fold_network(net: Network) -> tuple[Network, dict[str, int]]:
+    """Fold `net`; returns the new network and counts of what changed."""
+    gains = {p.name: _gain(p) for p in net.populations}
+    projections, composed = [], 0
+    for pr in net.projections:
+        if len(pr.ops) == 1 and isinstance(pr.ops[0], Matrix):
+            m = pr.ops[0]
+        else:
+            m = compose(pr.ops, net.shape_of(pr.pre), pr.name)
+            composed += 1
+        g = gains[pr.post]
+        if np.any(g != 1):
+            weight = sparse.diags(g) @ m.weight
+            weight = sparse.csr_matrix(weight)
+            weight.eliminate_zeros()
+            m = Matrix(weight, m.in_shape, m.out_shape_, None if m.bias is None else g * m.bias)
+        projections.append(dataclasses.replace(pr, ops=(m,)))
+    scaled = sum(1 for p in net.populations if np.any(gains[p.name] != 1))
+    pops = tuple(dataclasses.replace(p, params=_unit_gains(p.params)) for p in net.populations)
+    new = dataclasses.replace(net, populations=pops, projections=tuple(projections))
+    return new, {"projections_composed": composed, "populations_gain_folded": scaled}
+
+
+@register
+@dataclass(frozen=True)
+class Fold:
+    """Compose each projection into one synapse matrix and fold neuron gains into weights."""
+
+    name: ClassVar[str] = "fold"
+
+    def run(self, net: Network, ctx: PassContext) -> PassResult:
+        if is_folded(net):
+            return PassResult(net, {"projections_composed": 0}, changed=False)
+        new, counts = fold_network(net)
+        return PassResult(new, counts)
+
+
+def ensure_folded(net: Network) -> tuple[Network, bool]:
+    """`net` in folded form, and whether folding was needed."""
+    if is_folded(net):
+        return net, False
+    return fold_network(net)[0], True
+
+
+def matrix_of(pr: Projection) -> Matrix:
+    op = pr.ops[0]
+    if not isinstance(op, Matrix):
+        raise PassError(f"projection '{pr.name}' is not folded (run the fold pass first)")
+    return op

@@ -1,0 +1,216 @@
+"""prune: magnitude pruning of synapses, per layer or global, with an optional accuracy guard.
+
+A synapse's importance is |w| relative to its post neuron's threshold (the drive one spike gives,
+as a fraction of what it takes to fire), so one global ranking is fair across layers with
+different scales; `criterion=activity` also weighs it by its source's mean activity on the
+calibration input. With calibration input, `bias_correction` adds to each neuron's bias the mean
+drive its removed synapses delivered (rounded to the neuron's quantization grid), so the average
+input a neuron sees is unchanged. Biases are never pruned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from ..analysis.metrics import accuracy
+from ..ir.network import Network
+from ..ir.ops import Matrix
+from ..sim.float_sim import simulate
+from .base import PassContext, PassError, PassResult, register
+from .fold import ensure_folded, matrix_of
+
+
+def mean_activity(net: Network, x: Any) -> dict[str, np.ndarray]:
+    """Mean output per step of every input and population on input x (flattened per neuron)."""
+    trace = simulate(net, x, record=True)
+    xs = x if isinstance(x, dict) else {next(iter(net.inputs)): x}
+    rates = {
+        k: np.asarray(v, dtype=np.float64).mean(axis=(0, 1)).reshape(-1) for k, v in xs.items()
+    }
+    for pop in net.populations:
+        out = trace.spikes.get(pop.name, trace.v[pop.name])
+        rates[pop.name] = out.mean(axis=(0, 1)).reshape(-1)
+    return rates
+
+
+def correct_bias(pruned: Network, original: Network, rates: dict[str, np.ndarray]) -> Network:
+    """Give each neuron the mean drive of its removed synapses as bias."""
+    projections = []
+    for pr, pr0 in zip(pruned.projections, original.projections, strict=True):
+        m, m0 = matrix_of(pr), matrix_of(pr0)
+        corr = (m0.weight - m.weight) @ rates[pr.pre]
+        if not np.any(corr):
+            projections.append(pr)
+            continue
+        quant = pruned.population(pr.post).quant
+        if quant is not None:
+            s = quant.scale.reshape(-1)
+            corr = np.round(corr / s) * s
+        bias = corr if m.bias is None else m.bias + corr
+        projections.append(
+            dataclasses.replace(pr, ops=(Matrix(m.weight, m.in_shape, m.out_shape_, bias),))
+        )
+    return dataclasses.replace(pruned, projections=tuple(projections))
+
+
+def _importance(net: Network, rates: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Per projection, the importance of each stored synapse (aligned with its CSR data)."""
+    out = {}
+    for pr in net.projections:
+        m = matrix_of(pr).weight
+        pop = net.population(pr.post)
+        thr = pop.params.v_threshold
+        ref = np.abs(thr).reshape(-1) if thr is not None else None
+        rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+        if ref is None or not np.all(ref > 0):
+            peak = np.abs(m.data).max() if m.nnz else 1.0
+            ref = np.full(m.shape[0], peak if peak > 0 else 1.0)
+        imp = np.abs(m.data) / ref[rows]
+        if rates is not None:
+            imp = imp * (np.abs(rates[pr.pre])[m.indices] + 1e-3)
+        out[pr.name] = imp
+    return out
+
+
+def _apply_masks(net: Network, keep: dict[str, np.ndarray]) -> Network:
+    projections = []
+    for pr in net.projections:
+        m = matrix_of(pr)
+        w = m.weight.copy()
+        w.data = np.where(keep[pr.name], w.data, 0.0)
+        w.eliminate_zeros()
+        projections.append(
+            dataclasses.replace(pr, ops=(Matrix(w, m.in_shape, m.out_shape_, m.bias),))
+        )
+    return dataclasses.replace(net, projections=tuple(projections))
+
+
+def prune_to(
+    net: Network,
+    sparsity: float | None,
+    threshold: float | None,
+    scope: str,
+    rates: dict[str, np.ndarray] | None = None,
+    by_activity: bool = False,
+    correct: bool = False,
+) -> Network:
+    """Remove synapses to reach `sparsity` (fraction removed) or below `threshold` importance;
+    `rates` (mean activity) weigh importance if `by_activity` and drive bias correction if
+    `correct`."""
+    imp = _importance(net, rates if by_activity else None)
+    keep: dict[str, np.ndarray] = {}
+    if threshold is not None:
+        keep = {k: v >= threshold for k, v in imp.items()}
+    elif scope == "global":
+        allv = np.concatenate(list(imp.values())) if imp else np.zeros(0)
+        n_cut = int(round(float(sparsity or 0.0) * allv.size))
+        order = np.argsort(allv, kind="stable")
+        mask = np.ones(allv.size, bool)
+        mask[order[:n_cut]] = False
+        pos = 0
+        for k, v in imp.items():
+            keep[k] = mask[pos : pos + v.size]
+            pos += v.size
+    else:
+        for k, v in imp.items():
+            n_cut = int(round(float(sparsity or 0.0) * v.size))
+            mask = np.ones(v.size, bool)
+            mask[np.argsort(v, kind="stable")[:n_cut]] = False
+            keep[k] = mask
+    pruned = _apply_masks(net, keep)
+    return correct_bias(pruned, net, rates) if correct and rates is not None else pruned
+
+
+@register
+@dataclass(frozen=True)
+class Prune:
+    """Magnitude pruning to a sparsity or an importance threshold; optional accuracy guard."""
+
+    name: ClassVar[str] = "prune"
+    sparsity: float | None = None
+    threshold: float | None = None
+    scope: Literal["layer", "global"] = "layer"
+    criterion: Literal["magnitude", "activity"] = "magnitude"
+    bias_correction: bool = True  # needs calibration input; skipped (and reported) without
+    max_drop: float | None = None  # accuracy guard: largest accepted drop (0.01 = 1 point)
+    step: float = 0.05  # sparsity increment the guard searches with
+
+    def __post_init__(self) -> None:
+        if (self.sparsity is None) == (self.threshold is None):
+            raise ValueError("give exactly one of sparsity= or threshold=")
+        if self.sparsity is not None and not 0 <= self.sparsity < 1:
+            raise ValueError(f"sparsity = {self.sparsity} (must be in [0, 1))")
+        if self.threshold is not None and self.threshold < 0:
+            raise ValueError(f"threshold = {self.threshold} (must be >= 0)")
+        if self.scope not in ("layer", "global"):
+            raise ValueError(f"scope = {self.scope} (must be layer or global)")
+        if self.criterion not in ("magnitude", "activity"):
+            raise ValueError(f"criterion = {self.criterion} (must be magnitude or activity)")
+        if self.max_drop is not None and self.sparsity is None:
+            raise ValueError("max_drop needs sparsity= (the guard searches sparsity levels)")
+
+    def run(self, net: Network, ctx: PassContext) -> PassResult:
+        net, folded = ensure_folded(net)
+        before = {pr.name: matrix_of(pr).weight.nnz for pr in net.projections}
+        report: dict[str, Any] = {"folded_first": folded}
+        if self.criterion == "activity":
+            ctx.require_calibration(self.name)
+        rates = None
+        if ctx.calibration is not None and (self.bias_correction or self.criterion == "activity"):
+            rates = mean_activity(net, ctx.calibration.x)
+        report["bias_corrected"] = bool(rates is not None and self.bias_correction)
+        by_act = self.criterion == "activity"
+        if self.max_drop is None:
+            new = prune_to(
+                net, self.sparsity, self.threshold, self.scope, rates, by_act, self.bias_correction
+            )
+        else:
+            new, guard = self._guarded(net, ctx, rates, by_act)
+            report["guard"] = guard
+        after = {pr.name: matrix_of(pr).weight.nnz for pr in new.projections}
+        total_b, total_a = sum(before.values()), sum(after.values())
+        report.update(
+            {
+                "synapses_before": total_b,
+                "synapses_after": total_a,
+                "sparsity": 1 - total_a / total_b if total_b else 0.0,
+                "layers": [
+                    {"projection": k, "before": before[k], "after": after[k]} for k in before
+                ],
+            }
+        )
+        return PassResult(new, report, changed=total_a != total_b)
+
+    def _guarded(
+        self, net: Network, ctx: PassContext, rates: dict[str, np.ndarray] | None, by_act: bool
+    ) -> tuple[Network, dict[str, Any]]:
+        cal = ctx.require_calibration(self.name, labels=True)
+        if len(net.outputs) != 1:
+            raise PassError("prune: the accuracy guard needs a network with one output")
+
+        def acc(n: Network) -> float:
+            y = next(iter(simulate(n, cal.x).outputs.values()))
+            return accuracy(y, cal.labels)  # type: ignore[arg-type]
+
+        base = acc(net)
+        best, best_s, best_acc, tried = net, 0.0, base, []
+        target = float(self.sparsity or 0.0)
+        levels = list(np.arange(self.step, target, self.step)) + [target]
+        for s in levels:
+            cand = prune_to(net, float(s), None, self.scope, rates, by_act, self.bias_correction)
+            a = acc(cand)
+            tried.append({"sparsity": round(float(s), 4), "accuracy": a})
+            if base - a > float(self.max_drop or 0.0):
+                break
+            best, best_s, best_acc = cand, float(s), a
+        return best, {
+            "baseline_accuracy": base,
+            "chosen_sparsity": best_s,
+            "chosen_accuracy": best_acc,
+            "stopped_early": best_s < target,
+            "tried": tried,
+        }

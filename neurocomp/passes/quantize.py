@@ -1,0 +1,215 @@
+"""quantize: post-training fixed-point quantization of a folded network.
+
+For each population, one scale `s` (per layer, or per output channel) maps its state to integers:
+weights onto it become `round(w / s)` clipped to `weight_bits` signed bits, and its threshold,
+reset, biases and state live on the same grid, so thresholds keep their ratio to the weights.
+Decays are rounded to multiples of 2**-decay_bits (Loihi: 12-bit du/dv). With calibration input,
+`s` is raised where needed so the state fits `state_bits` on that data (saturation stays rare).
+The float network keeps the dequantized values (integer * s) and each population records its
+`QuantInfo`, from which a backend reads the integers exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from scipy import sparse
+
+from ..ir.network import Network, NeuronParams, Population, QuantInfo
+from ..ir.ops import Matrix
+from ..sim.float_sim import simulate
+from .base import PassContext, PassResult, register
+from .fold import ensure_folded, matrix_of
+
+# Calibration peaks are scaled up by this before sizing the state: quantized dynamics differ a
+# little from the float run that measured them.
+STATE_HEADROOM = 1.05
+
+
+def _round_to(x: np.ndarray, s: np.ndarray) -> np.ndarray:
+    return np.round(x / s) * s
+
+
+def _channel_groups(pop: Population) -> np.ndarray:
+    """Index of the output channel of every neuron (first axis; each neuron when 1-D)."""
+    if len(pop.shape) <= 1:
+        return np.arange(pop.size)
+    return np.repeat(np.arange(pop.shape[0]), pop.size // pop.shape[0])
+
+
+def _row_max(mats: list[sparse.csr_matrix], n: int, percentile: float) -> np.ndarray:
+    """Per post neuron: the `percentile` of |w| over all synapses onto it (100 = max)."""
+    out = np.zeros(n)
+    if not mats:
+        return out
+    stacked = abs(sparse.hstack(mats, format="csr"))
+    if percentile >= 100:
+        return np.asarray(stacked.max(axis=1).todense()).reshape(n)
+    for i in range(n):
+        row = stacked.data[stacked.indptr[i] : stacked.indptr[i + 1]]
+        if row.size:
+            out[i] = np.percentile(row, percentile)
+    return out
+
+
+@register
+@dataclass(frozen=True)
+class Quantize:
+    """Quantize weights, thresholds, biases, resets and decays to a fixed-point format."""
+
+    name: ClassVar[str] = "quantize"
+    weight_bits: int = 8
+    granularity: Literal["layer", "channel"] = "layer"
+    percentile: float = 100.0  # clip weights above this percentile of |w| (100: no clipping)
+    decay_bits: int = 12
+    state_bits: int = 24
+    overflow: Literal["saturate", "wrap"] = "saturate"
+
+    def __post_init__(self) -> None:
+        if not 2 <= int(self.weight_bits) <= 32:
+            raise ValueError(f"weight_bits = {self.weight_bits} (must be 2..32)")
+        if self.granularity not in ("layer", "channel"):
+            raise ValueError(f"granularity = {self.granularity} (must be layer or channel)")
+        if not 0 < self.percentile <= 100:
+            raise ValueError(f"percentile = {self.percentile} (must be in (0, 100])")
+        if not 1 <= int(self.decay_bits) <= 24 or not 4 <= int(self.state_bits) <= 64:
+            raise ValueError("decay_bits must be 1..24 and state_bits 4..64")
+        if self.overflow not in ("saturate", "wrap"):
+            raise ValueError(f"overflow = {self.overflow} (must be saturate or wrap)")
+
+    def run(self, net: Network, ctx: PassContext) -> PassResult:
+        net, folded = ensure_folded(net)
+        qmax = 2 ** (int(self.weight_bits) - 1) - 1
+        smax = 2 ** (int(self.state_bits) - 1) - 1
+        peaks = self._state_peaks(net, ctx)
+        scales: dict[str, np.ndarray] = {}
+        layers: list[dict[str, Any]] = []
+        for pop in net.populations:
+            incoming = net.projections_into(pop.name)
+            mats = [matrix_of(pr).weight for pr in incoming]
+            wmax = _row_max(mats, pop.size, self.percentile)
+            if self.granularity == "layer" or pop.size == 0:
+                wmax = np.full(pop.size, wmax.max() if wmax.size else 0.0)
+            else:
+                groups = _channel_groups(pop)
+                per = np.zeros(groups.max() + 1 if groups.size else 0)
+                np.maximum.at(per, groups, wmax)
+                wmax = per[groups]
+            s = wmax / qmax
+            thr = pop.params.v_threshold
+            fallback = float(np.abs(thr).max()) / qmax if thr is not None and thr.size else 1.0
+            s = np.where(s > 0, s, fallback if fallback > 0 else 1.0)
+            raised = 0
+            if pop.name in peaks:
+                need = peaks[pop.name].reshape(-1) * STATE_HEADROOM / smax
+                raised = int(np.count_nonzero(need > s))
+                s = np.maximum(s, need)
+            scales[pop.name] = s
+            layers.append(
+                {
+                    "layer": pop.name,
+                    "scale_min": float(s.min()),
+                    "scale_max": float(s.max()),
+                    "exponent": float(np.log2(np.median(s))),
+                    "scales_raised_for_state": raised,
+                }
+            )
+        projections = []
+        for pr, row in zip(net.projections, self._weights(net, scales, qmax), strict=True):
+            projections.append(dataclasses.replace(pr, ops=(row[0],)))
+            rep = next(r for r in layers if r["layer"] == pr.post)
+            for k, v in row[1].items():
+                rep[k] = max(rep.get(k, 0.0), v) if k.endswith("max") else rep.get(k, 0) + v
+        pops = []
+        for pop in net.populations:
+            s = scales[pop.name].reshape(pop.shape)
+            info = QuantInfo(
+                s, int(self.weight_bits), int(self.state_bits), int(self.decay_bits), self.overflow
+            )
+            pops.append(dataclasses.replace(pop, params=self._params(pop.params, s), quant=info))
+        new = dataclasses.replace(net, populations=tuple(pops), projections=tuple(projections))
+        sat = self._saturation(new, ctx, smax)
+        for rep in layers:
+            if rep["layer"] in sat:
+                rep["state_saturations"] = sat[rep["layer"]]
+            rep.setdefault("weight_rel_err_max", 0.0)
+            rep.setdefault("weight_rel_err_rms", 0.0)
+        return PassResult(
+            new,
+            {
+                "folded_first": folded,
+                "weight_bits": int(self.weight_bits),
+                "granularity": self.granularity,
+                "layers": layers,
+            },
+        )
+
+    def _weights(
+        self, net: Network, scales: dict[str, np.ndarray], qmax: int
+    ) -> Iterator[tuple[Matrix, dict[str, float]]]:
+        for pr in net.projections:
+            m = matrix_of(pr)
+            s = scales[pr.post]
+            w = m.weight.tocoo()
+            srow = s[w.row]
+            q = np.round(w.data / srow)
+            clipped = int(np.count_nonzero(np.abs(q) > qmax))
+            q = np.clip(q, -qmax, qmax)
+            data = q * srow
+            ref = np.abs(w.data).max() if w.data.size else 1.0
+            err = np.abs(data - w.data) / (ref if ref > 0 else 1.0)
+            weight = sparse.csr_matrix((data, (w.row, w.col)), shape=w.shape)
+            weight.eliminate_zeros()
+            weight.sort_indices()
+            bias = None if m.bias is None else _round_to(m.bias, s)
+            stats = {
+                "weight_rel_err_max": float(err.max()) if err.size else 0.0,
+                "weight_rel_err_rms": float(np.sqrt(np.mean(err**2))) if err.size else 0.0,
+                "weights_clipped": clipped,
+                "weights_zeroed": int(w.nnz - weight.nnz),
+            }
+            yield Matrix(weight, m.in_shape, m.out_shape_, bias), stats
+
+    def _params(self, p: NeuronParams, s: np.ndarray) -> NeuronParams:
+        step = 2.0 ** -int(self.decay_bits)
+        return dataclasses.replace(
+            p,
+            dv=np.round(p.dv / step) * step,
+            du=None if p.du is None else np.round(p.du / step) * step,
+            v_bias=_round_to(p.v_bias, s),
+            v_reset=_round_to(p.v_reset, s),
+            v_threshold=None if p.v_threshold is None else _round_to(p.v_threshold, s),
+        )
+
+    def _state_peaks(self, net: Network, ctx: PassContext) -> dict[str, np.ndarray]:
+        """Per neuron, the largest |v| or |u| on the calibration input (empty without one)."""
+        if ctx.calibration is None:
+            return {}
+        trace = simulate(net, ctx.calibration.x, record=True)
+        peaks = {}
+        for name, v in trace.v.items():
+            peak = np.abs(v).max(axis=(0, 1))
+            if name in trace.u:
+                peak = np.maximum(peak, np.abs(trace.u[name]).max(axis=(0, 1)))
+            peaks[name] = peak
+        return peaks
+
+    def _saturation(self, net: Network, ctx: PassContext, smax: int) -> dict[str, int]:
+        """How many (step, sample, neuron) states exceed the state width on calibration data."""
+        if ctx.calibration is None:
+            return {}
+        trace = simulate(net, ctx.calibration.x, record=True)
+        out = {}
+        for pop in net.populations:
+            if pop.quant is None:
+                continue
+            limit = smax * pop.quant.scale
+            count = int(np.count_nonzero(np.abs(trace.v[pop.name]) > limit))
+            if pop.name in trace.u:
+                count += int(np.count_nonzero(np.abs(trace.u[pop.name]) > limit))
+            out[pop.name] = count
+        return out
