@@ -19,6 +19,7 @@ import numpy as np
 import typer
 
 from . import api
+from .analysis.metrics import accuracy
 from .errors import InputError, NeurocompError
 from .ir.network import Network
 
@@ -44,6 +45,20 @@ ResetOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="Print warnings only as errors would: not at all.")
+]
+
+PassesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--passes",
+        help='Pipeline to run first, e.g. "quantize{weight_bits=8},prune{sparsity=0.5}".',
+    ),
+]
+CalibOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--calibration", help="A .npz of sample input (and labels) for passes that need activity."
+    ),
 ]
 
 T = TypeVar("T")
@@ -114,6 +129,21 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
+def _network(
+    model: Path, dt: float | None, reset: str | None, passes: str | None, calibration: Path | None
+) -> tuple[Network, list[dict[str, Any]]]:
+    """Load a model and run the optional pipeline; returns the network and the pass reports."""
+    net = api.load(model, dt=dt, reset=reset)
+    if not passes:
+        return net, []
+    cal_x, cal_labels = None, None
+    if calibration is not None:
+        cal_x = _load_inputs(calibration, net)
+        cal_labels = _labels(calibration)
+    result = api.transform(net, passes, calibration=cal_x, labels=cal_labels)
+    return result.network, result.reports
+
+
 def describe(net: Network) -> dict[str, Any]:
     """A JSON-ready description of a network (used by `inspect --json`)."""
     return _jsonable(
@@ -146,13 +176,15 @@ def inspect(
     model: Annotated[Path, typer.Argument(help="A .nir file.")],
     dt: DtOpt = None,
     reset: ResetOpt = None,
+    passes: PassesOpt = None,
+    calibration: CalibOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Show what is in a model: inputs, layers, shapes, neuron and synapse counts, dt used."""
-    net = _run(lambda: api.load(model, dt=dt, reset=reset), quiet)
+    net, reports = _run(lambda: _network(model, dt, reset, passes, calibration), quiet)
     if json_out:
-        typer.echo(json.dumps(describe(net), indent=2))
+        typer.echo(json.dumps(_jsonable({**describe(net), "passes": reports}), indent=2))
         return
     from rich.console import Console
     from rich.table import Table
@@ -177,6 +209,9 @@ def inspect(
     console.print(table)
     for out, src in net.outputs.items():
         console.print(f"output {out} <- {src}")
+    for rep in reports:
+        changed = {k: v for k, v in rep.items() if not isinstance(v, (list, dict))}
+        console.print(f"pass {changed.pop('pass')}: {changed}")
 
 
 @app.command()
@@ -193,13 +228,15 @@ def simulate(
     ] = None,
     dt: DtOpt = None,
     reset: ResetOpt = None,
+    passes: PassesOpt = None,
+    calibration: CalibOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Run the float reference simulation; print spike counts and, with labels, accuracy."""
 
     def run() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        net = api.load(model, dt=dt, reset=reset)
+        net, reports = _network(model, dt, reset, passes, calibration)
         xs = _load_inputs(input, net)
         trace = api.simulate(net, xs, record=True)
         summary: dict[str, Any] = {
@@ -210,12 +247,12 @@ def simulate(
         for name, y in trace.outputs.items():
             summary["outputs"][name] = {"shape": list(y.shape), "total": float(y.sum())}
         summary["spikes"] = {k: int(v.sum()) for k, v in trace.spikes.items()}
+        summary["passes"] = _jsonable(reports)
         labels = _labels(input)
         if labels is not None and len(trace.outputs) == 1:
             y = next(iter(trace.outputs.values()))
-            scores = y.sum(axis=0).reshape(y.shape[1], -1)
-            if len(labels) == scores.shape[0]:
-                summary["accuracy"] = float((scores.argmax(axis=1) == labels).mean())
+            if len(labels) == y.shape[1]:
+                summary["accuracy"] = accuracy(y, labels)
         if output is not None:
             save_npz_atomic(output, dict(trace.outputs))
         return trace.outputs, summary
@@ -236,8 +273,11 @@ def simulate(
 
 
 def _labels(path: Path) -> np.ndarray | None:
-    with np.load(path, allow_pickle=False) as data:
-        return np.asarray(data["labels"]) if "labels" in data.files else None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return np.asarray(data["labels"]) if "labels" in data.files else None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable .npz file ({exc})") from None
 
 
 def main() -> None:

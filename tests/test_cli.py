@@ -146,3 +146,39 @@ def test_bad_input_file(tmp_path):
 
 def test_bad_reset_value():
     assert_one_line_error(run("inspect", DIGITS, "--reset", "half"), "reset = half")
+
+
+def test_passes_on_the_command_line_match_the_api(tmp_path):
+    import neurocomp as nc
+    from neurocomp.analysis import accuracy
+
+    calib = EXAMPLES / "digits" / "digits_calib.npz"
+    pipeline = "quantize{weight_bits=8},prune{sparsity=0.5}"
+    proc = run(
+        "simulate",
+        DIGITS,
+        "--input",
+        DIGITS_X,
+        "--dt",
+        "1e-4",
+        "--passes",
+        pipeline,
+        "--calibration",
+        calib,
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    c, t = np.load(calib), np.load(DIGITS_X)
+    net = nc.transform(
+        nc.load(DIGITS, dt=1e-4), pipeline, calibration=c["x"], labels=c["labels"]
+    ).network
+    assert summary["accuracy"] == accuracy(nc.simulate(net, t["x"]), t["labels"])
+    from neurocomp.passes import parse_pipeline
+
+    reported = ",".join(r["pass"] for r in summary["passes"])
+    assert parse_pipeline(reported) == parse_pipeline(pipeline)
+
+
+def test_bad_pipeline_is_one_line():
+    assert_one_line_error(run("inspect", DIGITS, "--passes", "prune{x=1}"), "unknown option(s)")
