@@ -5,7 +5,8 @@ net = nc.load("model.nir", dt=1e-4)   # NIR -> discrete-time Network
 y = nc.simulate(net, x)               # x: (T, batch, *input_shape) -> (T, batch, *output_shape)
 """
 
-from .api import load, simulate, transform
+from .api import compile, load, load_program, simulate, transform
+from .backends.program import Program
 from .errors import (
     DtError,
     GraphError,
@@ -14,12 +15,15 @@ from .errors import (
     NeurocompWarning,
     NirFileError,
     ParameterError,
+    ResourceLimitError,
     ShapeError,
     UnsupportedNodeError,
+    Violation,
 )
 from .ir import Network, Population, Projection
 from .passes import PassError
 from .sim import Trace
+from .target import TargetError
 
 __version__ = "0.1.0"
 
@@ -33,12 +37,18 @@ __all__ = [
     "NirFileError",
     "ParameterError",
     "PassError",
+    "ResourceLimitError",
+    "TargetError",
+    "Violation",
     "Population",
     "Projection",
     "ShapeError",
     "Trace",
     "UnsupportedNodeError",
+    "compile",
     "load",
+    "load_program",
+    "Program",
     "simulate",
     "transform",
 ]

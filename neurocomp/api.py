@@ -9,6 +9,9 @@ import numpy as np
 
 from .errors import InputError
 from .frontend import load_nir
+from .backends.program import Program
+from .backends.program import load_program as _load_program
+from .compiler import compile_network
 from .ir.network import Network
 from .passes.base import Calibration, Pass, PassContext, PipelineResult, run_pipeline
 from .sim.float_sim import Trace
@@ -89,3 +92,29 @@ def transform(
         )
     )
     return run_pipeline(net, passes, PassContext(calibration=cal), verify=verify)
+
+
+def compile(
+    model: Any,
+    target: str = "reference",
+    passes: str | Sequence[Pass] | None = None,
+    calibration: np.ndarray | Mapping[str, np.ndarray] | None = None,
+    labels: np.ndarray | None = None,
+    chips: int | None = None,
+    dt: float | None = None,
+    reset: str | None = None,
+) -> Program:
+    """Compile a network (a Network, .nir path or nir.NIRGraph) for a target chip.
+
+    target: a shipped chip name ("reference") or a path to a chip TOML file. passes: a pipeline
+    (quantization to the target's format is added or adjusted). calibration: sample input
+    (T, batch, *input_shape) for passes and for activity-aware placement. chips: chips per board.
+    Raises ResourceLimitError listing every limit the network exceeds.
+    """
+    net = model if isinstance(model, Network) else load(model, dt=dt, reset=reset)
+    return compile_network(net, target, passes, calibration, labels, chips)
+
+
+def load_program(directory: Any) -> Program:
+    """Read a program folder written by `Program.save` / `neurocomp compile -o`."""
+    return _load_program(directory)

@@ -6,6 +6,8 @@ print them as one line. Lossy but legal outcomes are warnings (`NeurocompWarning
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class NeurocompError(Exception):
     """Base class of all errors neurocomp raises on bad input."""
@@ -50,3 +52,28 @@ class InputError(NeurocompError):
 
 class NeurocompWarning(UserWarning):
     """A legal but noteworthy outcome: an inferred dt, a repaired file, a lossy conversion."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One resource or format limit a layer exceeds: needed vs available."""
+
+    layer: str
+    resource: str
+    needed: object
+    available: object
+    detail: str = ""
+
+    def __str__(self) -> str:
+        extra = f" ({self.detail})" if self.detail else ""
+        return (f"layer '{self.layer}': {self.resource} needed {self.needed}, "
+                f"available {self.available}{extra}")
+
+
+class ResourceLimitError(NeurocompError):
+    """A network that does not fit the target; lists every violation found."""
+
+    def __init__(self, target: str, violations: list[Violation]) -> None:
+        self.target, self.violations = target, list(violations)
+        listed = "; ".join(str(v) for v in self.violations)
+        super().__init__(f"does not fit target '{target}': {listed}")

@@ -1,0 +1,155 @@
+"""Integer form of a quantized network: what a chip stores.
+
+Every value of a quantized, folded network is an integer times its population's scale; this
+module extracts those integers and checks them against the target's number formats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from ..errors import NeurocompError, Violation
+from ..ir.network import Network
+from ..ir.ops import Matrix
+from ..target.spec import TargetSpec
+
+
+class LoweringError(NeurocompError):
+    """A network that is not in the form a backend needs (not folded, not quantized)."""
+
+
+@dataclass(frozen=True, eq=False)
+class IntPopulation:
+    """Integer neuron parameters, flat per neuron. Decays are in units of 2**-decay_bits."""
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    dv: np.ndarray
+    bias: np.ndarray
+    v_reset: np.ndarray
+    scale: np.ndarray  # float: state units per integer step
+    threshold: np.ndarray | None = None
+    du: np.ndarray | None = None
+    reset: str = "zero"
+
+    @property
+    def size(self) -> int:
+        return int(self.dv.size)
+
+    @property
+    def spiking(self) -> bool:
+        return self.threshold is not None
+
+
+@dataclass(frozen=True, eq=False)
+class IntProjection:
+    """Integer synapses (post x pre CSR, int64) and a per-step integer bias onto `post`."""
+
+    name: str
+    pre: str
+    post: str
+    weight: sparse.csr_matrix
+    bias: np.ndarray | None = None
+    recurrent: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class IntNetwork:
+    inputs: dict[str, tuple[int, ...]]
+    populations: tuple[IntPopulation, ...]
+    projections: tuple[IntProjection, ...]
+    outputs: dict[str, str]
+    decay_bits: int
+
+    def population(self, name: str) -> IntPopulation:
+        for p in self.populations:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def size_of(self, name: str) -> int:
+        if name in self.inputs:
+            return int(np.prod(self.inputs[name]))
+        return self.population(name).size
+
+    def shape_of(self, name: str) -> tuple[int, ...]:
+        return tuple(self.inputs[name]) if name in self.inputs else self.population(name).shape
+
+    def projections_into(self, post: str) -> list[IntProjection]:
+        return [p for p in self.projections if p.post == post]
+
+    @property
+    def synapses(self) -> int:
+        return sum(int(p.weight.nnz) for p in self.projections)
+
+    @property
+    def neurons(self) -> int:
+        return sum(p.size for p in self.populations)
+
+
+def _ints(values: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    return np.round(np.asarray(values, dtype=np.float64).reshape(-1) / scale).astype(np.int64)
+
+
+def _bits_needed(x: np.ndarray) -> int:
+    """Signed bits to hold every value of x."""
+    peak = int(np.abs(x).max()) if x.size else 0
+    return peak.bit_length() + 1
+
+
+def to_integers(net: Network, spec: TargetSpec) -> tuple[IntNetwork, list[Violation]]:
+    """Integer program of a folded, quantized network, and every format violation found."""
+    fmt = spec.format
+    violations: list[Violation] = []
+    unit = 2 ** fmt.decay_bits
+    pops = []
+    for pop in net.populations:
+        if pop.quant is None:
+            raise LoweringError(f"population '{pop.name}' is not quantized: run quantize first")
+        if pop.kind not in fmt.neuron_models:
+            violations.append(Violation(pop.name, "neuron model", pop.kind,
+                                        ", ".join(fmt.neuron_models)))
+        p, s = pop.params, pop.quant.scale.reshape(-1)
+        if np.any(p.v_gain != 1) or (p.u_gain is not None and np.any(p.u_gain != 1)):
+            raise LoweringError(f"population '{pop.name}' has input gains: run fold first")
+        ip = IntPopulation(
+            name=pop.name, kind=pop.kind, shape=tuple(pop.shape),
+            dv=np.round(p.dv.reshape(-1) * unit).astype(np.int64),
+            du=None if p.du is None else np.round(p.du.reshape(-1) * unit).astype(np.int64),
+            bias=_ints(p.v_bias, s), v_reset=_ints(p.v_reset, s),
+            threshold=None if p.v_threshold is None else _ints(p.v_threshold, s),
+            scale=s.astype(np.float64), reset=p.reset)
+        for quantity, arr, limit in (("threshold", ip.threshold, fmt.threshold_bits),
+                                     ("bias", ip.bias, fmt.bias_bits),
+                                     ("reset voltage", ip.v_reset, fmt.state_bits)):
+            if arr is not None and _bits_needed(arr) > limit:
+                violations.append(Violation(pop.name, f"{quantity} width",
+                                            f"{_bits_needed(arr)} bits", f"{limit} bits"))
+        pops.append(ip)
+    scales = {p.name: p.scale for p in pops}
+    projections = []
+    for pr in net.projections:
+        op = pr.ops[0] if len(pr.ops) == 1 else None
+        if not isinstance(op, Matrix):
+            raise LoweringError(f"projection '{pr.name}' is not folded: run fold first")
+        w = op.weight.tocsr()
+        rows = np.repeat(np.arange(w.shape[0]), np.diff(w.indptr))
+        data = np.round(w.data / scales[pr.post][rows]).astype(np.int64)
+        weight = sparse.csr_matrix((data, w.indices.copy(), w.indptr.copy()), shape=w.shape)
+        weight.eliminate_zeros()
+        bias = None if op.bias is None else _ints(op.bias, scales[pr.post])
+        if weight.nnz and _bits_needed(weight.data) > fmt.weight_bits:
+            violations.append(Violation(pr.post, "weight width",
+                                        f"{_bits_needed(weight.data)} bits",
+                                        f"{fmt.weight_bits} bits", f"projection '{pr.name}'"))
+        if bias is not None and _bits_needed(bias) > fmt.bias_bits:
+            violations.append(Violation(pr.post, "bias width", f"{_bits_needed(bias)} bits",
+                                        f"{fmt.bias_bits} bits", f"projection '{pr.name}'"))
+        projections.append(IntProjection(pr.name, pr.pre, pr.post, weight, bias, pr.recurrent))
+    inputs = {k: tuple(v) for k, v in net.inputs.items()}
+    return IntNetwork(inputs, tuple(pops), tuple(projections), dict(net.outputs),
+                      fmt.decay_bits), violations

@@ -1,0 +1,222 @@
+"""Bit-accurate simulator of an integer program on the reference chip, counting every event.
+
+Per step, per population (all integers, int64; D = decay_bits, U = 2**D):
+
+    drive = sum over projections of W s_pre (+ bias)       (recurrent ones: s_pre of step t-1)
+    u = decay(u, du) + drive, then overflow                (u = drive without a current stage)
+    v = decay(v, dv) + u + bias, then overflow
+    s = v > threshold;  v = v_reset where s  (or v - threshold for subtractive reset)
+
+decay(x, d) = (x * (U - d)) >> D, truncated toward zero or floored as the chip says; overflow
+saturates or wraps at `state_bits` signed bits. With a mapping, events are counted per step and
+per core: spikes, synaptic ops (at the receiving core), neuron updates (active: non-zero drive or
+state), spike messages within a tile and between tiles with their east-west and north-south hops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError
+from .lowering import IntNetwork, IntPopulation
+
+COUNTERS = ("spikes", "synops", "updates_active", "updates_idle", "msgs_local", "msgs_remote",
+            "hops_ew", "hops_ns")
+
+
+@dataclass
+class EventCounts:
+    """Event totals per step and core (summed over the batch), and per population."""
+
+    batch: int
+    per_core: dict[str, np.ndarray]  # counter -> (T, cores)
+    per_layer: dict[str, dict[str, int]]  # population -> counter -> total
+    input_spikes: int = 0
+
+    def total(self, counter: str) -> int:
+        return int(self.per_core[counter].sum())
+
+
+@dataclass
+class RunResult:
+    outputs: dict[str, np.ndarray]  # (T, batch, *shape): spikes, or voltages in float units
+    counts: EventCounts | None = None
+    spikes: dict[str, np.ndarray] = field(default_factory=dict)  # recorded (T, batch, n)
+    v: dict[str, np.ndarray] = field(default_factory=dict)  # recorded integer voltages
+
+
+def _decay(x: np.ndarray, d: np.ndarray, bits: int, rounding: str) -> np.ndarray:
+    q = x * ((1 << bits) - d)
+    if rounding == "floor":
+        return q >> bits
+    return np.sign(q) * (np.abs(q) >> bits)
+
+
+def _overflow(x: np.ndarray, bits: int, mode: str) -> np.ndarray:
+    top = (1 << (bits - 1)) - 1
+    if mode == "wrap":
+        return ((x + (top + 1)) & ((1 << bits) - 1)) - (top + 1)
+    return np.clip(x, -top, top)
+
+
+def integer_inputs(net: IntNetwork, x: object) -> dict[str, np.ndarray]:
+    """Check input spikes: integer-valued (T, batch, *shape) arrays, one per network input."""
+    xs = x if isinstance(x, dict) else {next(iter(net.inputs)): x}
+    out = {}
+    for name, shape in net.inputs.items():
+        if name not in xs:
+            raise InputError(f"missing input array for '{name}'")
+        arr = np.asarray(xs[name])
+        if arr.ndim != 2 + len(shape) or tuple(arr.shape[2:]) != tuple(shape):
+            raise InputError(f"input '{name}': expected shape (T, batch, "
+                             f"{', '.join(map(str, shape))}), got {arr.shape}")
+        if arr.dtype.kind not in "biuf" or (arr.dtype.kind == "f" and not np.all(
+                np.isfinite(arr) & (arr == np.round(arr)))):
+            raise InputError(f"input '{name}': a chip takes integer spike counts; got "
+                             f"non-integer values ({arr.dtype})")
+        out[name] = arr.astype(np.int64).reshape(arr.shape[0], arr.shape[1], -1)
+    return out
+
+
+class _Counter:
+    """Precomputed per-neuron routing costs for counting events against a mapping."""
+
+    def __init__(self, net: IntNetwork, mapping: object, steps: int) -> None:
+        self.where: dict[str, np.ndarray] = mapping.neuron_core  # type: ignore[attr-defined]
+        coords = mapping.coords  # type: ignore[attr-defined]
+        self.n_cores = len(coords)
+        ew, ns = mapping.hops()  # type: ignore[attr-defined]
+        same_tile = coords[:, None, 2] == coords[None, :, 2]
+        self.route: dict[str, dict[str, np.ndarray]] = {}
+        for src, d in mapping.destinations.items():  # type: ignore[attr-defined]
+            targets = (d > 0).astype(np.int64).tocsr()
+            entry = {"synops_to_core": d.tocsr()}
+            if src in self.where:
+                own = self.where[src]
+                coo = targets.tocoo()
+                srcc = own[coo.row]
+                n = d.shape[0]
+                entry["local"] = np.bincount(coo.row, same_tile[srcc, coo.col], minlength=n)
+                entry["remote"] = np.bincount(coo.row, ~same_tile[srcc, coo.col], minlength=n)
+                entry["ew"] = np.bincount(coo.row, ew[srcc, coo.col], minlength=n)
+                entry["ns"] = np.bincount(coo.row, ns[srcc, coo.col], minlength=n)
+            self.route[src] = entry
+        self.per_core = {k: np.zeros((steps, self.n_cores), dtype=np.int64) for k in COUNTERS}
+        self.per_layer = {p.name: dict.fromkeys(COUNTERS, 0) for p in net.populations}
+        self.input_spikes = 0
+
+    def source(self, t: int, name: str, s: np.ndarray) -> None:
+        """Spikes of a source (population or input), summed over the batch: messages, synops."""
+        sent = s.sum(axis=0)
+        route = self.route.get(name)
+        if name not in self.where:
+            self.input_spikes += int(sent.sum())
+        if route is None:
+            return
+        self.per_core["synops"][t] += np.asarray(route["synops_to_core"].T @ sent).reshape(-1)
+        if name in self.where:
+            own = self.where[name]
+            for key, counter in (("local", "msgs_local"), ("remote", "msgs_remote"),
+                                 ("ew", "hops_ew"), ("ns", "hops_ns")):
+                per_neuron = sent * route[key]
+                self.per_core[counter][t] += np.bincount(own, per_neuron,
+                                                         minlength=self.n_cores).astype(np.int64)
+                self.per_layer[name][counter] += int(per_neuron.sum())
+
+    def population(self, t: int, pop: IntPopulation, s: np.ndarray | None,
+                   active: np.ndarray, synops_in: int) -> None:
+        own = self.where[pop.name]
+        act = active.sum(axis=0)
+        batch = active.shape[0]
+        self.per_core["updates_active"][t] += np.bincount(own, act, minlength=self.n_cores
+                                                          ).astype(np.int64)
+        self.per_core["updates_idle"][t] += np.bincount(own, batch - act, minlength=self.n_cores
+                                                        ).astype(np.int64)
+        layer = self.per_layer[pop.name]
+        layer["updates_active"] += int(act.sum())
+        layer["updates_idle"] += int((batch - act).sum())
+        layer["synops"] += synops_in
+        if s is not None:
+            spk = s.sum(axis=0)
+            self.per_core["spikes"][t] += np.bincount(own, spk, minlength=self.n_cores
+                                                      ).astype(np.int64)
+            layer["spikes"] += int(spk.sum())
+
+
+def run(net: IntNetwork, x: object, *, decay_rounding: str = "toward_zero",
+        state_bits: int = 24, overflow: str = "saturate", mapping: object | None = None,
+        record: bool = False) -> RunResult:
+    """Simulate `net` on integer input spikes x (T, batch, *input_shape)."""
+    xs = integer_inputs(net, x)
+    steps, batch = next(iter(xs.values())).shape[:2]
+    bits = net.decay_bits
+    counter = _Counter(net, mapping, steps) if mapping is not None else None
+    u = {p.name: np.zeros((batch, p.size), np.int64) for p in net.populations}
+    v = {p.name: np.zeros((batch, p.size), np.int64) for p in net.populations}
+    prev = {p.name: np.zeros((batch, p.size), np.int64) for p in net.populations}
+    incoming = {p.name: net.projections_into(p.name) for p in net.populations}
+    colcount = {pr.name: np.diff(pr.weight.tocsc().indptr) for pr in net.projections}
+    outputs = {o: np.zeros((steps, batch, *net.shape_of(src)),
+                           np.uint8 if src in net.inputs or net.population(src).spiking
+                           else np.float64) for o, src in net.outputs.items()}
+    rec_s = {p.name: np.zeros((steps, batch, p.size), np.uint8)
+             for p in net.populations if record and p.spiking}
+    rec_v = {p.name: np.zeros((steps, batch, p.size), np.int64)
+             for p in net.populations} if record else {}
+    for t in range(steps):
+        now = {name: arr[t] for name, arr in xs.items()}
+        if counter is not None:
+            for name, arr in now.items():
+                counter.source(t, name, arr)
+        for pop in net.populations:
+            drive = np.zeros((batch, pop.size), np.int64)
+            synops_in = 0
+            for pr in incoming[pop.name]:
+                if pr.recurrent and t == 0:
+                    continue
+                src = prev[pr.pre] if pr.recurrent else now[pr.pre]
+                drive += np.asarray(pr.weight @ src.T).T
+                if pr.bias is not None:
+                    drive += pr.bias
+                synops_in += int(src.sum(axis=0) @ colcount[pr.name])
+            if pop.du is not None:
+                uu = _overflow(_decay(u[pop.name], pop.du, bits, decay_rounding) + drive,
+                               state_bits, overflow)
+                u[pop.name] = uu
+            else:
+                uu = drive
+            vv = _overflow(_decay(v[pop.name], pop.dv, bits, decay_rounding) + uu + pop.bias,
+                           state_bits, overflow)
+            s = None
+            if pop.threshold is not None:
+                spiking = vv > pop.threshold
+                s = spiking.astype(np.int64)
+                vv = np.where(spiking, pop.v_reset, vv) if pop.reset == "zero" \
+                    else vv - s * pop.threshold
+                now[pop.name] = s
+            else:
+                now[pop.name] = vv
+            v[pop.name] = vv
+            if counter is not None:
+                active = (drive != 0) | (vv != 0) | (uu != 0)
+                counter.population(t, pop, s, active, synops_in)
+                if s is not None:
+                    counter.source(t, pop.name, s)
+            if record:
+                rec_v[pop.name][t] = vv
+                if s is not None:
+                    rec_s[pop.name][t] = s
+        for o, src in net.outputs.items():
+            val = now[src]
+            if src in net.inputs or net.population(src).spiking:
+                outputs[o][t] = val.reshape(batch, *net.shape_of(src))
+            else:
+                outputs[o][t] = (val * net.population(src).scale).reshape(batch,
+                                                                           *net.shape_of(src))
+        prev = now
+    counts = None
+    if counter is not None:
+        counts = EventCounts(batch, counter.per_core, counter.per_layer, counter.input_spikes)
+    return RunResult(outputs, counts, rec_s, rec_v)

@@ -1,0 +1,110 @@
+"""compile: network -> passes -> integer program -> mapping, checked against a target.
+
+The target's number format drives quantization: a pipeline without `quantize` gets one at the
+target's weight width, and a `quantize` in the pipeline inherits the target's state width, decay
+precision and overflow behaviour. Nothing is written here; `Program.save` writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping as MappingABC
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .backends.lowering import to_integers
+from .backends.program import Program
+from .errors import ResourceLimitError, Violation
+from .ir.network import Network
+from .mapping import map_network
+from .passes.base import (
+    Calibration,
+    Pass,
+    PassContext,
+    PassError,
+    as_passes,
+    describe,
+    run_pipeline,
+)
+from .passes.quantize import Quantize
+from .sim.float_sim import simulate
+from .target.spec import TargetSpec, load_target
+
+
+def target_pipeline(passes: str | Sequence[Pass] | None, spec: TargetSpec) -> list[Pass]:
+    """The user's passes, with quantization set to (and checked against) the target's format."""
+    fmt = spec.format
+    out: list[Pass] = []
+    seen = False
+    for p in as_passes(passes):
+        if isinstance(p, Quantize):
+            if p.weight_bits > fmt.weight_bits:
+                raise PassError(f"quantize: weight_bits = {p.weight_bits} exceeds target "
+                                f"'{spec.name}' maximum {fmt.weight_bits}")
+            p = dataclasses.replace(p, state_bits=fmt.state_bits, decay_bits=fmt.decay_bits,
+                                    overflow=fmt.overflow)  # type: ignore[arg-type]
+            seen = True
+        out.append(p)
+    if not seen:
+        out.append(Quantize(weight_bits=fmt.weight_bits, state_bits=fmt.state_bits,
+                            decay_bits=fmt.decay_bits, overflow=fmt.overflow))  # type: ignore[arg-type]
+    return out
+
+
+def _activity(net: Network, cal: Calibration | None) -> dict[str, np.ndarray] | None:
+    """Mean spikes per step of every neuron (flat) on the calibration input, for placement."""
+    if cal is None:
+        return None
+    trace = simulate(net, cal.x, record=True)
+    return {k: v.mean(axis=(0, 1)).reshape(-1) for k, v in trace.spikes.items()}
+
+
+def build(net: Network, target: str | TargetSpec = "reference",
+          passes: str | Sequence[Pass] | None = None,
+          calibration: np.ndarray | MappingABC[str, np.ndarray] | None = None,
+          labels: np.ndarray | None = None, chips: int | None = None,
+          placement: str = "auto") -> tuple[Program | None, list[Violation]]:
+    """Everything `compile` does, returning the violations instead of raising on them."""
+    spec = load_target(target, chips)
+    cal = None if calibration is None else Calibration(
+        dict(calibration) if isinstance(calibration, MappingABC) else np.asarray(calibration),
+        labels)
+    pipeline = target_pipeline(passes, spec)
+    result = run_pipeline(net, pipeline, PassContext(calibration=cal))
+    intnet, violations = to_integers(result.network, spec)
+    mapping = map_network(intnet, spec, _activity(result.network, cal), placement)
+    violations += mapping.violations
+    if violations:
+        return None, violations
+    summary: dict[str, Any] = {
+        "target": spec.name,
+        "chips": spec.chips,
+        "cores_used": mapping.cores_used,
+        "cores_available": spec.cores_available,
+        "cores_lower_bound": mapping.lower_bound["cores"],
+        "neurons": intnet.neurons,
+        "synapses": intnet.synapses,
+        "synapses_input": net.synapses,
+        "weight_bits": next((p.weight_bits for p in pipeline if isinstance(p, Quantize)), None),
+        "pipeline": ",".join(describe(p) for p in pipeline),
+        "placement": mapping.placement.get("method"),
+        "traffic_hops": mapping.placement.get("traffic_hops"),
+        "dt": net.dt,
+    }
+    program = Program(spec, intnet, mapping, net.dt, str(net.metadata.get("reset", "zero")),
+                      summary["pipeline"], result.reports, summary)
+    return program, []
+
+
+def compile_network(net: Network, target: str | TargetSpec = "reference",
+                    passes: str | Sequence[Pass] | None = None,
+                    calibration: np.ndarray | MappingABC[str, np.ndarray] | None = None,
+                    labels: np.ndarray | None = None, chips: int | None = None,
+                    placement: str = "auto") -> Program:
+    """Compile `net` for `target`; raises ResourceLimitError listing every violation."""
+    program, violations = build(net, target, passes, calibration, labels, chips, placement)
+    if program is None:
+        raise ResourceLimitError(load_target(target, chips).name, violations)
+    return program

@@ -1,0 +1,157 @@
+"""Mapping: split populations into core-sized blocks, pack blocks into cores, place cores.
+
+`map_network` never raises for a network that does not fit: it returns every violation, so that
+`neurocomp check` can list them all and `compile` can refuse before writing anything.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from ..backends.lowering import IntNetwork
+from ..errors import Violation
+from ..target.spec import TargetSpec
+from .pack import Core, count_output_axons, first_fit, neuron_cores
+from .place import hop_matrices, place, slot_coords
+from .split import Block, incoming_by_source, list_bits, split_population
+
+MAX_OUTPUT_AXON_ROUNDS = 12
+
+
+@dataclass
+class Mapping:
+    """Where every neuron lives: cores (with their blocks), each core's slot on the board."""
+
+    cores: list[Core]
+    slots: np.ndarray  # slot index of each core
+    coords: np.ndarray  # (core, 3): tile x, tile y, tile id
+    neuron_core: dict[str, np.ndarray]
+    destinations: dict[str, sparse.csr_matrix]  # source -> (neurons x cores) synapse counts
+    lower_bound: dict[str, int]
+    placement: dict[str, Any]
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def cores_used(self) -> int:
+        return len(self.cores)
+
+    def hops(self) -> tuple[np.ndarray, np.ndarray]:
+        """East-west and north-south hops between every pair of used cores."""
+        return hop_matrices(self.coords)
+
+    def usage_table(self, spec: TargetSpec) -> list[dict[str, Any]]:
+        """used / max of every resource of every core."""
+        lim = spec.core
+        rows = []
+        for c, xyz in zip(self.cores, self.coords, strict=True):
+            u = c.usage()
+            rows.append({
+                "core": c.index, "tile_x": int(xyz[0]), "tile_y": int(xyz[1]),
+                "chip": int(xyz[0]) // spec.mesh.tiles_x,
+                "layers": sorted({b.population for b in c.blocks}),
+                "neurons": [u["neurons"], lim.neurons],
+                "synapse_bits": [u["synapse_bits"], lim.synapse_memory_bits],
+                "input_axons": [u["input_axons"], lim.input_axons],
+                "output_axons": [u["output_axons"], lim.output_axons],
+                "fan_in": [u["fan_in"], lim.fan_in],
+                "synapses": u["synapses"],
+            })
+        return rows
+
+
+def lower_bound(net: IntNetwork, spec: TargetSpec) -> dict[str, int]:
+    """max over resources of ceil(total / per-core limit), totals independent of the mapping."""
+    lim = spec.core
+    bits = axons = 0
+    for pop in net.populations:
+        for w in incoming_by_source(net, pop).values():
+            per_axon = np.asarray(w.sum(axis=0)).reshape(-1)
+            axons += int(np.count_nonzero(per_axon))
+            bits += list_bits(per_axon, spec, pop.size)
+    bounds = {
+        "neurons": math.ceil(net.neurons / lim.neurons),
+        "synapse_bits": math.ceil(bits / lim.synapse_memory_bits),
+        "input_axons": math.ceil(axons / lim.input_axons),
+    }
+    bounds["cores"] = max(bounds.values()) if bounds else 0
+    return bounds
+
+
+def _traffic(net: IntNetwork, cores: list[Core], dest: dict[str, sparse.csr_matrix],
+             where: dict[str, np.ndarray], activity: dict[str, np.ndarray] | None) -> np.ndarray:
+    """Messages per step between cores: each neuron's activity to each core it targets."""
+    n = len(cores)
+    traffic = np.zeros((n, n))
+    for name, d in dest.items():
+        if name not in where:
+            continue
+        rate = activity.get(name) if activity else None
+        rate = np.ones(d.shape[0]) if rate is None else np.asarray(rate, dtype=np.float64)
+        src = sparse.csr_matrix((rate, (where[name], np.arange(d.shape[0]))),
+                                shape=(n, d.shape[0]))
+        traffic += (src @ (d > 0).astype(np.float64)).toarray()
+    np.fill_diagonal(traffic, 0.0)
+    return traffic
+
+
+def map_network(net: IntNetwork, spec: TargetSpec,
+                activity: dict[str, np.ndarray] | None = None,
+                placement: str = "auto") -> Mapping:
+    """Split, pack and place `net` on `spec`; violations are collected, not raised."""
+    violations: list[Violation] = []
+    cap: dict[str, int | None] = {p.name: None for p in net.populations}
+    cores: list[Core] = []
+    dest: dict[str, sparse.csr_matrix] = {}
+    for _ in range(MAX_OUTPUT_AXON_ROUNDS):
+        blocks: list[Block] = []
+        violations = []
+        for pop in net.populations:
+            b, v = split_population(net, spec, pop.name, cap[pop.name])
+            blocks += b
+            violations += v
+        if violations:
+            break
+        cores = first_fit(blocks, spec)
+        dest = count_output_axons(net, cores)
+        over = [c for c in cores if c.output_axons > spec.core.output_axons]
+        if not over:
+            break
+        for c in over:  # halve the blocks of the overfull cores and try again
+            for b in c.blocks:
+                current = cap[b.population] or spec.core.neurons
+                cap[b.population] = max(1, min(current, b.neurons) // 2)
+                if b.neurons == 1:
+                    violations.append(Violation(b.population, "output axons for one neuron",
+                                                c.output_axons, spec.core.output_axons))
+        if violations:
+            break
+    else:
+        violations.append(Violation("<network>", "output axons", max(
+            c.output_axons for c in cores), spec.core.output_axons, "splitting did not converge"))
+    bound = lower_bound(net, spec)
+    if violations:
+        return Mapping([], np.zeros(0, dtype=np.int64), np.zeros((0, 3), dtype=np.int64), {}, {},
+                       bound, {}, violations)
+    if len(cores) > spec.cores_available:
+        biggest = max({b.population for c in cores for b in c.blocks},
+                      key=lambda p: sum(b.neurons for c in cores for b in c.blocks
+                                        if b.population == p))
+        violations.append(Violation(biggest, "cores", len(cores), spec.cores_available,
+                                    f"the network needs {len(cores)} cores; add chips with "
+                                    f"--chips"))
+        return Mapping(cores, np.zeros(0, dtype=np.int64), np.zeros((0, 3), dtype=np.int64),
+                       {}, dest, bound, {}, violations)
+    where = neuron_cores(net, cores)
+    traffic = _traffic(net, cores, dest, where, activity)
+    slots, report = place(traffic, spec, placement)
+    report["traffic_source"] = "calibration activity" if activity else "synapse fan-out"
+    coords = slot_coords(spec)[slots]
+    return Mapping(cores, slots, coords, where, dest, bound, report, violations)
+
+
+__all__ = ["Block", "Core", "Mapping", "lower_bound", "map_network"]

@@ -1,0 +1,103 @@
+"""Assign blocks to cores (first fit over every resource) and count output axons per core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+
+from ..backends.lowering import IntNetwork
+from ..target.spec import TargetSpec
+from .split import Block
+
+
+@dataclass
+class Core:
+    """One core's blocks and the resources they use."""
+
+    index: int
+    blocks: list[Block] = field(default_factory=list)
+    output_axons: int = 0
+
+    @property
+    def neurons(self) -> int:
+        return sum(b.neurons for b in self.blocks)
+
+    @property
+    def synapse_bits(self) -> int:
+        return sum(b.synapse_bits for b in self.blocks)
+
+    @property
+    def input_axons(self) -> int:
+        return sum(b.input_axons for b in self.blocks)
+
+    @property
+    def synapses(self) -> int:
+        return sum(b.synapses for b in self.blocks)
+
+    @property
+    def fan_in(self) -> int:
+        return max((b.fan_in for b in self.blocks), default=0)
+
+    def usage(self) -> dict[str, int]:
+        return {"neurons": self.neurons, "synapse_bits": self.synapse_bits,
+                "input_axons": self.input_axons, "output_axons": self.output_axons,
+                "fan_in": self.fan_in, "synapses": self.synapses}
+
+
+def first_fit(blocks: list[Block], spec: TargetSpec) -> list[Core]:
+    """Blocks in network order into the first core where every resource still fits."""
+    lim = spec.core
+    cores: list[Core] = []
+    for b in blocks:
+        for c in cores:
+            if (c.neurons + b.neurons <= lim.neurons
+                    and c.synapse_bits + b.synapse_bits <= lim.synapse_memory_bits
+                    and c.input_axons + b.input_axons <= lim.input_axons):
+                c.blocks.append(b)
+                break
+        else:
+            cores.append(Core(len(cores), [b]))
+    return cores
+
+
+def neuron_cores(net: IntNetwork, cores: list[Core]) -> dict[str, np.ndarray]:
+    """Core index of every neuron, per population."""
+    out = {p.name: np.full(p.size, -1, dtype=np.int64) for p in net.populations}
+    for c in cores:
+        for b in c.blocks:
+            out[b.population][b.start : b.stop] = c.index
+    return out
+
+
+def destinations(net: IntNetwork, where: dict[str, np.ndarray], n_cores: int
+                 ) -> dict[str, sparse.csr_matrix]:
+    """Per source (input or population): a (source neurons x cores) matrix of synapse counts.
+
+    A neuron sends one message to every core where it has at least one synapse."""
+    out: dict[str, sparse.csr_matrix] = {}
+    for pr in net.projections:
+        w = pr.weight.tocoo()
+        counts = sparse.csr_matrix(
+            (np.ones(w.nnz, dtype=np.int64), (w.col, where[pr.post][w.row])),
+            shape=(w.shape[1], n_cores))
+        out[pr.pre] = counts if pr.pre not in out else sparse.csr_matrix(out[pr.pre] + counts)
+    return out
+
+
+def count_output_axons(net: IntNetwork, cores: list[Core]) -> dict[str, sparse.csr_matrix]:
+    """Fill in each core's output axons: (neuron, destination core) pairs of its neurons."""
+    where = neuron_cores(net, cores)
+    dest = destinations(net, where, len(cores))
+    for c in cores:
+        c.output_axons = 0
+    for name, d in dest.items():
+        if name not in where:
+            continue  # network inputs arrive from the host, not from a core
+        per_neuron = np.diff(d.indptr)
+        src_core = where[name]
+        totals = np.bincount(src_core, weights=per_neuron, minlength=len(cores))
+        for c in cores:
+            c.output_axons += int(totals[c.index])
+    return dest

@@ -1,0 +1,144 @@
+"""Split populations into blocks that fit one core, against every per-core limit.
+
+A block is a contiguous range of a population's neurons. Blocks grow neuron by neuron while the
+core's neurons, synapse memory, input axons and fan-in still hold (nengo-loihi splits into equal
+chunks; growing greedily keeps conv layers' shared inputs in one block). Synapse memory follows
+the target's synapse-list format: each input axon owns ceil((header + n * entry) / word) words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from ..backends.lowering import IntNetwork, IntPopulation
+from ..errors import Violation
+from ..target.spec import TargetSpec
+
+
+@dataclass(frozen=True)
+class Block:
+    """Neurons [start, stop) of a population and the core resources they need."""
+
+    population: str
+    start: int
+    stop: int
+    synapses: int
+    synapse_bits: int
+    input_axons: int
+    fan_in: int  # the largest fan-in of one neuron in the block
+
+    @property
+    def neurons(self) -> int:
+        return self.stop - self.start
+
+
+def _entry_bits(spec: TargetSpec) -> int:
+    f = spec.synapse_format
+    return spec.format.weight_bits + f.index_bits + f.delay_bits
+
+
+def list_bits(counts: np.ndarray, spec: TargetSpec, block_neurons: int | None = None) -> int:
+    """Synapse memory of axons with `counts` synapses each; the cheaper of sparse (weight +
+    index per synapse) and dense (a weight for every neuron of the block) per axon."""
+    f = spec.synapse_format
+    counts = counts[counts > 0].astype(np.int64)
+    sparse_words = -(-(f.header_bits + counts * _entry_bits(spec)) // f.word_bits)
+    if block_neurons is not None:
+        dense = -(-(f.header_bits + block_neurons * spec.format.weight_bits) // f.word_bits)
+        sparse_words = np.minimum(sparse_words, dense)
+    return int(sparse_words.sum()) * f.word_bits
+
+
+def incoming_by_source(net: IntNetwork, pop: IntPopulation) -> dict[str, sparse.csr_matrix]:
+    """Synapses onto `pop` grouped by source (projections from one source share its axons)."""
+    out: dict[str, sparse.csr_matrix] = {}
+    for pr in net.projections_into(pop.name):
+        w = (pr.weight != 0).astype(np.int64)
+        out[pr.pre] = w if pr.pre not in out else out[pr.pre] + w
+    return {k: sparse.csr_matrix(v) for k, v in out.items()}
+
+
+def block_stats(net: IntNetwork, spec: TargetSpec, name: str, start: int, stop: int,
+                sources: dict[str, sparse.csr_matrix] | None = None) -> Block:
+    pop = net.population(name)
+    sources = sources if sources is not None else incoming_by_source(net, pop)
+    syn = axons = bits = 0
+    fan = np.zeros(stop - start, dtype=np.int64)
+    for w in sources.values():
+        part = w[start:stop]
+        per_axon = np.asarray(part.sum(axis=0)).reshape(-1)
+        syn += int(part.sum())
+        axons += int(np.count_nonzero(per_axon))
+        bits += list_bits(per_axon, spec, stop - start)
+        fan += np.asarray(part.sum(axis=1)).reshape(-1)
+    return Block(name, start, stop, syn, bits, axons, int(fan.max()) if fan.size else 0)
+
+
+def split_population(net: IntNetwork, spec: TargetSpec, name: str, max_neurons: int | None = None
+                     ) -> tuple[list[Block], list[Violation]]:
+    """Greedy contiguous blocks of population `name`; violations for neurons no core can hold."""
+    pop = net.population(name)
+    lim = spec.core
+    cap = min(lim.neurons, max_neurons or lim.neurons)
+    sources = incoming_by_source(net, pop)
+    f = spec.synapse_format
+    entry = _entry_bits(spec)
+    counts = {k: np.zeros(w.shape[1], dtype=np.int64) for k, w in sources.items()}
+    fan_in = np.zeros(pop.size, dtype=np.int64)
+    for w in sources.values():
+        fan_in += np.diff(w.indptr)
+    violations: list[Violation] = []
+    if fan_in.size and fan_in.max() > lim.fan_in:
+        violations.append(Violation(name, "fan-in per neuron", int(fan_in.max()), lim.fan_in))
+
+    def words(n: np.ndarray) -> np.ndarray:
+        return np.where(n > 0, -(-(f.header_bits + n * entry) // f.word_bits), 0)
+
+    def row_cost(i: int) -> tuple[int, int, list[tuple[str, np.ndarray, np.ndarray]]]:
+        d_bits = d_axons = 0
+        touched = []
+        for k, w in sources.items():
+            lo, hi = w.indptr[i], w.indptr[i + 1]
+            if lo == hi:
+                continue
+            idx, mult = w.indices[lo:hi], w.data[lo:hi]
+            old = counts[k][idx]
+            d_bits += int((words(old + mult) - words(old)).sum()) * f.word_bits
+            d_axons += int(np.count_nonzero(old == 0))
+            touched.append((k, idx, mult))
+        return d_bits, d_axons, touched
+
+    blocks: list[Block] = []
+    start = bits = axons = 0
+    for i in range(pop.size):
+        d_bits, d_axons, touched = row_cost(i)
+
+        def fits() -> bool:
+            return (i - start < cap and bits + d_bits <= lim.synapse_memory_bits
+                    and axons + d_axons <= lim.input_axons)
+
+        if i > start and not fits():
+            blocks.append(block_stats(net, spec, name, start, i, sources))
+            start = bits = axons = 0
+            start = i
+            for c in counts.values():
+                c[:] = 0
+            d_bits, d_axons, touched = row_cost(i)
+        if not fits():  # one neuron that no core can hold
+            if d_bits > lim.synapse_memory_bits:
+                violations.append(Violation(name, "synapse memory for one neuron",
+                                            f"{d_bits} bits", f"{lim.synapse_memory_bits} bits"))
+            if d_axons > lim.input_axons:
+                violations.append(Violation(name, "input axons for one neuron", d_axons,
+                                            lim.input_axons))
+            return [], violations
+        for k, idx, mult in touched:
+            counts[k][idx] += mult
+        bits += d_bits
+        axons += d_axons
+    if pop.size > start:
+        blocks.append(block_stats(net, spec, name, start, pop.size, sources))
+    return blocks, violations

@@ -1,0 +1,237 @@
+"""Chip descriptions: TOML files validated into a `TargetSpec`.
+
+A chip is data. Shipped chips live in the top-level `targets/` folder (installed as the package
+`neurocomp.target_files`); `--target path/to/chip.toml` loads any other. Every limit is defined
+once, here in the spec, and every stage reads it from there.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import MISSING, asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..errors import NeurocompError
+
+NEURON_MODELS = ("LIF", "CubaLIF", "IF", "LI", "CubaLI", "I", "Threshold", "Identity")
+
+
+class TargetError(NeurocompError):
+    """A chip description that cannot be used: unknown name, bad file, invalid value."""
+
+
+@dataclass(frozen=True)
+class Mesh:
+    tiles_x: int
+    tiles_y: int
+    cores_per_tile: int
+    chips_per_board: int = 1
+
+    @property
+    def cores_per_chip(self) -> int:
+        return self.tiles_x * self.tiles_y * self.cores_per_tile
+
+
+@dataclass(frozen=True)
+class CoreLimits:
+    """Per-core resources: the limits mapping splits populations against."""
+
+    neurons: int
+    synapse_memory_bits: int
+    input_axons: int
+    output_axons: int
+    fan_in: int
+
+
+@dataclass(frozen=True)
+class SynapseFormat:
+    """Bits a synapse list costs: per input axon, ceil((header + n * entry) / word) words."""
+
+    word_bits: int
+    header_bits: int
+    index_bits: int
+    delay_bits: int = 0
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    weight_bits: int
+    state_bits: int
+    decay_bits: int
+    decay_rounding: str
+    threshold_bits: int
+    bias_bits: int
+    overflow: str
+    neuron_models: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EnergyModel:
+    """Joules per event, and static watts per chip."""
+
+    synop_j: float
+    neuron_update_active_j: float
+    neuron_update_idle_j: float
+    spike_local_j: float
+    hop_ew_j: float
+    hop_ns_j: float
+    static_power_w: float
+
+
+@dataclass(frozen=True)
+class TimingModel:
+    """Seconds per event (a core's work in a step is the sum of its events)."""
+
+    synop_s: float
+    neuron_update_active_s: float
+    neuron_update_idle_s: float
+    spike_local_s: float
+    hop_ew_s: float
+    hop_ns_s: float
+    barrier_s: float
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    name: str
+    description: str
+    time_step_s: float
+    mesh: Mesh
+    core: CoreLimits
+    synapse_format: SynapseFormat
+    format: NumberFormat
+    energy: EnergyModel
+    timing: TimingModel
+    source: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def chips(self) -> int:
+        return self.mesh.chips_per_board
+
+    @property
+    def cores_available(self) -> int:
+        return self.mesh.cores_per_chip * self.mesh.chips_per_board
+
+    def with_chips(self, chips: int) -> TargetSpec:
+        """The same chip on a board of `chips` chips."""
+        if chips < 1:
+            raise TargetError(f"--chips {chips}: a board has at least one chip")
+        mesh = Mesh(self.mesh.tiles_x, self.mesh.tiles_y, self.mesh.cores_per_tile, chips)
+        return TargetSpec(**{**self.__dict__, "mesh": mesh})
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["format"]["neuron_models"] = list(self.format.neuron_models)
+        return d
+
+
+_SECTIONS: dict[str, type] = {
+    "mesh": Mesh,
+    "core": CoreLimits,
+    "synapse_format": SynapseFormat,
+    "format": NumberFormat,
+    "energy": EnergyModel,
+    "timing": TimingModel,
+}
+_INT_RANGES = {
+    "tiles_x": (1, 4096), "tiles_y": (1, 4096), "cores_per_tile": (1, 1024),
+    "chips_per_board": (1, 1 << 20), "neurons": (1, 1 << 30),
+    "synapse_memory_bits": (1, 1 << 50), "input_axons": (1, 1 << 30),
+    "output_axons": (1, 1 << 30), "fan_in": (1, 1 << 30), "word_bits": (1, 4096),
+    "header_bits": (0, 4096), "index_bits": (0, 64), "delay_bits": (0, 64),
+    "weight_bits": (1, 32), "state_bits": (4, 62), "decay_bits": (1, 24),
+    "threshold_bits": (2, 62), "bias_bits": (2, 62),
+}
+_CHOICES = {"decay_rounding": ("toward_zero", "floor"), "overflow": ("saturate", "wrap")}
+
+
+def _check_value(where: str, key: str, value: Any, kind: type) -> Any:
+    if kind is int or key in _INT_RANGES:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TargetError(f"{where}.{key} = {value!r}: must be an integer")
+        lo, hi = _INT_RANGES.get(key, (0, 1 << 62))
+        if not lo <= value <= hi:
+            raise TargetError(f"{where}.{key} = {value}: must be in [{lo}, {hi}]")
+        return value
+    if key in _CHOICES:
+        if value not in _CHOICES[key]:
+            raise TargetError(f"{where}.{key} = {value!r}: must be one of {_CHOICES[key]}")
+        return value
+    if key == "neuron_models":
+        if not isinstance(value, list) or not all(v in NEURON_MODELS for v in value):
+            raise TargetError(f"{where}.{key} = {value!r}: entries must be from {NEURON_MODELS}")
+        return tuple(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TargetError(f"{where}.{key} = {value!r}: must be a number")
+    if not math.isfinite(value) or value < 0:
+        raise TargetError(f"{where}.{key} = {value}: must be finite and >= 0")
+    return float(value)
+
+
+def spec_from_dict(data: dict[str, Any], source: str = "<dict>") -> TargetSpec:
+    """Validate a parsed TOML document into a TargetSpec; errors name the file and the key."""
+    for key in ("name", "description"):
+        if not isinstance(data.get(key), str) or not data.get(key):
+            raise TargetError(f"{source}: '{key}' must be a non-empty string")
+    time_step = _check_value(source, "time_step_s", data.get("time_step_s", 0.0), float)
+    parts: dict[str, Any] = {}
+    for section, cls in _SECTIONS.items():
+        table = data.get(section)
+        if not isinstance(table, dict):
+            raise TargetError(f"{source}: missing section [{section}]")
+        fields = cls.__dataclass_fields__
+        unknown = sorted(set(table) - set(fields))
+        if unknown:
+            raise TargetError(f"{source}: [{section}] has unknown key(s) {unknown}; "
+                              f"known: {sorted(fields)}")
+        values = {}
+        for key, f in fields.items():
+            if key not in table:
+                if f.default is not MISSING:
+                    continue
+                raise TargetError(f"{source}: [{section}] is missing '{key}'")
+            kind = int if f.type in ("int", int) else float
+            values[key] = _check_value(f"{source} [{section}]", key, table[key], kind)
+        parts[section] = cls(**values)
+    extra = {k: v for k, v in data.items()
+             if k not in ("name", "description", "time_step_s", *_SECTIONS)}
+    return TargetSpec(name=data["name"], description=data["description"], time_step_s=time_step,
+                      source=source, extra=extra, **parts)
+
+
+def shipped_targets() -> dict[str, Path]:
+    """Name -> path of every chip description shipped with neurocomp."""
+    folder = resources.files("neurocomp.target_files")
+    out = {}
+    for entry in folder.iterdir():
+        if entry.name.endswith(".toml"):
+            out[entry.name[:-5]] = Path(str(entry))
+    return dict(sorted(out.items()))
+
+
+def load_target(target: str | Path | TargetSpec, chips: int | None = None) -> TargetSpec:
+    """A shipped chip by name, or a TOML file by path; `chips` overrides chips per board."""
+    if isinstance(target, TargetSpec):
+        spec = target
+    else:
+        text = str(target)
+        shipped = shipped_targets()
+        if text in shipped:
+            path = shipped[text]
+        elif text.endswith(".toml") or Path(text).exists():
+            path = Path(text)
+            if not path.is_file():
+                raise TargetError(f"{path}: no such chip description file")
+        else:
+            raise TargetError(f"unknown target '{text}'; shipped targets: "
+                              f"{', '.join(shipped)} (or give a path to a .toml file)")
+        try:
+            data = tomllib.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise TargetError(f"{path}: not valid TOML ({exc})") from None
+        spec = spec_from_dict(data, str(path))
+    return spec.with_chips(chips) if chips is not None else spec

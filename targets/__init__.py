@@ -1,0 +1,1 @@
+"""Chip descriptions, one TOML file per chip (data only; read by neurocomp.target)."""
