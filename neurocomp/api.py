@@ -7,11 +7,11 @@ from typing import Any, Literal, overload
 
 import numpy as np
 
-from .errors import InputError
-from .frontend import load_nir
 from .backends.program import Program
 from .backends.program import load_program as _load_program
 from .compiler import compile_network
+from .errors import InputError
+from .frontend import load_nir
 from .ir.network import Network
 from .passes.base import Calibration, Pass, PassContext, PipelineResult, run_pipeline
 from .sim.float_sim import Trace

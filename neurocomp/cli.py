@@ -20,6 +20,7 @@ import typer
 
 from . import api
 from .analysis.metrics import accuracy
+from .backends.lowering import IntNetwork
 from .errors import InputError, NeurocompError
 from .ir.network import Network
 
@@ -80,7 +81,7 @@ def _run(fn: Callable[[], T], quiet: bool = False) -> T:
     return result
 
 
-def _load_inputs(path: Path, net: Network) -> dict[str, np.ndarray]:
+def _load_inputs(path: Path, net: Network | IntNetwork) -> dict[str, np.ndarray]:
     if not path.exists():
         raise InputError(f"{path}: no such file")
     try:
@@ -216,7 +217,7 @@ def inspect(
 
 @app.command()
 def simulate(
-    model: Annotated[Path, typer.Argument(help="A .nir file.")],
+    model: Annotated[Path, typer.Argument(help="A .nir file, or a program folder from compile.")],
     input: Annotated[
         Path,
         typer.Option(
@@ -233,35 +234,50 @@ def simulate(
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Run the float reference simulation; print spike counts and, with labels, accuracy."""
+    """Simulate a model (float reference) or a compiled program (bit-accurate).
+
+    Prints spike counts, and accuracy when the input file holds labels."""
 
     def run() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        net, reports = _network(model, dt, reset, passes, calibration)
-        xs = _load_inputs(input, net)
-        trace = api.simulate(net, xs, record=True)
+        if model.is_dir():
+            prog = api.load_program(model)
+            xs = _load_inputs(input, prog.net)
+            result = prog.run(xs, record=True, count=False)
+            outputs, spikes = result.outputs, result.spikes
+            reports: list[dict[str, Any]] = []
+            engine = f"bit-accurate ({prog.target.name})"
+        else:
+            net, reports = _network(model, dt, reset, passes, calibration)
+            xs = _load_inputs(input, net)
+            trace = api.simulate(net, xs, record=True)
+            outputs, spikes, engine = trace.outputs, trace.spikes, "float reference"
+        first = next(iter(xs.values()))
         summary: dict[str, Any] = {
-            "steps": int(next(iter(xs.values())).shape[0]),
-            "batch": int(next(iter(xs.values())).shape[1]),
+            "engine": engine,
+            "steps": int(first.shape[0]),
+            "batch": int(first.shape[1]),
             "outputs": {},
         }
-        for name, y in trace.outputs.items():
+        for name, y in outputs.items():
             summary["outputs"][name] = {"shape": list(y.shape), "total": float(y.sum())}
-        summary["spikes"] = {k: int(v.sum()) for k, v in trace.spikes.items()}
+        summary["spikes"] = {k: int(v.sum()) for k, v in spikes.items()}
         summary["passes"] = _jsonable(reports)
         labels = _labels(input)
-        if labels is not None and len(trace.outputs) == 1:
-            y = next(iter(trace.outputs.values()))
+        if labels is not None and len(outputs) == 1:
+            y = next(iter(outputs.values()))
             if len(labels) == y.shape[1]:
                 summary["accuracy"] = accuracy(y, labels)
         if output is not None:
-            save_npz_atomic(output, dict(trace.outputs))
-        return trace.outputs, summary
+            save_npz_atomic(output, dict(outputs))
+        return outputs, summary
 
     _, summary = _run(run, quiet)
     if json_out:
         typer.echo(json.dumps(summary, indent=2))
         return
-    typer.echo(f"simulated {summary['steps']} steps x {summary['batch']} samples")
+    typer.echo(
+        f"simulated {summary['steps']} steps x {summary['batch']} samples ({summary['engine']})"
+    )
     for name, info in summary["outputs"].items():
         typer.echo(f"output {name}: shape {tuple(info['shape'])}, sum {info['total']:g}")
     for name, count in summary["spikes"].items():
@@ -278,6 +294,162 @@ def _labels(path: Path) -> np.ndarray | None:
             return np.asarray(data["labels"]) if "labels" in data.files else None
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: not a readable .npz file ({exc})") from None
+
+
+TargetOpt = Annotated[
+    str, typer.Option("--target", "-t", help="A shipped chip name or a chip .toml file.")
+]
+ChipsOpt = Annotated[int | None, typer.Option("--chips", help="Chips per board (default 1).")]
+
+
+@app.command("compile")
+def compile_cmd(
+    model: Annotated[Path, typer.Argument(help="A .nir file.")],
+    out: Annotated[Path, typer.Option("--output", "-o", help="Program folder to write.")],
+    target: TargetOpt = "reference",
+    passes: PassesOpt = None,
+    calibration: CalibOpt = None,
+    chips: ChipsOpt = None,
+    dt: DtOpt = None,
+    reset: ResetOpt = None,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compile a model for a chip and write the program folder (nothing is written on error)."""
+
+    def run() -> tuple[Any, dict[str, Any]]:
+        net = api.load(model, dt=dt, reset=reset)
+        cal_x = cal_labels = None
+        if calibration is not None:
+            cal_x, cal_labels = _load_inputs(calibration, net), _labels(calibration)
+        prog = api.compile(
+            net, target=target, passes=passes, calibration=cal_x, labels=cal_labels, chips=chips
+        )
+        summary = dict(prog.summary)
+        if cal_x is not None:
+            report = prog.energy(cal_x)
+            summary["energy_per_inference_j"] = report.energy_per_inference_j
+            summary["energy_input"] = str(calibration)
+        prog.save(out)
+        summary["output"] = str(out)
+        return prog, summary
+
+    _, summary = _run(run, quiet)
+    if json_out:
+        typer.echo(json.dumps(_jsonable(summary), indent=2, sort_keys=True))
+        return
+    if quiet:
+        return
+    typer.echo(f"compiled {model} for {summary['target']} -> {out}")
+    typer.echo(
+        f"  cores used      {summary['cores_used']} of {summary['cores_available']} "
+        f"(lower bound {summary['cores_lower_bound']})"
+    )
+    typer.echo(f"  synapses kept   {summary['synapses']} of {summary['synapses_input']}")
+    typer.echo(f"  weight bits     {summary['weight_bits']}")
+    typer.echo(f"  pipeline        {summary['pipeline']}")
+    if "energy_per_inference_j" in summary:
+        typer.echo(
+            f"  energy          {summary['energy_per_inference_j']:.3e} J per inference "
+            f"(on {summary['energy_input']})"
+        )
+    else:
+        typer.echo("  energy          pass --calibration x.npz for an estimate per inference")
+
+
+@app.command()
+def check(
+    model: Annotated[Path, typer.Argument(help="A .nir file.")],
+    target: TargetOpt = "reference",
+    passes: PassesOpt = None,
+    calibration: CalibOpt = None,
+    chips: ChipsOpt = None,
+    dt: DtOpt = None,
+    reset: ResetOpt = None,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """List every limit the model exceeds on a chip (exit 2 if any); writes nothing."""
+    from .compiler import build
+
+    def run() -> tuple[Any, list[Any]]:
+        net = api.load(model, dt=dt, reset=reset)
+        cal_x = _load_inputs(calibration, net) if calibration is not None else None
+        return build(net, target, passes, cal_x, None, chips)
+
+    prog, violations = _run(run, quiet)
+    if json_out:
+        typer.echo(
+            json.dumps(
+                _jsonable(
+                    {
+                        "fits": not violations,
+                        "violations": [v.__dict__ for v in violations],
+                        "summary": prog.summary if prog else None,
+                    }
+                ),
+                indent=2,
+            )
+        )
+    elif violations:
+        for v in violations:
+            typer.echo(f"error: {v}", err=True)
+    else:
+        typer.echo(
+            f"fits: {prog.summary['cores_used']} of {prog.summary['cores_available']} "
+            f"cores on {prog.summary['target']}"
+        )
+    if violations:
+        raise typer.Exit(2)
+
+
+@app.command()
+def energy(
+    program: Annotated[Path, typer.Argument(help="A program folder from compile.")],
+    input: Annotated[Path, typer.Option("--input", "-i", help="A .npz of input spikes.")],
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run a compiled program and report spikes, synaptic ops, updates, hops, joules."""
+
+    def run() -> Any:
+        prog = api.load_program(program)
+        return prog.energy(_load_inputs(input, prog.net))
+
+    report = _run(run, quiet)
+    if json_out:
+        typer.echo(json.dumps(_jsonable(report.to_dict()), indent=2))
+    else:
+        typer.echo(report.table())
+
+
+@app.command()
+def targets(json_out: JsonOpt = False) -> None:
+    """List the chips neurocomp knows and their limits."""
+    from .target import load_target, shipped_targets
+
+    specs = _run(lambda: [load_target(name) for name in shipped_targets()])
+    if json_out:
+        typer.echo(json.dumps(_jsonable([s.to_dict() for s in specs]), indent=2))
+        return
+    for s in specs:
+        c, f = s.core, s.format
+        typer.echo(f"{s.name}: {s.description}")
+        typer.echo(
+            f"  {s.mesh.cores_per_chip} cores per chip ({s.mesh.tiles_x}x{s.mesh.tiles_y} "
+            f"tiles x {s.mesh.cores_per_tile}), {s.chips} chip(s) per board"
+        )
+        typer.echo(
+            f"  per core: {c.neurons} neurons, {c.synapse_memory_bits} synapse bits, "
+            f"{c.input_axons} input axons, {c.output_axons} output axons, fan-in {c.fan_in}"
+        )
+        typer.echo(
+            f"  formats: weights {f.weight_bits} bits, state {f.state_bits} bits, decay "
+            f"{f.decay_bits} bits, overflow {f.overflow}"
+        )
+        typer.echo(
+            f"  energy: synop {s.energy.synop_j:.3g} J, static {s.energy.static_power_w} W per chip"
+        )
 
 
 def main() -> None:

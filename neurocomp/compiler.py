@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping as MappingABC
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -33,6 +33,10 @@ from .sim.float_sim import simulate
 from .target.spec import TargetSpec, load_target
 
 
+def _overflow(mode: str) -> Literal["saturate", "wrap"]:
+    return "wrap" if mode == "wrap" else "saturate"
+
+
 def target_pipeline(passes: str | Sequence[Pass] | None, spec: TargetSpec) -> list[Pass]:
     """The user's passes, with quantization set to (and checked against) the target's format."""
     fmt = spec.format
@@ -41,15 +45,27 @@ def target_pipeline(passes: str | Sequence[Pass] | None, spec: TargetSpec) -> li
     for p in as_passes(passes):
         if isinstance(p, Quantize):
             if p.weight_bits > fmt.weight_bits:
-                raise PassError(f"quantize: weight_bits = {p.weight_bits} exceeds target "
-                                f"'{spec.name}' maximum {fmt.weight_bits}")
-            p = dataclasses.replace(p, state_bits=fmt.state_bits, decay_bits=fmt.decay_bits,
-                                    overflow=fmt.overflow)  # type: ignore[arg-type]
+                raise PassError(
+                    f"quantize: weight_bits = {p.weight_bits} exceeds target "
+                    f"'{spec.name}' maximum {fmt.weight_bits}"
+                )
+            p = dataclasses.replace(
+                p,
+                state_bits=fmt.state_bits,
+                decay_bits=fmt.decay_bits,
+                overflow=_overflow(fmt.overflow),
+            )
             seen = True
         out.append(p)
     if not seen:
-        out.append(Quantize(weight_bits=fmt.weight_bits, state_bits=fmt.state_bits,
-                            decay_bits=fmt.decay_bits, overflow=fmt.overflow))  # type: ignore[arg-type]
+        out.append(
+            Quantize(
+                weight_bits=fmt.weight_bits,
+                state_bits=fmt.state_bits,
+                decay_bits=fmt.decay_bits,
+                overflow=_overflow(fmt.overflow),
+            )
+        )
     return out
 
 
@@ -61,16 +77,25 @@ def _activity(net: Network, cal: Calibration | None) -> dict[str, np.ndarray] | 
     return {k: v.mean(axis=(0, 1)).reshape(-1) for k, v in trace.spikes.items()}
 
 
-def build(net: Network, target: str | TargetSpec = "reference",
-          passes: str | Sequence[Pass] | None = None,
-          calibration: np.ndarray | MappingABC[str, np.ndarray] | None = None,
-          labels: np.ndarray | None = None, chips: int | None = None,
-          placement: str = "auto") -> tuple[Program | None, list[Violation]]:
+def build(
+    net: Network,
+    target: str | TargetSpec = "reference",
+    passes: str | Sequence[Pass] | None = None,
+    calibration: np.ndarray | MappingABC[str, np.ndarray] | None = None,
+    labels: np.ndarray | None = None,
+    chips: int | None = None,
+    placement: str = "auto",
+) -> tuple[Program | None, list[Violation]]:
     """Everything `compile` does, returning the violations instead of raising on them."""
     spec = load_target(target, chips)
-    cal = None if calibration is None else Calibration(
-        dict(calibration) if isinstance(calibration, MappingABC) else np.asarray(calibration),
-        labels)
+    cal = (
+        None
+        if calibration is None
+        else Calibration(
+            dict(calibration) if isinstance(calibration, MappingABC) else np.asarray(calibration),
+            labels,
+        )
+    )
     pipeline = target_pipeline(passes, spec)
     result = run_pipeline(net, pipeline, PassContext(calibration=cal))
     intnet, violations = to_integers(result.network, spec)
@@ -93,16 +118,28 @@ def build(net: Network, target: str | TargetSpec = "reference",
         "traffic_hops": mapping.placement.get("traffic_hops"),
         "dt": net.dt,
     }
-    program = Program(spec, intnet, mapping, net.dt, str(net.metadata.get("reset", "zero")),
-                      summary["pipeline"], result.reports, summary)
+    program = Program(
+        spec,
+        intnet,
+        mapping,
+        net.dt,
+        str(net.metadata.get("reset", "zero")),
+        summary["pipeline"],
+        result.reports,
+        summary,
+    )
     return program, []
 
 
-def compile_network(net: Network, target: str | TargetSpec = "reference",
-                    passes: str | Sequence[Pass] | None = None,
-                    calibration: np.ndarray | MappingABC[str, np.ndarray] | None = None,
-                    labels: np.ndarray | None = None, chips: int | None = None,
-                    placement: str = "auto") -> Program:
+def compile_network(
+    net: Network,
+    target: str | TargetSpec = "reference",
+    passes: str | Sequence[Pass] | None = None,
+    calibration: np.ndarray | MappingABC[str, np.ndarray] | None = None,
+    labels: np.ndarray | None = None,
+    chips: int | None = None,
+    placement: str = "auto",
+) -> Program:
     """Compile `net` for `target`; raises ResourceLimitError listing every violation."""
     program, violations = build(net, target, passes, calibration, labels, chips, placement)
     if program is None:

@@ -66,8 +66,10 @@ class Violation:
 
     def __str__(self) -> str:
         extra = f" ({self.detail})" if self.detail else ""
-        return (f"layer '{self.layer}': {self.resource} needed {self.needed}, "
-                f"available {self.available}{extra}")
+        return (
+            f"layer '{self.layer}': {self.resource} needed {self.needed}, "
+            f"available {self.available}{extra}"
+        )
 
 
 class ResourceLimitError(NeurocompError):

@@ -8,10 +8,13 @@ from conftest import ROOT
 
 
 def test_every_subpackage_is_declared():
-    declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-                   ["packages"])
-    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "neurocomp").rglob(
-        "__init__.py")}
+    declared = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for p in (ROOT / "neurocomp").rglob("__init__.py")
+    }
     assert found | {"neurocomp.target_files"} == declared
 
 

@@ -47,28 +47,43 @@ class EnergyReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the totals at top level, then layers, cores and the ANN comparison."""
-        return {"target": self.target, "steps": self.steps, "batch": self.batch,
-                **self.totals, "layers": self.layers, "cores": self.cores, "ann": self.ann}
+        return {
+            "target": self.target,
+            "steps": self.steps,
+            "batch": self.batch,
+            **self.totals,
+            "layers": self.layers,
+            "cores": self.cores,
+            "ann": self.ann,
+        }
 
     def table(self) -> str:
         """A plain-text summary table (per layer, then totals)."""
         head = f"{'layer':<16}{'spikes':>12}{'synops':>14}{'updates':>14}{'energy (J)':>14}"
         lines = [head, "-" * len(head)]
         for r in self.layers:
-            lines.append(f"{r['name']:<16}{r['spikes']:>12}{r['synops']:>14}"
-                         f"{r['neuron_updates']:>14}{r['energy_j']:>14.3e}")
+            lines.append(
+                f"{r['name']:<16}{r['spikes']:>12}{r['synops']:>14}"
+                f"{r['neuron_updates']:>14}{r['energy_j']:>14.3e}"
+            )
         t = self.totals
         lines.append("-" * len(head))
-        lines.append(f"{'total':<16}{int(t['spikes']):>12}{int(t['synops']):>14}"
-                     f"{int(t['neuron_updates']):>14}{t['energy_j']:>14.3e}")
-        lines.append(f"per inference: {t['energy_per_inference_j']:.3e} J "
-                     f"(dynamic {t['dynamic_per_inference_j']:.3e} J, static "
-                     f"{t['static_per_inference_j']:.3e} J), latency {t['latency_s']:.3e} s")
-        lines.append(f"same network as an ANN: {self.ann['energy_per_inference_j']:.3e} J per "
-                     f"inference ({self.ann['macs']} MACs, {self.ann['source']})")
+        lines.append(
+            f"{'total':<16}{int(t['spikes']):>12}{int(t['synops']):>14}"
+            f"{int(t['neuron_updates']):>14}{t['energy_j']:>14.3e}"
+        )
+        lines.append(
+            f"per inference: {t['energy_per_inference_j']:.3e} J "
+            f"(dynamic {t['dynamic_per_inference_j']:.3e} J, static "
+            f"{t['static_per_inference_j']:.3e} J), latency {t['latency_s']:.3e} s"
+        )
+        lines.append(
+            f"same network as an ANN: {self.ann['energy_per_inference_j']:.3e} J per "
+            f"inference ({self.ann['macs']} MACs, {self.ann['source']})"
+        )
         return "\n".join(lines)
 
-    def plot(self):  # type: ignore[no-untyped-def]
+    def plot(self) -> Any:
         """Matplotlib figure: per-layer energy, and core utilisation as a heatmap over the mesh."""
         import matplotlib
 
@@ -86,8 +101,11 @@ class EnergyReport:
         grid = np.full((h, w), np.nan)
         for c in self.cores:
             x, y = c["tile_x"], c["tile_y"]
-            grid[y, x] = np.nanmax([grid[y, x], c["utilisation"]]) if not np.isnan(
-                grid[y, x]) else c["utilisation"]
+            grid[y, x] = (
+                np.nanmax([grid[y, x], c["utilisation"]])
+                if not np.isnan(grid[y, x])
+                else c["utilisation"]
+            )
         im = ax2.imshow(grid, vmin=0, vmax=1, cmap="viridis")
         ax2.set_title("core utilisation (max resource used / limit, per tile)")
         ax2.set_xlabel("tile x")
@@ -97,8 +115,9 @@ class EnergyReport:
         return fig
 
 
-def energy_report(net: IntNetwork, counts: EventCounts, spec: TargetSpec,
-                  usage: list[dict[str, Any]]) -> EnergyReport:
+def energy_report(
+    net: IntNetwork, counts: EventCounts, spec: TargetSpec, usage: list[dict[str, Any]]
+) -> EnergyReport:
     """Turn counted events into energy and latency with the target's per-event figures."""
     e, tm = spec.energy, spec.timing
     pc = {k: v.astype(np.float64) for k, v in counts.per_core.items()}
@@ -106,22 +125,31 @@ def energy_report(net: IntNetwork, counts: EventCounts, spec: TargetSpec,
     batch = max(counts.batch, 1)
 
     def joules(d: dict[str, Any]) -> float:
-        return (d["synops"] * e.synop_j + d["updates_active"] * e.neuron_update_active_j
-                + d["updates_idle"] * e.neuron_update_idle_j
-                + (d["msgs_local"] + d["msgs_remote"]) * e.spike_local_j
-                + d["hops_ew"] * e.hop_ew_j + d["hops_ns"] * e.hop_ns_j)
+        return (
+            d["synops"] * e.synop_j
+            + d["updates_active"] * e.neuron_update_active_j
+            + d["updates_idle"] * e.neuron_update_idle_j
+            + (d["msgs_local"] + d["msgs_remote"]) * e.spike_local_j
+            + d["hops_ew"] * e.hop_ew_j
+            + d["hops_ns"] * e.hop_ns_j
+        )
 
-    work = (pc["synops"] * tm.synop_s + pc["updates_active"] * tm.neuron_update_active_s
-            + pc["updates_idle"] * tm.neuron_update_idle_s
-            + (pc["msgs_local"] + pc["msgs_remote"]) * tm.spike_local_s
-            + pc["hops_ew"] * tm.hop_ew_s + pc["hops_ns"] * tm.hop_ns_s) / batch
-    step_time = np.maximum(work.max(axis=1) + tm.barrier_s if work.size else tm.barrier_s,
-                           spec.time_step_s)
+    work = (
+        pc["synops"] * tm.synop_s
+        + pc["updates_active"] * tm.neuron_update_active_s
+        + pc["updates_idle"] * tm.neuron_update_idle_s
+        + (pc["msgs_local"] + pc["msgs_remote"]) * tm.spike_local_s
+        + pc["hops_ew"] * tm.hop_ew_s
+        + pc["hops_ns"] * tm.hop_ns_s
+    ) / batch
+    step_time = np.maximum(
+        work.max(axis=1) + tm.barrier_s if work.size else tm.barrier_s, spec.time_step_s
+    )
     latency = float(np.sum(step_time))
     totals_core = {k: v.sum(axis=0) for k, v in pc.items()}
     dynamic = joules({k: float(v.sum()) for k, v in totals_core.items()})
     static = e.static_power_w * spec.chips * latency * batch
-    totals: dict[str, float] = {
+    totals: dict[str, Any] = {
         "spikes": int(pc["spikes"].sum()),
         "input_spikes": counts.input_spikes,
         "synops": int(pc["synops"].sum()),
@@ -144,23 +172,44 @@ def energy_report(net: IntNetwork, counts: EventCounts, spec: TargetSpec,
         if not net.projections_into(pop.name):
             continue
         d = counts.per_layer[pop.name]
-        layers.append({"name": pop.name, "kind": pop.kind, "spikes": d["spikes"],
-                       "synops": d["synops"],
-                       "neuron_updates": d["updates_active"] + d["updates_idle"],
-                       "energy_j": joules(d),
-                       "energy_per_inference_j": joules(d) / batch})
+        layers.append(
+            {
+                "name": pop.name,
+                "kind": pop.kind,
+                "spikes": d["spikes"],
+                "synops": d["synops"],
+                "neuron_updates": d["updates_active"] + d["updates_idle"],
+                "energy_j": joules(d),
+                "energy_per_inference_j": joules(d) / batch,
+            }
+        )
     cores = []
     for i, row in enumerate(usage):
-        d = {k: float(v[i]) for k, v in totals_core.items()}
-        util = max(row[k][0] / row[k][1] for k in ("neurons", "synapse_bits", "input_axons",
-                                                      "output_axons") if row[k][1])
-        cores.append({"core": row["core"], "tile_x": row["tile_x"], "tile_y": row["tile_y"],
-                      "layers": row["layers"], "spikes": int(d["spikes"]),
-                      "synops": int(d["synops"]),
-                      "neuron_updates": int(d["updates_active"] + d["updates_idle"]),
-                      "energy_j": joules(d), "utilisation": util})
+        cd: dict[str, Any] = {k: float(v[i]) for k, v in totals_core.items()}
+        util = max(
+            row[k][0] / row[k][1]
+            for k in ("neurons", "synapse_bits", "input_axons", "output_axons")
+            if row[k][1]
+        )
+        cores.append(
+            {
+                "core": row["core"],
+                "tile_x": row["tile_x"],
+                "tile_y": row["tile_y"],
+                "layers": row["layers"],
+                "spikes": int(cd["spikes"]),
+                "synops": int(cd["synops"]),
+                "neuron_updates": int(cd["updates_active"] + cd["updates_idle"]),
+                "energy_j": joules(cd),
+                "utilisation": util,
+            }
+        )
     macs = net.synapses
-    ann = {"macs": macs, "energy_per_inference_j": macs * ANN_MAC_FP32_J,
-           "energy_per_inference_int8_j": macs * ANN_MAC_INT8_J, "source": ANN_SOURCE}
+    ann = {
+        "macs": macs,
+        "energy_per_inference_j": macs * ANN_MAC_FP32_J,
+        "energy_per_inference_int8_j": macs * ANN_MAC_INT8_J,
+        "source": ANN_SOURCE,
+    }
     mesh = {"tiles_x": spec.mesh.tiles_x, "tiles_y": spec.mesh.tiles_y, "chips": spec.chips}
     return EnergyReport(spec.name, steps, counts.batch, totals, layers, cores, ann, mesh)

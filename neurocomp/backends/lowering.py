@@ -105,30 +105,41 @@ def to_integers(net: Network, spec: TargetSpec) -> tuple[IntNetwork, list[Violat
     """Integer program of a folded, quantized network, and every format violation found."""
     fmt = spec.format
     violations: list[Violation] = []
-    unit = 2 ** fmt.decay_bits
+    unit = 2**fmt.decay_bits
     pops = []
     for pop in net.populations:
         if pop.quant is None:
             raise LoweringError(f"population '{pop.name}' is not quantized: run quantize first")
         if pop.kind not in fmt.neuron_models:
-            violations.append(Violation(pop.name, "neuron model", pop.kind,
-                                        ", ".join(fmt.neuron_models)))
+            violations.append(
+                Violation(pop.name, "neuron model", pop.kind, ", ".join(fmt.neuron_models))
+            )
         p, s = pop.params, pop.quant.scale.reshape(-1)
         if np.any(p.v_gain != 1) or (p.u_gain is not None and np.any(p.u_gain != 1)):
             raise LoweringError(f"population '{pop.name}' has input gains: run fold first")
         ip = IntPopulation(
-            name=pop.name, kind=pop.kind, shape=tuple(pop.shape),
+            name=pop.name,
+            kind=pop.kind,
+            shape=tuple(pop.shape),
             dv=np.round(p.dv.reshape(-1) * unit).astype(np.int64),
             du=None if p.du is None else np.round(p.du.reshape(-1) * unit).astype(np.int64),
-            bias=_ints(p.v_bias, s), v_reset=_ints(p.v_reset, s),
+            bias=_ints(p.v_bias, s),
+            v_reset=_ints(p.v_reset, s),
             threshold=None if p.v_threshold is None else _ints(p.v_threshold, s),
-            scale=s.astype(np.float64), reset=p.reset)
-        for quantity, arr, limit in (("threshold", ip.threshold, fmt.threshold_bits),
-                                     ("bias", ip.bias, fmt.bias_bits),
-                                     ("reset voltage", ip.v_reset, fmt.state_bits)):
+            scale=s.astype(np.float64),
+            reset=p.reset,
+        )
+        for quantity, arr, limit in (
+            ("threshold", ip.threshold, fmt.threshold_bits),
+            ("bias", ip.bias, fmt.bias_bits),
+            ("reset voltage", ip.v_reset, fmt.state_bits),
+        ):
             if arr is not None and _bits_needed(arr) > limit:
-                violations.append(Violation(pop.name, f"{quantity} width",
-                                            f"{_bits_needed(arr)} bits", f"{limit} bits"))
+                violations.append(
+                    Violation(
+                        pop.name, f"{quantity} width", f"{_bits_needed(arr)} bits", f"{limit} bits"
+                    )
+                )
         pops.append(ip)
     scales = {p.name: p.scale for p in pops}
     projections = []
@@ -143,13 +154,27 @@ def to_integers(net: Network, spec: TargetSpec) -> tuple[IntNetwork, list[Violat
         weight.eliminate_zeros()
         bias = None if op.bias is None else _ints(op.bias, scales[pr.post])
         if weight.nnz and _bits_needed(weight.data) > fmt.weight_bits:
-            violations.append(Violation(pr.post, "weight width",
-                                        f"{_bits_needed(weight.data)} bits",
-                                        f"{fmt.weight_bits} bits", f"projection '{pr.name}'"))
+            violations.append(
+                Violation(
+                    pr.post,
+                    "weight width",
+                    f"{_bits_needed(weight.data)} bits",
+                    f"{fmt.weight_bits} bits",
+                    f"projection '{pr.name}'",
+                )
+            )
         if bias is not None and _bits_needed(bias) > fmt.bias_bits:
-            violations.append(Violation(pr.post, "bias width", f"{_bits_needed(bias)} bits",
-                                        f"{fmt.bias_bits} bits", f"projection '{pr.name}'"))
+            violations.append(
+                Violation(
+                    pr.post,
+                    "bias width",
+                    f"{_bits_needed(bias)} bits",
+                    f"{fmt.bias_bits} bits",
+                    f"projection '{pr.name}'",
+                )
+            )
         projections.append(IntProjection(pr.name, pr.pre, pr.post, weight, bias, pr.recurrent))
     inputs = {k: tuple(v) for k, v in net.inputs.items()}
-    return IntNetwork(inputs, tuple(pops), tuple(projections), dict(net.outputs),
-                      fmt.decay_bits), violations
+    return IntNetwork(
+        inputs, tuple(pops), tuple(projections), dict(net.outputs), fmt.decay_bits
+    ), violations

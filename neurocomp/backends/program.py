@@ -55,17 +55,25 @@ class Program:
     def run(self, x: Any, record: bool = False, count: bool = True) -> RunResult:
         """Bit-accurate run on the target's integer semantics, counting events per core."""
         f = self.target.format
-        return run(self.net, x, decay_rounding=f.decay_rounding, state_bits=f.state_bits,
-                   overflow=f.overflow, mapping=self.mapping if count else None, record=record)
+        return run(
+            self.net,
+            x,
+            decay_rounding=f.decay_rounding,
+            state_bits=f.state_bits,
+            overflow=f.overflow,
+            mapping=self.mapping if count else None,
+            record=record,
+        )
 
-    def simulate(self, x: Any, engine: str = "reference", output: str | None = None
-                 ) -> np.ndarray:
+    def simulate(self, x: Any, engine: str = "reference", output: str | None = None) -> np.ndarray:
         """Outputs (T, batch, *output_shape) of the program on input spikes x (T, batch, ...).
 
         engine: "reference" (neurocomp's bit-accurate simulator)."""
         if engine != "reference":
-            raise InputError(f"engine '{engine}' is not available for target "
-                             f"'{self.target.name}'; engines: reference")
+            raise InputError(
+                f"engine '{engine}' is not available for target "
+                f"'{self.target.name}'; engines: reference"
+            )
         outs = self.run(x, count=False).outputs
         if output is None:
             if len(outs) != 1:
@@ -78,33 +86,75 @@ class Program:
     def energy(self, x: Any) -> EnergyReport:
         """Run on x and report spikes, synaptic ops, neuron updates, hops, joules, latency."""
         result = self.run(x)
-        assert result.counts is not None  # run() counts when given a mapping
-        return energy_report(self.net, result.counts, self.target,
-                             self.mapping.usage_table(self.target))
+        if result.counts is None:
+            raise ProgramError("the program has no mapping to count events against")
+        return energy_report(
+            self.net, result.counts, self.target, self.mapping.usage_table(self.target)
+        )
 
     # -- saving -------------------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:
-        pops = [{"name": p.name, "kind": p.kind, "shape": list(p.shape), "reset": p.reset,
-                 "spiking": p.spiking, "current": p.du is not None} for p in self.net.populations]
-        projs = [{"name": p.name, "pre": p.pre, "post": p.post, "recurrent": p.recurrent,
-                  "bias": p.bias is not None, "shape": list(p.weight.shape)}
-                 for p in self.net.projections]
-        cores = [{"core": c.index, "slot": int(self.mapping.slots[c.index]),
-                  "blocks": [[b.population, b.start, b.stop, b.synapses, b.synapse_bits,
-                              b.input_axons, b.fan_in] for b in c.blocks]}
-                 for c in self.mapping.cores]
-        return _plain({
-            "format_version": FORMAT_VERSION,
-            "target": self.target.to_dict(),
-            "dt": self.dt, "reset": self.reset, "pipeline": self.pipeline,
-            "decay_bits": self.net.decay_bits,
-            "inputs": {k: list(v) for k, v in self.net.inputs.items()},
-            "outputs": dict(self.net.outputs),
-            "populations": pops, "projections": projs, "cores": cores,
-            "lower_bound": self.mapping.lower_bound, "placement": self.mapping.placement,
-            "passes": self.pass_reports, "summary": self.summary,
-            "resources": self.mapping.usage_table(self.target),
-        })
+        pops = [
+            {
+                "name": p.name,
+                "kind": p.kind,
+                "shape": list(p.shape),
+                "reset": p.reset,
+                "spiking": p.spiking,
+                "current": p.du is not None,
+            }
+            for p in self.net.populations
+        ]
+        projs = [
+            {
+                "name": p.name,
+                "pre": p.pre,
+                "post": p.post,
+                "recurrent": p.recurrent,
+                "bias": p.bias is not None,
+                "shape": list(p.weight.shape),
+            }
+            for p in self.net.projections
+        ]
+        cores = [
+            {
+                "core": c.index,
+                "slot": int(self.mapping.slots[c.index]),
+                "blocks": [
+                    [
+                        b.population,
+                        b.start,
+                        b.stop,
+                        b.synapses,
+                        b.synapse_bits,
+                        b.input_axons,
+                        b.fan_in,
+                    ]
+                    for b in c.blocks
+                ],
+            }
+            for c in self.mapping.cores
+        ]
+        return _plain(
+            {
+                "format_version": FORMAT_VERSION,
+                "target": self.target.to_dict(),
+                "dt": self.dt,
+                "reset": self.reset,
+                "pipeline": self.pipeline,
+                "decay_bits": self.net.decay_bits,
+                "inputs": {k: list(v) for k, v in self.net.inputs.items()},
+                "outputs": dict(self.net.outputs),
+                "populations": pops,
+                "projections": projs,
+                "cores": cores,
+                "lower_bound": self.mapping.lower_bound,
+                "placement": self.mapping.placement,
+                "passes": self.pass_reports,
+                "summary": self.summary,
+                "resources": self.mapping.usage_table(self.target),
+            }
+        )
 
     def arrays(self) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
@@ -126,10 +176,12 @@ class Program:
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write the program folder atomically; an existing program there is replaced."""
         target = Path(directory)
-        if target.exists() and (not target.is_dir() or any(
-                p.name not in PROGRAM_FILES for p in target.iterdir())):
-            raise ProgramError(f"{target}: exists and is not a neurocomp program folder; "
-                               "choose another -o")
+        if target.exists() and (
+            not target.is_dir() or any(p.name not in PROGRAM_FILES for p in target.iterdir())
+        ):
+            raise ProgramError(
+                f"{target}: exists and is not a neurocomp program folder; choose another -o"
+            )
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
@@ -169,8 +221,7 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name in sorted(arrays):
             buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]),
-                                      allow_pickle=False)
+            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
             info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, buf.getvalue())
@@ -180,8 +231,10 @@ def load_program(directory: str | os.PathLike[str]) -> Program:
     """Read a program folder written by `Program.save`."""
     folder = Path(directory)
     if not (folder / "program.json").is_file() or not (folder / "arrays.npz").is_file():
-        raise ProgramError(f"{folder}: not a neurocomp program folder (program.json and "
-                           "arrays.npz expected; create one with `neurocomp compile`)")
+        raise ProgramError(
+            f"{folder}: not a neurocomp program folder (program.json and "
+            "arrays.npz expected; create one with `neurocomp compile`)"
+        )
     try:
         m = json.loads((folder / "program.json").read_text())
         with np.load(folder / "arrays.npz", allow_pickle=False) as z:
@@ -189,31 +242,56 @@ def load_program(directory: str | os.PathLike[str]) -> Program:
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise ProgramError(f"{folder}: corrupt program ({exc})") from None
     if m.get("format_version") != FORMAT_VERSION:
-        raise ProgramError(f"{folder}: program format {m.get('format_version')}, this "
-                           f"neurocomp reads {FORMAT_VERSION}")
+        raise ProgramError(
+            f"{folder}: program format {m.get('format_version')}, this "
+            f"neurocomp reads {FORMAT_VERSION}"
+        )
     spec = spec_from_dict(_toml_shape(m["target"]), f"{folder}/program.json")
     pops = []
     for p in m["populations"]:
-        a = {k: arrays.get(f"pop/{p['name']}/{k}") for k in
-             ("dv", "du", "bias", "v_reset", "threshold", "scale")}
-        pops.append(IntPopulation(name=p["name"], kind=p["kind"], shape=tuple(p["shape"]),
-                                  reset=p["reset"], **a))  # type: ignore[arg-type]
+        a: dict[str, Any] = {
+            k: arrays.get(f"pop/{p['name']}/{k}")
+            for k in ("dv", "du", "bias", "v_reset", "threshold", "scale")
+        }
+        pops.append(
+            IntPopulation(
+                name=p["name"], kind=p["kind"], shape=tuple(p["shape"]), reset=p["reset"], **a
+            )
+        )
     projs = []
     for pr in m["projections"]:
         key = f"proj/{pr['name']}"
-        w = sparse.csr_matrix((arrays[f"{key}/data"], arrays[f"{key}/indices"],
-                               arrays[f"{key}/indptr"]), shape=tuple(pr["shape"]))
-        projs.append(IntProjection(pr["name"], pr["pre"], pr["post"], w,
-                                   arrays.get(f"{key}/bias"), pr["recurrent"]))
-    net = IntNetwork({k: tuple(v) for k, v in m["inputs"].items()}, tuple(pops), tuple(projs),
-                     dict(m["outputs"]), int(m["decay_bits"]))
+        w = sparse.csr_matrix(
+            (arrays[f"{key}/data"], arrays[f"{key}/indices"], arrays[f"{key}/indptr"]),
+            shape=tuple(pr["shape"]),
+        )
+        projs.append(
+            IntProjection(
+                pr["name"], pr["pre"], pr["post"], w, arrays.get(f"{key}/bias"), pr["recurrent"]
+            )
+        )
+    net = IntNetwork(
+        {k: tuple(v) for k, v in m["inputs"].items()},
+        tuple(pops),
+        tuple(projs),
+        dict(m["outputs"]),
+        int(m["decay_bits"]),
+    )
     cores = [Core(c["core"], [Block(*b) for b in c["blocks"]]) for c in m["cores"]]
     dest = count_output_axons(net, cores)
     slots = np.array([c["slot"] for c in m["cores"]], dtype=np.int64)
-    mapping = Mapping(cores, slots, slot_coords(spec)[slots], neuron_cores(net, cores), dest,
-                      m["lower_bound"], m["placement"])
-    return Program(spec, net, mapping, m["dt"], m["reset"], m["pipeline"], m["passes"],
-                   m["summary"])
+    mapping = Mapping(
+        cores,
+        slots,
+        slot_coords(spec)[slots],
+        neuron_cores(net, cores),
+        dest,
+        m["lower_bound"],
+        m["placement"],
+    )
+    return Program(
+        spec, net, mapping, m["dt"], m["reset"], m["pipeline"], m["passes"], m["summary"]
+    )
 
 
 def _toml_shape(d: dict[str, Any]) -> dict[str, Any]:

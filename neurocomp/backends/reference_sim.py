@@ -22,8 +22,16 @@ import numpy as np
 from ..errors import InputError
 from .lowering import IntNetwork, IntPopulation
 
-COUNTERS = ("spikes", "synops", "updates_active", "updates_idle", "msgs_local", "msgs_remote",
-            "hops_ew", "hops_ns")
+COUNTERS = (
+    "spikes",
+    "synops",
+    "updates_active",
+    "updates_idle",
+    "msgs_local",
+    "msgs_remote",
+    "hops_ew",
+    "hops_ns",
+)
 
 
 @dataclass
@@ -70,12 +78,17 @@ def integer_inputs(net: IntNetwork, x: object) -> dict[str, np.ndarray]:
             raise InputError(f"missing input array for '{name}'")
         arr = np.asarray(xs[name])
         if arr.ndim != 2 + len(shape) or tuple(arr.shape[2:]) != tuple(shape):
-            raise InputError(f"input '{name}': expected shape (T, batch, "
-                             f"{', '.join(map(str, shape))}), got {arr.shape}")
-        if arr.dtype.kind not in "biuf" or (arr.dtype.kind == "f" and not np.all(
-                np.isfinite(arr) & (arr == np.round(arr)))):
-            raise InputError(f"input '{name}': a chip takes integer spike counts; got "
-                             f"non-integer values ({arr.dtype})")
+            raise InputError(
+                f"input '{name}': expected shape (T, batch, "
+                f"{', '.join(map(str, shape))}), got {arr.shape}"
+            )
+        if arr.dtype.kind not in "biuf" or (
+            arr.dtype.kind == "f" and not np.all(np.isfinite(arr) & (arr == np.round(arr)))
+        ):
+            raise InputError(
+                f"input '{name}': a chip takes integer spike counts; got "
+                f"non-integer values ({arr.dtype})"
+            )
         out[name] = arr.astype(np.int64).reshape(arr.shape[0], arr.shape[1], -1)
     return out
 
@@ -118,36 +131,52 @@ class _Counter:
         self.per_core["synops"][t] += np.asarray(route["synops_to_core"].T @ sent).reshape(-1)
         if name in self.where:
             own = self.where[name]
-            for key, counter in (("local", "msgs_local"), ("remote", "msgs_remote"),
-                                 ("ew", "hops_ew"), ("ns", "hops_ns")):
+            for key, counter in (
+                ("local", "msgs_local"),
+                ("remote", "msgs_remote"),
+                ("ew", "hops_ew"),
+                ("ns", "hops_ns"),
+            ):
                 per_neuron = sent * route[key]
-                self.per_core[counter][t] += np.bincount(own, per_neuron,
-                                                         minlength=self.n_cores).astype(np.int64)
+                self.per_core[counter][t] += np.bincount(
+                    own, per_neuron, minlength=self.n_cores
+                ).astype(np.int64)
                 self.per_layer[name][counter] += int(per_neuron.sum())
 
-    def population(self, t: int, pop: IntPopulation, s: np.ndarray | None,
-                   active: np.ndarray, synops_in: int) -> None:
+    def population(
+        self, t: int, pop: IntPopulation, s: np.ndarray | None, active: np.ndarray, synops_in: int
+    ) -> None:
         own = self.where[pop.name]
         act = active.sum(axis=0)
         batch = active.shape[0]
-        self.per_core["updates_active"][t] += np.bincount(own, act, minlength=self.n_cores
-                                                          ).astype(np.int64)
-        self.per_core["updates_idle"][t] += np.bincount(own, batch - act, minlength=self.n_cores
-                                                        ).astype(np.int64)
+        self.per_core["updates_active"][t] += np.bincount(own, act, minlength=self.n_cores).astype(
+            np.int64
+        )
+        self.per_core["updates_idle"][t] += np.bincount(
+            own, batch - act, minlength=self.n_cores
+        ).astype(np.int64)
         layer = self.per_layer[pop.name]
         layer["updates_active"] += int(act.sum())
         layer["updates_idle"] += int((batch - act).sum())
         layer["synops"] += synops_in
         if s is not None:
             spk = s.sum(axis=0)
-            self.per_core["spikes"][t] += np.bincount(own, spk, minlength=self.n_cores
-                                                      ).astype(np.int64)
+            self.per_core["spikes"][t] += np.bincount(own, spk, minlength=self.n_cores).astype(
+                np.int64
+            )
             layer["spikes"] += int(spk.sum())
 
 
-def run(net: IntNetwork, x: object, *, decay_rounding: str = "toward_zero",
-        state_bits: int = 24, overflow: str = "saturate", mapping: object | None = None,
-        record: bool = False) -> RunResult:
+def run(
+    net: IntNetwork,
+    x: object,
+    *,
+    decay_rounding: str = "toward_zero",
+    state_bits: int = 24,
+    overflow: str = "saturate",
+    mapping: object | None = None,
+    record: bool = False,
+) -> RunResult:
     """Simulate `net` on integer input spikes x (T, batch, *input_shape)."""
     xs = integer_inputs(net, x)
     steps, batch = next(iter(xs.values())).shape[:2]
@@ -158,13 +187,23 @@ def run(net: IntNetwork, x: object, *, decay_rounding: str = "toward_zero",
     prev = {p.name: np.zeros((batch, p.size), np.int64) for p in net.populations}
     incoming = {p.name: net.projections_into(p.name) for p in net.populations}
     colcount = {pr.name: np.diff(pr.weight.tocsc().indptr) for pr in net.projections}
-    outputs = {o: np.zeros((steps, batch, *net.shape_of(src)),
-                           np.uint8 if src in net.inputs or net.population(src).spiking
-                           else np.float64) for o, src in net.outputs.items()}
-    rec_s = {p.name: np.zeros((steps, batch, p.size), np.uint8)
-             for p in net.populations if record and p.spiking}
-    rec_v = {p.name: np.zeros((steps, batch, p.size), np.int64)
-             for p in net.populations} if record else {}
+    outputs = {
+        o: np.zeros(
+            (steps, batch, *net.shape_of(src)),
+            np.uint8 if src in net.inputs or net.population(src).spiking else np.float64,
+        )
+        for o, src in net.outputs.items()
+    }
+    rec_s = {
+        p.name: np.zeros((steps, batch, p.size), np.uint8)
+        for p in net.populations
+        if record and p.spiking
+    }
+    rec_v = (
+        {p.name: np.zeros((steps, batch, p.size), np.int64) for p in net.populations}
+        if record
+        else {}
+    )
     for t in range(steps):
         now = {name: arr[t] for name, arr in xs.items()}
         if counter is not None:
@@ -182,19 +221,26 @@ def run(net: IntNetwork, x: object, *, decay_rounding: str = "toward_zero",
                     drive += pr.bias
                 synops_in += int(src.sum(axis=0) @ colcount[pr.name])
             if pop.du is not None:
-                uu = _overflow(_decay(u[pop.name], pop.du, bits, decay_rounding) + drive,
-                               state_bits, overflow)
+                uu = _overflow(
+                    _decay(u[pop.name], pop.du, bits, decay_rounding) + drive, state_bits, overflow
+                )
                 u[pop.name] = uu
             else:
                 uu = drive
-            vv = _overflow(_decay(v[pop.name], pop.dv, bits, decay_rounding) + uu + pop.bias,
-                           state_bits, overflow)
+            vv = _overflow(
+                _decay(v[pop.name], pop.dv, bits, decay_rounding) + uu + pop.bias,
+                state_bits,
+                overflow,
+            )
             s = None
             if pop.threshold is not None:
                 spiking = vv > pop.threshold
                 s = spiking.astype(np.int64)
-                vv = np.where(spiking, pop.v_reset, vv) if pop.reset == "zero" \
+                vv = (
+                    np.where(spiking, pop.v_reset, vv)
+                    if pop.reset == "zero"
                     else vv - s * pop.threshold
+                )
                 now[pop.name] = s
             else:
                 now[pop.name] = vv
@@ -213,8 +259,7 @@ def run(net: IntNetwork, x: object, *, decay_rounding: str = "toward_zero",
             if src in net.inputs or net.population(src).spiking:
                 outputs[o][t] = val.reshape(batch, *net.shape_of(src))
             else:
-                outputs[o][t] = (val * net.population(src).scale).reshape(batch,
-                                                                           *net.shape_of(src))
+                outputs[o][t] = (val * net.population(src).scale).reshape(batch, *net.shape_of(src))
         prev = now
     counts = None
     if counter is not None:

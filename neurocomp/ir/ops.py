@@ -46,6 +46,12 @@ class Dense:
         rows = int(np.prod(in_shape[:-1], dtype=np.int64))
         return rows * int(np.count_nonzero(self.weight))
 
+    def matrix(self, in_shape: Shape) -> sparse.csr_matrix:
+        rows = int(np.prod(in_shape[:-1], dtype=np.int64))
+        return sparse.kron(
+            sparse.identity(rows, format="csr"), sparse.csr_matrix(self.weight), format="csr"
+        )
+
 
 @dataclass(frozen=True, eq=False)
 class Conv:
@@ -106,6 +112,35 @@ class Conv:
         per_out = int(np.prod(self.weight.shape[1:]))
         return int(np.prod(out)) * per_out
 
+    def matrix(self, in_shape: Shape) -> sparse.csr_matrix:
+        """Explicit (out x in) synapses: one entry per (output, tap) that lands inside."""
+        out = self.out_shape(in_shape)
+        c_out, cin_g = self.weight.shape[:2]
+        kernel = self.weight.shape[2:]
+        per_group = c_out // self.groups
+        grids = np.meshgrid(
+            np.arange(c_out),
+            *[np.arange(n) for n in out[1:]],
+            np.arange(cin_g),
+            *[np.arange(k) for k in kernel],
+            indexing="ij",
+        )
+        co, rest = grids[0], grids[1:]
+        opos, ci, taps = rest[: self.ndim], rest[self.ndim], rest[self.ndim + 1 :]
+        cin = (co // per_group) * cin_g + ci
+        valid = np.ones(co.shape, bool)
+        ipos = []
+        for d in range(self.ndim):
+            p = opos[d] * self.stride[d] - self.padding[d] + taps[d] * self.dilation[d]
+            valid &= (p >= 0) & (p < in_shape[1 + d])
+            ipos.append(p)
+        w = self.weight[(co, ci, *taps)]
+        valid &= w != 0
+        row = np.ravel_multi_index((co[valid], *[o[valid] for o in opos]), out)
+        col = np.ravel_multi_index((cin[valid], *[p[valid] for p in ipos]), in_shape)
+        n_out, n_in = int(np.prod(out)), int(np.prod(in_shape))
+        return sparse.csr_matrix((w[valid], (row, col)), shape=(n_out, n_in))
+
 
 @dataclass(frozen=True, eq=False)
 class Pool2d:
@@ -134,6 +169,12 @@ class Pool2d:
     def synapses(self, in_shape: Shape) -> int:
         return int(np.prod(self.out_shape(in_shape))) * self.kernel[0] * self.kernel[1]
 
+    def matrix(self, in_shape: Shape) -> sparse.csr_matrix:
+        c = in_shape[0]
+        eye = np.ones((c, 1, *self.kernel)) * self.scale
+        conv = Conv(eye, self.stride, self.padding, (1, 1), groups=c)
+        return conv.matrix(in_shape)
+
 
 @dataclass(frozen=True, eq=False)
 class Flatten:
@@ -159,6 +200,9 @@ class Flatten:
     def synapses(self, in_shape: Shape) -> int:
         return 0
 
+    def matrix(self, in_shape: Shape) -> sparse.csr_matrix:
+        return sparse.identity(int(np.prod(in_shape)), format="csr")
+
 
 @dataclass(frozen=True, eq=False)
 class Scale:
@@ -174,6 +218,15 @@ class Scale:
 
     def synapses(self, in_shape: Shape) -> int:
         return int(np.prod(in_shape))
+
+    def matrix(self, in_shape: Shape) -> sparse.csr_matrix:
+        out = self.out_shape(in_shape)
+        full = np.broadcast_to(self.scale, out).reshape(-1)
+        spread = np.broadcast_to(np.arange(int(np.prod(in_shape))).reshape(in_shape), out)
+        return sparse.csr_matrix(
+            (full, (np.arange(full.size), spread.reshape(-1))),
+            shape=(full.size, int(np.prod(in_shape))),
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -216,6 +269,9 @@ class Matrix:
         if tuple(in_shape) != tuple(self.in_shape):
             raise ShapeError(f"synapse matrix expects input shape {self.in_shape}, got {in_shape}")
         return self.out_shape_
+
+    def matrix(self, in_shape: Shape) -> sparse.csr_matrix:
+        return self.weight
 
     def apply(self, x: np.ndarray, with_bias: bool = True) -> np.ndarray:
         flat = x.reshape(x.shape[0], -1)

@@ -16,7 +16,7 @@ from scipy import sparse
 from ..backends.lowering import IntNetwork
 from ..errors import Violation
 from ..target.spec import TargetSpec
-from .pack import Core, count_output_axons, first_fit, neuron_cores
+from .pack import Core, count_output_axons, destinations, first_fit, neuron_cores
 from .place import hop_matrices, place, slot_coords
 from .split import Block, incoming_by_source, list_bits, split_population
 
@@ -50,17 +50,21 @@ class Mapping:
         rows = []
         for c, xyz in zip(self.cores, self.coords, strict=True):
             u = c.usage()
-            rows.append({
-                "core": c.index, "tile_x": int(xyz[0]), "tile_y": int(xyz[1]),
-                "chip": int(xyz[0]) // spec.mesh.tiles_x,
-                "layers": sorted({b.population for b in c.blocks}),
-                "neurons": [u["neurons"], lim.neurons],
-                "synapse_bits": [u["synapse_bits"], lim.synapse_memory_bits],
-                "input_axons": [u["input_axons"], lim.input_axons],
-                "output_axons": [u["output_axons"], lim.output_axons],
-                "fan_in": [u["fan_in"], lim.fan_in],
-                "synapses": u["synapses"],
-            })
+            rows.append(
+                {
+                    "core": c.index,
+                    "tile_x": int(xyz[0]),
+                    "tile_y": int(xyz[1]),
+                    "chip": int(xyz[0]) // spec.mesh.tiles_x,
+                    "layers": sorted({b.population for b in c.blocks}),
+                    "neurons": [u["neurons"], lim.neurons],
+                    "synapse_bits": [u["synapse_bits"], lim.synapse_memory_bits],
+                    "input_axons": [u["input_axons"], lim.input_axons],
+                    "output_axons": [u["output_axons"], lim.output_axons],
+                    "fan_in": [u["fan_in"], lim.fan_in],
+                    "synapses": u["synapses"],
+                }
+            )
         return rows
 
 
@@ -82,8 +86,13 @@ def lower_bound(net: IntNetwork, spec: TargetSpec) -> dict[str, int]:
     return bounds
 
 
-def _traffic(net: IntNetwork, cores: list[Core], dest: dict[str, sparse.csr_matrix],
-             where: dict[str, np.ndarray], activity: dict[str, np.ndarray] | None) -> np.ndarray:
+def _traffic(
+    net: IntNetwork,
+    cores: list[Core],
+    dest: dict[str, sparse.csr_matrix],
+    where: dict[str, np.ndarray],
+    activity: dict[str, np.ndarray] | None,
+) -> np.ndarray:
     """Messages per step between cores: each neuron's activity to each core it targets."""
     n = len(cores)
     traffic = np.zeros((n, n))
@@ -92,60 +101,107 @@ def _traffic(net: IntNetwork, cores: list[Core], dest: dict[str, sparse.csr_matr
             continue
         rate = activity.get(name) if activity else None
         rate = np.ones(d.shape[0]) if rate is None else np.asarray(rate, dtype=np.float64)
-        src = sparse.csr_matrix((rate, (where[name], np.arange(d.shape[0]))),
-                                shape=(n, d.shape[0]))
+        src = sparse.csr_matrix((rate, (where[name], np.arange(d.shape[0]))), shape=(n, d.shape[0]))
         traffic += (src @ (d > 0).astype(np.float64)).toarray()
     np.fill_diagonal(traffic, 0.0)
     return traffic
 
 
-def map_network(net: IntNetwork, spec: TargetSpec,
-                activity: dict[str, np.ndarray] | None = None,
-                placement: str = "auto") -> Mapping:
+def map_network(
+    net: IntNetwork,
+    spec: TargetSpec,
+    activity: dict[str, np.ndarray] | None = None,
+    placement: str = "auto",
+) -> Mapping:
     """Split, pack and place `net` on `spec`; violations are collected, not raised."""
     violations: list[Violation] = []
     cap: dict[str, int | None] = {p.name: None for p in net.populations}
-    cores: list[Core] = []
-    dest: dict[str, sparse.csr_matrix] = {}
+    blocks: list[Block] = []
+    out_bound: list[int] = []
     for _ in range(MAX_OUTPUT_AXON_ROUNDS):
-        blocks: list[Block] = []
-        violations = []
+        blocks, violations = [], []
         for pop in net.populations:
             b, v = split_population(net, spec, pop.name, cap[pop.name])
             blocks += b
             violations += v
         if violations:
             break
-        cores = first_fit(blocks, spec)
-        dest = count_output_axons(net, cores)
-        over = [c for c in cores if c.output_axons > spec.core.output_axons]
+        # Upper bound of each block's output axons: distinct destination blocks per neuron
+        # (packing blocks into cores can only merge destinations).
+        as_cores = [Core(i, [b]) for i, b in enumerate(blocks)]
+        per_neuron = destinations(net, neuron_cores(net, as_cores), len(blocks))
+        where = neuron_cores(net, as_cores)
+        out_bound = [0] * len(blocks)
+        for name, d in per_neuron.items():
+            if name in where:
+                counts = np.bincount(where[name], weights=np.diff(d.indptr), minlength=len(blocks))
+                out_bound = [int(a + c) for a, c in zip(out_bound, counts, strict=True)]
+        over = [
+            (b, o) for b, o in zip(blocks, out_bound, strict=True) if o > spec.core.output_axons
+        ]
         if not over:
             break
-        for c in over:  # halve the blocks of the overfull cores and try again
-            for b in c.blocks:
-                current = cap[b.population] or spec.core.neurons
-                cap[b.population] = max(1, min(current, b.neurons) // 2)
-                if b.neurons == 1:
-                    violations.append(Violation(b.population, "output axons for one neuron",
-                                                c.output_axons, spec.core.output_axons))
+        for blk, o in over:
+            if blk.neurons == 1:
+                violations.append(
+                    Violation(
+                        blk.population, "output axons for one neuron", o, spec.core.output_axons
+                    )
+                )
+            cap[blk.population] = max(1, min(cap[blk.population] or blk.neurons, blk.neurons) // 2)
         if violations:
             break
     else:
-        violations.append(Violation("<network>", "output axons", max(
-            c.output_axons for c in cores), spec.core.output_axons, "splitting did not converge"))
+        violations.append(
+            Violation(
+                "<network>",
+                "output axons",
+                max(out_bound),
+                spec.core.output_axons,
+                "splitting did not converge",
+            )
+        )
+    cores: list[Core] = []
+    dest: dict[str, sparse.csr_matrix] = {}
+    if not violations:
+        cores = first_fit(blocks, spec, out_bound)
+        dest = count_output_axons(net, cores)
     bound = lower_bound(net, spec)
     if violations:
-        return Mapping([], np.zeros(0, dtype=np.int64), np.zeros((0, 3), dtype=np.int64), {}, {},
-                       bound, {}, violations)
+        return Mapping(
+            [],
+            np.zeros(0, dtype=np.int64),
+            np.zeros((0, 3), dtype=np.int64),
+            {},
+            {},
+            bound,
+            {},
+            violations,
+        )
     if len(cores) > spec.cores_available:
-        biggest = max({b.population for c in cores for b in c.blocks},
-                      key=lambda p: sum(b.neurons for c in cores for b in c.blocks
-                                        if b.population == p))
-        violations.append(Violation(biggest, "cores", len(cores), spec.cores_available,
-                                    f"the network needs {len(cores)} cores; add chips with "
-                                    f"--chips"))
-        return Mapping(cores, np.zeros(0, dtype=np.int64), np.zeros((0, 3), dtype=np.int64),
-                       {}, dest, bound, {}, violations)
+        biggest = max(
+            {b.population for c in cores for b in c.blocks},
+            key=lambda p: sum(b.neurons for c in cores for b in c.blocks if b.population == p),
+        )
+        violations.append(
+            Violation(
+                biggest,
+                "cores",
+                len(cores),
+                spec.cores_available,
+                f"the network needs {len(cores)} cores; add chips with --chips",
+            )
+        )
+        return Mapping(
+            cores,
+            np.zeros(0, dtype=np.int64),
+            np.zeros((0, 3), dtype=np.int64),
+            {},
+            dest,
+            bound,
+            {},
+            violations,
+        )
     where = neuron_cores(net, cores)
     traffic = _traffic(net, cores, dest, where, activity)
     slots, report = place(traffic, spec, placement)

@@ -41,24 +41,38 @@ class Core:
         return max((b.fan_in for b in self.blocks), default=0)
 
     def usage(self) -> dict[str, int]:
-        return {"neurons": self.neurons, "synapse_bits": self.synapse_bits,
-                "input_axons": self.input_axons, "output_axons": self.output_axons,
-                "fan_in": self.fan_in, "synapses": self.synapses}
+        return {
+            "neurons": self.neurons,
+            "synapse_bits": self.synapse_bits,
+            "input_axons": self.input_axons,
+            "output_axons": self.output_axons,
+            "fan_in": self.fan_in,
+            "synapses": self.synapses,
+        }
 
 
-def first_fit(blocks: list[Block], spec: TargetSpec) -> list[Core]:
-    """Blocks in network order into the first core where every resource still fits."""
+def first_fit(blocks: list[Block], spec: TargetSpec, out_bound: list[int]) -> list[Core]:
+    """Blocks in network order into the first core where every resource still fits.
+
+    `out_bound` is an upper bound of each block's output axons, so the packed cores stay within
+    the output-axon limit whatever else shares them."""
     lim = spec.core
     cores: list[Core] = []
-    for b in blocks:
-        for c in cores:
-            if (c.neurons + b.neurons <= lim.neurons
-                    and c.synapse_bits + b.synapse_bits <= lim.synapse_memory_bits
-                    and c.input_axons + b.input_axons <= lim.input_axons):
+    outs: list[int] = []
+    for b, o in zip(blocks, out_bound, strict=True):
+        for i, c in enumerate(cores):
+            if (
+                c.neurons + b.neurons <= lim.neurons
+                and c.synapse_bits + b.synapse_bits <= lim.synapse_memory_bits
+                and c.input_axons + b.input_axons <= lim.input_axons
+                and outs[i] + o <= lim.output_axons
+            ):
                 c.blocks.append(b)
+                outs[i] += o
                 break
         else:
             cores.append(Core(len(cores), [b]))
+            outs.append(o)
     return cores
 
 
@@ -71,8 +85,9 @@ def neuron_cores(net: IntNetwork, cores: list[Core]) -> dict[str, np.ndarray]:
     return out
 
 
-def destinations(net: IntNetwork, where: dict[str, np.ndarray], n_cores: int
-                 ) -> dict[str, sparse.csr_matrix]:
+def destinations(
+    net: IntNetwork, where: dict[str, np.ndarray], n_cores: int
+) -> dict[str, sparse.csr_matrix]:
     """Per source (input or population): a (source neurons x cores) matrix of synapse counts.
 
     A neuron sends one message to every core where it has at least one synapse."""
@@ -81,7 +96,8 @@ def destinations(net: IntNetwork, where: dict[str, np.ndarray], n_cores: int
         w = pr.weight.tocoo()
         counts = sparse.csr_matrix(
             (np.ones(w.nnz, dtype=np.int64), (w.col, where[pr.post][w.row])),
-            shape=(w.shape[1], n_cores))
+            shape=(w.shape[1], n_cores),
+        )
         out[pr.pre] = counts if pr.pre not in out else sparse.csr_matrix(out[pr.pre] + counts)
     return out
 

@@ -37,8 +37,9 @@ def cost(traffic: np.ndarray, placement: np.ndarray, hops: np.ndarray) -> float:
     return float((traffic * hops[np.ix_(placement, placement)]).sum())
 
 
-def _bisect(cores: list[int], slots: list[int], sym: np.ndarray, coords: np.ndarray,
-            out: np.ndarray) -> None:
+def _bisect(
+    cores: list[int], slots: list[int], sym: np.ndarray, coords: np.ndarray, out: np.ndarray
+) -> None:
     if len(cores) <= 1 or len(slots) <= 1 or len({coords[s, 2] for s in slots}) == 1:
         for c, s in zip(cores, slots, strict=False):
             out[c] = s
@@ -65,7 +66,9 @@ def _metis_halves(cores: list[int], sym: np.ndarray, n_left: int) -> list[int]:
     if n > 2 and sub.any():
         import pymetis
 
-        xadj, adjncy, weights = [0], [], []
+        xadj: list[int] = [0]
+        adjncy: list[int] = []
+        weights: list[int] = []
         for i in range(n):
             nbrs = np.flatnonzero(sub[i])
             nbrs = nbrs[nbrs != i]
@@ -74,16 +77,18 @@ def _metis_halves(cores: list[int], sym: np.ndarray, n_left: int) -> list[int]:
             xadj.append(len(adjncy))
         if adjncy:
             frac = n_left / n
-            _, metis_parts = pymetis.part_graph(2, xadj=xadj, adjncy=adjncy, eweights=weights,
-                                                tpwgts=[frac, 1 - frac])
+            _, metis_parts = pymetis.part_graph(
+                2, xadj=xadj, adjncy=adjncy, eweights=weights, tpwgts=[frac, 1 - frac]
+            )
             parts = list(metis_parts)
     # Repair sizes: move the cores with the least affinity to their side.
     parts_arr = np.array(parts)
     while (parts_arr == 0).sum() != n_left:
         src = 0 if (parts_arr == 0).sum() > n_left else 1
         cand = np.flatnonzero(parts_arr == src)
-        gain = sub[np.ix_(cand, np.flatnonzero(parts_arr != src))].sum(axis=1) - \
-            sub[np.ix_(cand, cand)].sum(axis=1)
+        gain = sub[np.ix_(cand, np.flatnonzero(parts_arr != src))].sum(axis=1) - sub[
+            np.ix_(cand, cand)
+        ].sum(axis=1)
         parts_arr[cand[int(np.argmax(gain))]] = 1 - src
     return [int(p) for p in parts_arr]
 
@@ -102,8 +107,9 @@ def compact_region(spec: TargetSpec, n_cores: int, coords: np.ndarray) -> list[i
     return [int(s) for s in inside]
 
 
-def _swap_improve(traffic: np.ndarray, placement: np.ndarray, hops: np.ndarray,
-                  passes: int = 3) -> np.ndarray:
+def _swap_improve(
+    traffic: np.ndarray, placement: np.ndarray, hops: np.ndarray, passes: int = 3
+) -> np.ndarray:
     """Pairwise swaps of slots while they lower the cost (bounded number of passes)."""
     best = placement.copy()
     best_cost = cost(traffic, best, hops)
@@ -125,8 +131,9 @@ def _swap_improve(traffic: np.ndarray, placement: np.ndarray, hops: np.ndarray,
     return best
 
 
-def place(traffic: np.ndarray, spec: TargetSpec, method: str = "auto"
-          ) -> tuple[np.ndarray, dict[str, float | str]]:
+def place(
+    traffic: np.ndarray, spec: TargetSpec, method: str = "auto"
+) -> tuple[np.ndarray, dict[str, float | str]]:
     """Slot of every core, and the traffic x hops of the greedy and partitioned placements."""
     n = traffic.shape[0]
     coords = slot_coords(spec)
@@ -141,9 +148,10 @@ def place(traffic: np.ndarray, spec: TargetSpec, method: str = "auto"
     part = np.full(n, -1, dtype=np.int64)
     _bisect(list(range(n)), compact_region(spec, n, coords), sym, coords, part)
     part = _swap_improve(traffic, part, hops)
-    report["metis_traffic_hops"] = cost(traffic, part, hops)
-    if report["metis_traffic_hops"] <= report["greedy_traffic_hops"]:
-        report.update(method="metis", traffic_hops=report["metis_traffic_hops"])
+    greedy_cost, metis_cost = float(report["greedy_traffic_hops"]), cost(traffic, part, hops)
+    report["metis_traffic_hops"] = metis_cost
+    if metis_cost <= greedy_cost:
+        report.update(method="metis", traffic_hops=metis_cost)
         return part, report
-    report.update(method="greedy", traffic_hops=report["greedy_traffic_hops"])
+    report.update(method="greedy", traffic_hops=greedy_cost)
     return greedy, report

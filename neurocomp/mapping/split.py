@@ -15,7 +15,7 @@ from scipy import sparse
 
 from ..backends.lowering import IntNetwork, IntPopulation
 from ..errors import Violation
-from ..target.spec import TargetSpec
+from ..target.spec import CoreLimits, TargetSpec
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,19 @@ def incoming_by_source(net: IntNetwork, pop: IntPopulation) -> dict[str, sparse.
     return {k: sparse.csr_matrix(v) for k, v in out.items()}
 
 
-def block_stats(net: IntNetwork, spec: TargetSpec, name: str, start: int, stop: int,
-                sources: dict[str, sparse.csr_matrix] | None = None) -> Block:
+def _fits(neurons_before: int, bits: int, axons: int, cap: int, lim: CoreLimits) -> bool:
+    """Whether one more neuron fits a block already holding `neurons_before` neurons."""
+    return neurons_before < cap and bits <= lim.synapse_memory_bits and axons <= lim.input_axons
+
+
+def block_stats(
+    net: IntNetwork,
+    spec: TargetSpec,
+    name: str,
+    start: int,
+    stop: int,
+    sources: dict[str, sparse.csr_matrix] | None = None,
+) -> Block:
     pop = net.population(name)
     sources = sources if sources is not None else incoming_by_source(net, pop)
     syn = axons = bits = 0
@@ -77,8 +88,9 @@ def block_stats(net: IntNetwork, spec: TargetSpec, name: str, start: int, stop: 
     return Block(name, start, stop, syn, bits, axons, int(fan.max()) if fan.size else 0)
 
 
-def split_population(net: IntNetwork, spec: TargetSpec, name: str, max_neurons: int | None = None
-                     ) -> tuple[list[Block], list[Violation]]:
+def split_population(
+    net: IntNetwork, spec: TargetSpec, name: str, max_neurons: int | None = None
+) -> tuple[list[Block], list[Violation]]:
     """Greedy contiguous blocks of population `name`; violations for neurons no core can hold."""
     pop = net.population(name)
     lim = spec.core
@@ -116,24 +128,26 @@ def split_population(net: IntNetwork, spec: TargetSpec, name: str, max_neurons: 
     for i in range(pop.size):
         d_bits, d_axons, touched = row_cost(i)
 
-        def fits() -> bool:
-            return (i - start < cap and bits + d_bits <= lim.synapse_memory_bits
-                    and axons + d_axons <= lim.input_axons)
-
-        if i > start and not fits():
+        if i > start and not _fits(i - start, bits + d_bits, axons + d_axons, cap, lim):
             blocks.append(block_stats(net, spec, name, start, i, sources))
-            start = bits = axons = 0
-            start = i
+            start, bits, axons = i, 0, 0
             for c in counts.values():
                 c[:] = 0
             d_bits, d_axons, touched = row_cost(i)
-        if not fits():  # one neuron that no core can hold
+        if not _fits(i - start, bits + d_bits, axons + d_axons, cap, lim):  # one neuron alone
             if d_bits > lim.synapse_memory_bits:
-                violations.append(Violation(name, "synapse memory for one neuron",
-                                            f"{d_bits} bits", f"{lim.synapse_memory_bits} bits"))
+                violations.append(
+                    Violation(
+                        name,
+                        "synapse memory for one neuron",
+                        f"{d_bits} bits",
+                        f"{lim.synapse_memory_bits} bits",
+                    )
+                )
             if d_axons > lim.input_axons:
-                violations.append(Violation(name, "input axons for one neuron", d_axons,
-                                            lim.input_axons))
+                violations.append(
+                    Violation(name, "input axons for one neuron", d_axons, lim.input_axons)
+                )
             return [], violations
         for k, idx, mult in touched:
             counts[k][idx] += mult

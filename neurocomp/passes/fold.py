@@ -17,38 +17,30 @@ from ..ir.network import Network, NeuronParams, Population, Projection
 from ..ir.ops import Delay, Matrix, Op, Shape
 from .base import PassContext, PassError, PassResult, register
 
-CHUNK_BYTES = 64 * 2**20  # memory for one block of basis responses while composing a chain
-
 
 def compose(ops: tuple[Op, ...], in_shape: Shape, name: str) -> Matrix:
-    """The (post, pre) matrix and bias of a chain of linear operators, built column block by
-    column block from the chain's response to unit inputs."""
+    """The (post, pre) matrix and bias of a chain of linear operators: the product of each
+    operator's explicit synapse matrix; the bias is the chain's response to a zero input."""
     shape = tuple(in_shape)
+    weight = sparse.identity(int(np.prod(in_shape)), format="csr")
     for op in ops:
-        if isinstance(op, Delay) and op.steps.any():
-            raise PassError(f"projection '{name}': delays cannot be folded into a synapse matrix")
+        if isinstance(op, Delay):
+            if op.steps.any():
+                raise PassError(
+                    f"projection '{name}': delays cannot be folded into a synapse matrix"
+                )
+            continue
+        weight = sparse.csr_matrix(op.matrix(shape) @ weight)
         shape = op.out_shape(shape)
-    n_in, n_out = int(np.prod(in_shape)), int(np.prod(shape))
-    active = [op for op in ops if not isinstance(op, Delay)]
-    chunk = max(1, min(n_in, CHUNK_BYTES // (8 * max(n_out, 1))))
-    blocks = []
-    for start in range(0, n_in, chunk):
-        k = min(chunk, n_in - start)
-        basis = np.zeros((k, n_in))
-        basis[np.arange(k), start + np.arange(k)] = 1.0
-        y = basis.reshape(k, *in_shape)
-        for op in active:
-            y = op.apply(y, with_bias=False)
-        blocks.append(sparse.csr_matrix(y.reshape(k, n_out).T))
-    weight = sparse.hstack(blocks, format="csr") if blocks else sparse.csr_matrix((n_out, 0))
     weight.eliminate_zeros()
     weight.sort_indices()
     bias = None
+    active = [op for op in ops if not isinstance(op, Delay)]
     if any(getattr(op, "bias", None) is not None for op in active):
         y = np.zeros((1, *in_shape))
         for op in active:
             y = op.apply(y)
-        bias = y.reshape(n_out)
+        bias = y.reshape(-1)
     return Matrix(weight, tuple(in_shape), shape, bias)
 
 

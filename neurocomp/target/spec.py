@@ -7,6 +7,7 @@ once, here in the spec, and every stage reads it from there.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tomllib
 from dataclasses import MISSING, asdict, dataclass, field
@@ -138,13 +139,24 @@ _SECTIONS: dict[str, type] = {
     "timing": TimingModel,
 }
 _INT_RANGES = {
-    "tiles_x": (1, 4096), "tiles_y": (1, 4096), "cores_per_tile": (1, 1024),
-    "chips_per_board": (1, 1 << 20), "neurons": (1, 1 << 30),
-    "synapse_memory_bits": (1, 1 << 50), "input_axons": (1, 1 << 30),
-    "output_axons": (1, 1 << 30), "fan_in": (1, 1 << 30), "word_bits": (1, 4096),
-    "header_bits": (0, 4096), "index_bits": (0, 64), "delay_bits": (0, 64),
-    "weight_bits": (1, 32), "state_bits": (4, 62), "decay_bits": (1, 24),
-    "threshold_bits": (2, 62), "bias_bits": (2, 62),
+    "tiles_x": (1, 4096),
+    "tiles_y": (1, 4096),
+    "cores_per_tile": (1, 1024),
+    "chips_per_board": (1, 1 << 20),
+    "neurons": (1, 1 << 30),
+    "synapse_memory_bits": (1, 1 << 50),
+    "input_axons": (1, 1 << 30),
+    "output_axons": (1, 1 << 30),
+    "fan_in": (1, 1 << 30),
+    "word_bits": (1, 4096),
+    "header_bits": (0, 4096),
+    "index_bits": (0, 64),
+    "delay_bits": (0, 64),
+    "weight_bits": (1, 32),
+    "state_bits": (4, 62),
+    "decay_bits": (1, 24),
+    "threshold_bits": (2, 62),
+    "bias_bits": (2, 62),
 }
 _CHOICES = {"decay_rounding": ("toward_zero", "floor"), "overflow": ("saturate", "wrap")}
 
@@ -183,11 +195,12 @@ def spec_from_dict(data: dict[str, Any], source: str = "<dict>") -> TargetSpec:
         table = data.get(section)
         if not isinstance(table, dict):
             raise TargetError(f"{source}: missing section [{section}]")
-        fields = cls.__dataclass_fields__
+        fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(table) - set(fields))
         if unknown:
-            raise TargetError(f"{source}: [{section}] has unknown key(s) {unknown}; "
-                              f"known: {sorted(fields)}")
+            raise TargetError(
+                f"{source}: [{section}] has unknown key(s) {unknown}; known: {sorted(fields)}"
+            )
         values = {}
         for key, f in fields.items():
             if key not in table:
@@ -197,10 +210,17 @@ def spec_from_dict(data: dict[str, Any], source: str = "<dict>") -> TargetSpec:
             kind = int if f.type in ("int", int) else float
             values[key] = _check_value(f"{source} [{section}]", key, table[key], kind)
         parts[section] = cls(**values)
-    extra = {k: v for k, v in data.items()
-             if k not in ("name", "description", "time_step_s", *_SECTIONS)}
-    return TargetSpec(name=data["name"], description=data["description"], time_step_s=time_step,
-                      source=source, extra=extra, **parts)
+    extra = {
+        k: v for k, v in data.items() if k not in ("name", "description", "time_step_s", *_SECTIONS)
+    }
+    return TargetSpec(
+        name=data["name"],
+        description=data["description"],
+        time_step_s=time_step,
+        source=source,
+        extra=extra,
+        **parts,
+    )
 
 
 def shipped_targets() -> dict[str, Path]:
@@ -227,8 +247,10 @@ def load_target(target: str | Path | TargetSpec, chips: int | None = None) -> Ta
             if not path.is_file():
                 raise TargetError(f"{path}: no such chip description file")
         else:
-            raise TargetError(f"unknown target '{text}'; shipped targets: "
-                              f"{', '.join(shipped)} (or give a path to a .toml file)")
+            raise TargetError(
+                f"unknown target '{text}'; shipped targets: "
+                f"{', '.join(shipped)} (or give a path to a .toml file)"
+            )
         try:
             data = tomllib.loads(path.read_text())
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
