@@ -145,7 +145,11 @@ def map_network(
             if blk.neurons == 1:
                 violations.append(
                     Violation(
-                        blk.population, "output axons for one neuron", o, spec.core.output_axons
+                        blk.population,
+                        "output axons for one neuron",
+                        o,
+                        spec.core.output_axons,
+                        "counted as distinct destination blocks",
                     )
                 )
             cap[blk.population] = max(1, min(cap[blk.population] or blk.neurons, blk.neurons) // 2)

@@ -78,7 +78,10 @@ def _metis_halves(cores: list[int], sym: np.ndarray, n_left: int) -> list[int]:
         if adjncy:
             frac = n_left / n
             _, metis_parts = pymetis.part_graph(
-                2, xadj=xadj, adjncy=adjncy, eweights=weights, tpwgts=[frac, 1 - frac]
+                2,
+                pymetis.CSRAdjacency(xadj, adjncy),
+                eweights=weights,
+                tpwgts=[frac, 1 - frac],
             )
             parts = list(metis_parts)
     # Repair sizes: move the cores with the least affinity to their side.

@@ -1,0 +1,117 @@
+"""Mapping: blocks respect every per-core limit; networks that do not fit say why."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import neurocomp as nc
+from neurocomp.target import load_target
+
+from conftest import ROOT, zoo_file
+from graphs import affine, chain, lif
+
+
+def _chip(tmp_path, **core):
+    text = (ROOT / "targets" / "reference.toml").read_text()
+    for key, value in core.items():
+        lines = [ln for ln in text.splitlines() if ln.startswith(f"{key} = ")]
+        text = text.replace(lines[0], f"{key} = {value}")
+    path = tmp_path / "chip.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def _dense_net(n_in=300, n_hidden=600, n_out=10, seed=0):
+    rng = np.random.default_rng(seed)
+    g = chain(
+        ("fc", affine(n_hidden, n_in, rng, 0.3)),
+        ("h", lif(n_hidden, rng)),
+        ("fc2", affine(n_out, n_hidden, rng, 0.3)),
+        ("o", lif(n_out, rng)),
+        input_shape=(n_in,),
+        out=(n_out,),
+    )
+    return nc.load(g, dt=1e-4)
+
+
+def _fan_out_net():
+    """One neuron 'b' projecting to three populations: three destination cores at least."""
+    import nir
+
+    rng = np.random.default_rng(0)
+    nodes = {"in": nir.Input(input_type=np.array([4])), "fc": affine(1, 4, rng), "b": lif(1, rng)}
+    edges = [("in", "fc"), ("fc", "b")]
+    for k in range(3):
+        nodes[f"w{k}"] = affine(2, 1, rng)
+        nodes[f"o{k}"] = lif(2, rng)
+        nodes[f"out{k}"] = nir.Output(output_type=np.array([2]))
+        edges += [("b", f"w{k}"), (f"w{k}", f"o{k}"), (f"o{k}", f"out{k}")]
+    return nc.load(nir.NIRGraph(nodes=nodes, edges=edges, type_check=False), dt=1e-4)
+
+
+def test_cnn_maps_within_limits_and_partitioner_beats_greedy():
+    net = nc.load(zoo_file("cnn_sinabs.nir"))
+    prog = nc.compile(net)
+    m, spec = prog.mapping, prog.target
+    assert m.cores_used >= m.lower_bound["cores"]
+    assert m.cores_used <= spec.cores_available
+    covered = {p.name: np.zeros(p.size, int) for p in prog.net.populations}
+    for c in m.cores:
+        for b in c.blocks:
+            covered[b.population][b.start : b.stop] += 1
+    assert all((v == 1).all() for v in covered.values())  # every neuron on exactly one core
+    for row in m.usage_table(spec):
+        for key in ("neurons", "synapse_bits", "input_axons", "output_axons", "fan_in"):
+            assert row[key][0] <= row[key][1], (row["core"], key)
+    assert m.placement["metis_traffic_hops"] < m.placement["greedy_traffic_hops"]
+    assert len(set(m.slots.tolist())) == m.cores_used
+
+
+@pytest.mark.parametrize(
+    "core,resource",
+    [
+        ({"fan_in": 100}, "fan-in per neuron"),
+        ({"input_axons": 200, "fan_in": 4096}, "input axons for one neuron"),
+        ({"synapse_memory_bits": 2048}, "synapse memory for one neuron"),
+        ({"output_axons": 2}, "output axons for one neuron"),
+    ],
+)
+def test_each_core_resource_has_an_error(tmp_path, core, resource):
+    chip = _chip(tmp_path, **core)
+    net = _fan_out_net() if "output_axons" in core else _dense_net()
+    with pytest.raises(nc.ResourceLimitError) as info:
+        nc.compile(net, target=chip)
+    names = [v.resource for v in info.value.violations]
+    assert resource in names, names
+    v = next(v for v in info.value.violations if v.resource == resource)
+    assert v.layer in ("h", "o", "b") and v.needed is not None and v.available is not None
+    assert f"layer '{v.layer}': {resource} needed" in str(info.value)
+
+
+def test_too_many_cores_names_layer_and_counts(tmp_path):
+    chip = _chip(tmp_path, neurons=16, tiles_x=1, tiles_y=1, cores_per_tile=4)
+    with pytest.raises(nc.ResourceLimitError) as info:
+        nc.compile(_dense_net(n_hidden=200), target=chip)
+    v = info.value.violations[0]
+    assert v.resource == "cores" and v.available == 4 and v.needed > 4 and v.layer == "h"
+    prog = nc.compile(_dense_net(n_hidden=200), target=chip, chips=4)  # more chips: fits
+    assert prog.summary["chips"] == 4 and prog.summary["cores_used"] > 4
+
+
+def test_weight_and_threshold_width_violations(tmp_path):
+    text = (ROOT / "targets" / "reference.toml").read_text()
+    text = text.replace("threshold_bits = 23", "threshold_bits = 4")
+    path = tmp_path / "narrow.toml"
+    path.write_text(text)
+    with pytest.raises(nc.ResourceLimitError, match="threshold width needed"):
+        nc.compile(_dense_net(), target=str(path))
+    with pytest.raises(nc.PassError, match="exceeds target 'reference' maximum 8"):
+        nc.compile(_dense_net(), passes="quantize{weight_bits=12}")
+
+
+def test_lower_bound_is_max_over_resources():
+    prog = nc.compile(_dense_net())
+    lb = prog.mapping.lower_bound
+    assert lb["cores"] == max(lb["neurons"], lb["synapse_bits"], lb["input_axons"])
+    assert lb["neurons"] == -(-610 // load_target("reference").core.neurons)
