@@ -113,7 +113,7 @@ def build(
         "synapses": intnet.synapses,
         "synapses_input": net.synapses,
         "weight_bits": next((p.weight_bits for p in pipeline if isinstance(p, Quantize)), None),
-        "pipeline": ",".join(describe(p) for p in pipeline),
+        "pipeline": ",".join(describe(p, full=isinstance(p, Quantize)) for p in pipeline),
         "placement": mapping.placement.get("method"),
         "traffic_hops": mapping.placement.get("traffic_hops"),
         "dt": net.dt,

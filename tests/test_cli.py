@@ -182,3 +182,100 @@ def test_passes_on_the_command_line_match_the_api(tmp_path):
 
 def test_bad_pipeline_is_one_line():
     assert_one_line_error(run("inspect", DIGITS, "--passes", "prune{x=1}"), "unknown option(s)")
+
+
+def test_compile_simulate_energy_round_trip(tmp_path):
+    out = tmp_path / "build"
+    calib = EXAMPLES / "digits" / "digits_calib.npz"
+    proc = run("compile", DIGITS, "-o", out, "--calibration", calib, "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    for key in (
+        "target",
+        "cores_used",
+        "cores_available",
+        "neurons",
+        "synapses",
+        "synapses_input",
+        "weight_bits",
+        "energy_per_inference_j",
+    ):
+        assert key in summary
+    assert summary["target"] == "reference" and summary["cores_used"] == 1
+    sim = run("simulate", out, "--input", DIGITS_X, "--json")
+    assert sim.returncode == 0, sim.stderr
+    assert json.loads(sim.stdout)["accuracy"] > 0.95
+    en = run("energy", out, "--input", DIGITS_X, "--json")
+    assert en.returncode == 0, en.stderr
+    report = json.loads(en.stdout)
+    assert [layer["name"] for layer in report["layers"]] == ["lif1", "lif2"]
+    table = run("energy", out, "--input", DIGITS_X)
+    assert "per inference" in table.stdout
+
+
+def test_compile_human_summary(tmp_path):
+    proc = run("compile", DIGITS, "-o", tmp_path / "b", "--dt", "1e-4")
+    assert proc.returncode == 0, proc.stderr
+    for needle in ("cores used", "synapses kept", "weight bits"):
+        assert needle in proc.stdout
+
+
+def test_targets_lists_the_reference_chip():
+    proc = run("targets", "--json")
+    assert proc.returncode == 0
+    names = [t["name"] for t in json.loads(proc.stdout)]
+    assert "reference" in names
+    assert "1024 neurons" in run("targets").stdout
+
+
+def _tiny_chip(tmp_path):
+    text = (EXAMPLES.parent / "targets" / "reference.toml").read_text()
+    text = text.replace("fan_in = 4096 ", "fan_in = 32 ").replace(
+        "input_axons = 4096 ", "input_axons = 40 "
+    )
+    path = tmp_path / "tiny.toml"
+    path.write_text(text)
+    return path
+
+
+def test_check_lists_every_violation(tmp_path):
+    proc = run("check", DIGITS, "--target", _tiny_chip(tmp_path), "--dt", "1e-4")
+    assert proc.returncode == 2
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert any("fan-in per neuron needed 64, available 32" in e for e in errors)
+    assert any("input axons for one neuron" in e for e in errors)
+    assert len(errors) >= 2 and "Traceback" not in proc.stderr
+    ok = run("check", DIGITS, "--dt", "1e-4")
+    assert ok.returncode == 0 and "fits: 1 of 128 cores" in ok.stdout
+
+
+def test_failed_compile_writes_nothing(tmp_path):
+    out = tmp_path / "build"
+    proc = run("compile", DIGITS, "-o", out, "--target", _tiny_chip(tmp_path), "--dt", "1e-4")
+    assert_one_line_error(proc, "does not fit target 'reference'", "fan-in per neuron")
+    assert list(tmp_path.iterdir()) == [tmp_path / "tiny.toml"]
+
+
+def test_compile_replaces_an_old_program_and_refuses_other_folders(tmp_path):
+    out = tmp_path / "build"
+    assert run("compile", DIGITS, "-o", out, "--dt", "1e-4").returncode == 0
+    assert (
+        run(
+            "compile", DIGITS, "-o", out, "--dt", "1e-4", "--passes", "prune{sparsity=0.5}"
+        ).returncode
+        == 0
+    )
+    assert "prune" in json.loads((out / "program.json").read_text())["pipeline"]
+    other = tmp_path / "docs"
+    other.mkdir()
+    (other / "a.txt").write_text("x")
+    assert_one_line_error(
+        run("compile", DIGITS, "-o", other, "--dt", "1e-4"), "not a neurocomp program folder"
+    )
+
+
+def test_simulate_missing_program(tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(
+        run("simulate", tmp_path / "empty", "--input", DIGITS_X), "not a neurocomp program folder"
+    )

@@ -137,12 +137,13 @@ def as_passes(passes: str | Sequence[Pass] | None) -> list[Pass]:
     return list(passes)
 
 
-def describe(p: Pass) -> str:
-    """The pipeline-string form of one pass: name{opt=value,...} with non-default options."""
+def describe(p: Pass, full: bool = False) -> str:
+    """The pipeline-string form of one pass: name{opt=value,...} with the non-default options
+    (every option with `full`)."""
     opts = []
     for f in dataclasses.fields(p):  # type: ignore[arg-type]
         value = getattr(p, f.name)
-        if f.default is not dataclasses.MISSING and value == f.default:
+        if not full and f.default is not dataclasses.MISSING and value == f.default:
             continue
         opts.append(f"{f.name}={value}")
     return p.name + ("{" + ",".join(opts) + "}" if opts else "")
