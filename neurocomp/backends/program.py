@@ -28,7 +28,7 @@ from ..mapping.place import slot_coords
 from ..mapping.split import Block
 from ..target.spec import TargetSpec, spec_from_dict
 from .lowering import IntNetwork, IntPopulation, IntProjection
-from .reference_sim import RunResult, run
+from .reference_sim import RunResult, Semantics, run
 
 FORMAT_VERSION = 1
 PROGRAM_FILES = ("program.json", "arrays.npz")
@@ -54,13 +54,10 @@ class Program:
     # -- running ------------------------------------------------------------------------------
     def run(self, x: Any, record: bool = False, count: bool = True) -> RunResult:
         """Bit-accurate run on the target's integer semantics, counting events per core."""
-        f = self.target.format
         return run(
             self.net,
             x,
-            decay_rounding=f.decay_rounding,
-            state_bits=f.state_bits,
-            overflow=f.overflow,
+            Semantics.of(self.target.format),
             mapping=self.mapping if count else None,
             record=record,
         )

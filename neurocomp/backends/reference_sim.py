@@ -16,6 +16,7 @@ state), spike messages within a tile and between tiles with their east-west and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -63,10 +64,46 @@ def _decay(x: np.ndarray, d: np.ndarray, bits: int, rounding: str) -> np.ndarray
 
 
 def _overflow(x: np.ndarray, bits: int, mode: str) -> np.ndarray:
-    top = (1 << (bits - 1)) - 1
+    """Saturate to +-(2**(bits-1) - 1), or wrap into (-2**(bits-1), 2**(bits-1)] as Loihi (and
+    Lava's bit-accurate LIF) does: x - 2**bits above the range, x + 2**bits at or below its
+    bottom (applied modulo 2**bits, so any overshoot lands in range)."""
+    m = 1 << (bits - 1)
     if mode == "wrap":
-        return ((x + (top + 1)) & ((1 << bits) - 1)) - (top + 1)
-    return np.clip(x, -top, top)
+        return ((x + m - 1) % (2 * m)) - (m - 1)
+    return np.clip(x, -(m - 1), m - 1)
+
+
+def _wrap_signed(x: np.ndarray, bits: int) -> np.ndarray:
+    """Two's-complement wrap to `bits` signed bits (an int16 port, for instance)."""
+    m = 1 << (bits - 1)
+    return ((x + m) & ((1 << bits) - 1)) - m
+
+
+@dataclass(frozen=True)
+class Semantics:
+    """The integer arithmetic of a chip (see NumberFormat in neurocomp.target.spec)."""
+
+    decay_rounding: str = "toward_zero"
+    state_bits: int = 24
+    overflow: str = "saturate"
+    current_overflow: str = "saturate"
+    weight_shift: int = 0
+    threshold_shift: int = 0
+    synapse_delay: int = 0
+    activation_bits: int = 0
+
+    @classmethod
+    def of(cls, fmt: Any) -> Semantics:
+        return cls(
+            fmt.decay_rounding,
+            fmt.state_bits,
+            fmt.overflow,
+            fmt.current_overflow or fmt.overflow,
+            fmt.weight_shift,
+            fmt.threshold_shift,
+            fmt.synapse_delay,
+            fmt.activation_bits,
+        )
 
 
 def integer_inputs(net: IntNetwork, x: object) -> dict[str, np.ndarray]:
@@ -170,14 +207,13 @@ class _Counter:
 def run(
     net: IntNetwork,
     x: object,
+    semantics: Semantics | None = None,
     *,
-    decay_rounding: str = "toward_zero",
-    state_bits: int = 24,
-    overflow: str = "saturate",
     mapping: object | None = None,
     record: bool = False,
 ) -> RunResult:
     """Simulate `net` on integer input spikes x (T, batch, *input_shape)."""
+    sem = semantics or Semantics()
     xs = integer_inputs(net, x)
     steps, batch = next(iter(xs.values())).shape[:2]
     bits = net.decay_bits
@@ -213,34 +249,42 @@ def run(
             drive = np.zeros((batch, pop.size), np.int64)
             synops_in = 0
             for pr in incoming[pop.name]:
-                if pr.recurrent and t == 0:
-                    continue
-                src = prev[pr.pre] if pr.recurrent else now[pr.pre]
+                delayed = pr.recurrent or sem.synapse_delay > 0
+                if delayed and t == 0:
+                    continue  # nothing has been sent yet
+                src = prev[pr.pre] if delayed else now[pr.pre]
                 drive += np.asarray(pr.weight @ src.T).T
                 if pr.bias is not None:
                     drive += pr.bias
                 synops_in += int(src.sum(axis=0) @ colcount[pr.name])
+            if sem.activation_bits:
+                drive = _wrap_signed(drive, sem.activation_bits)
+            drive = drive << sem.weight_shift
             if pop.du is not None:
                 uu = _overflow(
-                    _decay(u[pop.name], pop.du, bits, decay_rounding) + drive, state_bits, overflow
+                    _decay(u[pop.name], pop.du, bits, sem.decay_rounding) + drive,
+                    sem.state_bits,
+                    sem.current_overflow,
                 )
                 u[pop.name] = uu
             else:
                 uu = drive
             vv = _overflow(
-                _decay(v[pop.name], pop.dv, bits, decay_rounding) + uu + pop.bias,
-                state_bits,
-                overflow,
+                _decay(v[pop.name], pop.dv, bits, sem.decay_rounding)
+                + uu
+                + (pop.bias << sem.weight_shift),
+                sem.state_bits,
+                sem.overflow,
             )
             s = None
             if pop.threshold is not None:
-                spiking = vv > pop.threshold
+                threshold = pop.threshold << sem.threshold_shift
+                spiking = vv > threshold
                 s = spiking.astype(np.int64)
-                vv = (
-                    np.where(spiking, pop.v_reset, vv)
-                    if pop.reset == "zero"
-                    else vv - s * pop.threshold
-                )
+                if pop.reset == "zero":
+                    vv = np.where(spiking, pop.v_reset << sem.weight_shift, vv)
+                else:
+                    vv = vv - s * threshold
                 now[pop.name] = s
             else:
                 now[pop.name] = vv
@@ -256,10 +300,12 @@ def run(
                     rec_s[pop.name][t] = s
         for o, src in net.outputs.items():
             val = now[src]
+            shape = (batch, *net.shape_of(src))
             if src in net.inputs or net.population(src).spiking:
-                outputs[o][t] = val.reshape(batch, *net.shape_of(src))
+                outputs[o][t] = val.reshape(shape)
             else:
-                outputs[o][t] = (val * net.population(src).scale).reshape(batch, *net.shape_of(src))
+                scale = net.population(src).scale / (1 << sem.weight_shift)
+                outputs[o][t] = (val * scale).reshape(shape)
         prev = now
     counts = None
     if counter is not None:

@@ -59,6 +59,14 @@ class SynapseFormat:
 
 @dataclass(frozen=True)
 class NumberFormat:
+    """Integer formats and the arithmetic the chip does with them.
+
+    Synaptic input and the threshold are shifted left by `weight_shift` / `threshold_shift` bits
+    into the state's scale (Loihi aligns them with 6 bits); `synapse_delay` steps pass between a
+    spike and its arrival (Lava's Dense/Sparse: 1); `activation_bits` > 0 wraps the summed
+    synaptic input to that many signed bits before the shift.
+    """
+
     weight_bits: int
     state_bits: int
     decay_bits: int
@@ -67,6 +75,14 @@ class NumberFormat:
     bias_bits: int
     overflow: str
     neuron_models: tuple[str, ...]
+    current_overflow: str = ""  # "" = same as overflow
+    weight_shift: int = 0
+    threshold_shift: int = 0
+    synapse_delay: int = 0
+    activation_bits: int = 0
+    subtract_reset: bool = True
+    reset_to_value: bool = True  # False: a spike always resets v to 0
+    current_bias: bool = True  # False: no per-step bias into the synaptic current
 
 
 @dataclass(frozen=True)
@@ -157,11 +173,24 @@ _INT_RANGES = {
     "decay_bits": (1, 24),
     "threshold_bits": (2, 62),
     "bias_bits": (2, 62),
+    "weight_shift": (0, 30),
+    "threshold_shift": (0, 30),
+    "synapse_delay": (0, 1),
+    "activation_bits": (0, 62),
 }
-_CHOICES = {"decay_rounding": ("toward_zero", "floor"), "overflow": ("saturate", "wrap")}
+_CHOICES = {
+    "decay_rounding": ("toward_zero", "floor"),
+    "overflow": ("saturate", "wrap"),
+    "current_overflow": ("", "saturate", "wrap"),
+}
+_BOOLS = ("subtract_reset", "reset_to_value", "current_bias")
 
 
 def _check_value(where: str, key: str, value: Any, kind: type) -> Any:
+    if key in _BOOLS:
+        if not isinstance(value, bool):
+            raise TargetError(f"{where}.{key} = {value!r}: must be true or false")
+        return value
     if kind is int or key in _INT_RANGES:
         if isinstance(value, bool) or not isinstance(value, int):
             raise TargetError(f"{where}.{key} = {value!r}: must be an integer")

@@ -8,24 +8,30 @@ from hypothesis import strategies as st
 from scipy import sparse
 
 from neurocomp.backends.lowering import IntNetwork, IntPopulation, IntProjection
-from neurocomp.backends.reference_sim import run
+from neurocomp.backends.reference_sim import Semantics, run
 
 
-def slow_run(net, x, rounding, bits, mode):
+def slow_run(net, x, sem):
     """Plain Python integers, one neuron at a time, straight from the chip's equations."""
-    U = 1 << net.decay_bits
-    top = (1 << (bits - 1)) - 1
+    unit = 1 << net.decay_bits
+    top = (1 << (sem.state_bits - 1)) - 1
+    ws, ts = 2**sem.weight_shift, 2**sem.threshold_shift
 
     def decay(val, d):
-        q = val * (U - d)
-        if rounding == "floor":
-            return q // U
-        return q // U if q >= 0 else -((-q) // U)
+        q = val * (unit - d)
+        if sem.decay_rounding == "floor":
+            return q // unit
+        return q // unit if q >= 0 else -((-q) // unit)
 
-    def over(val):
+    def over(val, mode):
         if mode == "saturate":
             return max(-top, min(top, val))
-        return (val + top + 1) % (1 << bits) - (top + 1)
+        m = top + 1  # Loihi wraps into (-m, m]
+        while val > m:
+            val -= 2 * m
+        while val <= -m:
+            val += 2 * m
+        return val
 
     steps, batch = x.shape[:2]
     state = {p.name: [[0] * p.size for _ in range(batch)] for p in net.populations}
@@ -41,27 +47,38 @@ def slow_run(net, x, rounding, bits, mode):
                 for i in range(p.size):
                     drive = 0
                     for pr in net.projections_into(p.name):
-                        if pr.recurrent and t == 0:
+                        delayed = pr.recurrent or sem.synapse_delay
+                        if delayed and t == 0:
                             continue
-                        src = prev_out[pr.pre][b] if pr.recurrent else now[pr.pre][b]
+                        src = prev_out[pr.pre][b] if delayed else now[pr.pre][b]
                         drive += sum(w * s for w, s in zip(dense[pr.name][i], src, strict=True))
                         if pr.bias is not None:
                             drive += int(pr.bias[i])
+                    if sem.activation_bits:
+                        m = 1 << (sem.activation_bits - 1)
+                        drive = (drive + m) % (2 * m) - m
+                    drive *= ws
                     if p.du is not None:
-                        u = over(decay(cur[p.name][b][i], int(p.du[i])) + drive)
+                        u = over(
+                            decay(cur[p.name][b][i], int(p.du[i])) + drive, sem.current_overflow
+                        )
                         cur[p.name][b][i] = u
                     else:
                         u = drive
-                    v = over(decay(state[p.name][b][i], int(p.dv[i])) + u + int(p.bias[i]))
+                    v = over(
+                        decay(state[p.name][b][i], int(p.dv[i])) + u + int(p.bias[i]) * ws,
+                        sem.overflow,
+                    )
                     if p.threshold is not None:
-                        spike = int(v > int(p.threshold[i]))
+                        thr = int(p.threshold[i]) * ts
+                        spike = int(v > thr)
                         if spike:
-                            v = int(p.v_reset[i]) if p.reset == "zero" else v - int(p.threshold[i])
+                            v = int(p.v_reset[i]) * ws if p.reset == "zero" else v - thr
                         now[p.name][b][i] = spike
                     else:
                         now[p.name][b][i] = v
                     state[p.name][b][i] = v
-        prev_out = {k: v for k, v in now.items() if k != "in"}
+        prev_out = dict(now)
         out.append([now[net.populations[-1].name][b] for b in range(batch)])
     return np.array(out)
 
@@ -117,22 +134,27 @@ def programs(draw):
         prev, prev_n = f"p{k}", n
     net = IntNetwork({"in": (n_in,)}, tuple(pops), tuple(projs), {"out": prev}, decay_bits)
     x = rng.integers(0, 2, (draw(st.integers(1, 12)), draw(st.integers(1, 3)), n_in))
-    return (
-        net,
-        x,
-        draw(st.sampled_from(["toward_zero", "floor"])),
-        draw(st.sampled_from([8, 12, 24])),
-        draw(st.sampled_from(["saturate", "wrap"])),
+    shift = draw(st.sampled_from([0, 6]))
+    sem = Semantics(
+        decay_rounding=draw(st.sampled_from(["toward_zero", "floor"])),
+        state_bits=draw(st.sampled_from([8, 12, 24])),
+        overflow=draw(st.sampled_from(["saturate", "wrap"])),
+        current_overflow=draw(st.sampled_from(["saturate", "wrap"])),
+        weight_shift=shift,
+        threshold_shift=shift,
+        synapse_delay=draw(st.sampled_from([0, 1])),
+        activation_bits=draw(st.sampled_from([0, 8, 16])),
     )
+    return net, x, sem
 
 
 @settings(max_examples=80, deadline=None)
 @given(programs())
 def test_vectorised_equals_per_neuron_loop(case):
-    net, x, rounding, bits, mode = case
-    fast = run(net, x, decay_rounding=rounding, state_bits=bits, overflow=mode).outputs["out"]
-    slow = slow_run(net, x, rounding, bits, mode)
+    net, x, sem = case
+    fast = run(net, x, sem).outputs["out"]
+    slow = slow_run(net, x, sem)
     last = net.populations[-1]
     if last.threshold is None:
-        fast = np.round(fast / last.scale).astype(np.int64)
+        fast = np.round(fast / last.scale * 2**sem.weight_shift).astype(np.int64)
     np.testing.assert_array_equal(fast.reshape(slow.shape), slow)

@@ -1,0 +1,66 @@
+"""Import lava-nc 0.10.0 on Python 3.11: the one place neurocomp touches Lava's import.
+
+lava-nc 0.10.0 (the last release) declares Python < 3.11. On 3.11 its import fails because
+`lava/magma/compiler/var_model.py` gives dataclass fields mutable defaults (`ByteEncoder()`),
+which Python 3.11's dataclasses refuse. While lava is first imported, such a default is turned
+into a `default_factory` that copies it: the same values, without the refusal.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import importlib
+import threading
+from types import ModuleType
+from typing import Any
+
+from ..errors import NeurocompError
+
+_LOCK = threading.Lock()
+
+
+class LavaUnavailable(NeurocompError):
+    """lava-nc is not installed or cannot be imported here."""
+
+
+def _tolerant(original: Any) -> Any:
+    def get_field(cls: type, a_name: str, a_type: Any, *args: Any) -> Any:
+        try:
+            return original(cls, a_name, a_type, *args)
+        except ValueError as exc:
+            if "mutable default" not in str(exc):
+                raise
+            default = cls.__dict__[a_name]
+            setattr(
+                cls, a_name, dataclasses.field(default_factory=lambda d=default: copy.deepcopy(d))
+            )
+            return original(cls, a_name, a_type, *args)
+
+    return get_field
+
+
+def import_lava(module: str = "lava.magma.core.run_configs") -> ModuleType:
+    """Import a lava module (and lava itself) with the Python 3.11 dataclass check relaxed."""
+    with _LOCK:
+        original = dataclasses._get_field  # type: ignore[attr-defined]
+        dataclasses._get_field = _tolerant(original)  # type: ignore[attr-defined]
+        try:
+            importlib.import_module("lava.magma.compiler.var_model")
+            return importlib.import_module(module)
+        except ImportError as exc:
+            raise LavaUnavailable(
+                f"lava-nc cannot be imported ({exc}); install it with "
+                "`pip install --ignore-requires-python lava-nc==0.10.0` "
+                "(scripts/setup.sh does)"
+            ) from None
+        finally:
+            dataclasses._get_field = original  # type: ignore[attr-defined]
+
+
+def lava_available() -> bool:
+    try:
+        import_lava()
+    except LavaUnavailable:
+        return False
+    return True
