@@ -231,6 +231,9 @@ def simulate(
     reset: ResetOpt = None,
     passes: PassesOpt = None,
     calibration: CalibOpt = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="For program folders: reference or lava.")
+    ] = "reference",
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -242,18 +245,18 @@ def simulate(
         if model.is_dir():
             prog = api.load_program(model)
             xs = _load_inputs(input, prog.net)
-            result = prog.run(xs, record=True, count=False)
+            result = prog.outputs(xs, engine=engine, record=True)
             outputs, spikes = result.outputs, result.spikes
             reports: list[dict[str, Any]] = []
-            engine = f"bit-accurate ({prog.target.name})"
+            label = f"bit-accurate, {engine} engine, target {prog.target.name}"
         else:
             net, reports = _network(model, dt, reset, passes, calibration)
             xs = _load_inputs(input, net)
             trace = api.simulate(net, xs, record=True)
-            outputs, spikes, engine = trace.outputs, trace.spikes, "float reference"
+            outputs, spikes, label = trace.outputs, trace.spikes, "float reference"
         first = next(iter(xs.values()))
         summary: dict[str, Any] = {
-            "engine": engine,
+            "engine": label,
             "steps": int(first.shape[0]),
             "batch": int(first.shape[1]),
             "outputs": {},

@@ -54,6 +54,8 @@ def target_pipeline(passes: str | Sequence[Pass] | None, spec: TargetSpec) -> li
                 state_bits=fmt.state_bits,
                 decay_bits=fmt.decay_bits,
                 overflow=_overflow(fmt.overflow),
+                threshold_bits=fmt.threshold_bits,
+                bias_bits=fmt.bias_bits,
             )
             seen = True
         out.append(p)
@@ -64,6 +66,8 @@ def target_pipeline(passes: str | Sequence[Pass] | None, spec: TargetSpec) -> li
                 state_bits=fmt.state_bits,
                 decay_bits=fmt.decay_bits,
                 overflow=_overflow(fmt.overflow),
+                threshold_bits=fmt.threshold_bits,
+                bias_bits=fmt.bias_bits,
             )
         )
     return out
@@ -99,6 +103,10 @@ def build(
     pipeline = target_pipeline(passes, spec)
     result = run_pipeline(net, pipeline, PassContext(calibration=cal))
     intnet, violations = to_integers(result.network, spec)
+    if spec.extra.get("backend") == "lava":
+        from .backends.lava import violations as lava_violations
+
+        violations += lava_violations(intnet)
     mapping = map_network(intnet, spec, _activity(result.network, cal), placement)
     violations += mapping.violations
     if violations:
@@ -114,6 +122,12 @@ def build(
         "synapses_input": net.synapses,
         "weight_bits": next((p.weight_bits for p in pipeline if isinstance(p, Quantize)), None),
         "pipeline": ",".join(describe(p, full=isinstance(p, Quantize)) for p in pipeline),
+        "cores_per_layer": {
+            p.name: len(
+                {c.index for c in mapping.cores for b in c.blocks if b.population == p.name}
+            )
+            for p in intnet.populations
+        },
         "placement": mapping.placement.get("method"),
         "traffic_hops": mapping.placement.get("traffic_hops"),
         "dt": net.dt,

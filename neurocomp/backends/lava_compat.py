@@ -24,6 +24,13 @@ class LavaUnavailable(NeurocompError):
     """lava-nc is not installed or cannot be imported here."""
 
 
+def _copier(default: Any) -> Any:
+    def make() -> Any:
+        return copy.deepcopy(default)
+
+    return make
+
+
 def _tolerant(original: Any) -> Any:
     def get_field(cls: type, a_name: str, a_type: Any, *args: Any) -> Any:
         try:
@@ -31,10 +38,7 @@ def _tolerant(original: Any) -> Any:
         except ValueError as exc:
             if "mutable default" not in str(exc):
                 raise
-            default = cls.__dict__[a_name]
-            setattr(
-                cls, a_name, dataclasses.field(default_factory=lambda d=default: copy.deepcopy(d))
-            )
+            setattr(cls, a_name, dataclasses.field(default_factory=_copier(cls.__dict__[a_name])))
             return original(cls, a_name, a_type, *args)
 
     return get_field

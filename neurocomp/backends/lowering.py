@@ -6,6 +6,7 @@ module extracts those integers and checks them against the target's number forma
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +15,7 @@ from scipy import sparse
 from ..errors import NeurocompError, Violation
 from ..ir.network import Network
 from ..ir.ops import Matrix
-from ..target.spec import TargetSpec
+from ..target.spec import NumberFormat, TargetSpec
 
 
 class LoweringError(NeurocompError):
@@ -101,6 +102,67 @@ def _bits_needed(x: np.ndarray) -> int:
     return peak.bit_length() + 1
 
 
+def _format_violations(ip: IntPopulation, fmt: NumberFormat) -> list[Violation]:
+    """Parameters of one population that its target's formats cannot hold."""
+    out = []
+    if ip.threshold is not None:
+        if (ip.threshold < 0).any():
+            out.append(Violation(ip.name, "threshold sign", int(ip.threshold.min()), ">= 0"))
+        need = int(np.abs(ip.threshold).max()).bit_length() if ip.size else 0
+        if need > fmt.threshold_bits:
+            out.append(
+                Violation(ip.name, "threshold width", f"{need} bits", f"{fmt.threshold_bits} bits")
+            )
+    for quantity, arr, limit in (
+        ("bias", ip.bias, fmt.bias_bits),
+        ("reset voltage", ip.v_reset, fmt.state_bits),
+    ):
+        if _bits_needed(arr) > limit:
+            out.append(
+                Violation(
+                    ip.name, f"{quantity} width", f"{_bits_needed(arr)} bits", f"{limit} bits"
+                )
+            )
+    if ip.spiking and ip.reset == "subtract" and not fmt.subtract_reset:
+        out.append(Violation(ip.name, "reset mode", "subtract", "zero only (reset to 0)"))
+    if ip.spiking and not fmt.reset_to_value and np.any(ip.v_reset != 0):
+        out.append(
+            Violation(
+                ip.name,
+                "reset voltage",
+                float(ip.v_reset[ip.v_reset != 0][0] * ip.scale[0]),
+                "0 only",
+            )
+        )
+    return out
+
+
+def _biases_to_neurons(
+    pops: list[IntPopulation], projections: list[IntProjection]
+) -> tuple[list[IntPopulation], list[IntProjection], list[Violation]]:
+    """For chips whose only bias adds to v: move projection biases into the neuron bias (a
+    constant input, present from the first step); refuse biases into a synaptic current."""
+    by_name = {p.name: p for p in pops}
+    extra = {p.name: np.zeros(p.size, dtype=np.int64) for p in pops}
+    violations, kept = [], []
+    for pr in projections:
+        if pr.bias is not None and np.any(pr.bias != 0):
+            if by_name[pr.post].du is not None:
+                violations.append(
+                    Violation(
+                        pr.post,
+                        "bias into the synaptic current",
+                        f"projection '{pr.name}'",
+                        "none: the chip's bias adds to v only",
+                    )
+                )
+            else:
+                extra[pr.post] += pr.bias
+        kept.append(IntProjection(pr.name, pr.pre, pr.post, pr.weight, None, pr.recurrent))
+    pops = [dataclasses.replace(p, bias=p.bias + extra[p.name]) for p in pops]
+    return pops, kept, violations
+
+
 def to_integers(net: Network, spec: TargetSpec) -> tuple[IntNetwork, list[Violation]]:
     """Integer program of a folded, quantized network, and every format violation found."""
     fmt = spec.format
@@ -129,17 +191,7 @@ def to_integers(net: Network, spec: TargetSpec) -> tuple[IntNetwork, list[Violat
             scale=s.astype(np.float64),
             reset=p.reset,
         )
-        for quantity, arr, limit in (
-            ("threshold", ip.threshold, fmt.threshold_bits),
-            ("bias", ip.bias, fmt.bias_bits),
-            ("reset voltage", ip.v_reset, fmt.state_bits),
-        ):
-            if arr is not None and _bits_needed(arr) > limit:
-                violations.append(
-                    Violation(
-                        pop.name, f"{quantity} width", f"{_bits_needed(arr)} bits", f"{limit} bits"
-                    )
-                )
+        violations += _format_violations(ip, fmt)
         pops.append(ip)
     scales = {p.name: p.scale for p in pops}
     projections = []
@@ -174,6 +226,9 @@ def to_integers(net: Network, spec: TargetSpec) -> tuple[IntNetwork, list[Violat
                 )
             )
         projections.append(IntProjection(pr.name, pr.pre, pr.post, weight, bias, pr.recurrent))
+    if not fmt.current_bias:
+        pops, projections, more = _biases_to_neurons(pops, projections)
+        violations += more
     inputs = {k: tuple(v) for k, v in net.inputs.items()}
     return IntNetwork(
         inputs, tuple(pops), tuple(projections), dict(net.outputs), fmt.decay_bits

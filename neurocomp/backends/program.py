@@ -31,7 +31,48 @@ from .lowering import IntNetwork, IntPopulation, IntProjection
 from .reference_sim import RunResult, Semantics, run
 
 FORMAT_VERSION = 1
-PROGRAM_FILES = ("program.json", "arrays.npz")
+LAVA_LOADER = "run_lava.py"
+PROGRAM_FILES = ("program.json", "arrays.npz", LAVA_LOADER)
+LAVA_LOADER_TEXT = '''"""Rebuild this program's Lava processes and run them (written by neurocomp).
+
+    python run_lava.py spikes.npz            # Lava's bit-accurate CPU simulation (fixed_pt)
+    python run_lava.py spikes.npz --loihi2   # on a Loihi 2 system (needs Intel's lava-loihi)
+
+spikes.npz holds `x`: binary input spikes (T, batch, *input_shape). Outputs go to
+lava_outputs.npz. With --loihi2 the same processes run under Loihi2HwCfg; Intel's lava-loihi
+package (available to INRC members) supplies the chip process models.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import neurocomp as nc
+from neurocomp.backends.lava import LavaNetwork, _binary
+from neurocomp.backends.lava_compat import import_lava
+
+
+def main() -> None:
+    here = Path(__file__).resolve().parent
+    prog = nc.load_program(here)
+    data = dict(np.load(sys.argv[1]))
+    names = list(prog.net.inputs)
+    x = {n: data[n] for n in names} if all(n in data for n in names) else data["x"]
+    xs = _binary(prog.net, x)
+    batch = next(iter(xs.values())).shape[1]
+    lava_net = LavaNetwork(prog.net, batch)
+    if "--loihi2" in sys.argv:
+        run_configs = import_lava("lava.magma.core.run_configs")
+        lava_net.run_cfg = run_configs.Loihi2HwCfg()
+    res = lava_net.run(xs)
+    np.savez(here / "lava_outputs.npz", **{k: v for k, v in res["spikes"].items()})
+    print("wrote", here / "lava_outputs.npz")
+
+
+if __name__ == "__main__":
+    main()
+'''
 
 
 class ProgramError(NeurocompError):
@@ -62,16 +103,46 @@ class Program:
             record=record,
         )
 
+    @property
+    def engines(self) -> tuple[str, ...]:
+        """Engines that can run this program: neurocomp's own, and Lava for Lava targets."""
+        return (
+            ("reference", "lava") if self.target.extra.get("backend") == "lava" else ("reference",)
+        )
+
+    def outputs(self, x: Any, engine: str = "reference", record: bool = False) -> RunResult:
+        """Run on `engine`; outputs (T, batch, *shape) and, with `record`, every population's
+        spikes and integer voltages (T, batch, n)."""
+        if engine not in self.engines:
+            raise InputError(
+                f"engine '{engine}' is not available for target "
+                f"'{self.target.name}'; engines: {', '.join(self.engines)}"
+            )
+        if engine == "reference":
+            return self.run(x, record=record, count=False)
+        from .lava import run_lava
+
+        res = run_lava(self.net, x, record=record)
+        outs = {}
+        shift = 1 << self.target.format.weight_shift
+        for name, src in self.net.outputs.items():
+            shape = self.net.shape_of(src)
+            if src in self.net.inputs:
+                outs[name] = np.asarray(x if not isinstance(x, dict) else x[src])
+                continue
+            pop = self.net.population(src)
+            data = res["spikes"][src] if pop.spiking else res["v"][src] * (pop.scale / shift)
+            outs[name] = data.reshape(data.shape[0], data.shape[1], *shape)
+        return RunResult(
+            outs, None, {k: v.astype(np.uint8) for k, v in res["spikes"].items()}, res["v"]
+        )
+
     def simulate(self, x: Any, engine: str = "reference", output: str | None = None) -> np.ndarray:
         """Outputs (T, batch, *output_shape) of the program on input spikes x (T, batch, ...).
 
-        engine: "reference" (neurocomp's bit-accurate simulator)."""
-        if engine != "reference":
-            raise InputError(
-                f"engine '{engine}' is not available for target "
-                f"'{self.target.name}'; engines: reference"
-            )
-        outs = self.run(x, count=False).outputs
+        engine: "reference" (neurocomp's bit-accurate simulator, the default) or, for Lava
+        targets, "lava" (Lava's own bit-accurate CPU simulation of the emitted processes)."""
+        outs = self.outputs(x, engine).outputs
         if output is None:
             if len(outs) != 1:
                 raise InputError(f"the program has outputs {sorted(outs)}: pass output=")
@@ -185,6 +256,8 @@ class Program:
             text = json.dumps(self.manifest(), indent=1, sort_keys=True)
             (tmp / "program.json").write_text(text + "\n")
             write_npz(tmp / "arrays.npz", self.arrays())
+            if "lava" in self.engines:
+                (tmp / LAVA_LOADER).write_text(LAVA_LOADER_TEXT)
             old = None
             if target.exists():
                 old = target.with_name(f".{target.name}.old-{os.getpid()}")

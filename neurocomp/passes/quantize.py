@@ -68,6 +68,8 @@ class Quantize:
     decay_bits: int = 12
     state_bits: int = 24
     overflow: Literal["saturate", "wrap"] = "saturate"
+    threshold_bits: int = 0  # unsigned width of the threshold register (0: no limit)
+    bias_bits: int = 0  # signed width of biases (0: no limit)
 
     def __post_init__(self) -> None:
         if not 2 <= int(self.weight_bits) <= 32:
@@ -108,6 +110,8 @@ class Quantize:
                 need = peaks[pop.name].reshape(-1) * STATE_HEADROOM / smax
                 raised = int(np.count_nonzero(need > s))
                 s = np.maximum(s, need)
+            s, fitted = self._fit_registers(pop, net, s)
+            raised += fitted
             scales[pop.name] = s
             layers.append(
                 {
@@ -173,6 +177,23 @@ class Quantize:
                 "weights_zeroed": int(w.nnz - weight.nnz),
             }
             yield Matrix(weight, m.in_shape, m.out_shape_, bias), stats
+
+    def _fit_registers(
+        self, pop: Population, net: Network, s: np.ndarray
+    ) -> tuple[np.ndarray, int]:
+        """Coarsen scales where a threshold or bias would not fit its register."""
+        need = np.zeros_like(s)
+        if self.threshold_bits and pop.params.v_threshold is not None:
+            need = np.abs(pop.params.v_threshold.reshape(-1)) / (2**self.threshold_bits - 1)
+        if self.bias_bits:
+            limit = 2 ** (int(self.bias_bits) - 1) - 1
+            bias = np.abs(pop.params.v_bias.reshape(-1)).copy()
+            for pr in net.projections_into(pop.name):
+                b = matrix_of(pr).bias
+                if b is not None:
+                    bias += np.abs(b)
+            need = np.maximum(need, bias / limit)
+        return np.maximum(s, need), int(np.count_nonzero(need > s))
 
     def _params(self, p: NeuronParams, s: np.ndarray) -> NeuronParams:
         step = 2.0 ** -int(self.decay_bits)

@@ -99,13 +99,20 @@ def test_too_many_cores_names_layer_and_counts(tmp_path):
     assert prog.summary["chips"] == 4 and prog.summary["cores_used"] > 4
 
 
-def test_weight_and_threshold_width_violations(tmp_path):
+def test_narrow_threshold_register_coarsens_scales_and_bad_values_are_refused(tmp_path):
     text = (ROOT / "targets" / "reference.toml").read_text()
     text = text.replace("threshold_bits = 23", "threshold_bits = 4")
     path = tmp_path / "narrow.toml"
     path.write_text(text)
-    with pytest.raises(nc.ResourceLimitError, match="threshold width needed"):
-        nc.compile(_dense_net(), target=str(path))
+    prog = nc.compile(_dense_net(), target=str(path))  # quantize fits thresholds into 4 bits
+    for pop in prog.net.populations:
+        assert pop.threshold.max() <= 15
+    rng = np.random.default_rng(0)
+    neg = lif(3, rng)
+    neg.v_threshold = np.array([0.5, -0.2, 0.5])
+    g = chain(("fc", affine(3, 2, rng)), ("n", neg), input_shape=(2,), out=(3,))
+    with pytest.raises(nc.ResourceLimitError, match="layer 'n': threshold sign needed"):
+        nc.compile(nc.load(g, dt=1e-4))
     with pytest.raises(nc.PassError, match="exceeds target 'reference' maximum 8"):
         nc.compile(_dense_net(), passes="quantize{weight_bits=12}")
 

@@ -1,0 +1,223 @@
+"""Emit a compiled program as Lava processes and run them in Lava's bit-accurate simulation.
+
+Each population becomes LIF processes (one per group of neurons sharing du, dv and vth: Lava's
+LIF takes those as scalars); each projection becomes Sparse processes between the groups it
+connects. A batch runs as one Lava network: every process is replicated per sample, and the
+synapses are block-diagonal (kron(I_batch, W)), so one Lava run serves the whole batch.
+
+Encoding of neurocomp's integers (weights w, threshold th, bias b, decays du, dv in 1/4096):
+  Sparse weights 2*w with weight_exp = -1 (Lava stores mixed-sign weights as even values),
+  LIF vth = th, bias_mant = b with bias_exp = 6 (the synaptic input is shifted by 6, the bias is
+  not), du register = du - 1 (Lava adds 1), dv register = dv, 4095 for no current stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from ..errors import InputError, Violation
+from .lava_compat import import_lava
+from .lowering import IntNetwork, IntPopulation
+
+BIAS_EXP = 6
+VTH_MAX = 2**17 - 1
+DECAY_MAX = 4095
+
+
+def violations(net: IntNetwork) -> list[Violation]:
+    """What Lava's LIF and Sparse processes cannot express exactly."""
+    out = []
+    for p in net.populations:
+        if np.any(p.dv > DECAY_MAX):
+            out.append(
+                Violation(
+                    p.name,
+                    "voltage decay (dv)",
+                    int(p.dv.max()),
+                    DECAY_MAX,
+                    "Lava LIF keeps some voltage every step",
+                )
+            )
+        if p.du is not None and np.any(p.du < 1):
+            out.append(
+                Violation(
+                    p.name,
+                    "current decay (du)",
+                    int(p.du.min()),
+                    ">= 1",
+                    "Lava LIF decays the current by at least 1/4096",
+                )
+            )
+    return out
+
+
+@dataclass
+class _Group:
+    population: str
+    index: np.ndarray  # neuron indices of the population in this group
+    du: int
+    dv: int
+    vth: int
+
+
+def _groups(p: IntPopulation) -> list[_Group]:
+    du = p.du - 1 if p.du is not None else np.full(p.size, DECAY_MAX)
+    vth = p.threshold if p.threshold is not None else np.full(p.size, VTH_MAX)
+    keys = np.stack([du, p.dv, vth], axis=1)
+    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+    return [
+        _Group(p.name, np.flatnonzero(inverse.reshape(-1) == k), int(u[0]), int(u[1]), int(u[2]))
+        for k, u in enumerate(uniq)
+    ]
+
+
+def _binary(net: IntNetwork, x: Any) -> dict[str, np.ndarray]:
+    from .reference_sim import integer_inputs
+
+    xs = integer_inputs(net, x)
+    for name, arr in xs.items():
+        if arr.min() < 0 or arr.max() > 1:
+            raise InputError(
+                f"input '{name}': the Lava engine takes binary spikes (0/1); "
+                f"got values in [{arr.min()}, {arr.max()}]"
+            )
+    return xs
+
+
+class LavaNetwork:
+    """The Lava processes of one program for one batch, ready to run for T steps."""
+
+    def __init__(self, net: IntNetwork, batch: int, record: bool = False) -> None:
+        import_lava()
+        from lava.proc.lif.process import LIF
+        from lava.proc.sparse.process import Sparse
+
+        self.net, self.batch = net, batch
+        self.groups = {p.name: _groups(p) for p in net.populations}
+        self.lif: dict[tuple[str, int], Any] = {}
+        for p in net.populations:
+            for k, g in enumerate(self.groups[p.name]):
+                n = g.index.size * batch
+                bias = np.tile(p.bias[g.index], batch)
+                self.lif[(p.name, k)] = LIF(
+                    shape=(n,),
+                    du=g.du,
+                    dv=g.dv,
+                    vth=g.vth,
+                    bias_mant=bias,
+                    bias_exp=np.full(n, BIAS_EXP),
+                    name=f"{p.name}#{k}",
+                )
+        self.sources: dict[str, Any] = {}
+        self.sparse = []
+        for pr in net.projections:
+            pre_parts = self._parts(pr.pre)
+            for k, g in enumerate(self.groups[pr.post]):
+                rows = pr.weight[g.index]
+                for port, cols in pre_parts:
+                    w = sparse.csr_matrix(rows[:, cols])
+                    if w.nnz == 0:
+                        continue
+                    big = sparse.kron(
+                        sparse.identity(batch, dtype=np.int64, format="csr"), 2 * w, format="csr"
+                    )
+                    syn = Sparse(
+                        weights=big,
+                        weight_exp=-1,
+                        num_weight_bits=8,
+                        name=f"{pr.name}->{pr.post}#{k}",
+                    )
+                    port.connect(syn.s_in)
+                    syn.a_out.connect(self.lif[(pr.post, k)].a_in)
+                    self.sparse.append(syn)
+        self.record = record
+        self.run_cfg: Any = None  # default: Loihi2SimCfg(select_tag="fixed_pt")
+
+    def _parts(self, pre: str) -> list[tuple[Any, np.ndarray]]:
+        """(out port, pre neuron indices) for every process carrying `pre`'s spikes."""
+        if pre in self.net.inputs:
+            if pre not in self.sources:
+                self.sources[pre] = None  # created in run() when the data is known
+            return [(_Deferred(self, pre), np.arange(self.net.size_of(pre)))]
+        return [(self.lif[(pre, k)].s_out, g.index) for k, g in enumerate(self.groups[pre])]
+
+    def run(self, xs: dict[str, np.ndarray]) -> dict[str, Any]:
+        """Run all steps; returns per population (T, batch, n) spikes and voltages."""
+        import_lava()
+        from lava.magma.core.run_conditions import RunSteps
+        from lava.magma.core.run_configs import Loihi2SimCfg
+        from lava.proc.io.sink import RingBuffer as Sink
+        from lava.proc.io.source import RingBuffer as Source
+        from lava.proc.monitor.process import Monitor
+
+        steps = next(iter(xs.values())).shape[0]
+        for name, pending in list(self.sources.items()):
+            data = xs[name].reshape(steps, -1)  # (T, batch * n): sample-major like the kron
+            src = Source(data=data.T.astype(np.int32))
+            for port in pending or []:
+                src.s_out.connect(port)
+            self.sources[name] = src
+        sinks, monitors = {}, {}
+        for (name, k), lif in self.lif.items():
+            pop = self.net.population(name)
+            if pop.spiking:
+                sinks[(name, k)] = Sink(shape=lif.s_out.shape, buffer=steps)
+                lif.s_out.connect(sinks[(name, k)].a_in)
+            if not pop.spiking or self.record:
+                monitors[(name, k)] = Monitor()
+                monitors[(name, k)].probe(lif.v, steps)
+        anchor = next(iter(self.lif.values()))
+        anchor.run(
+            condition=RunSteps(num_steps=steps),
+            run_cfg=self.run_cfg or Loihi2SimCfg(select_tag="fixed_pt"),
+        )
+        try:
+            spikes = {k: s.data.get().astype(np.int64) for k, s in sinks.items()}
+            volts = {
+                k: m.get_data()[self.lif[k].name]["v"].astype(np.int64) for k, m in monitors.items()
+            }
+        finally:
+            anchor.stop()
+        return self._assemble(spikes, volts, steps)
+
+    def _assemble(
+        self, spikes: dict[Any, np.ndarray], volts: dict[Any, np.ndarray], steps: int
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {"spikes": {}, "v": {}}
+        for p in self.net.populations:
+            for key, store, src in (("spikes", out["spikes"], spikes), ("v", out["v"], volts)):
+                if not any((p.name, k) in src for k in range(len(self.groups[p.name]))):
+                    continue
+                full = np.zeros((steps, self.batch, p.size), np.int64)
+                for k, g in enumerate(self.groups[p.name]):
+                    if (p.name, k) not in src:
+                        continue
+                    data = src[(p.name, k)]  # sink: (n, T); monitor: (T, n)
+                    data = data.T if key == "spikes" else data
+                    full[:, :, g.index] = data.reshape(steps, self.batch, g.index.size)
+                store[p.name] = full
+        return out
+
+
+class _Deferred:
+    """An input port to connect once the input's RingBuffer exists (it needs the data)."""
+
+    def __init__(self, owner: LavaNetwork, name: str) -> None:
+        self.owner, self.name = owner, name
+
+    def connect(self, port: Any) -> None:
+        pending = self.owner.sources.get(self.name) or []
+        pending.append(port)
+        self.owner.sources[self.name] = pending
+
+
+def run_lava(net: IntNetwork, x: Any, record: bool = False) -> dict[str, Any]:
+    """Run `net` on input spikes x (T, batch, *shape) in Lava; integer spikes and voltages."""
+    xs = _binary(net, x)
+    batch = next(iter(xs.values())).shape[1]
+    lava_net = LavaNetwork(net, batch, record=record)
+    return lava_net.run(xs)

@@ -1,0 +1,150 @@
+"""Loihi 2 through Lava: neurocomp's simulator agrees with Lava spike for spike, voltage for
+voltage (Lava's own bit-accurate CPU models, Loihi2SimCfg(select_tag="fixed_pt"))."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import neurocomp as nc
+from neurocomp.analysis import accuracy
+from neurocomp.backends.lava_compat import import_lava, lava_available
+
+from conftest import EXAMPLES, lif_norse_input, zoo_file
+from graphs import affine, chain, cubalif, lif
+
+pytestmark = pytest.mark.skipif(not lava_available(), reason="lava-nc is not installed")
+
+
+def _load(path, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nc.NeurocompWarning)
+        return nc.load(path, **kw)
+
+
+def assert_engines_agree(prog, x):
+    ours = prog.outputs(x, "reference", record=True)
+    lava = prog.outputs(x, "lava", record=True)
+    assert set(ours.spikes) == set(lava.spikes)
+    total = 0
+    for name in ours.spikes:
+        np.testing.assert_array_equal(ours.spikes[name], lava.spikes[name], err_msg=name)
+        np.testing.assert_array_equal(ours.v[name], lava.v[name], err_msg=name)
+        total += int(ours.spikes[name].sum())
+    for name in ours.outputs:
+        np.testing.assert_array_equal(ours.outputs[name], lava.outputs[name])
+    assert total > 0  # a comparison of silence proves nothing
+    return total
+
+
+def test_compat_module_imports_lava_and_restores_dataclasses():
+    before = dataclasses._get_field
+    run_configs = import_lava()
+    assert hasattr(run_configs, "Loihi2SimCfg")
+    assert dataclasses._get_field is before
+
+
+def test_digits_engines_identical_and_accurate():
+    net = _load(EXAMPLES / "digits" / "digits.nir")
+    d = np.load(EXAMPLES / "digits" / "digits_test.npz")
+    prog = nc.compile(net, target="loihi2")
+    assert assert_engines_agree(prog, d["x"][:, :40]) > 1000
+    float_acc = accuracy(nc.simulate(net, d["x"]), d["labels"])
+    chip_acc = accuracy(prog.simulate(d["x"]), d["labels"])
+    assert chip_acc >= float_acc - 0.01, (chip_acc, float_acc)  # measured: +1.0 point
+
+
+def test_lif_norse_spikes_one_step_late_as_lava_and_loihi_did():
+    net = _load(zoo_file("lif_norse.nir"), dt=1e-4)
+    prog = nc.compile(net, target="loihi2")
+    x = lif_norse_input().astype(np.uint8)
+    for engine in ("reference", "lava"):
+        steps = np.flatnonzero(prog.simulate(x, engine=engine).ravel())
+        assert steps.tolist() == [461, 511, 711, 761], engine
+
+
+@pytest.mark.parametrize(
+    "name,reset,shape,steps,batch",
+    [
+        ("cnn_sinabs.nir", "zero", (2, 34, 34), 20, 2),
+        ("braille_noDelay_noBias_subtract.nir", "zero", (12,), 100, 4),
+        ("two_lif_neurons.nir", "zero", (1,), 200, 4),
+    ],
+)
+def test_zoo_graphs_lava_can_express(name, reset, shape, steps, batch):
+    net = _load(zoo_file(name), dt=1e-4, reset=reset)
+    prog = nc.compile(net, target="loihi2")
+    rate = 0.08 if name.startswith("cnn") else 0.5
+    x = (np.random.default_rng(0).random((steps, batch, *shape)) < rate).astype(np.uint8)
+    assert_engines_agree(prog, x)
+
+
+@pytest.mark.parametrize(
+    "name,reset,resource",
+    [
+        ("braille_noDelay_bias_zero.nir", "zero", "bias into the synaptic current"),
+        ("braille_noDelay_noBias_subtract.nir", "subtract", "reset mode"),
+    ],
+)
+def test_zoo_graphs_lava_cannot_express_are_refused(name, reset, resource):
+    net = _load(zoo_file(name), dt=1e-4, reset=reset)
+    with pytest.raises(nc.ResourceLimitError) as info:
+        nc.compile(net, target="loihi2")
+    assert resource in [v.resource for v in info.value.violations]
+
+
+@st.composite
+def small_networks(draw):
+    seed = draw(st.integers(0, 2**31))
+    rng = np.random.default_rng(seed)
+    n_in, n_h, n_o = draw(st.integers(1, 6)), draw(st.integers(1, 8)), draw(st.integers(1, 4))
+    hidden = cubalif(n_h, rng) if draw(st.booleans()) else lif(n_h, rng)
+    if isinstance(hidden, type(cubalif(1, rng))):
+        bias_free = affine(n_h, n_in, rng, 2.0)
+        bias_free.bias = np.zeros(n_h)
+        first = bias_free
+    else:
+        first = affine(n_h, n_in, rng, 2.0)
+    out = lif(n_o, rng)
+    out.v_reset = np.zeros(n_o)
+    hidden.v_reset = np.zeros(n_h)
+    g = chain(
+        ("fc", first),
+        ("h", hidden),
+        ("fc2", affine(n_o, n_h, rng, 2.0)),
+        ("o", out),
+        input_shape=(n_in,),
+        out=(n_o,),
+    )
+    x = (rng.random((30, 3, n_in)) < draw(st.floats(0.2, 0.9))).astype(np.uint8)
+    return g, x
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_networks())
+def test_random_networks_agree_with_lava(case):
+    g, x = case
+    prog = nc.compile(nc.load(g, dt=1e-4), target="loihi2")
+    ours = prog.outputs(x, "reference", record=True)
+    lava = prog.outputs(x, "lava", record=True)
+    for name in ours.v:
+        np.testing.assert_array_equal(ours.v[name], lava.v[name])
+        if name in ours.spikes:
+            np.testing.assert_array_equal(ours.spikes[name], lava.spikes[name])
+
+
+def test_compile_writes_a_lava_loader(tmp_path):
+    net = _load(EXAMPLES / "digits" / "digits.nir")
+    nc.compile(net, target="loihi2").save(tmp_path / "b")
+    text = (tmp_path / "b" / "run_lava.py").read_text()
+    assert "Loihi2HwCfg" in text and "LavaNetwork" in text
+    reference = nc.compile(net)
+    reference.save(tmp_path / "r")
+    assert not (tmp_path / "r" / "run_lava.py").exists()
+    with pytest.raises(nc.InputError, match="engine 'lava' is not available"):
+        reference.simulate(np.zeros((2, 1, 64), np.uint8), engine="lava")
