@@ -26,15 +26,18 @@ def slot_coords(spec: TargetSpec, n_slots: int | None = None) -> np.ndarray:
 
 
 def hop_matrices(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """East-west and north-south hops between every pair of slots."""
+    """East-west and north-south hops between every pair of the given slots."""
     ew = np.abs(coords[:, None, 0] - coords[None, :, 0])
     ns = np.abs(coords[:, None, 1] - coords[None, :, 1])
     return ew, ns
 
 
-def cost(traffic: np.ndarray, placement: np.ndarray, hops: np.ndarray) -> float:
-    """Sum of traffic[a, b] * hops between the slots of cores a and b."""
-    return float((traffic * hops[np.ix_(placement, placement)]).sum())
+def cost(traffic: np.ndarray, placement: np.ndarray, coords: np.ndarray) -> float:
+    """Sum of traffic[a, b] * hops between the slots of cores a and b (nonzero traffic only)."""
+    a, b = np.nonzero(traffic)
+    pa, pb = coords[placement[a]], coords[placement[b]]
+    hops = np.abs(pa[:, 0] - pb[:, 0]) + np.abs(pa[:, 1] - pb[:, 1])
+    return float((traffic[a, b] * hops).sum())
 
 
 def _bisect(
@@ -110,25 +113,34 @@ def compact_region(spec: TargetSpec, n_cores: int, coords: np.ndarray) -> list[i
     return [int(s) for s in inside]
 
 
-def _swap_improve(
-    traffic: np.ndarray, placement: np.ndarray, hops: np.ndarray, passes: int = 3
-) -> np.ndarray:
-    """Pairwise swaps of slots while they lower the cost (bounded number of passes)."""
+SWAP_LIMIT = 400  # cores; each pass costs O(n^3) operations
+
+
+def _swap_improve(traffic: np.ndarray, placement: np.ndarray, coords: np.ndarray,
+                  passes: int = 3) -> np.ndarray:
+    """Pairwise swaps of cores' slots, best swap per core, while they lower the cost.
+
+    Swapping a and b changes the cost by sum_k (S[a,k] - S[b,k]) (D[b,k] - D[a,k])
+    + 2 S[a,b] D[a,b] (S symmetric traffic, D hops between current slots)."""
     best = placement.copy()
-    best_cost = cost(traffic, best, hops)
     n = len(best)
-    if n > 300:  # quadratic passes: keep placement of big programs fast
+    if n > SWAP_LIMIT:
         return best
+    sym = traffic + traffic.T
     for _ in range(passes):
+        pos = coords[best]
+        dist = np.abs(pos[:, None, 0] - pos[None, :, 0]) + np.abs(pos[:, None, 1] - pos[None, :, 1])
         improved = False
         for a in range(n):
-            for b in range(a + 1, n):
+            delta = ((sym[a][None, :] - sym) * (dist - dist[a][None, :])).sum(axis=1)
+            delta += 2 * sym[a] * dist[a]
+            delta[a] = 0.0
+            b = int(np.argmin(delta))
+            if delta[b] < -1e-9:
                 best[a], best[b] = best[b], best[a]
-                c = cost(traffic, best, hops)
-                if c < best_cost - 1e-12:
-                    best_cost, improved = c, True
-                else:
-                    best[a], best[b] = best[b], best[a]
+                dist[[a, b]] = dist[[b, a]]
+                dist[:, [a, b]] = dist[:, [b, a]]
+                improved = True
         if not improved:
             break
     return best
@@ -140,18 +152,16 @@ def place(
     """Slot of every core, and the traffic x hops of the greedy and partitioned placements."""
     n = traffic.shape[0]
     coords = slot_coords(spec)
-    ew, ns = hop_matrices(coords)
-    hops = ew + ns
     greedy = np.arange(n)
-    report: dict[str, float | str] = {"greedy_traffic_hops": cost(traffic, greedy, hops)}
+    report: dict[str, float | str] = {"greedy_traffic_hops": cost(traffic, greedy, coords)}
     if method == "greedy" or n <= 1:
         report.update(method="greedy", traffic_hops=report["greedy_traffic_hops"])
         return greedy, report
     sym = traffic + traffic.T
     part = np.full(n, -1, dtype=np.int64)
     _bisect(list(range(n)), compact_region(spec, n, coords), sym, coords, part)
-    part = _swap_improve(traffic, part, hops)
-    greedy_cost, metis_cost = float(report["greedy_traffic_hops"]), cost(traffic, part, hops)
+    part = _swap_improve(traffic, part, coords)
+    greedy_cost, metis_cost = float(report["greedy_traffic_hops"]), cost(traffic, part, coords)
     report["metis_traffic_hops"] = metis_cost
     if metis_cost <= greedy_cost:
         report.update(method="metis", traffic_hops=metis_cost)
