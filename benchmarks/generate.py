@@ -7,10 +7,10 @@ have and a chip's input-axon limit needs.
 
 from __future__ import annotations
 
+import nir
 import numpy as np
 from scipy import sparse
 
-import nir
 from neurocomp.ir.network import Network, NeuronParams, Population, Projection
 from neurocomp.ir.ops import Matrix
 

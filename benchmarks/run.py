@@ -28,8 +28,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 warnings.simplefilter("ignore")
 
-import neurocomp as nc  # noqa: E402
 from generate import banded, conv_stack, poisson  # noqa: E402
+
+import neurocomp as nc  # noqa: E402
 from neurocomp.analysis import accuracy  # noqa: E402
 
 DIGITS = ROOT / "examples" / "digits"
@@ -349,7 +350,7 @@ def main() -> None:
         )
     for kind in ("banded", "conv"):
         emit(
-            f"\nFitted scaling exponent (compile time ~ synapses^k, sizes >= 1e6), {kind}: "
+            f"\nFitted scaling exponent (compile time ~ synapses^k, sizes >= 5e5), {kind}: "
             f"k = {scaling_exponent(rows, kind):.2f}"
         )
 

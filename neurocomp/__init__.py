@@ -20,6 +20,7 @@ from .errors import (
     UnsupportedNodeError,
     Violation,
 )
+from .frontend.onnx_frontend import rate_code
 from .ir import Network, Population, Projection
 from .passes import PassError
 from .sim import Trace
@@ -48,6 +49,7 @@ __all__ = [
     "compile",
     "load",
     "load_program",
+    "rate_code",
     "Program",
     "simulate",
     "transform",

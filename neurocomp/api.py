@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, overload
 
@@ -10,24 +11,43 @@ import numpy as np
 from .backends.program import Program
 from .backends.program import load_program as _load_program
 from .compiler import compile_network
-from .errors import InputError
+from .errors import InputError, ParameterError
 from .frontend import load_nir
+from .frontend.onnx_frontend import load_onnx
 from .ir.network import Network
 from .passes.base import Calibration, Pass, PassContext, PipelineResult, run_pipeline
 from .sim.float_sim import Trace
 from .sim.float_sim import simulate as _simulate
 
 
-def load(source: Any, dt: float | None = None, reset: str | None = None) -> Network:
-    """Load a network: a path to a .nir file or an in-memory `nir.NIRGraph`.
+def load(
+    source: Any,
+    dt: float | None = None,
+    reset: str | None = None,
+    calibration: np.ndarray | Mapping[str, np.ndarray] | None = None,
+) -> Network:
+    """Load a network: a .nir path or `nir.NIRGraph`, or a trained ANN (.onnx path or
+    `onnx.ModelProto`) converted to a rate-coded IF network (see docs/onnx.md).
 
     dt: the time step in seconds used to discretise time constants. NIR does not store it; when
         omitted it is inferred only where an exporter's convention makes it certain (a warning
         says so), otherwise a `DtError` asks for it. Networks without time constants need none.
     reset: "zero" (NIR's meaning: v <- v_reset after a spike, the default) or "subtract"
         (v <- v - v_threshold).
+    calibration: ONNX only, and required there: ANN inputs (batch, *input_shape) in [0, 1] or
+        rate-coded spike trains (T, batch, *input_shape), for threshold balancing.
     """
+    if _is_onnx(source):
+        if dt is not None or reset not in (None, "subtract"):
+            raise ParameterError("<network>", "dt/reset", (dt, reset), "not used for ONNX models")
+        return load_onnx(source, calibration=calibration)
     return load_nir(source, dt=dt, reset=reset)
+
+
+def _is_onnx(source: Any) -> bool:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source).lower().endswith(".onnx")
+    return type(source).__name__ == "ModelProto"  # no onnx import needed
 
 
 @overload
@@ -111,7 +131,11 @@ def compile(
     (T, batch, *input_shape) for passes and for activity-aware placement. chips: chips per board.
     Raises ResourceLimitError listing every limit the network exceeds.
     """
-    net = model if isinstance(model, Network) else load(model, dt=dt, reset=reset)
+    net = (
+        model
+        if isinstance(model, Network)
+        else load(model, dt=dt, reset=reset, calibration=calibration)
+    )
     return compile_network(net, target, passes, calibration, labels, chips)
 
 

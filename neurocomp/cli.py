@@ -130,11 +130,41 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
+def _load_model(
+    model: Path, dt: float | None, reset: str | None, calibration: Path | None
+) -> Network:
+    """Load a .nir file, or convert a .onnx ANN with the rates of its --calibration spikes."""
+    if model.suffix.lower() != ".onnx":
+        return api.load(model, dt=dt, reset=reset)
+    if calibration is None:
+        raise InputError(
+            f"{model}: converting an ONNX ANN needs --calibration x.npz (array 'x': rate-coded "
+            "spike trains (T, batch, *input_shape), e.g. from neurocomp.rate_code)"
+        )
+    return api.load(model, dt=dt, reset=reset, calibration=_calibration_array(calibration))
+
+
+def _calibration_array(path: Path) -> np.ndarray:
+    """The array 'x' (or the only array besides labels) of an .npz file."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files if k not in ("labels", "dt")}
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable .npz file ({exc})") from None
+    if "x" in arrays:
+        return arrays["x"]
+    if len(arrays) == 1:
+        return next(iter(arrays.values()))
+    raise InputError(f"{path}: expected an array named 'x', found {sorted(arrays)}")
+
+
 def _network(
     model: Path, dt: float | None, reset: str | None, passes: str | None, calibration: Path | None
 ) -> tuple[Network, list[dict[str, Any]]]:
     """Load a model and run the optional pipeline; returns the network and the pass reports."""
-    net = api.load(model, dt=dt, reset=reset)
+    net = _load_model(model, dt, reset, calibration)
     if not passes:
         return net, []
     cal_x, cal_labels = None, None
@@ -174,7 +204,7 @@ def describe(net: Network) -> dict[str, Any]:
 
 @app.command()
 def inspect(
-    model: Annotated[Path, typer.Argument(help="A .nir file.")],
+    model: Annotated[Path, typer.Argument(help="A .nir or .onnx file.")],
     dt: DtOpt = None,
     reset: ResetOpt = None,
     passes: PassesOpt = None,
@@ -307,7 +337,7 @@ ChipsOpt = Annotated[int | None, typer.Option("--chips", help="Chips per board (
 
 @app.command("compile")
 def compile_cmd(
-    model: Annotated[Path, typer.Argument(help="A .nir file.")],
+    model: Annotated[Path, typer.Argument(help="A .nir or .onnx file.")],
     out: Annotated[Path, typer.Option("--output", "-o", help="Program folder to write.")],
     target: TargetOpt = "reference",
     passes: PassesOpt = None,
@@ -321,7 +351,7 @@ def compile_cmd(
     """Compile a model for a chip and write the program folder (nothing is written on error)."""
 
     def run() -> tuple[Any, dict[str, Any]]:
-        net = api.load(model, dt=dt, reset=reset)
+        net = _load_model(model, dt, reset, calibration)
         cal_x = cal_labels = None
         if calibration is not None:
             cal_x, cal_labels = _load_inputs(calibration, net), _labels(calibration)
@@ -362,7 +392,7 @@ def compile_cmd(
 
 @app.command()
 def check(
-    model: Annotated[Path, typer.Argument(help="A .nir file.")],
+    model: Annotated[Path, typer.Argument(help="A .nir or .onnx file.")],
     target: TargetOpt = "reference",
     passes: PassesOpt = None,
     calibration: CalibOpt = None,
@@ -376,7 +406,7 @@ def check(
     from .compiler import build
 
     def run() -> tuple[Any, list[Any]]:
-        net = api.load(model, dt=dt, reset=reset)
+        net = _load_model(model, dt, reset, calibration)
         cal_x = _load_inputs(calibration, net) if calibration is not None else None
         return build(net, target, passes, cal_x, None, chips)
 

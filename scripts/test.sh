@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check neurocomp tests examples
+.venv/bin/ruff check neurocomp tests examples benchmarks
 .venv/bin/mypy
 .venv/bin/python -m pytest -q "$@"

@@ -25,13 +25,20 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from os import PathLike
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from ..errors import GraphError, InputError, NeurocompError, ParameterError, ShapeError
-from ..errors import UnsupportedNodeError
+from ..errors import (
+    GraphError,
+    InputError,
+    NeurocompError,
+    ParameterError,
+    ShapeError,
+    UnsupportedNodeError,
+)
 from ..ir.network import Network, NeuronParams, Population, Projection
 from ..ir.ops import Conv, Dense, Flatten, Op, Pool2d, Scale, Shape
 
@@ -56,25 +63,19 @@ class UnsupportedOpError(UnsupportedNodeError):
 
 
 @dataclass(frozen=True)
-class _Chain:
-    """An ONNX value that is an affine function of a population or input: ops(src) + bias."""
-
-    src: str
-    ops: tuple[Op, ...]
-    bias: np.ndarray | None  # of `shape`
-    shape: Shape
-
-
-@dataclass(frozen=True)
 class Layer:
-    """One ANN layer: z = ops(activation of src) + bias, then ReLU when `relu`."""
+    """z = ops(activation of src) + bias (of `shape`), then ReLU when `relu`.
 
-    name: str
+    While parsing, every ONNX value computed from the input is such an affine chain (unnamed);
+    each Relu turns its chain into a named layer, the source of the chains that follow.
+    """
+
     src: str
     ops: tuple[Op, ...]
     bias: np.ndarray | None
     shape: Shape
-    relu: bool
+    name: str = ""
+    relu: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,25 +122,15 @@ def _read(source: Any) -> Any:
 
     if isinstance(source, onnx.ModelProto):
         return source
+    if not isinstance(source, (bytes, str, PathLike)):
+        raise OnnxFileError(f"expected a path, bytes or onnx.ModelProto, got {type(source)}")
+    if not isinstance(source, bytes) and not Path(source).exists():
+        raise OnnxFileError(f"{source}: no such file")
     try:
-        if isinstance(source, (bytes, bytearray)):
-            return onnx.load_from_string(bytes(source))
-        path = Path(source)
-        if not path.exists():
-            raise OnnxFileError(f"{path}: no such file")
-        return onnx.load(str(path))
-    except OnnxFileError:
-        raise
+        return onnx.load_from_string(source) if isinstance(source, bytes) else onnx.load(source)
     except Exception as exc:  # protobuf raises several unrelated types on garbage
-        raise OnnxFileError(f"{source}: not a readable ONNX model ({exc})") from None
-
-
-def _name(node: Any, index: int) -> str:
-    return node.name or f"{node.op_type}_{index}"
-
-
-def _pop_name(node_name: str) -> str:
-    return node_name.strip("/").replace("/", ".") or "layer"
+        where = "<bytes>" if isinstance(source, bytes) else source
+        raise OnnxFileError(f"{where}: not a readable ONNX model ({exc})") from None
 
 
 def _pair(attrs: dict[str, Any], key: str, nd: int, default: int) -> tuple[int, ...]:
@@ -155,22 +146,16 @@ def _pads(node: str, attrs: dict[str, Any], nd: int) -> tuple[int, ...]:
     return pads[:nd]
 
 
-def _scale_weights(op: Op, g: np.ndarray) -> Op:
-    """Multiply the output channels of a Dense/Conv by g (C_out,)."""
-    assert isinstance(op, (Dense, Conv))
-    return dataclasses.replace(op, weight=op.weight * g.reshape(-1, *[1] * (op.weight.ndim - 1)))
-
-
-def _extend(c: _Chain, op: Op, bias: np.ndarray | None = None) -> _Chain:
+def _extend(c: Layer, op: Op, bias: np.ndarray | None = None) -> Layer:
     """Append a linear op to a chain; its bias goes through the op, then `bias` is added."""
     shape = op.out_shape(c.shape)
     b = None if c.bias is None else op.apply(c.bias[None])[0]
     if bias is not None:
         b = bias if b is None else b + bias
-    return _Chain(c.src, (*c.ops, op), b, tuple(shape))
+    return Layer(c.src, (*c.ops, op), b, tuple(shape))
 
 
-def _node_step(node: Any, name: str, args: list[Any], attrs: dict[str, Any]) -> _Chain:
+def _node_step(node: Any, name: str, args: list[Any], attrs: dict[str, Any]) -> Layer:
     """Apply one linear ONNX node to its chain argument (other arguments are constants)."""
     op, c = node.op_type, args[0]
     if op in ("Gemm", "MatMul"):
@@ -187,11 +172,10 @@ def _node_step(node: Any, name: str, args: list[Any], attrs: dict[str, Any]) -> 
         return _extend(c, Dense(w.astype(np.float64)), bias)
     if op == "Add":
         try:
-            return dataclasses.replace(
-                c, bias=np.broadcast_to(args[1], (1, *c.shape))[0] + (c.bias if c.bias is not None else 0)
-            )
+            add = np.broadcast_to(args[1], (1, *c.shape))[0].astype(np.float64)
         except ValueError:
             raise ShapeError(f"node '{name}': addend {args[1].shape} vs {c.shape}") from None
+        return dataclasses.replace(c, bias=add if c.bias is None else c.bias + add)
     if op == "Conv":
         w = args[1].astype(np.float64)
         nd = w.ndim - 2
@@ -210,17 +194,15 @@ def _node_step(node: Any, name: str, args: list[Any], attrs: dict[str, Any]) -> 
         return _extend(c, conv, bias)
     if op == "AveragePool":
         kernel = _pair(attrs, "kernel_shape", 2, 1)
-        if len(kernel) != 2 or len(c.shape) != 3:
+        if len(kernel) != 2 or len(c.shape) != 3:  # Pool2d is 2-d
             raise ShapeError(f"node '{name}': only 2-d average pooling is supported")
         pads = _pads(name, attrs, 2)
         if any(pads) and not attrs.get("count_include_pad", 0):
             raise ParameterError(name, "count_include_pad", 0, "padding must count (1)")
-        pool = Pool2d(
-            (kernel[0], kernel[1]), _pair(attrs, "strides", 2, 1), pads, 1.0 / np.prod(kernel)
-        )
         if attrs.get("ceil_mode", 0):
             raise ParameterError(name, "ceil_mode", 1, "only ceil_mode = 0 is supported")
-        return _extend(c, pool)
+        (sy, sx), (k0, k1) = _pair(attrs, "strides", 2, 1), kernel
+        return _extend(c, Pool2d((k0, k1), (sy, sx), (pads[0], pads[1]), 1.0 / (k0 * k1)))
     if op == "Flatten":
         if int(attrs.get("axis", 1)) != 1:
             raise ParameterError(name, "axis", attrs["axis"], "only axis = 1 is supported")
@@ -234,8 +216,10 @@ def _node_step(node: Any, name: str, args: list[Any], attrs: dict[str, Any]) -> 
         shift = np.broadcast_to((beta - mean * g).reshape(bshape), c.shape)
         bias = None if c.bias is None else c.bias * g.reshape(bshape)
         bias = shift.copy() if bias is None else bias + shift
-        if c.ops and isinstance(c.ops[-1], (Dense, Conv)):  # fold into the weights
-            return _Chain(c.src, (*c.ops[:-1], _scale_weights(c.ops[-1], g)), bias, c.shape)
+        last = c.ops[-1] if c.ops else None
+        if isinstance(last, (Dense, Conv)):  # fold into the weights, per output channel
+            w = last.weight * g.reshape(-1, *[1] * (last.weight.ndim - 1))
+            return Layer(c.src, (*c.ops[:-1], dataclasses.replace(last, weight=w)), bias, c.shape)
         return dataclasses.replace(_extend(c, Scale(g.reshape(bshape))), bias=bias)
     raise AssertionError(op)  # pragma: no cover - callers dispatch supported ops only
 
@@ -257,12 +241,12 @@ def parse_onnx(source: Any) -> OnnxGraph:
     shape = tuple(int(d.dim_value) for d in dims[1:])
     if not dims or any(n <= 0 for n in shape):
         raise ShapeError(f"input '{inputs[0].name}': needs a static shape after the batch axis")
-    values: dict[str, Any] = {inputs[0].name: _Chain(inputs[0].name, (), None, shape)}
+    values: dict[str, Any] = {inputs[0].name: Layer(inputs[0].name, (), None, shape)}
     layers: list[Layer] = []
     bad: dict[str, str] = {}
     poisoned: set[str] = set()
     for index, node in enumerate(graph.node):
-        name = _name(node, index)
+        name = node.name or f"{node.op_type}_{index}"
         if node.op_type not in SUPPORTED_OPS:
             bad[name] = node.op_type
         if node.op_type not in SUPPORTED_OPS or any(i in poisoned for i in node.input):
@@ -278,30 +262,28 @@ def parse_onnx(source: Any) -> OnnxGraph:
         args = [values.get(i, consts.get(i)) if i else None for i in node.input]
         if node.op_type == "Add" and isinstance(args[0], np.ndarray):
             args = args[::-1]
-        chains = [a for a in args if isinstance(a, _Chain)]
+        chains = [a for a in args if isinstance(a, Layer)]
         if node.op_type in ("Identity", "Dropout"):
             values[node.output[0]] = args[0]
-        elif len(chains) != 1 or not isinstance(args[0], _Chain):
+        elif len(chains) != 1 or not isinstance(args[0], Layer):
             bad[name] = f"{node.op_type} (needs one activation input, the rest constant)"
             poisoned.update(node.output)
         elif node.op_type == "Relu":
             c = args[0]
             if c.ops or c.bias is not None:  # relu of a population or input is itself
-                pop = _pop_name(name)
-                layers.append(Layer(pop, c.src, c.ops, c.bias, c.shape, True))
-                c = _Chain(pop, (), None, c.shape)
+                pop = name.strip("/").replace("/", ".")  # torch's "/fc/Relu" -> "fc.Relu"
+                layers.append(dataclasses.replace(c, name=pop, relu=True))
+                c = Layer(pop, (), None, c.shape)
             values[node.output[0]] = c
         else:
             values[node.output[0]] = _node_step(node, name, args, attrs)
     if bad:
         raise UnsupportedOpError(bad)
     out = values.get(graph.output[0].name)
-    if not isinstance(out, _Chain):
+    if not isinstance(out, Layer):
         raise GraphError(f"output '{graph.output[0].name}' is not computed from the input")
     if out.ops or out.bias is not None or not layers:
-        layers.append(
-            Layer(_pop_name(graph.output[0].name), out.src, out.ops, out.bias, out.shape, False)
-        )
+        layers.append(dataclasses.replace(out, name=graph.output[0].name.replace("/", ".")))
     elif out.src != layers[-1].name:
         raise GraphError(f"output '{graph.output[0].name}' is not the last layer")
     return OnnxGraph(inputs[0].name, shape, tuple(layers), graph.output[0].name)
@@ -316,11 +298,11 @@ def _attr(a: Any) -> Any:
 
 def _calibration_input(graph: OnnxGraph, calibration: Any, input_scale: float) -> np.ndarray:
     """ANN input (batch, *shape) scaled to [0, 1] from ANN input or spike trains (T, batch, ...)."""
+    dims = ", ".join(map(str, graph.input_shape))
     if calibration is None:
         raise InputError(
             "ONNX conversion needs calibration data for threshold balancing: pass calibration="
-            f"(batch, {', '.join(map(str, graph.input_shape))}) ANN inputs (or rate-coded spike "
-            "trains (T, batch, ...)), e.g. a few hundred training samples"
+            f"ANN inputs (batch, {dims}) or spike trains (T, batch, {dims}), e.g. training samples"
         )
     if isinstance(calibration, Mapping):
         if len(calibration) != 1:
@@ -331,10 +313,7 @@ def _calibration_input(graph: OnnxGraph, calibration: Any, input_scale: float) -
     if x.ndim == n + 2 and tuple(x.shape[2:]) == graph.input_shape:
         return x.mean(axis=0)  # spike trains: the rate is the input in [0, 1]
     if x.ndim != n + 1 or tuple(x.shape[1:]) != graph.input_shape or len(x) == 0:
-        raise InputError(
-            f"calibration: expected shape (batch, {', '.join(map(str, graph.input_shape))}) or "
-            f"(T, batch, ...), got {x.shape}"
-        )
+        raise InputError(f"calibration: expected shape (batch, {dims}) or (T, batch, {dims})")
     x = x / input_scale
     if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1 + 1e-6:
         raise InputError(
@@ -391,9 +370,9 @@ def load_onnx(
             params = NeuronParams(np.ones(layer.shape), np.ones(layer.shape), bias, zeros.copy())
             kind = "Identity"
         else:
+            one = np.ones(layer.shape)
             params = NeuronParams(
-                zeros.copy(), np.ones(layer.shape), bias, zeros.copy(),
-                v_threshold=np.ones(layer.shape), reset="subtract",
+                zeros.copy(), one, bias, zeros.copy(), one.copy(), reset="subtract"
             )
             kind = "IF"
         pops.append(Population(layer.name, layer.shape, kind, params))

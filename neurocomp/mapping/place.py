@@ -116,8 +116,9 @@ def compact_region(spec: TargetSpec, n_cores: int, coords: np.ndarray) -> list[i
 SWAP_LIMIT = 400  # cores; each pass costs O(n^3) operations
 
 
-def _swap_improve(traffic: np.ndarray, placement: np.ndarray, coords: np.ndarray,
-                  passes: int = 3) -> np.ndarray:
+def _swap_improve(
+    traffic: np.ndarray, placement: np.ndarray, coords: np.ndarray, passes: int = 3
+) -> np.ndarray:
     """Pairwise swaps of cores' slots, best swap per core, while they lower the cost.
 
     Swapping a and b changes the cost by sum_k (S[a,k] - S[b,k]) (D[b,k] - D[a,k])

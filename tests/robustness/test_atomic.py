@@ -1,0 +1,254 @@
+"""Atomic output: a compile or save that fails or is interrupted leaves nothing behind (no target
+folder, no temporary folder), and an existing program folder survives a failed overwrite intact.
+
+tests/test_cli.py already checks that a compile that does not fit writes nothing into an empty
+folder, and that a successful compile replaces an old program; these tests cover failures while
+writing and interrupts, through the API and through the CLI (SIGINT).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+from robust_util import DIGITS, ROOT
+
+import neurocomp as nc
+import neurocomp.backends.program as program_mod
+
+MODEL = DIGITS / "digits.nir"
+
+
+@pytest.fixture(scope="module")
+def prog() -> nc.Program:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return nc.compile(str(MODEL))
+
+
+@pytest.fixture(scope="module")
+def pruned() -> nc.Program:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return nc.compile(str(MODEL), passes="prune{sparsity=0.5}")
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under folder (relative path -> bytes)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def tree(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def _failing_write(exc: BaseException):
+    """write_npz that writes part of the archive, then fails with exc."""
+
+    def write(path: Path, arrays: dict) -> None:
+        path.write_bytes(b"PK\x03\x04 partial")
+        raise exc
+
+    return write
+
+
+@pytest.mark.parametrize("exc", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_failed_save_leaves_nothing(prog, tmp_path, monkeypatch, exc):
+    monkeypatch.setattr(program_mod, "write_npz", _failing_write(exc))
+    with pytest.raises(type(exc)):
+        prog.save(tmp_path / "build")
+    assert tree(tmp_path) == []  # neither build/ nor a .build.* temporary
+
+
+@pytest.mark.parametrize("exc", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_failed_overwrite_keeps_the_old_program(prog, pruned, tmp_path, monkeypatch, exc):
+    out = tmp_path / "build"
+    prog.save(out)
+    before = snapshot(out)
+    monkeypatch.setattr(program_mod, "write_npz", _failing_write(exc))
+    with pytest.raises(type(exc)):
+        pruned.save(out)
+    assert tree(tmp_path) == tree(out.parent) and sorted(os.listdir(tmp_path)) == ["build"]
+    assert snapshot(out) == before
+    assert nc.load_program(out).pipeline == prog.pipeline
+
+
+def _fail_on_rename(monkeypatch, which: int, exc: BaseException) -> None:
+    """Make the `which`-th Path.rename call (0-based) raise exc."""
+    real = Path.rename
+    calls = {"n": 0}
+
+    def rename(self: Path, target: os.PathLike) -> Path:
+        k = calls["n"]
+        calls["n"] += 1
+        if k == which:
+            raise exc
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: Program.save moves the old program aside (build -> .build.old-PID) before "
+    "renaming the new one into place; a failure or interrupt between the two renames "
+    "deletes the new one and leaves the old one under its hidden name: build/ is gone. "
+    "Fix in neurocomp/backends/program.py Program.save: on failure, rename `old` back.",
+)
+@pytest.mark.parametrize("exc", [OSError(5, "Input/output error"), KeyboardInterrupt()])
+def test_interrupt_between_renames_keeps_the_old_program(prog, pruned, tmp_path, monkeypatch, exc):
+    out = tmp_path / "build"
+    prog.save(out)
+    before = snapshot(out)
+    _fail_on_rename(monkeypatch, 1, exc)  # 0: build -> .build.old-PID, 1: tmp -> build
+    with pytest.raises(type(exc)):
+        pruned.save(out)
+    assert sorted(os.listdir(tmp_path)) == ["build"]
+    assert snapshot(out) == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: an interrupt while Program.save deletes the replaced program "
+    "(shutil.rmtree(old)) leaves a half-deleted hidden folder .build.old-PID behind. "
+    "Fix in neurocomp/backends/program.py Program.save: remove `old` in a finally "
+    "(ignore_errors) or shield the cleanup.",
+)
+def test_interrupt_while_removing_the_replaced_program_leaves_no_folder(
+    prog, pruned, tmp_path, monkeypatch
+):
+    out = tmp_path / "build"
+    prog.save(out)
+    real = program_mod.shutil.rmtree
+
+    def rmtree(path, *args, **kwargs):
+        if ".old-" in str(path) and not kwargs.get("ignore_errors"):
+            (Path(path) / "arrays.npz").unlink()  # part of the folder is gone, then ^C
+            raise KeyboardInterrupt
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(program_mod.shutil, "rmtree", rmtree)
+    with pytest.raises(KeyboardInterrupt):
+        pruned.save(out)
+    assert sorted(os.listdir(tmp_path)) == ["build"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: Program.save creates missing parent folders of -o before writing and keeps "
+    "them when the write fails (an empty a/b/ is left behind). Fix in "
+    "neurocomp/backends/program.py Program.save: remove the parents it created on failure.",
+)
+def test_failed_save_into_new_nested_folder_leaves_no_parents(prog, tmp_path, monkeypatch):
+    monkeypatch.setattr(program_mod, "write_npz", _failing_write(OSError(28, "No space")))
+    with pytest.raises(OSError):
+        prog.save(tmp_path / "a" / "b" / "build")
+    assert tree(tmp_path) == []
+
+
+def test_compile_that_does_not_fit_keeps_the_old_program(tmp_path):
+    """CLI: a failing compile over an existing program leaves it byte for byte."""
+    out = tmp_path / "build"
+    cli = [sys.executable, "-m", "neurocomp.cli"]
+    ok = subprocess.run([*cli, "compile", str(MODEL), "-o", str(out)], capture_output=True)
+    assert ok.returncode == 0, ok.stderr
+    before = snapshot(out)
+    chip = tmp_path / "tiny.toml"
+    chip.write_text(
+        (ROOT / "targets" / "reference.toml").read_text().replace("fan_in = 4096 ", "fan_in = 8 ")
+    )
+    bad = subprocess.run(
+        [*cli, "compile", str(MODEL), "-o", str(out), "--target", str(chip)], capture_output=True
+    )
+    assert bad.returncode == 2 and b"fan-in per neuron" in bad.stderr
+    assert sorted(os.listdir(tmp_path)) == ["build", "tiny.toml"]
+    assert snapshot(out) == before
+
+
+# The CLI, run with one instrumented step: when the program folder is being written (or the old
+# one swapped out), the step creates a marker file and sleeps; the test then sends SIGINT, so the
+# interrupt lands at a known point every time.
+SLOW_CLI = """
+import sys, time
+from pathlib import Path
+import neurocomp.backends.program as program
+
+marker, where = Path(sys.argv[1]), sys.argv[2]
+def stall():
+    marker.write_text("ready")
+    time.sleep(60)
+if where == "write":
+    def write_npz(path, arrays):
+        path.write_bytes(b"PK partial")
+        stall()
+    program.write_npz = write_npz
+else:  # between moving the old program aside and renaming the new one into place
+    real = Path.rename
+    def rename(self, target):
+        out = real(self, target)
+        if ".old-" in str(target):
+            stall()
+        return out
+    Path.rename = rename
+from neurocomp.cli import main
+sys.argv = ["neurocomp", *sys.argv[3:]]
+main()
+"""
+
+
+def _interrupted_cli(tmp_path: Path, out: Path, where: str) -> subprocess.CompletedProcess:
+    marker = tmp_path / "marker"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_CLI, str(marker), where, "compile", str(MODEL), "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the CLI never reached the write"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    marker.unlink()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def test_sigint_while_writing_leaves_nothing(tmp_path):
+    out = tmp_path / "work" / "build"
+    (tmp_path / "work").mkdir()
+    done = _interrupted_cli(tmp_path, out, "write")
+    assert done.returncode == 130, done.stderr
+    assert os.listdir(tmp_path / "work") == []
+
+
+def test_sigint_while_writing_keeps_the_old_program(prog, tmp_path):
+    out = tmp_path / "work" / "build"
+    prog.save(out)
+    before = snapshot(out)
+    done = _interrupted_cli(tmp_path, out, "write")
+    assert done.returncode == 130, done.stderr
+    assert os.listdir(tmp_path / "work") == ["build"]
+    assert snapshot(out) == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: SIGINT between Program.save's two renames (old program moved to "
+    ".build.old-PID, new one not yet in place) leaves no build/ at all and a hidden "
+    ".build.old-PID. Fix in neurocomp/backends/program.py Program.save (restore `old`).",
+)
+def test_sigint_while_replacing_keeps_the_old_program(prog, tmp_path):
+    out = tmp_path / "work" / "build"
+    prog.save(out)
+    before = snapshot(out)
+    done = _interrupted_cli(tmp_path, out, "swap")
+    assert done.returncode == 130, done.stderr
+    assert os.listdir(tmp_path / "work") == ["build"]
+    assert snapshot(out) == before
