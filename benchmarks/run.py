@@ -197,7 +197,7 @@ def scaling_exponent(rows: list[dict[str, Any]], kind: str) -> float:
     pts = [
         (r["synapses"], r["compile_s"])
         for r in rows
-        if r.get("kind") == kind and "compile_s" in r and r["synapses"] >= 10**6
+        if r.get("kind") == kind and "compile_s" in r and r["synapses"] >= 5 * 10**5
     ]
     if len(pts) < 2:
         return float("nan")

@@ -9,7 +9,7 @@ from scipy import sparse
 
 from ..backends.lowering import IntNetwork
 from ..target.spec import TargetSpec
-from .split import Block
+from .split import Block, neuron_order
 
 
 @dataclass
@@ -79,9 +79,10 @@ def first_fit(blocks: list[Block], spec: TargetSpec, out_bound: list[int]) -> li
 def neuron_cores(net: IntNetwork, cores: list[Core]) -> dict[str, np.ndarray]:
     """Core index of every neuron, per population."""
     out = {p.name: np.full(p.size, -1, dtype=np.int64) for p in net.populations}
+    order = {p.name: neuron_order(p) for p in net.populations}
     for c in cores:
         for b in c.blocks:
-            out[b.population][b.start : b.stop] = c.index
+            out[b.population][order[b.population][b.start : b.stop]] = c.index
     return out
 
 

@@ -35,6 +35,18 @@ class Block:
         return self.stop - self.start
 
 
+def neuron_order(pop: IntPopulation) -> np.ndarray:
+    """The order blocks take a population's neurons in: position-major for (C, H, W) and
+    (C, L) layers, so a block holds every channel of a patch and shares its input axons;
+    the given order otherwise. Blocks' start/stop index into this order."""
+    idx = np.arange(pop.size)
+    if len(pop.shape) == 3:
+        return idx.reshape(pop.shape).transpose(1, 2, 0).reshape(-1)
+    if len(pop.shape) == 2:
+        return idx.reshape(pop.shape).transpose(1, 0).reshape(-1)
+    return idx
+
+
 def _entry_bits(spec: TargetSpec) -> int:
     f = spec.synapse_format
     return spec.format.weight_bits + f.index_bits + f.delay_bits
@@ -72,10 +84,8 @@ def block_stats(
     name: str,
     start: int,
     stop: int,
-    sources: dict[str, sparse.csr_matrix] | None = None,
+    sources: dict[str, sparse.csr_matrix],
 ) -> Block:
-    pop = net.population(name)
-    sources = sources if sources is not None else incoming_by_source(net, pop)
     syn = axons = bits = 0
     fan = np.zeros(stop - start, dtype=np.int64)
     for w in sources.values():
@@ -95,7 +105,8 @@ def split_population(
     pop = net.population(name)
     lim = spec.core
     cap = min(lim.neurons, max_neurons or lim.neurons)
-    sources = incoming_by_source(net, pop)
+    order = neuron_order(pop)
+    sources = {k: w[order] for k, w in incoming_by_source(net, pop).items()}
     f = spec.synapse_format
     entry = _entry_bits(spec)
     counts = {k: np.zeros(w.shape[1], dtype=np.int64) for k, w in sources.items()}
