@@ -57,22 +57,19 @@ def first_fit(blocks: list[Block], spec: TargetSpec, out_bound: list[int]) -> li
     `out_bound` is an upper bound of each block's output axons, so the packed cores stay within
     the output-axon limit whatever else shares them."""
     lim = spec.core
+    limits = np.array([lim.neurons, lim.synapse_memory_bits, lim.input_axons, lim.output_axons])
+    used = np.zeros((max(len(blocks), 1), 4), dtype=np.int64)  # running totals per open core
     cores: list[Core] = []
-    outs: list[int] = []
     for b, o in zip(blocks, out_bound, strict=True):
-        for i, c in enumerate(cores):
-            if (
-                c.neurons + b.neurons <= lim.neurons
-                and c.synapse_bits + b.synapse_bits <= lim.synapse_memory_bits
-                and c.input_axons + b.input_axons <= lim.input_axons
-                and outs[i] + o <= lim.output_axons
-            ):
-                c.blocks.append(b)
-                outs[i] += o
-                break
+        need = np.array([b.neurons, b.synapse_bits, b.input_axons, o])
+        fits = np.flatnonzero(np.all(used[: len(cores)] + need <= limits, axis=1))
+        if fits.size:
+            k = int(fits[0])
+            cores[k].blocks.append(b)
         else:
-            cores.append(Core(len(cores), [b]))
-            outs.append(o)
+            k = len(cores)
+            cores.append(Core(k, [b]))
+        used[k] += need
     return cores
 
 
