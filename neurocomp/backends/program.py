@@ -7,6 +7,7 @@ bytes. Saving goes through a temporary folder renamed into place: no half-writte
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -250,24 +251,32 @@ class Program:
             raise ProgramError(
                 f"{target}: exists and is not a neurocomp program folder; choose another -o"
             )
+        missing = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
+        if target.parent.exists():  # leftovers of an interrupted earlier save
+            for stale in target.parent.glob(f".{target.name}.old-*"):
+                shutil.rmtree(stale, ignore_errors=True)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
         try:
             text = json.dumps(self.manifest(), indent=1, sort_keys=True)
             (tmp / "program.json").write_text(text + "\n")
             write_npz(tmp / "arrays.npz", self.arrays())
             if "lava" in self.engines:
                 (tmp / LAVA_LOADER).write_text(LAVA_LOADER_TEXT)
-            old = None
             if target.exists():
-                old = target.with_name(f".{target.name}.old-{os.getpid()}")
                 target.rename(old)
             tmp.rename(target)
-            if old is not None:
-                shutil.rmtree(old)
         except BaseException:
+            if old.exists() and not target.exists():
+                old.rename(target)  # put the previous program back
             shutil.rmtree(tmp, ignore_errors=True)
+            for folder in missing:  # folders this call created, if still empty
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
             raise
+        if old.exists():
+            shutil.rmtree(old, ignore_errors=True)
         return target
 
 

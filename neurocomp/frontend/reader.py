@@ -33,7 +33,7 @@ LINEAR_TYPES = (
 PORT_TYPES = ("Input", "Output")
 KNOWN_TYPES = frozenset((*NEURON_TYPES, *LINEAR_TYPES, *PORT_TYPES, "NIRGraph"))
 # An in-file array larger than this is refused before it is read (a corrupt or hostile header).
-MAX_ARRAY_ELEMENTS = 2**31
+MAX_DATASET_BYTES = 2**28  # 256 MiB: a dataset declaring more is refused before it is read
 
 
 @dataclass
@@ -71,8 +71,12 @@ def _hdf_to_dict(group: Any) -> dict[str, Any]:
         if isinstance(item, h5py.Group):
             out[key] = _hdf_to_dict(item)
         elif isinstance(item, h5py.Dataset):
-            if item.size > MAX_ARRAY_ELEMENTS:
-                raise NirFileError(f"dataset '{item.name}' declares {item.size} elements: refused")
+            nbytes = int(item.size) * max(int(item.dtype.itemsize), 1)
+            if nbytes > MAX_DATASET_BYTES:
+                raise NirFileError(
+                    f"dataset '{item.name}' declares {nbytes} bytes, more than "
+                    f"the {MAX_DATASET_BYTES} neurocomp reads: refused"
+                )
             out[key] = _to_str(item[()])
     return out
 
@@ -92,10 +96,15 @@ def _read_file(path: str) -> tuple[dict[str, Any], str | None]:
         raise NirFileError(f"{path}: not an HDF5 file, so not a NIR file")
     try:
         with h5py.File(path, "r") as f:
-            if "node" not in f:
+            if "node" not in f or not isinstance(f["node"], h5py.Group):
                 raise NirFileError(f"{path}: HDF5 file has no '/node' group: not a NIR file")
             data = _hdf_to_dict(f["node"])
-            version = _to_str(f["version"][()]) if "version" in f else None
+            version = None
+            if "version" in f:
+                item = f["version"]
+                if not isinstance(item, h5py.Dataset) or item.size > 64:
+                    raise NirFileError(f"{path}: '/version' is not a version string")
+                version = _to_str(item[()])
     except NirFileError:
         raise
     except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:

@@ -31,7 +31,9 @@ OPTIONAL_FIELDS: dict[str, dict[str, float]] = {
     "CubaLI": {"w_in": 1.0},
 }
 TIME_CONSTANTS = ("tau", "tau_syn", "tau_mem")
-MAX_ELEMENTS = 2**31  # a declared shape larger than this is refused, not allocated
+# A layer (or input) larger than this is refused before anything is allocated: 16.7 M neurons,
+# far beyond any chip board here, and a bound on what a hostile file can make us allocate.
+MAX_ELEMENTS = 2**24
 
 
 def _array(name: str, node: RawNode, key: str) -> np.ndarray:
@@ -66,14 +68,23 @@ def neuron_params(name: str, node: RawNode) -> dict[str, np.ndarray]:
     return {k: np.broadcast_to(v, common).copy() for k, v in fields.items()}
 
 
+def _int_value(name: str, key: str, value: object) -> int:
+    """One integer field (a Python or numpy scalar holding a whole number)."""
+    arr = np.asarray(value)
+    if arr.ndim != 0 or arr.dtype.kind not in "iuf" or not np.isfinite(arr) or arr != np.round(arr):
+        raise ParameterError(name, key, repr(value)[:40], "expected an integer")
+    return int(arr)
+
+
 def _int_tuple(name: str, node: RawNode, key: str, n: int, default: int) -> tuple[int, ...]:
     value = node.params.get(key, default)
-    if isinstance(value, str):
-        raise ParameterError(name, key, value, "expected integers")
     arr = np.atleast_1d(np.asarray(value))
+    if arr.dtype.kind not in "iuf" or arr.ndim != 1:
+        raise ParameterError(name, key, repr(value)[:40], f"expected {n} non-negative integers")
     if arr.size == 1:
         arr = np.repeat(arr, n)
-    if arr.size != n or not np.all(np.isfinite(arr.astype(np.float64))) or (arr < 0).any():
+    ok = arr.size == n and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))
+    if not ok or (arr < 0).any() or (arr > MAX_ELEMENTS).any():
         raise ParameterError(name, key, arr.tolist(), f"expected {n} non-negative integers")
     return tuple(int(a) for a in arr)
 
@@ -122,7 +133,7 @@ def build_op(name: str, node: RawNode) -> Op:
         if min(stride) < 1 or min(dilation) < 1:
             raise ParameterError(name, "stride/dilation", (stride, dilation), "must be >= 1")
         padding = _conv_padding(name, node, kernel, dilation, stride)
-        groups = int(np.asarray(node.params.get("groups", 1)))
+        groups = _int_value(name, "groups", node.params.get("groups", 1))
         if groups < 1 or w.shape[0] % groups:
             raise ParameterError(name, "groups", groups, f"must divide C_out = {w.shape[0]}")
         bias = node.params.get("bias")
@@ -139,7 +150,10 @@ def build_op(name: str, node: RawNode) -> Op:
         scale = 1.0 / (kernel[0] * kernel[1]) if t == "AvgPool2d" else 1.0
         return Pool2d(kernel, stride, padding, scale)  # type: ignore[arg-type]
     if t == "Flatten":
-        return Flatten(int(node.params.get("start_dim", 1)), int(node.params.get("end_dim", -1)))
+        return Flatten(
+            _int_value(name, "start_dim", node.params.get("start_dim", 1)),
+            _int_value(name, "end_dim", node.params.get("end_dim", -1)),
+        )
     if t == "Scale":
         return Scale(_array(name, node, "scale"))
     if t == "Delay":
@@ -155,12 +169,22 @@ def _declared(name: str, node: RawNode, key: str) -> Shape | None:
     if value is None:
         return None
     arr = np.atleast_1d(np.asarray(value))
-    if arr.dtype.kind not in "iuf" or (arr < 0).any() or not np.all(arr == np.round(arr)):
-        raise ParameterError(name, key, arr.tolist(), "a shape must be non-negative integers")
+    if (
+        arr.ndim != 1
+        or arr.dtype.kind not in "iuf"
+        or not np.all(np.isfinite(arr))
+        or (arr < 0).any()
+        or not np.all(arr == np.round(arr))
+    ):
+        raise ParameterError(name, key, repr(value)[:60], "a shape must be non-negative integers")
+    if (arr > MAX_ELEMENTS).any():
+        raise ShapeError(
+            f"node '{name}' ({node.type}): shape {arr.tolist()} exceeds {MAX_ELEMENTS} elements"
+        )
     shape = tuple(int(a) for a in arr)
     if 0 in shape:
         raise ShapeError(f"node '{name}' ({node.type}): zero-size shape {shape}")
-    if np.prod(shape, dtype=np.float64) > MAX_ELEMENTS:
+    if np.prod(shape, dtype=np.float64) >= MAX_ELEMENTS:
         raise ShapeError(
             f"node '{name}' ({node.type}): shape {shape} exceeds {MAX_ELEMENTS} elements"
         )

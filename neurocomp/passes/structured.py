@@ -59,6 +59,13 @@ def reshape_neurons(
     return dataclasses.replace(net, populations=pops, projections=tuple(projections))
 
 
+def drop_population(net: Network, name: str) -> Network:
+    """Remove a population whose every neuron is gone, with every projection to or from it."""
+    pops = tuple(p for p in net.populations if p.name != name)
+    projs = tuple(pr for pr in net.projections if name not in (pr.pre, pr.post))
+    return dataclasses.replace(net, populations=pops, projections=projs)
+
+
 def _steady_bounds(
     lo: np.ndarray, hi: np.ndarray, decay: np.ndarray, bias: np.ndarray | float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +157,9 @@ class PruneNeurons:
             s = silent.get(pop.name, np.zeros(pop.size, bool))
             d = dead.get(pop.name, np.zeros(pop.size, bool))
             remove = s | d
-            if remove.any():
+            if remove.all():
+                net = drop_population(net, pop.name)
+            elif remove.any():
                 net = reshape_neurons(net, pop.name, np.flatnonzero(~remove))
             layers.append(
                 {
@@ -218,21 +227,30 @@ class Merge:
         )
 
     def _clusters(self, net: Network, pop: Population) -> np.ndarray:
-        """Cluster id per neuron, numbered in order of first appearance."""
-        incoming = net.projections_into(pop.name)
-        cols = [matrix_of(pr).weight for pr in incoming]
-        biases = [matrix_of(pr).bias for pr in incoming if matrix_of(pr).bias is not None]
-        parts = [c.toarray() for c in cols] + [b.reshape(-1, 1) for b in biases]  # type: ignore[union-attr]
-        params = [a.reshape(pop.size, 1) for a in pop.params.arrays().values()]
+        """Cluster id per neuron, numbered in order of first appearance.
+
+        Each neuron's key is its parameters and its incoming synapses (sources and weights on a
+        grid of `tol` times the largest weight) and biases, read row by row from the sparse
+        matrices: nothing dense is built."""
+        incoming = [matrix_of(pr) for pr in net.projections_into(pop.name)]
+        weights = [m.weight.tocsr() for m in incoming]
+        peak = max((float(np.abs(w.data).max()) for w in weights if w.nnz), default=0.0)
+        biases = [m.bias for m in incoming if m.bias is not None]
+        if biases:
+            peak = max(peak, max(float(np.abs(b).max()) for b in biases))
+        grid = max(self.tol * (peak if peak > 0 else 1.0), 1e-300)
+        params = [a.reshape(-1) for a in pop.params.arrays().values()]
         if pop.quant is not None:
-            params.append(pop.quant.scale.reshape(pop.size, 1))
-        rows = np.hstack(parts) if parts else np.zeros((pop.size, 0))
-        scale = np.abs(rows).max() if rows.size else 1.0
-        grid = max(self.tol * (scale if scale > 0 else 1.0), 1e-300)
-        rounded = np.round(rows / grid) + 0.0  # + 0.0 turns -0.0 into 0.0 for hashing
-        keys = np.hstack([rounded, np.hstack(params)]) if params else rounded
+            params.append(pop.quant.scale.reshape(-1))
+        fixed = np.stack(params + [np.round(b / grid) + 0.0 for b in biases], axis=1)
         ids: dict[bytes, int] = {}
         out = np.empty(pop.size, dtype=np.int64)
         for i in range(pop.size):
-            out[i] = ids.setdefault(keys[i].tobytes(), len(ids))
+            key = [fixed[i].tobytes()]
+            for w in weights:
+                lo, hi = w.indptr[i], w.indptr[i + 1]
+                q = np.round(w.data[lo:hi] / grid) + 0.0  # + 0.0: -0.0 and 0.0 hash alike
+                keep = q != 0
+                key += [w.indices[lo:hi][keep].tobytes(), q[keep].tobytes(), b"|"]
+            out[i] = ids.setdefault(b"".join(key), len(ids))
         return out

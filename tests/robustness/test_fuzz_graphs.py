@@ -34,7 +34,7 @@ LAYERS = (
     "AvgPool2d",
     "NIRGraph",
 )
-HUGE = (2**16, 2**31, 2**40, 2**62)
+HUGE = (2**25, 2**31, 2**40, 2**62)  # above neurocomp's 2**24-neuron layer limit
 SPECIAL = (np.nan, np.inf, -np.inf, 0.0, -0.0, -1.0, -1e-3, 1e308, -1e308, 1e-308, 2.0**64)
 # Parameter ranges of a sane network: most cases should reach the compiler.
 SANE = {
@@ -94,7 +94,7 @@ def _neuron(kind: str, shape: tuple[int, ...], rng: np.random.Generator, scalar:
 
 def _modest(shape: tuple[int, ...]) -> bool:
     """Small enough to allocate parameters of this shape in the test itself."""
-    return all(s <= 4096 for s in shape) and np.prod(shape, dtype=np.float64) <= 4096
+    return all(0 <= s <= 4096 for s in shape) and np.prod(shape, dtype=np.float64) <= 4096
 
 
 def _small(n: int) -> bool:
@@ -295,7 +295,7 @@ def _mutate(
                     [3, 0],
                     [2**31],
                     [2**40],
-                    [2**16, 2**16],
+                    [2**13, 2**12],
                     [2**15, 2**15],
                     [2**62, 2**62],
                     [-1],
@@ -352,7 +352,9 @@ def _mutate(
 
 CASE = st.tuples(
     graphs(),
-    st.sampled_from((None, 1e-4, 1e-4, 1e-3, 1e-2, 0.0, -1e-4, float("nan"), float("inf"))),
+    st.sampled_from(
+        (1e-4, 1e-4, 1e-4, 1e-4, 1e-3, None, 1e-2, 0.0, -1e-4, float("nan"), float("inf"))
+    ),
     st.sampled_from((None, None, "zero", "subtract", "bogus")),
     st.sampled_from(("reference", "reference", "loihi2")),
     st.sampled_from(
@@ -370,7 +372,7 @@ CASE = st.tuples(
 
 
 @settings(
-    max_examples=examples(400),
+    max_examples=examples(1200),
     deadline=None,
     derandomize=DERANDOMIZE,
     suppress_health_check=list(HealthCheck),

@@ -1,8 +1,7 @@
-"""Minimal reproductions of the bugs the fuzzers found (robust_util.KNOWN_BUGS).
+"""Regression tests: minimal reproductions of the bugs the fuzzers found (all fixed).
 
-Each is a strict xfail: when the bug is fixed the test passes, strict xfail turns that into a
-failure, and then the xfail mark here and the matching entry of KNOWN_BUGS should be deleted
-(so that the fuzzers fail on the bug again if it comes back).
+A new find goes into robust_util.KNOWN_BUGS with a strict xfail here until it is fixed; then the
+mark and the entry are deleted, so the fuzzers fail on the bug if it comes back.
 """
 
 from __future__ import annotations
@@ -53,38 +52,25 @@ def _lif(shape=()) -> nir.LIF:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a declared input shape of up to 2**31 elements passes shapes._declared "
-    "(MAX_ELEMENTS = 2**31, checked with >), then lower() broadcasts every neuron parameter "
-    "to it: 16 GiB per float64 array -> MemoryError (frontend/lower.py, neurons = {...}). "
-    "Fix: refuse populations far smaller (e.g. 2**24 neurons) in shapes._declared / "
-    "infer_shapes before anything is allocated.",
-)
 @pytest.mark.parametrize("shape", [[2**31], [2**15, 2**15]])
 def test_huge_declared_input_shape_is_refused_not_allocated(shape):
     _must_fail_cleanly(lambda: nc.load(_chain(shape, ("lif", _lif())), dt=1e-4))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: same limit, linear readout: Input [2**31] -> Scale -> Output makes an "
-    "Identity population of 2**31 neurons (frontend/lower.py _identity) -> MemoryError.",
-)
 def test_huge_declared_readout_is_refused_not_allocated():
     _must_fail_cleanly(
         lambda: nc.load(_chain([2**31], ("s", nir.Scale(scale=np.array(2.0)))), dt=1e-4)
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: reader._hdf_to_dict reads any dataset of up to MAX_ARRAY_ELEMENTS = 2**31 "
-    "elements whatever its dtype: a few-KB file declaring an unwritten 2**30-element float64 "
-    "dataset makes it allocate 8 GiB (MemoryError); with 1-element chunks, 2**27 elements "
-    "take minutes. Fix in neurocomp/frontend/reader.py: bound item.nbytes (e.g. 2**30 bytes) "
-    "and the element count far lower.",
-)
+def test_huge_declared_passthrough_is_refused_not_allocated():
+    def work():
+        net = nc.load(_chain([2**31]), dt=1e-4)
+        nc.compile(net, passes="prune_neurons{dead=false}")
+
+    _must_fail_cleanly(work)
+
+
 def test_huge_declared_dataset_in_file_is_refused(tmp_path):
     path = tmp_path / "huge.nir"
     nir.write(path, _chain([3], ("lif", _lif(3))))
@@ -95,23 +81,13 @@ def test_huge_declared_dataset_in_file_is_refused(tmp_path):
     _must_fail_cleanly(lambda: nc.load(path, dt=1e-4))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Flatten start_dim/end_dim are passed to int() unchecked "
-    "(frontend/shapes.py build_op): an array gives TypeError, a string ValueError.",
-)
-@pytest.mark.parametrize("start", [np.array([0, 1]), np.array("x")])
+@pytest.mark.parametrize("start", [np.array([0, 1]), np.array("x"), np.float64(np.inf)])
 def test_flatten_with_non_integer_dims(start):
     flat = nir.Flatten(input_type={"input": np.array([2, 3])}, start_dim=0)
     flat.start_dim = start
     _must_fail_cleanly(lambda: nc.load(_chain([2, 3], ("flat", flat), ("lif", _lif())), dt=1e-4))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Conv groups is passed to int() unchecked (frontend/shapes.py build_op): "
-    "NaN gives ValueError, a 2-D array TypeError.",
-)
 @pytest.mark.parametrize("groups", [np.float64(np.nan), np.ones((2, 2))])
 def test_conv_with_bad_groups(groups):
     conv = nir.Conv1d(
@@ -127,11 +103,6 @@ def test_conv_with_bad_groups(groups):
     _must_fail_cleanly(lambda: nc.load(_chain([2, 5], ("conv", conv), ("lif", _lif())), dt=1e-4))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: frontend/shapes.py _int_tuple converts with astype(float64) unguarded: a "
-    "string array as a pooling kernel_size/stride/padding raises ValueError.",
-)
 def test_pool_with_string_kernel():
     pool = nir.SumPool2d(
         kernel_size=np.array([2, 2]), stride=np.array([1, 1]), padding=np.array([0, 0])
@@ -140,23 +111,12 @@ def test_pool_with_string_kernel():
     _must_fail_cleanly(lambda: nc.load(_chain([1, 4, 4], ("pool", pool), ("lif", _lif())), dt=1e-4))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: frontend/shapes.py _declared accepts any numeric array as a shape; a 2-D one "
-    "(Output shape [[1, 2], [3, 4]]) reaches int() of a row: TypeError.",
-)
 def test_two_dimensional_declared_shape():
     _must_fail_cleanly(
         lambda: nc.load(_chain([3], ("lif", _lif(3)), out=[[1, 2], [3, 4]]), dt=1e-4)
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: reader._read_file checks that '/node' exists but not that it is a group; a "
-    "file whose /node is a dataset gives AttributeError in _hdf_to_dict ('Dataset' object "
-    "has no attribute 'items'). Fix: isinstance(f['node'], h5py.Group), else NirFileError.",
-)
 def test_node_stored_as_dataset(tmp_path):
     path = tmp_path / "flat.nir"
     with h5py.File(path, "w") as f:
@@ -165,15 +125,6 @@ def test_node_stored_as_dataset(tmp_path):
     _must_fail_cleanly(lambda: nc.load(path))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: prune_neurons (silent) removes every neuron of a hidden population that can "
-    "never fire (negative weights and bias), leaving a population of shape (0,); the "
-    "quantize pass compile adds then fails on it with ValueError 'zero-size array to "
-    "reduction operation minimum' (passes/quantize.py run, s.min()). Fix in "
-    "passes/structured.py (drop the empty population and its projections, or keep one "
-    "neuron) or make quantize skip empty populations.",
-)
 def test_prune_neurons_emptying_a_layer_then_compile():
     g = _chain(
         [2],
