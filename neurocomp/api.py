@@ -103,14 +103,7 @@ def transform(
     labels: its classes, for the pruning accuracy guard. Returns the new network (`.network`)
     and one report per pass (`.reports`); `net` itself is not modified.
     """
-    cal = (
-        None
-        if calibration is None
-        else Calibration(
-            dict(calibration) if isinstance(calibration, Mapping) else np.asarray(calibration),
-            labels,
-        )
-    )
+    cal = Calibration.of(calibration, labels)
     return run_pipeline(net, passes, PassContext(calibration=cal), verify=verify)
 
 

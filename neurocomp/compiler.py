@@ -92,14 +92,7 @@ def build(
 ) -> tuple[Program | None, list[Violation]]:
     """Everything `compile` does, returning the violations instead of raising on them."""
     spec = load_target(target, chips)
-    cal = (
-        None
-        if calibration is None
-        else Calibration(
-            dict(calibration) if isinstance(calibration, MappingABC) else np.asarray(calibration),
-            labels,
-        )
-    )
+    cal = Calibration.of(calibration, labels)
     pipeline = target_pipeline(passes, spec)
     result = run_pipeline(net, pipeline, PassContext(calibration=cal))
     intnet, violations = to_integers(result.network, spec)

@@ -89,7 +89,8 @@ def _discretise(
     zero = np.zeros_like(one)
 
     def decay(key: str) -> np.ndarray:
-        assert dt is not None  # resolve_dt guarantees it for leaky kinds
+        if dt is None:  # resolve_dt asks for dt whenever a leaky node exists
+            raise DtError(f"node '{name}' ({kind}) needs dt: pass dt in seconds")
         d = dt / p[key]
         if (d > 1).any():
             bad = float(p[key][d > 1].flat[0])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -30,6 +30,13 @@ class Calibration:
 
     x: np.ndarray | dict[str, np.ndarray]
     labels: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, x: Any, labels: np.ndarray | None = None) -> Calibration | None:
+        """Calibration from an array or a dict of arrays by input name (None: no calibration)."""
+        if x is None:
+            return None
+        return cls(dict(x) if isinstance(x, Mapping) else np.asarray(x), labels)
 
 
 @dataclass
