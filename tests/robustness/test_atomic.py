@@ -163,7 +163,9 @@ def test_compile_that_does_not_fit_keeps_the_old_program(tmp_path):
 # one swapped out), the step creates a marker file and sleeps; the test then sends SIGINT, so the
 # interrupt lands at a known point every time.
 SLOW_CLI = """
-import sys, time
+import signal, sys, time
+# A child of a background job inherits SIGINT ignored; ^C must raise KeyboardInterrupt here.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from pathlib import Path
 import neurocomp.backends.program as program
 
