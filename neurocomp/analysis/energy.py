@@ -83,6 +83,22 @@ class EnergyReport:
         )
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        from .html import table
+
+        rows = [
+            [r["name"], r["spikes"], r["synops"], r["neuron_updates"], f"{r['energy_j']:.3e}"]
+            for r in self.layers
+        ]
+        t = self.totals
+        return table(
+            f"Energy on {self.target}: {t['energy_per_inference_j']:.3e} J per inference",
+            ["layer", "spikes", "synops", "neuron updates", "energy (J)"],
+            rows,
+            f"latency {t['latency_s']:.3e} s; ANN equivalent "
+            f"{self.ann['energy_per_inference_j']:.3e} J per inference",
+        )
+
     def plot(self) -> Any:
         """Matplotlib figure: per-layer energy, and core utilisation as a heatmap over the mesh."""
         import matplotlib

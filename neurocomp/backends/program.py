@@ -161,6 +161,29 @@ class Program:
             self.net, result.counts, self.target, self.mapping.usage_table(self.target)
         )
 
+    def _repr_html_(self) -> str:
+        from ..analysis.html import table
+
+        rows = [
+            [
+                r["core"],
+                ", ".join(r["layers"]),
+                f"{r['neurons'][0]}/{r['neurons'][1]}",
+                f"{r['synapse_bits'][0]}/{r['synapse_bits'][1]}",
+                f"{r['input_axons'][0]}/{r['input_axons'][1]}",
+                f"{r['output_axons'][0]}/{r['output_axons'][1]}",
+            ]
+            for r in self.mapping.usage_table(self.target)
+        ]
+        s = self.summary
+        return table(
+            f"Program for {s.get('target')}: {s.get('cores_used')} of "
+            f"{s.get('cores_available')} cores, {s.get('synapses')} synapses",
+            ["core", "layers", "neurons", "synapse bits", "input axons", "output axons"],
+            rows,
+            f"pipeline: {self.pipeline}",
+        )
+
     # -- saving -------------------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:
         pops = [

@@ -229,6 +229,27 @@ class Network:
     def __repr__(self) -> str:
         return self.summary()
 
+    def _repr_html_(self) -> str:
+        from ..analysis.html import table
+
+        rows = [
+            [
+                r["name"],
+                r["kind"],
+                tuple(r["shape"]),
+                r["neurons"],
+                r["synapses_in"],
+                ", ".join(r["from"]),
+            ]
+            for r in self.layer_table()
+        ]
+        return table(
+            f"Network: {self.neurons} neurons, {self.synapses} synapses, dt = {self.dt} s",
+            ["layer", "kind", "shape", "neurons", "synapses in", "from"],
+            rows,
+            f"inputs {dict(self.inputs)}; outputs {dict(self.outputs)}",
+        )
+
 
 def evaluation_order(
     nodes: Iterable[str], inputs: Iterable[str], edges: list[tuple[str, str]]

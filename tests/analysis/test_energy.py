@@ -61,3 +61,14 @@ def test_table_and_plot(report, tmp_path):
     fig = rep.plot()
     fig.savefig(tmp_path / "energy.png")
     assert (tmp_path / "energy.png").stat().st_size > 1000
+
+
+def test_html_representations(report):
+    prog, _, rep = report
+    for obj, needle in (
+        (rep, "J per inference"),
+        (prog, "cores"),
+        (nc.load(EXAMPLES / "digits" / "digits.nir", dt=1e-4), "lif1"),
+    ):
+        html = obj._repr_html_()
+        assert html.startswith("<div>") and "<table>" in html and needle in html
