@@ -6,11 +6,13 @@ left on disk (outputs are written to a temporary file and renamed into place).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 import tempfile
 import warnings
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -21,6 +23,7 @@ import typer
 from . import api
 from .analysis.metrics import accuracy
 from .backends.lowering import IntNetwork
+from .backends.program import write_npz
 from .errors import InputError, NeurocompError
 from .ir.network import Network
 
@@ -81,14 +84,24 @@ def _run(fn: Callable[[], T], quiet: bool = False) -> T:
     return result
 
 
-def _load_inputs(path: Path, net: Network | IntNetwork) -> dict[str, np.ndarray]:
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an .npz file (read once per file and modification time)."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
+    return _read_npz_cached(str(path.resolve()), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_npz_cached(path: str, mtime_ns: int) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise InputError(f"{path}: not a readable .npz file ({exc})") from None
+
+
+def _load_inputs(path: Path, net: Network | IntNetwork) -> dict[str, np.ndarray]:
+    arrays = _read_npz(path)
     names = list(net.inputs)
     if len(names) == 1:
         for key in (names[0], "x", "input"):
@@ -111,9 +124,9 @@ def save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
+        write_npz(Path(tmp), arrays)  # fixed timestamps: the same outputs, the same bytes
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -146,13 +159,7 @@ def _load_model(
 
 def _calibration_array(path: Path) -> np.ndarray:
     """The array 'x' (or the only array besides labels) of an .npz file."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files if k not in ("labels", "dt")}
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable .npz file ({exc})") from None
+    arrays = {k: v for k, v in _read_npz(path).items() if k not in ("labels", "dt")}
     if "x" in arrays:
         return arrays["x"]
     if len(arrays) == 1:
@@ -322,11 +329,7 @@ def simulate(
 
 
 def _labels(path: Path) -> np.ndarray | None:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return np.asarray(data["labels"]) if "labels" in data.files else None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable .npz file ({exc})") from None
+    return _read_npz(path).get("labels")
 
 
 TargetOpt = Annotated[

@@ -131,6 +131,20 @@ class EnergyReport:
         return fig
 
 
+def _per_event(d: dict[str, Any], cost: tuple[float, ...]) -> Any:
+    """Events weighted by a cost per event (joules or seconds): synops, active and idle neuron
+    updates, spike messages (within and between tiles), east-west and north-south hops."""
+    synop, active, idle, spike, ew, ns = cost
+    return (
+        d["synops"] * synop
+        + d["updates_active"] * active
+        + d["updates_idle"] * idle
+        + (d["msgs_local"] + d["msgs_remote"]) * spike
+        + d["hops_ew"] * ew
+        + d["hops_ns"] * ns
+    )
+
+
 def energy_report(
     net: IntNetwork, counts: EventCounts, spec: TargetSpec, usage: list[dict[str, Any]]
 ) -> EnergyReport:
@@ -140,24 +154,27 @@ def energy_report(
     steps = next(iter(pc.values())).shape[0] if pc else 0
     batch = max(counts.batch, 1)
 
-    def joules(d: dict[str, Any]) -> float:
-        return (
-            d["synops"] * e.synop_j
-            + d["updates_active"] * e.neuron_update_active_j
-            + d["updates_idle"] * e.neuron_update_idle_j
-            + (d["msgs_local"] + d["msgs_remote"]) * e.spike_local_j
-            + d["hops_ew"] * e.hop_ew_j
-            + d["hops_ns"] * e.hop_ns_j
-        )
+    joule_per = (
+        e.synop_j,
+        e.neuron_update_active_j,
+        e.neuron_update_idle_j,
+        e.spike_local_j,
+        e.hop_ew_j,
+        e.hop_ns_j,
+    )
+    second_per = (
+        tm.synop_s,
+        tm.neuron_update_active_s,
+        tm.neuron_update_idle_s,
+        tm.spike_local_s,
+        tm.hop_ew_s,
+        tm.hop_ns_s,
+    )
 
-    work = (
-        pc["synops"] * tm.synop_s
-        + pc["updates_active"] * tm.neuron_update_active_s
-        + pc["updates_idle"] * tm.neuron_update_idle_s
-        + (pc["msgs_local"] + pc["msgs_remote"]) * tm.spike_local_s
-        + pc["hops_ew"] * tm.hop_ew_s
-        + pc["hops_ns"] * tm.hop_ns_s
-    ) / batch
+    def joules(d: dict[str, Any]) -> float:
+        return float(_per_event(d, joule_per))
+
+    work = _per_event(pc, second_per) / batch
     step_time = np.maximum(
         work.max(axis=1) + tm.barrier_s if work.size else tm.barrier_s, spec.time_step_s
     )

@@ -128,9 +128,8 @@ def map_network(
             break
         # Upper bound of each block's output axons: distinct destination blocks per neuron
         # (packing blocks into cores can only merge destinations).
-        as_cores = [Core(i, [b]) for i, b in enumerate(blocks)]
-        per_neuron = destinations(net, neuron_cores(net, as_cores), len(blocks))
-        where = neuron_cores(net, as_cores)
+        where = neuron_cores(net, [Core(i, [b]) for i, b in enumerate(blocks)])
+        per_neuron = destinations(net, where, len(blocks))
         out_bound = [0] * len(blocks)
         for name, d in per_neuron.items():
             if name in where:

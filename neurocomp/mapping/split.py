@@ -79,7 +79,6 @@ def _fits(neurons_before: int, bits: int, axons: int, cap: int, lim: CoreLimits)
 
 
 def block_stats(
-    net: IntNetwork,
     spec: TargetSpec,
     name: str,
     start: int,
@@ -140,7 +139,7 @@ def split_population(
         d_bits, d_axons, touched = row_cost(i)
 
         if i > start and not _fits(i - start, bits + d_bits, axons + d_axons, cap, lim):
-            blocks.append(block_stats(net, spec, name, start, i, sources))
+            blocks.append(block_stats(spec, name, start, i, sources))
             start, bits, axons = i, 0, 0
             for c in counts.values():
                 c[:] = 0
@@ -165,5 +164,5 @@ def split_population(
         bits += d_bits
         axons += d_axons
     if pop.size > start:
-        blocks.append(block_stats(net, spec, name, start, pop.size, sources))
+        blocks.append(block_stats(spec, name, start, pop.size, sources))
     return blocks, violations
