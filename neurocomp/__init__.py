@@ -5,7 +5,7 @@ net = nc.load("model.nir", dt=1e-4)   # NIR -> discrete-time Network
 y = nc.simulate(net, x)               # x: (T, batch, *input_shape) -> (T, batch, *output_shape)
 """
 
-from .api import compile, load, load_program, simulate, transform
+from .api import compile, from_torch, load, load_program, simulate, transform
 from .backends.program import Program
 from .errors import (
     DtError,
@@ -17,6 +17,7 @@ from .errors import (
     ParameterError,
     ResourceLimitError,
     ShapeError,
+    UnsupportedModuleError,
     UnsupportedNodeError,
     Violation,
 )
@@ -45,8 +46,10 @@ __all__ = [
     "Projection",
     "ShapeError",
     "Trace",
+    "UnsupportedModuleError",
     "UnsupportedNodeError",
     "compile",
+    "from_torch",
     "load",
     "load_program",
     "rate_code",

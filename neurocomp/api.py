@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, overload
+from typing import Any, Literal, cast, overload
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from .compiler import compile_network
 from .errors import InputError, ParameterError
 from .frontend import load_nir
 from .frontend.onnx_frontend import load_onnx
+from .frontend.torch_frontend import Framework, export_torch, write_nir
 from .ir.network import Network
 from .passes.base import Calibration, Pass, PassContext, PipelineResult, run_pipeline
 from .sim.float_sim import Trace
@@ -42,6 +44,41 @@ def load(
             raise ParameterError("<network>", "dt/reset", (dt, reset), "not used for ONNX models")
         return load_onnx(source, calibration=calibration)
     return load_nir(source, dt=dt, reset=reset)
+
+
+def from_torch(
+    module: Any,
+    sample: Any,
+    framework: Framework = "snntorch",
+    *,
+    dt: float | None = None,
+    reset: str | None = None,
+    path: str | os.PathLike[str] | None = None,
+) -> Network:
+    """A trained snnTorch or Norse module as a Network, ready to simulate, transform or compile.
+
+    Exports through the framework's own NIR exporter and repairs its known quirks (batch
+    dimension in the input type, scalar parameters NIR wants per neuron, missing shapes and
+    types); unrepairable departures are warned about, naming the layer.
+
+    sample: one time step of input, (batch, *input_shape) (a torch tensor or numpy array).
+    dt: the time step in seconds; by default the one that reproduces the framework's update
+        (snnTorch: its exporter's 1e-4 s convention; Norse: the cells' `dt`).
+    reset: "zero" or "subtract"; by default snnTorch's `reset_mechanism` (one for all layers),
+        "zero" for Norse.
+    path: also write the repaired NIR graph there (atomically), for `neurocomp compile`.
+    """
+    export = export_torch(module, sample, framework)
+    if path is not None:
+        write_nir(export.graph, path)
+    net = load_nir(
+        export.graph,
+        dt=dt if dt is not None else export.dt,
+        reset=reset if reset is not None else export.reset,
+    )
+    repairs = [*cast(list[str], net.metadata.get("repairs", [])), *export.repairs]
+    meta = {**net.metadata, "source": f"{framework} module (from_torch)", "repairs": repairs}
+    return dataclasses.replace(net, metadata=meta)
 
 
 def _is_onnx(source: Any) -> bool:

@@ -26,6 +26,15 @@ class UnsupportedNodeError(NeurocompError):
         super().__init__(f"unsupported NIR node type(s): {listed}")
 
 
+class UnsupportedModuleError(NeurocompError):
+    """One or more PyTorch modules that `from_torch` cannot export to NIR."""
+
+    def __init__(self, framework: str, modules: dict[str, str]) -> None:
+        self.framework, self.modules = framework, dict(modules)
+        listed = ", ".join(f"'{name}' ({kind})" for name, kind in sorted(self.modules.items()))
+        super().__init__(f"no NIR export for {framework} module(s): {listed}")
+
+
 class GraphError(NeurocompError):
     """A readable graph that is not a valid network (dangling edge, stateless cycle...)."""
 
