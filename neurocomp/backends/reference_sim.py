@@ -55,6 +55,12 @@ class RunResult:
     spikes: dict[str, np.ndarray] = field(default_factory=dict)  # recorded (T, batch, n)
     v: dict[str, np.ndarray] = field(default_factory=dict)  # recorded integer voltages
 
+    def plot(self, batch: int = 0, populations: list[str] | None = None) -> Any:
+        """Spike raster (a matplotlib Figure) of sample `batch` (needs record=True)."""
+        from ..analysis.plots import spike_raster
+
+        return spike_raster(self.spikes, batch=batch, populations=populations)
+
 
 def _decay(x: np.ndarray, d: np.ndarray, bits: int, rounding: str) -> np.ndarray:
     q = x * ((1 << bits) - d)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,15 @@ class Trace:
     spikes: dict[str, np.ndarray] = field(default_factory=dict)
     v: dict[str, np.ndarray] = field(default_factory=dict)
     u: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def plot(
+        self, batch: int = 0, populations: list[str] | None = None, dt: float | None = None
+    ) -> Any:
+        """Spike raster (a matplotlib Figure) of sample `batch`, one panel per population;
+        time in steps, or in seconds when `dt` (seconds) is given."""
+        from ..analysis.plots import spike_raster
+
+        return spike_raster(self.spikes, batch=batch, populations=populations, dt=dt)
 
 
 def as_inputs(net: Network, x: np.ndarray | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
