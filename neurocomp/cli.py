@@ -13,9 +13,10 @@ import sys
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import numpy as np
 import typer
@@ -26,6 +27,10 @@ from .backends.lowering import IntNetwork
 from .backends.program import write_npz
 from .errors import InputError, NeurocompError
 from .ir.network import Network
+from .progress import reporting
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 app = typer.Typer(
     add_completion=True,
@@ -68,12 +73,44 @@ CalibOpt = Annotated[
 T = TypeVar("T")
 
 
+@contextmanager
+def _progress_bars(quiet: bool) -> Iterator[None]:
+    """Rich progress bars on stderr for long steps, when stderr is a terminal (or
+    NEUROCOMP_PROGRESS=always; =never turns them off). They vanish when the step ends."""
+    mode = os.environ.get("NEUROCOMP_PROGRESS", "auto")
+    if quiet or mode == "never" or (mode != "always" and not sys.stderr.isatty()):
+        yield
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    console = Console(stderr=True, force_terminal=True if mode == "always" else None)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bars:
+        tasks: dict[str, TaskID] = {}
+
+        def report(task: str, done: int, total: int) -> None:
+            if task not in tasks:
+                tasks[task] = bars.add_task(task, total=total)
+            bars.update(tasks[task], completed=done, total=total)
+
+        with reporting(report):
+            yield
+
+
 def _run(fn: Callable[[], T], quiet: bool = False) -> T:
     """Call fn; turn NeurocompErrors into one line + exit 2, and warnings into one line each."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            result = fn()
+            with _progress_bars(quiet):
+                result = fn()
         except NeurocompError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
@@ -460,11 +497,11 @@ def energy(
 
 
 @app.command()
-def targets(json_out: JsonOpt = False) -> None:
+def targets(json_out: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """List the chips neurocomp knows and their limits."""
     from .target import load_target, shipped_targets
 
-    specs = _run(lambda: [load_target(name) for name in shipped_targets()])
+    specs = _run(lambda: [load_target(name) for name in shipped_targets()], quiet)
     if json_out:
         typer.echo(json.dumps(_jsonable([s.to_dict() for s in specs]), indent=2))
         return

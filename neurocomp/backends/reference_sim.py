@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..progress import advance
 from .lowering import IntNetwork, IntPopulation
 
 COUNTERS = (
@@ -247,6 +248,7 @@ def run(
         else {}
     )
     for t in range(steps):
+        advance("simulate (bit-accurate)", t, steps)
         now = {name: arr[t] for name, arr in xs.items()}
         if counter is not None:
             for name, arr in now.items():
@@ -313,6 +315,7 @@ def run(
                 scale = net.population(src).scale / (1 << sem.weight_shift)
                 outputs[o][t] = (val * scale).reshape(shape)
         prev = now
+    advance("simulate (bit-accurate)", steps, steps)
     counts = None
     if counter is not None:
         counts = EventCounts(batch, counter.per_core, counter.per_layer, counter.input_spikes)

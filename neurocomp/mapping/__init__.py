@@ -15,6 +15,7 @@ from scipy import sparse
 
 from ..backends.lowering import IntNetwork
 from ..errors import Violation
+from ..progress import advance
 from ..target.spec import TargetSpec
 from .pack import Core, count_output_axons, destinations, first_fit, neuron_cores
 from .place import hop_matrices, place, slot_coords
@@ -120,10 +121,12 @@ def map_network(
     out_bound: list[int] = []
     for _ in range(MAX_OUTPUT_AXON_ROUNDS):
         blocks, violations = [], []
-        for pop in net.populations:
+        for i, pop in enumerate(net.populations):
+            advance("map: split layers into blocks", i, len(net.populations))
             b, v = split_population(net, spec, pop.name, cap[pop.name])
             blocks += b
             violations += v
+        advance("map: split layers into blocks", len(net.populations), len(net.populations))
         if violations:
             break
         # Upper bound of each block's output axons: distinct destination blocks per neuron
@@ -167,6 +170,7 @@ def map_network(
     cores: list[Core] = []
     dest: dict[str, sparse.csr_matrix] = {}
     if not violations:
+        advance("map: pack blocks into cores", 0, 1)
         cores = first_fit(blocks, spec, out_bound)
         dest = count_output_axons(net, cores)
     bound = lower_bound(net, spec)
@@ -205,9 +209,12 @@ def map_network(
             {},
             violations,
         )
+    advance("map: pack blocks into cores", 1, 1)
+    advance("map: place cores on the mesh", 0, 1)
     where = neuron_cores(net, cores)
     traffic = _traffic(net, cores, dest, where, activity)
     slots, report = place(traffic, spec, placement)
+    advance("map: place cores on the mesh", 1, 1)
     report["traffic_source"] = "calibration activity" if activity else "synapse fan-out"
     coords = slot_coords(spec)[slots]
     return Mapping(cores, slots, coords, where, dest, bound, report, violations)

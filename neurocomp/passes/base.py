@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import NeurocompError
 from ..ir.network import Network
+from ..progress import advance
 
 
 class PassError(NeurocompError):
@@ -176,7 +177,9 @@ def run_pipeline(
     """Run passes in order; with `verify`, re-validate the network after each one."""
     ctx = ctx or PassContext()
     reports = []
-    for p in as_passes(passes):
+    pipeline = as_passes(passes)
+    for i, p in enumerate(pipeline):
+        advance("passes", i, len(pipeline))
         result = p.run(net, ctx)
         if verify:
             result.network.validate()
@@ -184,4 +187,5 @@ def run_pipeline(
         if on_pass is not None:
             on_pass(p, result)
         net = result.network
+    advance("passes", len(pipeline), len(pipeline))
     return PipelineResult(net, reports)

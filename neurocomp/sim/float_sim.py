@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import InputError
 from ..ir.network import Network, NeuronParams, Projection
 from ..ir.ops import Delay, DelayLine
+from ..progress import advance
 
 
 @dataclass
@@ -135,6 +136,7 @@ def simulate(
             if p.params.du is not None:
                 trace.u[p.name] = np.zeros((steps, batch, *p.shape), dtype)
     for t in range(steps):
+        advance("simulate (float)", t, steps)
         now = {n: arr[t].astype(dtype, copy=False) for n, arr in xs.items()}
         for pop in net.populations:
             total: np.ndarray = np.zeros((batch, *pop.shape), dtype)
@@ -159,6 +161,7 @@ def simulate(
         for o, src in net.outputs.items():
             trace.outputs[o][t] = now[src]
         prev = now
+    advance("simulate (float)", steps, steps)
     return trace
 
 
