@@ -261,7 +261,6 @@ def inspect(
     if json_out:
         typer.echo(json.dumps(_jsonable({**describe(net), "passes": reports}), indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{model.name}: dt = {net.dt} s, reset = {net.metadata.get('reset')}")
@@ -280,7 +279,7 @@ def inspect(
         )
     table.add_section()
     table.add_row("total", "", "", str(net.neurons), str(net.synapses), "")
-    console = Console(width=120)
+    console = _console()
     console.print(table)
     for out, src in net.outputs.items():
         console.print(f"output {out} <- {src}")
@@ -365,6 +364,12 @@ def simulate(
         typer.echo(f"wrote {output}")
 
 
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(width=120, highlight=False)
+
+
 def _labels(path: Path) -> np.ndarray | None:
     return _read_npz(path).get("labels")
 
@@ -413,21 +418,28 @@ def compile_cmd(
         return
     if quiet:
         return
-    typer.echo(f"compiled {model} for {summary['target']} -> {out}")
-    typer.echo(
-        f"  cores used      {summary['cores_used']} of {summary['cores_available']} "
-        f"(lower bound {summary['cores_lower_bound']})"
+    from rich.table import Table
+
+    table = Table(title=f"compiled {model} for {summary['target']} -> {out}", show_header=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    table.add_row(
+        "cores used",
+        f"{summary['cores_used']} of {summary['cores_available']} "
+        f"(lower bound {summary['cores_lower_bound']})",
     )
-    typer.echo(f"  synapses kept   {summary['synapses']} of {summary['synapses_input']}")
-    typer.echo(f"  weight bits     {summary['weight_bits']}")
-    typer.echo(f"  pipeline        {summary['pipeline']}")
+    table.add_row("synapses kept", f"{summary['synapses']} of {summary['synapses_input']}")
+    table.add_row("weight bits", str(summary["weight_bits"]))
+    table.add_row("pipeline", str(summary["pipeline"]).replace(",", ", "))
     if "energy_per_inference_j" in summary:
-        typer.echo(
-            f"  energy          {summary['energy_per_inference_j']:.3e} J per inference "
-            f"(on {summary['energy_input']})"
+        table.add_row(
+            "energy",
+            f"{summary['energy_per_inference_j']:.3e} J per inference "
+            f"(on {summary['energy_input']})",
         )
     else:
-        typer.echo("  energy          pass --calibration x.npz for an estimate per inference")
+        table.add_row("energy", "pass --calibration x.npz for an estimate per inference")
+    _console().print(table)
 
 
 @app.command()
@@ -492,8 +504,42 @@ def energy(
     report = _run(run, quiet)
     if json_out:
         typer.echo(json.dumps(_jsonable(report.to_dict()), indent=2))
-    else:
-        typer.echo(report.table())
+        return
+    from rich.table import Table
+
+    t = report.totals
+    table = Table(
+        title=f"energy on {report.target} ({report.batch} samples x {report.steps} steps)"
+    )
+    for col in ("layer", "spikes", "synops", "neuron updates", "energy (J)"):
+        table.add_column(col, justify="left" if col == "layer" else "right")
+    for r in report.layers:
+        table.add_row(
+            r["name"],
+            str(r["spikes"]),
+            str(r["synops"]),
+            str(r["neuron_updates"]),
+            f"{r['energy_j']:.3e}",
+        )
+    table.add_section()
+    table.add_row(
+        "total (with static)",
+        str(int(t["spikes"])),
+        str(int(t["synops"])),
+        str(int(t["neuron_updates"])),
+        f"{t['energy_j']:.3e}",
+    )
+    console = _console()
+    console.print(table)
+    console.print(
+        f"per inference: {t['energy_per_inference_j']:.3e} J (dynamic "
+        f"{t['dynamic_per_inference_j']:.3e} J, static {t['static_per_inference_j']:.3e} J), "
+        f"latency {t['latency_s']:.3e} s"
+    )
+    console.print(
+        f"same network as an ANN: {report.ann['energy_per_inference_j']:.3e} J per inference "
+        f"({report.ann['macs']} MACs, {report.ann['source']})"
+    )
 
 
 @app.command()
