@@ -87,3 +87,25 @@ def test_cli_progress_bars_on_stderr_only():
     assert "simulate (float)" not in hidden.stderr
     quiet = _cli(*args, "--quiet", progress="always")
     assert "simulate (float)" not in quiet.stderr
+
+
+def test_big_layer_split_reports_neurons():
+    import nir
+
+    n = 9000
+    w = np.zeros((n, 16), dtype=np.float32)
+    w[np.arange(n), np.arange(n) % 16] = 1.0
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type=np.array([16])),
+            "fc": nir.Linear(weight=w),
+            "big": nir.IF(r=np.ones(n), v_threshold=np.ones(n), v_reset=np.zeros(n)),
+            "output": nir.Output(output_type=np.array([n])),
+        },
+        edges=[("input", "fc"), ("fc", "big"), ("big", "output")],
+    )
+    calls: list[tuple[str, int, int]] = []
+    with reporting(lambda *c: calls.append(c)):
+        nc.compile(nc.load(graph))
+    split = [(d, t) for name, d, t in calls if name == "map: split big"]
+    assert split[0] == (0, n) and split[-1] == (n, n) and len(split) == 4  # 0, 4096, 8192, 9000

@@ -15,6 +15,7 @@ from scipy import sparse
 
 from ..backends.lowering import IntNetwork, IntPopulation
 from ..errors import Violation
+from ..progress import advance
 from ..target.spec import CoreLimits, TargetSpec
 
 
@@ -136,6 +137,8 @@ def split_population(
     blocks: list[Block] = []
     start = bits = axons = 0
     for i in range(pop.size):
+        if i % 4096 == 0 and pop.size > 4096:  # big layers take seconds here
+            advance(f"map: split {name}", i, pop.size)
         d_bits, d_axons, touched = row_cost(i)
 
         if i > start and not _fits(i - start, bits + d_bits, axons + d_axons, cap, lim):
@@ -165,4 +168,6 @@ def split_population(
         axons += d_axons
     if pop.size > start:
         blocks.append(block_stats(spec, name, start, pop.size, sources))
+    if pop.size > 4096:
+        advance(f"map: split {name}", pop.size, pop.size)
     return blocks, violations
