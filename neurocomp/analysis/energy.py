@@ -112,23 +112,49 @@ class EnergyReport:
         ax1.set_ylabel("energy (J)")
         ax1.set_title(f"energy per layer ({self.batch} samples x {self.steps} steps)")
         ax1.tick_params(axis="x", rotation=45)
-        w = self.mesh.get("tiles_x", 1) * self.mesh.get("chips", 1)
-        h = self.mesh.get("tiles_y", 1)
-        grid = np.full((h, w), np.nan)
-        for c in self.cores:
-            x, y = c["tile_x"], c["tile_y"]
-            grid[y, x] = (
-                np.nanmax([grid[y, x], c["utilisation"]])
-                if not np.isnan(grid[y, x])
-                else c["utilisation"]
-            )
-        im = ax2.imshow(grid, vmin=0, vmax=1, cmap="viridis")
-        ax2.set_title("core utilisation (max resource used / limit, per tile)")
-        ax2.set_xlabel("tile x")
+        grid = self.utilisation_grid()
+        cmap = plt.get_cmap("viridis").copy()
+        cmap.set_bad("0.9")  # unused cores: light grey
+        im = ax2.imshow(np.ma.masked_invalid(grid), vmin=0, vmax=1, cmap=cmap)
+        sub_h, sub_w = self._core_layout()
+        for x in np.arange(0, grid.shape[1] + 1, sub_w):  # tile borders
+            ax2.axvline(x - 0.5, color="white", linewidth=1.5)
+        for y in np.arange(0, grid.shape[0] + 1, sub_h):
+            ax2.axhline(y - 0.5, color="white", linewidth=1.5)
+        ax2.set_title(f"core utilisation, {len(self.cores)} cores used (grey: unused)")
+        ax2.set_xlabel(
+            f"tile x ({sub_h}x{sub_w} cores per tile)" if sub_w * sub_h > 1 else "tile x"
+        )
         ax2.set_ylabel("tile y")
-        fig.colorbar(im, ax=ax2)
+        ax2.set_xticks(np.arange(grid.shape[1] // sub_w) * sub_w + (sub_w - 1) / 2)
+        ax2.set_xticklabels([str(i) for i in range(grid.shape[1] // sub_w)])
+        ax2.set_yticks(np.arange(grid.shape[0] // sub_h) * sub_h + (sub_h - 1) / 2)
+        ax2.set_yticklabels([str(i) for i in range(grid.shape[0] // sub_h)])
+        fig.colorbar(im, ax=ax2, label="max over resources of used / limit")
         fig.tight_layout()
         return fig
+
+    def _core_layout(self) -> tuple[int, int]:
+        """Cores of one tile drawn as a small (rows, columns) block."""
+        k = max(1, self.mesh.get("cores_per_tile", 1))
+        cols = int(np.ceil(np.sqrt(k)))
+        return int(np.ceil(k / cols)), cols
+
+    def utilisation_grid(self) -> np.ndarray:
+        """Core utilisation laid out over the mesh: (tiles_y * rows, tiles_x * chips * columns),
+        each tile a block of its cores; NaN where no core is used. Utilisation of a core is the
+        largest of used / limit over neurons, synapse memory, input and output axons."""
+        sub_h, sub_w = self._core_layout()
+        w = self.mesh.get("tiles_x", 1) * self.mesh.get("chips", 1)
+        h = self.mesh.get("tiles_y", 1)
+        grid = np.full((h * sub_h, w * sub_w), np.nan)
+        seen: dict[tuple[int, int], int] = {}
+        for c in self.cores:
+            x, y = c["tile_x"], c["tile_y"]
+            k = seen.get((x, y), 0)
+            seen[(x, y)] = k + 1
+            grid[y * sub_h + k // sub_w, x * sub_w + k % sub_w] = c["utilisation"]
+        return grid
 
 
 def _per_event(d: dict[str, Any], cost: tuple[float, ...]) -> Any:
@@ -244,5 +270,10 @@ def energy_report(
         "energy_per_inference_int8_j": macs * ANN_MAC_INT8_J,
         "source": ANN_SOURCE,
     }
-    mesh = {"tiles_x": spec.mesh.tiles_x, "tiles_y": spec.mesh.tiles_y, "chips": spec.chips}
+    mesh = {
+        "tiles_x": spec.mesh.tiles_x,
+        "tiles_y": spec.mesh.tiles_y,
+        "cores_per_tile": spec.mesh.cores_per_tile,
+        "chips": spec.chips,
+    }
     return EnergyReport(spec.name, steps, counts.batch, totals, layers, cores, ann, mesh)

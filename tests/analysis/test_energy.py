@@ -61,6 +61,13 @@ def test_table_and_plot(report, tmp_path):
     fig = rep.plot()
     fig.savefig(tmp_path / "energy.png")
     assert (tmp_path / "energy.png").stat().st_size > 1000
+    grid = rep.utilisation_grid()  # the heatmap: every used core once, at its tile
+    assert np.isfinite(grid).sum() == len(rep.cores)
+    assert sorted(grid[np.isfinite(grid)]) == sorted(c["utilisation"] for c in rep.cores)
+    sub_h, sub_w = rep._core_layout()
+    for c in rep.cores:
+        y, x = c["tile_y"] * sub_h, c["tile_x"] * sub_w
+        assert np.isfinite(grid[y : y + sub_h, x : x + sub_w]).any()
 
 
 def test_html_representations(report):
