@@ -168,7 +168,7 @@ _INT_RANGES = {
     "header_bits": (0, 4096),
     "index_bits": (0, 64),
     "delay_bits": (0, 64),
-    "weight_bits": (1, 32),
+    "weight_bits": (2, 32),  # a sign and at least one magnitude bit
     "state_bits": (4, 62),
     "decay_bits": (1, 24),
     "threshold_bits": (2, 62),
@@ -178,6 +178,7 @@ _INT_RANGES = {
     "synapse_delay": (0, 1),
     "activation_bits": (0, 62),
 }
+BACKENDS = ("lava",)  # simulators a program can also run on, besides neurocomp's own
 _CHOICES = {
     "decay_rounding": ("toward_zero", "floor"),
     "overflow": ("saturate", "wrap"),
@@ -239,9 +240,16 @@ def spec_from_dict(data: dict[str, Any], source: str = "<dict>") -> TargetSpec:
             kind = int if f.type in ("int", int) else float
             values[key] = _check_value(f"{source} [{section}]", key, table[key], kind)
         parts[section] = cls(**values)
-    extra = {
-        k: v for k, v in data.items() if k not in ("name", "description", "time_step_s", *_SECTIONS)
-    }
+    top = ("name", "description", "time_step_s", "backend")
+    extra = {k: v for k, v in data.items() if k not in (*top, *_SECTIONS)}
+    # Extra tables document the chip ([cross_check]); an extra plain key is most likely a typo.
+    typos = sorted(k for k, v in extra.items() if not isinstance(v, dict))
+    if typos:
+        raise TargetError(f"{source}: unknown top-level key(s) {typos}; known: {sorted(top)}")
+    if "backend" in data:
+        if data["backend"] not in BACKENDS:
+            raise TargetError(f"{source}: backend = {data['backend']!r}: must be one of {BACKENDS}")
+        extra["backend"] = data["backend"]
     return TargetSpec(
         name=data["name"],
         description=data["description"],

@@ -56,6 +56,9 @@ def test_every_figure_in_the_reference_file_has_a_source():
         ({"core__neurons": None}, "[core] is missing 'neurons'"),
         ({"mesh__banana": 3}, "[mesh] has unknown key(s) ['banana']"),
         ({"format__neuron_models": ["Izhikevich"]}, "entries must be from"),
+        ({"format__weight_bits": 1}, "weight_bits = 1: must be in [2, 32]"),
+        ({"time_step": 1e-3}, "unknown top-level key(s) ['time_step']"),
+        ({"backend": "brian2"}, "backend = 'brian2': must be one of ('lava',)"),
     ],
 )
 def test_schema_errors_name_the_key(changes, needle):
