@@ -367,7 +367,7 @@ def simulate(
 def _console() -> Any:
     from rich.console import Console
 
-    return Console(width=120, highlight=False)
+    return Console(width=100, highlight=False, soft_wrap=True)
 
 
 def _labels(path: Path) -> np.ndarray | None:
