@@ -95,12 +95,15 @@ def build(
     cal = Calibration.of(calibration, labels)
     pipeline = target_pipeline(passes, spec)
     result = run_pipeline(net, pipeline, PassContext(calibration=cal))
+    activity = _activity(result.network, cal)
     intnet, violations = to_integers(result.network, spec)
+    reports = result.reports
+    del result  # the float network after passes: not needed from here on (peak memory)
     if spec.extra.get("backend") == "lava":
         from .backends.lava import violations as lava_violations
 
         violations += lava_violations(intnet)
-    mapping = map_network(intnet, spec, _activity(result.network, cal), placement)
+    mapping = map_network(intnet, spec, activity, placement)
     violations += mapping.violations
     if violations:
         return None, violations
@@ -132,7 +135,7 @@ def build(
         net.dt,
         str(net.metadata.get("reset", "zero")),
         summary["pipeline"],
-        result.reports,
+        reports,
         summary,
     )
     return program, []

@@ -98,7 +98,7 @@ def _ints(values: np.ndarray, scale: np.ndarray) -> np.ndarray:
 
 def _bits_needed(x: np.ndarray) -> int:
     """Signed bits to hold every value of x."""
-    peak = int(np.abs(x).max()) if x.size else 0
+    peak = max(int(x.max()), -int(x.min())) if x.size else 0
     return peak.bit_length() + 1
 
 
@@ -200,8 +200,9 @@ def to_integers(net: Network, spec: TargetSpec) -> tuple[IntNetwork, list[Violat
         if not isinstance(op, Matrix):
             raise LoweringError(f"projection '{pr.name}' is not folded: run fold first")
         w = op.weight.tocsr()
-        rows = np.repeat(np.arange(w.shape[0]), np.diff(w.indptr))
-        data = np.round(w.data / scales[pr.post][rows]).astype(np.int64)
+        q = w.data / np.repeat(scales[pr.post], np.diff(w.indptr))
+        data = np.round(q, out=q).astype(np.int64)
+        del q
         weight = sparse.csr_matrix((data, w.indices.copy(), w.indptr.copy()), shape=w.shape)
         weight.eliminate_zeros()
         bias = None if op.bias is None else _ints(op.bias, scales[pr.post])

@@ -118,28 +118,39 @@ class Conv:
         c_out, cin_g = self.weight.shape[:2]
         kernel = self.weight.shape[2:]
         per_group = c_out // self.groups
+        n_pos, n_in = int(np.prod(out[1:])), int(np.prod(in_shape))
+        # One output channel at a time: the index grids cover one channel's synapses, not all
+        # of them (peak memory stays near the size of the result).
         grids = np.meshgrid(
-            np.arange(c_out),
             *[np.arange(n) for n in out[1:]],
             np.arange(cin_g),
             *[np.arange(k) for k in kernel],
             indexing="ij",
         )
-        co, rest = grids[0], grids[1:]
-        opos, ci, taps = rest[: self.ndim], rest[self.ndim], rest[self.ndim + 1 :]
-        cin = (co // per_group) * cin_g + ci
-        valid = np.ones(co.shape, bool)
+        opos, ci, taps = grids[: self.ndim], grids[self.ndim], grids[self.ndim + 1 :]
+        inside = np.ones(ci.shape, bool)
         ipos = []
         for d in range(self.ndim):
             p = opos[d] * self.stride[d] - self.padding[d] + taps[d] * self.dilation[d]
-            valid &= (p >= 0) & (p < in_shape[1 + d])
+            inside &= (p >= 0) & (p < in_shape[1 + d])
             ipos.append(p)
-        w = self.weight[(co, ci, *taps)]
-        valid &= w != 0
-        row = np.ravel_multi_index((co[valid], *[o[valid] for o in opos]), out)
-        col = np.ravel_multi_index((cin[valid], *[p[valid] for p in ipos]), in_shape)
-        n_out, n_in = int(np.prod(out)), int(np.prod(in_shape))
-        return sparse.csr_matrix((w[valid], (row, col)), shape=(n_out, n_in))
+        counts = np.zeros(c_out * n_pos, dtype=np.int64)
+        indices: list[np.ndarray] = []
+        data: list[np.ndarray] = []
+        for co in range(c_out):
+            w = self.weight[co][(ci, *taps)]
+            valid = inside & (w != 0)
+            cin = (co // per_group) * cin_g + ci[valid]
+            row = np.ravel_multi_index(tuple(o[valid] for o in opos), out[1:])
+            col = np.ravel_multi_index((cin, *[p[valid] for p in ipos]), in_shape)
+            part = sparse.csr_matrix((w[valid], (row, col)), shape=(n_pos, n_in))
+            counts[co * n_pos : (co + 1) * n_pos] = np.diff(part.indptr)
+            indices.append(part.indices)
+            data.append(part.data)
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        return sparse.csr_matrix(
+            (np.concatenate(data), np.concatenate(indices), indptr), shape=(c_out * n_pos, n_in)
+        )
 
 
 @dataclass(frozen=True, eq=False)

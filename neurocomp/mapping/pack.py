@@ -83,6 +83,9 @@ def neuron_cores(net: IntNetwork, cores: list[Core]) -> dict[str, np.ndarray]:
     return out
 
 
+DEST_CHUNK = 1 << 20  # synapses per chunk in `destinations`
+
+
 def destinations(
     net: IntNetwork, where: dict[str, np.ndarray], n_cores: int
 ) -> dict[str, sparse.csr_matrix]:
@@ -91,11 +94,23 @@ def destinations(
     A neuron sends one message to every core where it has at least one synapse."""
     out: dict[str, sparse.csr_matrix] = {}
     for pr in net.projections:
-        w = pr.weight.tocoo()
-        counts = sparse.csr_matrix(
-            (np.ones(w.nnz, dtype=np.int64), (w.col, where[pr.post][w.row])),
-            shape=(w.shape[1], n_cores),
-        )
+        w = sparse.csr_matrix(pr.weight)
+        post_core = where[pr.post]
+        shape = (w.shape[1], n_cores)
+        counts = sparse.csr_matrix(shape, dtype=np.int64)
+        # In chunks of rows: the (pre, core) pairs are far fewer than the synapses, so the
+        # per-synapse temporaries stay bounded (peak memory on networks of 1e8 synapses).
+        starts = np.searchsorted(w.indptr, np.arange(0, w.nnz, DEST_CHUNK), side="right") - 1
+        bounds = [*dict.fromkeys(int(r) for r in starts), w.shape[0]]
+        for r0, r1 in zip(bounds[:-1], bounds[1:], strict=False):
+            lo, hi = w.indptr[r0], w.indptr[r1]
+            if lo == hi:
+                continue
+            core = np.repeat(post_core[r0:r1], np.diff(w.indptr[r0 : r1 + 1]))
+            part = sparse.csr_matrix(
+                (np.ones(hi - lo, dtype=np.int64), (w.indices[lo:hi], core)), shape=shape
+            )
+            counts = part if counts.nnz == 0 else sparse.csr_matrix(counts + part)
         out[pr.pre] = counts if pr.pre not in out else sparse.csr_matrix(out[pr.pre] + counts)
     return out
 

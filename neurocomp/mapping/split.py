@@ -69,9 +69,14 @@ def incoming_by_source(net: IntNetwork, pop: IntPopulation) -> dict[str, sparse.
     """Synapses onto `pop` grouped by source (projections from one source share its axons)."""
     out: dict[str, sparse.csr_matrix] = {}
     for pr in net.projections_into(pop.name):
-        w = (pr.weight != 0).astype(np.int64)
-        out[pr.pre] = w if pr.pre not in out else out[pr.pre] + w
-    return {k: sparse.csr_matrix(v) for k, v in out.items()}
+        w = sparse.csr_matrix(pr.weight)
+        if np.all(w.data != 0):  # the usual case: share the index arrays, add 4 B per synapse
+            ones = np.ones(w.nnz, dtype=np.int32)
+            w = sparse.csr_matrix((ones, w.indices, w.indptr), shape=w.shape, copy=False)
+        else:
+            w = (w != 0).astype(np.int32)
+        out[pr.pre] = w if pr.pre not in out else sparse.csr_matrix(out[pr.pre] + w)
+    return out
 
 
 def _fits(neurons_before: int, bits: int, axons: int, cap: int, lim: CoreLimits) -> bool:
@@ -106,7 +111,9 @@ def split_population(
     lim = spec.core
     cap = min(lim.neurons, max_neurons or lim.neurons)
     order = neuron_order(pop)
-    sources = {k: w[order] for k, w in incoming_by_source(net, pop).items()}
+    sources = incoming_by_source(net, pop)
+    if np.any(order != np.arange(pop.size)):  # a permuted copy only where the order changes
+        sources = {k: w[order] for k, w in sources.items()}
     f = spec.synapse_format
     entry = _entry_bits(spec)
     counts = {k: np.zeros(w.shape[1], dtype=np.int64) for k, w in sources.items()}

@@ -46,9 +46,15 @@ def _row_max(mats: list[sparse.csr_matrix], n: int, percentile: float) -> np.nda
     out = np.zeros(n)
     if not mats:
         return out
+    if percentile >= 100:  # row by row without stacking copies of the weights (peak memory)
+        for m in mats:
+            m = sparse.csr_matrix(m)
+            rows = np.flatnonzero(np.diff(m.indptr))
+            if rows.size:
+                top = np.maximum.reduceat(np.abs(m.data), m.indptr[rows])
+                out[rows] = np.maximum(out[rows], top)
+        return out
     stacked = abs(sparse.hstack(mats, format="csr"))
-    if percentile >= 100:
-        return np.asarray(stacked.max(axis=1).todense()).reshape(n)
     for i in range(n):
         row = stacked.data[stacked.indptr[i] : stacked.indptr[i + 1]]
         if row.size:
@@ -158,21 +164,33 @@ class Quantize:
         for pr in net.projections:
             m = matrix_of(pr)
             s = scales[pr.post]
-            w = m.weight.tocoo()
-            srow = s[w.row]
-            q = np.round(w.data / srow)
-            clipped = int(np.count_nonzero(np.abs(q) > qmax))
-            q = np.clip(q, -qmax, qmax)
-            data = q * srow
-            ref = np.abs(w.data).max() if w.data.size else 1.0
-            err = np.abs(data - w.data) / (ref if ref > 0 else 1.0)
-            weight = sparse.csr_matrix((data, (w.row, w.col)), shape=w.shape)
+            w = sparse.csr_matrix(m.weight)
+            if not w.has_canonical_format:  # sorted, no duplicates; never edit the input's arrays
+                w = w.copy()
+                w.sum_duplicates()
+            # In place where possible: a few float64 arrays per synapse at most (peak memory).
+            srow = np.repeat(s, np.diff(w.indptr))
+            q = w.data / srow
+            np.round(q, out=q)
+            clipped = int(np.count_nonzero(q > qmax) + np.count_nonzero(q < -qmax))
+            np.clip(q, -qmax, qmax, out=q)
+            q *= srow
+            del srow
+            ref = float(np.abs(w.data).max()) if w.data.size else 1.0
+            err = q - w.data
+            np.abs(err, out=err)
+            err /= ref if ref > 0 else 1.0
+            err_max = float(err.max()) if err.size else 0.0
+            err_rms = float(np.sqrt(np.dot(err, err) / err.size)) if err.size else 0.0
+            del err
+            weight = sparse.csr_matrix(
+                (q, w.indices.copy(), w.indptr.copy()), shape=w.shape, copy=False
+            )
             weight.eliminate_zeros()
-            weight.sort_indices()
             bias = None if m.bias is None else _round_to(m.bias, s)
             stats = {
-                "weight_rel_err_max": float(err.max()) if err.size else 0.0,
-                "weight_rel_err_rms": float(np.sqrt(np.mean(err**2))) if err.size else 0.0,
+                "weight_rel_err_max": err_max,
+                "weight_rel_err_rms": err_rms,
                 "weights_clipped": clipped,
                 "weights_zeroed": int(w.nnz - weight.nnz),
             }

@@ -122,3 +122,25 @@ def test_lower_bound_is_max_over_resources():
     lb = prog.mapping.lower_bound
     assert lb["cores"] == max(lb["neurons"], lb["synapse_bits"], lb["input_axons"])
     assert lb["neurons"] == -(-610 // load_target("reference").core.neurons)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1000, 1 << 20])
+def test_destinations_in_chunks_equal_the_direct_count(monkeypatch, chunk):
+    """`destinations` counts (source neuron, core) synapses in row chunks to bound memory."""
+    from scipy import sparse
+
+    import neurocomp.mapping.pack as pack
+
+    prog = nc.compile(_dense_net(), target="reference")
+    net, where = prog.net, pack.neuron_cores(prog.net, prog.mapping.cores)
+    n = len(prog.mapping.cores)
+    monkeypatch.setattr(pack, "DEST_CHUNK", chunk)
+    got = pack.destinations(net, where, n)
+    for pr in net.projections:
+        w = pr.weight.tocoo()
+        direct = sparse.csr_matrix(
+            (np.ones(w.nnz, dtype=np.int64), (w.col, where[pr.post][w.row])),
+            shape=(w.shape[1], n),
+        )
+        assert (got[pr.pre] != direct).nnz == 0
+        assert got[pr.pre].sum() == w.nnz
