@@ -154,7 +154,10 @@ def map_network(
                         "counted as distinct destination blocks",
                     )
                 )
-            cap[blk.population] = max(1, min(cap[blk.population] or blk.neurons, blk.neurons) // 2)
+            # Shrink in proportion to the excess, once per population and round: blocks of a
+            # layer have similar fan-out, so one estimate serves them all.
+            fit = max(1, blk.neurons * spec.core.output_axons // o)
+            cap[blk.population] = min(cap[blk.population] or blk.neurons, fit)
         if violations:
             break
     else:

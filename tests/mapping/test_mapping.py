@@ -144,3 +144,15 @@ def test_destinations_in_chunks_equal_the_direct_count(monkeypatch, chunk):
         )
         assert (got[pr.pre] != direct).nnz == 0
         assert got[pr.pre].sum() == w.nnz
+
+
+def test_output_axon_limit_shrinks_blocks_once_per_round(tmp_path):
+    """Regression: every over-limit block used to halve its layer's cap again, so a layer of 4
+    blocks shrank 16-fold (conv stacks ended with one-neuron blocks and 1.8x the cores)."""
+    net = _dense_net(n_hidden=600, n_out=3)  # each hidden neuron: 3 synapses into one block
+    prog = nc.compile(net, target=_chip(tmp_path, output_axons=150))
+    hidden = [b for c in prog.mapping.cores for b in c.blocks if b.population == "h"]
+    assert max(b.neurons for b in hidden) <= 150  # 150 neurons x 1 destination block each
+    assert len(hidden) == 4  # 600 / 150, not 600 one-neuron blocks
+    for core in prog.mapping.cores:
+        assert core.output_axons <= 150
