@@ -103,17 +103,17 @@ class EnergyReport:
         """Matplotlib figure: per-layer energy, and core utilisation as a heatmap over the mesh."""
         import matplotlib
 
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        from .plots import new_figure
 
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+        fig = new_figure(figsize=(11, 4))
+        ax1, ax2 = fig.subplots(1, 2)
         names = [r["name"] for r in self.layers]
         ax1.bar(names, [r["energy_j"] for r in self.layers])
         ax1.set_ylabel("energy (J)")
         ax1.set_title(f"energy per layer ({self.batch} samples x {self.steps} steps)")
         ax1.tick_params(axis="x", rotation=45)
         grid = self.utilisation_grid()
-        cmap = plt.get_cmap("viridis").copy()
+        cmap = matplotlib.colormaps["viridis"].copy()
         cmap.set_bad("0.9")  # unused cores: light grey
         im = ax2.imshow(np.ma.masked_invalid(grid), vmin=0, vmax=1, cmap=cmap)
         sub_h, sub_w = self._core_layout()

@@ -1,13 +1,32 @@
-"""Spike rasters for notebooks and reports (matplotlib, imported only when a plot is asked for)."""
+"""Spike rasters and figures for notebooks and reports. Imported only when a plot is asked for:
+importing it imports matplotlib."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from ..errors import InputError
+
+
+class DisplayFigure(Figure):
+    """A bare matplotlib Figure (no pyplot state, no backend switch: safe in scripts, loops and
+    threads) that Jupyter shows as a PNG whatever backend is active. Scripts save it with
+    `fig.savefig(path)`."""
+
+    def _repr_png_(self) -> bytes:
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", bbox_inches="tight")
+        return buf.getvalue()
+
+
+def new_figure(**kwargs: Any) -> DisplayFigure:
+    """A `DisplayFigure`; keyword arguments as for matplotlib's Figure (figsize in inches)."""
+    return DisplayFigure(**kwargs)
 
 
 def spike_raster(
@@ -30,10 +49,6 @@ def spike_raster(
             f"no recorded spikes for {missing or 'any population'}; recorded: {sorted(spikes)} "
             "(simulate with record=True)"
         )
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)  # headless unless a notebook backend is already active
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
     arrays = {n: np.asarray(spikes[n]) for n in names}
@@ -41,13 +56,9 @@ def spike_raster(
     if not 0 <= batch < next(iter(arrays.values())).shape[1]:
         raise InputError(f"batch index {batch} out of range")
     heights = [max(1.0, min(3.0, a[0, 0].size / 40)) for a in arrays.values()]
-    fig, axes = plt.subplots(
-        len(names),
-        1,
-        sharex=True,
-        squeeze=False,
-        figsize=(9, 1.0 + 1.3 * sum(heights)),
-        gridspec_kw={"height_ratios": heights},
+    fig = new_figure(figsize=(9, 1.0 + 1.3 * sum(heights)))
+    axes = fig.subplots(
+        len(names), 1, sharex=True, squeeze=False, gridspec_kw={"height_ratios": heights}
     )
     scale = dt if dt is not None else 1.0
     for ax, (name, arr) in zip(axes[:, 0], arrays.items(), strict=True):
@@ -60,6 +71,8 @@ def spike_raster(
         ax.set_ylabel("neuron")
         ax.set_title(f"{name}: {int(flat.sum())} spikes, {flat.shape[1]} neurons", fontsize=9)
     axes[-1, 0].set_xlabel("time (s)" if dt is not None else "time step")
+    if dt is None:
+        axes[-1, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
     if title:
         fig.suptitle(title)
     fig.tight_layout()

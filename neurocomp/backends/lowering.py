@@ -152,8 +152,10 @@ def _biases_to_neurons(
                     Violation(
                         pr.post,
                         "bias into the synaptic current",
-                        f"projection '{pr.name}'",
-                        "none: the chip's bias adds to v only",
+                        f"on {int(np.count_nonzero(pr.bias))} neurons",
+                        0,
+                        f"projection '{pr.name}': the chip's bias adds to v only; "
+                        "train that layer without bias or with current-free neurons",
                     )
                 )
             else:

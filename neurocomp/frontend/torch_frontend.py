@@ -92,8 +92,14 @@ def export_torch(module: Any, sample: Any, framework: Framework = "snntorch") ->
             raise ShapeError(f"{framework} export failed: {e}") from None
     if exporter.unsupported:
         raise UnsupportedModuleError(framework, exporter.unsupported)
-    graph = _rebuild(nir, graph, exporter, tuple(x.shape[1:]))
-    return Export(graph, exporter.dt(), exporter.reset(), exporter.repairs)
+    dt, reset = exporter.dt(), exporter.reset()
+    # NIR has no field for either: the metadata lets `neurocomp compile model.nir` reload the
+    # file with the semantics it was exported with.
+    meta: dict[str, Any] = {"source": f"{framework} via neurocomp.from_torch", "reset": reset}
+    if dt is not None:
+        meta["dt"] = dt
+    graph = _rebuild(nir, graph, exporter, tuple(x.shape[1:]), meta)
+    return Export(graph, dt, reset, exporter.repairs)
 
 
 def write_nir(graph: Any, path: str | os.PathLike[str]) -> None:
@@ -494,7 +500,13 @@ def _one_reset(mechanisms: dict[str, str]) -> str:
     return kinds[0] if kinds else "zero"
 
 
-def _rebuild(nir: Any, graph: Any, exporter: _Exporter, input_shape: tuple[int, ...]) -> Any:
+def _rebuild(
+    nir: Any,
+    graph: Any,
+    exporter: _Exporter,
+    input_shape: tuple[int, ...],
+    metadata: dict[str, Any],
+) -> Any:
     """Identity modules bypassed; Input and Output types without the batch dimension. NIR then
     re-infers the rest."""
     node_out = exporter.node_out
@@ -519,6 +531,6 @@ def _rebuild(nir: Any, graph: Any, exporter: _Exporter, input_shape: tuple[int, 
             node = nir.Output(output_type={"output": np.array(shape)})
         nodes[name] = node
     try:
-        return nir.NIRGraph(nodes=nodes, edges=edges)
+        return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
     except Exception as e:
         raise ShapeError(f"the exported graph is inconsistent: {e}") from None

@@ -232,13 +232,15 @@ def test_bad_sample_is_an_input_error():
 
 
 def test_path_writes_a_loadable_file_and_compiles(tmp_path):
-    net = _mlp()
+    net = _mlp(reset="subtract")
     path = tmp_path / "mlp.nir"
     got = nc.from_torch(net, torch.rand(1, 12), path=path)
-    reread = nc.load(path, dt=1e-4)
+    with pytest.warns(nc.NeurocompWarning, match="stored in the graph's metadata"):
+        reread = nc.load(path)  # dt and the reset rule travel in the file's metadata
+    assert (reread.dt, reread.metadata["reset"]) == (got.dt, "subtract")
     x = _spikes((12,), 0.3, 6)
     np.testing.assert_array_equal(nc.simulate(reread, x), nc.simulate(got, x))
-    program = nc.compile(got, target="loihi2")
+    program = nc.compile(got, target="reference")
     assert program.summary["cores_used"] >= 1
     assert [p.name for p in tmp_path.iterdir()] == ["mlp.nir"]
 
@@ -246,6 +248,13 @@ def test_path_writes_a_loadable_file_and_compiles(tmp_path):
 # ------------------------------------------------------------------------------------------------
 # Norse
 # ------------------------------------------------------------------------------------------------
+
+
+def test_norse_file_keeps_its_dt(tmp_path):
+    net = nt.SequentialState(torch.nn.Linear(3, 4), nt.LIFBoxCell())
+    nc.from_torch(net, torch.rand(1, 3), framework="norse", path=tmp_path / "n.nir")
+    with pytest.warns(nc.NeurocompWarning, match="metadata"):
+        assert nc.load(tmp_path / "n.nir").dt == pytest.approx(1e-3)
 
 
 def test_norse_lifbox_mlp_spike_for_spike():

@@ -345,8 +345,8 @@ def test_current_bias():
         w_in=np.ones(3),
     )
     found = violations(dense(6, 3, hidden=cuba, bias=[0.3, 0.0, 0.0]), "loihi2")
-    expect(found, "h", "bias into the synaptic current", "projection 'fc'",
-           "none: the chip's bias adds to v only")  # fmt: skip
+    expect(found, "h", "bias into the synaptic current", "on 1 neurons", 0)
+    assert "projection 'fc'" in str(found[("h", "bias into the synaptic current")])
 
 
 def test_lava_decays():
