@@ -113,8 +113,7 @@ class EnergyReport:
         ax1.set_title(f"energy per layer ({self.batch} samples x {self.steps} steps)")
         ax1.tick_params(axis="x", rotation=45)
         grid = self.utilisation_grid()
-        cmap = matplotlib.colormaps["viridis"].copy()
-        cmap.set_bad("0.9")  # unused cores: light grey
+        cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.9")  # unused: light grey
         im = ax2.imshow(np.ma.masked_invalid(grid), vmin=0, vmax=1, cmap=cmap)
         sub_h, sub_w = self._core_layout()
         for x in np.arange(0, grid.shape[1] + 1, sub_w):  # tile borders

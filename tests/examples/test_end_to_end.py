@@ -71,8 +71,8 @@ def test_energy_per_inference_printed_and_plausible(run):
 def test_written_files_load_and_run(run):
     out, _ = run
     test = np.load(EXAMPLES / "digits" / "digits_test.npz")
-    with pytest.warns(nc.NeurocompWarning, match="inferred dt"):
-        net = nc.load(out / "model.nir")  # snnTorch's r = tau/dt convention gives dt
+    with pytest.warns(nc.NeurocompWarning, match="stored in the graph's metadata"):
+        net = nc.load(out / "model.nir")  # from_torch(path=) records dt and the reset rule
     assert net.dt == pytest.approx(1e-4)
     assert [p.kind for p in net.populations] == ["LIF", "LIF"]
     prog = nc.load_program(out / "loihi2")
