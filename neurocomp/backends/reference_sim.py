@@ -51,6 +51,10 @@ class EventCounts:
 
 @dataclass
 class RunResult:
+    """A bit-accurate run (`Program.outputs`): outputs (T, batch, *shape), spikes in float units
+    or voltages for non-spiking outputs; with record=True every population's spikes and integer
+    voltages (T, batch, n); `counts`: events per step and core when the run counted them."""
+
     outputs: dict[str, np.ndarray]  # (T, batch, *shape): spikes, or voltages in float units
     counts: EventCounts | None = None
     spikes: dict[str, np.ndarray] = field(default_factory=dict)  # recorded (T, batch, n)
