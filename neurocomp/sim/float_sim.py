@@ -7,15 +7,17 @@ for recurrent projections). The neuron update is the one documented in `neurocom
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from ..errors import InputError
 from ..ir.network import Network, NeuronParams, Projection
-from ..ir.ops import Delay, DelayLine
+from ..ir.ops import Delay, DelayLine, Op
 from ..progress import advance
 
 
@@ -72,18 +74,32 @@ def as_inputs(net: Network, x: np.ndarray | Mapping[str, np.ndarray]) -> dict[st
     return out
 
 
+@dataclass(frozen=True)
+class _Neurons:
+    """A population's parameters in the simulation's dtype, decays as keep factors 1 - d."""
+
+    keep_v: np.ndarray
+    v_gain: np.ndarray
+    v_bias: np.ndarray
+    v_reset: np.ndarray
+    v_threshold: np.ndarray | None
+    keep_u: np.ndarray | None
+    u_gain: np.ndarray | None
+    reset: str
+
+
 def _neuron_step(
-    p: NeuronParams,
+    p: _Neurons,
     x: np.ndarray,
     u: np.ndarray | None,
     v: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    if p.du is not None and u is not None:
-        u = (1.0 - p.du) * u + p.u_gain * x
+    if p.keep_u is not None and p.u_gain is not None and u is not None:
+        u = p.keep_u * u + p.u_gain * x
         drive = u
     else:
         drive = x
-    v = (1.0 - p.dv) * v + p.v_gain * drive + p.v_bias
+    v = p.keep_v * v + p.v_gain * drive + p.v_bias
     if p.v_threshold is None:
         return v, u, v
     s = v > p.v_threshold
@@ -120,6 +136,8 @@ def simulate(
         if isinstance(op, Delay)
     }
     incoming = {p.name: net.projections_into(p.name) for p in net.populations}
+    # Operators in the simulation's dtype: a float64 weight would upcast every float32 step.
+    ops = {pr.name: tuple(_cast_op(op, dtype) for op in pr.ops) for pr in net.projections}
     prev: dict[str, np.ndarray] = {
         n: np.zeros((batch, *net.shape_of(n)), dtype) for n in [*net.inputs, *state_v]
     }
@@ -144,7 +162,7 @@ def simulate(
                 if pr.recurrent and t == 0:
                     continue  # no previous step: a recurrent projection delivers nothing yet
                 sig = prev[pr.pre] if pr.recurrent else now[pr.pre]
-                for i, op in enumerate(pr.ops):
+                for i, op in enumerate(ops[pr.name]):
                     sig = lines[(pr.name, i)].push(sig) if isinstance(op, Delay) else op.apply(sig)
                 total += sig
             out, state_u[pop.name], state_v[pop.name] = _neuron_step(
@@ -165,9 +183,29 @@ def simulate(
     return trace
 
 
-def _cast(p: NeuronParams, dtype: type) -> NeuronParams:
-    fields: dict[str, np.ndarray] = {k: a.astype(dtype) for k, a in p.arrays().items()}
-    return NeuronParams(reset=p.reset, **fields)
+def _cast_op(op: Op, dtype: type) -> Op:
+    """`op` with its float arrays (weights, biases, scales) in `dtype`; the same op if none."""
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(op):
+        value = getattr(op, f.name)
+        is_array = isinstance(value, np.ndarray) or sparse.issparse(value)
+        if is_array and value.dtype.kind == "f" and value.dtype != dtype:
+            changes[f.name] = value.astype(dtype)
+    return dataclasses.replace(op, **changes) if changes else op
+
+
+def _cast(p: NeuronParams, dtype: type) -> _Neurons:
+    a: dict[str, np.ndarray] = {k: v.astype(dtype) for k, v in p.arrays().items()}
+    return _Neurons(
+        keep_v=(1.0 - a["dv"]).astype(dtype),
+        v_gain=a["v_gain"],
+        v_bias=a["v_bias"],
+        v_reset=a["v_reset"],
+        v_threshold=a.get("v_threshold"),
+        keep_u=(1.0 - a["du"]).astype(dtype) if "du" in a else None,
+        u_gain=a.get("u_gain"),
+        reset=p.reset,
+    )
 
 
 def _op_in_shape(net: Network, pr: Projection, index: int) -> tuple[int, ...]:
