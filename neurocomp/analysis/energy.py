@@ -101,8 +101,6 @@ class EnergyReport:
 
     def plot(self) -> Any:
         """Matplotlib figure: per-layer energy, and core utilisation as a heatmap over the mesh."""
-        import matplotlib
-
         from .plots import new_figure
 
         fig = new_figure(figsize=(11, 4))
@@ -112,48 +110,65 @@ class EnergyReport:
         ax1.set_ylabel("energy (J)")
         ax1.set_title(f"energy per layer ({self.batch} samples x {self.steps} steps)")
         ax1.tick_params(axis="x", rotation=45)
-        grid = self.utilisation_grid()
-        cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.9")  # unused: light grey
-        im = ax2.imshow(np.ma.masked_invalid(grid), vmin=0, vmax=1, cmap=cmap)
-        sub_h, sub_w = self._core_layout()
-        for x in np.arange(0, grid.shape[1] + 1, sub_w):  # tile borders
-            ax2.axvline(x - 0.5, color="white", linewidth=1.5)
-        for y in np.arange(0, grid.shape[0] + 1, sub_h):
-            ax2.axhline(y - 0.5, color="white", linewidth=1.5)
-        ax2.set_title(f"core utilisation, {len(self.cores)} cores used (grey: unused)")
-        ax2.set_xlabel(
-            f"tile x ({sub_h}x{sub_w} cores per tile)" if sub_w * sub_h > 1 else "tile x"
-        )
-        ax2.set_ylabel("tile y")
-        ax2.set_xticks(np.arange(grid.shape[1] // sub_w) * sub_w + (sub_w - 1) / 2)
-        ax2.set_xticklabels([str(i) for i in range(grid.shape[1] // sub_w)])
-        ax2.set_yticks(np.arange(grid.shape[0] // sub_h) * sub_h + (sub_h - 1) / 2)
-        ax2.set_yticklabels([str(i) for i in range(grid.shape[0] // sub_h)])
-        fig.colorbar(im, ax=ax2, label="max over resources of used / limit")
+        draw_utilisation(fig, ax2, self.cores, self.mesh)
         fig.tight_layout()
         return fig
 
-    def _core_layout(self) -> tuple[int, int]:
-        """Cores of one tile drawn as a small (rows, columns) block."""
-        k = max(1, self.mesh.get("cores_per_tile", 1))
-        cols = int(np.ceil(np.sqrt(k)))
-        return int(np.ceil(k / cols)), cols
-
     def utilisation_grid(self) -> np.ndarray:
-        """Core utilisation laid out over the mesh: (tiles_y * rows, tiles_x * chips * columns),
-        each tile a block of its cores; NaN where no core is used. Utilisation of a core is the
-        largest of used / limit over neurons, synapse memory, input and output axons."""
-        sub_h, sub_w = self._core_layout()
-        w = self.mesh.get("tiles_x", 1) * self.mesh.get("chips", 1)
-        h = self.mesh.get("tiles_y", 1)
-        grid = np.full((h * sub_h, w * sub_w), np.nan)
-        seen: dict[tuple[int, int], int] = {}
-        for c in self.cores:
-            x, y = c["tile_x"], c["tile_y"]
-            k = seen.get((x, y), 0)
-            seen[(x, y)] = k + 1
-            grid[y * sub_h + k // sub_w, x * sub_w + k % sub_w] = c["utilisation"]
-        return grid
+        """Core utilisation over the mesh (see `utilisation_grid`)."""
+        return utilisation_grid(self.cores, self.mesh)[0]
+
+
+def core_utilisation(row: dict[str, Any]) -> float:
+    """Largest used / limit over neurons, synapse memory, input and output axons of one core
+    (a row of `Mapping.usage_table`)."""
+    return max(
+        row[k][0] / row[k][1]
+        for k in ("neurons", "synapse_bits", "input_axons", "output_axons")
+        if row[k][1]
+    )
+
+
+def utilisation_grid(
+    cores: list[dict[str, Any]], mesh: dict[str, int]
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """Core utilisation laid out over the mesh: (tiles_y * rows, tiles_x * chips * columns),
+    each tile a (rows, columns) block of its cores; NaN where no core is used. `cores` carry
+    tile_x, tile_y and utilisation; returns the grid and the block shape."""
+    k = max(1, mesh.get("cores_per_tile", 1))
+    sub_w = int(np.ceil(np.sqrt(k)))
+    sub_h = int(np.ceil(k / sub_w))
+    w = mesh.get("tiles_x", 1) * mesh.get("chips", 1)
+    h = mesh.get("tiles_y", 1)
+    grid = np.full((h * sub_h, w * sub_w), np.nan)
+    seen: dict[tuple[int, int], int] = {}
+    for c in cores:
+        x, y = c["tile_x"], c["tile_y"]
+        n = seen.get((x, y), 0)
+        seen[(x, y)] = n + 1
+        grid[y * sub_h + n // sub_w, x * sub_w + n % sub_w] = c["utilisation"]
+    return grid, (sub_h, sub_w)
+
+
+def draw_utilisation(fig: Any, ax: Any, cores: list[dict[str, Any]], mesh: dict[str, int]) -> None:
+    """Core utilisation as a heatmap over the mesh on `ax`: tiles outlined, unused cores grey."""
+    import matplotlib
+
+    grid, (sub_h, sub_w) = utilisation_grid(cores, mesh)
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.9")
+    im = ax.imshow(np.ma.masked_invalid(grid), vmin=0, vmax=1, cmap=cmap)
+    for x in np.arange(0, grid.shape[1] + 1, sub_w):  # tile borders
+        ax.axvline(x - 0.5, color="white", linewidth=1.5)
+    for y in np.arange(0, grid.shape[0] + 1, sub_h):
+        ax.axhline(y - 0.5, color="white", linewidth=1.5)
+    ax.set_title(f"core utilisation, {len(cores)} cores used (grey: unused)")
+    ax.set_xlabel(f"tile x ({sub_h}x{sub_w} cores per tile)" if sub_w * sub_h > 1 else "tile x")
+    ax.set_ylabel("tile y")
+    ax.set_xticks(np.arange(grid.shape[1] // sub_w) * sub_w + (sub_w - 1) / 2)
+    ax.set_xticklabels([str(i) for i in range(grid.shape[1] // sub_w)])
+    ax.set_yticks(np.arange(grid.shape[0] // sub_h) * sub_h + (sub_h - 1) / 2)
+    ax.set_yticklabels([str(i) for i in range(grid.shape[0] // sub_h)])
+    fig.colorbar(im, ax=ax, label="max over resources of used / limit")
 
 
 def _per_event(d: dict[str, Any], cost: tuple[float, ...]) -> Any:
@@ -244,11 +259,7 @@ def energy_report(
     cores = []
     for i, row in enumerate(usage):
         cd: dict[str, Any] = {k: float(v[i]) for k, v in totals_core.items()}
-        util = max(
-            row[k][0] / row[k][1]
-            for k in ("neurons", "synapse_bits", "input_axons", "output_axons")
-            if row[k][1]
-        )
+        util = core_utilisation(row)
         cores.append(
             {
                 "core": row["core"],

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import neurocomp as nc
+from neurocomp.analysis.energy import utilisation_grid
 from neurocomp.target import load_target
 
 from conftest import EXAMPLES
@@ -64,10 +65,22 @@ def test_table_and_plot(report, tmp_path):
     grid = rep.utilisation_grid()  # the heatmap: every used core once, at its tile
     assert np.isfinite(grid).sum() == len(rep.cores)
     assert sorted(grid[np.isfinite(grid)]) == sorted(c["utilisation"] for c in rep.cores)
-    sub_h, sub_w = rep._core_layout()
+    sub_h, sub_w = utilisation_grid(rep.cores, rep.mesh)[1]
     for c in rep.cores:
         y, x = c["tile_y"] * sub_h, c["tile_x"] * sub_w
         assert np.isfinite(grid[y : y + sub_h, x : x + sub_w]).any()
+
+
+def test_program_plot_shows_the_mapping(report):
+    prog, _, rep = report
+    fig = prog.plot()
+    bars, heat = fig.axes[:2]
+    assert sum(p.get_height() for p in bars.patches) == sum(
+        prog.summary["cores_per_layer"].values()
+    )
+    shown = heat.images[0].get_array()
+    assert int((~shown.mask).sum()) == prog.summary["cores_used"]
+    np.testing.assert_array_equal(shown.filled(np.nan), rep.utilisation_grid())  # same cores
 
 
 def test_html_representations(report):
