@@ -19,9 +19,13 @@ from ..progress import advance
 from ..target.spec import TargetSpec
 from .pack import Core, count_output_axons, destinations, first_fit, neuron_cores
 from .place import hop_matrices, place, slot_coords
-from .split import Block, incoming_by_source, list_bits, split_population
+from .split import Block, incoming_by_source, list_bits_lower, neuron_order, split_population
 
 MAX_OUTPUT_AXON_ROUNDS = 12
+# Mappings above this many times the lower bound of cores also try smaller blocks, which cores
+# shared by layers bound by different resources can fill better; the fewest cores win.
+MIXING_TRIGGER = 1.1
+MIXING_FRACTIONS = (0.5, 0.25)
 
 
 @dataclass
@@ -70,14 +74,17 @@ class Mapping:
 
 
 def lower_bound(net: IntNetwork, spec: TargetSpec) -> dict[str, int]:
-    """max over resources of ceil(total / per-core limit), totals independent of the mapping."""
+    """max over resources of ceil(total / per-core limit): no split of the layers into
+    contiguous blocks (of the position-major neuron order) can use fewer cores."""
     lim = spec.core
     bits = axons = 0
     for pop in net.populations:
+        order = neuron_order(pop)
         for w in incoming_by_source(net, pop).values():
-            per_axon = np.asarray(w.sum(axis=0)).reshape(-1)
-            axons += int(np.count_nonzero(per_axon))
-            bits += list_bits(per_axon, spec, pop.size)
+            axons += int(np.count_nonzero(np.diff(sparse.csc_matrix(w).indptr)))
+            if np.any(order != np.arange(pop.size)):
+                w = w[order]
+            bits += list_bits_lower(w, spec)
     bounds = {
         "neurons": math.ceil(net.neurons / lim.neurons),
         "synapse_bits": math.ceil(bits / lim.synapse_memory_bits),
@@ -108,13 +115,12 @@ def _traffic(
     return traffic
 
 
-def map_network(
-    net: IntNetwork,
-    spec: TargetSpec,
-    activity: dict[str, np.ndarray] | None = None,
-    placement: str = "auto",
-) -> Mapping:
-    """Split, pack and place `net` on `spec`; violations are collected, not raised."""
+def _split_and_pack(
+    net: IntNetwork, spec: TargetSpec, fraction: float
+) -> tuple[list[Block], list[int], list[Core], list[Violation]]:
+    """Split every layer (blocks of at most `fraction` of a core), shrinking layers whose blocks
+    exceed the output-axon limit, then pack: in network order for whole-core blocks, biggest
+    first for smaller ones. Returns blocks, their output-axon bounds, cores, violations."""
     violations: list[Violation] = []
     cap: dict[str, int | None] = {p.name: None for p in net.populations}
     blocks: list[Block] = []
@@ -123,7 +129,7 @@ def map_network(
         blocks, violations = [], []
         for i, pop in enumerate(net.populations):
             advance("map: split layers into blocks", i, len(net.populations))
-            b, v = split_population(net, spec, pop.name, cap[pop.name])
+            b, v = split_population(net, spec, pop.name, cap[pop.name], fraction)
             blocks += b
             violations += v
         advance("map: split layers into blocks", len(net.populations), len(net.populations))
@@ -170,13 +176,47 @@ def map_network(
                 "splitting did not converge",
             )
         )
-    cores: list[Core] = []
+    if violations:
+        return blocks, out_bound, [], violations
+    advance("map: pack blocks into cores", 0, 1)
+    if fraction < 1.0:  # first-fit decreasing by the block's largest share of a core
+        lim = spec.core
+        size = [
+            max(
+                b.neurons / lim.neurons,
+                b.synapse_bits / lim.synapse_memory_bits,
+                b.input_axons / lim.input_axons,
+                o / lim.output_axons,
+            )
+            for b, o in zip(blocks, out_bound, strict=True)
+        ]
+        order = sorted(range(len(blocks)), key=lambda i: (-size[i], i))
+        blocks = [blocks[i] for i in order]
+        out_bound = [out_bound[i] for i in order]
+    cores = first_fit(blocks, spec, out_bound)
+    advance("map: pack blocks into cores", 1, 1)
+    return blocks, out_bound, cores, []
+
+
+def map_network(
+    net: IntNetwork,
+    spec: TargetSpec,
+    activity: dict[str, np.ndarray] | None = None,
+    placement: str = "auto",
+) -> Mapping:
+    """Split, pack and place `net` on `spec`; violations are collected, not raised."""
+    bound = lower_bound(net, spec)
+    blocks, out_bound, cores, violations = _split_and_pack(net, spec, 1.0)
+    if not violations and len(cores) > MIXING_TRIGGER * bound["cores"]:
+        # Layers bound by different resources (a wide conv by neurons, the next by synapse
+        # memory) waste the rest of their cores; smaller blocks, biggest first, can share them.
+        for fraction in MIXING_FRACTIONS:
+            alt = _split_and_pack(net, spec, fraction)
+            if not alt[3] and len(alt[2]) < len(cores):
+                blocks, out_bound, cores, violations = alt
     dest: dict[str, sparse.csr_matrix] = {}
     if not violations:
-        advance("map: pack blocks into cores", 0, 1)
-        cores = first_fit(blocks, spec, out_bound)
         dest = count_output_axons(net, cores)
-    bound = lower_bound(net, spec)
     if violations:
         return Mapping(
             [],
@@ -212,7 +252,6 @@ def map_network(
             {},
             violations,
         )
-    advance("map: pack blocks into cores", 1, 1)
     advance("map: place cores on the mesh", 0, 1)
     where = neuron_cores(net, cores)
     traffic = _traffic(net, cores, dest, where, activity)

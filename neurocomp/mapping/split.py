@@ -8,6 +8,7 @@ the target's synapse-list format: each input axon owns ceil((header + n * entry)
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,28 @@ def list_bits(counts: np.ndarray, spec: TargetSpec, block_neurons: int | None = 
     return int(sparse_words.sum()) * f.word_bits
 
 
+def list_bits_lower(w: sparse.csr_matrix, spec: TargetSpec) -> int:
+    """A lower bound of the synapse memory of the axons (columns) of `w` (rows in block order),
+    over every split into contiguous blocks. Per axon: one header; per synapse, the cheaper of a
+    sparse entry and, in a dense list, the weights up to the axon's next target in the block
+    order (a dense list spans at least from its first to its last target), rounded up to whole
+    words once per axon."""
+    f = spec.synapse_format
+    by_axon = sparse.csr_matrix(w.T)  # rows: axons; indices: target neurons, sorted
+    by_axon.sort_indices()
+    counts = np.diff(by_axon.indptr)
+    if by_axon.nnz == 0:
+        return 0
+    gaps = np.ones(by_axon.nnz, dtype=np.int64)
+    gaps[:-1] = np.diff(by_axon.indices)
+    last = by_axon.indptr[1:][counts > 0] - 1
+    gaps[last] = 1  # an axon's last target closes its dense span
+    cost = np.minimum(_entry_bits(spec), spec.format.weight_bits * gaps)
+    rows = np.flatnonzero(counts)
+    per_axon = np.add.reduceat(cost, by_axon.indptr[rows]) + f.header_bits
+    return int((-(-per_axon // f.word_bits)).sum()) * f.word_bits
+
+
 def incoming_by_source(net: IntNetwork, pop: IntPopulation) -> dict[str, sparse.csr_matrix]:
     """Synapses onto `pop` grouped by source (projections from one source share its axons)."""
     out: dict[str, sparse.csr_matrix] = {}
@@ -104,12 +127,24 @@ def block_stats(
 
 
 def split_population(
-    net: IntNetwork, spec: TargetSpec, name: str, max_neurons: int | None = None
+    net: IntNetwork,
+    spec: TargetSpec,
+    name: str,
+    max_neurons: int | None = None,
+    fraction: float = 1.0,
 ) -> tuple[list[Block], list[Violation]]:
-    """Greedy contiguous blocks of population `name`; violations for neurons no core can hold."""
+    """Greedy contiguous blocks of population `name`; violations for neurons no core can hold.
+
+    fraction < 1 closes blocks at that share of a core's neurons, synapse memory and input
+    axons, so that blocks of layers bound by different resources can share cores."""
     pop = net.population(name)
     lim = spec.core
-    cap = min(lim.neurons, max_neurons or lim.neurons)
+    budget = dataclasses.replace(
+        lim,
+        synapse_memory_bits=max(1, int(lim.synapse_memory_bits * fraction)),
+        input_axons=max(1, int(lim.input_axons * fraction)),
+    )
+    cap = min(lim.neurons, max_neurons or lim.neurons, max(1, int(lim.neurons * fraction)))
     order = neuron_order(pop)
     sources = incoming_by_source(net, pop)
     if np.any(order != np.arange(pop.size)):  # a permuted copy only where the order changes
@@ -148,7 +183,7 @@ def split_population(
             advance(f"map: split {name}", i, pop.size)
         d_bits, d_axons, touched = row_cost(i)
 
-        if i > start and not _fits(i - start, bits + d_bits, axons + d_axons, cap, lim):
+        if i > start and not _fits(i - start, bits + d_bits, axons + d_axons, cap, budget):
             blocks.append(block_stats(spec, name, start, i, sources))
             start, bits, axons = i, 0, 0
             for c in counts.values():

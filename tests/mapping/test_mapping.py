@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import neurocomp as nc
 from neurocomp.target import load_target
@@ -156,3 +158,68 @@ def test_output_axon_limit_shrinks_blocks_once_per_round(tmp_path):
     assert len(hidden) == 4  # 600 / 150, not 600 one-neuron blocks
     for core in prog.mapping.cores:
         assert core.output_axons <= 150
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 40),
+    st.integers(1, 60),
+    st.floats(0.05, 1.0),
+    st.lists(st.integers(1, 60), min_size=1, max_size=8),
+    st.integers(0, 2**32 - 1),
+)
+def test_synapse_memory_lower_bound_holds_for_any_contiguous_split(n_post, n_axons, p, cuts, seed):
+    """list_bits_lower never exceeds what a split into contiguous blocks stores (each axon's
+    list per block in the cheaper of sparse and dense form, as block_stats counts it)."""
+    from scipy import sparse
+
+    from neurocomp.mapping.split import list_bits, list_bits_lower
+
+    spec = load_target("reference")
+    rng = np.random.default_rng(seed)
+    w = sparse.csr_matrix((rng.random((n_post, n_axons)) < p).astype(np.int64))
+    bounds = sorted({0, n_post, *(c % n_post for c in cuts)})
+    stored = 0
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        per_axon = np.asarray(w[a:b].sum(axis=0)).reshape(-1)
+        stored += list_bits(per_axon, spec, b - a)
+    assert list_bits_lower(w, spec) <= stored
+
+
+def test_mapping_never_beats_the_lower_bound():
+    """Regression: the bound once ignored dense lists, and smaller blocks mapped below it."""
+    import nir
+
+    rng = np.random.default_rng(3)
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type=np.array([2, 16, 16])),
+            "c0": nir.Conv2d(
+                input_shape=(16, 16),
+                weight=rng.normal(0, 0.3, (32, 2, 3, 3)),
+                stride=1,
+                padding=1,
+                dilation=1,
+                groups=1,
+                bias=np.zeros(32),
+            ),
+            "if0": nir.IF(r=np.ones((32, 16, 16)), v_threshold=np.ones((32, 16, 16))),
+            "c1": nir.Conv2d(
+                input_shape=(16, 16),
+                weight=rng.normal(0, 0.3, (32, 32, 3, 3)),
+                stride=1,
+                padding=1,
+                dilation=1,
+                groups=1,
+                bias=np.zeros(32),
+            ),
+            "if1": nir.IF(r=np.ones((32, 16, 16)), v_threshold=np.ones((32, 16, 16))),
+            "output": nir.Output(output_type=np.array([32, 16, 16])),
+        },
+        edges=[("input", "c0"), ("c0", "if0"), ("if0", "c1"), ("c1", "if1"), ("if1", "output")],
+    )
+    prog = nc.compile(nc.load(graph), chips=4)
+    assert prog.summary["cores_used"] >= prog.summary["cores_lower_bound"]
+    for row in prog.mapping.usage_table(prog.target):
+        for key in ("neurons", "synapse_bits", "input_axons", "output_axons", "fan_in"):
+            assert row[key][0] <= row[key][1], (key, row)
