@@ -198,6 +198,19 @@ def _split_and_pack(
     return blocks, out_bound, cores, []
 
 
+def _binding_resources(blocks: list[Block], spec: TargetSpec) -> set[str]:
+    """The resource each layer uses most of, relative to a core (neurons, synapse memory or
+    input axons). Mixing layers in cores can only help when this differs between layers."""
+    lim = spec.core
+    totals: dict[str, np.ndarray] = {}
+    for b in blocks:
+        use = np.array([b.neurons, b.synapse_bits, b.input_axons], dtype=np.float64)
+        totals[b.population] = totals.get(b.population, 0) + use
+    scale = np.array([lim.neurons, lim.synapse_memory_bits, lim.input_axons], dtype=np.float64)
+    names = ("neurons", "synapse_bits", "input_axons")
+    return {names[int(np.argmax(t / scale))] for t in totals.values()}
+
+
 def map_network(
     net: IntNetwork,
     spec: TargetSpec,
@@ -207,7 +220,11 @@ def map_network(
     """Split, pack and place `net` on `spec`; violations are collected, not raised."""
     bound = lower_bound(net, spec)
     blocks, out_bound, cores, violations = _split_and_pack(net, spec, 1.0)
-    if not violations and len(cores) > MIXING_TRIGGER * bound["cores"]:
+    if (
+        not violations
+        and len(cores) > MIXING_TRIGGER * bound["cores"]
+        and len(_binding_resources(blocks, spec)) > 1
+    ):
         # Layers bound by different resources (a wide conv by neurons, the next by synapse
         # memory) waste the rest of their cores; smaller blocks, biggest first, can share them.
         for fraction in MIXING_FRACTIONS:
