@@ -361,6 +361,11 @@ def main() -> None:
 
     emit("\n## 3. Mapping quality\n")
     emit(
+        "Lower bound: max over neurons, synapse memory and input axons of ceil(total / per-core "
+        "limit), synapse memory priced per synapse at the cheaper of a sparse entry and a dense "
+        "weight (docs/targets.md#mapping): a true bound, and a loose one.\n"
+    )
+    emit(
         "| network | cores used | lower bound | ratio | traffic x hops, greedy | METIS | "
         "METIS vs greedy |"
     )

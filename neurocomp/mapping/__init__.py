@@ -81,10 +81,8 @@ def lower_bound(net: IntNetwork, spec: TargetSpec) -> dict[str, int]:
     for pop in net.populations:
         order = neuron_order(pop)
         for w in incoming_by_source(net, pop).values():
-            axons += int(np.count_nonzero(np.diff(sparse.csc_matrix(w).indptr)))
-            if np.any(order != np.arange(pop.size)):
-                w = w[order]
-            bits += list_bits_lower(w, spec)
+            axons += int(np.count_nonzero(np.bincount(w.indices, minlength=w.shape[1])))
+            bits += list_bits_lower(w, spec, order)
     bounds = {
         "neurons": math.ceil(net.neurons / lim.neurons),
         "synapse_bits": math.ceil(bits / lim.synapse_memory_bits),

@@ -83,7 +83,7 @@ def neuron_cores(net: IntNetwork, cores: list[Core]) -> dict[str, np.ndarray]:
     return out
 
 
-DEST_CHUNK = 1 << 20  # synapses per chunk in `destinations`
+DEST_CHUNK = 1 << 18  # synapses per chunk in `destinations`
 
 
 def destinations(

@@ -66,26 +66,51 @@ def list_bits(counts: np.ndarray, spec: TargetSpec, block_neurons: int | None = 
     return int(sparse_words.sum()) * f.word_bits
 
 
-def list_bits_lower(w: sparse.csr_matrix, spec: TargetSpec) -> int:
-    """A lower bound of the synapse memory of the axons (columns) of `w` (rows in block order),
-    over every split into contiguous blocks. Per axon: one header; per synapse, the cheaper of a
-    sparse entry and, in a dense list, the weights up to the axon's next target in the block
-    order (a dense list spans at least from its first to its last target), rounded up to whole
-    words once per axon."""
+LOWER_BOUND_CHUNK = 1 << 18  # synapses per chunk in `list_bits_lower`
+
+
+def list_bits_lower(
+    w: sparse.csr_matrix, spec: TargetSpec, order: np.ndarray | None = None
+) -> int:
+    """A lower bound of the synapse memory of the axons (columns) of `w` (rows: neurons, taken
+    in `order` by the blocks), over every split into contiguous blocks. Per axon: one header;
+    per synapse, the cheaper of a sparse entry and, in a dense list, the weights up to the
+    axon's next target in block order (a dense list spans at least from its first to its last
+    target); rounded up to whole words once per axon."""
     f = spec.synapse_format
-    by_axon = sparse.csr_matrix(w.T)  # rows: axons; indices: target neurons, sorted
+    entry, wbits = _entry_bits(spec), spec.format.weight_bits
+    by_axon = sparse.csc_matrix(w)
     by_axon.sort_indices()
-    counts = np.diff(by_axon.indptr)
-    if by_axon.nnz == 0:
-        return 0
-    gaps = np.ones(by_axon.nnz, dtype=np.int64)
-    gaps[:-1] = np.diff(by_axon.indices)
-    last = by_axon.indptr[1:][counts > 0] - 1
-    gaps[last] = 1  # an axon's last target closes its dense span
-    cost = np.minimum(_entry_bits(spec), spec.format.weight_bits * gaps)
-    rows = np.flatnonzero(counts)
-    per_axon = np.add.reduceat(cost, by_axon.indptr[rows]) + f.header_bits
-    return int((-(-per_axon // f.word_bits)).sum()) * f.word_bits
+    ptr = by_axon.indptr
+    position = None
+    if order is not None and np.any(order != np.arange(len(order))):
+        position = np.empty(len(order), dtype=np.int64)
+        position[order] = np.arange(len(order))
+    total = 0
+    # In chunks of whole axons: the per-synapse temporaries stay bounded (peak memory).
+    starts = np.searchsorted(ptr, np.arange(0, by_axon.nnz, LOWER_BOUND_CHUNK), side="right") - 1
+    bounds = [*dict.fromkeys(int(c) for c in starts), by_axon.shape[1]]
+    for c0, c1 in zip(bounds[:-1], bounds[1:], strict=False):
+        counts = np.diff(ptr[c0 : c1 + 1])
+        cols = np.flatnonzero(counts)
+        if cols.size == 0:
+            continue
+        targets = by_axon.indices[ptr[c0] : ptr[c1]].astype(np.int64)
+        if position is not None:  # sort each axon's targets by their place in block order
+            targets = position[targets]
+            key = np.repeat(np.arange(c1 - c0, dtype=np.int64), counts) * len(position)
+            key += targets
+            key.sort()
+            targets = key % len(position)
+            del key
+        gaps = np.ones(targets.size, dtype=np.int64)
+        gaps[:-1] = np.diff(targets)
+        first = ptr[c0 + cols] - ptr[c0]
+        gaps[first + counts[cols] - 1] = 1  # an axon's last target closes its dense span
+        cost = np.minimum(entry, wbits * gaps)
+        per_axon = np.add.reduceat(cost, first) + f.header_bits
+        total += int((-(-per_axon // f.word_bits)).sum()) * f.word_bits
+    return total
 
 
 def incoming_by_source(net: IntNetwork, pop: IntPopulation) -> dict[str, sparse.csr_matrix]:
