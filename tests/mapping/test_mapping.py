@@ -191,32 +191,21 @@ def test_mapping_never_beats_the_lower_bound():
     import nir
 
     rng = np.random.default_rng(3)
-    graph = nir.NIRGraph(
-        nodes={
-            "input": nir.Input(input_type=np.array([2, 16, 16])),
-            "c0": nir.Conv2d(
-                input_shape=(16, 16),
-                weight=rng.normal(0, 0.3, (32, 2, 3, 3)),
-                stride=1,
-                padding=1,
-                dilation=1,
-                groups=1,
-                bias=np.zeros(32),
-            ),
-            "if0": nir.IF(r=np.ones((32, 16, 16)), v_threshold=np.ones((32, 16, 16))),
-            "c1": nir.Conv2d(
-                input_shape=(16, 16),
-                weight=rng.normal(0, 0.3, (32, 32, 3, 3)),
-                stride=1,
-                padding=1,
-                dilation=1,
-                groups=1,
-                bias=np.zeros(32),
-            ),
-            "if1": nir.IF(r=np.ones((32, 16, 16)), v_threshold=np.ones((32, 16, 16))),
-            "output": nir.Output(output_type=np.array([32, 16, 16])),
-        },
-        edges=[("input", "c0"), ("c0", "if0"), ("if0", "c1"), ("c1", "if1"), ("if1", "output")],
+
+    def conv(c_in: int) -> nir.Conv2d:  # 32 channels, 3x3, "same" on 16x16
+        w = rng.normal(0, 0.3, (32, c_in, 3, 3))
+        return nir.Conv2d((16, 16), w, 1, 1, 1, 1, np.zeros(32))
+
+    def if_() -> nir.IF:
+        return nir.IF(r=np.ones((32, 16, 16)), v_threshold=np.ones((32, 16, 16)))
+
+    graph = chain(
+        ("c0", conv(2)),
+        ("if0", if_()),
+        ("c1", conv(32)),
+        ("if1", if_()),
+        input_shape=(2, 16, 16),
+        out=(32, 16, 16),
     )
     prog = nc.compile(nc.load(graph), chips=4)
     assert prog.summary["cores_used"] >= prog.summary["cores_lower_bound"]
