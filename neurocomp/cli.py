@@ -507,39 +507,20 @@ def energy(
         return
     from rich.table import Table
 
-    t = report.totals
     table = Table(
         title=f"energy on {report.target} ({report.batch} samples x {report.steps} steps)"
     )
-    for col in ("layer", "spikes", "synops", "neuron updates", "energy (J)"):
+    for col in report.COLUMNS:
         table.add_column(col, justify="left" if col == "layer" else "right")
-    for r in report.layers:
-        table.add_row(
-            r["name"],
-            str(r["spikes"]),
-            str(r["synops"]),
-            str(r["neuron_updates"]),
-            f"{r['energy_j']:.3e}",
-        )
+    *layers, total = report.rows()
+    for row in layers:
+        table.add_row(*row)
     table.add_section()
-    table.add_row(
-        "total (with static)",
-        str(int(t["spikes"])),
-        str(int(t["synops"])),
-        str(int(t["neuron_updates"])),
-        f"{t['energy_j']:.3e}",
-    )
+    table.add_row(*total)
     console = _console()
     console.print(table)
-    console.print(
-        f"per inference: {t['energy_per_inference_j']:.3e} J (dynamic "
-        f"{t['dynamic_per_inference_j']:.3e} J, static {t['static_per_inference_j']:.3e} J), "
-        f"latency {t['latency_s']:.3e} s"
-    )
-    console.print(
-        f"same network as an ANN: {report.ann['energy_per_inference_j']:.3e} J per inference "
-        f"({report.ann['macs']} MACs, {report.ann['source']})"
-    )
+    for line in report.footer():
+        console.print(line)
 
 
 @app.command()

@@ -57,46 +57,53 @@ class EnergyReport:
             "ann": self.ann,
         }
 
+    COLUMNS = ("layer", "spikes", "synops", "neuron updates", "energy (J)")
+
+    def rows(self) -> list[list[str]]:
+        """One row per layer (`COLUMNS`, energy over the whole run), then the total, which
+        adds the static energy: what `table`, the HTML view and the CLI show."""
+        counts = ("spikes", "synops", "neuron_updates")
+        t = self.totals
+        return [
+            *(
+                [r["name"], *(str(r[k]) for k in counts), f"{r['energy_j']:.3e}"]
+                for r in self.layers
+            ),
+            ["total (with static)", *(str(int(t[k])) for k in counts), f"{t['energy_j']:.3e}"],
+        ]
+
+    def footer(self) -> list[str]:
+        """Per-inference energy (dynamic and static) and latency, and the ANN comparison."""
+        t, ann = self.totals, self.ann
+        return [
+            f"per inference: {t['energy_per_inference_j']:.3e} J (dynamic "
+            f"{t['dynamic_per_inference_j']:.3e} J, static {t['static_per_inference_j']:.3e} J), "
+            f"latency {t['latency_s']:.3e} s",
+            f"same network as an ANN: {ann['energy_per_inference_j']:.3e} J per inference "
+            f"({ann['macs']} MACs, {ann['source']})",
+        ]
+
     def table(self) -> str:
         """A plain-text summary table (per layer, then totals)."""
-        head = f"{'layer':<16}{'spikes':>12}{'synops':>14}{'updates':>14}{'energy (J)':>14}"
-        lines = [head, "-" * len(head)]
-        for r in self.layers:
-            lines.append(
-                f"{r['name']:<16}{r['spikes']:>12}{r['synops']:>14}"
-                f"{r['neuron_updates']:>14}{r['energy_j']:>14.3e}"
-            )
-        t = self.totals
-        lines.append("-" * len(head))
-        lines.append(
-            f"{'total':<16}{int(t['spikes']):>12}{int(t['synops']):>14}"
-            f"{int(t['neuron_updates']):>14}{t['energy_j']:>14.3e}"
+        widths = (20, 12, 14, 16, 14)
+        fmt = lambda cells: "".join(  # noqa: E731
+            f"{c:<{w}}" if i == 0 else f"{c:>{w}}"
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         )
-        lines.append(
-            f"per inference: {t['energy_per_inference_j']:.3e} J "
-            f"(dynamic {t['dynamic_per_inference_j']:.3e} J, static "
-            f"{t['static_per_inference_j']:.3e} J), latency {t['latency_s']:.3e} s"
-        )
-        lines.append(
-            f"same network as an ANN: {self.ann['energy_per_inference_j']:.3e} J per "
-            f"inference ({self.ann['macs']} MACs, {self.ann['source']})"
-        )
-        return "\n".join(lines)
+        head = fmt(self.COLUMNS)
+        rule = "-" * len(head)
+        *layers, total = self.rows()
+        return "\n".join([head, rule, *map(fmt, layers), rule, fmt(total), *self.footer()])
 
     def _repr_html_(self) -> str:
         from .html import table
 
-        rows = [
-            [r["name"], r["spikes"], r["synops"], r["neuron_updates"], f"{r['energy_j']:.3e}"]
-            for r in self.layers
-        ]
         t = self.totals
         return table(
             f"Energy on {self.target}: {t['energy_per_inference_j']:.3e} J per inference",
-            ["layer", "spikes", "synops", "neuron updates", "energy (J)"],
-            rows,
-            f"latency {t['latency_s']:.3e} s; ANN equivalent "
-            f"{self.ann['energy_per_inference_j']:.3e} J per inference",
+            list(self.COLUMNS),
+            self.rows(),
+            "; ".join(self.footer()),
         )
 
     def plot(self) -> Any:

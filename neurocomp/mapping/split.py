@@ -69,9 +69,7 @@ def list_bits(counts: np.ndarray, spec: TargetSpec, block_neurons: int | None = 
 LOWER_BOUND_CHUNK = 1 << 18  # synapses per chunk in `list_bits_lower`
 
 
-def list_bits_lower(
-    w: sparse.csr_matrix, spec: TargetSpec, order: np.ndarray | None = None
-) -> int:
+def list_bits_lower(w: sparse.csr_matrix, spec: TargetSpec, order: np.ndarray | None = None) -> int:
     """A lower bound of the synapse memory of the axons (columns) of `w` (rows: neurons, taken
     in `order` by the blocks), over every split into contiguous blocks. Per axon: one header;
     per synapse, the cheaper of a sparse entry and, in a dense list, the weights up to the
