@@ -10,7 +10,6 @@ import functools
 import json
 import os
 import sys
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from .analysis.metrics import accuracy
 from .backends.lowering import IntNetwork
 from .backends.program import write_npz
 from .errors import InputError, NeurocompError
+from .files import write_atomic
 from .ir.network import Network
 from .progress import reporting
 
@@ -157,17 +157,8 @@ def _load_inputs(path: Path, net: Network | IntNetwork) -> dict[str, np.ndarray]
 
 
 def save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write arrays to `path` through a temporary file in the same folder, then rename."""
-    folder = path.parent if str(path.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        write_npz(Path(tmp), arrays)  # fixed timestamps: the same outputs, the same bytes
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write arrays to `path` atomically (fixed timestamps: the same outputs, the same bytes)."""
+    write_atomic(path, lambda tmp: write_npz(tmp, arrays))
 
 
 def _jsonable(x: Any) -> Any:

@@ -23,7 +23,6 @@ import copy
 import io
 import logging
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -32,11 +31,13 @@ import numpy as np
 
 from ..errors import (
     InputError,
+    NeurocompError,
     NeurocompWarning,
     ParameterError,
     ShapeError,
     UnsupportedModuleError,
 )
+from ..files import write_atomic
 
 Framework = Literal["snntorch", "norse"]
 FRAMEWORKS: tuple[Framework, ...] = ("snntorch", "norse")
@@ -84,7 +85,7 @@ def export_torch(module: Any, sample: Any, framework: Framework = "snntorch") ->
                 ignore_submodules_of=exporter.opaque(),
                 ignore_dims=[0],
             )
-        except UnsupportedModuleError:
+        except NeurocompError:  # raised by our own repairs: already names the module
             raise
         except Exception as e:  # nirtorch's own type inference on a graph we cannot repair
             if exporter.unsupported:
@@ -106,16 +107,7 @@ def write_nir(graph: Any, path: str | os.PathLike[str]) -> None:
     """Write `graph` to `path` atomically: a failed write leaves no file behind."""
     import nir
 
-    target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(suffix=".nir", dir=folder)
-    os.close(fd)
-    try:
-        nir.write(tmp, graph)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_atomic(path, lambda tmp: nir.write(str(tmp), graph))
 
 
 # ------------------------------------------------------------------------------------------------
