@@ -108,9 +108,9 @@ class EnergyReport:
 
     def plot(self) -> Any:
         """Matplotlib figure: per-layer energy, and core utilisation as a heatmap over the mesh."""
-        from .plots import new_figure
+        from .plots import DisplayFigure
 
-        fig = new_figure(figsize=(11, 4))
+        fig = DisplayFigure(figsize=(11, 4))
         ax1, ax2 = fig.subplots(1, 2)
         names = [r["name"] for r in self.layers]
         ax1.bar(names, [r["energy_j"] for r in self.layers])
@@ -287,10 +287,15 @@ def energy_report(
         "energy_per_inference_int8_j": macs * ANN_MAC_INT8_J,
         "source": ANN_SOURCE,
     }
-    mesh = {
-        "tiles_x": spec.mesh.tiles_x,
-        "tiles_y": spec.mesh.tiles_y,
-        "cores_per_tile": spec.mesh.cores_per_tile,
+    return EnergyReport(spec.name, steps, counts.batch, totals, layers, cores, ann, mesh_of(spec))
+
+
+def mesh_of(spec: TargetSpec) -> dict[str, int]:
+    """The board's layout, as the utilisation heatmap needs it."""
+    m = spec.mesh
+    return {
+        "tiles_x": m.tiles_x,
+        "tiles_y": m.tiles_y,
+        "cores_per_tile": m.cores_per_tile,
         "chips": spec.chips,
     }
-    return EnergyReport(spec.name, steps, counts.batch, totals, layers, cores, ann, mesh)

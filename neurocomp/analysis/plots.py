@@ -24,11 +24,6 @@ class DisplayFigure(Figure):
         return buf.getvalue()
 
 
-def new_figure(**kwargs: Any) -> DisplayFigure:
-    """A `DisplayFigure`; keyword arguments as for matplotlib's Figure (figsize in inches)."""
-    return DisplayFigure(**kwargs)
-
-
 def spike_raster(
     spikes: Mapping[str, np.ndarray],
     batch: int = 0,
@@ -56,7 +51,7 @@ def spike_raster(
     if not 0 <= batch < next(iter(arrays.values())).shape[1]:
         raise InputError(f"batch index {batch} out of range")
     heights = [max(1.0, min(3.0, a[0, 0].size / 40)) for a in arrays.values()]
-    fig = new_figure(figsize=(9, 1.0 + 1.3 * sum(heights)))
+    fig = DisplayFigure(figsize=(9, 1.0 + 1.3 * sum(heights)))
     axes = fig.subplots(
         len(names), 1, sharex=True, squeeze=False, gridspec_kw={"height_ratios": heights}
     )

@@ -21,7 +21,13 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from ..analysis.energy import EnergyReport, core_utilisation, draw_utilisation, energy_report
+from ..analysis.energy import (
+    EnergyReport,
+    core_utilisation,
+    draw_utilisation,
+    energy_report,
+    mesh_of,
+)
 from ..errors import InputError, NeurocompError
 from ..mapping import Mapping
 from ..mapping.pack import Core, count_output_axons, neuron_cores
@@ -164,9 +170,9 @@ class Program:
     def plot(self) -> Any:
         """Matplotlib figure of the mapping (no run needed): cores per layer, and core
         utilisation (largest used / limit over the core's resources) as a heatmap over the mesh."""
-        from ..analysis.plots import new_figure
+        from ..analysis.plots import DisplayFigure
 
-        fig = new_figure(figsize=(11, 4))
+        fig = DisplayFigure(figsize=(11, 4))
         ax1, ax2 = fig.subplots(1, 2)
         per_layer = self.summary.get("cores_per_layer", {})
         ax1.bar(list(per_layer), list(per_layer.values()))
@@ -179,13 +185,7 @@ class Program:
         cores = [
             {**r, "utilisation": core_utilisation(r)} for r in self.mapping.usage_table(self.target)
         ]
-        mesh = {
-            "tiles_x": self.target.mesh.tiles_x,
-            "tiles_y": self.target.mesh.tiles_y,
-            "cores_per_tile": self.target.mesh.cores_per_tile,
-            "chips": self.target.chips,
-        }
-        draw_utilisation(fig, ax2, cores, mesh)
+        draw_utilisation(fig, ax2, cores, mesh_of(self.target))
         fig.tight_layout()
         return fig
 

@@ -196,7 +196,6 @@ def _array(value: Any) -> np.ndarray:
 class _Exporter:
     """Shared bookkeeping: shapes, module names, repairs, unsupported leaves."""
 
-    framework: str = ""
     identity: tuple[str, ...] = ("Identity", "Dropout", "Dropout1d", "Dropout2d", "AlphaDropout")
 
     def __init__(self, nir: Any, shapes: _Shapes, names: dict[int, str]) -> None:
@@ -294,8 +293,6 @@ class _Exporter:
 
 
 class _SnnTorch(_Exporter):
-    framework = "snntorch"
-
     def __init__(self, nir: Any, shapes: _Shapes, names: dict[int, str]) -> None:
         super().__init__(nir, shapes, names)
         import snntorch
@@ -414,8 +411,6 @@ class _SnnTorch(_Exporter):
 
 
 class _Norse(_Exporter):
-    framework = "norse"
-
     def __init__(self, nir: Any, shapes: _Shapes, names: dict[int, str]) -> None:
         super().__init__(nir, shapes, names)
         import norse.torch as nt
@@ -425,7 +420,8 @@ class _Norse(_Exporter):
         self.cell_dts: dict[str, float] = {}
 
     def native(self, module: Any) -> Any:
-        torch = __import__("torch")
+        import torch
+
         nir = self.nir
         if isinstance(module, torch.nn.AvgPool2d):
             pair = torch.nn.modules.utils._pair

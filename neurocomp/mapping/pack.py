@@ -9,7 +9,7 @@ from scipy import sparse
 
 from ..backends.lowering import IntNetwork
 from ..target.spec import TargetSpec
-from .split import Block, neuron_order
+from .split import Block, chunks, neuron_order
 
 
 @dataclass
@@ -83,9 +83,6 @@ def neuron_cores(net: IntNetwork, cores: list[Core]) -> dict[str, np.ndarray]:
     return out
 
 
-DEST_CHUNK = 1 << 18  # synapses per chunk in `destinations`
-
-
 def destinations(
     net: IntNetwork, where: dict[str, np.ndarray], n_cores: int
 ) -> dict[str, sparse.csr_matrix]:
@@ -98,11 +95,8 @@ def destinations(
         post_core = where[pr.post]
         shape = (w.shape[1], n_cores)
         counts = sparse.csr_matrix(shape, dtype=np.int64)
-        # In chunks of rows: the (pre, core) pairs are far fewer than the synapses, so the
-        # per-synapse temporaries stay bounded (peak memory on networks of 1e8 synapses).
-        starts = np.searchsorted(w.indptr, np.arange(0, w.nnz, DEST_CHUNK), side="right") - 1
-        bounds = [*dict.fromkeys(int(r) for r in starts), w.shape[0]]
-        for r0, r1 in zip(bounds[:-1], bounds[1:], strict=False):
+        # In chunks of rows: the (pre, core) pairs are far fewer than the synapses.
+        for r0, r1 in chunks(w.indptr):
             lo, hi = w.indptr[r0], w.indptr[r1]
             if lo == hi:
                 continue

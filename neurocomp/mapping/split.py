@@ -66,7 +66,16 @@ def list_bits(counts: np.ndarray, spec: TargetSpec, block_neurons: int | None = 
     return int(sparse_words.sum()) * f.word_bits
 
 
-LOWER_BOUND_CHUNK = 1 << 18  # synapses per chunk in `list_bits_lower`
+CHUNK_SYNAPSES = 1 << 18  # per-synapse temporaries are made this many synapses at a time
+
+
+def chunks(indptr: np.ndarray) -> list[tuple[int, int]]:
+    """(first, stop) rows of a compressed sparse matrix, in runs of about `CHUNK_SYNAPSES`
+    entries (a single row may hold more): bounded temporaries on 1e8-synapse networks."""
+    nnz = int(indptr[-1])
+    starts = np.searchsorted(indptr, np.arange(0, nnz, CHUNK_SYNAPSES), side="right") - 1
+    bounds = [*dict.fromkeys(int(r) for r in starts), len(indptr) - 1]
+    return list(zip(bounds[:-1], bounds[1:], strict=False))
 
 
 def list_bits_lower(w: sparse.csr_matrix, spec: TargetSpec, order: np.ndarray | None = None) -> int:
@@ -85,10 +94,7 @@ def list_bits_lower(w: sparse.csr_matrix, spec: TargetSpec, order: np.ndarray | 
         position = np.empty(len(order), dtype=np.int64)
         position[order] = np.arange(len(order))
     total = 0
-    # In chunks of whole axons: the per-synapse temporaries stay bounded (peak memory).
-    starts = np.searchsorted(ptr, np.arange(0, by_axon.nnz, LOWER_BOUND_CHUNK), side="right") - 1
-    bounds = [*dict.fromkeys(int(c) for c in starts), by_axon.shape[1]]
-    for c0, c1 in zip(bounds[:-1], bounds[1:], strict=False):
+    for c0, c1 in chunks(ptr):  # whole axons at a time
         counts = np.diff(ptr[c0 : c1 + 1])
         cols = np.flatnonzero(counts)
         if cols.size == 0:

@@ -132,11 +132,12 @@ def test_destinations_in_chunks_equal_the_direct_count(monkeypatch, chunk):
     from scipy import sparse
 
     import neurocomp.mapping.pack as pack
+    import neurocomp.mapping.split as split
 
     prog = nc.compile(_dense_net(), target="reference")
     net, where = prog.net, pack.neuron_cores(prog.net, prog.mapping.cores)
     n = len(prog.mapping.cores)
-    monkeypatch.setattr(pack, "DEST_CHUNK", chunk)
+    monkeypatch.setattr(split, "CHUNK_SYNAPSES", chunk)
     got = pack.destinations(net, where, n)
     for pr in net.projections:
         w = pr.weight.tocoo()
