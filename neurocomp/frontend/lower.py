@@ -158,9 +158,7 @@ def _without_bias(op: Op) -> Op:
 
 def lower(graph: RawGraph, dt: float | None = None, reset: str | None = None) -> Network:
     """Discretise `graph` with time step `dt` (seconds) and reset mode `reset` into a Network."""
-    stored = graph.metadata.get("reset")
-    if reset is None and isinstance(stored, bytes):
-        stored = stored.decode("utf-8", errors="replace")
+    stored = graph.metadata.get("reset")  # the reader decodes strings
     if reset is None and stored in RESET_MODES:  # written by neurocomp's from_torch(path=)
         reset = str(stored)
     reset_mode: ResetMode = "subtract" if reset == "subtract" else "zero"

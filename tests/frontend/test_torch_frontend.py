@@ -56,7 +56,7 @@ def _same(ours: np.ndarray, theirs: np.ndarray) -> None:
     np.testing.assert_array_equal(ours, theirs)
 
 
-def _leaky(n: int, beta: float = 0.9, **kw):
+def _leaky(beta: float = 0.9, **kw):
     kw = {"reset_mechanism": "zero", "reset_delay": False, **kw}
     return snn.Leaky(beta=beta, init_hidden=True, **kw)
 
@@ -65,9 +65,9 @@ def _mlp(reset: str = "zero", beta1: float = 0.9, **kw):
     torch.manual_seed(0)
     return torch.nn.Sequential(
         torch.nn.Linear(12, 24),
-        _leaky(24, beta1, reset_mechanism=reset, **kw),
+        _leaky(beta1, reset_mechanism=reset, **kw),
         torch.nn.Linear(24, 6),
-        _leaky(6, 0.8, reset_mechanism=reset, output=True, **kw),
+        _leaky(0.8, reset_mechanism=reset, output=True, **kw),
     )
 
 
@@ -158,12 +158,12 @@ def test_snntorch_conv_net_with_dropout():
     net = torch.nn.Sequential(
         torch.nn.Conv2d(2, 4, 3, padding=1),
         torch.nn.Dropout(0.2),
-        _leaky(0, 0.9, threshold=0.3),
+        _leaky(0.9, threshold=0.3),
         torch.nn.AvgPool2d(2),
         torch.nn.Flatten(),
         torch.nn.Identity(),
         torch.nn.Linear(4 * 4 * 4, 5),
-        _leaky(5, 0.8, threshold=0.2, output=True),
+        _leaky(0.8, threshold=0.2, output=True),
     )
     got = nc.from_torch(net, torch.rand(1, 2, 8, 8))
     x = _spikes((2, 8, 8), 0.3, 5)
@@ -182,7 +182,7 @@ def _rleaky_net(reset_delay: bool):
             reset_delay=reset_delay,
         ),
         torch.nn.Linear(10, 4),
-        _leaky(4, 0.8, output=True),
+        _leaky(0.8, output=True),
     )
     with torch.no_grad():
         net[1].recurrent.weight.mul_(0.5)
@@ -208,7 +208,7 @@ def test_snntorch_late_reset_is_a_departure():
 
 
 def test_unsupported_module_is_named():
-    net = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), _leaky(4, output=True))
+    net = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), _leaky(output=True))
     with pytest.raises(nc.UnsupportedModuleError, match=r"'1' \(ReLU\)"):
         nc.from_torch(net, torch.rand(1, 4))
 
