@@ -34,7 +34,7 @@ import neurocomp as nc  # noqa: E402
 from neurocomp.analysis import accuracy  # noqa: E402
 
 DIGITS = ROOT / "examples" / "digits"
-ZOO = ROOT.parent / "shared" / "nir-zoo"
+ZOO = ROOT / "tests" / "data" / "nir-zoo"
 
 
 def timed(fn: Any, repeat: int = 1) -> tuple[float, Any]:

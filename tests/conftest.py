@@ -3,19 +3,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-ZOO = ROOT.parent / "shared" / "nir-zoo"
+ZOO = ROOT / "tests" / "data" / "nir-zoo"  # copied from the NIR paper (README there)
 EXAMPLES = ROOT / "examples"
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/nir_oracle.py
 
 
 def zoo_file(name: str) -> Path:
-    """Path of a NIR zoo file; skips the test cleanly when ../shared/nir-zoo is absent."""
+    """Path of a NIR zoo file shipped in tests/data/nir-zoo (a missing one is a failure)."""
     path = ZOO / name
-    if not path.exists():
-        pytest.skip(f"NIR zoo file {path} not present (../shared/nir-zoo is absent)")
+    assert path.exists(), f"NIR zoo file {path} missing from the repository"
     return path
 
 

@@ -4,8 +4,8 @@ Run (from the repository root; about 20 s on 2 CPU cores)::
 
     python examples/zoo_cnn/run.py [OUT_DIR] [--samples 64] [--steps 30]
 
-The file is read from the NIR zoo, never copied into the project: ``$NEUROCOMP_ZOO`` if set,
-else ``<repository>/../shared/nir-zoo/``. Without it the script prints one line and exits with
+The file is read from ``$NEUROCOMP_ZOO`` if set, else from the copy of the NIR paper's files in
+``<repository>/tests/data/nir-zoo/``. Without it the script prints one line and exits with
 status 2.
 
 The network (IF neurons only, so no time step is needed)::
@@ -49,7 +49,7 @@ SEED = 0
 
 
 def zoo_path() -> Path:
-    zoo = os.environ.get("NEUROCOMP_ZOO") or str(ROOT.parent / "shared" / "nir-zoo")
+    zoo = os.environ.get("NEUROCOMP_ZOO") or str(ROOT / "tests" / "data" / "nir-zoo")
     return Path(zoo) / ZOO_FILE
 
 
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if not path.exists():
         print(
             f"error: {path} not found: set NEUROCOMP_ZOO to the NIR zoo folder "
-            "(the NIR paper's files; see ../shared/nir-zoo/README.md)",
+            "(the NIR paper's files; see tests/data/nir-zoo/README.md)",
             file=sys.stderr,
         )
         raise SystemExit(2)

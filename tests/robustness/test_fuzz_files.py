@@ -26,7 +26,7 @@ import neurocomp as nc
 
 from graphs import every_primitive
 
-ZOO = ROOT.parent / "shared" / "nir-zoo"
+ZOO = ROOT / "tests" / "data" / "nir-zoo"
 ZOO_FILES = ("lif_norse.nir", "cnn_sinabs.nir", "braille_noDelay_bias_zero_subgraph.nir")
 BASES: list[Path] = []
 
@@ -40,7 +40,7 @@ def base_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         path = folder / f"{name}.nir"
         nir.write(path, graph)
         BASES.append(path)
-    BASES.extend(ZOO / z for z in ZOO_FILES if (ZOO / z).exists())
+    BASES.extend(ZOO / z for z in ZOO_FILES)
     return BASES
 
 
