@@ -3,7 +3,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = ROOT / "tests" / "data" / "nir-zoo"  # copied from the NIR paper (README there)
 EXAMPLES = ROOT / "examples"
