@@ -36,8 +36,8 @@ from .passes.base import (
     run_pipeline,
 )
 from .sim.float_sim import Trace, as_inputs
-from .target.spec import TargetSpec
 from .sim.float_sim import simulate as _simulate
+from .target.spec import TargetSpec
 
 # Legal ranges of the options checked here.
 DT_MIN_S, DT_MAX_S = 1e-9, 1e3  # a time step from 1 ns to 1000 s
@@ -96,12 +96,12 @@ def check_dt(fn: str, dt: object) -> None:
         )
 
 
-def check_chips(fn: str, chips: object) -> None:
+def check_chips(fn: str, chips: object, name: str = "chips") -> None:
     """chips: None (the target's default) or a whole number from 1 to MAX_CHIPS."""
     if chips is None:
         return
     if not _is_int(chips) or not 1 <= int(chips) <= MAX_CHIPS:  # type: ignore[call-overload]
-        raise ArgumentError(fn, "chips", chips, f"an int from 1 to {MAX_CHIPS} (chips per board)")
+        raise ArgumentError(fn, name, chips, f"an int from 1 to {MAX_CHIPS} (chips per board)")
 
 
 def _array_arg(fn: str, name: str, value: object) -> None:

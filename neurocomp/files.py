@@ -235,10 +235,11 @@ def _swap(
         return
     _check_replaceable(shown, target, owned)
     old = tmp.with_name(tmp.name + ".old")
-    target.rename(old)
     try:
+        target.rename(old)
         tmp.rename(target)
     except BaseException:
-        old.rename(target)  # put the previous folder back
+        if old.exists() and not target.exists():
+            old.rename(target)  # put the previous folder back
         raise
     shutil.rmtree(old, ignore_errors=True)

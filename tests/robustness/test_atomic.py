@@ -182,7 +182,7 @@ else:  # between moving the old program aside and renaming the new one into plac
     real = Path.rename
     def rename(self, target):
         out = real(self, target)
-        if ".old-" in str(target):
+        if str(target).endswith(".old"):  # files.py moves the old program to .NAME.xxxxxxxx.old
             stall()
         return out
     Path.rename = rename
