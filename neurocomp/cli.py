@@ -586,6 +586,22 @@ def targets(json_out: JsonOpt = False, quiet: QuietOpt = False) -> None:
         )
 
 
+_interrupted = False
+
+
+def _unraisable(info: Any) -> None:
+    """A ^C that lands in a finalizer or weakref callback is 'ignored' by Python (printed as
+    a traceback, and the program runs on): note it and raise it again in the main flow."""
+    global _interrupted
+    if info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt):
+        _interrupted = True
+        import _thread
+
+        _thread.interrupt_main()
+        return
+    sys.__unraisablehook__(info)
+
+
 def main() -> None:
     """Run the command line (after `neurocomp.__main__` has imported this module).
 
@@ -594,12 +610,21 @@ def main() -> None:
     # ^C raises KeyboardInterrupt from here on, so that temporaries are removed on the way out
     # (a child of a background job inherits SIGINT ignored: restore it too).
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    sys.unraisablehook = _unraisable
     try:
         code = _invoke()
     except KeyboardInterrupt:
         code = 130
-    if code == 130:  # typer turns KeyboardInterrupt into Exit(130)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # from here on, nothing is left to stop
+    if _interrupted:
+        code = 130
+    if code == 130:  # (typer turns KeyboardInterrupt into Exit(130))
         _say("interrupted")
+        # Leave now: an interrupt that passed through the interpreter's own frames can make
+        # Python end the process by SIGINT at shutdown (status -2 instead of 130).
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+        os._exit(130)
     sys.exit(code)
 
 
