@@ -185,10 +185,12 @@ def _write_into_place(
     created: list[Path] = []
     try:
         created = _make_parents(target.parent)
-        with _locked(target.parent):
-            remove_leftovers(target)
-            tmp = _new_temporary(target, folder)
-        with _locked(tmp):  # held while writing: marks tmp as alive for remove_leftovers
+        with contextlib.ExitStack() as alive:
+            with _locked(target.parent):
+                remove_leftovers(target)
+                tmp = _new_temporary(target, folder)
+                # held until the end: marks tmp as alive for other writers' remove_leftovers
+                alive.enter_context(_locked(tmp))
             try:
                 write(tmp)
                 with _locked(target.parent):
