@@ -111,6 +111,7 @@ def _progress_bars(quiet: bool) -> Iterator[None]:
 
 def _run(fn: Callable[[], T], quiet: bool = False) -> T:
     """Call fn; turn NeurocompErrors into one line + exit 2, and warnings into one line each."""
+    _read_npz_cached.cache_clear()  # a file is read once per command, never across commands
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -127,8 +128,8 @@ def _run(fn: Callable[[], T], quiet: bool = False) -> T:
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every array of an .npz file (a regular file is read once per inode and modification
-    time; see inputs.read_npz for what is refused)."""
+    """Every array of an .npz file (read once per command; see inputs.read_npz for what is
+    refused)."""
     try:
         st = os.stat(path)
     except OSError:

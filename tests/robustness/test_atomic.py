@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from robust_util import DIGITS, ROOT
+from robust_util import CASES, DIGITS, ROOT
 
 import neurocomp as nc
 import neurocomp.backends.program as program_mod
@@ -292,6 +292,7 @@ def test_concurrent_compiles_into_one_folder_all_end_cleanly(tmp_path):
     ]
     for p in procs:
         _, err = p.communicate(timeout=300)
+        CASES["concurrent writers (3 compiles, one -o)"][f"exit {p.returncode}"] += 1
         assert p.returncode == 0, err
     assert os.listdir(tmp_path) == ["build"]
     assert sorted(os.listdir(out)) == ["arrays.npz", "program.json"]
@@ -345,4 +346,5 @@ def test_sigint_at_any_moment_prints_one_line_and_exits_130(tmp_path):
             assert (done.returncode, done.stderr) == (130, b"interrupted\n"), done.stderr
             assert os.listdir(work) == []
         outcomes.append(done.returncode)
+        CASES["signals (SIGINT into a CLI compile)"][f"exit {done.returncode}"] += 1
     assert outcomes.count(130) >= 4, outcomes  # most signals land while it runs
