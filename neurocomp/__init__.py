@@ -47,7 +47,36 @@ _EXPORTS = {
     "TargetError": ".target",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ArgumentError",
+    "DtError",
+    "GraphError",
+    "InputError",
+    "Network",
+    "NeurocompError",
+    "NeurocompWarning",
+    "NirFileError",
+    "OutputError",
+    "ParameterError",
+    "PassError",
+    "Population",
+    "Program",
+    "Projection",
+    "ResourceLimitError",
+    "ShapeError",
+    "TargetError",
+    "Trace",
+    "UnsupportedModuleError",
+    "UnsupportedNodeError",
+    "Violation",
+    "compile",
+    "from_torch",
+    "load",
+    "load_program",
+    "rate_code",
+    "simulate",
+    "transform",
+]
 
 if TYPE_CHECKING:
     from .api import (

@@ -49,8 +49,9 @@ class ArgumentError(NeurocompError):
 
     def __init__(self, function: str, argument: str, value: object, wanted: str) -> None:
         self.function, self.argument, self.value, self.wanted = function, argument, value, wanted
+        where = function if " " in function else f"{function}()"  # "neurocomp check": the CLI
         super().__init__(
-            f"{function}(): {argument} = {_show(value)} ({type(value).__name__}); expected {wanted}"
+            f"{where}: {argument} = {_show(value)} ({type(value).__name__}); expected {wanted}"
         )
 
 

@@ -136,12 +136,12 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         st = None
     if st is None or not stat.S_ISREG(st.st_mode):
         return read_npz(path)  # raises the one-line error
-    return _read_npz_cached(os.path.realpath(path), st.st_ino, st.st_mtime_ns, st.st_size)
+    return _read_npz_cached(str(path), os.path.realpath(path), st.st_ino, st.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=4)
-def _read_npz_cached(path: str, ino: int, mtime_ns: int, size: int) -> dict[str, np.ndarray]:
-    return read_npz(path)
+def _read_npz_cached(shown: str, real: str, ino: int, mtime_ns: int) -> dict[str, np.ndarray]:
+    return read_npz(shown)
 
 
 def _load_inputs(path: Path, net: Network | IntNetwork) -> dict[str, np.ndarray]:

@@ -83,12 +83,19 @@ def _check_output(
     parent = target.parent
     while not parent.exists():
         parent = parent.parent
+    shown = _display(parent)
     if not parent.is_dir():
-        raise OutputError(f"{path}: cannot write ({parent} is a file, not a folder)")
+        raise OutputError(f"{path}: cannot write ({shown} is a file, not a folder)")
     if os.statvfs(parent).f_flag & os.ST_RDONLY:
-        raise OutputError(f"{path}: cannot write ({parent} is on a read-only file system)")
+        raise OutputError(f"{path}: cannot write ({shown} is on a read-only file system)")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{path}: cannot write (no write permission in {parent})")
+        raise OutputError(f"{path}: cannot write (no write permission in {shown})")
+
+
+def _display(path: Path) -> str:
+    """A path as the user likely gave it: relative to the working folder when inside it."""
+    rel = os.path.relpath(path)
+    return path.as_posix() if rel.startswith("..") else rel
 
 
 def _check_replaceable(shown: str | os.PathLike[str], target: Path, owned: Collection[str]) -> None:

@@ -143,7 +143,7 @@ def _read_member(where: str, member: IO[bytes], size: int) -> np.ndarray:
             f"{max(held, 0)} bytes"
         )
     flat = np.empty(count, dtype=dtype)
-    view = memoryview(flat.view(np.uint8))
+    view = memoryview(flat.view(np.uint8))  # type: ignore[arg-type]
     got = 0
     while got < nbytes:
         n = member.readinto(view[got:])  # type: ignore[attr-defined]

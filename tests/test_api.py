@@ -123,3 +123,20 @@ def test_good_arguments_still_work(net):
     assert result.reports[0]["pass"] == "quantize{weight_bits=6}"
     prog = nc.compile(net, chips=np.int64(2), passes="quantize{weight_bits=8}")
     assert prog.summary["chips"] == 2
+
+
+def test_lazy_package_exports_every_name():
+    """neurocomp/__init__.py imports its names on first use: each one resolves, and `import
+    neurocomp` itself loads none of the heavy modules (so the CLI can handle ^C from the start)."""
+    import subprocess
+    import sys
+
+    from neurocomp import _EXPORTS
+
+    assert sorted(nc.__all__) == sorted(_EXPORTS)
+    for name in nc.__all__:
+        assert getattr(nc, name) is not None
+    heavy = "('numpy', 'scipy', 'neurocomp.api')"
+    probe = f"import sys, neurocomp; print(sorted(m for m in {heavy} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
