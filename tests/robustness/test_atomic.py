@@ -334,11 +334,11 @@ def test_sigint_at_any_moment_prints_one_line_and_exits_130(tmp_path):
     assert baseline.returncode == 0, baseline.stderr
     duration = time.monotonic() - start
     outcomes = []
-    for i in range(8):
+    for i in range(6):
         work = tmp_path / f"run{i}"
         work.mkdir()
         args[where] = str(work / "build")
-        done = _interrupt_after(duration * i / 8, args)
+        done = _interrupt_after(duration * i / 6, args)
         if done.returncode == 0:
             assert os.listdir(work) == ["build"] and done.stderr == b""
             nc.load_program(work / "build")
@@ -347,4 +347,4 @@ def test_sigint_at_any_moment_prints_one_line_and_exits_130(tmp_path):
             assert os.listdir(work) == []
         outcomes.append(done.returncode)
         CASES["signals (SIGINT into a CLI compile)"][f"exit {done.returncode}"] += 1
-    assert outcomes.count(130) >= 4, outcomes  # most signals land while it runs
+    assert outcomes.count(130) >= 3, outcomes  # most signals land while it runs

@@ -178,7 +178,7 @@ def _all_commands(path: Path, prog: Path, tmp: Path) -> list[tuple[object, ...]]
 
 
 @settings(
-    max_examples=examples(80),
+    max_examples=examples(60),
     deadline=None,
     derandomize=DERANDOMIZE,
     suppress_health_check=list(HealthCheck),
