@@ -28,7 +28,7 @@ from . import api
 from .analysis.metrics import accuracy
 from .backends.lowering import IntNetwork
 from .backends.program import PROGRAM_FILES, Program, write_npz
-from .errors import InputError, NeurocompError
+from .errors import InputError, NeurocompError, NirFileError
 from .files import check_output, replace_folder, write_atomic
 from .inputs import check_chip_inputs, check_labels, check_time_batch, read_npz
 from .ir.network import Network
@@ -209,6 +209,7 @@ def _load_model(
     model: Path, dt: float | None, reset: str | None, calibration: Path | None
 ) -> Network:
     """Load a .nir file, or convert a .onnx ANN with the rates of its --calibration spikes."""
+    _refuse_special_file(model)
     if model.suffix.lower() != ".onnx":
         return api.load(model, dt=dt, reset=reset)
     if calibration is None:
@@ -217,6 +218,16 @@ def _load_model(
             "spike trains (T, batch, *input_shape), e.g. from neurocomp.rate_code)"
         )
     return api.load(model, dt=dt, reset=reset, calibration=_calibration_array(calibration))
+
+
+def _refuse_special_file(path: Path) -> None:
+    """A FIFO, socket or device as a model would block the reader or never end."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # missing or unreadable: the reader says so
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise NirFileError(f"{path}: not a regular file (a FIFO, socket or device)")
 
 
 def _calibration_array(path: Path) -> np.ndarray:

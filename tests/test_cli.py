@@ -468,6 +468,9 @@ def test_fifo_input_does_not_block(tmp_path):
     fifo = tmp_path / "x.npz"
     os.mkfifo(fifo)
     assert_one_line_error(run("simulate", DIGITS, "-i", fifo, "--dt", "1e-4"), "not a regular file")
+    model = tmp_path / "m.onnx"
+    os.mkfifo(model)
+    assert_invoke_error(("inspect", model, "--calibration", DIGITS_X), "m.onnx: not a regular file")
 
 
 @pytest.mark.parametrize(
