@@ -6,7 +6,7 @@ on every machine: the script runs, its accuracy is close to the shipped model's,
 exports matches its own snnTorch module spike for spike (both run on this machine), and the
 data it writes (numpy's seeded generator, no training involved) equals the shipped data.
 Byte-identity is asserted where it holds everywhere: the integer program compiled from the
-shipped digits.nir (tests/robustness/test_golden_program.py).
+shipped digits.nir (tests/backends/test_program.py).
 """
 
 from __future__ import annotations
