@@ -1,13 +1,13 @@
 """Writing outputs safely: a failure, ^C or a kill leaves the old file (or folder) or the new one,
 never half of one, and every `OSError` becomes one `OutputError` line.
 
-Outputs are written under a hidden temporary name beside the target (`.NAME.xxxxxxxx`, a file or
-a folder) and renamed into place. A writer holds an advisory lock (`flock`) on its temporary for
-as long as it lives, so temporaries that nobody holds are leftovers of a killed run: the next
-write to the same name removes them. The final renames happen under a lock on the parent folder,
-so two writers of one target do not interleave: each writes a complete output, the last one to
-finish stays. A target that is a symbolic link is followed: what it points to is written (or
-replaced), the link itself stays as it is.
+Outputs are written in a hidden temporary folder beside the target (`.NAME.xxxxxxxx/`: the
+program folder itself, or a folder holding the file) and renamed into place. A writer holds an
+advisory lock (`flock`) on its temporary folder for as long as it lives, so temporaries that
+nobody holds are leftovers of a killed run: the next write to the same name removes them. The
+final renames happen under a lock on the parent folder, so two writers of one target do not
+interleave: each writes a complete output, the last one to finish stays. A target that is a
+symbolic link is followed: what it points to is written (or replaced), the link itself stays.
 """
 
 from __future__ import annotations
@@ -164,8 +164,9 @@ def _remove_empty(folders: list[Path]) -> None:
 
 
 def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
-    """Call `write(tmp)` on a temporary file beside `path` (creating its folder), then rename it
-    onto `path`; nothing is left if anything fails. Returns where the file went."""
+    """Call `write(tmp)` on a temporary file (of the same name, in a temporary folder beside
+    `path`, creating its parents), then rename it onto `path`; nothing is left if anything
+    fails. Returns where the file went."""
     target = output_target(path)
     check_output(path, folder=False)
     return _write_into_place(path, target, write, folder=False)
@@ -195,16 +196,17 @@ def _write_into_place(
         with contextlib.ExitStack() as alive:
             with _locked(target.parent):
                 remove_leftovers(target)
-                tmp = _new_temporary(target, folder)
+                tmp = Path(tempfile.mkdtemp(prefix=_prefix(target.name), dir=target.parent))
                 # held until the end: marks tmp as alive for other writers' remove_leftovers
                 alive.enter_context(_locked(tmp))
             try:
-                write(tmp)
+                # A file is written inside the temporary folder, under its own name (its
+                # writer may lock the file itself, as HDF5 does, and may look at the suffix).
+                write(tmp if folder else tmp / target.name)
                 with _locked(target.parent):
                     _swap(shown, tmp, target, folder, owned)
-            except BaseException:
+            finally:
                 _remove(tmp)
-                raise
     except OSError as exc:
         _remove_empty(created)
         raise _fail(shown, exc) from None
@@ -212,14 +214,6 @@ def _write_into_place(
         _remove_empty(created)
         raise
     return target
-
-
-def _new_temporary(target: Path, folder: bool) -> Path:
-    if folder:
-        return Path(tempfile.mkdtemp(prefix=_prefix(target.name), dir=target.parent))
-    fd, tmp = tempfile.mkstemp(prefix=_prefix(target.name), suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    return Path(tmp)
 
 
 def _remove(path: Path) -> None:
@@ -232,12 +226,12 @@ def _remove(path: Path) -> None:
 def _swap(
     shown: str | os.PathLike[str], tmp: Path, target: Path, folder: bool, owned: Collection[str]
 ) -> None:
-    """Rename tmp onto target (parent locked). A folder target is moved aside first and put
-    back if the second rename fails."""
+    """Rename tmp (or, for a file, the file in it) onto target, with the parent locked. A
+    folder target is moved aside first and put back if the second rename fails."""
     if not folder:
         if target.is_dir():
             raise OutputError(f"{shown}: is a folder; give a file name (such as out.npz)")
-        os.replace(tmp, target)
+        os.replace(tmp / target.name, target)
         return
     if not target.exists():
         tmp.rename(target)
