@@ -161,8 +161,29 @@ CHECKS: dict[str, Callable[[str, tuple[int, ...], list[Any], dict], None]] = {
 }
 
 
+# The type each attribute the converter reads must have (ONNX operator specs).
+ATTR_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    **{k: ("integers", lambda v: isinstance(v, list) and all(isinstance(x, int) for x in v))
+       for k in ("strides", "pads", "dilations", "kernel_shape")},
+    **{k: ("an integer", lambda v: isinstance(v, int))
+       for k in ("group", "transA", "transB", "axis", "count_include_pad", "ceil_mode",
+                 "training_mode")},
+    **{k: ("a number", lambda v: isinstance(v, (int, float)))
+       for k in ("alpha", "beta", "epsilon", "momentum")},
+    "auto_pad": ("a string", lambda v: isinstance(v, bytes)),
+}  # fmt: skip
+
+
+def _check_attr_types(name: str, attrs: dict) -> None:
+    for key, value in attrs.items():
+        if key in ATTR_TYPES and not ATTR_TYPES[key][1](value):
+            shown = value[:8] if isinstance(value, list) else value
+            raise ParameterError(name, key, repr(shown)[:60], f"must be {ATTR_TYPES[key][0]}")
+
+
 def check_node(name: str, op: str, in_shape: tuple[int, ...], args: list[Any], attrs: dict) -> None:
     """Refuse attribute values and constant inputs of one linear node that are not legal."""
+    _check_attr_types(name, attrs)
     if len(args) < MIN_INPUTS.get(op, 1):
         raise ParameterError(
             name, "inputs", len(args), f"{op} needs at least {MIN_INPUTS[op]} inputs"

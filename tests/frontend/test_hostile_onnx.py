@@ -73,6 +73,10 @@ def test_the_shipped_model_parses():
         ("/9/Gemm", "transB", 7, nc.ParameterError, ("transB = 7", "0 or 1")),
         ("/9/Gemm", "alpha", 1e308, nc.ParameterError, ("must be finite",)),
         ("/10/BatchNormalization", "epsilon", -1.0, nc.ParameterError, ("epsilon = -1.0",)),
+        ("/9/Gemm", "alpha", [0, 0], nc.ParameterError, ("alpha = [0, 0]", "a number")),
+        ("/4/Conv", "pads", -1.0, nc.ParameterError, ("pads = -1.0", "integers")),
+        ("/4/Conv", "auto_pad", [1, 1], nc.ParameterError, ("auto_pad", "a string")),
+        ("/10/BatchNormalization", "epsilon", b"x", nc.ParameterError, ("epsilon = b'x'",)),
     ],
 )
 def test_bad_attributes_are_refused_at_load(node, key, value, cls, needles):
