@@ -73,6 +73,7 @@ def _mutate(text: str, op: str, a: int, b: int) -> tuple[str, str]:
     return text + "\n" + extra + "\n", f"appended {extra[:60]!r}"
 
 
+TEXT_OPS = ("replace value", "replace value", "delete line", "repeat line", "append")
 RECIPE = st.tuples(
     st.integers(0, 2**16),  # base file (mod the number of bases)
     st.one_of(
@@ -83,7 +84,7 @@ RECIPE = st.tuples(
             st.integers(0, 0),
         ),
         st.tuples(
-            st.sampled_from(("replace value", "replace value", "delete line", "repeat line", "append")),
+            st.sampled_from(TEXT_OPS),
             st.integers(0, 2**16),
             st.integers(0, 2**16),
         ),
