@@ -152,8 +152,9 @@ def _delay_in_steps(name: str, op: Delay, dt: float | None, shape: Shape) -> Del
             name,
             "delay",
             f"{float(op.steps.max())} s = {longest:.4g} steps of dt = {dt} s",
-            f"at most {limit} steps: {MAX_DELAY_STEPS} at most, and (steps + 1) x {size} "
-            f"delayed values <= {MAX_DELAY_SLOTS}",
+            f"at most {limit} steps"
+            + ("" if limit == MAX_DELAY_STEPS else f" for {size} delayed values")
+            + f": (steps + 1) x values <= {MAX_DELAY_SLOTS}",
         )
     rounded = np.round(steps)
     if not np.allclose(steps, rounded, rtol=0, atol=1e-6):

@@ -156,11 +156,13 @@ def _check_file(path: Path) -> None:
         raise OnnxFileError(f"{path}: {size} bytes, more than the {MAX_ONNX_BYTES} neurocomp reads")
 
 
-def _tensor(t: Any, where: str) -> np.ndarray:
-    """A constant tensor as numpy, checked: real type, in-file data, dims that match the data."""
+def _tensor(t: Any, owner: str, what: str = "initializer") -> np.ndarray:
+    """A constant tensor as numpy, checked: real type, in-file data, dims that match the data.
+
+    owner: the initializer's name, or the node whose attribute `what` holds the tensor."""
     from onnx import TensorProto, numpy_helper
 
-    label = f"{where} '{t.name}'" if t.name else where
+    label = f"initializer '{owner}'" if what == "initializer" else f"node '{owner}': {what}"
     if t.data_type not in REAL_TENSOR_TYPES:
         kind = (
             TensorProto.DataType.Name(t.data_type)
@@ -181,7 +183,7 @@ def _tensor(t: Any, where: str) -> np.ndarray:
         arr = None
     if arr is None or arr.shape != tuple(dims):
         raise OnnxFileError(f"{label}: dims {dims} disagree with the data it stores")
-    check_finite(label, "values", arr)
+    check_finite(owner, f"{what} value", arr)
     return arr
 
 
@@ -283,7 +285,7 @@ def parse_onnx(source: Any) -> OnnxGraph:
     """Read an ONNX model (path, bytes or onnx.ModelProto) into layers; refuse what is unknown."""
     model = _read(source)
     graph = model.graph
-    consts = {t.name: _tensor(t, "initializer") for t in graph.initializer}
+    consts = {t.name: _tensor(t, t.name) for t in graph.initializer}
     inputs = [i for i in graph.input if i.name not in consts]
     if len(inputs) != 1 or len(graph.output) != 1:
         raise GraphError(
@@ -363,7 +365,7 @@ def _attr(node: str, a: Any) -> Any:
     from onnx import AttributeProto, helper
 
     if a.type == AttributeProto.TENSOR:
-        return _tensor(a.t, f"node '{node}' attribute '{a.name}'")
+        return _tensor(a.t, node, f"attribute '{a.name}'")
     value = helper.get_attribute_value(a)
     if a.type in (AttributeProto.FLOAT, AttributeProto.FLOATS):
         check_finite(node, a.name, np.atleast_1d(np.asarray(value, dtype=np.float64)))

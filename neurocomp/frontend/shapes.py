@@ -46,7 +46,7 @@ def _array(name: str, node: RawNode, key: str) -> np.ndarray:
         kind = "O"
     if kind not in "iuf":  # bool, complex, strings, objects: never silently converted
         kinds = {"b": "booleans", "c": "complex numbers", "S": "bytes", "U": "strings"}
-        got = kinds.get(kind, "not numbers")
+        got = kinds.get(kind, "strings or other objects")
         raise ParameterError(name, key, brief(value), f"must be real numbers, got {got}")
     arr = np.asarray(value, dtype=np.float64)
     bad = ~np.isfinite(arr)
