@@ -342,7 +342,7 @@ def read_raw(source: Any) -> RawGraph:
     _check_ports(nodes)
     metadata = dict(root.params.get("metadata", {}))
     if "dt" in metadata:
-        metadata["dt"] = stored_dt(metadata["dt"])
+        metadata["dt"] = check_dt(metadata["dt"], "metadata dt")
     seen: set[tuple[str, str]] = set()
     unique = []
     for e in edges:
@@ -368,16 +368,14 @@ def _check_ports(nodes: dict[str, RawNode]) -> None:
             )
 
 
-def stored_dt(value: Any) -> float:
-    """The time step a graph's metadata states, checked: a real number of seconds in DT_RANGE_S."""
+def check_dt(value: Any, what: str = "dt") -> float:
+    """A time step checked: a real number of seconds in DT_RANGE_S (DtError names `what`)."""
     lo, hi = DT_RANGE_S
-    arr = np.asarray(value)
-    shown = brief(value)
-    if arr.ndim != 0 or arr.dtype.kind not in "iuf":
-        raise DtError(f"metadata dt = {shown}: must be a number of seconds in [{lo}, {hi}]")
-    dt = float(arr)
+    arr = np.asarray(value) if not isinstance(value, str) else np.asarray(None)
+    ok = arr.ndim == 0 and arr.dtype.kind in "iuf" and not isinstance(value, bool)
+    dt = float(arr) if ok else math.nan
     if not (math.isfinite(dt) and lo <= dt <= hi):
-        raise DtError(f"metadata dt = {shown}: must be a number of seconds in [{lo}, {hi}]")
+        raise DtError(f"{what} = {brief(value)}: must be a number of seconds in [{lo}, {hi}]")
     return dt
 
 

@@ -211,3 +211,20 @@ def test_fifo_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "pipe.nir"
     os.mkfifo(fifo)
     _refused(fifo, nc.NirFileError, "not a regular file")
+
+
+@pytest.mark.parametrize("value", [True, "1e-4", None, 0.0, 11.0, [1e-4], 1 + 1j])
+def test_check_dt_refuses_with_the_range(value):
+    from neurocomp.frontend.reader import check_dt
+
+    with pytest.raises(
+        nc.DtError, match=r"dt = .*: must be a number of seconds in \[1e-09, 10.0\]"
+    ):
+        check_dt(value)
+
+
+@pytest.mark.parametrize("value", [1e-4, np.float32(1e-3), np.array(1e-9), 10, 5e-4])
+def test_check_dt_accepts_seconds_in_range(value):
+    from neurocomp.frontend.reader import check_dt
+
+    assert check_dt(value) == pytest.approx(float(value))
