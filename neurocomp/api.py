@@ -20,9 +20,11 @@ import numpy as np
 from .backends.program import Program
 from .backends.program import load_program as _load_program
 from .compiler import compile_network
-from .errors import DtError, InputError, NeurocompError, ParameterError
+from .errors import InputError, NeurocompError, ParameterError
 from .frontend import load_nir
 from .frontend.onnx_frontend import load_onnx
+from .frontend.reader import DT_RANGE_S
+from .frontend.reader import check_dt as check_dt_range
 from .frontend.torch_frontend import Framework, export_torch, write_nir
 from .inputs import check_labels, check_time_batch
 from .ir.network import Network
@@ -37,11 +39,12 @@ from .passes.base import (
 )
 from .sim.float_sim import Trace, as_inputs
 from .sim.float_sim import simulate as _simulate
-from .target.spec import TargetSpec
+from .target.spec import MAX_CORES, TargetSpec
 
-# Legal ranges of the options checked here.
-DT_MIN_S, DT_MAX_S = 1e-9, 1e3  # a time step from 1 ns to 1000 s
-MAX_CHIPS = 4096  # chips per board (Intel's largest system, Hala Point, has 1152 Loihi 2)
+# Legal ranges of the options checked here (the one definition of each lives with its reader).
+DT_MIN_S, DT_MAX_S = DT_RANGE_S  # a time step from 1 ns to 10 s
+MAX_CHIPS = MAX_CORES  # chips per board: never more than the cores a board may have (2^20);
+# the bound for a given chip (MAX_CORES // its cores) is checked by target.spec.check_chips
 
 
 class ArgumentError(NeurocompError):
@@ -91,10 +94,7 @@ def check_dt(fn: str, dt: object) -> None:
         return
     if not _is_real(dt):
         raise ArgumentError(fn, "dt", dt, "a number of seconds (float) or None")
-    if not (math.isfinite(float(dt)) and DT_MIN_S <= float(dt) <= DT_MAX_S):  # type: ignore[arg-type]
-        raise DtError(
-            f"dt = {dt}: must be a finite number of seconds from {DT_MIN_S:g} to {DT_MAX_S:g}"
-        )
+    check_dt_range(dt)  # DtError naming the range
 
 
 def check_chips(fn: str, chips: object, name: str = "chips") -> None:

@@ -438,7 +438,6 @@ def compile_cmd(
 
     def run() -> tuple[Any, dict[str, Any]]:
         check_output(out, folder=True, owned=PROGRAM_FILES)
-        api.check_chips("neurocomp compile", chips, "--chips")
         net = _load_model(model, dt, reset, calibration)
         cal_x = cal_labels = None
         if calibration is not None:
@@ -503,7 +502,6 @@ def check(
     from .compiler import build
 
     def run() -> tuple[Any, list[Any]]:
-        api.check_chips("neurocomp check", chips, "--chips")
         net = _load_model(model, dt, reset, calibration)
         cal_x = _load_inputs(calibration, net) if calibration is not None else None
         return build(net, target, passes, cal_x, None, chips)

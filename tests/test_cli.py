@@ -512,7 +512,7 @@ def test_chip_input_values_are_checked(tmp_path, program, value):
 
 
 def test_chips_bound():
-    assert_invoke_error(("check", DIGITS, "--chips", "1000000"), "--chips = 1000000", "1 to 4096")
+    assert_invoke_error(("check", DIGITS, "--chips", "1000000"), "--chips 1000000: at most 8192")
 
 
 # -- everything printed from files is literal (rich markup off) ----------------------------------
