@@ -39,12 +39,11 @@ from .passes.base import (
 )
 from .sim.float_sim import Trace, as_inputs
 from .sim.float_sim import simulate as _simulate
-from .target.spec import MAX_CORES, TargetSpec
+from .target.spec import TargetSpec, check_chips
 
-# Legal ranges of the options checked here (the one definition of each lives with its reader).
+# Legal ranges of the options checked here (the one definition of each lives with its reader;
+# chips per board: target.spec.MAX_CORES cores on a board, checked by target.spec.check_chips).
 DT_MIN_S, DT_MAX_S = DT_RANGE_S  # a time step from 1 ns to 10 s
-MAX_CHIPS = MAX_CORES  # chips per board: never more than the cores a board may have (2^20);
-# the bound for a given chip (MAX_CORES // its cores) is checked by target.spec.check_chips
 
 
 class ArgumentError(NeurocompError):
@@ -97,12 +96,15 @@ def check_dt(fn: str, dt: object) -> None:
     check_dt_range(dt)  # DtError naming the range
 
 
-def check_chips(fn: str, chips: object, name: str = "chips") -> None:
-    """chips: None (the target's default) or a whole number from 1 to MAX_CHIPS."""
-    if chips is None:
-        return
-    if not _is_int(chips) or not 1 <= int(chips) <= MAX_CHIPS:  # type: ignore[call-overload]
-        raise ArgumentError(fn, name, chips, f"an int from 1 to {MAX_CHIPS} (chips per board)")
+def _chips(chips: object) -> Any:
+    """chips: None (the target's default) or an int >= 1 (a numpy integer is taken as one);
+    target.spec.check_chips names what is wrong, and the bound for the chip (MAX_CORES cores
+    on a board) once the target is loaded."""
+    if isinstance(chips, np.integer):
+        chips = int(chips)
+    if chips is not None:
+        check_chips(chips)
+    return chips
 
 
 def _array_arg(fn: str, name: str, value: object) -> None:
@@ -362,7 +364,7 @@ def compile(
     if not isinstance(target, (str, os.PathLike, TargetSpec)):
         raise ArgumentError("compile", "target", target, "a chip name or .toml path (str)")
     pipeline = _passes_arg("compile", passes) if passes is not None else None
-    check_chips("compile", chips)
+    chips = _chips(chips)
     check_dt("compile", dt)
     _array_arg("compile", "calibration", calibration)
     net = (

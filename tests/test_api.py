@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import neurocomp as nc
-from neurocomp.api import DT_MAX_S, DT_MIN_S, MAX_CHIPS
+from neurocomp.api import DT_MAX_S, DT_MIN_S
 from neurocomp.passes.quantize import Quantize
 
 from conftest import EXAMPLES
@@ -30,10 +30,6 @@ def x(T: int = 3, batch: int = 2) -> np.ndarray:
     "call, needle",
     [
         (lambda n: nc.load_program(123), "load_program(): directory = 123 (int); expected a path"),
-        (lambda n: nc.compile(n, chips="3"), "compile(): chips = '3' (str); expected an int"),
-        (lambda n: nc.compile(n, chips=2.5), "chips = 2.5 (float); expected an int from 1"),
-        (lambda n: nc.compile(n, chips=True), "chips = True (bool)"),
-        (lambda n: nc.compile(n, chips=10**7), f"expected an int from 1 to {MAX_CHIPS}"),
         (lambda n: nc.compile(n, target=5), "compile(): target = 5 (int)"),
         (lambda n: nc.compile(n, passes=["quantize"]), "passes[0] = 'quantize' (str)"),
         (lambda n: nc.transform(n, 5), "transform(): passes = 5 (int); expected a pipeline"),
@@ -63,9 +59,21 @@ def test_dt_out_of_range_names_the_range(dt):
     assert f"[{DT_MIN_S}, {DT_MAX_S}]" in str(err.value)
 
 
-def test_chips_bound_of_a_given_chip_is_the_targets():
-    with pytest.raises(nc.TargetError, match="at most 8192 chips of 128 cores"):
-        nc.compile(DIGITS, dt=1e-4, chips=10**6)
+@pytest.mark.parametrize(
+    "chips, needle",
+    [
+        ("3", "--chips '3': must be an integer (got str)"),
+        (2.5, "must be an integer (got float)"),
+        (True, "must be an integer (got bool)"),
+        (0, "at least one chip"),
+        (10**6, "at most 8192 chips of 128 cores"),
+    ],
+)
+def test_chips_checked_with_the_targets_bound(net, chips, needle):
+    """chips is checked by target.spec.check_chips (TargetError), before any work."""
+    with pytest.raises(nc.TargetError) as err:
+        nc.compile(net, chips=chips)
+    assert needle in str(err.value)
 
 
 def test_dt_at_the_lower_bound_is_accepted():
