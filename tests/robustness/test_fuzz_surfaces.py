@@ -42,9 +42,13 @@ def program(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+class Exit2OneLine(nc.NeurocompError):
+    """What the CLI did: exit status 2 with one `error:` line (counted as such by run_case)."""
+
+
 def invoke(*args: object) -> None:
-    """The CLI in-process: success, or exit 2 with one `error:` line (raised as a
-    NeurocompError for run_case); anything else raises what happened."""
+    """The CLI in-process: success, or exit 2 with one `error:` line (raised as Exit2OneLine
+    for run_case); anything else raises what happened."""
     from typer.testing import CliRunner
 
     result = CliRunner().invoke(cli.app, [str(a) for a in args])
@@ -55,7 +59,7 @@ def invoke(*args: object) -> None:
     lines = result.stderr.splitlines()
     if result.exit_code != 2 or len(lines) != 1 or not lines[0].startswith("error: "):
         raise AssertionError(f"exit {result.exit_code}, stderr {result.stderr!r}")
-    raise nc.InputError(lines[0])
+    raise Exit2OneLine(lines[0])
 
 
 # -- input arrays ---------------------------------------------------------------------------------
