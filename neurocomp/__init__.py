@@ -6,7 +6,7 @@ y = nc.simulate(net, x)               # x: (T, batch, *input_shape) -> (T, batch
 """
 
 from .api import compile, from_torch, load, load_program, simulate, transform
-from .backends.program import Program
+from .program.artifact import Program
 from .errors import (
     DtError,
     GraphError,

@@ -9,8 +9,8 @@ from typing import Any, Literal, cast, overload
 
 import numpy as np
 
-from .backends.program import Program
-from .backends.program import load_program as _load_program
+from .program.artifact import Program
+from .program.artifact import load_program as _load_program
 from .compiler import compile_network
 from .errors import InputError, ParameterError
 from .frontend import load_nir

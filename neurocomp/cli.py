@@ -21,9 +21,9 @@ import numpy as np
 import typer
 
 from . import api
-from .analysis.metrics import accuracy
-from .backends.lowering import IntNetwork
-from .backends.program import write_npz
+from .present.metrics import accuracy
+from .ir.integer import IntNetwork
+from .program.artifact import write_npz
 from .errors import InputError, NeurocompError
 from .files import write_atomic
 from .ir.network import Network

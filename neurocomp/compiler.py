@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .backends.lowering import to_integers
-from .backends.program import Program
+from .lowering import to_integers
+from .program.artifact import Program
 from .errors import ResourceLimitError, Violation
 from .ir.network import Network
 from .mapping import map_network

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ..backends.lowering import IntNetwork
-from ..backends.reference_sim import EventCounts
+from ..ir.integer import IntNetwork
+from ..backends.bit_accurate import EventCounts
 from ..target.spec import TargetSpec
 
 # Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014, 45 nm 0.9 V:
@@ -96,7 +96,7 @@ class EnergyReport:
         return "\n".join([head, rule, *map(fmt, layers), rule, fmt(total), *self.footer()])
 
     def _repr_html_(self) -> str:
-        from .html import table
+        from ..present.html import table
 
         t = self.totals
         return table(
@@ -108,7 +108,7 @@ class EnergyReport:
 
     def plot(self) -> Any:
         """Matplotlib figure: per-layer energy, and core utilisation as a heatmap over the mesh."""
-        from .plots import DisplayFigure
+        from ..present.plots import DisplayFigure
 
         fig = DisplayFigure(figsize=(11, 4))
         ax1, ax2 = fig.subplots(1, 2)

@@ -21,7 +21,7 @@ from scipy import sparse
 
 from ..errors import InputError, Violation
 from .lava_compat import import_lava
-from .lowering import IntNetwork, IntPopulation
+from ..ir.integer import IntNetwork, IntPopulation
 
 BIAS_EXP = 6
 VTH_MAX = 2**17 - 1
@@ -76,7 +76,7 @@ def _groups(p: IntPopulation) -> list[_Group]:
 
 
 def _binary(net: IntNetwork, x: Any) -> dict[str, np.ndarray]:
-    from .reference_sim import integer_inputs
+    from .bit_accurate import integer_inputs
 
     xs = integer_inputs(net, x)
     for name, arr in xs.items():

@@ -15,7 +15,7 @@ continuous-valued deep networks to efficient event-driven networks"):
 * the input is the ANN input in [0, 1] used as a Bernoulli spike probability per step
   (`rate_code`); the readout is either spiking IF neurons (argmax of spike counts) or, by
   default, non-spiking neurons that output their input each step, whose sum over time (what
-  `neurocomp.analysis.metrics.predictions` takes) is the integrated membrane potential.
+  `neurocomp.present.metrics.predictions` takes) is the integrated membrane potential.
 
 Every node is converted or refused: unsupported op types are listed by node, all at once.
 """

@@ -230,7 +230,7 @@ class Network:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        from ..analysis.html import table
+        from ..present.html import table
 
         rows = [
             [

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from ..backends.lowering import IntNetwork
+from ..ir.integer import IntNetwork
 from ..errors import Violation
 from ..progress import advance
 from ..target.spec import TargetSpec

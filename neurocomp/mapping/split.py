@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from ..backends.lowering import IntNetwork, IntPopulation
+from ..ir.integer import IntNetwork, IntPopulation
 from ..errors import Violation
 from ..progress import advance
 from ..target.spec import CoreLimits, TargetSpec

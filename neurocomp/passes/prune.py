@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from ..analysis.metrics import accuracy
+from ..present.metrics import accuracy
 from ..ir.network import Network
 from ..ir.ops import Matrix
 from ..sim.float_sim import simulate

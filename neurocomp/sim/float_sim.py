@@ -40,7 +40,7 @@ class Trace:
     ) -> Any:
         """Spike raster (a matplotlib Figure) of sample `batch`, one panel per population;
         time in steps, or in seconds when `dt` (seconds) is given."""
-        from ..analysis.plots import spike_raster
+        from ..present.plots import spike_raster
 
         return spike_raster(self.spikes, batch=batch, populations=populations, dt=dt)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import neurocomp as nc
-from neurocomp.analysis.metrics import accuracy
+from neurocomp.present.metrics import accuracy
 from neurocomp.frontend.onnx_frontend import (
     OnnxFileError,
     UnsupportedOpError,

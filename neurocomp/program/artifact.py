@@ -34,8 +34,8 @@ from ..mapping.pack import Core, count_output_axons, neuron_cores
 from ..mapping.place import slot_coords
 from ..mapping.split import Block
 from ..target.spec import TargetSpec, spec_from_dict
-from .lowering import IntNetwork, IntPopulation, IntProjection
-from .reference_sim import RunResult, Semantics, run
+from ..ir.integer import IntNetwork, IntPopulation, IntProjection
+from ..backends.bit_accurate import RunResult, Semantics, run
 
 FORMAT_VERSION = 1
 LAVA_LOADER = "run_lava.py"
@@ -127,7 +127,7 @@ class Program:
             )
         if engine == "reference":
             return self.run(x, record=record, count=False)
-        from .lava import run_lava
+        from ..backends.lava import run_lava
 
         res = run_lava(self.net, x, record=record)
         outs = {}
@@ -170,7 +170,7 @@ class Program:
     def plot(self) -> Any:
         """Matplotlib figure of the mapping (no run needed): cores per layer, and core
         utilisation (largest used / limit over the core's resources) as a heatmap over the mesh."""
-        from ..analysis.plots import DisplayFigure
+        from ..present.plots import DisplayFigure
 
         fig = DisplayFigure(figsize=(11, 4))
         ax1, ax2 = fig.subplots(1, 2)
@@ -190,7 +190,7 @@ class Program:
         return fig
 
     def _repr_html_(self) -> str:
-        from ..analysis.html import table
+        from ..present.html import table
 
         rows = [
             [

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..progress import advance
-from .lowering import IntNetwork, IntPopulation
+from ..ir.integer import IntNetwork, IntPopulation
 
 COUNTERS = (
     "spikes",
@@ -62,7 +62,7 @@ class RunResult:
 
     def plot(self, batch: int = 0, populations: list[str] | None = None) -> Any:
         """Spike raster (a matplotlib Figure) of sample `batch` (needs record=True)."""
-        from ..analysis.plots import spike_raster
+        from ..present.plots import spike_raster
 
         return spike_raster(self.spikes, batch=batch, populations=populations)
 
