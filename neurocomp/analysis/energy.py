@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from ..backends.events import EventCounts, EventKind
 from ..ir.integer import IntNetwork
-from ..backends.bit_accurate import EventCounts
+from ..mapping import CoreUsage
 from ..target.spec import TargetSpec
 
 # Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014, 45 nm 0.9 V:
@@ -193,11 +194,11 @@ def _per_event(d: dict[str, Any], cost: tuple[float, ...]) -> Any:
 
 
 def energy_report(
-    net: IntNetwork, counts: EventCounts, spec: TargetSpec, usage: list[dict[str, Any]]
+    net: IntNetwork, counts: EventCounts, spec: TargetSpec, usage: list[CoreUsage]
 ) -> EnergyReport:
     """Turn counted events into energy and latency with the target's per-event figures."""
     e, tm = spec.energy, spec.timing
-    pc = {k: v.astype(np.float64) for k, v in counts.per_core.items()}
+    pc = {EventKind(k): v.astype(np.float64) for k, v in counts.per_core.items()}
     steps = next(iter(pc.values())).shape[0] if pc else 0
     batch = max(counts.batch, 1)
 
@@ -266,13 +267,13 @@ def energy_report(
     cores = []
     for i, row in enumerate(usage):
         cd: dict[str, Any] = {k: float(v[i]) for k, v in totals_core.items()}
-        util = core_utilisation(row)
+        util = row.utilisation
         cores.append(
             {
-                "core": row["core"],
-                "tile_x": row["tile_x"],
-                "tile_y": row["tile_y"],
-                "layers": row["layers"],
+                "core": row.core,
+                "tile_x": row.tile_x,
+                "tile_y": row.tile_y,
+                "layers": list(row.layers),
                 "spikes": int(cd["spikes"]),
                 "synops": int(cd["synops"]),
                 "neuron_updates": int(cd["updates_active"] + cd["updates_idle"]),

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from ..ir.integer import IntNetwork, IntPopulation
 from ..errors import Violation
+from ..ir.integer import IntNetwork, IntPopulation
 from ..progress import advance
 from ..target.spec import CoreLimits, TargetSpec
 
