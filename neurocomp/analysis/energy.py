@@ -8,6 +8,7 @@ network run once per inference as an ANN: one multiply-accumulate per synapse.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -179,17 +180,17 @@ def draw_utilisation(fig: Any, ax: Any, cores: list[dict[str, Any]], mesh: dict[
     fig.colorbar(im, ax=ax, label="max over resources of used / limit")
 
 
-def _per_event(d: dict[str, Any], cost: tuple[float, ...]) -> Any:
+def _per_event(d: Mapping[EventKind, Any], cost: tuple[float, ...]) -> Any:
     """Events weighted by a cost per event (joules or seconds): synops, active and idle neuron
     updates, spike messages (within and between tiles), east-west and north-south hops."""
     synop, active, idle, spike, ew, ns = cost
     return (
-        d["synops"] * synop
-        + d["updates_active"] * active
-        + d["updates_idle"] * idle
-        + (d["msgs_local"] + d["msgs_remote"]) * spike
-        + d["hops_ew"] * ew
-        + d["hops_ns"] * ns
+        d[EventKind.SYNOPS] * synop
+        + d[EventKind.UPDATES_ACTIVE] * active
+        + d[EventKind.UPDATES_IDLE] * idle
+        + (d[EventKind.MSGS_LOCAL] + d[EventKind.MSGS_REMOTE]) * spike
+        + d[EventKind.HOPS_EW] * ew
+        + d[EventKind.HOPS_NS] * ns
     )
 
 
@@ -219,7 +220,7 @@ def energy_report(
         tm.hop_ns_s,
     )
 
-    def joules(d: dict[str, Any]) -> float:
+    def joules(d: Mapping[EventKind, Any]) -> float:
         return float(_per_event(d, joule_per))
 
     work = _per_event(pc, second_per) / batch
@@ -231,15 +232,17 @@ def energy_report(
     dynamic = joules({k: float(v.sum()) for k, v in totals_core.items()})
     static = e.static_power_w * spec.chips * latency * batch
     totals: dict[str, Any] = {
-        "spikes": int(pc["spikes"].sum()),
+        "spikes": int(pc[EventKind.SPIKES].sum()),
         "input_spikes": counts.input_spikes,
-        "synops": int(pc["synops"].sum()),
-        "neuron_updates": int(pc["updates_active"].sum() + pc["updates_idle"].sum()),
-        "neuron_updates_active": int(pc["updates_active"].sum()),
-        "neuron_updates_idle": int(pc["updates_idle"].sum()),
-        "messages_local": int(pc["msgs_local"].sum()),
-        "messages_remote": int(pc["msgs_remote"].sum()),
-        "hops": int(pc["hops_ew"].sum() + pc["hops_ns"].sum()),
+        "synops": int(pc[EventKind.SYNOPS].sum()),
+        "neuron_updates": int(
+            pc[EventKind.UPDATES_ACTIVE].sum() + pc[EventKind.UPDATES_IDLE].sum()
+        ),
+        "neuron_updates_active": int(pc[EventKind.UPDATES_ACTIVE].sum()),
+        "neuron_updates_idle": int(pc[EventKind.UPDATES_IDLE].sum()),
+        "messages_local": int(pc[EventKind.MSGS_LOCAL].sum()),
+        "messages_remote": int(pc[EventKind.MSGS_REMOTE].sum()),
+        "hops": int(pc[EventKind.HOPS_EW].sum() + pc[EventKind.HOPS_NS].sum()),
         "dynamic_energy_j": dynamic,
         "static_energy_j": static,
         "energy_j": dynamic + static,
@@ -257,16 +260,16 @@ def energy_report(
             {
                 "name": pop.name,
                 "kind": pop.kind,
-                "spikes": d["spikes"],
-                "synops": d["synops"],
-                "neuron_updates": d["updates_active"] + d["updates_idle"],
+                "spikes": d[EventKind.SPIKES],
+                "synops": d[EventKind.SYNOPS],
+                "neuron_updates": d[EventKind.UPDATES_ACTIVE] + d[EventKind.UPDATES_IDLE],
                 "energy_j": joules(d),
                 "energy_per_inference_j": joules(d) / batch,
             }
         )
     cores = []
     for i, row in enumerate(usage):
-        cd: dict[str, Any] = {k: float(v[i]) for k, v in totals_core.items()}
+        cd: dict[EventKind, Any] = {k: float(v[i]) for k, v in totals_core.items()}
         util = row.utilisation
         cores.append(
             {
@@ -274,9 +277,9 @@ def energy_report(
                 "tile_x": row.tile_x,
                 "tile_y": row.tile_y,
                 "layers": list(row.layers),
-                "spikes": int(cd["spikes"]),
-                "synops": int(cd["synops"]),
-                "neuron_updates": int(cd["updates_active"] + cd["updates_idle"]),
+                "spikes": int(cd[EventKind.SPIKES]),
+                "synops": int(cd[EventKind.SYNOPS]),
+                "neuron_updates": int(cd[EventKind.UPDATES_ACTIVE] + cd[EventKind.UPDATES_IDLE]),
                 "energy_j": joules(cd),
                 "utilisation": util,
             }

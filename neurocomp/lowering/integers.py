@@ -67,6 +67,31 @@ def _format_violations(ip: IntPopulation, fmt: NumberFormat) -> list[Violation]:
     return out
 
 
+def stored_violations(net: IntNetwork, fmt: NumberFormat) -> list[Violation]:
+    """Integers of a stored program that `fmt` cannot hold: what `to_integers` checks, and
+    decays within [0, 2**decay_bits] (a program read back from a folder is checked again)."""
+    out: list[Violation] = []
+    unit = 1 << fmt.decay_bits
+    for p in net.populations:
+        out += _format_violations(p, fmt)
+        if p.kind not in fmt.neuron_models:
+            out.append(Violation(p.name, "neuron model", p.kind, ", ".join(fmt.neuron_models)))
+        for quantity, arr in (("dv", p.dv), ("du", p.du)):
+            if arr is not None and arr.size and (arr.min() < 0 or arr.max() > unit):
+                out.append(Violation(p.name, quantity, int(arr.max()), f"[0, {unit}]"))
+    for pr in net.projections:
+        w = pr.weight.data
+        if w.size and _bits_needed(w) > fmt.weight_bits:
+            out.append(
+                Violation(pr.post, "weight width", f"{_bits_needed(w)} bits", fmt.weight_bits)
+            )
+        if pr.bias is not None and pr.bias.size and _bits_needed(pr.bias) > fmt.bias_bits:
+            out.append(
+                Violation(pr.post, "bias width", f"{_bits_needed(pr.bias)} bits", fmt.bias_bits)
+            )
+    return out
+
+
 def _biases_to_neurons(
     pops: list[IntPopulation], projections: list[IntProjection]
 ) -> tuple[list[IntPopulation], list[IntProjection], list[Violation]]:

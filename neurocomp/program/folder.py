@@ -21,6 +21,7 @@ from scipy import sparse
 
 from ..errors import NeurocompError
 from ..ir.integer import IntNetwork, IntPopulation, IntProjection
+from ..lowering.integers import stored_violations
 from ..mapping import Mapping
 from ..mapping.pack import Core, count_output_axons, neuron_cores
 from ..mapping.place import slot_coords
@@ -31,6 +32,7 @@ from .schema import (
     FORMAT_VERSION,
     Manifest,
     ProgramError,
+    ResourceRow,
     check_structure,
     expected_arrays,
     parse_manifest,
@@ -253,10 +255,12 @@ def _network(m: Manifest, arr: dict[str, np.ndarray]) -> IntNetwork:
             kind=p.kind,
             shape=tuple(p.shape),
             reset=p.reset,
-            **{
-                k: arr.get(f"pop/{p.name}/{k}")
-                for k in ("dv", "du", "bias", "v_reset", "threshold", "scale")
-            },
+            dv=arr[f"pop/{p.name}/dv"],
+            bias=arr[f"pop/{p.name}/bias"],
+            v_reset=arr[f"pop/{p.name}/v_reset"],
+            scale=arr[f"pop/{p.name}/scale"],
+            threshold=arr.get(f"pop/{p.name}/threshold"),
+            du=arr.get(f"pop/{p.name}/du"),
         )
         for p in m.populations
     ]
@@ -333,5 +337,39 @@ def read_folder(
         raise
     except (TypeError, ValueError, AttributeError) as exc:
         raise ProgramError(f"{where}: target: {exc}") from None
+    stored = {k: v for k, v in m.target.items() if k != "source"}
+    if _plain({k: v for k, v in spec.to_dict().items() if k != "source"}) != stored:
+        raise ProgramError(f"{where}: target: keys missing or not as written by neurocomp")
     net = _network(m, arr)
-    return m, spec, net, _mapping(m, net, spec, where)
+    if net.decay_bits != spec.format.decay_bits:
+        raise ProgramError(
+            f"{where}: decay_bits = {net.decay_bits}; target '{spec.name}' has "
+            f"{spec.format.decay_bits}"
+        )
+    bad = stored_violations(net, spec.format)
+    if bad:
+        raise ProgramError(f"{where}: values the target cannot hold: {bad[0]}")
+    mapping = _mapping(m, net, spec, where)
+    _check_summary(m, net, mapping, spec, where)
+    return m, spec, net, mapping
+
+
+def _check_summary(
+    m: Manifest, net: IntNetwork, mapping: Mapping, spec: TargetSpec, where: str
+) -> None:
+    """The stored summary and resources table against what the program itself gives."""
+    s = m.summary
+    for field, stored, actual in (
+        ("summary.cores_used", s.cores_used, mapping.cores_used),
+        ("summary.neurons", s.neurons, net.neurons),
+        ("summary.synapses", s.synapses, net.synapses),
+        ("summary.chips", s.chips, spec.chips),
+        ("summary.cores_available", s.cores_available, spec.cores_available),
+    ):
+        if stored != actual:
+            raise ProgramError(f"{where}: {field} = {stored}; the program has {actual}")
+    if [r.model_dump() for r in m.resources] != [
+        ResourceRow.model_validate_json(json.dumps(_plain(u.to_dict()))).model_dump()
+        for u in mapping.usage(spec)
+    ]:
+        raise ProgramError(f"{where}: resources disagree with the cores and the target")

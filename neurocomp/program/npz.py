@@ -12,6 +12,7 @@ import io
 import os
 import stat
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,7 @@ def read_npz(path: Path, where: str) -> dict[str, np.ndarray]:
             raise ProgramError(f"{where}: not a regular file")
         with zipfile.ZipFile(path) as zf:
             return _read_members(zf, where)
-    except (OSError, zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
+    except (OSError, zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, zlib.error) as exc:
         raise ProgramError(f"{where}: not a readable .npz archive ({exc})") from None
 
 
