@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from scipy import sparse
@@ -30,6 +30,7 @@ from ..target.spec import TargetSpec, spec_from_dict
 from .npz import read_npz, write_npz
 from .schema import (
     FORMAT_VERSION,
+    CompileSummary,
     Manifest,
     ProgramError,
     ResourceRow,
@@ -38,8 +39,21 @@ from .schema import (
     parse_manifest,
 )
 
-if TYPE_CHECKING:
-    from .artifact import Program
+
+class Saved(Protocol):
+    """What a program folder is written from (a `Program`)."""
+
+    target: TargetSpec
+    net: IntNetwork
+    mapping: Mapping
+    dt: float | None
+    reset: str
+    pipeline: str
+    pass_reports: list[dict[str, Any]]
+    summary: CompileSummary
+
+    @property
+    def engines(self) -> tuple[str, ...]: ...
 
 LAVA_LOADER = "run_lava.py"
 PROGRAM_FILES = ("program.json", "arrays.npz", LAVA_LOADER)
@@ -80,7 +94,7 @@ def _plain(x: Any) -> Any:
     return x
 
 
-def manifest(prog: Program) -> Manifest:
+def manifest(prog: Saved) -> Manifest:
     """The program's `Manifest` (what program.json holds)."""
     net, mapping = prog.net, prog.mapping
     pops = [
@@ -137,7 +151,7 @@ def manifest(prog: Program) -> Manifest:
     return Manifest.model_validate_json(json.dumps(_plain(doc)))
 
 
-def manifest_text(prog: Program) -> str:
+def manifest_text(prog: Saved) -> str:
     """program.json's text: the manifest, keys sorted, one space of indent."""
     return json.dumps(_plain(manifest(prog).model_dump()), indent=1, sort_keys=True) + "\n"
 
@@ -161,7 +175,7 @@ def arrays(net: IntNetwork) -> dict[str, np.ndarray]:
     return out
 
 
-def save_program(prog: Program, directory: str | os.PathLike[str]) -> Path:
+def save_program(prog: Saved, directory: str | os.PathLike[str]) -> Path:
     """Write the program folder atomically; an existing program there is replaced."""
     target = Path(directory)
     if target.exists() and (

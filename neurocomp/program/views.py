@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..analysis.energy import draw_utilisation, mesh_of
 from ..present.html import table
-
-if TYPE_CHECKING:
-    from .artifact import Program
+from .folder import Saved as Program
 
 
 def plot(prog: Program) -> Any:
