@@ -8,6 +8,7 @@ network run once per inference as an ANN: one multiply-accumulate per synapse.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,14 +27,45 @@ ANN_MAC_INT8_J = 0.23e-12
 ANN_SOURCE = "Horowitz, ISSCC 2014, 45 nm: FP32 MAC 4.6 pJ, INT8 MAC 0.23 pJ"
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
+class EnergyTotals:
+    """Totals of one run: event counts, joules (whole run and per inference), seconds."""
+
+    spikes: int
+    input_spikes: int
+    synops: int
+    neuron_updates: int
+    neuron_updates_active: int
+    neuron_updates_idle: int
+    messages_local: int
+    messages_remote: int
+    hops: int
+    dynamic_energy_j: float
+    static_energy_j: float
+    energy_j: float
+    energy_per_inference_j: float
+    dynamic_per_inference_j: float
+    static_per_inference_j: float
+    latency_s: float
+
+    def __getitem__(self, key: str) -> float:
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        value: float = getattr(self, key)
+        return value
+
+    def to_dict(self) -> dict[str, float]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(kw_only=True)
 class EnergyReport:
     """Events, energy (joules) and latency (seconds) of one run, in total, per layer, per core."""
 
     target: str
     steps: int
     batch: int
-    totals: dict[str, float]
+    totals: EnergyTotals
     layers: list[dict[str, Any]]
     cores: list[dict[str, Any]]
     ann: dict[str, Any]
@@ -53,7 +85,7 @@ class EnergyReport:
             "target": self.target,
             "steps": self.steps,
             "batch": self.batch,
-            **self.totals,
+            **self.totals.to_dict(),
             "layers": self.layers,
             "cores": self.cores,
             "ann": self.ann,
@@ -231,26 +263,24 @@ def energy_report(
     totals_core = {k: v.sum(axis=0) for k, v in pc.items()}
     dynamic = joules({k: float(v.sum()) for k, v in totals_core.items()})
     static = e.static_power_w * spec.chips * latency * batch
-    totals: dict[str, Any] = {
-        "spikes": int(pc[EventKind.SPIKES].sum()),
-        "input_spikes": counts.input_spikes,
-        "synops": int(pc[EventKind.SYNOPS].sum()),
-        "neuron_updates": int(
-            pc[EventKind.UPDATES_ACTIVE].sum() + pc[EventKind.UPDATES_IDLE].sum()
-        ),
-        "neuron_updates_active": int(pc[EventKind.UPDATES_ACTIVE].sum()),
-        "neuron_updates_idle": int(pc[EventKind.UPDATES_IDLE].sum()),
-        "messages_local": int(pc[EventKind.MSGS_LOCAL].sum()),
-        "messages_remote": int(pc[EventKind.MSGS_REMOTE].sum()),
-        "hops": int(pc[EventKind.HOPS_EW].sum() + pc[EventKind.HOPS_NS].sum()),
-        "dynamic_energy_j": dynamic,
-        "static_energy_j": static,
-        "energy_j": dynamic + static,
-        "energy_per_inference_j": (dynamic + static) / batch,
-        "dynamic_per_inference_j": dynamic / batch,
-        "static_per_inference_j": static / batch,
-        "latency_s": latency,
-    }
+    totals = EnergyTotals(
+        spikes=int(pc[EventKind.SPIKES].sum()),
+        input_spikes=counts.input_spikes,
+        synops=int(pc[EventKind.SYNOPS].sum()),
+        neuron_updates=int(pc[EventKind.UPDATES_ACTIVE].sum() + pc[EventKind.UPDATES_IDLE].sum()),
+        neuron_updates_active=int(pc[EventKind.UPDATES_ACTIVE].sum()),
+        neuron_updates_idle=int(pc[EventKind.UPDATES_IDLE].sum()),
+        messages_local=int(pc[EventKind.MSGS_LOCAL].sum()),
+        messages_remote=int(pc[EventKind.MSGS_REMOTE].sum()),
+        hops=int(pc[EventKind.HOPS_EW].sum() + pc[EventKind.HOPS_NS].sum()),
+        dynamic_energy_j=dynamic,
+        static_energy_j=static,
+        energy_j=dynamic + static,
+        energy_per_inference_j=(dynamic + static) / batch,
+        dynamic_per_inference_j=dynamic / batch,
+        static_per_inference_j=static / batch,
+        latency_s=latency,
+    )
     layers = []
     for pop in net.populations:
         if not net.projections_into(pop.name):
@@ -291,7 +321,16 @@ def energy_report(
         "energy_per_inference_int8_j": macs * ANN_MAC_INT8_J,
         "source": ANN_SOURCE,
     }
-    return EnergyReport(spec.name, steps, counts.batch, totals, layers, cores, ann, mesh_of(spec))
+    return EnergyReport(
+        target=spec.name,
+        steps=steps,
+        batch=counts.batch,
+        totals=totals,
+        layers=layers,
+        cores=cores,
+        ann=ann,
+        mesh=mesh_of(spec),
+    )
 
 
 def mesh_of(spec: TargetSpec) -> dict[str, int]:
