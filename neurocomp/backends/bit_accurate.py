@@ -32,7 +32,7 @@ from .events import COUNTERS, EventCounts, EventKind
 __all__ = ["COUNTERS", "ENGINE", "EventCounts", "RunResult", "Semantics", "integer_inputs", "run"]
 
 
-def Semantics(  # noqa: N802 (the old class name, kept as a constructor)
+def Semantics(  # the old class name, kept as a constructor
     decay_rounding: str = "toward_zero",
     state_bits: int = 24,
     overflow: str = "saturate",
