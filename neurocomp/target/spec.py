@@ -356,6 +356,9 @@ def load_target(target: str | Path | TargetSpec, chips: int | None = None) -> Ta
     else:
         text = str(target)
         shipped = shipped_targets()
+        # A shipped chip is named by where it lives in the repository, not by this machine's
+        # install path: program.json records the source, and must be the same bytes anywhere.
+        source = f"targets/{text}.toml" if text in shipped else text
         if text in shipped:
             path = shipped[text]
         elif text.endswith(".toml") or Path(text).exists():
@@ -365,7 +368,7 @@ def load_target(target: str | Path | TargetSpec, chips: int | None = None) -> Ta
                 f"unknown target '{text[:80]}'; shipped targets: "
                 f"{', '.join(shipped)} (or give a path to a .toml file)"
             )
-        spec = spec_from_dict(_read_toml(path), str(path))
+        spec = spec_from_dict(_read_toml(path), source)
     return spec.with_chips(chips) if chips is not None else spec
 
 
