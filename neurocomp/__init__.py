@@ -24,7 +24,7 @@ _EXPORTS = {
     "simulate": ".api",
     "transform": ".api",
     "ArgumentError": ".api",
-    "Program": ".backends.program",
+    "Program": ".program.artifact",
     "DtError": ".errors",
     "GraphError": ".errors",
     "InputError": ".errors",
@@ -88,7 +88,6 @@ if TYPE_CHECKING:
         simulate,
         transform,
     )
-    from .backends.program import Program
     from .errors import (
         DtError,
         GraphError,
@@ -107,6 +106,7 @@ if TYPE_CHECKING:
     from .frontend.onnx_frontend import rate_code
     from .ir import Network, Population, Projection
     from .passes import PassError
+    from .program.artifact import Program
     from .sim import Trace
     from .target import TargetError
 

@@ -17,8 +17,6 @@ from typing import Any, Literal, cast, overload
 
 import numpy as np
 
-from .backends.program import Program
-from .backends.program import load_program as _load_program
 from .compiler import compile_network
 from .errors import InputError, NeurocompError, ParameterError
 from .frontend import load_nir
@@ -37,6 +35,8 @@ from .passes.base import (
     as_passes,
     run_pipeline,
 )
+from .program.artifact import Program
+from .program.artifact import load_program as _load_program
 from .sim.float_sim import Trace, as_inputs
 from .sim.float_sim import simulate as _simulate
 from .target.spec import TargetSpec, check_chips

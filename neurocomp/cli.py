@@ -25,13 +25,14 @@ import numpy as np
 import typer
 
 from . import api
-from .analysis.metrics import accuracy
-from .backends.lowering import IntNetwork
-from .backends.program import PROGRAM_FILES, Program, write_npz
 from .errors import InputError, NeurocompError, NirFileError
 from .files import check_output, replace_folder, write_atomic
 from .inputs import check_chip_inputs, check_labels, check_time_batch, read_npz
+from .ir.integer import IntNetwork
 from .ir.network import Network
+from .present.metrics import accuracy
+from .program.artifact import Program, write_npz
+from .program.folder import PROGRAM_FILES
 from .progress import reporting
 
 if TYPE_CHECKING:
