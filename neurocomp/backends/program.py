@@ -16,7 +16,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 from scipy import sparse
@@ -36,6 +36,7 @@ from ..mapping.split import Block
 from ..target.spec import TargetSpec, spec_from_dict
 from .lowering import IntNetwork, IntPopulation, IntProjection
 from .reference_sim import RunResult, Semantics, run
+from .sanafe import SanafeReport
 
 FORMAT_VERSION = 1
 LAVA_LOADER = "run_lava.py"
@@ -108,6 +109,7 @@ class Program:
             Semantics.of(self.target.format),
             mapping=self.mapping if count else None,
             record=record,
+            chip_tiles_x=self.target.mesh.tiles_x,
         )
 
     @property
@@ -158,8 +160,26 @@ class Program:
             raise InputError(f"no output '{output}'; outputs are {sorted(outs)}")
         return outs[output]
 
-    def energy(self, x: Any) -> EnergyReport:
-        """Run on x and report spikes, synaptic ops, neuron updates, hops, joules, latency."""
+    @overload
+    def energy(self, x: Any, engine: Literal["reference"] = "reference") -> EnergyReport: ...
+
+    @overload
+    def energy(self, x: Any, engine: Literal["sanafe"]) -> SanafeReport: ...
+
+    def energy(self, x: Any, engine: str = "reference") -> EnergyReport | SanafeReport:
+        """Run on x and report spikes, synaptic ops, neuron updates, hops, joules and latency
+        per inference, nominal and banded, from the target's sourced figures.
+
+        engine: "reference" (neurocomp's event model) or "sanafe" (the same mapped program in
+        SANA-FE, an independent simulator with Loihi figures fitted to silicon: its event
+        counts, dynamic joules and chip seconds per inference; see neurocomp/backends/sanafe.py).
+        """
+        if engine == "sanafe":
+            from .sanafe import run_sanafe
+
+            return run_sanafe(self, x)
+        if engine != "reference":
+            raise InputError(f"energy engine '{engine}': must be 'reference' or 'sanafe'")
         result = self.run(x)
         if result.counts is None:
             raise ProgramError("the program has no mapping to count events against")

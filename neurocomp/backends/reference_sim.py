@@ -33,6 +33,8 @@ COUNTERS = (
     "msgs_remote",
     "hops_ew",
     "hops_ns",
+    "msgs_input",  # input spikes arriving at a core: one per spike and destination core
+    "msgs_chip",  # messages that cross to another chip (counted at the sending core)
 )
 
 
@@ -144,12 +146,14 @@ def integer_inputs(net: IntNetwork, x: object) -> dict[str, np.ndarray]:
 class _Counter:
     """Precomputed per-neuron routing costs for counting events against a mapping."""
 
-    def __init__(self, net: IntNetwork, mapping: object, steps: int) -> None:
+    def __init__(self, net: IntNetwork, mapping: object, steps: int, chip_tiles_x: int) -> None:
         self.where: dict[str, np.ndarray] = mapping.neuron_core  # type: ignore[attr-defined]
         coords = mapping.coords  # type: ignore[attr-defined]
         self.n_cores = len(coords)
         ew, ns = mapping.hops()  # type: ignore[attr-defined]
         same_tile = coords[:, None, 2] == coords[None, :, 2]
+        chip = coords[:, 0] // chip_tiles_x if chip_tiles_x > 0 else np.zeros(len(coords), int)
+        other_chip = chip[:, None] != chip[None, :]
         self.route: dict[str, dict[str, np.ndarray]] = {}
         for src, d in mapping.destinations.items():  # type: ignore[attr-defined]
             targets = (d > 0).astype(np.int64).tocsr()
@@ -163,6 +167,9 @@ class _Counter:
                 entry["remote"] = np.bincount(coo.row, ~same_tile[srcc, coo.col], minlength=n)
                 entry["ew"] = np.bincount(coo.row, ew[srcc, coo.col], minlength=n)
                 entry["ns"] = np.bincount(coo.row, ns[srcc, coo.col], minlength=n)
+                entry["chip"] = np.bincount(coo.row, other_chip[srcc, coo.col], minlength=n)
+            else:
+                entry["input_cores"] = targets
             self.route[src] = entry
         self.per_core = {k: np.zeros((steps, self.n_cores), dtype=np.int64) for k in COUNTERS}
         self.per_layer = {p.name: dict.fromkeys(COUNTERS, 0) for p in net.populations}
@@ -177,19 +184,22 @@ class _Counter:
         if route is None:
             return
         self.per_core["synops"][t] += np.asarray(route["synops_to_core"].T @ sent).reshape(-1)
-        if name in self.where:
-            own = self.where[name]
-            for key, counter in (
-                ("local", "msgs_local"),
-                ("remote", "msgs_remote"),
-                ("ew", "hops_ew"),
-                ("ns", "hops_ns"),
-            ):
-                per_neuron = sent * route[key]
-                self.per_core[counter][t] += np.bincount(
-                    own, per_neuron, minlength=self.n_cores
-                ).astype(np.int64)
-                self.per_layer[name][counter] += int(per_neuron.sum())
+        if name not in self.where:
+            self.per_core["msgs_input"][t] += np.asarray(route["input_cores"].T @ sent).reshape(-1)
+            return
+        own = self.where[name]
+        for key, counter in (
+            ("local", "msgs_local"),
+            ("remote", "msgs_remote"),
+            ("ew", "hops_ew"),
+            ("ns", "hops_ns"),
+            ("chip", "msgs_chip"),
+        ):
+            per_neuron = sent * route[key]
+            self.per_core[counter][t] += np.bincount(
+                own, per_neuron, minlength=self.n_cores
+            ).astype(np.int64)
+            self.per_layer[name][counter] += int(per_neuron.sum())
 
     def population(
         self, t: int, pop: IntPopulation, s: np.ndarray | None, active: np.ndarray, synops_in: int
@@ -222,13 +232,15 @@ def run(
     *,
     mapping: object | None = None,
     record: bool = False,
+    chip_tiles_x: int = 0,
 ) -> RunResult:
-    """Simulate `net` on integer input spikes x (T, batch, *input_shape)."""
+    """Simulate `net` on integer input spikes x (T, batch, *input_shape). With a `mapping`,
+    count events per core; `chip_tiles_x` (tiles along x per chip) tells chips apart."""
     sem = semantics or Semantics()
     xs = integer_inputs(net, x)
     steps, batch = next(iter(xs.values())).shape[:2]
     bits = net.decay_bits
-    counter = _Counter(net, mapping, steps) if mapping is not None else None
+    counter = _Counter(net, mapping, steps, chip_tiles_x) if mapping is not None else None
     u = {p.name: np.zeros((batch, p.size), np.int64) for p in net.populations}
     v = {p.name: np.zeros((batch, p.size), np.int64) for p in net.populations}
     prev = {p.name: np.zeros((batch, p.size), np.int64) for p in net.populations}
