@@ -538,8 +538,11 @@ def targets(json_out: JsonOpt = False, quiet: QuietOpt = False) -> None:
             f"  formats: weights {f.weight_bits} bits, state {f.state_bits} bits, decay "
             f"{f.decay_bits} bits, overflow {f.overflow}"
         )
+        synop, static = s.figures.get("energy.synop_j"), s.figures.get("energy.static_power_w")
         typer.echo(
-            f"  energy: synop {s.energy.synop_j:.3g} J, static {s.energy.static_power_w} W per chip"
+            f"  energy: synop {s.energy.synop_j:.3g} J ({synop.kind if synop else 'unspecified'}),"
+            f" static {s.energy.static_power_w} W per chip"
+            f" ({static.kind if static else 'unspecified'})"
         )
 
 
