@@ -133,9 +133,9 @@ def test_compile_is_deterministic_across_processes(tmp_path):
 # programs are the same on every machine; a change here is a change of the compiler's output:
 # if it is intended, replace the digest with the one the failure prints.
 GOLDEN = {
-    "reference": "216f19b834f1e7f734a1ffde27881f2db137ec96bf1a8482b44da24b126431b6",
-    "loihi2": "1f9f603e414ecca2f30a5a9670f44605cf80b90d5b44e6f0a9e6a36d2c57117b",
-    "reference-calibrated": "7f37fb4baadff280cc6a02c53c6604e848488be0da6e48267c5ebc70104f24ac",
+    "reference": "1fdfd768b2d43043d46abf3b9ad979fff62b5db87c0df057526825f1d4ebed35",
+    "loihi2": "a2f865a7e4d8f482dc11dd0cb3fc8cad19c451d93532eaeb106055dd9ecab16f",
+    "reference-calibrated": "e00bb564050708bfcd5b13724f2f652764cf475723ad75c2c4d800578b311346",
 }
 DIGEST = """
 import hashlib, json, sys, warnings, numpy as np, neurocomp as nc
