@@ -262,25 +262,7 @@ def spec_from_dict(data: dict[str, Any], source: str = "<dict>") -> TargetSpec:
         table = data.get(section, {} if section in _OPTIONAL_SECTIONS else None)
         if not isinstance(table, dict):
             raise TargetError(f"{source}: missing section [{section}]")
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(table) - set(fields))
-        if unknown:
-            raise TargetError(
-                f"{source}: [{section}] has unknown key(s) {unknown}; known: {sorted(fields)}"
-            )
-        values = {}
-        for key, f in fields.items():
-            if key not in table:
-                if f.default is not MISSING:
-                    continue
-                raise TargetError(f"{source}: [{section}] is missing '{key}'")
-            if section in _FIGURE_SECTIONS:
-                figures[f"{section}.{key}"] = _figure(f"{source} [{section}]", key, table[key])
-                values[key] = figures[f"{section}.{key}"].value
-                continue
-            kind = int if f.type in ("int", int) else float
-            values[key] = _check_value(f"{source} [{section}]", key, table[key], kind)
-        parts[section] = cls(**values)
+        parts[section] = _section(source, section, cls, table, figures)
     _fill_defaults(parts, figures)
     top = ("name", "description", "time_step_s", "backend")
     extra = {k: v for k, v in data.items() if k not in (*top, *_SECTIONS)}
@@ -301,6 +283,31 @@ def spec_from_dict(data: dict[str, Any], source: str = "<dict>") -> TargetSpec:
         figures=figures,
         **parts,
     )
+
+
+def _section(
+    source: str, section: str, cls: type, table: dict[str, Any], figures: dict[str, Figure]
+) -> Any:
+    """One section's dataclass; its figures (energy, timing, board) recorded in `figures`."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(table) - set(fields))
+    if unknown:
+        raise TargetError(
+            f"{source}: [{section}] has unknown key(s) {unknown}; known: {sorted(fields)}"
+        )
+    values = {}
+    for key, f in fields.items():
+        if key not in table:
+            if f.default is not MISSING:
+                continue
+            raise TargetError(f"{source}: [{section}] is missing '{key}'")
+        if section in _FIGURE_SECTIONS:
+            figures[f"{section}.{key}"] = _figure(f"{source} [{section}]", key, table[key])
+            values[key] = figures[f"{section}.{key}"].value
+            continue
+        kind = int if f.type in ("int", int) else float
+        values[key] = _check_value(f"{source} [{section}]", key, table[key], kind)
+    return cls(**values)
 
 
 def _figure(where: str, key: str, raw: Any) -> Figure:
