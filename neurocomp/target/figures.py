@@ -19,14 +19,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import NeurocompError
-
 KINDS = ("measured", "pre-silicon simulation", "fitted", "derived", "assumed", "unspecified")
 _KEYS = ("value", "low", "high", "kind", "source")
 
 
-class FigureError(NeurocompError):
-    """A figure in a chip description that cannot be used (bad number, kind or band)."""
+class FigureError(ValueError):
+    """A figure that cannot be used (bad number, kind or band). Internal: the spec loader
+    turns it into the TargetError users see, naming the file, section and key."""
 
 
 @dataclass(frozen=True)
