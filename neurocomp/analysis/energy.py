@@ -264,8 +264,10 @@ def activity_of(
     host = sum(int(np.prod(s)) for s in net.inputs.values()) + sum(
         net.size_of(src) for src in net.outputs.values() if src not in net.inputs
     )
-    payload = int(getattr(spec.format, "payload_bits", 0) or 0)
-    graded = any(getattr(p, "graded", False) for p in net.populations)
+    # graded spikes (a multi-spike population's count as the payload, interop's
+    # `spike_payload_bits`): each message carries the payload bits beside its 32
+    payload = int(getattr(spec.format, "spike_payload_bits", 0) or 0)
+    graded = any(getattr(p, "max_spikes", 1) != 1 for p in net.populations)
     factor = (32 + payload) / 32 if payload and graded else 1.0
     return Activity(counts.per_core, max(counts.batch, 1), chips, tiles, host, factor)
 
