@@ -76,3 +76,16 @@ def test_ann_baseline_counts_memory_beside_arithmetic():
     assert ncs["dynamic_j"] == pytest.approx((0.647 - 0.210) / 300)
     assert ncs["total_j"] == pytest.approx(0.647 / 300)
     assert d["devices"]["jetson_tx1"]["dynamic_j"] == pytest.approx((4.98 - 2.64) / 419)
+
+
+def test_a_graded_payload_makes_messages_dearer_not_synapses():
+    spec = load_target("reference")
+    per_core = {
+        "synops": np.full((2, 1), 10, dtype=np.int64),
+        "msgs_local": np.full((2, 1), 4, dtype=np.int64),
+    }
+    bare = Activity(per_core, 1, np.zeros(1, int), np.arange(1), 0)
+    graded = Activity(per_core, 1, np.zeros(1, int), np.arange(1), 0, payload_factor=1.5)
+    a, b = estimate(spec, bare).parts_j, estimate(spec, graded).parts_j
+    assert b["msgs_local"].nominal == pytest.approx(1.5 * a["msgs_local"].nominal)
+    assert b["synops"].nominal == pytest.approx(a["synops"].nominal)
