@@ -398,6 +398,8 @@ def compile_cmd(
         if cal_x is not None:
             report = prog.energy(cal_x)
             summary["energy_per_inference_j"] = report.energy_per_inference_j
+            summary["energy_per_inference_low_j"] = report.energy_per_inference_low_j
+            summary["energy_per_inference_high_j"] = report.energy_per_inference_high_j
             summary["energy_input"] = str(calibration)
         prog.save(out)
         summary["output"] = str(out)
@@ -426,7 +428,8 @@ def compile_cmd(
         table.add_row(
             "energy",
             f"{summary['energy_per_inference_j']:.3e} J per inference "
-            f"(on {summary['energy_input']})",
+            f"[{summary['energy_per_inference_low_j']:.2e}, "
+            f"{summary['energy_per_inference_high_j']:.2e}] (on {summary['energy_input']})",
         )
     else:
         table.add_row("energy", "pass --calibration x.npz for an estimate per inference")
