@@ -109,6 +109,10 @@ def _hw_core(prog: Any, arch: Any) -> list[Any]:
 
 def _spike_lists(spikes: np.ndarray) -> list[list[int]]:
     """(T, batch, n) -> per neuron the spikes of sample after sample, as 0/1 lists."""
+    if spikes.size and int(spikes.max()) > 1:
+        raise InputError(
+            f"engine 'sanafe' replays binary spikes; got up to {int(spikes.max())} per step"
+        )
     t, b, n = spikes.shape
     flat = np.transpose(spikes.reshape(t, b, n), (2, 1, 0)).reshape(n, t * b)
     return [row.astype(int).tolist() for row in flat]

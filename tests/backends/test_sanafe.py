@@ -44,3 +44,17 @@ def test_sanafe_counts_the_same_events_and_lands_in_the_band(neurons_per_core):
     lo, hi = ours["dynamic_per_inference_low_j"], ours["dynamic_per_inference_high_j"]
     assert lo <= theirs["energy_per_inference_j"] <= hi
     assert ours["chip_latency_low_s"] <= theirs["latency_s"] <= ours["chip_latency_high_s"]
+
+
+def test_sanafe_refuses_what_it_cannot_model():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nc.NeurocompWarning)
+        prog = nc.compile(EXAMPLES / "digits" / "digits.nir", chips=2)
+    x = np.load(EXAMPLES / "digits" / "digits_test.npz")["x"][:, :1]
+    with pytest.raises(nc.InputError, match="models one chip"):
+        prog.energy(x, engine="sanafe")
+    one = _program(1024)
+    with pytest.raises(nc.InputError, match="binary spikes"):
+        one.energy(2 * x, engine="sanafe")
+    with pytest.raises(nc.InputError, match="must be 'reference' or 'sanafe'"):
+        one.energy(x, engine="brian")
