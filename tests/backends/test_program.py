@@ -133,9 +133,9 @@ def test_compile_is_deterministic_across_processes(tmp_path):
 # programs are the same on every machine; a change here is a change of the compiler's output:
 # if it is intended, replace the digest with the one the failure prints.
 GOLDEN = {
-    "reference": "1fdfd768b2d43043d46abf3b9ad979fff62b5db87c0df057526825f1d4ebed35",
+    "reference": "9272ff0adc89540eca3b4ef848895490ce9506bad3571fe36dfe915a594e6127",
     "loihi2": "a2f865a7e4d8f482dc11dd0cb3fc8cad19c451d93532eaeb106055dd9ecab16f",
-    "reference-calibrated": "e00bb564050708bfcd5b13724f2f652764cf475723ad75c2c4d800578b311346",
+    "reference-calibrated": "b75a6a4deb1ee58be6b2d15b1ef80afe4e562d9e8e1309843f1de29559be8748",
 }
 DIGEST = """
 import hashlib, json, sys, warnings, numpy as np, neurocomp as nc
