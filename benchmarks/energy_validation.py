@@ -43,7 +43,7 @@ from neurocomp.analysis.estimate import (  # noqa: E402
     core_work,
     estimate,
 )
-from neurocomp.backends.reference_sim import _Counter  # noqa: E402
+from neurocomp.backends.bit_accurate import _Counter  # noqa: E402
 from neurocomp.target import load_target, spec_from_dict  # noqa: E402
 
 VIRTUAL_BATCH = 1000  # rates become integer counts over this many virtual samples
@@ -128,7 +128,7 @@ def counts_from_rates(prog: Any, rates: dict[str, float], steps: int, active: fl
     rates[p] per step (inputs: rates["input"]) and a fraction `active` of updates is active:
     neurocomp's own event counter run on the expected spike counts of VIRTUAL_BATCH samples."""
     net, mapping = prog.net, prog.mapping
-    counter = _Counter(net, mapping, steps, prog.target.mesh.tiles_x)
+    counter = _Counter(net, mapping, steps)
     b = VIRTUAL_BATCH
     for t in range(steps):
         for name, shape in net.inputs.items():
@@ -159,7 +159,7 @@ def _spec(target: str, changes: dict[str, dict[str, Any]]) -> Any:
     spec = load_target(target)
     if not changes:
         return spec
-    from neurocomp.backends.program import _toml_shape
+    from neurocomp.program.folder import _toml_shape
 
     d = _toml_shape(copy.deepcopy(spec.to_dict()))
     for section, values in changes.items():

@@ -8,20 +8,71 @@ same network as an INT8 ANN on an accelerator, arithmetic and memory (neurocomp/
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..backends.lowering import IntNetwork
-from ..backends.reference_sim import EventCounts
+from ..backends.events import EventCounts
+from ..ir.integer import IntNetwork
+from ..mapping import CoreUsage
 from ..target.spec import TargetSpec
 from .ann import ann_baseline, layer_sizes_of
 from .estimate import Activity, Estimate, estimate, event_energy
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
+class EnergyTotals:
+    """Totals of one run: event counts, joules (whole run and per inference, nominal and the
+    band's ends), seconds per inference; read by key as well (`totals["energy_j"]`)."""
+
+    spikes: int
+    input_spikes: int
+    synops: int
+    synops_per_inference: float
+    neuron_updates: int
+    neuron_updates_active: int
+    neuron_updates_idle: int
+    activation_sparsity: float  # NeuroBench's: zero outputs / all outputs of spiking layers
+    messages_local: int
+    messages_remote: int
+    messages_input: int
+    messages_chip: int
+    hops: int
+    dynamic_energy_j: float
+    host_energy_j: float
+    static_energy_j: float
+    energy_j: float
+    energy_per_inference_j: float
+    energy_per_inference_low_j: float
+    energy_per_inference_high_j: float
+    dynamic_per_inference_j: float
+    dynamic_per_inference_low_j: float
+    dynamic_per_inference_high_j: float
+    host_per_inference_j: float
+    static_per_inference_j: float
+    static_per_inference_low_j: float
+    static_per_inference_high_j: float
+    latency_s: float
+    latency_low_s: float
+    latency_high_s: float
+    chip_latency_s: float
+    chip_latency_low_s: float
+    chip_latency_high_s: float
+    dynamic_by_event_j: dict[str, float] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(kw_only=True)
 class EnergyReport:
     """Events, energy (joules) and latency (seconds) of one run, in total, per layer, per core;
     per-inference energy and latency nominal and banded; the figures used, with their sources."""
@@ -29,7 +80,7 @@ class EnergyReport:
     target: str
     steps: int
     batch: int
-    totals: dict[str, float]
+    totals: EnergyTotals
     layers: list[dict[str, Any]]
     cores: list[dict[str, Any]]
     ann: dict[str, Any]
@@ -71,7 +122,7 @@ class EnergyReport:
             "target": self.target,
             "steps": self.steps,
             "batch": self.batch,
-            **self.totals,
+            **self.totals.to_dict(),
             "layers": self.layers,
             "cores": self.cores,
             "ann": self.ann,
@@ -144,7 +195,7 @@ class EnergyReport:
         return "\n".join([head, rule, *map(fmt, layers), rule, fmt(total), *self.footer()])
 
     def _repr_html_(self) -> str:
-        from .html import table
+        from ..present.html import table
 
         t = self.totals
         return table(
@@ -158,7 +209,7 @@ class EnergyReport:
     def plot(self) -> Any:
         """Matplotlib figure: per-layer energy, energy per inference by part with its band, and
         core utilisation as a heatmap over the mesh."""
-        from .plots import DisplayFigure
+        from ..present.plots import DisplayFigure
 
         fig = DisplayFigure(figsize=(15, 4))
         ax1, ax3, ax2 = fig.subplots(1, 3, gridspec_kw={"width_ratios": [3, 2, 3]})
@@ -229,7 +280,7 @@ def draw_utilisation(fig: Any, ax: Any, cores: list[dict[str, Any]], mesh: dict[
     fig.colorbar(im, ax=ax, label="max over resources of used / limit")
 
 
-def draw_band(ax: Any, totals: dict[str, Any]) -> None:
+def draw_band(ax: Any, totals: EnergyTotals) -> None:
     """Energy per inference stacked by part (dynamic, host, static), the band as an error bar."""
     parts = ("dynamic", "host", "static")
     bottom = 0.0
@@ -255,12 +306,12 @@ def draw_band(ax: Any, totals: dict[str, Any]) -> None:
 
 
 def activity_of(
-    net: IntNetwork, counts: EventCounts, spec: TargetSpec, usage: list[dict[str, Any]]
+    net: IntNetwork, counts: EventCounts, spec: TargetSpec, usage: list[CoreUsage]
 ) -> Activity:
     """What the estimate needs of a counted run: counters per step and core, which chip and
     tile each used core is on, the values streamed to and from the host per step."""
-    chips = np.array([r["chip"] for r in usage], dtype=np.int64)
-    tiles = np.array([r["tile_x"] * 65536 + r["tile_y"] for r in usage], dtype=np.int64)
+    chips = np.array([r.chip for r in usage], dtype=np.int64)
+    tiles = np.array([r.tile_x * 65536 + r.tile_y for r in usage], dtype=np.int64)
     host = sum(int(np.prod(s)) for s in net.inputs.values()) + sum(
         net.size_of(src) for src in net.outputs.values() if src not in net.inputs
     )
@@ -269,51 +320,59 @@ def activity_of(
     payload = int(getattr(spec.format, "spike_payload_bits", 0) or 0)
     graded = any(getattr(p, "max_spikes", 1) != 1 for p in net.populations)
     factor = (32 + payload) / 32 if payload and graded else 1.0
-    return Activity(counts.per_core, max(counts.batch, 1), chips, tiles, host, factor)
+    per_core = {str(k): v for k, v in counts.per_core.items()}
+    return Activity(per_core, max(counts.batch, 1), chips, tiles, host, factor)
 
 
-def _totals(counts: EventCounts, est: Estimate, batch: int) -> dict[str, Any]:
+def _totals(
+    counts: EventCounts, est: Estimate, batch: int, layers: list[dict[str, Any]], net: IntNetwork
+) -> EnergyTotals:
     pc = counts.per_core
     total = lambda k: int(pc[k].sum()) if k in pc else 0  # noqa: E731
     e, d, h, s, lat = est.energy_j, est.dynamic_j, est.host_j, est.static_j, est.latency_s
-    return {
-        "spikes": total("spikes"),
-        "input_spikes": counts.input_spikes,
-        "synops": total("synops"),
-        "neuron_updates": total("updates_active") + total("updates_idle"),
-        "neuron_updates_active": total("updates_active"),
-        "neuron_updates_idle": total("updates_idle"),
-        "messages_local": total("msgs_local"),
-        "messages_remote": total("msgs_remote"),
-        "messages_input": total("msgs_input"),
-        "messages_chip": total("msgs_chip"),
-        "hops": total("hops_ew") + total("hops_ns"),
-        "dynamic_energy_j": d.nominal * batch,
-        "host_energy_j": h.nominal * batch,
-        "static_energy_j": s.nominal * batch,
-        "energy_j": e.nominal * batch,
-        "energy_per_inference_j": e.nominal,
-        "energy_per_inference_low_j": e.low,
-        "energy_per_inference_high_j": e.high,
-        "dynamic_per_inference_j": d.nominal,
-        "dynamic_per_inference_low_j": d.low,
-        "dynamic_per_inference_high_j": d.high,
-        "host_per_inference_j": h.nominal,
-        "static_per_inference_j": s.nominal,
-        "static_per_inference_low_j": s.low,
-        "static_per_inference_high_j": s.high,
-        "latency_s": lat.nominal,
-        "latency_low_s": lat.low,
-        "latency_high_s": lat.high,
-        "chip_latency_s": est.chip_latency_s.nominal,
-        "chip_latency_low_s": est.chip_latency_s.low,
-        "chip_latency_high_s": est.chip_latency_s.high,
-        "dynamic_by_event_j": {k: b.nominal for k, b in est.parts_j.items()},
-    }
+    spiking = [r for r in layers if net.population(r["name"]).spiking]
+    updates = sum(r["neuron_updates"] for r in spiking)
+    sparsity = 1.0 - sum(r["spikes"] for r in spiking) / updates if updates else 0.0
+    return EnergyTotals(
+        spikes=total("spikes"),
+        input_spikes=counts.input_spikes,
+        synops=total("synops"),
+        synops_per_inference=total("synops") / batch,
+        neuron_updates=total("updates_active") + total("updates_idle"),
+        neuron_updates_active=total("updates_active"),
+        neuron_updates_idle=total("updates_idle"),
+        activation_sparsity=sparsity,
+        messages_local=total("msgs_local"),
+        messages_remote=total("msgs_remote"),
+        messages_input=total("msgs_input"),
+        messages_chip=total("msgs_chip"),
+        hops=total("hops_ew") + total("hops_ns"),
+        dynamic_energy_j=d.nominal * batch,
+        host_energy_j=h.nominal * batch,
+        static_energy_j=s.nominal * batch,
+        energy_j=e.nominal * batch,
+        energy_per_inference_j=e.nominal,
+        energy_per_inference_low_j=e.low,
+        energy_per_inference_high_j=e.high,
+        dynamic_per_inference_j=d.nominal,
+        dynamic_per_inference_low_j=d.low,
+        dynamic_per_inference_high_j=d.high,
+        host_per_inference_j=h.nominal,
+        static_per_inference_j=s.nominal,
+        static_per_inference_low_j=s.low,
+        static_per_inference_high_j=s.high,
+        latency_s=lat.nominal,
+        latency_low_s=lat.low,
+        latency_high_s=lat.high,
+        chip_latency_s=est.chip_latency_s.nominal,
+        chip_latency_low_s=est.chip_latency_s.low,
+        chip_latency_high_s=est.chip_latency_s.high,
+        dynamic_by_event_j={str(k): b.nominal for k, b in est.parts_j.items()},
+    )
 
 
 def energy_report(
-    net: IntNetwork, counts: EventCounts, spec: TargetSpec, usage: list[dict[str, Any]]
+    net: IntNetwork, counts: EventCounts, spec: TargetSpec, usage: list[CoreUsage]
 ) -> EnergyReport:
     """Turn counted events into energy and latency with the target's sourced figures."""
     act = activity_of(net, counts, spec, usage)
@@ -329,7 +388,7 @@ def energy_report(
     for pop in net.populations:
         if not net.projections_into(pop.name):
             continue
-        d = counts.per_layer[pop.name]
+        d = {str(k): v for k, v in counts.per_layer[pop.name].items()}
         layers.append(
             {
                 "name": pop.name,
@@ -342,43 +401,36 @@ def energy_report(
             }
         )
     cores = []
-    totals_core = {k: v.sum(axis=0) for k, v in pc.items()}
+    totals_core = {str(k): v.sum(axis=0) for k, v in pc.items()}
     for i, row in enumerate(usage):
         cd: dict[str, Any] = {k: float(v[i]) for k, v in totals_core.items()}
         cores.append(
             {
-                "core": row["core"],
-                "tile_x": row["tile_x"],
-                "tile_y": row["tile_y"],
-                "chip": row["chip"],
-                "layers": row["layers"],
+                "core": row.core,
+                "tile_x": row.tile_x,
+                "tile_y": row.tile_y,
+                "chip": row.chip,
+                "layers": list(row.layers),
                 "spikes": int(cd["spikes"]),
                 "synops": int(cd["synops"]),
                 "neuron_updates": int(cd["updates_active"] + cd["updates_idle"]),
                 "energy_j": joules(cd),
-                "utilisation": core_utilisation(row),
+                "utilisation": row.utilisation,
             }
         )
-    spiking = [r for r in layers if net.population(r["name"]).spiking]
-    updates = sum(r["neuron_updates"] for r in spiking)
-    totals = _totals(counts, est, batch)
-    # NeuroBench's activation sparsity: zero outputs / all outputs of the spiking layers
-    totals["activation_sparsity"] = (
-        1.0 - sum(r["spikes"] for r in spiking) / updates if updates else 0.0
-    )
-    totals["synops_per_inference"] = totals["synops"] / batch
+    totals = _totals(counts, est, batch, layers, net)
     ann = ann_baseline(net.synapses, layer_sizes_of(net)).to_dict()
     figures = {k: f.to_dict() for k, f in sorted(spec.figures.items())}
     return EnergyReport(
-        spec.name,
-        steps,
-        counts.batch,
-        totals,
-        layers,
-        cores,
-        ann,
-        mesh_of(spec),
-        figures,
+        target=spec.name,
+        steps=steps,
+        batch=counts.batch,
+        totals=totals,
+        layers=layers,
+        cores=cores,
+        ann=ann,
+        mesh=mesh_of(spec),
+        figures=figures,
     )
 
 

@@ -121,7 +121,7 @@ def _spike_lists(spikes: np.ndarray) -> list[list[int]]:
 def _build(prog: Any, x: Any, net_sf: Any, hw: list[Any], sanafe: Any) -> int:
     """Replay sources and receiving somas for every neuron, inputs per destination core;
     returns the number of steps (samples one after another)."""
-    from .reference_sim import integer_inputs
+    from .bit_accurate import integer_inputs
 
     net, mapping = prog.net, prog.mapping
     rec = prog.outputs(x, record=True)

@@ -10,7 +10,7 @@ import pytest
 
 import neurocomp as nc
 from neurocomp.analysis.energy import utilisation_grid
-from neurocomp.backends.program import _toml_shape
+from neurocomp.program.folder import _toml_shape
 from neurocomp.target import load_target, spec_from_dict
 
 from conftest import EXAMPLES

@@ -133,9 +133,9 @@ def test_compile_is_deterministic_across_processes(tmp_path):
 # programs are the same on every machine; a change here is a change of the compiler's output:
 # if it is intended, replace the digest with the one the failure prints.
 GOLDEN = {
-    "reference": "9272ff0adc89540eca3b4ef848895490ce9506bad3571fe36dfe915a594e6127",
-    "loihi2": "a2f865a7e4d8f482dc11dd0cb3fc8cad19c451d93532eaeb106055dd9ecab16f",
-    "reference-calibrated": "b75a6a4deb1ee58be6b2d15b1ef80afe4e562d9e8e1309843f1de29559be8748",
+    "reference": "4cb23f5b49de414f75f1cf6381c61a9be7fa6de44aaa50d19d37b51d648c9337",
+    "loihi2": "43bee3762f4c9516db0e982a504ba33e86a15140ac03863d5f965f0d551162e4",
+    "reference-calibrated": "1ce52c45a23366a901317ba913de3e70aab71591008260ec3b365e9329a6bce1",
 }
 DIGEST = """
 import hashlib, json, sys, warnings, numpy as np, neurocomp as nc

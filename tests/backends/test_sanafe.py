@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import neurocomp as nc
-from neurocomp.backends.program import _toml_shape
+from neurocomp.program.folder import _toml_shape
 from neurocomp.target import load_target, spec_from_dict
 
 from conftest import EXAMPLES
