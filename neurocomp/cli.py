@@ -26,7 +26,7 @@ import typer
 
 from . import api
 from .errors import InputError, NeurocompError, NirFileError
-from .files import check_output, replace_folder, write_atomic
+from .files import check_output, write_atomic
 from .inputs import check_chip_inputs, check_labels, check_time_batch, read_npz
 from .ir.integer import IntNetwork
 from .ir.network import Network
@@ -178,17 +178,9 @@ def _chip_inputs(path: Path, prog: Program) -> dict[str, np.ndarray]:
 
 
 def _save_program(prog: Program, out: Path) -> None:
-    """Write the program folder through files.replace_folder (locked, leftovers of killed runs
-    removed, a symlink followed). Program.save writes inside the temporary folder, so whatever
-    it leaves on a kill is inside it too."""
-
-    def write(tmp: Path) -> None:
-        inner = prog.save(tmp / "program")
-        for f in inner.iterdir():
-            f.rename(tmp / f.name)
-        inner.rmdir()
-
-    replace_folder(out, write, PROGRAM_FILES)
+    """Program.save writes through files.replace_folder (locked, leftovers of killed runs
+    removed, a symlink followed)."""
+    prog.save(out)
 
 
 def save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:

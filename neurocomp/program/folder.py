@@ -8,11 +8,8 @@ half-written program. Reading validates both files against each other before bui
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,6 +17,7 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import NeurocompError
+from ..files import replace_folder
 from ..ir.integer import IntNetwork, IntPopulation, IntProjection
 from ..lowering.integers import stored_violations
 from ..mapping import Mapping
@@ -177,40 +175,17 @@ def arrays(net: IntNetwork) -> dict[str, np.ndarray]:
 
 
 def save_program(prog: Saved, directory: str | os.PathLike[str]) -> Path:
-    """Write the program folder atomically; an existing program there is replaced."""
-    target = Path(directory)
-    if target.exists() and (
-        not target.is_dir() or any(p.name not in PROGRAM_FILES for p in target.iterdir())
-    ):
-        raise ProgramError(
-            f"{target}: exists and is not a neurocomp program folder; choose another -o"
-        )
-    missing = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
-    if target.parent.exists():  # leftovers of an interrupted earlier save
-        for stale in target.parent.glob(f".{target.name}.old-*"):
-            shutil.rmtree(stale, ignore_errors=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    try:
+    """Write the program folder atomically through `files.replace_folder`: locked against
+    concurrent writers, leftovers of killed runs removed, a symlink followed; an existing
+    program there is replaced, any other folder is refused (OutputError)."""
+
+    def write(tmp: Path) -> None:
         (tmp / "program.json").write_text(manifest_text(prog))
         write_npz(tmp / "arrays.npz", arrays(prog.net))
         if "lava" in prog.engines:
             (tmp / LAVA_LOADER).write_text(LAVA_LOADER_TEXT)
-        if target.exists():
-            target.rename(old)
-        tmp.rename(target)
-    except BaseException:
-        if old.exists() and not target.exists():
-            old.rename(target)  # put the previous program back
-        shutil.rmtree(tmp, ignore_errors=True)
-        for folder in missing:  # folders this call created, if still empty
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
-    if old.exists():
-        shutil.rmtree(old, ignore_errors=True)
-    return target
+
+    return replace_folder(directory, write, PROGRAM_FILES)
 
 
 def _check_csr(m: Manifest, arr: dict[str, np.ndarray], where: str) -> None:

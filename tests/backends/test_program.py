@@ -95,8 +95,24 @@ def test_save_refuses_a_foreign_folder(digits, tmp_path):
 
 def test_integer_inputs_required(digits):
     _, prog, x, _ = digits
-    with pytest.raises(nc.InputError, match="integer spike counts"):
+    with pytest.raises(nc.InputError, match="takes binary spikes 0 or 1"):
         prog.simulate(x * 0.5)
+
+
+@pytest.mark.parametrize("bad", ["empty_time", "empty_batch", "two", "negative"])
+def test_api_inputs_checked_like_the_cli(digits, bad):
+    """Program.simulate/energy check T, batch and chip values as the CLI does (InputError)."""
+    _, prog, x, _ = digits
+    xs = {
+        "empty_time": x[:0],
+        "empty_batch": x[:, :0],
+        "two": x * 2,
+        "negative": -x,
+    }[bad]
+    with pytest.raises(nc.InputError):
+        prog.simulate(xs)
+    with pytest.raises(nc.InputError):
+        prog.energy(xs)
 
 
 COMPILE = """
