@@ -73,7 +73,7 @@ def split(cal: Calibration, val_fraction: float, seed: int) -> Split:
 
 
 @contextmanager
-def deterministic(seed: int, threads: int = 2) -> Iterator[Any]:
+def deterministic(seed: int, threads: int = 1) -> Iterator[Any]:
     """torch seeded, deterministic algorithms, a fixed thread count; restored afterwards."""
     torch = require_torch()
     old_threads, old_det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
