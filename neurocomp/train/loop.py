@@ -91,12 +91,13 @@ def deterministic(seed: int, threads: int = 1) -> Iterator[Any]:
 class TrainConfig:
     """Optimiser settings: epochs, Adam learning rate, batch size, seed, early stopping."""
 
-    epochs: int = 15
+    epochs: int = 40
     lr: float = 2e-3
     batch: int = 64
     seed: int = 0
-    patience: int = 6  # stop after this many epochs without a better validation score
+    patience: int = 15  # stop after this many epochs without a better validation score
     arithmetic: Arithmetic = "chip"  # "float" for unquantized networks
+    resample: bool = False  # rate-coded input: redraw the training spikes every epoch
 
 
 @dataclass
@@ -136,6 +137,16 @@ def evaluate(twin: Twin, x: Inputs, y: np.ndarray, batch: int = 256) -> tuple[fl
     return correct / n, loss / n
 
 
+def resampled(x: Inputs, rng: np.random.Generator) -> Inputs:
+    """Fresh Bernoulli spikes at each sample's and input's mean rate over time (an augmentation
+    for rate-coded input; it discards any temporal pattern, so it is off by default)."""
+    if isinstance(x, Mapping):
+        return {k: resampled(v, rng) for k, v in x.items()}  # type: ignore[misc]
+    x = np.asarray(x)
+    rate = np.clip(x.mean(axis=0, dtype=np.float64), 0.0, 1.0)
+    return (rng.random(x.shape) < rate).astype(np.uint8)
+
+
 def train_twin(twin: Twin, data: Split, cfg: TrainConfig, task: str = "finetune") -> TrainLog:
     """Adam on the training split; keeps the parameters of the epoch with the best validation
     accuracy (lower validation loss breaks ties), the untrained ones if no epoch beats them."""
@@ -143,6 +154,9 @@ def train_twin(twin: Twin, data: Split, cfg: TrainConfig, task: str = "finetune"
     with deterministic(cfg.seed) as torch:
         rng = np.random.default_rng(cfg.seed)
         opt = torch.optim.Adam(twin.parameters(), lr=cfg.lr)
+        # Cosine decay to zero over the epochs: late epochs settle on the grid instead of
+        # hopping between neighbouring integer weights.
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs))
         best = (*evaluate(twin, data.x_val, data.y_val), 0)
         val_before = best[0]
         best_state, history, since = twin.state(), [], 0
@@ -151,14 +165,16 @@ def train_twin(twin: Twin, data: Split, cfg: TrainConfig, task: str = "finetune"
         for epoch in range(1, cfg.epochs + 1):
             advance(task, epoch - 1, cfg.epochs)
             order = rng.permutation(n)
+            x_epoch = resampled(data.x_train, rng) if cfg.resample else data.x_train
             for start in range(0, n, cfg.batch):
                 idx = np.sort(order[start : start + cfg.batch])
-                scores = twin.scores(_take(data.x_train, idx))
+                scores = twin.scores(_take(x_epoch, idx))
                 target = torch.from_numpy(data.y_train[idx].astype(np.int64))
                 loss = torch.nn.functional.cross_entropy(scores, target)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+            sched.step()
             acc, val_loss = evaluate(twin, data.x_val, data.y_val)
             history.append({"epoch": epoch, "val_accuracy": acc, "val_loss": round(val_loss, 4)})
             if (acc, -val_loss) > (best[0], -best[1]):

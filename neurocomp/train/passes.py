@@ -39,13 +39,14 @@ def _check(cond: bool, message: str) -> None:
 class _Training:
     """Options every training pass shares (mixed into each pass)."""
 
-    epochs: int = 15
+    epochs: int = 40
     lr: float = 2e-3
     batch: int = 64
     val: float = 0.2  # fraction of the labelled calibration data held out for every choice
     seed: int = 0
-    patience: int = 6
+    patience: int = 15
     arithmetic: Literal["chip", "float"] = "chip"
+    resample: bool = False  # rate-coded input: fresh spikes at the same rates every epoch
 
     trains: ClassVar[bool] = True
 
@@ -68,6 +69,7 @@ class _Training:
             seed=int(self.seed),
             patience=int(self.patience),
             arithmetic=self.arithmetic,
+            resample=bool(self.resample),
         )
 
     def data(self, ctx: PassContext, name: str) -> Split:
