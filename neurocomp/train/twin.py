@@ -93,10 +93,12 @@ class _Layer:
         else:
             coo = w.tocoo()
             self.index = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-            self.weight = torch.nn.Parameter(torch.from_numpy(coo.data).to(dtype))
+            self.weight = torch.nn.Parameter(torch.from_numpy(coo.data.copy()).to(dtype))
         self.rows = torch.from_numpy(np.repeat(np.arange(w.shape[0]), np.diff(w.indptr)))
         self.bias = (
-            None if m.bias is None else torch.nn.Parameter(torch.from_numpy(m.bias).to(dtype))
+            None
+            if m.bias is None
+            else torch.nn.Parameter(torch.from_numpy(np.array(m.bias, copy=True)).to(dtype))
         )
         self.in_shape, self.out_shape = m.in_shape, m.out_shape_
 
@@ -140,7 +142,8 @@ class Twin:
 
     # -- parameters ---------------------------------------------------------------------------
     def _t(self, a: np.ndarray) -> Any:
-        return self.torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64))
+        # A copy: a tensor sharing the network's arrays would let training mutate the input.
+        return self.torch.from_numpy(np.array(a, dtype=np.float64, copy=True))
 
     def parameters(self) -> list[Any]:
         """Every trainable tensor: weights, projection biases, neuron biases."""
