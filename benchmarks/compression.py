@@ -44,24 +44,41 @@ CHANNEL = "quantize{weight_bits=B,granularity=channel}"
 # (label, post-training pipeline, pipeline with training)
 DIGITS_ROWS = [
     ("8-bit", "quantize{weight_bits=8}", None),
-    ("4-bit, 90 % pruned, as written", "prune{sparsity=0.9},quantize{weight_bits=4}",
-     "prune{sparsity=0.9},quantize{weight_bits=4},finetune"),
-    ("4-bit channel, 90 % pruned", "prune{sparsity=0.9}," + CHANNEL.replace("B", "4"),
-     RECIPE.replace("S", "0.9") + "," + CHANNEL.replace("B", "4") + "," + FT),
-    ("4-bit channel, 95 % pruned", "prune{sparsity=0.95}," + CHANNEL.replace("B", "4"),
-     RECIPE.replace("S", "0.95") + "," + CHANNEL.replace("B", "4") + "," + FT),
+    (
+        "4-bit, 90 % pruned, as written",
+        "prune{sparsity=0.9},quantize{weight_bits=4}",
+        "prune{sparsity=0.9},quantize{weight_bits=4},finetune",
+    ),
+    (
+        "4-bit channel, 90 % pruned",
+        "prune{sparsity=0.9}," + CHANNEL.replace("B", "4"),
+        RECIPE.replace("S", "0.9") + "," + CHANNEL.replace("B", "4") + "," + FT,
+    ),
+    (
+        "4-bit channel, 95 % pruned",
+        "prune{sparsity=0.95}," + CHANNEL.replace("B", "4"),
+        RECIPE.replace("S", "0.95") + "," + CHANNEL.replace("B", "4") + "," + FT,
+    ),
     ("2-bit channel, no pruning", CHANNEL.replace("B", "2"), CHANNEL.replace("B", "2") + "," + FT),
-    ("8-bit, 90 % lottery ticket", "prune{sparsity=0.9},quantize{weight_bits=8}",
-     "prune_lottery{sparsity=0.9,arithmetic=float,resample=true},quantize{weight_bits=8},"
-     + FT),
-    ("8-bit, half the hidden neurons (clustered)", None,
-     "cluster_neurons{keep=0.5,arithmetic=float,resample=true},quantize{weight_bits=8}," + FT),
+    (
+        "8-bit, 90 % lottery ticket",
+        "prune{sparsity=0.9},quantize{weight_bits=8}",
+        "prune_lottery{sparsity=0.9,arithmetic=float,resample=true},quantize{weight_bits=8}," + FT,
+    ),
+    (
+        "8-bit, half the hidden neurons (clustered)",
+        None,
+        "cluster_neurons{keep=0.5,arithmetic=float,resample=true},quantize{weight_bits=8}," + FT,
+    ),
 ]
 QUICK_ROWS = DIGITS_ROWS[:3]
 ONNX_ROWS = [
     ("8-bit", "quantize{weight_bits=8}", None),
-    ("4-bit channel, 80 % pruned", "prune{sparsity=0.8}," + CHANNEL.replace("B", "4"),
-     RECIPE.replace("S", "0.8") + "," + CHANNEL.replace("B", "4") + "," + FT),
+    (
+        "4-bit channel, 80 % pruned",
+        "prune{sparsity=0.8}," + CHANNEL.replace("B", "4"),
+        RECIPE.replace("S", "0.8") + "," + CHANNEL.replace("B", "4") + "," + FT,
+    ),
 ]
 
 
@@ -97,9 +114,7 @@ def measure(d: dict[str, Any], passes: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     prog = nc.compile(d["net"], passes=passes, calibration=d["x"], labels=d["y"])
     seconds = time.perf_counter() - t0
-    trained = sum(
-        float(r.get("seconds", 0.0)) for r in prog.pass_reports if "val_samples" in r
-    )
+    trained = sum(float(r.get("seconds", 0.0)) for r in prog.pass_reports if "val_samples" in r)
     report = prog.energy(d["x_test"])
     y = prog.simulate(d["x_test"])
     return {
@@ -133,8 +148,9 @@ def table(name: str, d: dict[str, Any], rows: list[Any]) -> tuple[list[str], lis
             r.update(label=label, kind=kind, float_accuracy=float_acc)
             results.append(r)
             print(json.dumps(r), flush=True)
+            drop = 100 * (r["accuracy"] - float_acc)
             lines.append(
-                f"| {label} | {kind} | {r['accuracy']:.4f} | {100 * (r['accuracy'] - float_acc):+.2f} "
+                f"| {label} | {kind} | {r['accuracy']:.4f} | {drop:+.2f} "
                 f"| {r['energy_j']:.3e} | {r['dynamic_j']:.3e} | {100 * r['removed']:.1f} % "
                 f"| {r['train_s']:.0f} |"
             )
@@ -148,8 +164,10 @@ def write_section(path: Path, body: list[str]) -> None:
     text = path.read_text()
     block = "\n".join([SECTION, "", *body]).rstrip() + "\n"
     pattern = re.compile(re.escape(SECTION) + r".*?(?=\n## |\Z)", re.S)
-    text = pattern.sub(lambda _: block.rstrip("\n"), text) if pattern.search(text) else (
-        text.rstrip("\n") + "\n\n" + block
+    text = (
+        pattern.sub(lambda _: block.rstrip("\n"), text)
+        if pattern.search(text)
+        else (text.rstrip("\n") + "\n\n" + block)
     )
     path.write_text(text.rstrip("\n") + "\n")
 
@@ -174,8 +192,9 @@ def main() -> None:
         "(quantization rounds small weights to zero too).",
         "",
     ]
-    lines, results = table("digits (snnTorch 64-128-10)", digits_data(),
-                           QUICK_ROWS if args.quick else DIGITS_ROWS)
+    lines, results = table(
+        "digits (snnTorch 64-128-10)", digits_data(), QUICK_ROWS if args.quick else DIGITS_ROWS
+    )
     body += lines
     if not args.quick:
         lines, more = table("ONNX digits CNN (IF, rate-coded, T = 25)", onnx_data(), ONNX_ROWS)

@@ -284,7 +284,8 @@ def _failure(budget: Budget, baseline: float, path: list[FitStep], target: str) 
     floor = baseline - budget.max_drop
     tried = "; ".join(
         f"{s.sparsity:.0%} pruned {s.weight_bits}-bit: {s.measure.cores} cores, "
-        f"val {s.val_accuracy:.4f}" for s in path
+        f"val {s.val_accuracy:.4f}"
+        for s in path
     )
     if last.val_accuracy < floor:
         why = (

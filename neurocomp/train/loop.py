@@ -189,7 +189,7 @@ def train_twin(twin: Twin, data: Split, cfg: TrainConfig, task: str = "finetune"
 
 
 def arithmetic_for(net: Network, requested: str) -> Arithmetic:
-    """"chip" when every population is quantized and chip arithmetic is asked for, else float."""
+    """ "chip" when every population is quantized and chip arithmetic is asked for, else float."""
     if requested not in ("chip", "float"):
         raise TrainingError(f"arithmetic = {requested} (must be chip or float)")
     quantized = all(p.quant is not None for p in net.populations)

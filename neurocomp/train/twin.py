@@ -59,7 +59,7 @@ def _ops() -> Any:
     """Autograd pieces built on first use (torch is imported lazily)."""
     torch = require_torch()
 
-    class Spike(torch.autograd.Function):
+    class Spike(torch.autograd.Function):  # type: ignore[name-defined]
         @staticmethod
         def forward(ctx: Any, v: Any, thr: Any) -> Any:
             ctx.save_for_backward(v, thr)
@@ -256,7 +256,9 @@ class Twin:
         steps, batch = next(iter(xs.values())).shape[:2]
         weights = {name: self.weight(name) for name in self.layers}
         biases = self._biases()
-        v = {p.name: self.torch.zeros(batch, p.size, dtype=self.dtype) for p in self.net.populations}
+        v = {
+            p.name: self.torch.zeros(batch, p.size, dtype=self.dtype) for p in self.net.populations
+        }
         u = dict(v)
         prev = {
             n: self.torch.zeros(batch, _size(self.net, n), dtype=self.dtype)

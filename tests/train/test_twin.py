@@ -74,8 +74,13 @@ def _neuron(kind: str, n: int, rng: np.random.Generator) -> nir.NIRNode:
     tau, r = rng.uniform(2e-4, 5e-3, n), rng.uniform(0.5, 20, n)
     cuba = dict(tau_syn=rng.uniform(2e-4, 3e-3, n), tau_mem=tau, r=r, v_leak=zeros, w_in=np.ones(n))
     return {
-        "LIF": lambda: nir.LIF(tau=tau, r=r, v_leak=rng.normal(0, 0.1, n), v_threshold=thr,
-                               v_reset=rng.uniform(-0.3, 0, n)),
+        "LIF": lambda: nir.LIF(
+            tau=tau,
+            r=r,
+            v_leak=rng.normal(0, 0.1, n),
+            v_threshold=thr,
+            v_reset=rng.uniform(-0.3, 0, n),
+        ),
         "LI": lambda: nir.LI(tau=tau, r=r, v_leak=rng.normal(0, 0.1, n)),
         "CubaLIF": lambda: nir.CubaLIF(v_threshold=thr, v_reset=zeros, **cuba),
         "CubaLI": lambda: nir.CubaLI(**cuba),
