@@ -60,7 +60,10 @@ def target_pipeline(passes: str | Sequence[Pass] | None, spec: TargetSpec) -> li
             seen = True
         out.append(p)
     if not seen:
-        out.append(
+        # Before the first pass that trains, so that training sees the chip's arithmetic.
+        first = next((i for i, p in enumerate(out) if getattr(p, "trains", False)), len(out))
+        out.insert(
+            first,
             Quantize(
                 weight_bits=fmt.weight_bits,
                 state_bits=fmt.state_bits,
@@ -68,7 +71,7 @@ def target_pipeline(passes: str | Sequence[Pass] | None, spec: TargetSpec) -> li
                 overflow=_overflow(fmt.overflow),
                 threshold_bits=fmt.threshold_bits,
                 bias_bits=fmt.bias_bits,
-            )
+            ),
         )
     return out
 
@@ -89,15 +92,23 @@ def build(
     labels: np.ndarray | None = None,
     chips: int | None = None,
     placement: str = "auto",
+    fit: Any = None,
 ) -> tuple[Program | None, list[Violation]]:
     """Everything `compile` does, returning the violations instead of raising on them."""
     spec = load_target(target, chips)
     cal = Calibration.of(calibration, labels)
-    pipeline = target_pipeline(passes, spec)
-    result = run_pipeline(net, pipeline, PassContext(calibration=cal))
+    fitted: dict[str, Any] = {}
+    source = net
+    if fit is not None:  # the search prunes, quantizes and fine-tunes (neurocomp.train.fit)
+        from .train.fit import fit_for_compile
+
+        net, fitted = fit_for_compile(net, spec, calibration, labels, fit, passes)
+    pipeline = [] if fitted else target_pipeline(passes, spec)
+    ctx = PassContext(calibration=cal, options={"format": spec.format})
+    result = run_pipeline(net, pipeline, ctx)
     activity = _activity(result.network, cal)
     intnet, violations = to_integers(result.network, spec)
-    reports = result.reports
+    reports = [fitted["report"]] if fitted else result.reports
     del result  # the float network after passes: not needed from here on (peak memory)
     if spec.extra.get("backend") == "lava":
         from .backends.lava import violations as lava_violations
@@ -115,9 +126,11 @@ def build(
         "cores_lower_bound": mapping.lower_bound["cores"],
         "neurons": intnet.neurons,
         "synapses": intnet.synapses,
-        "synapses_input": net.synapses,
-        "weight_bits": next((p.weight_bits for p in pipeline if isinstance(p, Quantize)), None),
-        "pipeline": ",".join(describe(p, full=isinstance(p, Quantize)) for p in pipeline),
+        "synapses_input": source.synapses,
+        "weight_bits": fitted.get("weight_bits")
+        or next((p.weight_bits for p in pipeline if isinstance(p, Quantize)), None),
+        "pipeline": fitted.get("pipeline")
+        or ",".join(describe(p, full=isinstance(p, Quantize)) for p in pipeline),
         "cores_per_layer": {
             p.name: len(
                 {c.index for c in mapping.cores for b in c.blocks if b.population == p.name}
@@ -149,9 +162,13 @@ def compile_network(
     labels: np.ndarray | None = None,
     chips: int | None = None,
     placement: str = "auto",
+    fit: Any = None,
 ) -> Program:
-    """Compile `net` for `target`; raises ResourceLimitError listing every violation."""
-    program, violations = build(net, target, passes, calibration, labels, chips, placement)
+    """Compile `net` for `target`; raises ResourceLimitError listing every violation.
+
+    fit: a budget ("cores=2,max_drop=0.01", a dict or a `neurocomp.train.fit.Budget`): prune,
+    quantize and fine-tune until the network fits (needs labelled calibration data)."""
+    program, violations = build(net, target, passes, calibration, labels, chips, placement, fit=fit)
     if program is None:
         raise ResourceLimitError(load_target(target, chips).name, violations)
     return program

@@ -306,3 +306,30 @@ def as_calibration(x: Any, labels: np.ndarray | None) -> Calibration:
     cal = Calibration.of(x, labels)
     assert cal is not None
     return cal
+
+
+def fit_for_compile(
+    net: Network,
+    spec: TargetSpec,
+    calibration: Any,
+    labels: np.ndarray | None,
+    budget: Budget | str | MappingABC[str, Any],
+    passes: Any = None,
+) -> tuple[Network, dict[str, Any]]:
+    """What `compile(fit=...)` runs: the fitted network (quantized for `spec`) and its report,
+    whose `pipeline` and `weight_bits` describe the step chosen."""
+    if passes:
+        raise FitError("fit: give either passes or fit (fit chooses the passes itself)")
+    result = fit_network(net, spec, as_calibration(calibration, labels), budget)
+    step = result.final
+    pipeline = (
+        f"fit{{{_budget_text(result.budget)}}}: prune_global{{sparsity={step.sparsity}}},"
+        f"quantize{{weight_bits={step.weight_bits}}},finetune"
+    )
+    report = {"pass": "fit", "changed": True, **result.to_dict()}
+    return result.network, {"report": report, "pipeline": pipeline, "weight_bits": step.weight_bits}
+
+
+def _budget_text(b: Budget) -> str:
+    items = {k: v for k, v in dataclasses.asdict(b).items() if v is not None}
+    return ",".join(f"{k}={v}" for k, v in items.items())

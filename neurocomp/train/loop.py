@@ -98,6 +98,7 @@ class TrainConfig:
     patience: int = 15  # stop after this many epochs without a better validation score
     arithmetic: Arithmetic = "chip"  # "float" for unquantized networks
     resample: bool = False  # rate-coded input: redraw the training spikes every epoch
+    select: str = "accuracy"  # the epoch kept: best validation "accuracy" or "loss"
 
 
 @dataclass
@@ -177,7 +178,9 @@ def train_twin(twin: Twin, data: Split, cfg: TrainConfig, task: str = "finetune"
             sched.step()
             acc, val_loss = evaluate(twin, data.x_val, data.y_val)
             history.append({"epoch": epoch, "val_accuracy": acc, "val_loss": round(val_loss, 4)})
-            if (acc, -val_loss) > (best[0], -best[1]):
+            key = (acc, -val_loss) if cfg.select == "accuracy" else (-val_loss, acc)
+            best_key = (best[0], -best[1]) if cfg.select == "accuracy" else (-best[1], best[0])
+            if key > best_key:
                 best, best_state, since = (acc, val_loss, epoch), twin.state(), 0
             else:
                 since += 1
