@@ -246,7 +246,7 @@ class Twin:
         if layer.dense:
             y = sig @ w.T
         else:
-            mat = self.torch.sparse_coo_tensor(layer.index, w, layer.shape)
+            mat = self.torch.sparse_coo_tensor(layer.index, w, layer.shape, check_invariants=False)
             y = self.torch.sparse.mm(mat, sig.T).T
         return y
 

@@ -114,7 +114,7 @@ def cases(draw):
     return graph, draw(st.sampled_from(["zero", "subtract"])), draw(st.sampled_from([4, 8])), x
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_twins_equal_both_simulators_on_random_networks(case):
     graph, reset, bits, x = case
