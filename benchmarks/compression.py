@@ -59,7 +59,21 @@ DIGITS_ROWS = [
         "prune{sparsity=0.95}," + CHANNEL.replace("B", "4"),
         RECIPE.replace("S", "0.95") + "," + CHANNEL.replace("B", "4") + "," + FT,
     ),
+    (
+        "4-bit channel, 95 % pruned: 32 hidden neurons (clustered), then 80 % of their synapses",
+        None,
+        "cluster_neurons{keep=0.25,arithmetic=float,resample=true},"
+        "prune_gradual{sparsity=0.8,arithmetic=float,resample=true},"
+        + CHANNEL.replace("B", "4")
+        + ","
+        + FT,
+    ),
     ("2-bit channel, no pruning", CHANNEL.replace("B", "2"), CHANNEL.replace("B", "2") + "," + FT),
+    (
+        "2-bit channel (90th-percentile scale), no pruning",
+        CHANNEL.replace("B", "2")[:-1] + ",percentile=90}",
+        CHANNEL.replace("B", "2")[:-1] + ",percentile=90}," + FT,
+    ),
     (
         "8-bit, 90 % lottery ticket",
         "prune{sparsity=0.9},quantize{weight_bits=8}",

@@ -95,7 +95,7 @@ class TrainConfig:
     lr: float = 2e-3
     batch: int = 64
     seed: int = 0
-    patience: int = 15  # stop after this many epochs without a better validation score
+    patience: int = 40  # stop after this many epochs without a better validation score
     arithmetic: Arithmetic = "chip"  # "float" for unquantized networks
     resample: bool = False  # rate-coded input: redraw the training spikes every epoch
     select: str = "accuracy"  # the epoch kept: best validation "accuracy" or "loss"

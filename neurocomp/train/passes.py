@@ -44,7 +44,7 @@ class _Training:
     batch: int = 64
     val: float = 0.2  # fraction of the labelled calibration data held out for every choice
     seed: int = 0
-    patience: int = 15
+    patience: int = 40
     arithmetic: Literal["chip", "float"] = "chip"
     resample: bool = False  # rate-coded input: fresh spikes at the same rates every epoch
 
