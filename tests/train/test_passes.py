@@ -11,6 +11,7 @@ import neurocomp as nc
 from neurocomp.passes import PassError, make_pass, parse_pipeline
 from neurocomp.passes.base import describe
 from neurocomp.passes.fold import matrix_of
+from neurocomp.progress import reporting
 from neurocomp.train.loop import evaluate
 from neurocomp.train.twin import Twin
 
@@ -86,10 +87,13 @@ def test_finetune_keeps_grid_and_masks_and_beats_post_training(digits):
 def test_finetune_is_deterministic_for_a_seed(digits):
     net, x, y, _, _ = digits
     q = nc.transform(net, "quantize{weight_bits=4}", calibration=x).network
-    runs = [
-        nc.transform(q, "finetune{epochs=1,seed=3}", calibration=x, labels=y).network
-        for _ in range(2)
-    ]
+    seen = []
+    with reporting(lambda task, done, total: seen.append((task, done, total))):
+        runs = [
+            nc.transform(q, "finetune{epochs=1,seed=3}", calibration=x, labels=y).network
+            for _ in range(2)
+        ]
+    assert ("finetune", 1, 1) in seen  # the progress bar of the epochs
     for a, b in zip(*[_structure(r).values() for r in runs], strict=True):
         assert (a != b).nnz == 0
 
