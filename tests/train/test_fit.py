@@ -72,3 +72,12 @@ def test_fit_says_when_the_budget_cannot_be_met(case):
 def test_budget_errors_name_the_item(text, message):
     with pytest.raises(FitError, match=message):
         Budget.parse(text)
+
+
+def test_budget_checks_every_item():
+    from neurocomp.train.fit import Measure
+
+    m = Measure(cores=3, synapse_bits=5000, synapses=100, energy_j=2e-6)
+    assert Budget.parse({"cores": 3, "synapse_bits": 5000, "energy_j": 2e-6}).misses(m) == []
+    missed = Budget.parse("cores=2;synapse_bits=4000;energy_j=1e-6").misses(m)
+    assert [s.split()[0] for s in missed] == ["cores", "synapse_bits", "energy_j"]
