@@ -176,8 +176,9 @@ class FitResult:
 
 def measure(net: Network, spec: TargetSpec, x: Any) -> Measure:
     """Map a quantized network onto `spec` and run it bit-accurately on x for its energy."""
-    from ..backends.lowering import to_integers
-    from ..backends.program import Program
+    from ..analysis.energy import energy_report
+    from ..backends.registry import engine
+    from ..lowering import to_integers
     from ..mapping import map_network
 
     intnet, violations = to_integers(net, spec)
@@ -188,9 +189,10 @@ def measure(net: Network, spec: TargetSpec, x: Any) -> Measure:
         return Measure(
             len(mapping.cores), bits, intnet.synapses, float("inf"), tuple(map(str, violations))
         )
-    program = Program(spec, intnet, mapping, net.dt, "zero", "", [], {})
-    energy = program.energy(x).energy_per_inference_j
-    return Measure(mapping.cores_used, bits, intnet.synapses, energy)
+    run = engine("reference").run(intnet, x, spec.format, mapping=mapping)
+    assert run.counts is not None
+    report = energy_report(intnet, run.counts, spec, mapping.usage(spec))
+    return Measure(mapping.cores_used, bits, intnet.synapses, report.energy_per_inference_j)
 
 
 def target_quantize(spec: TargetSpec, bits: int) -> Quantize:

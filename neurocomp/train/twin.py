@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from scipy import sparse
 
-from ..backends.reference_sim import Semantics
 from ..ir.network import Network
 from ..ir.ops import Matrix
 from ..passes.fold import ensure_folded, matrix_of
@@ -41,18 +39,10 @@ DENSE_LIMIT = 1 << 22  # weight matrices with more entries are trained as sparse
 SURROGATE_SLOPE = 25.0
 
 
-@dataclass(frozen=True)
-class ChipArithmetic:
-    """What the `chip` twin needs from a target's number format."""
+def _reference_format() -> NumberFormat:
+    from ..target.spec import load_target
 
-    semantics: Semantics
-    current_bias: bool = True
-
-    @classmethod
-    def of(cls, fmt: NumberFormat | None) -> ChipArithmetic:
-        if fmt is None:
-            return cls(Semantics())
-        return cls(Semantics.of(fmt), fmt.current_bias)
+    return load_target("reference").format
 
 
 def _ops() -> Any:
@@ -122,7 +112,7 @@ class Twin:
         self.dtype = torch.float64
         self.net, _ = ensure_folded(net)
         self.arithmetic = arithmetic
-        self.chip = ChipArithmetic.of(fmt)
+        self.fmt = fmt if fmt is not None else _reference_format()
         if arithmetic == "chip":
             missing = [p.name for p in self.net.populations if p.quant is None]
             if missing:
@@ -176,7 +166,7 @@ class Twin:
         q = pop.quant
         s = q.scale.reshape(-1).astype(np.float64)
         unit = 2.0**q.decay_bits
-        sem = self.chip.semantics
+        sem = self.fmt
         c["scale"] = self._t(s)
         c["qmax"] = 2.0 ** (q.weight_bits - 1) - 1
         c["dv"] = self._t(np.round(a["dv"] * unit))
@@ -219,7 +209,7 @@ class Twin:
         return w * layer.mask if layer.dense else w
 
     def _overflow(self, x: Any, mode: str) -> Any:
-        bits = self.chip.semantics.state_bits
+        bits = self.fmt.state_bits
         m = 2.0 ** (bits - 1)
         if mode == "wrap":
             return self._straight(x, ((x + m - 1) % (2 * m)) - (m - 1))
@@ -227,7 +217,7 @@ class Twin:
 
     def _decay(self, x: Any, d: Any, unit: float) -> Any:
         y = x * (unit - d) / unit
-        if self.chip.semantics.decay_rounding == "floor":
+        if self.fmt.decay_rounding == "floor":
             return self._straight(y, self.torch.floor(y))
         return self._straight(y, self.torch.trunc(y))
 
@@ -266,7 +256,7 @@ class Twin:
         }
         incoming = {p.name: self.net.projections_into(p.name) for p in self.net.populations}
         outputs: dict[str, list[Any]] = {o: [] for o in self.net.outputs}
-        delay = self.arithmetic == "chip" and self.chip.semantics.synapse_delay > 0
+        delay = self.arithmetic == "chip" and self.fmt.synapse_delay > 0
         for t in range(steps):
             now = {n: a[t] for n, a in xs.items()}
             for pop in self.net.populations:
@@ -300,7 +290,7 @@ class Twin:
             if layer.bias is None:
                 continue
             b = self._grid(layer.bias, pr.post)
-            if self.arithmetic == "chip" and not self.chip.current_bias:
+            if self.arithmetic == "chip" and not self.fmt.current_bias:
                 pop[pr.post] = pop[pr.post] + b
             else:
                 proj[pr.name] = b
@@ -320,13 +310,15 @@ class Twin:
         return s, u, self._reset(c, s, v)
 
     def _chip_step(self, name: str, x: Any, u: Any, v: Any, bias: Any) -> tuple[Any, Any, Any]:
-        c, sem = self._neurons[name], self.chip.semantics
+        c, sem = self._neurons[name], self.fmt
         if sem.activation_bits:
             m = 2.0 ** (sem.activation_bits - 1)
             x = self._straight(x, ((x + m) % (2 * m)) - m)
         drive = x * 2.0**sem.weight_shift
         if c["du"] is not None:
-            u = self._overflow(self._decay(u, c["du"], c["unit"]) + drive, sem.current_overflow)
+            u = self._overflow(
+                self._decay(u, c["du"], c["unit"]) + drive, sem.current_overflow or sem.overflow
+            )
             drive = u
         v = self._decay(v, c["dv"], c["unit"]) + drive + bias * 2.0**sem.weight_shift
         v = self._overflow(v, sem.overflow)
@@ -347,7 +339,7 @@ class Twin:
         pop = self.net.population(src)
         if pop.params.spiking:
             return value
-        return value * self._neurons[src]["scale"] / 2.0**self.chip.semantics.weight_shift
+        return value * self._neurons[src]["scale"] / 2.0**self.fmt.weight_shift
 
     def scores(self, x: Any, output: str | None = None) -> Any:
         """Per sample and class: the output summed over time, (batch, classes) (the logits)."""
