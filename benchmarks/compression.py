@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "examples" / "onnx_digits"))
 import neurocomp as nc  # noqa: E402
 from neurocomp.analysis.metrics import accuracy  # noqa: E402
 
-SECTION = "## 5. Compression with training (digits, reference chip)"
+SECTION = "## 5. Compression with training: accuracy vs energy (reference chip)"
 TRAIN_SEED = 10  # spike draws of the training split (the test set uses train.py's seed 0)
 RECIPE = "prune_gradual{sparsity=S,arithmetic=float,resample=true}"
 FT = "finetune{resample=true}"
