@@ -33,6 +33,7 @@ from .program.artifact import Program
 from .program.schema import CompileSummary
 from .sim.float_sim import simulate
 from .target.spec import TargetSpec, load_target
+from .train import passes as _training  # noqa: F401  (registers finetune, prune_gradual, ...)
 
 
 def _overflow(mode: str) -> Literal["saturate", "wrap"]:

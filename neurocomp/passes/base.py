@@ -121,14 +121,8 @@ def parse_pipeline(text: str) -> list[Pass]:
     return passes
 
 
-def _register_training_passes() -> None:
-    """The passes that train live in neurocomp.train (torch is imported only when they run)."""
-    from ..train import passes  # noqa: F401
-
-
 def make_pass(name: str, **options: Any) -> Pass:
     """Instantiate a registered pass, naming the unknown pass or option on error."""
-    _register_training_passes()
     if name not in REGISTRY:
         raise PassError(f"unknown pass '{name}'; known passes: {', '.join(sorted(REGISTRY))}")
     cls = REGISTRY[name]
