@@ -26,6 +26,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("mapping",),
     ("backends",),  # engines that run integer programs
     ("analysis",),  # energy and latency
+    ("train",),  # differentiable twin, passes that train, fitting to a budget (torch, lazily)
     ("program",),  # the compiled artifact and its folder
     ("compiler",),
     ("api",),
