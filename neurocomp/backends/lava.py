@@ -11,6 +11,11 @@ Encoding of neurocomp's integers (weights w, threshold th, bias b, decays du, dv
   LIF vth = th, bias_mant = b with bias_exp = weight_shift (the synaptic input is shifted, the
   bias is not), du register = du - 1 (Lava adds 1), dv register = dv, the largest decay for no
   current stage.
+
+Lava's LIF resets v to 0 and adds its bias to v only. A population with reset by subtraction, or
+with a projection bias into its synaptic current, becomes neurocomp's own `NcLIF` instead
+(`neurocomp.backends.lava_neurons.lif`: Lava's fixed-point LIF arithmetic plus those two; a CPU
+model, as there is no Loihi 2 microcode for it), with u_bias = the sum of those biases.
 """
 
 from __future__ import annotations
@@ -86,6 +91,15 @@ class _Group:
     vth: int
 
 
+def _current_bias(net: IntNetwork, name: str) -> np.ndarray | None:
+    """Summed projection biases into population `name`'s synaptic input; None if there are none."""
+    total = None
+    for pr in net.projections_into(name):
+        if pr.bias is not None and np.any(pr.bias != 0):
+            total = pr.bias.astype(np.int64) if total is None else total + pr.bias
+    return total
+
+
 def _groups(p: IntPopulation, widths: LavaWidths) -> list[_Group]:
     du = p.du - 1 if p.du is not None else np.full(p.size, widths.decay_max)
     vth = p.threshold if p.threshold is not None else np.full(p.size, widths.vth_max)
@@ -119,23 +133,31 @@ class LavaNetwork:
         from lava.proc.lif.process import LIF
         from lava.proc.sparse.process import Sparse
 
+        from .lava_neurons.lif import NcLIF
+
         self.net, self.batch = net, batch
         widths = LavaWidths.of(fmt)
         self.groups = {p.name: _groups(p, widths) for p in net.populations}
         self.lif: dict[tuple[str, int], Any] = {}
         for p in net.populations:
+            u_bias = _current_bias(net, p.name)
+            own = u_bias is not None or (p.spiking and p.reset == "subtract")
             for k, g in enumerate(self.groups[p.name]):
                 n = g.index.size * batch
-                bias = np.tile(p.bias[g.index], batch)
-                self.lif[(p.name, k)] = LIF(
-                    shape=(n,),
-                    du=g.du,
-                    dv=g.dv,
-                    vth=g.vth,
-                    bias_mant=bias,
-                    bias_exp=np.full(n, widths.bias_exp),
-                    name=f"{p.name}#{k}",
-                )
+                kw: dict[str, Any] = {
+                    "shape": (n,),
+                    "du": g.du,
+                    "dv": g.dv,
+                    "vth": g.vth,
+                    "bias_mant": np.tile(p.bias[g.index], batch),
+                    "bias_exp": np.full(n, widths.bias_exp),
+                    "name": f"{p.name}#{k}",
+                }
+                if own:
+                    kw["subtract"] = p.spiking and p.reset == "subtract"
+                    if u_bias is not None:
+                        kw["u_bias"] = np.tile(u_bias[g.index], batch)
+                self.lif[(p.name, k)] = (NcLIF if own else LIF)(**kw)
         self.sources: dict[str, Any] = {}
         self.sparse = []
         for pr in net.projections:

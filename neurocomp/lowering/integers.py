@@ -93,29 +93,35 @@ def stored_violations(net: IntNetwork, fmt: NumberFormat) -> list[Violation]:
 
 
 def _biases_to_neurons(
-    pops: list[IntPopulation], projections: list[IntProjection]
+    pops: list[IntPopulation], projections: list[IntProjection], refuse_current: bool
 ) -> tuple[list[IntPopulation], list[IntProjection], list[Violation]]:
-    """For chips whose only bias adds to v: move projection biases into the neuron bias (a
-    constant input, present from the first step); refuse biases into a synaptic current."""
+    """Move projection biases onto neurons without a current stage into the neuron bias (a
+    constant input, present from the first step). A bias into a synaptic current stays on its
+    projection, or is refused (`refuse_current`: the chip's bias adds to v only)."""
     by_name = {p.name: p for p in pops}
     extra = {p.name: np.zeros(p.size, dtype=np.int64) for p in pops}
     violations, kept = [], []
     for pr in projections:
-        if pr.bias is not None and np.any(pr.bias != 0):
-            if by_name[pr.post].du is not None:
+        bias = pr.bias
+        if bias is not None and np.any(bias != 0):
+            if by_name[pr.post].du is None:
+                extra[pr.post] += bias
+                bias = None
+            elif refuse_current:
                 violations.append(
                     Violation(
                         pr.post,
                         "bias into the synaptic current",
-                        f"on {int(np.count_nonzero(pr.bias))} neurons",
+                        f"on {int(np.count_nonzero(bias))} neurons",
                         0,
                         f"projection '{pr.name}': the chip's bias adds to v only; "
                         "train that layer without bias or with current-free neurons",
                     )
                 )
-            else:
-                extra[pr.post] += pr.bias
-        kept.append(IntProjection(pr.name, pr.pre, pr.post, pr.weight, None, pr.recurrent))
+                bias = None
+        else:
+            bias = None
+        kept.append(IntProjection(pr.name, pr.pre, pr.post, pr.weight, bias, pr.recurrent))
     pops = [dataclasses.replace(p, bias=p.bias + extra[p.name]) for p in pops]
     return pops, kept, violations
 
@@ -184,8 +190,8 @@ def to_integers(net: Network, spec: TargetSpec) -> tuple[IntNetwork, list[Violat
                 )
             )
         projections.append(IntProjection(pr.name, pr.pre, pr.post, weight, bias, pr.recurrent))
-    if not fmt.current_bias:
-        pops, projections, more = _biases_to_neurons(pops, projections)
+    if not fmt.current_bias or fmt.bias_to_neuron:
+        pops, projections, more = _biases_to_neurons(pops, projections, not fmt.current_bias)
         violations += more
     inputs = {k: tuple(v) for k, v in net.inputs.items()}
     return IntNetwork(

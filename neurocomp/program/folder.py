@@ -55,6 +55,7 @@ class Saved(Protocol):
     @property
     def engines(self) -> tuple[str, ...]: ...
 
+
 LAVA_LOADER = "run_lava.py"
 PROGRAM_FILES = ("program.json", "arrays.npz", LAVA_LOADER)
 # What a program folder for a Lava target carries: the real loader is neurocomp.program.lava_run.

@@ -90,6 +90,9 @@ class NumberFormat:
     subtract_reset: bool = True
     reset_to_value: bool = True  # False: a spike always resets v to 0
     current_bias: bool = True  # False: no per-step bias into the synaptic current
+    # True: a projection's bias onto neurons without a current stage is stored as the neurons'
+    # own bias (present from the first step), even where a current bias exists
+    bias_to_neuron: bool = False
 
 
 @dataclass(frozen=True)
@@ -261,7 +264,7 @@ _CHOICES = {
     "overflow": ("saturate", "wrap"),
     "current_overflow": ("", "saturate", "wrap"),
 }
-_BOOLS = ("subtract_reset", "reset_to_value", "current_bias")
+_BOOLS = ("subtract_reset", "reset_to_value", "current_bias", "bias_to_neuron")
 
 
 def _check_value(where: str, key: str, value: Any, kind: type) -> Any:

@@ -85,17 +85,30 @@ def test_zoo_graphs_lava_can_express(name, reset, shape, steps, batch):
 
 
 @pytest.mark.parametrize(
-    "name,reset,resource",
+    "name,reset",
     [
-        ("braille_noDelay_bias_zero.nir", "zero", "bias into the synaptic current"),
-        ("braille_noDelay_noBias_subtract.nir", "subtract", "reset mode"),
+        ("braille_noDelay_noBias_subtract.nir", "subtract"),  # reset by subtraction: NcLIF
+        ("braille_noDelay_bias_zero.nir", "zero"),  # an Affine bias into CubaLIF currents: NcLIF
     ],
 )
-def test_zoo_graphs_lava_cannot_express_are_refused(name, reset, resource):
+def test_braille_networks_as_trained_match_lava(name, reset):
     net = _load(zoo_file(name), dt=1e-4, reset=reset)
-    with pytest.raises(nc.ResourceLimitError) as info:
-        nc.compile(net, target="loihi2")
-    assert resource in [v.resource for v in info.value.violations]
+    prog = nc.compile(net, target="loihi2")
+    x = (np.random.default_rng(3).random((60, 3, 12)) < 0.2).astype(np.uint8)
+    assert assert_engines_agree(prog, x) > 50
+
+
+def test_subtract_reset_agrees_with_float_as_well_as_zero_reset():
+    """Spike counts of the integer program against the float simulation: with reset by
+    subtraction as close as with reset to zero (measured: 7.8% and 9.7% L1 error)."""
+    x = (np.random.default_rng(12).random((300, 8, 12)) < 0.2).astype(np.uint8)
+    err = {}
+    for reset in ("zero", "subtract"):
+        net = _load(zoo_file("braille_noDelay_noBias_subtract.nir"), reset=reset)
+        fl = nc.simulate(net, x).sum(axis=0)
+        chip = nc.compile(net, target="loihi2").simulate(x).sum(axis=0)
+        err[reset] = np.abs(fl - chip).sum() / fl.sum()
+    assert err["subtract"] <= err["zero"] + 0.02, err
 
 
 @st.composite
@@ -104,12 +117,7 @@ def small_networks(draw):
     rng = np.random.default_rng(seed)
     n_in, n_h, n_o = draw(st.integers(1, 6)), draw(st.integers(1, 8)), draw(st.integers(1, 4))
     hidden = cubalif(n_h, rng) if draw(st.booleans()) else lif(n_h, rng)
-    if isinstance(hidden, type(cubalif(1, rng))):
-        bias_free = affine(n_h, n_in, rng, 2.0)
-        bias_free.bias = np.zeros(n_h)
-        first = bias_free
-    else:
-        first = affine(n_h, n_in, rng, 2.0)
+    first = affine(n_h, n_in, rng, 2.0)  # its bias goes into CubaLIF's current: NcLIF
     out = lif(n_o, rng)
     out.v_reset = np.zeros(n_o)
     hidden.v_reset = np.zeros(n_h)
@@ -122,14 +130,14 @@ def small_networks(draw):
         out=(n_o,),
     )
     x = (rng.random((30, 3, n_in)) < draw(st.floats(0.2, 0.9))).astype(np.uint8)
-    return g, x
+    return g, x, draw(st.sampled_from(["zero", "subtract"]))
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_networks())
 def test_random_networks_agree_with_lava(case):
-    g, x = case
-    prog = nc.compile(nc.load(g, dt=1e-4), target="loihi2")
+    g, x, reset = case
+    prog = nc.compile(nc.load(g, dt=1e-4, reset=reset), target="loihi2")
     ours = prog.outputs(x, "reference", record=True)
     lava = prog.outputs(x, "lava", record=True)
     for name in ours.v:

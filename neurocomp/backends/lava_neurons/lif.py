@@ -17,7 +17,7 @@ additions, and its model is `PyLifModelBitAcc`'s arithmetic (`AbstractPyLifModel
 
 This is a CPU model for Lava's simulation (tags "fixed_pt", "bit_accurate_loihi"). There is no
 Loihi 2 microcode for it yet: on a Loihi 2 system Lava runs it on the host CPU, not on a neuro
-core. It imports only Lava and NumPy, because Lava's compiler loads this file on its own.
+core. Its imports are absolute, because Lava's compiler also loads this file on its own.
 """
 
 from __future__ import annotations
@@ -25,14 +25,19 @@ from __future__ import annotations
 import typing as ty
 
 import numpy as np
-from lava.magma.core.decorator import implements, requires, tag
-from lava.magma.core.model.py.ports import PyOutPort
-from lava.magma.core.model.py.type import LavaPyType
-from lava.magma.core.process.variable import Var
-from lava.magma.core.resources import CPU
-from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
-from lava.proc.lif.models import AbstractPyLifModelFixed
-from lava.proc.lif.process import AbstractLIF
+
+from neurocomp.backends.lava_compat import import_lava
+
+import_lava()  # lava-nc 0.10 on Python 3.11: this file may be imported before Lava is
+
+from lava.magma.core.decorator import implements, requires, tag  # noqa: E402
+from lava.magma.core.model.py.ports import PyOutPort  # noqa: E402
+from lava.magma.core.model.py.type import LavaPyType  # noqa: E402
+from lava.magma.core.process.variable import Var  # noqa: E402
+from lava.magma.core.resources import CPU  # noqa: E402
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
+from lava.proc.lif.models import AbstractPyLifModelFixed  # noqa: E402
+from lava.proc.lif.process import AbstractLIF  # noqa: E402
 
 _A_BITS = 16  # LIF's a_in port is int16
 
