@@ -27,7 +27,7 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import InputError, Violation
-from ..ir.integer import IntNetwork, IntPopulation
+from ..ir.integer import IntNetwork, IntPopulation, IntProjection
 from ..mapping import Mapping
 from ..target.spec import NumberFormat
 from .base import RunResult
@@ -123,6 +123,27 @@ def binary_inputs(net: IntNetwork, x: Any) -> dict[str, np.ndarray]:
     return xs
 
 
+def _synapses(
+    pr: IntProjection, rows: np.ndarray, cols: np.ndarray, batch: int, widths: LavaWidths, name: str
+) -> Any:
+    """The Sparse process (DelaySparse with delays) of synapses rows x cols of `pr`, for the
+    whole batch (block-diagonal); None when there are none."""
+    from lava.proc.sparse.process import DelaySparse, Sparse
+
+    w = sparse.csr_matrix(pr.weight[rows][:, cols])
+    if w.nnz == 0:
+        return None
+    eye = sparse.identity(batch, dtype=np.int64, format="csr")
+    big = sparse.kron(eye, 2 * w, format="csr")
+    kw = {"weights": big, "weight_exp": -1, "num_weight_bits": widths.weight_bits, "name": name}
+    if pr.delay is not None:
+        d = sparse.kron(eye, sparse.csr_matrix(pr.delay[rows][:, cols]), format="csr")
+        d.eliminate_zeros()
+        if d.nnz:  # Lava's delay d: the spike arrives d steps after Sparse's one
+            return DelaySparse(delays=d, **kw)
+    return Sparse(**kw)
+
+
 class LavaNetwork:
     """The Lava processes of one program for one batch, ready to run for T steps."""
 
@@ -131,7 +152,6 @@ class LavaNetwork:
     ) -> None:
         import_lava()
         from lava.proc.lif.process import LIF
-        from lava.proc.sparse.process import Sparse
 
         from .lava_neurons.lif import NcLIF
 
@@ -163,20 +183,10 @@ class LavaNetwork:
         for pr in net.projections:
             pre_parts = self._parts(pr.pre)
             for k, g in enumerate(self.groups[pr.post]):
-                rows = pr.weight[g.index]
                 for port, cols in pre_parts:
-                    w = sparse.csr_matrix(rows[:, cols])
-                    if w.nnz == 0:
+                    syn = _synapses(pr, g.index, cols, batch, widths, f"{pr.name}->{pr.post}#{k}")
+                    if syn is None:
                         continue
-                    big = sparse.kron(
-                        sparse.identity(batch, dtype=np.int64, format="csr"), 2 * w, format="csr"
-                    )
-                    syn = Sparse(
-                        weights=big,
-                        weight_exp=-1,
-                        num_weight_bits=widths.weight_bits,
-                        name=f"{pr.name}->{pr.post}#{k}",
-                    )
                     port.connect(syn.s_in)
                     syn.a_out.connect(self.lif[(pr.post, k)].a_in)
                     self.sparse.append(syn)

@@ -38,7 +38,10 @@ class IntPopulation:
 
 @dataclass(frozen=True, eq=False)
 class IntProjection:
-    """Integer synapses (post x pre CSR, int64) and a per-step integer bias onto `post`."""
+    """Integer synapses (post x pre CSR, int64) and a per-step integer bias onto `post`.
+
+    `delay`: each synapse's delay in steps beyond the chip's `synapse_delay`, a CSR matrix with
+    `weight`'s indptr and indices (explicit zeros kept); None: no delays."""
 
     name: str
     pre: str
@@ -46,6 +49,11 @@ class IntProjection:
     weight: sparse.csr_matrix
     bias: np.ndarray | None = None
     recurrent: bool = False
+    delay: sparse.csr_matrix | None = None
+
+    @property
+    def max_delay(self) -> int:
+        return int(self.delay.data.max()) if self.delay is not None and self.delay.nnz else 0
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,7 +14,7 @@ from scipy import sparse
 from ..errors import NeurocompError, Violation
 from ..ir.integer import IntNetwork, IntPopulation, IntProjection
 from ..ir.network import Network
-from ..ir.ops import Matrix
+from ..ir.ops import Matrix, aligned_delays
 from ..target.spec import NumberFormat, TargetSpec
 
 
@@ -121,9 +121,35 @@ def _biases_to_neurons(
                 bias = None
         else:
             bias = None
-        kept.append(IntProjection(pr.name, pr.pre, pr.post, pr.weight, bias, pr.recurrent))
+        kept.append(dataclasses.replace(pr, bias=bias))
     pops = [dataclasses.replace(p, bias=p.bias + extra[p.name]) for p in pops]
     return pops, kept, violations
+
+
+def _int_delays(
+    name: str, post: str, weight: sparse.csr_matrix, op: Matrix, spec: TargetSpec
+) -> tuple[sparse.csr_matrix | None, list[Violation]]:
+    """The synaptic delays of a projection aligned with its integer weights, and a violation
+    when the chip's delay field (`synapse_format.delay_bits`) cannot hold the longest."""
+    if op.delay is None:
+        return None, []
+    weight.sort_indices()
+    steps = aligned_delays(weight, op.delay)
+    delay = sparse.csr_matrix((steps, weight.indices.copy(), weight.indptr.copy()), weight.shape)
+    need = int(steps.max()) if steps.size else 0
+    limit = (1 << spec.synapse_format.delay_bits) - 1
+    if need > limit:
+        field = spec.synapse_format.delay_bits
+        return delay, [
+            Violation(
+                post,
+                "synaptic delay",
+                f"{need} steps",
+                f"{limit} steps",
+                f"projection '{name}': the chip's delay field has {field} bits",
+            )
+        ]
+    return (delay if need else None), []
 
 
 def to_integers(net: Network, spec: TargetSpec) -> tuple[IntNetwork, list[Violation]]:
@@ -189,7 +215,11 @@ def to_integers(net: Network, spec: TargetSpec) -> tuple[IntNetwork, list[Violat
                     f"projection '{pr.name}'",
                 )
             )
-        projections.append(IntProjection(pr.name, pr.pre, pr.post, weight, bias, pr.recurrent))
+        delay, more = _int_delays(pr.name, pr.post, weight, op, spec)
+        violations += more
+        projections.append(
+            IntProjection(pr.name, pr.pre, pr.post, weight, bias, pr.recurrent, delay)
+        )
     if not fmt.current_bias or fmt.bias_to_neuron:
         pops, projections, more = _biases_to_neurons(pops, projections, not fmt.current_bias)
         violations += more

@@ -21,6 +21,7 @@ from scipy import sparse
 
 from ..errors import NeurocompError
 from ..ir.integer import IntNetwork, IntPopulation, IntProjection
+from ..ir.ops import aligned_delays
 from ..lowering.integers import stored_violations
 from ..mapping import Mapping
 from ..mapping.pack import Core, count_output_axons, neuron_cores
@@ -117,6 +118,7 @@ def manifest(prog: Saved) -> Manifest:
             "recurrent": p.recurrent,
             "bias": p.bias is not None,
             "shape": list(p.weight.shape),
+            **({"delay": True} if p.delay is not None else {}),
         }
         for p in net.projections
     ]
@@ -173,6 +175,8 @@ def arrays(net: IntNetwork) -> dict[str, np.ndarray]:
         out[f"proj/{pr.name}/data"] = w.data.astype(np.int64)
         if pr.bias is not None:
             out[f"proj/{pr.name}/bias"] = pr.bias.astype(np.int64)
+        if pr.delay is not None:  # one delay per stored synapse, in the order of data
+            out[f"proj/{pr.name}/delay"] = aligned_delays(w, pr.delay)
     return out
 
 
@@ -230,6 +234,9 @@ def _check_csr(m: Manifest, arr: dict[str, np.ndarray], where: str) -> None:
                 f"{where}: {key}/indices: values in [{indices.min()}, {indices.max()}]; "
                 f"must be in [0, {pr.shape[1] - 1}]"
             )
+        delay = arr.get(f"{key}/delay")
+        if delay is not None and (delay.size != nnz or (nnz and delay.min() < 0)):
+            raise ProgramError(f"{where}: {key}/delay: must hold {nnz} delays >= 0")
         pop_synapses[pr.post] += nnz
     blocks = {p: 0 for p in pop_synapses}
     for c in m.cores:
@@ -286,8 +293,11 @@ def _network(m: Manifest, arr: dict[str, np.ndarray]) -> IntNetwork:
             (arr[f"{key}/data"], arr[f"{key}/indices"], arr[f"{key}/indptr"]),
             shape=tuple(pr.shape),
         )
+        delay = None
+        if pr.delay:
+            delay = sparse.csr_matrix((arr[f"{key}/delay"], w.indices, w.indptr), shape=w.shape)
         projs.append(
-            IntProjection(pr.name, pr.pre, pr.post, w, arr.get(f"{key}/bias"), pr.recurrent)
+            IntProjection(pr.name, pr.pre, pr.post, w, arr.get(f"{key}/bias"), pr.recurrent, delay)
         )
     return IntNetwork(
         {k: tuple(v) for k, v in m.inputs.items()},

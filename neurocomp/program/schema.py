@@ -71,6 +71,7 @@ class ProjectionEntry(_Record):
     recurrent: bool
     bias: bool
     shape: Annotated[tuple[Size, Size], Strict(False)]  # (post neurons, pre neurons)
+    delay: bool = False  # arrays.npz holds a delay per stored synapse
 
 
 # population, start, stop, synapses, synapse_bits, input_axons, fan_in
@@ -269,4 +270,6 @@ def expected_arrays(m: Manifest) -> dict[str, tuple[str, tuple[int, ...] | None]
         out[f"{key}/data"] = ("<i8", None)
         if pr.bias:
             out[f"{key}/bias"] = ("<i8", (pr.shape[0],))
+        if pr.delay:
+            out[f"{key}/delay"] = ("<i8", None)
     return out
