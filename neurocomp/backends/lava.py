@@ -182,6 +182,8 @@ class LavaNetwork:
         self.sparse = []
         for pr in net.projections:
             pre_parts = self._parts(pr.pre)
+            if self._conv(pr, pre_parts):
+                continue
             for k, g in enumerate(self.groups[pr.post]):
                 for port, cols in pre_parts:
                     syn = _synapses(pr, g.index, cols, batch, widths, f"{pr.name}->{pr.post}#{k}")
@@ -192,6 +194,43 @@ class LavaNetwork:
                     self.sparse.append(syn)
         self.record = record
         self.run_cfg: Any = None  # default: Loihi2SimCfg(select_tag="fixed_pt")
+
+    def _conv(self, pr: IntProjection, pre_parts: list[tuple[Any, np.ndarray]]) -> bool:
+        """Emit `pr` as one Lava Conv (its kernel shared, the batch as groups) when it is a
+        convolution between single processes; False when it must be expanded into Sparse."""
+        if pr.conv is None or pr.delay is not None:
+            return False
+        if len(pre_parts) != 1 or len(self.groups[pr.post]) != 1:
+            return False
+        from lava.proc.conv.process import Conv
+
+        c, b = pr.conv, self.batch
+        ch, h, w = c.in_shape
+        oc, oh, ow = c.out_shape
+        # Lava: (X, Y, C) = (W, H, C) layout, kernel (C_out, kW, kH, C_in), true convolution
+        kernel = c.kernel.transpose(0, 3, 2, 1)[:, ::-1, ::-1]
+        conv = Conv(
+            weight=np.ascontiguousarray(np.concatenate([kernel] * b, axis=0)),
+            input_shape=(w, h, b * ch),
+            padding=c.padding[::-1],
+            stride=c.stride[::-1],
+            dilation=c.dilation[::-1],
+            groups=c.groups * b,
+            name=f"{pr.name}->{pr.post}#0",
+        )
+        port, _ = pre_parts[0]
+
+        def to_lava(p: Any) -> Any:
+            return p.reshape((b, ch, h, w)).transpose([3, 2, 0, 1]).reshape((w, h, b * ch))
+
+        if isinstance(port, _Deferred):
+            _Deferred(self, port.name, to_lava).connect(conv.s_in)
+        else:
+            to_lava(port).connect(conv.s_in)
+        out = conv.a_out.reshape((ow, oh, b, oc)).transpose([2, 3, 1, 0])
+        out.reshape((b * oc * oh * ow,)).connect(self.lif[(pr.post, 0)].a_in)
+        self.sparse.append(conv)
+        return True
 
     def _parts(self, pre: str) -> list[tuple[Any, np.ndarray]]:
         """(out port, pre neuron indices) for every process carrying `pre`'s spikes."""
@@ -214,8 +253,8 @@ class LavaNetwork:
         for name, pending in list(self.sources.items()):
             data = xs[name].reshape(steps, -1)  # (T, batch * n): sample-major like the kron
             src = Source(data=data.T.astype(np.int32))
-            for port in pending or []:
-                src.s_out.connect(port)
+            for view, port in pending or []:
+                _view(src.s_out, view).connect(port)
             self.sources[name] = src
         sinks, monitors = {}, {}
         for (name, k), lif in self.lif.items():
@@ -262,13 +301,18 @@ class LavaNetwork:
 class _Deferred:
     """An input port to connect once the input's RingBuffer exists (it needs the data)."""
 
-    def __init__(self, owner: LavaNetwork, name: str) -> None:
-        self.owner, self.name = owner, name
+    def __init__(self, owner: LavaNetwork, name: str, view: Any = None) -> None:
+        self.owner, self.name, self.view = owner, name, view
 
     def connect(self, port: Any) -> None:
         pending = self.owner.sources.get(self.name) or []
-        pending.append(port)
+        pending.append((self.view, port))
         self.owner.sources[self.name] = pending
+
+
+def _view(port: Any, view: Any) -> Any:
+    """`port`, or the virtual port `view` makes of it (a reshape and transpose)."""
+    return port if view is None else view(port)
 
 
 def run_lava(net: IntNetwork, x: Any, fmt: NumberFormat, record: bool = False) -> dict[str, Any]:

@@ -37,6 +37,22 @@ class IntPopulation:
 
 
 @dataclass(frozen=True, eq=False)
+class IntConv:
+    """A projection's synapses as one shared 2-d kernel: `weight` is exactly its expansion.
+
+    `kernel` is (C_out, C_in / groups, kh, kw) int64, applied as PyTorch's and NIR's
+    cross-correlation to (C, H, W) signals."""
+
+    kernel: np.ndarray
+    in_shape: tuple[int, int, int]
+    out_shape: tuple[int, int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    groups: int
+
+
+@dataclass(frozen=True, eq=False)
 class IntProjection:
     """Integer synapses (post x pre CSR, int64) and a per-step integer bias onto `post`.
 
@@ -50,6 +66,7 @@ class IntProjection:
     bias: np.ndarray | None = None
     recurrent: bool = False
     delay: sparse.csr_matrix | None = None
+    conv: IntConv | None = None  # set on chips that store convolution weights once
 
     @property
     def max_delay(self) -> int:

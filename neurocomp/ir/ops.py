@@ -280,6 +280,8 @@ class Matrix:
     out_shape_: Shape
     bias: np.ndarray | None = None  # (post,) flattened
     delay: sparse.csr_matrix | None = None
+    # the 2-d convolution this matrix expands (weights as before quantization), when it is one
+    conv: Conv | None = None
 
     def out_shape(self, in_shape: Shape) -> Shape:
         if tuple(in_shape) != tuple(self.in_shape):

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import NeurocompError, Violation
-from ..ir.integer import IntNetwork, IntPopulation, IntProjection
+from ..ir.integer import IntConv, IntNetwork, IntPopulation, IntProjection
 from ..ir.network import Network
 from ..ir.ops import Matrix, aligned_delays
 from ..target.spec import NumberFormat, TargetSpec
@@ -126,6 +126,40 @@ def _biases_to_neurons(
     return pops, kept, violations
 
 
+def _int_conv(op: Matrix, weight: sparse.csr_matrix, scale: np.ndarray) -> IntConv | None:
+    """The integer kernel of a convolution projection, if its integer synapses are exactly that
+    kernel's expansion (one scale per output channel, no synapse pruned on its own)."""
+    conv = op.conv
+    if conv is None or not _delay_free(op):
+        return None
+    per_channel = scale.reshape(conv.weight.shape[0], -1)
+    if np.any(per_channel != per_channel[:, :1]):
+        return None
+    kernel = np.round(conv.weight / per_channel[:, 0, None, None, None]).astype(np.int64)
+    expanded = sparse.csr_matrix(
+        dataclasses.replace(conv, weight=kernel.astype(np.float64), bias=None).matrix(op.in_shape)
+    )
+    diff = sparse.csr_matrix(expanded - weight.astype(np.float64))
+    diff.eliminate_zeros()
+    if diff.nnz:
+        return None
+    c, h, w = (int(n) for n in op.in_shape)
+    oc, oh, ow = (int(n) for n in op.out_shape_)
+    return IntConv(
+        kernel=kernel,
+        in_shape=(c, h, w),
+        out_shape=(oc, oh, ow),
+        stride=(int(conv.stride[0]), int(conv.stride[1])),
+        padding=(int(conv.padding[0]), int(conv.padding[1])),
+        dilation=(int(conv.dilation[0]), int(conv.dilation[1])),
+        groups=int(conv.groups),
+    )
+
+
+def _delay_free(op: Matrix) -> bool:
+    return op.delay is None or op.delay.nnz == 0
+
+
 def _int_delays(
     name: str, post: str, weight: sparse.csr_matrix, op: Matrix, spec: TargetSpec
 ) -> tuple[sparse.csr_matrix | None, list[Violation]]:
@@ -217,8 +251,13 @@ def to_integers(net: Network, spec: TargetSpec) -> tuple[IntNetwork, list[Violat
             )
         delay, more = _int_delays(pr.name, pr.post, weight, op, spec)
         violations += more
+        conv = (
+            _int_conv(op, weight, scales[pr.post])
+            if spec.synapse_format.shared_conv_weights
+            else None
+        )
         projections.append(
-            IntProjection(pr.name, pr.pre, pr.post, weight, bias, pr.recurrent, delay)
+            IntProjection(pr.name, pr.pre, pr.post, weight, bias, pr.recurrent, delay, conv)
         )
     if not fmt.current_bias or fmt.bias_to_neuron:
         pops, projections, more = _biases_to_neurons(pops, projections, not fmt.current_bias)

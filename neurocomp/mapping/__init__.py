@@ -22,6 +22,7 @@ from .pack import Core, count_output_axons, destinations, first_fit, neuron_core
 from .place import hop_matrices, place, slot_coords
 from .split import (
     Block,
+    conv_sources,
     delayed_sources,
     incoming_by_source,
     list_bits_lower,
@@ -124,9 +125,13 @@ def lower_bound(net: IntNetwork, spec: TargetSpec) -> dict[str, int]:
     for pop in net.populations:
         order = neuron_order(pop)
         delayed = delayed_sources(net, pop)
+        kernels = conv_sources(net, pop, spec)
         for pre, w in incoming_by_source(net, pop).items():
             axons += int(np.count_nonzero(np.bincount(w.indices, minlength=w.shape[1])))
-            bits += list_bits_lower(w, spec, order, pre in delayed)
+            if pre in kernels:  # at least one copy of the kernel
+                bits += kernels[pre]
+            else:
+                bits += list_bits_lower(w, spec, order, pre in delayed)
     bounds = {
         "neurons": math.ceil(net.neurons / lim.neurons),
         "synapse_bits": math.ceil(bits / lim.synapse_memory_bits),

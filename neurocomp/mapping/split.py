@@ -61,6 +61,21 @@ def delayed_sources(net: IntNetwork, pop: IntPopulation) -> frozenset[str]:
     return frozenset(pr.pre for pr in net.projections_into(pop.name) if pr.delay is not None)
 
 
+def conv_sources(net: IntNetwork, pop: IntPopulation, spec: TargetSpec) -> dict[str, int]:
+    """Sources of `pop` whose one projection is a shared convolution kernel, and the synapse
+    memory that kernel takes in each core holding neurons of `pop` (its weights once, in whole
+    words after a list header); an expanded list per axon for every other source."""
+    f = spec.synapse_format
+    into = net.projections_into(pop.name)
+    out = {}
+    for pr in into:
+        if pr.conv is not None and sum(p.pre == pr.pre for p in into) == 1:
+            taps = int(pr.conv.kernel.size)
+            words = -(-(f.header_bits + taps * spec.format.weight_bits) // f.word_bits)
+            out[pr.pre] = words * f.word_bits
+    return out
+
+
 def list_bits(
     counts: np.ndarray, spec: TargetSpec, block_neurons: int | None = None, delayed: bool = False
 ) -> int:
@@ -159,6 +174,7 @@ def block_stats(
     stop: int,
     sources: dict[str, sparse.csr_matrix],
     delayed: frozenset[str] = frozenset(),
+    kernels: dict[str, int] | None = None,
 ) -> Block:
     syn = axons = bits = 0
     fan = np.zeros(stop - start, dtype=np.int64)
@@ -167,7 +183,10 @@ def block_stats(
         per_axon = np.asarray(part.sum(axis=0)).reshape(-1)
         syn += int(part.sum())
         axons += int(np.count_nonzero(per_axon))
-        bits += list_bits(per_axon, spec, stop - start, k in delayed)
+        if kernels and k in kernels:
+            bits += kernels[k] if part.nnz else 0
+        else:
+            bits += list_bits(per_axon, spec, stop - start, k in delayed)
         fan += np.asarray(part.sum(axis=1)).reshape(-1)
     return Block(name, start, stop, syn, bits, axons, int(fan.max()) if fan.size else 0)
 
@@ -180,9 +199,12 @@ class _SynapseLists:
         spec: TargetSpec,
         sources: dict[str, sparse.csr_matrix],
         delayed: frozenset[str] = frozenset(),
+        kernels: dict[str, int] | None = None,
     ) -> None:
         self.format = spec.synapse_format
         self.entry = {k: _entry_bits(spec, k in delayed) for k in sources}
+        self.kernels = kernels or {}
+        self.started: set[str] = set()  # kernels already charged in this block
         self.sources = sources
         self.counts = {k: np.zeros(w.shape[1], dtype=np.int64) for k, w in sources.items()}
 
@@ -200,11 +222,14 @@ class _SynapseLists:
                 continue
             idx, mult = w.indices[lo:hi], w.data[lo:hi]
             old = self.counts[k][idx]
-            e = self.entry[k]
-            d_bits += (
-                int((self._words(old + mult, e) - self._words(old, e)).sum())
-                * self.format.word_bits
-            )
+            if k in self.kernels:
+                d_bits += 0 if k in self.started else self.kernels[k]
+            else:
+                e = self.entry[k]
+                d_bits += (
+                    int((self._words(old + mult, e) - self._words(old, e)).sum())
+                    * self.format.word_bits
+                )
             d_axons += int(np.count_nonzero(old == 0))
             touched.append((k, idx, mult))
         return d_bits, d_axons, touched
@@ -212,10 +237,12 @@ class _SynapseLists:
     def add(self, touched: list[tuple[str, np.ndarray, np.ndarray]]) -> None:
         for k, idx, mult in touched:
             self.counts[k][idx] += mult
+            self.started.add(k)
 
     def clear(self) -> None:
         for c in self.counts.values():
             c[:] = 0
+        self.started.clear()
 
 
 def _one_neuron_violations(name: str, bits: int, axons: int, lim: CoreLimits) -> list[Violation]:
@@ -259,7 +286,8 @@ def split_population(
     if np.any(order != np.arange(pop.size)):  # a permuted copy only where the order changes
         sources = {k: w[order] for k, w in sources.items()}
     delayed = delayed_sources(net, pop)
-    lists = _SynapseLists(spec, sources, delayed)
+    kernels = conv_sources(net, pop, spec)
+    lists = _SynapseLists(spec, sources, delayed, kernels)
     fan_in = np.zeros(pop.size, dtype=np.int64)
     for w in sources.values():
         fan_in += np.diff(w.indptr)
@@ -273,7 +301,7 @@ def split_population(
             advance(f"map: split {name}", i, pop.size)
         d_bits, d_axons, touched = lists.cost(i)
         if i > start and not _fits(i - start, bits + d_bits, axons + d_axons, cap, budget):
-            blocks.append(block_stats(spec, name, start, i, sources, delayed))
+            blocks.append(block_stats(spec, name, start, i, sources, delayed, kernels))
             start, bits, axons = i, 0, 0
             lists.clear()
             d_bits, d_axons, touched = lists.cost(i)
@@ -283,7 +311,7 @@ def split_population(
         bits += d_bits
         axons += d_axons
     if pop.size > start:
-        blocks.append(block_stats(spec, name, start, pop.size, sources, delayed))
+        blocks.append(block_stats(spec, name, start, pop.size, sources, delayed, kernels))
     if pop.size > 4096:
         advance(f"map: split {name}", pop.size, pop.size)
     return blocks, violations

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import sparse
 
 from ..ir.network import Network, NeuronParams, Population, Projection
-from ..ir.ops import Delay, Matrix, Op, Shape
+from ..ir.ops import Conv, Delay, Matrix, Op, Shape
 from .base import PassContext, PassError, PassResult, register
 
 
@@ -82,6 +82,19 @@ def compose(ops: tuple[Op, ...], in_shape: Shape, name: str) -> Matrix:
     return Matrix(weight, tuple(in_shape), shape, bias, delay)
 
 
+def _scaled_conv(conv: Conv | None, g: np.ndarray) -> Conv | None:
+    """The convolution with its output neurons' gains folded in; None unless every channel's
+    neurons share one gain (then it is still one kernel)."""
+    if conv is None:
+        return None
+    per_channel = g.reshape(conv.weight.shape[0], -1)
+    if np.any(per_channel != per_channel[:, :1]):
+        return None
+    ch = per_channel[:, 0]
+    bias = None if conv.bias is None else conv.bias * ch
+    return dataclasses.replace(conv, weight=conv.weight * ch[:, None, None, None], bias=bias)
+
+
 def _unit_gains(p: NeuronParams) -> NeuronParams:
     ones = np.ones_like(p.v_gain)
     return dataclasses.replace(p, v_gain=ones, u_gain=None if p.du is None else ones.copy())
@@ -111,12 +124,20 @@ def fold_network(net: Network) -> tuple[Network, dict[str, int]]:
         else:
             m = compose(pr.ops, net.shape_of(pr.pre), pr.name)
             composed += 1
+        only = pr.ops[0] if len(pr.ops) == 1 else None
+        if m.conv is None and isinstance(only, Conv) and only.ndim == 2:
+            m = dataclasses.replace(m, conv=only)
         g = gains[pr.post]
         if np.any(g != 1):
             weight = sparse.diags(g) @ m.weight
             weight = sparse.csr_matrix(weight)
             weight.eliminate_zeros()
-            m = dataclasses.replace(m, weight=weight, bias=None if m.bias is None else g * m.bias)
+            m = dataclasses.replace(
+                m,
+                weight=weight,
+                bias=None if m.bias is None else g * m.bias,
+                conv=_scaled_conv(m.conv, g),
+            )
         projections.append(dataclasses.replace(pr, ops=(m,)))
     scaled = sum(1 for p in net.populations if np.any(gains[p.name] != 1))
     pops = tuple(dataclasses.replace(p, params=_unit_gains(p.params)) for p in net.populations)

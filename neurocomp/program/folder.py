@@ -20,7 +20,7 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import NeurocompError
-from ..ir.integer import IntNetwork, IntPopulation, IntProjection
+from ..ir.integer import IntConv, IntNetwork, IntPopulation, IntProjection
 from ..ir.ops import aligned_delays
 from ..lowering.integers import stored_violations
 from ..mapping import Mapping
@@ -119,6 +119,7 @@ def manifest(prog: Saved) -> Manifest:
             "bias": p.bias is not None,
             "shape": list(p.weight.shape),
             **({"delay": True} if p.delay is not None else {}),
+            **({"conv": _conv_entry(p.conv)} if p.conv is not None else {}),
         }
         for p in net.projections
     ]
@@ -159,6 +160,18 @@ def manifest_text(prog: Saved) -> str:
     return json.dumps(_plain(manifest(prog).model_dump()), indent=1, sort_keys=True) + "\n"
 
 
+def _conv_entry(c: IntConv) -> dict[str, Any]:
+    return {
+        "kernel_shape": list(c.kernel.shape),
+        "in_shape": list(c.in_shape),
+        "out_shape": list(c.out_shape),
+        "stride": list(c.stride),
+        "padding": list(c.padding),
+        "dilation": list(c.dilation),
+        "groups": c.groups,
+    }
+
+
 def arrays(net: IntNetwork) -> dict[str, np.ndarray]:
     """arrays.npz's members: per-neuron parameters, and each projection as CSR (int64)."""
     out: dict[str, np.ndarray] = {}
@@ -177,6 +190,8 @@ def arrays(net: IntNetwork) -> dict[str, np.ndarray]:
             out[f"proj/{pr.name}/bias"] = pr.bias.astype(np.int64)
         if pr.delay is not None:  # one delay per stored synapse, in the order of data
             out[f"proj/{pr.name}/delay"] = aligned_delays(w, pr.delay)
+        if pr.conv is not None:
+            out[f"proj/{pr.name}/kernel"] = pr.conv.kernel.astype(np.int64)
     return out
 
 
@@ -260,7 +275,8 @@ def check_arrays(m: Manifest, arr: dict[str, np.ndarray], where: str) -> None:
         )
     for name, (dtype, shape) in want.items():
         a = arr[name]
-        if a.dtype.str != dtype or (shape is not None and a.shape != shape) or a.ndim != 1:
+        flat = a.ndim == 1 or name.endswith("/kernel")  # a kernel keeps its 4 axes
+        if a.dtype.str != dtype or (shape is not None and a.shape != shape) or not flat:
             raise ProgramError(
                 f"{where}: {name}: {a.dtype.str} {a.shape}; program.json needs "
                 f"{dtype} {shape or '(n,)'}"
@@ -296,8 +312,17 @@ def _network(m: Manifest, arr: dict[str, np.ndarray]) -> IntNetwork:
         delay = None
         if pr.delay:
             delay = sparse.csr_matrix((arr[f"{key}/delay"], w.indices, w.indptr), shape=w.shape)
+        conv = None
+        if pr.conv is not None:
+            c = pr.conv
+            conv = IntConv(
+                arr[f"{key}/kernel"], c.in_shape, c.out_shape, c.stride, c.padding, c.dilation,
+                c.groups,
+            )  # fmt: skip
         projs.append(
-            IntProjection(pr.name, pr.pre, pr.post, w, arr.get(f"{key}/bias"), pr.recurrent, delay)
+            IntProjection(
+                pr.name, pr.pre, pr.post, w, arr.get(f"{key}/bias"), pr.recurrent, delay, conv
+            )
         )
     return IntNetwork(
         {k: tuple(v) for k, v in m.inputs.items()},

@@ -62,6 +62,9 @@ class SynapseFormat:
     header_bits: int
     index_bits: int
     delay_bits: int = 0
+    # True: a convolution's kernel is stored once per core (its taps' weights, not a synapse per
+    # connection), and its input axons are still one per presynaptic neuron
+    shared_conv_weights: bool = False
 
 
 @dataclass(frozen=True)
@@ -264,7 +267,13 @@ _CHOICES = {
     "overflow": ("saturate", "wrap"),
     "current_overflow": ("", "saturate", "wrap"),
 }
-_BOOLS = ("subtract_reset", "reset_to_value", "current_bias", "bias_to_neuron")
+_BOOLS = (
+    "subtract_reset",
+    "reset_to_value",
+    "current_bias",
+    "bias_to_neuron",
+    "shared_conv_weights",
+)
 
 
 def _check_value(where: str, key: str, value: Any, kind: type) -> Any:

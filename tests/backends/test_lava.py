@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 
+import nir
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -156,3 +157,38 @@ def test_compile_writes_a_lava_loader(tmp_path):
     assert not (tmp_path / "r" / "run_lava.py").exists()
     with pytest.raises(nc.InputError, match="engine 'lava' is not available"):
         reference.simulate(np.zeros((2, 1, 64), np.uint8), engine="lava")
+
+
+def _conv_graph(groups: int, stride: int, padding: int):
+    rng = np.random.default_rng(groups + 3 * stride + 7 * padding)
+    w = rng.normal(0, 0.8, (4, 4 // groups, 3, 3))
+    conv = nir.Conv2d(
+        input_shape=(7, 6), weight=w, stride=stride, padding=padding, dilation=1,
+        groups=groups, bias=np.zeros(4),
+    )  # fmt: skip
+    out_h, out_w = (7 + 2 * padding - 3) // stride + 1, (6 + 2 * padding - 3) // stride + 1
+    n = (4, out_h, out_w)
+    neurons = nir.IF(r=np.ones(n), v_threshold=np.full(n, 1.0), v_reset=np.zeros(n))
+    return chain(("conv", conv), ("if", neurons), input_shape=(4, 7, 6), out=n)
+
+
+@pytest.mark.parametrize("groups,stride,padding", [(1, 1, 1), (2, 2, 0)])
+def test_convolutions_run_as_lava_conv_with_identical_spikes(groups, stride, padding):
+    from neurocomp.backends.lava import LavaNetwork
+
+    prog = nc.compile(_load(_conv_graph(groups, stride, padding), dt=1e-4), target="loihi2")
+    (pr,) = prog.net.projections
+    assert pr.conv is not None  # kept as one kernel
+    kinds = [type(p).__name__ for p in LavaNetwork(prog.net, prog.target.format, 2).sparse]
+    assert kinds == ["Conv"]
+    x = (np.random.default_rng(0).random((15, 2, 4, 7, 6)) < 0.3).astype(np.uint8)
+    assert assert_engines_agree(prog, x) > 20
+
+
+def test_sinabs_cnn_fits_ten_loihi2_cores_with_shared_kernels():
+    net = _load(zoo_file("cnn_sinabs.nir"))
+    prog = nc.compile(net, target="loihi2")
+    assert prog.summary.cores_used <= 10  # 21 with every connection stored (measured: 9)
+    assert [pr.conv is not None for pr in prog.net.projections] == [True, True, False, False, False]
+    reference = nc.compile(net, target="reference")  # expanded storage: its data says so
+    assert all(pr.conv is None for pr in reference.net.projections)

@@ -14,7 +14,7 @@ import pytest
 import neurocomp as nc
 from neurocomp.analysis import accuracy
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, zoo_file
 
 DIGITS = EXAMPLES / "digits"
 
@@ -190,3 +190,19 @@ def test_shipped_digits_compiles_to_the_committed_program(tmp_path, kernels):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout) == GOLDEN
+
+
+def test_conv_kernels_survive_the_program_folder(tmp_path):
+    """A loihi2 program keeps each convolution's kernel (shared weights): saved and read back."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nc.NeurocompWarning)
+        prog = nc.compile(nc.load(zoo_file("cnn_sinabs.nir")), target="loihi2")
+    back = nc.load_program(prog.save(tmp_path / "cnn"))
+    for a, b in zip(prog.net.projections, back.net.projections, strict=True):
+        assert (a.conv is None) == (b.conv is None)
+        if a.conv is not None:
+            np.testing.assert_array_equal(a.conv.kernel, b.conv.kernel)
+            assert (a.conv.stride, a.conv.padding, a.conv.groups) == (
+                b.conv.stride, b.conv.padding, b.conv.groups
+            )  # fmt: skip
+    assert back.summary.cores_used == prog.summary.cores_used
