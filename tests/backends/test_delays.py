@@ -9,11 +9,14 @@ import warnings
 import nir
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import neurocomp as nc
 from neurocomp.backends.lava_compat import lava_available
 
 from graphs import chain
+from nir_oracle import Oracle
 
 DT = 1e-4
 
@@ -122,3 +125,19 @@ def test_lava_delay_sparse_gives_identical_spikes():
         np.testing.assert_array_equal(ours.v[name], lava.v[name], err_msg=name)
         total += int(ours.spikes[name].sum())
     assert total > 30
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.integers(0, 2**31),
+    st.lists(st.integers(0, 7), min_size=3, max_size=3),
+    st.lists(st.integers(0, 7), min_size=2, max_size=2),
+)
+def test_folded_delays_match_the_nir_oracle(seed, pre, post):
+    """Delays before and after the weights, folded into synapses, against the independent NIR
+    interpreter (float, exact spikes)."""
+    graph = delayed(np.array(pre), np.array(post), seed=seed % 1000)
+    x = (np.random.default_rng(seed).random((40, 2, 3)) < 0.5).astype(np.float64)
+    (want,) = Oracle(graph, dt=DT).run(x).values()
+    folded = nc.transform(nc.load(graph, dt=DT), "fold").network
+    np.testing.assert_array_equal(nc.simulate(folded, x), want)
