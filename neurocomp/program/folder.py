@@ -69,6 +69,8 @@ The same as `python -m neurocomp.program.lava_run THIS_FOLDER spikes.npz [--loih
 the program's LavaNetwork and runs it (with --loihi2 under Loihi2HwCfg; Intel's lava-loihi
 package, available to INRC members, supplies the chip process models). spikes.npz holds `x`:
 binary input spikes (T, batch, *input_shape). Outputs go to lava_outputs.npz here.
+Layers with reset by subtraction or a bias into the synaptic current run neurocomp's own Lava
+neuron NcLIF (neurocomp.backends.lava_neurons.lif): a CPU model, with no Loihi 2 microcode.
 """
 
 import sys
