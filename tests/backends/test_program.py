@@ -133,9 +133,9 @@ def test_compile_is_deterministic_across_processes(tmp_path):
 # programs are the same on every machine; a change here is a change of the compiler's output:
 # if it is intended, replace the digest with the one the failure prints.
 GOLDEN = {
-    "reference": "fc1335209778b73062336546f2337d0dee3c5a90ec4291867d30b2b6aa066c36",
-    "loihi2": "3e1628ce539287b2576422cf336c468efecaaa94f489d426ccbb42e90bfc59b6",
-    "reference-calibrated": "c906fe94937dcfaac44e0857e3dd31443e775a7100850e86d914c4ad802e4756",
+    "reference": "53c4ea6a2d9cb5602278d0782435ef1b433a17373344b1f4ada536cb8169c542",
+    "loihi2": "9660738f44e09091cb52f88d9c4d9bcf12005625ea205e46da9f7c4f6ff8bc1d",
+    "reference-calibrated": "0f4aae44b7510585414535a725d661d60507ca0b84f37b76d696090458261a89",
 }
 DIGEST = """
 import hashlib, json, sys, warnings, numpy as np, neurocomp as nc
