@@ -3,7 +3,8 @@ integer arithmetic, counting every event.
 
 Per step, per population (all integers, int64; D = decay_bits, U = 2**D):
 
-    drive = sum over projections of W s_pre (+ bias)       (recurrent ones: s_pre of step t-1)
+    drive = sum over projections of W s_pre (+ bias)       (recurrent ones: s_pre of step t-1;
+                                                            a synapse with delay d: d steps more)
     u = decay(u, du) + drive, then overflow                (u = drive without a current stage)
     v = decay(v, dv) + u + bias, then overflow
     s = v > threshold;  v = v_reset where s  (or v - threshold for subtractive reset)
@@ -23,6 +24,7 @@ import numpy as np
 
 from ..errors import InputError, Violation
 from ..ir.integer import IntNetwork, IntPopulation
+from ..ir.ops import SynapseDelayLine
 from ..mapping import Mapping
 from ..progress import advance
 from ..target.spec import NEURON_MODELS, NumberFormat
@@ -244,18 +246,24 @@ def _drive(
     prev: dict[str, np.ndarray],
     fmt: NumberFormat,
     colcount: dict[str, np.ndarray],
+    lines: dict[str, SynapseDelayLine],
 ) -> tuple[np.ndarray, int]:
     """Summed synaptic input of `pop` at step t (shifted into the state's scale), and the
-    synaptic operations it took."""
+    synaptic operations it took (counted when a spike is sent, delayed or not)."""
     batch = next(iter(now.values())).shape[0]
     drive = np.zeros((batch, pop.size), np.int64)
     synops_in = 0
     for pr in net.projections_into(pop.name):
         delayed = pr.recurrent or fmt.synapse_delay > 0
         if delayed and t == 0:
+            if pr.name in lines:  # the line's clock starts with an empty step
+                lines[pr.name].push(np.zeros((batch, pr.weight.shape[1]), np.int64))
             continue  # nothing has been sent yet
         src = prev[pr.pre] if delayed else now[pr.pre]
-        drive += np.asarray(pr.weight @ src.T).T
+        if pr.name in lines:
+            drive += lines[pr.name].push(src)
+        else:
+            drive += np.asarray(pr.weight @ src.T).T
         if pr.bias is not None:
             drive += pr.bias
         synops_in += int(src.sum(axis=0) @ colcount[pr.name])
@@ -327,6 +335,11 @@ def run(
     counter = _Counter(net, mapping, steps) if mapping is not None else None
     state = _State.of(net, steps, batch, record)
     colcount = {pr.name: np.diff(pr.weight.tocsc().indptr) for pr in net.projections}
+    lines = {
+        pr.name: SynapseDelayLine(pr.weight, pr.delay, batch, np.int64)
+        for pr in net.projections
+        if pr.delay is not None
+    }
     prev = {p.name: np.zeros((batch, p.size), np.int64) for p in net.populations}
     for t in range(steps):
         advance("simulate (bit-accurate)", t, steps)
@@ -335,7 +348,7 @@ def run(
             for name, arr in now.items():
                 counter.source(t, name, arr)
         for pop in net.populations:
-            drive, synops_in = _drive(net, pop, t, now, prev, fmt, colcount)
+            drive, synops_in = _drive(net, pop, t, now, prev, fmt, colcount, lines)
             uu, vv, s = _neurons(pop, drive, state, fmt, net.decay_bits)
             now[pop.name] = vv if s is None else s
             if counter is not None:
