@@ -21,6 +21,7 @@ from .errors import (
     UnsupportedNodeError,
     Violation,
 )
+from .explore import SweepResult, sweep
 from .frontend.onnx_frontend import rate_code
 from .ir import Network, Population, Projection
 from .passes import PassError
@@ -55,5 +56,7 @@ __all__ = [
     "rate_code",
     "Program",
     "simulate",
+    "sweep",
+    "SweepResult",
     "transform",
 ]

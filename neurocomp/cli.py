@@ -543,6 +543,11 @@ def targets(json_out: JsonOpt = False, quiet: QuietOpt = False) -> None:
         )
 
 
+from .explore.command import sweep as _sweep  # noqa: E402 (it reads this module's helpers)
+
+app.command("sweep")(_sweep)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -28,11 +28,11 @@ pip() {
 C="-c constraints.txt"
 pip install $C "torch==2.13.0"
 pip install $C --ignore-requires-python "lava-nc==0.10.0"
-pip install $C -e ".[frameworks,dev]"
+pip install $C -e ".[frameworks,dev,sweep]"
 pip install $C "norse==1.1.0" --no-deps
 "$VENV/bin/python" - <<'PY'
 import importlib
-for mod in ("neurocomp", "torch", "snntorch", "norse", "nir", "lava"):
+for mod in ("neurocomp", "torch", "snntorch", "norse", "nir", "lava", "pandas", "pyarrow", "distributed"):
     importlib.import_module(mod) if mod != "lava" else importlib.util.find_spec("lava")
 PY
 echo "$want" > "$stamp"

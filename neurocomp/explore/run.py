@@ -81,10 +81,11 @@ def sweep(
     if eval_input is None:
         raise InputError("sweep: eval_input (T, batch, *input_shape) is required")
     net = model if isinstance(model, Network) else api.load(model, dt, reset, calibration)
-    eval_x = _arrays(eval_input)
+    eval_x = _by_input(net, eval_input)
     batch = _batch(eval_x)
     _check_labels(eval_labels, batch, "eval_labels")
-    data = PointData(net, _opt_arrays(calibration), _opt_labels(labels), output, chips)
+    cal = None if calibration is None else _by_input(net, calibration)
+    data = PointData(net, cal, _opt_labels(labels), output, chips)
     points = _points(targets, passes)
     base = digest("neurocomp-sweep", _version(), net, data.calibration, data.calibration_labels)
     base = digest(base, eval_x, _opt_labels(eval_labels), output, chips)
@@ -282,22 +283,22 @@ def _store(folder: Any, cache: Any) -> PointCache | None:
     return None
 
 
-def _arrays(x: Any) -> Any:
+def _by_input(net: Network, x: Any) -> dict[str, np.ndarray]:
+    """Input arrays by input name (one array stands for the only input): the same data give
+    the same cache key however they were passed."""
     if isinstance(x, Mapping):
         return {str(k): np.asarray(v) for k, v in sorted(x.items())}
-    return np.asarray(x)
-
-
-def _opt_arrays(x: Any) -> Any:
-    return None if x is None else _arrays(x)
+    if len(net.inputs) != 1:
+        raise InputError(f"the network has inputs {sorted(net.inputs)}: pass a dict of arrays")
+    return {next(iter(net.inputs)): np.asarray(x)}
 
 
 def _opt_labels(labels: Any) -> np.ndarray | None:
     return None if labels is None else np.asarray(labels)
 
 
-def _batch(x: Any) -> int:
-    arrays = list(x.values()) if isinstance(x, dict) else [x]
+def _batch(x: dict[str, np.ndarray]) -> int:
+    arrays = list(x.values())
     if not arrays or any(a.ndim < 2 for a in arrays):
         raise InputError("sweep: eval_input must be (T, batch, *input_shape)")
     sizes = {int(a.shape[1]) for a in arrays}

@@ -50,8 +50,12 @@ class PointCache:
             return False
         key = str(row.values["key"])
         text = json.dumps({"format": CACHE_FORMAT, "key": key, "row": row.values}, indent=1)
-        write_atomic(self.path(key), lambda tmp: tmp.write_text(text + "\n"))
+        write_atomic(self.path(key), lambda tmp: _write_text(tmp, text + "\n"))
         return True
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text)
 
 
 def _nan(value: Any) -> Any:

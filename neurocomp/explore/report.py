@@ -23,8 +23,15 @@ from ..files import write_atomic
 from .pareto import DEFAULT_OBJECTIVES, pareto_mask
 from .points import COLUMNS, PointRow
 
-INT_COLUMNS = ("point", "cores_used", "cores_available", "neurons", "synapses", "weight_bits")
-INT_COLUMNS += ("samples",)
+INT_COLUMNS = (
+    "point",
+    "cores_used",
+    "cores_available",
+    "neurons",
+    "synapses",
+    "weight_bits",
+    "samples",
+)
 TEXT_COLUMNS = ("target", "passes", "pipeline", "error", "key")
 OUTPUT_FILES = ("table.csv", "table.parquet", "report.html")
 
@@ -44,6 +51,10 @@ def make_table(rows: Sequence[PointRow]) -> Any:
         if c not in INT_COLUMNS and c not in TEXT_COLUMNS:
             df[c] = df[c].astype("float64")
     return df
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text)
 
 
 def _label(column: str) -> str:
@@ -136,7 +147,7 @@ class SweepResult:
         write_atomic(out / "table.csv", lambda tmp: self.table.to_csv(tmp, index=False))
         write_atomic(out / "table.parquet", lambda tmp: self.table.to_parquet(tmp, index=False))
         text = self.html()
-        write_atomic(out / "report.html", lambda tmp: tmp.write_text(text))
+        write_atomic(out / "report.html", lambda tmp: _write_text(tmp, text))
         self.folder = out
         return out
 
