@@ -3,7 +3,6 @@ in-process, a worker killed mid-sweep, a whole sweep killed and resumed."""
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
@@ -15,6 +14,7 @@ import pandas as pd
 import pytest
 
 import neurocomp as nc
+from neurocomp.explore.run import local_cluster
 from neurocomp.progress import reporting
 
 from sweep_data import digits, without_timings
@@ -34,16 +34,7 @@ def in_process(inputs):
 
 @pytest.fixture(scope="module")
 def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):
+    with local_cluster(2) as cluster, distributed.Client(cluster) as c:
         yield c
 
 
