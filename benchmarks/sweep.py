@@ -6,8 +6,10 @@
 The digits example, 2 targets x 12 pipelines, every point compiled and run on the bit-accurate
 engine on the test set (397 samples, tiled to --samples). Each cluster (one thread per worker
 process) is started once and warmed up with one sweep; then the two are timed alternately,
-`--repeat` times each, no cache. Reports every time, the best and median of each, the ratio of
-the medians (1 worker / 2 workers), and the load average, since the machine may be shared.
+`--repeat` times each, no cache. Reports every wall time, the best and median of each, the ratio
+of the medians (1 worker / 2 workers), the work done in the workers (compile + simulate seconds
+summed over the points: it grows when the workers wait for a core) and the CPU time of this
+process (client and scheduler), and the load average, since the machine may be shared.
 The tables of the two clusters are checked identical (timings aside).
 """
 
@@ -75,12 +77,16 @@ def main() -> None:
     assert tables[1].equals(tables[2]), "1-worker and 2-worker tables differ"
     failed = int((tables[1]["error"] != "").sum())
     times: dict[int, list[float]] = {1: [], 2: []}
+    work: dict[int, list[float]] = {1: [], 2: []}  # compile + simulate seconds, all points
+    client_cpu: dict[int, list[float]] = {1: [], 2: []}  # this process: client and scheduler
     loads = [os.getloadavg()[0]]
     for _ in range(args.repeat):
         for n, (_, client) in clusters.items():
-            t = time.perf_counter()
-            nc.sweep(**kw, scheduler=client)
+            t, cpu = time.perf_counter(), time.process_time()
+            table = nc.sweep(**kw, scheduler=client).table
             times[n].append(time.perf_counter() - t)
+            client_cpu[n].append(time.process_time() - cpu)
+            work[n].append(float(table[list(TIMING_COLUMNS)].to_numpy().sum()))
             loads.append(os.getloadavg()[0])
     for c, client in clusters.values():
         client.close()
@@ -90,10 +96,14 @@ def main() -> None:
         f"sweep of {points} points ({failed} failed), {args.samples} samples each, "
         f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}"
     )
-    print("| workers | times (s) | best (s) | median (s) |")
-    print("|---|---|---|---|")
+    print("| workers | wall times (s) | best (s) | median (s) | work (s) | client CPU (s) |")
+    print("|---|---|---|---|---|---|")
     for n, v in times.items():
-        print(f"| {n} | {', '.join(f'{s:.2f}' for s in v)} | {min(v):.2f} | {med[n]:.2f} |")
+        print(
+            f"| {n} | {', '.join(f'{s:.2f}' for s in v)} | {min(v):.2f} | {med[n]:.2f} "
+            f"| {statistics.median(work[n]):.2f} | {statistics.median(client_cpu[n]):.2f} |"
+        )
+    print("work: compile + simulate seconds summed over the points, measured in the workers")
     print(f"ratio of medians, 1 worker / 2 workers: **{med[1] / med[2]:.2f}x**")
     print(f"ratio of bests: {min(times[1]) / min(times[2]):.2f}x")
     print(f"1-minute load average during the runs: {min(loads):.1f} to {max(loads):.1f}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -13,6 +15,7 @@ import pytest
 import neurocomp as nc
 from neurocomp.analysis import accuracy
 from neurocomp.explore.points import COLUMNS
+from neurocomp.passes.base import REGISTRY
 
 from sweep_data import digits, without_timings
 
@@ -142,3 +145,25 @@ def test_one_thread_for_torch_during_a_point():
     with one_thread():
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+@dataclass(frozen=True)
+class Explode:
+    """A pass with a bug: not a neurocomp error, so another run may not repeat it."""
+
+    name: ClassVar[str] = "explode"
+
+    def run(self, net, ctx):
+        raise RuntimeError("boom")
+
+
+def test_other_failures_recorded_but_not_cached(inputs, tmp_path, monkeypatch):
+    monkeypatch.setitem(REGISTRY, "explode", Explode)
+    kw = {**inputs, "targets": ["reference"], "passes": [None, [Explode()]]}
+    first = nc.sweep(**kw, folder=tmp_path)
+    assert first.table["passes"].tolist() == ["", "explode"]
+    error = first.table["error"][1]
+    assert error.startswith("RuntimeError: boom (at test_sweep.py:")
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 1
+    again = nc.sweep(**kw, folder=tmp_path)
+    assert again.cached == 1 and again.table["error"][1] == error
