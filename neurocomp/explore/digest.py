@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from ..errors import InputError
+
 
 def digest(*values: Any) -> str:
     """SHA-256 (hex) of the contents of `values`."""
@@ -43,7 +45,13 @@ def _feed(h: Any, v: Any) -> None:
         _tag(h, "sparse", repr(m.shape).encode())
         for part in (m.data, m.indices.astype(np.int64), m.indptr.astype(np.int64)):
             _array(h, part)
-    elif isinstance(v, Mapping):
+    else:
+        _structured(h, v)
+
+
+def _structured(h: Any, v: Any) -> None:
+    """Containers, enums and dataclasses, by their contents."""
+    if isinstance(v, Mapping):
         _tag(h, "map", str(len(v)).encode())
         for key in sorted(v, key=str):
             _feed(h, str(key))
@@ -64,7 +72,7 @@ def _feed(h: Any, v: Any) -> None:
         for item in sorted(v, key=repr):
             _feed(h, item)
     else:
-        raise TypeError(f"cannot hash a {type(v).__qualname__} for the sweep cache")
+        raise InputError(f"sweep: cannot hash a {type(v).__qualname__} for the point cache")
 
 
 def _scalar(h: Any, v: Any) -> None:
