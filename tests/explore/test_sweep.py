@@ -167,3 +167,16 @@ def test_other_failures_recorded_but_not_cached(inputs, tmp_path, monkeypatch):
     assert len(list((tmp_path / "cache").glob("*.json"))) == 1
     again = nc.sweep(**kw, folder=tmp_path)
     assert again.cached == 1 and again.table["error"][1] == error
+
+
+def test_progress_counts_points_cached_ones_first(inputs, tmp_path):
+    from neurocomp.progress import reporting
+
+    kw = {**inputs, "targets": ["reference"], "passes": inputs["passes"][:3]}
+    nc.sweep(**{**kw, "passes": kw["passes"][:1]}, folder=tmp_path)  # one point cached
+    seen: list[tuple[int, int]] = []
+    with reporting(
+        lambda task, done, total: seen.append((done, total)) if task == "sweep" else None
+    ):
+        nc.sweep(**kw, folder=tmp_path)
+    assert seen == [(1, 3), (2, 3), (3, 3)]
