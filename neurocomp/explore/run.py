@@ -91,12 +91,7 @@ def sweep(
     base = digest(base, eval_x, _opt_labels(eval_labels), output, chips)
     keys = {p.index: digest(base, load_target(p.target, chips).to_dict(), p.passes) for p in points}
     store = _store(folder, cache)
-    rows: dict[int, PointRow] = {}
-    for p in points:
-        hit = store.get(keys[p.index]) if store is not None else None
-        if hit is not None:
-            hit.values["point"], hit.values["passes"] = p.index, p.passes
-            rows[p.index] = hit
+    rows = _cached_rows(store, points, keys)
     cached = len(rows)
     todo = [p for p in points if p.index not in rows]
     advance("sweep", cached, len(points))
@@ -118,6 +113,19 @@ def sweep(
     if folder is not None:
         result.write(folder)
     return result
+
+
+def _cached_rows(
+    store: PointCache | None, points: Sequence[SweepPoint], keys: dict[int, str]
+) -> dict[int, PointRow]:
+    """The rows of the points already in the cache, renumbered for this sweep."""
+    rows: dict[int, PointRow] = {}
+    for p in points:
+        hit = store.get(keys[p.index]) if store is not None else None
+        if hit is not None:
+            hit.values["point"], hit.values["passes"] = p.index, p.passes
+            rows[p.index] = hit
+    return rows
 
 
 class _Job:
