@@ -4,12 +4,13 @@
     .venv/bin/python benchmarks/sweep.py --repeat 5
 
 The digits example, 2 targets x 12 pipelines, every point compiled and run on the bit-accurate
-engine on the test set (397 samples, tiled to --samples). Each cluster (one thread per worker
+engine on the test set (397 samples) tiled three times (--samples 1191). Each cluster (one thread per worker
 process) is started once and warmed up with one sweep; then the two are timed alternately,
 `--repeat` times each, no cache. Reports every wall time, the best and median of each, the ratio
 of the medians (1 worker / 2 workers), the work done in the workers (compile + simulate seconds
 summed over the points: it grows when the workers wait for a core) and the CPU time of this
-process (client and scheduler), and the load average, since the machine may be shared.
+process (client and scheduler), the load average, and a control: the throughput of the same
+numpy job in 2 processes against 1, i.e. how much of a second core the machine gives now.
 The tables of the two clusters are checked identical (timings aside).
 """
 
@@ -63,10 +64,38 @@ def cluster(n: int) -> tuple[Any, Any]:
     return c, Client(c)
 
 
+def cpu_job(_: int = 0) -> float:
+    """A fixed CPU-bound numpy job (seconds): the control for how many cores the machine
+    gives right now."""
+    x = np.random.default_rng(0).integers(0, 100, 2_000_000)
+    t = time.perf_counter()
+    for _ in range(20):
+        np.sort(x)
+    return time.perf_counter() - t
+
+
+def control(repeat: int) -> list[float]:
+    """Throughput of 2 processes over 1 on `cpu_job` (2.0: two free cores; 1.0: one)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    ratios = []
+    with ctx.Pool(1) as one, ctx.Pool(2) as two:
+        one.map(cpu_job, [0]), two.map(cpu_job, [0, 1])  # warm-up
+        for _ in range(repeat):
+            t = time.perf_counter()
+            one.map(cpu_job, [0])
+            t1 = time.perf_counter() - t
+            t = time.perf_counter()
+            two.map(cpu_job, [0, 1])
+            ratios.append(2 * t1 / (time.perf_counter() - t))
+    return ratios
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--samples", type=int, default=397)
+    ap.add_argument("--samples", type=int, default=1191)
     args = ap.parse_args()
     kw = inputs(args.samples)
     points = len(kw["targets"]) * len(kw["passes"])
@@ -91,6 +120,7 @@ def main() -> None:
     for c, client in clusters.values():
         client.close()
         c.close()
+    ctrl = control(args.repeat)
     med = {n: statistics.median(v) for n, v in times.items()}
     print(
         f"sweep of {points} points ({failed} failed), {args.samples} samples each, "
@@ -106,6 +136,10 @@ def main() -> None:
     print("work: compile + simulate seconds summed over the points, measured in the workers")
     print(f"ratio of medians, 1 worker / 2 workers: **{med[1] / med[2]:.2f}x**")
     print(f"ratio of bests: {min(times[1]) / min(times[2]):.2f}x")
+    print(
+        "control, the same numpy job in 2 processes against 1 (throughput, 2.0 = two free "
+        f"cores): {', '.join(f'{r:.2f}' for r in ctrl)}, median {statistics.median(ctrl):.2f}x"
+    )
     print(f"1-minute load average during the runs: {min(loads):.1f} to {max(loads):.1f}")
 
 
