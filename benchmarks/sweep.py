@@ -4,8 +4,9 @@
     .venv/bin/python benchmarks/sweep.py --repeat 5
 
 The digits example, 2 targets x 12 pipelines, every point compiled and run on the bit-accurate
-engine on the test set (397 samples) tiled three times (--samples 1191). Each cluster (one thread per worker
-process) is started once and warmed up with one sweep; then the two are timed alternately,
+engine on the test set (397 samples) tiled three times (--samples 1191). Each cluster (one
+thread per worker process) is started once and warmed up with one sweep; then the two are timed
+alternately,
 `--repeat` times each, no cache. Reports every wall time, the best and median of each, the ratio
 of the medians (1 worker / 2 workers), the work done in the workers (compile + simulate seconds
 summed over the points: it grows when the workers wait for a core) and the CPU time of this
