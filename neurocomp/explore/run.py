@@ -144,11 +144,11 @@ class _Job:
         self.shard_size = shard_size
 
     def in_process(self, todo: Sequence[SweepPoint], done: Any) -> None:
+        bounds = shard_bounds(self.batch, self.shard_size)
         for p in todo:
             compiled = compile_point(self.data, p)
             shards = [
-                run_shard(compiled, take(self.x, a, b), a, self.data.output)
-                for a, b in shard_bounds(self.batch, self.shard_size)
+                run_shard(compiled, take(self.x, a, b), a, self.data.output) for a, b in bounds
             ]
             done(finish_point(compiled, shards, self.labels, self.keys[p.index]))
 
@@ -165,22 +165,14 @@ class _Job:
         ]
         futures = {}
         for p in todo:
-            k = self.keys[p.index][:32]
-            comp = client.submit(compile_point, data_f, p, key=f"sweep-compile-{k}-{p.index}")
-            shards = [
-                client.submit(
-                    run_shard, comp, xf, a, self.data.output, key=f"sweep-sim-{k}-{p.index}-{a}"
-                )
-                for xf, (a, _) in zip(x_f, bounds, strict=True)
-            ]
-            row = client.submit(
-                finish_point,
-                comp,
-                shards,
-                self.labels,
-                self.keys[p.index],
-                key=f"sweep-row-{k}-{p.index}",
-            )
+            name = f"{self.keys[p.index][:32]}-{p.index}"
+            if len(bounds) == 1:  # one task: the program never leaves its worker
+                row = client.submit(
+                    whole_point, data_f, p, x_f[0], self.labels, self.keys[p.index],
+                    key=f"sweep-point-{name}",
+                )  # fmt: skip
+            else:
+                row = self._sharded(client, p, name, data_f, x_f, bounds)
             futures[row.key] = (row, p)
         for fut in as_completed([f for f, _ in futures.values()]):
             p = futures[fut.key][1]
@@ -189,6 +181,32 @@ class _Job:
             except Exception as exc:  # the task could not run (e.g. its worker kept dying)
                 done(_lost(p, self.keys[p.index], exc))
             fut.release()
+
+    def _sharded(
+        self,
+        client: Any,
+        p: SweepPoint,
+        name: str,
+        data_f: Any,
+        x_f: list[Any],
+        bounds: list[tuple[int, int]],
+    ) -> Any:
+        """Compile once, simulate each shard as its own task, merge: the row's future."""
+        comp = client.submit(compile_point, data_f, p, key=f"sweep-compile-{name}")
+        shards = [
+            client.submit(run_shard, comp, xf, a, self.data.output, key=f"sweep-sim-{name}-{a}")
+            for xf, (a, _) in zip(x_f, bounds, strict=True)
+        ]
+        key = self.keys[p.index]
+        return client.submit(finish_point, comp, shards, self.labels, key, key=f"sweep-row-{name}")
+
+
+def whole_point(
+    data: PointData, point: SweepPoint, x: Any, labels: np.ndarray | None, key: str
+) -> PointRow:
+    """Compile, run on the whole evaluation set, tabulate: one point in one call."""
+    compiled = compile_point(data, point)
+    return finish_point(compiled, [run_shard(compiled, x, 0, data.output)], labels, key)
 
 
 def _same(value: Any) -> Any:
