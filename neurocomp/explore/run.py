@@ -78,6 +78,9 @@ def sweep(
     """
     from .. import api
 
+    _require("pandas")  # before any work: the table needs it
+    if isinstance(scheduler, str) and scheduler.startswith("local:"):
+        _worker_count(scheduler)  # a bad count fails now, even when every point is cached
     if eval_input is None:
         raise InputError("sweep: eval_input (T, batch, *input_shape) is required")
     net = model if isinstance(model, Network) else api.load(model, dt, reset, calibration)
@@ -242,12 +245,9 @@ def _client(scheduler: Any) -> Iterator[Any]:
     if scheduler is None or scheduler == "inprocess":
         yield None
         return
-    try:
-        from distributed import Client
-    except ImportError:
-        raise InputError(
-            "sweep: a Dask scheduler needs the sweep extra: pip install 'neurocomp[sweep]'"
-        ) from None
+    _require("distributed")
+    from distributed import Client
+
     if isinstance(scheduler, Client):
         yield scheduler
         return
@@ -352,6 +352,16 @@ def _check_labels(labels: Any, batch: int, name: str) -> None:
         raise InputError(
             f"sweep: {name} of shape {np.asarray(labels).shape}, expected ({batch},) "
             "(one class per evaluation sample)"
+        )
+
+
+def _require(module: str) -> None:
+    """Fail with one line when the `sweep` extra is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise InputError(
+            f"sweep: needs {module}, in the sweep extra: pip install 'neurocomp[sweep]'"
         )
 
 
