@@ -127,7 +127,8 @@ def pipeline_text(passes: str | Sequence[Pass] | None) -> str:
 @contextmanager
 def one_thread() -> Iterator[None]:
     """Run a point with one BLAS/torch thread, so that passes that train reproduce bit for bit
-    whichever process runs them (Dask's nanny also sets OMP_NUM_THREADS=1 in workers)."""
+    whichever process runs them (Dask's nanny also sets OMP_NUM_THREADS=1 in workers). torch's
+    thread count is put back afterwards; a torch first imported during the point keeps one."""
     torch = sys.modules.get("torch")
     saved_env = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     os.environ.update({k: "1" for k in saved_env})  # read by torch if a pass imports it now
@@ -142,11 +143,8 @@ def one_thread() -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        torch = sys.modules.get("torch")
         if torch is not None and before is not None:
             torch.set_num_threads(before)
-        elif torch is not None:
-            torch.set_num_threads(1)  # imported during the point: keep it deterministic
 
 
 def _error(exc: BaseException) -> str:
