@@ -18,6 +18,7 @@ The tables of the two clusters are checked identical (timings aside).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import platform
 import statistics
@@ -98,6 +99,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--samples", type=int, default=1191)
     args = ap.parse_args()
+    logging.getLogger("distributed").setLevel(logging.ERROR)  # no INFO lines at shutdown
     kw = inputs(args.samples)
     points = len(kw["targets"]) * len(kw["passes"])
     clusters = {n: cluster(n) for n in (1, 2)}
