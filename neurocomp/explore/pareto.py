@@ -17,6 +17,8 @@ from ..errors import InputError
 Objectives = Mapping[str, str]  # column -> "min" or "max"
 
 DEFAULT_OBJECTIVES: dict[str, str] = {"accuracy": "max", "energy_per_inference_j": "min"}
+# Without labels there is no accuracy: trade energy against cores instead.
+UNLABELLED_OBJECTIVES: dict[str, str] = {"cores_used": "min", "energy_per_inference_j": "min"}
 
 
 def pareto_mask(values: np.ndarray, senses: list[str]) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..files import write_atomic
-from .pareto import DEFAULT_OBJECTIVES, pareto_mask
+from .pareto import DEFAULT_OBJECTIVES, UNLABELLED_OBJECTIVES, pareto_mask
 from .points import COLUMNS, PointRow
 
 INT_COLUMNS = (
@@ -82,12 +82,19 @@ class SweepResult:
 
     def pareto(self, objectives: Mapping[str, str] | None = None) -> Any:
         """The non-dominated points (failed ones excluded): by default the highest accuracy
-        for the lowest energy per inference. objectives: column -> "max" or "min", e.g.
+        for the lowest energy per inference (without labels: the fewest cores for the lowest
+        energy). objectives: column -> "max" or "min", e.g.
         {"accuracy": "max", "energy_per_inference_j": "min", "cores_used": "min"}."""
-        objs = dict(objectives or DEFAULT_OBJECTIVES)
+        objs = self._objectives(objectives)
         ok = self.table[self.table["error"] == ""]
         values = ok[list(objs)].to_numpy(dtype=np.float64, na_value=np.nan)
         return ok[pareto_mask(values, list(objs.values()))]
+
+    def _objectives(self, objectives: Mapping[str, str] | None) -> dict[str, str]:
+        if objectives:
+            return dict(objectives)
+        labelled = self.table["accuracy"].notna().any()
+        return dict(DEFAULT_OBJECTIVES if labelled else UNLABELLED_OBJECTIVES)
 
     @property
     def failed(self) -> Any:
@@ -99,7 +106,7 @@ class SweepResult:
         a log axis when it is one), coloured by target, the Pareto front joined."""
         from ..analysis.plots import DisplayFigure
 
-        objs = list(dict(objectives or DEFAULT_OBJECTIVES))
+        objs = list(self._objectives(objectives))
         x_col, y_col = (objs + objs)[1], objs[0]
         fig = DisplayFigure(figsize=(7, 4.5))
         ax = fig.subplots()

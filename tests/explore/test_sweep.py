@@ -180,3 +180,14 @@ def test_progress_counts_points_cached_ones_first(inputs, tmp_path):
     ):
         nc.sweep(**kw, folder=tmp_path)
     assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_without_labels_no_accuracy_and_the_front_trades_cores_for_energy(inputs):
+    res = nc.sweep(**{**inputs, "targets": ["reference"], "eval_labels": None})
+    ok = res.table[res.table["error"] == ""]
+    assert ok["accuracy"].isna().all() and len(ok) == 3
+    front = res.pareto()
+    best = ok["energy_per_inference_j"].min()
+    assert best in set(front["energy_per_inference_j"])
+    assert front["cores_used"].min() == ok["cores_used"].min()
+    res.plot()
