@@ -24,11 +24,11 @@ import numpy as np
 
 from ..analysis.energy import energy_report
 from ..analysis.metrics import predictions
-from ..backends.program import Program
-from ..backends.reference_sim import EventCounts
+from ..backends.events import EventCounts
 from ..errors import NeurocompError
 from ..ir.network import Network
 from ..passes.base import Pass, describe
+from ..program.artifact import Program
 
 # Columns of the table, in order; the last ones are timings (they differ run to run).
 COLUMNS = (
@@ -245,7 +245,7 @@ def finish_point(
 
 def _figures(prog: Program, shards: Sequence[Shard], labels: np.ndarray | None) -> dict[str, Any]:
     counts = merge_counts([s.counts for s in shards if s.counts is not None])
-    report = energy_report(prog.net, counts, prog.target, prog.mapping.usage_table(prog.target))
+    report = energy_report(prog.net, counts, prog.target, prog.mapping.usage(prog.target))
     pred = np.concatenate([s.predictions for s in shards if s.predictions is not None])
     s = prog.summary
     t = report.totals
