@@ -543,7 +543,7 @@ def targets(json_out: JsonOpt = False, quiet: QuietOpt = False) -> None:
         )
 
 
-from .explore.command import sweep as _sweep  # noqa: E402 (it reads this module's helpers)
+from .cli_sweep import sweep as _sweep  # noqa: E402 (it reads this module's helpers)
 
 app.command("sweep")(_sweep)
 

@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 
 from ..analysis.energy import energy_report
-from ..analysis.metrics import predictions
 from ..backends.events import EventCounts
 from ..errors import NeurocompError
 from ..ir.network import Network
 from ..passes.base import Pass, describe
+from ..present.metrics import predictions
 from ..program.artifact import Program
 
 # Columns of the table, in order; the last ones are timings (they differ run to run).

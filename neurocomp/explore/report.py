@@ -104,7 +104,7 @@ class SweepResult:
     def plot(self, objectives: Mapping[str, str] | None = None) -> Any:
         """Matplotlib figure: every point by the first two objectives (energy per inference on
         a log axis when it is one), coloured by target, the Pareto front joined."""
-        from ..analysis.plots import DisplayFigure
+        from ..present.plots import DisplayFigure
 
         objs = list(self._objectives(objectives))
         x_col, y_col = (objs + objs)[1], objs[0]

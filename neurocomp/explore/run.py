@@ -366,6 +366,6 @@ def _require(module: str) -> None:
 
 
 def _version() -> str:
-    from .. import __version__
+    import neurocomp
 
-    return __version__
+    return str(neurocomp.__version__)

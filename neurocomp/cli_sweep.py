@@ -1,4 +1,5 @@
-"""`neurocomp sweep`: the command line of `nc.sweep` (registered by neurocomp/cli.py)."""
+"""`neurocomp sweep`: the command line of `nc.sweep` (neurocomp/explore), registered by cli.py;
+a module of the CLI stage that reads cli.py's helpers."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import InputError
+from .errors import InputError
 
 
 def sweep(
@@ -65,8 +66,8 @@ def sweep(
 ) -> None:
     """Compile and evaluate every --target x --passes point; write the table and a Pareto
     report. Finished points are cached in OUTPUT/cache: rerun the same command to resume."""
-    from .. import cli
-    from .run import sweep as run_sweep
+    from . import cli
+    from .explore.run import sweep as run_sweep
 
     def run() -> Any:
         if workers is not None and scheduler is not None:
@@ -105,7 +106,7 @@ def sweep(
 def _print(result: Any, out: Path) -> None:
     from rich.table import Table
 
-    from ..cli import _console
+    from .cli import _console
 
     front = set(result.pareto()["point"])
     table = Table(title=f"{len(result.table)} points ({result.cached} from the cache)")
