@@ -77,7 +77,8 @@ def sweep(
         net = cli._load_model(model, dt, reset, calibration)
         cal_x = cal_labels = None
         if calibration is not None:
-            cal_x, cal_labels = cli._load_inputs(calibration, net), cli._labels(calibration)
+            cal_x = cli._load_inputs(calibration, net)
+            cal_labels = cli._labels(calibration, cal_x)
         eval_x = cli._load_inputs(eval_file, net)
         return run_sweep(
             net,
@@ -86,7 +87,7 @@ def sweep(
             calibration=cal_x,
             labels=cal_labels,
             eval_input=eval_x,
-            eval_labels=cli._labels(eval_file),
+            eval_labels=cli._labels(eval_file, eval_x),
             scheduler=f"local:{workers}" if workers is not None else scheduler,
             folder=out,
             output=readout,

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "neurocomp"
 
 # From the bottom up. A stage is a module or a package (path relative to neurocomp/, no suffix).
 STAGES: tuple[tuple[str, ...], ...] = (
-    ("errors", "files", "progress"),
+    ("errors", "files", "inputs", "progress"),
     ("present",),  # HTML tables, plots, metrics: usable by every stage
     ("target",),  # chip descriptions (data)
     ("ir",),  # float and integer IR
@@ -30,7 +30,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("compiler",),
     ("api",),
     ("explore",),  # design-space sweeps over compile (nc.sweep)
-    ("cli", "cli_sweep", "__init__"),
+    ("cli", "cli_sweep", "__init__", "__main__"),
 )
 
 ALIASES = (
