@@ -619,6 +619,11 @@ def targets(json_out: JsonOpt = False, quiet: QuietOpt = False) -> None:
         )
 
 
+from .cli_sweep import sweep as _sweep  # noqa: E402 (it reads this module's helpers)
+
+app.command("sweep")(_sweep)
+
+
 _interrupted = False
 
 

@@ -30,7 +30,8 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("program",),  # the compiled artifact and its folder
     ("compiler",),
     ("api",),
-    ("cli", "__init__", "__main__"),
+    ("explore",),  # design-space sweeps over compile (nc.sweep)
+    ("cli", "cli_sweep", "__init__", "__main__"),
 )
 
 ALIASES = (
