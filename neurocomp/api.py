@@ -14,6 +14,7 @@ from .backends.program import load_program as _load_program
 from .compiler import compile_network
 from .errors import InputError, ParameterError
 from .frontend import load_nir
+from .frontend.conventions import _UNSET
 from .frontend.onnx_frontend import load_onnx
 from .frontend.torch_frontend import Framework, export_torch, write_nir
 from .ir.network import Network
@@ -27,6 +28,9 @@ def load(
     dt: float | None = None,
     reset: str | None = None,
     calibration: np.ndarray | Mapping[str, np.ndarray] | None = None,
+    *,
+    framework: str | None = None,
+    max_spikes: Any = _UNSET,
 ) -> Network:
     """Load a network: a .nir path or `nir.NIRGraph`, or a trained ANN (.onnx path or
     `onnx.ModelProto`) converted to a rate-coded IF network (see docs/onnx.md).
@@ -38,12 +42,20 @@ def load(
         (v <- v - v_threshold).
     calibration: ONNX only, and required there: ANN inputs (batch, *input_shape) in [0, 1] or
         rate-coded spike trains (T, batch, *input_shape), for threshold balancing.
+    framework: the NIR exporter the file comes from ("snntorch", "norse", "sinabs", "rockpool",
+        "spyx", or "nir" for NIR's own equations): its conventions (discretisation, parameter
+        encodings, default reset, spikes per step, threshold test) are applied, each reported
+        in a warning naming the layer (docs/compatibility.md). By default a framework the file
+        makes certain is applied with a warning, and parameters that only look like one are
+        warned about.
+    max_spikes: spikes a neuron may send per step: 1, an integer cap, or None for no cap;
+        by default the framework's own (Sinabs: None, Rockpool: 65536, others: 1).
     """
     if _is_onnx(source):
         if dt is not None or reset not in (None, "subtract"):
             raise ParameterError("<network>", "dt/reset", (dt, reset), "not used for ONNX models")
         return load_onnx(source, calibration=calibration)
-    return load_nir(source, dt=dt, reset=reset)
+    return load_nir(source, dt=dt, reset=reset, framework=framework, max_spikes=max_spikes)
 
 
 def from_torch(

@@ -28,7 +28,7 @@ from .fold import ensure_folded, matrix_of
 
 def _flat_pop(pop: Population, keep: np.ndarray) -> Population:
     arrays = {k: a.reshape(-1)[keep] for k, a in pop.params.arrays().items()}
-    params = NeuronParams(reset=pop.params.reset, **arrays)
+    params = dataclasses.replace(pop.params, **arrays)
     quant = pop.quant
     if quant is not None:
         quant = dataclasses.replace(quant, scale=quant.scale.reshape(-1)[keep])
