@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, cast, overload
 
@@ -12,12 +13,13 @@ import numpy as np
 from .backends.program import Program
 from .backends.program import load_program as _load_program
 from .compiler import compile_network
-from .errors import InputError, ParameterError
+from .errors import InputError, NeurocompWarning, ParameterError
 from .frontend import load_nir
 from .frontend.conventions import _UNSET
 from .frontend.onnx_frontend import load_onnx
+from .frontend.synsense_export import apply_layers, export_rockpool, export_sinabs
 from .frontend.torch_frontend import Framework, export_torch, write_nir
-from .ir.network import Network
+from .ir.network import Network, ResetMode
 from .passes.base import Calibration, Pass, PassContext, PipelineResult, run_pipeline
 from .sim.float_sim import Trace
 from .sim.float_sim import simulate as _simulate
@@ -61,26 +63,34 @@ def load(
 def from_torch(
     module: Any,
     sample: Any,
-    framework: Framework = "snntorch",
+    framework: Framework | Literal["sinabs", "rockpool"] = "snntorch",
     *,
     dt: float | None = None,
     reset: str | None = None,
     path: str | os.PathLike[str] | None = None,
 ) -> Network:
-    """A trained snnTorch or Norse module as a Network, ready to simulate, transform or compile.
+    """A trained snnTorch, Norse, Sinabs or Rockpool module as a Network, ready to simulate,
+    transform or compile.
 
     Exports through the framework's own NIR exporter and repairs its known quirks (batch
     dimension in the input type, scalar parameters NIR wants per neuron, missing shapes and
-    types); unrepairable departures are warned about, naming the layer.
+    types, and what the exporter drops: Sinabs' tau_syn, norm_input, spike function and reset;
+    Rockpool's biases, recurrent weights and max_spikes_per_dt); the framework's conventions
+    (docs/compatibility.md) are applied; unrepairable departures are warned about or refused,
+    naming the layer.
 
-    sample: one time step of input, (batch, *input_shape) (a torch tensor or numpy array).
+    sample: one time step of input, (batch, *input_shape) (a torch tensor or numpy array);
+        Sinabs LIF/IAF layers take (batch, 1, *input_shape), its Squeeze layers (batch, ...).
     dt: the time step in seconds; by default the one that reproduces the framework's update
-        (snnTorch: its exporter's 1e-4 s convention; Norse: the cells' `dt`).
-    reset: "zero" or "subtract"; by default snnTorch's `reset_mechanism` (one for all layers),
-        "zero" for Norse.
+        (snnTorch: its exporter's 1e-4 s convention; Norse and Rockpool: the modules' `dt`;
+        Sinabs: 1, its time constants being in steps).
+    reset: "zero" or "subtract"; by default each layer's own (snnTorch's `reset_mechanism`,
+        Sinabs' reset_fn, Rockpool: subtract), "zero" for Norse.
     path: also write the repaired NIR graph there (atomically), for `neurocomp compile`.
     """
-    export = export_torch(module, sample, framework)
+    if framework in ("sinabs", "rockpool"):
+        return _from_synsense(module, sample, framework, dt, reset, path)
+    export = export_torch(module, sample, cast(Framework, framework))
     if path is not None:
         write_nir(export.graph, path)
     net = load_nir(
@@ -88,6 +98,37 @@ def from_torch(
         dt=dt if dt is not None else export.dt,
         reset=reset if reset is not None else export.reset,
     )
+    repairs = [*cast(list[str], net.metadata.get("repairs", [])), *export.repairs]
+    meta = {**net.metadata, "source": f"{framework} module (from_torch)", "repairs": repairs}
+    return dataclasses.replace(net, metadata=meta)
+
+
+def _from_synsense(
+    module: Any,
+    sample: Any,
+    framework: str,
+    dt: float | None,
+    reset: str | None,
+    path: str | os.PathLike[str] | None,
+) -> Network:
+    export = (
+        export_sinabs(module, sample) if framework == "sinabs" else export_rockpool(module, sample)
+    )
+    for msg in export.repairs:
+        warnings.warn(f"repaired: {msg}", NeurocompWarning, stacklevel=3)
+    if path is not None:
+        write_nir(export.graph, path)
+    with warnings.catch_warnings():  # the per-layer options below replace these defaults
+        warnings.filterwarnings("ignore", message=".*NIR does not record", category=UserWarning)
+        net = load_nir(export.graph, dt=dt if dt is not None else export.dt, framework=framework)
+    layers = export.layers
+    if reset is not None:
+        if reset not in ("zero", "subtract"):
+            raise ParameterError("<module>", "reset", reset, "must be 'zero' or 'subtract'")
+        layers = {
+            k: dataclasses.replace(v, reset=cast(ResetMode, reset)) for k, v in layers.items()
+        }
+    net = apply_layers(net, layers)
     repairs = [*cast(list[str], net.metadata.get("repairs", [])), *export.repairs]
     meta = {**net.metadata, "source": f"{framework} module (from_torch)", "repairs": repairs}
     return dataclasses.replace(net, metadata=meta)

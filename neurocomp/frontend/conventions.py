@@ -246,7 +246,7 @@ def choose(
             f"{conv.name}'s default ({limit}; pass max_spikes=1 for single-spike layers)",
             notes,
         )
-    return Choice(conv, _dt(graph, conv, dt, notes), chosen_reset, cap, notes)  # type: ignore[arg-type]
+    return Choice(conv, _dt(graph, conv, dt, notes), chosen_reset, cap, notes)
 
 
 def _spiking(graph: RawGraph) -> bool:
@@ -361,6 +361,25 @@ def _sinabs(
             v_bias=(1 - a) * p["v_leak"],
             v_reset=p.get("v_reset", zero).copy(),
             v_threshold=p["v_threshold"].copy(),
+            reset=reset,
+        )
+    if kind == "CubaLIF":  # only from from_torch: Sinabs' own export drops tau_syn
+        d = _need_dt(name, kind, dt)
+        a, b = _exp(d, p["tau_mem"], name, "tau_mem"), _exp(d, p["tau_syn"], name, "tau_syn")
+        note(
+            name,
+            kind,
+            "i = alpha_syn * (i + x), v = alpha * v + (1 - alpha) * r * i with "
+            "alpha = exp(-dt/tau) (Sinabs LIF with tau_syn)",
+        )
+        return NeuronParams(
+            dv=1 - a,
+            v_gain=(1 - a) * p["r"],
+            v_bias=(1 - a) * p["v_leak"],
+            v_reset=p.get("v_reset", zero).copy(),
+            v_threshold=p["v_threshold"].copy(),
+            du=1 - b,
+            u_gain=b * p["w_in"],
             reset=reset,
         )
     if kind == "LI":

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import sparse
 
-from ..ir.network import Network, NeuronParams, Population
+from ..ir.network import Network, Population
 from ..ir.ops import Matrix
 from ..sim.float_sim import simulate
 from .base import PassContext, PassResult, register
