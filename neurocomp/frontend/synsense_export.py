@@ -65,8 +65,11 @@ def _imports(framework: str) -> tuple[Any, Any]:
     return torch, nir
 
 
-def _out_shapes(torch: Any, net: Any, x: Any) -> dict[str, tuple[int, ...]]:
-    """Each named module's output shape without its first (batch) dimension."""
+def _out_shapes(
+    torch: Any, net: Any, x: Any, inputs: dict[str, tuple[int, ...]] | None = None
+) -> dict[str, tuple[int, ...]]:
+    """Each named module's output shape without its first (batch) dimension (and, into
+    `inputs`, its input shape likewise)."""
     shapes: dict[str, tuple[int, ...]] = {}
     handles = []
     for name, mod in net.named_modules():
@@ -75,6 +78,8 @@ def _out_shapes(torch: Any, net: Any, x: Any) -> dict[str, tuple[int, ...]]:
             o = out[0] if isinstance(out, tuple) else out
             if hasattr(o, "shape"):
                 shapes[name] = tuple(int(d) for d in o.shape[1:])
+            if inputs is not None and a and hasattr(a[0], "shape"):
+                inputs[name] = tuple(int(d) for d in a[0].shape[1:])
 
         handles.append(mod.register_forward_hook(hook))
     try:
@@ -135,7 +140,8 @@ def export_sinabs(module: Any, sample: Any) -> LiveExport:
     for m in net.modules():
         if isinstance(m, sl.StatefulLayer):
             m.reset_states()
-    shapes = _out_shapes(torch, net, x)
+    in_shapes: dict[str, tuple[int, ...]] = {}
+    shapes = _out_shapes(torch, net, x, in_shapes)
     layers: dict[str, LayerOptions] = {}
     repairs: list[str] = []
     special: dict[str, Any] = {}
@@ -163,6 +169,17 @@ def export_sinabs(module: Any, sample: Any) -> LiveExport:
     except NotImplementedError as e:
         raise UnsupportedModuleError("sinabs", {"<module>": str(e)}) from None
     nodes = dict(graph.nodes)
+    for name, node in nodes.items():  # what nir.write needs and Sinabs leaves as None
+        if isinstance(node, nir.Conv2d) and node.input_shape is None and name in in_shapes:
+            node.input_shape = np.array(in_shapes[name][-2:])
+        if isinstance(node, nir.Flatten) and name in in_shapes:
+            squeeze = len(in_shapes[name]) == 3  # Squeeze layers: (batch * time, C, H, W)
+            shape = in_shapes[name] if squeeze else in_shapes[name][1:]
+            nodes[name] = nir.Flatten(
+                input_type={"input": np.array(shape)},
+                start_dim=node.start_dim,
+                end_dim=node.end_dim,
+            )
     for name, (m, shape) in special.items():
         if name not in nodes:
             continue

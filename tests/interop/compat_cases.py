@@ -170,14 +170,10 @@ def _sinabs_cnn(spike: str, reset: str, route: str):
         ref = _sinabs_run(model, x, squeeze=True)
         sample = np.zeros((b, 2, 8, 8), np.float32)
         if route == "file":
-            graph = sinabs.to_nir(model, torch.as_tensor(sample))
-            # nir.write cannot store the input_shape=None Sinabs writes: a user must set it
-            spatial = _conv_inputs(model, sample)
-            for name, node in graph.nodes.items():
-                if type(node).__name__ == "Conv2d" and node.input_shape is None:
-                    node.input_shape = np.array(spatial[name])
+            # Sinabs' own graph cannot be written (Conv2d input_shape and Flatten input_type
+            # are None): from_torch's path= writes the repaired graph, read here as a file.
             path = tmp / "cnn.nir"
-            write(str(path), graph)
+            _quiet_from_torch(model, sample, framework="sinabs", path=path)
             opts = {} if spike == "multi" else {"max_spikes": 1}
             net = _quiet_load(path, framework="sinabs", reset=reset, **opts)
         else:
@@ -193,10 +189,15 @@ def _conv_inputs(model, sample: np.ndarray) -> dict[str, tuple[int, int]]:
     import torch
 
     seen: dict[str, tuple[int, int]] = {}
+
+    def record(name: str):
+        def hook(mod, args, out) -> None:
+            seen[name] = (int(args[0].shape[-2]), int(args[0].shape[-1]))
+
+        return hook
+
     hooks = [
-        m.register_forward_hook(
-            lambda mod, a, o, n=n: seen.setdefault(n, tuple(int(d) for d in a[0].shape[-2:]))
-        )
+        m.register_forward_hook(record(n))
         for n, m in model.named_modules()
         if isinstance(m, torch.nn.Conv2d)
     ]
