@@ -25,6 +25,8 @@ def load_nir(
     graph = read_raw(source)
     choice = conventions.choose(graph, framework, dt, reset, max_spikes)
     fixed = conventions.strip_batch_dims(graph, choice.convention.name)
+    if choice.convention.name == "spyx":
+        fixed += conventions.repair_spyx(graph)
     for msg in fixed:
         warnings.warn(f"repaired: {msg}", NeurocompWarning, stacklevel=2)
     graph.repairs.extend(fixed)

@@ -541,6 +541,47 @@ def strip_batch_dims(graph: RawGraph, framework: str) -> list[str]:
     return fixed
 
 
+def repair_spyx(graph: RawGraph) -> list[str]:
+    """Undo two departures of Spyx's exporter from what Spyx runs. In place.
+
+    - A recurrent layer's subgraph routes the layer's input through w_rec as well
+      (input -> w_rec <-> lif); Spyx adds the input to v directly: rewired into the neuron.
+    - spyx.nn.Flatten flattens channels-last (H, W, C) tensors, NIR's Flatten (C, H, W) ones:
+      the columns of the weights after it are reordered to NIR's order.
+    """
+    fixed: list[str] = []
+    edges = graph.edges
+    for a, b in list(edges):
+        w, lif = a, b
+        if graph.nodes[w].type not in ("Linear", "Affine") or graph.nodes[lif].type not in (
+            "LIF", "CubaLIF", "IF"
+        ) or (lif, w) not in edges:
+            continue
+        into = [e for e in edges if e[1] == w and e[0] != lif]
+        if into:
+            edges[:] = [e for e in edges if e not in into] + [(e[0], lif) for e in into]
+            fixed.append(f"spyx: recurrent layer '{lif}': the input Spyx's export sends through "
+                         f"'{w}' goes to the neuron directly, as Spyx runs it")
+    for name, node in graph.nodes.items():
+        if node.type != "Flatten":
+            continue
+        value = node.params.get("input_type")
+        shape = np.asarray(next(iter(value.values())) if isinstance(value, dict) else value)
+        if shape.size != 3:
+            continue
+        c, h, w_ = (int(d) for d in shape.ravel())
+        for a, b in edges:
+            nxt = graph.nodes[b]
+            if a == name and nxt.type in ("Linear", "Affine"):
+                wt = np.asarray(nxt.params["weight"])
+                nxt.params["weight"] = (
+                    wt.reshape(-1, h, w_, c).transpose(0, 3, 1, 2).reshape(wt.shape)
+                )
+                fixed.append(f"spyx: '{b}' after Flatten '{name}': weight columns reordered "
+                             "from Spyx's channels-last (H, W, C) flattening to NIR's (C, H, W)")
+    return fixed
+
+
 def _batch_fits(graph: RawGraph, name: str, rest: np.ndarray) -> bool:
     """Whether a neighbour of `name` expects `rest` (the shape without its leading 1)."""
     want = int(np.prod(rest))
@@ -577,5 +618,6 @@ __all__ = [
     "convention",
     "detect",
     "discretiser",
+    "repair_spyx",
     "strip_batch_dims",
 ]
