@@ -53,7 +53,9 @@ def _models():  # built inside the Spyx environment
             return (snn.RIF if rec else snn.IF)((n,), rngs=rngs)
 
         model = snn.Sequential(
-            nnx.Linear(20, 32, rngs=rngs), cell(32, recurrent), nnx.Linear(32, 10, rngs=rngs),
+            nnx.Linear(20, 32, rngs=rngs),
+            cell(32, recurrent),
+            nnx.Linear(32, 10, rngs=rngs),
             cell(10),
         )
         for layer in model.layers:
@@ -68,10 +70,14 @@ def _models():  # built inside the Spyx environment
         cell = snn.LIF if neuron == "LIF" else snn.IF
         kw = {"rngs": rngs}
         model = snn.Sequential(
-            nnx.Conv(2, 4, (3, 3), padding="SAME", rngs=rngs), cell((8, 8, 4), **kw),
-            snn.SumPool((2, 2), (2, 2), "VALID"), nnx.Conv(4, 8, (3, 3), padding="VALID",
-                                                            rngs=rngs),
-            cell((2, 2, 8), **kw), snn.Flatten(), nnx.Linear(32, 10, rngs=rngs), cell((10,), **kw),
+            nnx.Conv(2, 4, (3, 3), padding="SAME", rngs=rngs),
+            cell((8, 8, 4), **kw),
+            snn.SumPool((2, 2), (2, 2), "VALID"),
+            nnx.Conv(4, 8, (3, 3), padding="VALID", rngs=rngs),
+            cell((2, 2, 8), **kw),
+            snn.Flatten(),
+            nnx.Linear(32, 10, rngs=rngs),
+            cell((10,), **kw),
         )
         for layer in model.layers:
             if isinstance(layer, (nnx.Linear, nnx.Conv)):
@@ -85,8 +91,7 @@ def _models():  # built inside the Spyx environment
         "mlp_cubalif": (*mlp("CubaLIF", 1.0, seed=1), "CubaLIF", False, False, 1.0),
         "mlp_if": (*mlp("IF", 1.0, seed=2), "IF", False, False, 1.0),
         "rnn_lif": (*mlp("LIF", 2.0, recurrent=True, seed=4), "LIF", True, False, 1.0),
-        "rnn_cubalif": (*mlp("CubaLIF", 1.0, recurrent=True, seed=5), "CubaLIF", True, False,
-                        1.0),
+        "rnn_cubalif": (*mlp("CubaLIF", 1.0, recurrent=True, seed=5), "CubaLIF", True, False, 1.0),
         "cnn_lif": (*cnn("LIF", 2.0, seed=6), "LIF", False, True, 1.0),
         "cnn_if": (*cnn("IF", 1.5, seed=7), "IF", False, True, 1.0),
     }
@@ -113,8 +118,13 @@ def main() -> None:
         )
         nir.write(str(OUT / f"{name}.nir"), graph)
         np.savez_compressed(OUT / f"{name}.npz", x=x, spikes=spikes)
-        index[name] = {"neuron": neuron, "recurrent": rec, "conv": conv, "dt": dt,
-                       "spikes": int(spikes.sum())}
+        index[name] = {
+            "neuron": neuron,
+            "recurrent": rec,
+            "conv": conv,
+            "dt": dt,
+            "spikes": int(spikes.sum()),
+        }
         print(f"{name}: {int(spikes.sum())} spikes")
     versions = {m: __import__(m).__version__ for m in ("spyx", "jax", "nir", "numpy")}
     (OUT / "index.json").write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")

@@ -28,7 +28,7 @@ import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -110,7 +110,15 @@ def _tau(kind: str, p: Params) -> np.ndarray:
 
 
 def detect(graph: RawGraph) -> Detection | None:
-    """The exporter the file comes from, where its names or parameters tell."""
+    """The exporter the file comes from, where its names or parameters tell. Advisory: a
+    malformed file detects nothing (lowering then reports what is wrong with it)."""
+    try:
+        return _detect(graph)
+    except (TypeError, ValueError, IndexError, KeyError, FloatingPointError):
+        return None
+
+
+def _detect(graph: RawGraph) -> Detection | None:
     names = [n for n in graph.nodes if _ROCKPOOL_NAME.match(n.rsplit(".", 1)[-1])]
     if names:
         return Detection("rockpool", True, f"node names such as '{names[0]}' are Rockpool's")
@@ -121,6 +129,11 @@ def detect(graph: RawGraph) -> Detection | None:
         taus = {n: (_tau(k, p), p["r"]) for n, (k, p) in leaky.items()}
     except KeyError:
         return None
+    if not all(
+        t.size and t.shape == r.shape and np.isfinite(t).all() and np.isfinite(r).all()
+        for t, r in taus.values()
+    ):
+        return None  # malformed: lowering reports it
     if all(np.all(r == 1) for _, r in taus.values()) and all(
         np.all(t >= 1) and np.allclose(t, np.round(t)) for t, _ in taus.values()
     ):
@@ -153,18 +166,20 @@ def detect(graph: RawGraph) -> Detection | None:
 
 def _rockpool_dt(tau: np.ndarray, r: np.ndarray) -> float | None:
     """The dt with r = tau * exp(-dt/tau) / dt (Rockpool's export), when one dt fits all."""
-    if not (np.all(tau > 0) and np.all(r > 0)):
+    if not (tau.size and tau.shape == r.shape and np.all(tau > 0) and np.all(r > 0)):
         return None
-    lo, hi = np.full(tau.shape, 1e-12), np.full(tau.shape, 1e3)  # f is decreasing in dt
-    for _ in range(200):
-        mid = np.sqrt(lo * hi)
-        high = tau * np.exp(-mid / tau) / mid > r
-        lo, hi = np.where(high, mid, lo), np.where(high, hi, mid)
-    dt = np.sqrt(lo * hi)
-    guess = float(np.median(dt))
-    if not np.allclose(dt, guess, rtol=1e-4) or guess >= 1e3 * 0.99:
+    if not (np.isfinite(tau).all() and np.isfinite(r).all()):
         return None
-    return float(f"{guess:.6g}")
+    t, q = tau.ravel()[:64], r.ravel()[:64]  # solve on a few neurons, check on all below
+    lo, hi = np.full(t.shape, 1e-12), np.full(t.shape, 1e3)  # f is decreasing in dt
+    with np.errstate(over="ignore", under="ignore"):
+        for _ in range(120):
+            mid = np.sqrt(lo * hi)
+            high = t * np.exp(-mid / t) / mid > q
+            lo, hi = np.where(high, mid, lo), np.where(high, hi, mid)
+        guess = float(f"{float(np.median(np.sqrt(lo * hi))):.6g}")
+        fits = np.allclose(tau * np.exp(-guess / tau) / guess, r, rtol=1e-4)
+    return guess if fits and guess < 0.99e3 else None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -268,8 +283,11 @@ def _dt(graph: RawGraph, conv: Convention, dt: float | None, notes: list[str]) -
     if any(r is None for _, r in taus):
         return None
     if conv.name == "spyx":
-        flat = np.concatenate([(t * (1 - r)).ravel() for t, r in taus])  # type: ignore[operator]
-        guess = float(f"{float(np.median(flat)):.6g}")
+        try:
+            flat = np.concatenate([(t * (1 - r)).ravel() for t, r in taus])  # type: ignore[operator]
+        except ValueError:  # parameter shapes disagree: lowering names the node
+            return None
+        guess = float(f"{float(np.median(flat)):.6g}") if flat.size else 0.0
         if np.allclose(flat, guess, rtol=1e-4) and guess > 0:
             _warn(f"spyx: dt = {guess} (tau * (1 - r), as Spyx's export writes it)", notes)
             return guess
@@ -419,7 +437,8 @@ def _rockpool(
             name,
             kind,
             "current i = exp(-dt/tau_syn) * (i + x), v = exp(-dt/tau_mem) * v + i "
-            "(Rockpool LIFTorch); Rockpool's export drops the bias: from_torch restores it",
+            "(Rockpool LIFTorch); Rockpool's export drops the bias and the recurrent weights of "
+            "has_rec=True layers: from_torch(module, framework='rockpool') restores them",
         )
         return NeuronParams(
             dv=1 - a,
@@ -524,21 +543,30 @@ def strip_batch_dims(graph: RawGraph, framework: str) -> list[str]:
         key = {"Input": "shape", "Output": "shape", "Flatten": "input_type"}.get(node.type)
         if key is None or key not in node.params:
             continue
-        value = node.params[key]
-        if isinstance(value, dict):  # {"input": shape}
-            inner = next(iter(value))
-            shape = np.asarray(value[inner]).ravel()
-        else:
-            inner, shape = None, np.asarray(value).ravel()
-        if shape.size < 2 or int(shape[0]) != 1 or not _batch_fits(graph, name, shape[1:]):
-            continue
-        new = shape[1:].copy()
-        node.params[key] = {inner: new} if inner is not None else new
-        fixed.append(
-            f"{framework}: node '{name}' ({node.type}): leading batch dimension of "
-            f"{tuple(int(d) for d in shape)} dropped"
-        )
+        try:
+            msg = _strip_one(graph, name, node, key, framework)
+        except (TypeError, ValueError, IndexError, KeyError):
+            continue  # malformed: lowering reports it
+        if msg:
+            fixed.append(msg)
     return fixed
+
+
+def _strip_one(graph: RawGraph, name: str, node: Any, key: str, framework: str) -> str | None:
+    value = node.params[key]
+    if isinstance(value, dict):  # {"input": shape}
+        inner = next(iter(value))
+        shape = np.asarray(value[inner]).ravel()
+    else:
+        inner, shape = None, np.asarray(value).ravel()
+    if shape.size < 2 or int(shape[0]) != 1 or not _batch_fits(graph, name, shape[1:]):
+        return None
+    new = shape[1:].copy()
+    node.params[key] = {inner: new} if inner is not None else new
+    return (
+        f"{framework}: node '{name}' ({node.type}): leading batch dimension of "
+        f"{tuple(int(d) for d in shape)} dropped"
+    )
 
 
 def repair_spyx(graph: RawGraph) -> list[str]:
@@ -553,15 +581,19 @@ def repair_spyx(graph: RawGraph) -> list[str]:
     edges = graph.edges
     for a, b in list(edges):
         w, lif = a, b
-        if graph.nodes[w].type not in ("Linear", "Affine") or graph.nodes[lif].type not in (
-            "LIF", "CubaLIF", "IF"
-        ) or (lif, w) not in edges:
+        if (
+            graph.nodes[w].type not in ("Linear", "Affine")
+            or graph.nodes[lif].type not in ("LIF", "CubaLIF", "IF")
+            or (lif, w) not in edges
+        ):
             continue
         into = [e for e in edges if e[1] == w and e[0] != lif]
         if into:
             edges[:] = [e for e in edges if e not in into] + [(e[0], lif) for e in into]
-            fixed.append(f"spyx: recurrent layer '{lif}': the input Spyx's export sends through "
-                         f"'{w}' goes to the neuron directly, as Spyx runs it")
+            fixed.append(
+                f"spyx: recurrent layer '{lif}': the input Spyx's export sends through "
+                f"'{w}' goes to the neuron directly, as Spyx runs it"
+            )
     for name, node in graph.nodes.items():
         if node.type != "Flatten":
             continue
@@ -577,8 +609,10 @@ def repair_spyx(graph: RawGraph) -> list[str]:
                 nxt.params["weight"] = (
                     wt.reshape(-1, h, w_, c).transpose(0, 3, 1, 2).reshape(wt.shape)
                 )
-                fixed.append(f"spyx: '{b}' after Flatten '{name}': weight columns reordered "
-                             "from Spyx's channels-last (H, W, C) flattening to NIR's (C, H, W)")
+                fixed.append(
+                    f"spyx: '{b}' after Flatten '{name}': weight columns reordered "
+                    "from Spyx's channels-last (H, W, C) flattening to NIR's (C, H, W)"
+                )
     return fixed
 
 

@@ -26,7 +26,8 @@ def test_rockpool_output_shape_is_repaired():
     with pytest.raises(ValueError):
         nir.read(path)  # the reason a tolerant reader is needed
     net, msgs = _load_warns(path, dt=1e-4)
-    assert any("output 'output' declares shape (1, 1, 1)" in m for m in msgs)
+    assert any("'output' (Output): leading batch dimension of (1, 1, 1)" in m for m in msgs)
+    assert any("node names such as '0_LinearTorch' are Rockpool's" in m for m in msgs)
     assert net.shape_of(net.outputs["output"]) == (1,)
 
 

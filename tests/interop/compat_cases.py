@@ -10,7 +10,6 @@ scripts/spyx_golden.py made with Spyx 1.0.0 (tests/data/spyx/).
 from __future__ import annotations
 
 import json
-
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,10 +68,7 @@ def _sinabs_run(model, x: np.ndarray, squeeze: bool = False) -> np.ndarray:
     t, b = x.shape[:2]
     xt = torch.as_tensor(np.swapaxes(x, 0, 1).copy())  # (B, T, ...)
     with torch.no_grad():
-        if squeeze:
-            y = model(xt.reshape(b * t, *x.shape[2:])).reshape(b, t, -1)
-        else:
-            y = model(xt)
+        y = model(xt.reshape(b * t, *x.shape[2:])).reshape(b, t, -1) if squeeze else model(xt)
     return np.swapaxes(y.numpy(), 0, 1).reshape(t, b, -1)
 
 
@@ -104,9 +100,7 @@ def _sinabs_mlp(kind: str, spike: str, reset: str, tau_syn: bool = False, norm: 
 
     gain = 2.0 if kind == "IF" else 25.0
     return _scaled(
-        torch.nn.Sequential(
-            torch.nn.Linear(20, 32), layer(32), torch.nn.Linear(32, 10), layer(10)
-        ),
+        torch.nn.Sequential(torch.nn.Linear(20, 32), layer(32), torch.nn.Linear(32, 10), layer(10)),
         gain,
     )
 
@@ -142,11 +136,9 @@ def _sinabs_torch_case(kind, spike, reset, **mlp):
 
 def _sinabs_cnn(spike: str, reset: str, route: str):
     def run(tmp: Path):
-        import sinabs
         import sinabs.activation as act
         import sinabs.layers as sl
         import torch
-        from nir import write
 
         torch.manual_seed(1)
         b = 2
@@ -293,49 +285,201 @@ def _spyx_case(name: str):
 def cases() -> list[Case]:
     S, R = "sinabs", "rockpool"
     out = [
-        Case(S, "mlp_lif_multi", "LIF", "subtract", "MultiSpike (default)", False, False,
-             "file", _sinabs_file_case("LIF", "multi", "subtract")),
-        Case(S, "mlp_lif_single_zero", "LIF", "zero", "SingleSpike", False, False,
-             "file", _sinabs_file_case("LIF", "single", "zero", reset="zero", max_spikes=1)),
-        Case(S, "mlp_lif_single_zero", "LIF", "zero", "SingleSpike", False, False,
-             "from_torch", _sinabs_torch_case("LIF", "single", "zero")),
-        Case(S, "mlp_lif_maxspike3", "LIF", "subtract", "MaxSpike(3)", False, False,
-             "from_torch", _sinabs_torch_case("LIF", "max3", "subtract")),
-        Case(S, "mlp_lif_tau_syn", "CubaLIF (LIF + tau_syn)", "subtract", "MultiSpike", False,
-             False, "from_torch", _sinabs_torch_case("LIF", "multi", "subtract", tau_syn=True)),
-        Case(S, "mlp_lif_norm_input_off", "LIF", "subtract", "MultiSpike", False, False,
-             "from_torch", _sinabs_torch_case("LIF", "multi", "subtract", norm=False)),
-        Case(S, "mlp_iaf_multi", "IF", "subtract", "MultiSpike", False, False,
-             "file", _sinabs_file_case("IF", "multi", "subtract")),
-        Case(S, "mlp_iaf_single_zero", "IF", "zero", "SingleSpike", False, False,
-             "file", _sinabs_file_case("IF", "single", "zero", reset="zero", max_spikes=1)),
-        Case(S, "cnn_iaf_multi", "IF", "subtract", "MultiSpike", False, True,
-             "file", _sinabs_cnn("multi", "subtract", "file")),
-        Case(S, "cnn_iaf_multi", "IF", "subtract", "MultiSpike", False, True,
-             "from_torch", _sinabs_cnn("multi", "subtract", "from_torch")),
-        Case(S, "cnn_iaf_single_zero", "IF", "zero", "SingleSpike", False, True,
-             "file", _sinabs_cnn("single", "zero", "file")),
-        Case(R, "mlp_lifneuron", "LIF", "subtract", "65536 (default)", False, False,
-             "file", _rockpool_case("LIF", "file")),
-        Case(R, "mlp_lif_cuba", "CubaLIF", "subtract", "65536 (default)", False, False,
-             "file", _rockpool_case("CubaLIF", "file")),
-        Case(R, "mlp_lif_cuba_single", "CubaLIF", "subtract", "1", False, False,
-             "file", _rockpool_case("CubaLIF", "file", cap=1)),
-        Case(R, "mlp_lif_cuba_bias", "CubaLIF", "subtract", "65536 (default)", False, False,
-             "from_torch", _rockpool_case("CubaLIF", "from_torch", bias=True)),
-        Case(R, "rnn_lif_cuba", "CubaLIF", "subtract", "4", True, False,
-             "from_torch", _rockpool_case("CubaLIF", "from_torch", cap=4, rec=True)),
+        Case(
+            S,
+            "mlp_lif_multi",
+            "LIF",
+            "subtract",
+            "MultiSpike (default)",
+            False,
+            False,
+            "file",
+            _sinabs_file_case("LIF", "multi", "subtract"),
+        ),
+        Case(
+            S,
+            "mlp_lif_single_zero",
+            "LIF",
+            "zero",
+            "SingleSpike",
+            False,
+            False,
+            "file",
+            _sinabs_file_case("LIF", "single", "zero", reset="zero", max_spikes=1),
+        ),
+        Case(
+            S,
+            "mlp_lif_single_zero",
+            "LIF",
+            "zero",
+            "SingleSpike",
+            False,
+            False,
+            "from_torch",
+            _sinabs_torch_case("LIF", "single", "zero"),
+        ),
+        Case(
+            S,
+            "mlp_lif_maxspike3",
+            "LIF",
+            "subtract",
+            "MaxSpike(3)",
+            False,
+            False,
+            "from_torch",
+            _sinabs_torch_case("LIF", "max3", "subtract"),
+        ),
+        Case(
+            S,
+            "mlp_lif_tau_syn",
+            "CubaLIF (LIF + tau_syn)",
+            "subtract",
+            "MultiSpike",
+            False,
+            False,
+            "from_torch",
+            _sinabs_torch_case("LIF", "multi", "subtract", tau_syn=True),
+        ),
+        Case(
+            S,
+            "mlp_lif_norm_input_off",
+            "LIF",
+            "subtract",
+            "MultiSpike",
+            False,
+            False,
+            "from_torch",
+            _sinabs_torch_case("LIF", "multi", "subtract", norm=False),
+        ),
+        Case(
+            S,
+            "mlp_iaf_multi",
+            "IF",
+            "subtract",
+            "MultiSpike",
+            False,
+            False,
+            "file",
+            _sinabs_file_case("IF", "multi", "subtract"),
+        ),
+        Case(
+            S,
+            "mlp_iaf_single_zero",
+            "IF",
+            "zero",
+            "SingleSpike",
+            False,
+            False,
+            "file",
+            _sinabs_file_case("IF", "single", "zero", reset="zero", max_spikes=1),
+        ),
+        Case(
+            S,
+            "cnn_iaf_multi",
+            "IF",
+            "subtract",
+            "MultiSpike",
+            False,
+            True,
+            "file",
+            _sinabs_cnn("multi", "subtract", "file"),
+        ),
+        Case(
+            S,
+            "cnn_iaf_multi",
+            "IF",
+            "subtract",
+            "MultiSpike",
+            False,
+            True,
+            "from_torch",
+            _sinabs_cnn("multi", "subtract", "from_torch"),
+        ),
+        Case(
+            S,
+            "cnn_iaf_single_zero",
+            "IF",
+            "zero",
+            "SingleSpike",
+            False,
+            True,
+            "file",
+            _sinabs_cnn("single", "zero", "file"),
+        ),
+        Case(
+            R,
+            "mlp_lifneuron",
+            "LIF",
+            "subtract",
+            "65536 (default)",
+            False,
+            False,
+            "file",
+            _rockpool_case("LIF", "file"),
+        ),
+        Case(
+            R,
+            "mlp_lif_cuba",
+            "CubaLIF",
+            "subtract",
+            "65536 (default)",
+            False,
+            False,
+            "file",
+            _rockpool_case("CubaLIF", "file"),
+        ),
+        Case(
+            R,
+            "mlp_lif_cuba_single",
+            "CubaLIF",
+            "subtract",
+            "1",
+            False,
+            False,
+            "file",
+            _rockpool_case("CubaLIF", "file", cap=1),
+        ),
+        Case(
+            R,
+            "mlp_lif_cuba_bias",
+            "CubaLIF",
+            "subtract",
+            "65536 (default)",
+            False,
+            False,
+            "from_torch",
+            _rockpool_case("CubaLIF", "from_torch", bias=True),
+        ),
+        Case(
+            R,
+            "rnn_lif_cuba",
+            "CubaLIF",
+            "subtract",
+            "4",
+            True,
+            False,
+            "from_torch",
+            _rockpool_case("CubaLIF", "from_torch", cap=4, rec=True),
+        ),
     ]
     for name in spyx_models():
         meta = json.loads((SPYX_DIR / "index.json").read_text())[name]
-        out.append(Case("spyx", name, meta["neuron"], "subtract", "1", meta["recurrent"],
-                        meta["conv"], "file (golden)", _spyx_case(name)))
+        out.append(
+            Case(
+                "spyx",
+                name,
+                meta["neuron"],
+                "subtract",
+                "1",
+                meta["recurrent"],
+                meta["conv"],
+                "file (golden)",
+                _spyx_case(name),
+            )
+        )
     return out
 
 
 def mismatches(ref: np.ndarray, ours: np.ndarray) -> int:
     """Spikes in different places: sum over entries of |ours - framework's| (counts)."""
     return int(np.abs(np.asarray(ours, np.float64) - np.asarray(ref, np.float64)).sum())
-
-
-
