@@ -24,7 +24,7 @@ from . import api
 from .analysis.metrics import accuracy
 from .backends.lowering import IntNetwork
 from .backends.program import write_npz
-from .errors import InputError, NeurocompError
+from .errors import InputError, NeurocompError, ParameterError
 from .files import write_atomic
 from .ir.network import Network
 from .progress import reporting
@@ -47,8 +47,27 @@ ResetOpt = Annotated[
     str | None,
     typer.Option(
         "--reset",
-        help="Reset after a spike: zero (NIR's meaning, default) or subtract.",
+        help="Reset after a spike: zero (NIR's meaning, the default) or subtract; "
+        "with --framework, that framework's default.",
         metavar="zero|subtract",
+    ),
+]
+FrameworkOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--framework",
+        help="The NIR file's exporter: nir, snntorch, norse, sinabs, rockpool or spyx; applies "
+        "its conventions (docs/compatibility.md).",
+        metavar="NAME",
+    ),
+]
+MaxSpikesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-spikes",
+        help="Spikes a neuron may send per step: 1, a cap, or none (no cap); default: the "
+        "framework's.",
+        metavar="N|none",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
@@ -172,17 +191,37 @@ def _jsonable(x: Any) -> Any:
 
 
 def _load_model(
-    model: Path, dt: float | None, reset: str | None, calibration: Path | None
+    model: Path,
+    dt: float | None,
+    reset: str | None,
+    calibration: Path | None,
+    framework: str | None = None,
+    max_spikes: str | None = None,
 ) -> Network:
     """Load a .nir file, or convert a .onnx ANN with the rates of its --calibration spikes."""
     if model.suffix.lower() != ".onnx":
-        return api.load(model, dt=dt, reset=reset)
+        return api.load(model, dt=dt, reset=reset, **_nir_options(framework, max_spikes))
     if calibration is None:
         raise InputError(
             f"{model}: converting an ONNX ANN needs --calibration x.npz (array 'x': rate-coded "
             "spike trains (T, batch, *input_shape), e.g. from neurocomp.rate_code)"
         )
     return api.load(model, dt=dt, reset=reset, calibration=_calibration_array(calibration))
+
+
+def _nir_options(framework: str | None, max_spikes: str | None) -> dict[str, Any]:
+    """load() keywords for --framework and --max-spikes (absent ones keep their defaults)."""
+    opts: dict[str, Any] = {} if framework is None else {"framework": framework}
+    if max_spikes is None:
+        return opts
+    if max_spikes.lower() == "none":
+        return {**opts, "max_spikes": None}
+    try:
+        return {**opts, "max_spikes": int(max_spikes)}
+    except ValueError:
+        raise ParameterError(
+            "<network>", "--max-spikes", max_spikes, "an integer >= 1 or 'none'"
+        ) from None
 
 
 def _calibration_array(path: Path) -> np.ndarray:
@@ -196,10 +235,16 @@ def _calibration_array(path: Path) -> np.ndarray:
 
 
 def _network(
-    model: Path, dt: float | None, reset: str | None, passes: str | None, calibration: Path | None
+    model: Path,
+    dt: float | None,
+    reset: str | None,
+    passes: str | None,
+    calibration: Path | None,
+    framework: str | None = None,
+    max_spikes: str | None = None,
 ) -> tuple[Network, list[dict[str, Any]]]:
     """Load a model and run the optional pipeline; returns the network and the pass reports."""
-    net = _load_model(model, dt, reset, calibration)
+    net = _load_model(model, dt, reset, calibration, framework, max_spikes)
     if not passes:
         return net, []
     cal_x, cal_labels = None, None
@@ -242,13 +287,17 @@ def inspect(
     model: Annotated[Path, typer.Argument(help="A .nir or .onnx file.")],
     dt: DtOpt = None,
     reset: ResetOpt = None,
+    framework: FrameworkOpt = None,
+    max_spikes: MaxSpikesOpt = None,
     passes: PassesOpt = None,
     calibration: CalibOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Show what is in a model: inputs, layers, shapes, neuron and synapse counts, dt used."""
-    net, reports = _run(lambda: _network(model, dt, reset, passes, calibration), quiet)
+    net, reports = _run(
+        lambda: _network(model, dt, reset, passes, calibration, framework, max_spikes), quiet
+    )
     if json_out:
         typer.echo(json.dumps(_jsonable({**describe(net), "passes": reports}), indent=2))
         return
@@ -293,6 +342,8 @@ def simulate(
     ] = None,
     dt: DtOpt = None,
     reset: ResetOpt = None,
+    framework: FrameworkOpt = None,
+    max_spikes: MaxSpikesOpt = None,
     passes: PassesOpt = None,
     calibration: CalibOpt = None,
     engine: Annotated[
@@ -314,7 +365,7 @@ def simulate(
             reports: list[dict[str, Any]] = []
             label = f"bit-accurate, {engine} engine, target {prog.target.name}"
         else:
-            net, reports = _network(model, dt, reset, passes, calibration)
+            net, reports = _network(model, dt, reset, passes, calibration, framework, max_spikes)
             xs = _load_inputs(input, net)
             trace = api.simulate(net, xs, record=True)
             outputs, spikes, label = trace.outputs, trace.spikes, "float reference"
@@ -381,13 +432,15 @@ def compile_cmd(
     chips: ChipsOpt = None,
     dt: DtOpt = None,
     reset: ResetOpt = None,
+    framework: FrameworkOpt = None,
+    max_spikes: MaxSpikesOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Compile a model for a chip and write the program folder (nothing is written on error)."""
 
     def run() -> tuple[Any, dict[str, Any]]:
-        net = _load_model(model, dt, reset, calibration)
+        net = _load_model(model, dt, reset, calibration, framework, max_spikes)
         cal_x = cal_labels = None
         if calibration is not None:
             cal_x, cal_labels = _load_inputs(calibration, net), _labels(calibration)
@@ -442,6 +495,8 @@ def check(
     chips: ChipsOpt = None,
     dt: DtOpt = None,
     reset: ResetOpt = None,
+    framework: FrameworkOpt = None,
+    max_spikes: MaxSpikesOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -449,7 +504,7 @@ def check(
     from .compiler import build
 
     def run() -> tuple[Any, list[Any]]:
-        net = _load_model(model, dt, reset, calibration)
+        net = _load_model(model, dt, reset, calibration, framework, max_spikes)
         cal_x = _load_inputs(calibration, net) if calibration is not None else None
         return build(net, target, passes, cal_x, None, chips)
 

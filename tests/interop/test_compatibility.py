@@ -156,3 +156,39 @@ def test_rockpool_refusals() -> None:
     model = Sequential(LinearTorch((4, 3)), LIFTorch(3, noise_std=0.1))
     with pytest.raises(ParameterError, match="noise_std"):
         nc.from_torch(model, np.zeros((1, 4), np.float32), framework="rockpool")
+
+
+def test_cli_framework_and_max_spikes_options(tmp_path: Path) -> None:
+    import subprocess
+
+    path, x, ref = _sinabs_file(tmp_path)
+    np.savez(tmp_path / "x.npz", x=x)
+
+    def cli(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "neurocomp.cli",
+                "simulate",
+                str(path),
+                "-i",
+                str(tmp_path / "x.npz"),
+                "-o",
+                str(tmp_path / "y.npz"),
+                "-q",
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    done = cli("--framework", "sinabs")
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npz")["output"], ref)
+    done = cli("--framework", "sinabs", "--max-spikes", "1")
+    assert done.returncode == 0, done.stderr
+    assert np.load(tmp_path / "y.npz")["output"].max() == 1
+    bad = cli("--framework", "sinabs", "--max-spikes", "many")
+    assert bad.returncode == 2 and bad.stderr.count("error:") == 1 and "--max-spikes" in bad.stderr
