@@ -13,7 +13,7 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import NeurocompError, Violation
-from ..ir.network import Network
+from ..ir.network import Network, NeuronParams
 from ..ir.ops import Matrix
 from ..target.spec import NumberFormat, TargetSpec
 
@@ -137,6 +137,25 @@ def _format_violations(ip: IntPopulation, fmt: NumberFormat) -> list[Violation]:
     return out
 
 
+def _departure_violations(name: str, p: NeuronParams) -> list[Violation]:
+    """Neuron options beyond NIR's equations (frontend.conventions) the integer neuron lacks."""
+    if not p.spiking:
+        return []
+    out = []
+    if p.multi_spike:
+        cap = "no cap" if p.max_spikes is None else f"up to {p.max_spikes}"
+        out.append(Violation(name, "spikes per step", cap, "1 (no graded-spike payload)"))
+    if p.inclusive:
+        out.append(Violation(name, "threshold test", "v >= threshold", "v > threshold"))
+    if p.spike_first:
+        out.append(
+            Violation(name, "spike timing", "decided before the update", "after the update")
+        )
+    if p.v_step is not None:
+        out.append(Violation(name, "reset amount", "v_step", "the threshold"))
+    return out
+
+
 def _biases_to_neurons(
     pops: list[IntPopulation], projections: list[IntProjection]
 ) -> tuple[list[IntPopulation], list[IntProjection], list[Violation]]:
@@ -193,7 +212,7 @@ def to_integers(net: Network, spec: TargetSpec) -> tuple[IntNetwork, list[Violat
             scale=s.astype(np.float64),
             reset=p.reset,
         )
-        violations += _format_violations(ip, fmt)
+        violations += _format_violations(ip, fmt) + _departure_violations(pop.name, p)
         pops.append(ip)
     scales = {p.name: p.scale for p in pops}
     projections = []
