@@ -64,7 +64,9 @@ class NumberFormat:
     Synaptic input and the threshold are shifted left by `weight_shift` / `threshold_shift` bits
     into the state's scale (Loihi aligns them with 6 bits); `synapse_delay` steps pass between a
     spike and its arrival (Lava's Dense/Sparse: 1); `activation_bits` > 0 wraps the summed
-    synaptic input to that many signed bits before the shift.
+    synaptic input to that many signed bits before the shift; `spike_payload_bits` > 0 lets a
+    spike carry an unsigned integer payload of that width (graded spikes: a multi-spike neuron
+    sends its spike count, each synapse adds weight * payload), 0 allows binary spikes only.
     """
 
     weight_bits: int
@@ -83,6 +85,7 @@ class NumberFormat:
     subtract_reset: bool = True
     reset_to_value: bool = True  # False: a spike always resets v to 0
     current_bias: bool = True  # False: no per-step bias into the synaptic current
+    spike_payload_bits: int = 0  # graded spikes: unsigned payload width; 0: binary spikes only
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,7 @@ _INT_RANGES = {
     "threshold_shift": (0, 30),
     "synapse_delay": (0, 1),
     "activation_bits": (0, 62),
+    "spike_payload_bits": (0, 32),
 }
 BACKENDS = ("lava",)  # simulators a program can also run on, besides neurocomp's own
 _CHOICES = {
