@@ -119,6 +119,9 @@ def detect(graph: RawGraph) -> Detection | None:
 
 
 def _detect(graph: RawGraph) -> Detection | None:
+    stored = graph.metadata.get("framework")
+    if isinstance(stored, str) and stored in CONVENTIONS:  # written by neurocomp's from_torch
+        return Detection(stored, True, f"the file's metadata says framework = '{stored}'")
     names = [n for n in graph.nodes if _ROCKPOOL_NAME.match(n.rsplit(".", 1)[-1])]
     if names:
         return Detection("rockpool", True, f"node names such as '{names[0]}' are Rockpool's")

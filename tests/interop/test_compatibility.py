@@ -192,3 +192,15 @@ def test_cli_framework_and_max_spikes_options(tmp_path: Path) -> None:
     assert np.load(tmp_path / "y.npz")["output"].max() == 1
     bad = cli("--framework", "sinabs", "--max-spikes", "many")
     assert bad.returncode == 2 and bad.stderr.count("error:") == 1 and "--max-spikes" in bad.stderr
+
+
+def test_from_torch_path_file_reloads_with_its_framework(tmp_path: Path) -> None:
+    model = cc._sinabs_mlp("LIF", "multi", "subtract", tau_syn=True)
+    x = cc.bernoulli((40, 3, 20), 0.3, 2)
+    path = tmp_path / "m.nir"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nc.from_torch(model, np.zeros((1, 1, 20), np.float32), framework="sinabs", path=path)
+    net, msgs = _warnings(nc.load, path)
+    assert any("metadata says framework = 'sinabs'" in m for m in msgs)
+    np.testing.assert_array_equal(nc.simulate(net, x), cc._sinabs_run(model, x))
