@@ -204,3 +204,50 @@ def test_from_torch_path_file_reloads_with_its_framework(tmp_path: Path) -> None
     net, msgs = _warnings(nc.load, path)
     assert any("metadata says framework = 'sinabs'" in m for m in msgs)
     np.testing.assert_array_equal(nc.simulate(net, x), cc._sinabs_run(model, x))
+
+
+def test_norse_convention_reads_lifcell_current_jump() -> None:
+    """Norse writes LIFCell as a CubaLIF with w_in = 1 but adds its input to the current as a
+    jump; framework='norse' reads w_in = 1 that way (and dt = 1e-3, Norse's default)."""
+    import dataclasses
+
+    import nir
+    import norse.torch as nt
+    import torch
+
+    from neurocomp.frontend.torch_frontend import export_torch
+
+    torch.manual_seed(4)
+    net = nt.SequentialState(
+        torch.nn.Linear(10, 16),
+        nt.LIFCell(nt.LIFParameters(v_th=torch.tensor(0.2))),
+        torch.nn.Linear(16, 4),
+        nt.LIFCell(nt.LIFParameters(v_th=torch.tensor(0.1))),
+    )
+    graph = export_torch(net, torch.rand(1, 10), "norse").graph
+    nodes = {  # w_in back to the 1 Norse's own exporter writes
+        k: dataclasses.replace(v, w_in=np.ones_like(v.w_in)) if isinstance(v, nir.CubaLIF) else v
+        for k, v in graph.nodes.items()
+    }
+    raw = nir.NIRGraph(nodes=nodes, edges=graph.edges)
+    x = cc.bernoulli((60, 2, 10), 0.5, 8)
+    state, ref = None, []
+    with torch.no_grad():
+        for t in range(len(x)):
+            y, state = net(torch.as_tensor(x[t]), state)
+            ref.append(y.numpy())
+    ours, msgs = _warnings(nc.load, raw, framework="norse")
+    assert any("current jump" in m for m in msgs) and any("dt = 1e-3" in m for m in msgs)
+    want = np.stack(ref)
+    assert want.sum() > 0
+    np.testing.assert_array_equal(nc.simulate(ours, x), want)
+    plain, _ = _warnings(nc.load, raw, dt=1e-3)
+    assert cc.mismatches(want, nc.simulate(plain, x)) > 0
+
+
+def test_snntorch_convention_defaults_to_subtract_reset() -> None:
+    path = ROOT / "tests" / "data" / "nir-zoo" / "braille_noDelay_noBias_subtract.nir"
+    net, msgs = _warnings(nc.load, path, framework="snntorch")
+    assert net.metadata["reset"] == "subtract" and net.dt == pytest.approx(1e-4)
+    assert any("snntorch's default reset 'subtract'" in m for m in msgs)
+    assert nc.load(path, dt=1e-4).metadata["reset"] == "zero"  # NIR's reading stays the default
