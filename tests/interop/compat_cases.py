@@ -34,7 +34,8 @@ class Case:
     recurrent: bool
     conv: bool
     route: str  # how neurocomp gets it: "file" (nc.load) or "from_torch"
-    run: Callable[[Path], tuple[np.ndarray, np.ndarray]]  # tmp dir -> (framework, neurocomp)
+    # tmp dir -> (framework's output, neurocomp's, neurocomp's with NIR's reading or None)
+    run: Callable[[Path], tuple[np.ndarray, np.ndarray, np.ndarray | None]]
 
 
 def bernoulli(shape: tuple[int, ...], p: float, seed: int) -> np.ndarray:
@@ -45,6 +46,12 @@ def _quiet_load(*args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return nc.load(*args, **kwargs)
+
+
+def _plain(path: Path, x: np.ndarray, dt: float | None) -> np.ndarray:
+    """The same file read with NIR's own equations (framework='nir'): what neurocomp did
+    before exporter conventions."""
+    return nc.simulate(_quiet_load(path, framework="nir", dt=dt), x)
 
 
 def _quiet_from_torch(*args, **kwargs):
@@ -118,7 +125,7 @@ def _sinabs_file_case(kind, spike, reset_fn, **opts):
         path = tmp / "sinabs.nir"
         write(str(path), graph)
         net = _quiet_load(path, framework="sinabs", **opts)
-        return ref, nc.simulate(net, x)
+        return ref, nc.simulate(net, x), _plain(path, x, 1.0)
 
     return run
 
@@ -129,7 +136,7 @@ def _sinabs_torch_case(kind, spike, reset, **mlp):
         x = bernoulli((40, 3, 20), 0.3, 2)
         ref = _sinabs_run(model, x)
         net = _quiet_from_torch(model, np.zeros((1, 1, 20), np.float32), framework="sinabs")
-        return ref, nc.simulate(net, x)
+        return ref, nc.simulate(net, x), None
 
     return run
 
@@ -168,9 +175,11 @@ def _sinabs_cnn(spike: str, reset: str, route: str):
             _quiet_from_torch(model, sample, framework="sinabs", path=path)
             opts = {} if spike == "multi" else {"max_spikes": 1}
             net = _quiet_load(path, framework="sinabs", reset=reset, **opts)
+            plain = _plain(path, x, 1.0).reshape(ref.shape)
         else:
             net = _quiet_from_torch(model, sample, framework="sinabs")
-        return ref, nc.simulate(net, x).reshape(ref.shape)
+            plain = None
+        return ref, nc.simulate(net, x).reshape(ref.shape), plain
 
     return run
 
@@ -255,7 +264,7 @@ def _rockpool_case(kind: str, route: str, cap: int | None = None, **net_opts):
             net = _quiet_load(path, framework="rockpool", **opts)
         else:
             net = _quiet_from_torch(model, np.zeros((1, 16), np.float32), framework="rockpool")
-        return ref, nc.simulate(net, x)
+        return ref, nc.simulate(net, x), _plain(path, x, 1e-3) if route == "file" else None
 
     return run
 
@@ -277,7 +286,9 @@ def _spyx_case(name: str):
         meta = json.loads((SPYX_DIR / "index.json").read_text())[name]
         data = np.load(SPYX_DIR / f"{name}.npz")
         net = _quiet_load(SPYX_DIR / f"{name}.nir", framework="spyx", dt=meta.get("dt"))
-        return data["spikes"], nc.simulate(net, data["x"]).reshape(data["spikes"].shape)
+        shape = data["spikes"].shape
+        plain = _plain(SPYX_DIR / f"{name}.nir", data["x"], meta.get("dt"))
+        return data["spikes"], nc.simulate(net, data["x"]).reshape(shape), plain.reshape(shape)
 
     return run
 
@@ -478,6 +489,19 @@ def cases() -> list[Case]:
             )
         )
     return out
+
+
+_RESULTS: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
+
+
+def result(case: Case, tmp: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """case.run(tmp), once per process: the test of each case and the docs table share it."""
+    key = (case.framework, case.model, case.route)
+    if key not in _RESULTS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _RESULTS[key] = case.run(tmp)
+    return _RESULTS[key]
 
 
 def mismatches(ref: np.ndarray, ours: np.ndarray) -> int:
