@@ -64,7 +64,7 @@ LIMITS = """
 | Sinabs | `LIFRecurrent` | Sinabs' exporter raises NotImplementedError | - |
 | Rockpool | `bias`, `has_rec=True` weights | the export drops them: a file is read without (warned); `from_torch` restores them | cases `mlp_lif_cuba_bias`, `rnn_lif_cuba` |
 | Rockpool | `noise_std != 0` | refused by `from_torch` (NIR has no noise) | `test_rockpool_refusals` |
-| Spyx | `PSU_LIF`, `ResonateFire`, quantized layers | not covered by these tests | - |
+| Spyx | `ResonateFire`, quantized layers | Spyx's exporter refuses them | - |
 | any | multi-spike, `>=` threshold or spike-first neurons on a chip | see [Targets](targets.md): graded spikes where the chip declares a payload width, refused otherwise | `tests/backends` |
 
 snnTorch and Norse: exact against both frameworks, see `tests/interop/test_frameworks.py` and

@@ -46,6 +46,8 @@ def _models():  # built inside the Spyx environment
         rngs = nnx.Rngs(seed)
 
         def cell(n, rec=False):
+            if neuron == "PSU_LIF":
+                return snn.PSU_LIF((n,), threshold=0.3, rngs=rngs)
             if neuron == "LIF":
                 return (snn.RLIF if rec else snn.LIF)((n,), rngs=rngs)
             if neuron == "CubaLIF":
@@ -92,6 +94,13 @@ def _models():  # built inside the Spyx environment
         "mlp_if": (*mlp("IF", 1.0, seed=2), "IF", False, False, 1.0),
         "rnn_lif": (*mlp("LIF", 2.0, recurrent=True, seed=4), "LIF", True, False, 1.0),
         "rnn_cubalif": (*mlp("CubaLIF", 1.0, recurrent=True, seed=5), "CubaLIF", True, False, 1.0),
+        "mlp_psu_lif": (
+            *mlp("PSU_LIF", 1.0, seed=8),
+            "PSU_LIF (LI + Threshold)",
+            False,
+            False,
+            1.0,
+        ),
         "cnn_lif": (*cnn("LIF", 2.0, seed=6), "LIF", False, True, 1.0),
         "cnn_if": (*cnn("IF", 1.5, seed=7), "IF", False, True, 1.0),
     }

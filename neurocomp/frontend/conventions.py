@@ -339,7 +339,8 @@ def _with_spiking(
     conv = choice.convention
     if conv.inclusive:
         note(name, kind, f"spikes at v >= threshold ({conv.name} compares with >=)")
-    if conv.spike_first:
+    spike_first = conv.spike_first and kind in ("LIF", "CubaLIF", "IF")  # not PSU_LIF's
+    if spike_first:
         note(name, kind, "spike decided from v before the step's update (as Spyx does)")
         if p.reset != "subtract":
             raise ParameterError(name, "reset", p.reset, "spyx neurons reset by subtraction")
@@ -347,7 +348,7 @@ def _with_spiking(
         p,
         max_spikes=choice.max_spikes,
         inclusive=conv.inclusive,
-        spike_first=conv.spike_first,
+        spike_first=spike_first,
     )
 
 
@@ -479,6 +480,13 @@ def _spyx(
             v_reset=zero.copy(),
             v_threshold=p["v_threshold"].copy(),
             reset=reset,
+        )
+    if kind == "LI":  # the membrane of a PSU_LIF (LI + Threshold): V = beta * V + x
+        d = _need_dt(name, kind, dt)
+        beta = np.clip(1 - d / p["tau"], 0, 1)
+        note(name, kind, "v = beta * v + r * x with beta = 1 - dt/tau (Spyx PSU_LIF)")
+        return NeuronParams(
+            dv=1 - beta, v_gain=p["r"].copy(), v_bias=zero.copy(), v_reset=zero.copy()
         )
     if kind == "CubaLIF":
         d = _need_dt(name, kind, dt)
