@@ -29,6 +29,10 @@ from .reader import LINEAR_TYPES, NEURON_TYPES, RawGraph
 from .shapes import build_op, infer_shapes, neuron_params
 
 LEAKY = ("LIF", "CubaLIF", "LI", "CubaLI")
+# A Delay of d steps makes simulators keep d + 1 copies of its signal (per sample of a batch):
+# refuse what no chip delays (Loihi: 62 steps) and what would not fit in memory.
+MAX_DELAY_STEPS = 2**16
+MAX_DELAY_SLOTS = 2**24  # (steps + 1) x elements of the delayed signal
 
 
 def _dt_ratios(kind: str, p: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -141,6 +145,18 @@ def _delay_in_steps(name: str, op: Delay, dt: float | None, shape: Shape) -> Del
             raise DtError(f"node '{name}' (Delay) needs dt to turn seconds into steps: pass dt")
         return Delay(np.zeros(shape, dtype=np.int64))
     steps = op.steps / dt
+    longest = float(steps.max(initial=0.0))
+    size = math.prod(shape)
+    limit = min(MAX_DELAY_STEPS, MAX_DELAY_SLOTS // max(size, 1) - 1)
+    if not longest <= limit + 0.5:  # also catches inf from a huge delay / tiny dt
+        raise ParameterError(
+            name,
+            "delay",
+            f"{float(op.steps.max())} s = {longest:.4g} steps of dt = {dt} s",
+            f"at most {limit} steps"
+            + ("" if limit == MAX_DELAY_STEPS else f" for {size} delayed values")
+            + f": (steps + 1) x values <= {MAX_DELAY_SLOTS}",
+        )
     rounded = np.round(steps)
     if not np.allclose(steps, rounded, rtol=0, atol=1e-6):
         warnings.warn(

@@ -23,6 +23,8 @@ Every node is converted or refused: unsupported op types are listed by node, all
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from os import PathLike
@@ -41,12 +43,19 @@ from ..errors import (
 )
 from ..ir.network import Network, NeuronParams, Population, Projection
 from ..ir.ops import Conv, Dense, Flatten, Op, Pool2d, Scale, Shape
+from .onnx_checks import check_finite, check_node
+from .shapes import MAX_ELEMENTS
 
 Readout = Literal["membrane", "spikes"]
 SUPPORTED_OPS = frozenset(
     {"Gemm", "MatMul", "Add", "Conv", "Relu", "AveragePool", "Flatten", "BatchNormalization"}
     | {"Identity", "Dropout", "Constant"}  # inference-time no-ops and constants
 )
+MAX_ONNX_BYTES = 2**30  # a model file larger than this is refused before it is read
+MAX_TENSOR_ELEMENTS = 2**26  # per initializer or constant (256 MiB of float32)
+# Tensor element types a converted ANN may hold (onnx.TensorProto numbers): FLOAT, UINT8, INT8,
+# UINT16, INT16, INT32, INT64, FLOAT16, DOUBLE, UINT32, UINT64. Not STRING, BOOL, COMPLEX...
+REAL_TENSOR_TYPES = frozenset((1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13))
 
 
 class OnnxFileError(NeurocompError):
@@ -124,13 +133,58 @@ def _read(source: Any) -> Any:
         return source
     if not isinstance(source, (bytes, str, PathLike)):
         raise OnnxFileError(f"expected a path, bytes or onnx.ModelProto, got {type(source)}")
-    if not isinstance(source, bytes) and not Path(source).exists():
-        raise OnnxFileError(f"{source}: no such file")
+    if not isinstance(source, bytes):
+        _check_file(Path(source))
     try:
-        return onnx.load_from_string(source) if isinstance(source, bytes) else onnx.load(source)
+        if isinstance(source, bytes):
+            return onnx.load_from_string(source)
+        return onnx.load(source, load_external_data=False)  # external data is refused below
     except Exception as exc:  # protobuf raises several unrelated types on garbage
         where = "<bytes>" if isinstance(source, bytes) else source
         raise OnnxFileError(f"{where}: not a readable ONNX model ({exc})") from None
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise OnnxFileError(f"{path}: no such file")
+    if not path.is_file():  # a directory, FIFO or device
+        raise OnnxFileError(f"{path}: not a regular file, so not an ONNX model")
+    if not os.access(path, os.R_OK):
+        raise OnnxFileError(f"{path}: cannot be read (permission denied)")
+    size = path.stat().st_size
+    if size > MAX_ONNX_BYTES:
+        raise OnnxFileError(f"{path}: {size} bytes, more than the {MAX_ONNX_BYTES} neurocomp reads")
+
+
+def _tensor(t: Any, owner: str, what: str = "initializer") -> np.ndarray:
+    """A constant tensor as numpy, checked: real type, in-file data, dims that match the data.
+
+    owner: the initializer's name, or the node whose attribute `what` holds the tensor."""
+    from onnx import TensorProto, numpy_helper
+
+    label = f"initializer '{owner}'" if what == "initializer" else f"node '{owner}': {what}"
+    if t.data_type not in REAL_TENSOR_TYPES:
+        kind = (
+            TensorProto.DataType.Name(t.data_type)
+            if t.data_type in TensorProto.DataType.values()
+            else t.data_type
+        )
+        raise OnnxFileError(f"{label}: element type {kind}, not a real or integer tensor")
+    if t.data_location == TensorProto.EXTERNAL or len(t.external_data):
+        raise OnnxFileError(f"{label}: data stored in another file (ONNX external data): refused")
+    dims = [int(d) for d in t.dims]
+    if min(dims, default=0) < 0 or math.prod(dims) > MAX_TENSOR_ELEMENTS:
+        raise OnnxFileError(
+            f"{label}: dims {dims[:8]} must be >= 0 and hold at most {MAX_TENSOR_ELEMENTS} values"
+        )
+    try:
+        arr = numpy_helper.to_array(t)
+    except Exception:  # onnx raises ValueError, TypeError... on inconsistent tensors
+        arr = None
+    if arr is None or arr.shape != tuple(dims):
+        raise OnnxFileError(f"{label}: dims {dims} disagree with the data it stores")
+    check_finite(owner, f"{what} value", arr)
+    return arr
 
 
 def _pair(attrs: dict[str, Any], key: str, nd: int, default: int) -> tuple[int, ...]:
@@ -149,6 +203,9 @@ def _pads(node: str, attrs: dict[str, Any], nd: int) -> tuple[int, ...]:
 def _extend(c: Layer, op: Op, bias: np.ndarray | None = None) -> Layer:
     """Append a linear op to a chain; its bias goes through the op, then `bias` is added."""
     shape = op.out_shape(c.shape)
+    if min(shape, default=1) < 1 or math.prod(shape) > MAX_ELEMENTS:
+        raise ShapeError(f"{type(op).__name__} of input {c.shape}: output {shape} is empty or "
+                         f"larger than {MAX_ELEMENTS} elements")  # fmt: skip
     b = None if c.bias is None else op.apply(c.bias[None])[0]
     if bias is not None:
         b = bias if b is None else b + bias
@@ -226,11 +283,9 @@ def _node_step(node: Any, name: str, args: list[Any], attrs: dict[str, Any]) -> 
 
 def parse_onnx(source: Any) -> OnnxGraph:
     """Read an ONNX model (path, bytes or onnx.ModelProto) into layers; refuse what is unknown."""
-    from onnx import numpy_helper
-
     model = _read(source)
     graph = model.graph
-    consts: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    consts = {t.name: _tensor(t, t.name) for t in graph.initializer}
     inputs = [i for i in graph.input if i.name not in consts]
     if len(inputs) != 1 or len(graph.output) != 1:
         raise GraphError(
@@ -241,6 +296,8 @@ def parse_onnx(source: Any) -> OnnxGraph:
     shape = tuple(int(d.dim_value) for d in dims[1:])
     if not dims or any(n <= 0 for n in shape):
         raise ShapeError(f"input '{inputs[0].name}': needs a static shape after the batch axis")
+    if math.prod(shape) > MAX_ELEMENTS:
+        raise ShapeError(f"input '{inputs[0].name}': shape {shape} exceeds {MAX_ELEMENTS} elements")
     values: dict[str, Any] = {inputs[0].name: Layer(inputs[0].name, (), None, shape)}
     layers: list[Layer] = []
     bad: dict[str, str] = {}
@@ -252,9 +309,9 @@ def parse_onnx(source: Any) -> OnnxGraph:
         if node.op_type not in SUPPORTED_OPS or any(i in poisoned for i in node.input):
             poisoned.update(node.output)
             continue
-        attrs = {a.name: _attr(a) for a in node.attribute}
+        attrs = {a.name: _attr(name, a) for a in node.attribute}
         if node.op_type == "Constant":
-            values[node.output[0]] = np.asarray(attrs.get("value"))
+            values[node.output[0]] = _constant(name, attrs)
             continue
         missing = [i for i in node.input if i and i not in values and i not in consts]
         if missing:
@@ -276,6 +333,7 @@ def parse_onnx(source: Any) -> OnnxGraph:
                 c = Layer(pop, (), None, c.shape)
             values[node.output[0]] = c
         else:
+            check_node(name, node.op_type, args[0].shape, args, attrs)
             values[node.output[0]] = _node_step(node, name, args, attrs)
     if bad:
         raise UnsupportedOpError(bad)
@@ -286,14 +344,40 @@ def parse_onnx(source: Any) -> OnnxGraph:
         layers.append(dataclasses.replace(out, name=graph.output[0].name.replace("/", ".")))
     elif out.src != layers[-1].name:
         raise GraphError(f"output '{graph.output[0].name}' is not the last layer")
+    for layer in layers:
+        _check_layer_finite(layer)
     return OnnxGraph(inputs[0].name, shape, tuple(layers), graph.output[0].name)
 
 
-def _attr(a: Any) -> Any:
-    from onnx import helper, numpy_helper
+def _check_layer_finite(layer: Layer) -> None:
+    """Finite inputs can still combine into inf (a huge alpha times a weight): refuse that."""
+    for op in layer.ops:
+        for key in ("weight", "bias", "scale"):
+            value = getattr(op, key, None)
+            if isinstance(value, np.ndarray):
+                check_finite(layer.name, f"{type(op).__name__} {key}", value)
+    if layer.bias is not None:
+        check_finite(layer.name, "bias", layer.bias)
 
+
+def _attr(node: str, a: Any) -> Any:
+    """One attribute's value: a checked tensor, finite floats, ints or strings."""
+    from onnx import AttributeProto, helper
+
+    if a.type == AttributeProto.TENSOR:
+        return _tensor(a.t, node, f"attribute '{a.name}'")
     value = helper.get_attribute_value(a)
-    return numpy_helper.to_array(value) if hasattr(value, "data_type") else value
+    if a.type in (AttributeProto.FLOAT, AttributeProto.FLOATS):
+        check_finite(node, a.name, np.atleast_1d(np.asarray(value, dtype=np.float64)))
+    return value
+
+
+def _constant(node: str, attrs: dict[str, Any]) -> np.ndarray:
+    """The value of a Constant node (a tensor, or one of the scalar and list forms)."""
+    for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
+        if key in attrs:
+            return np.asarray(attrs[key])
+    raise ParameterError(node, "value", sorted(attrs), "a Constant needs a numeric value")
 
 
 def _calibration_input(graph: OnnxGraph, calibration: Any, input_scale: float) -> np.ndarray:
@@ -363,6 +447,8 @@ def load_onnx(
         last = i == len(graph.layers) - 1
         positive = acts[layer.name][acts[layer.name] > 0]
         scale = float(np.percentile(positive, percentile)) if positive.size else 1.0
+        if not (math.isfinite(scale) and scale > 0):
+            raise ParameterError(layer.name, "activation scale", scale, "must be finite and > 0")
         lam[layer.name] = 1.0 if last and readout == "membrane" else scale
         zeros = np.zeros(layer.shape)
         bias = zeros if layer.bias is None else layer.bias / lam[layer.name]

@@ -8,6 +8,7 @@ checks to `params.py` and `shapes.py`.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import GraphError, NeurocompWarning, NirFileError, UnsupportedNodeError
+from ..errors import DtError, GraphError, NeurocompWarning, NirFileError, UnsupportedNodeError
 
 # NIR 1.0 primitives: every one is lowered by neurocomp.
 NEURON_TYPES = ("LIF", "CubaLIF", "IF", "LI", "CubaLI", "I", "Threshold")
@@ -32,8 +33,14 @@ LINEAR_TYPES = (
 )
 PORT_TYPES = ("Input", "Output")
 KNOWN_TYPES = frozenset((*NEURON_TYPES, *LINEAR_TYPES, *PORT_TYPES, "NIRGraph"))
-# An in-file array larger than this is refused before it is read (a corrupt or hostile header).
+# A hostile header can declare far more than the file holds (fill values, compression): every
+# dataset's declared size is counted before it is read, one by one and for the whole file.
 MAX_DATASET_BYTES = 2**28  # 256 MiB: a dataset declaring more is refused before it is read
+MAX_FILE_BYTES = 2**28  # 256 MiB: all datasets of one file together
+MAX_OBJECTS = 100_000  # groups and datasets in one file
+MAX_DEPTH = 64  # nesting of groups (nested graphs, metadata)
+# The time step a file's metadata may state (seconds): 1 ns .. 10 s.
+DT_RANGE_S = (1e-9, 10.0)
 
 
 @dataclass
@@ -63,22 +70,101 @@ def _to_str(x: Any) -> Any:
     return x
 
 
-def _hdf_to_dict(group: Any) -> dict[str, Any]:
+@dataclass
+class _Walk:
+    """What reading one file has used so far: bytes declared, objects seen (hard links)."""
+
+    path: str
+    nbytes: int = 0
+    seen: set[Any] = field(default_factory=set)
+
+
+def _check_link(group: Any, key: str, walk: _Walk) -> None:
     import h5py
 
+    link = group.get(key, getlink=True)
+    if isinstance(link, (h5py.ExternalLink, h5py.SoftLink)):
+        kind = "an external" if isinstance(link, h5py.ExternalLink) else "a soft"
+        raise NirFileError(
+            f"{walk.path}: '{group.name.rstrip('/')}/{key}' is {kind} link: a NIR file must "
+            "hold its data itself, links are refused"
+        )
+
+
+def _dtype_problem(item: Any, in_metadata: bool) -> str | None:
+    """Why a dataset's element type is not one NIR stores (reals, integers, strings), if so."""
+    import h5py
+
+    dt = item.dtype
+    if h5py.check_string_dtype(dt) is not None or dt.kind in "SU":
+        return None
+    if dt.kind in "iuf" or (dt.kind == "b" and in_metadata):
+        return None
+    names = {"c": "complex", "b": "boolean", "V": "compound or opaque", "O": "object"}
+    return f"{names.get(dt.kind, dt.kind)} ({dt})"
+
+
+def _dataset_value(item: Any, walk: _Walk, in_metadata: bool) -> Any:
+    where = f"{walk.path}: dataset '{item.name}'"
+    if item.external or item.is_virtual:
+        raise NirFileError(
+            f"{where} stores its data in another file (HDF5 external or virtual storage): refused"
+        )
+    problem = _dtype_problem(item, in_metadata)
+    if problem is not None:
+        raise NirFileError(f"{where} has element type {problem}: NIR stores reals and strings")
+    if item.shape is None:
+        raise NirFileError(f"{where} has no value (an empty dataspace)")
+    nbytes = int(item.size) * max(int(item.dtype.itemsize), 1)
+    if nbytes > MAX_DATASET_BYTES:
+        raise NirFileError(
+            f"{where} declares {nbytes} bytes, more than the {MAX_DATASET_BYTES} neurocomp "
+            "reads: refused"
+        )
+    walk.nbytes += nbytes
+    if walk.nbytes > MAX_FILE_BYTES:
+        raise NirFileError(
+            f"{walk.path}: datasets declare {walk.nbytes} bytes or more in all, more than "
+            f"the {MAX_FILE_BYTES} neurocomp reads from one file: refused"
+        )
+    return _to_str(item[()])
+
+
+def _hdf_to_dict(group: Any, walk: _Walk, depth: int = 0, in_metadata: bool = False) -> dict:
+    """The group as nested dictionaries, each object read once and every size bounded first."""
+    import h5py
+
+    if depth > MAX_DEPTH:
+        raise NirFileError(f"{walk.path}: '{group.name}' is nested deeper than {MAX_DEPTH} groups")
     out: dict[str, Any] = {}
-    for key, item in group.items():
+    for key in group:
+        _check_link(group, key, walk)
+        item = group[key]
+        if item.id in walk.seen:
+            raise NirFileError(
+                f"{walk.path}: '{item.name}' is reached twice (an HDF5 hard link): refused"
+            )
+        walk.seen.add(item.id)
+        if len(walk.seen) > MAX_OBJECTS:
+            raise NirFileError(f"{walk.path}: more than {MAX_OBJECTS} groups and datasets")
+        meta = in_metadata or key == "metadata"
         if isinstance(item, h5py.Group):
-            out[key] = _hdf_to_dict(item)
+            out[key] = _hdf_to_dict(item, walk, depth + 1, meta)
         elif isinstance(item, h5py.Dataset):
-            nbytes = int(item.size) * max(int(item.dtype.itemsize), 1)
-            if nbytes > MAX_DATASET_BYTES:
-                raise NirFileError(
-                    f"dataset '{item.name}' declares {nbytes} bytes, more than "
-                    f"the {MAX_DATASET_BYTES} neurocomp reads: refused"
-                )
-            out[key] = _to_str(item[()])
+            out[key] = _dataset_value(item, walk, meta)
     return out
+
+
+def _version(f: Any, walk: _Walk) -> Any:
+    import h5py
+
+    if f.get("version", getlink=True) is None:
+        return None
+    _check_link(f, "version", walk)
+    item = f["version"]
+    if not isinstance(item, h5py.Dataset) or item.shape is None or item.size > 64:
+        raise NirFileError(f"{walk.path}: '/version' is not a version string")
+    return _dataset_value(item, walk, in_metadata=True)
 
 
 def _read_file(path: str) -> tuple[dict[str, Any], str | None]:
@@ -88,23 +174,28 @@ def _read_file(path: str) -> tuple[dict[str, Any], str | None]:
         raise NirFileError(f"{path}: no such file")
     if os.path.isdir(path):
         raise NirFileError(f"{path}: is a directory, not a NIR file")
+    if not os.path.isfile(path):  # a FIFO or device would block or never end
+        raise NirFileError(f"{path}: not a regular file, so not a NIR file")
+    if not os.access(path, os.R_OK):
+        raise NirFileError(f"{path}: cannot be read (permission denied)")
     try:
         is_hdf5 = h5py.is_hdf5(path)
     except OSError as exc:
         raise NirFileError(f"{path}: cannot be read ({exc})") from None
     if not is_hdf5:
         raise NirFileError(f"{path}: not an HDF5 file, so not a NIR file")
+    walk = _Walk(path)
     try:
         with h5py.File(path, "r") as f:
-            if "node" not in f or not isinstance(f["node"], h5py.Group):
+            if f.get("node", getlink=True) is None:
                 raise NirFileError(f"{path}: HDF5 file has no '/node' group: not a NIR file")
-            data = _hdf_to_dict(f["node"])
-            version = None
-            if "version" in f:
-                item = f["version"]
-                if not isinstance(item, h5py.Dataset) or item.size > 64:
-                    raise NirFileError(f"{path}: '/version' is not a version string")
-                version = _to_str(item[()])
+            _check_link(f, "node", walk)
+            node = f["node"]
+            if not isinstance(node, h5py.Group):
+                raise NirFileError(f"{path}: HDF5 file has no '/node' group: not a NIR file")
+            walk.seen.add(node.id)
+            data = _hdf_to_dict(node, walk)
+            version = _version(f, walk)
     except NirFileError:
         raise
     except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
@@ -113,9 +204,11 @@ def _read_file(path: str) -> tuple[dict[str, Any], str | None]:
 
 
 def _edges(value: Any, where: str) -> list[tuple[str, str]]:
-    if value is None or (isinstance(value, np.ndarray) and value.size == 0):
+    if value is None:
         return []
     arr = np.asarray(value, dtype=object)
+    if arr.size == 0:
+        return []
     if arr.ndim != 2 or arr.shape[1] != 2:
         raise GraphError(f"graph '{where}': edges must be (source, target) pairs, got {arr.shape}")
     return [(str(_to_str(a)), str(_to_str(b))) for a, b in arr]
@@ -246,6 +339,10 @@ def read_raw(source: Any) -> RawGraph:
     repairs: list[str] = []
     nodes, edges, _ = _flatten(root, "", repairs)
     edges = _remove_ports(nodes, edges)
+    _check_ports(nodes)
+    metadata = dict(root.params.get("metadata", {}))
+    if "dt" in metadata:
+        metadata["dt"] = check_dt(metadata["dt"], "metadata dt")
     seen: set[tuple[str, str]] = set()
     unique = []
     for e in edges:
@@ -256,4 +353,40 @@ def read_raw(source: Any) -> RawGraph:
         unique.append(e)
     for msg in repairs:
         warnings.warn(f"repaired: {msg}", NeurocompWarning, stacklevel=3)
-    return RawGraph(nodes, unique, dict(root.params.get("metadata", {})), version, repairs)
+    return RawGraph(nodes, unique, metadata, version, repairs)
+
+
+def _check_ports(nodes: dict[str, RawNode]) -> None:
+    """A network has at least one Input and one Output (after nested graphs are inlined)."""
+    if not nodes:
+        raise GraphError("the graph has no nodes: nothing to compile")
+    for port in PORT_TYPES:
+        if not any(v.type == port for v in nodes.values()):
+            raise GraphError(
+                f"the graph has no {port} node (nodes: {', '.join(sorted(nodes)[:8])}"
+                f"{', ...' if len(nodes) > 8 else ''}): a network needs an Input and an Output"
+            )
+
+
+def check_dt(value: Any, what: str = "dt") -> float:
+    """A time step checked: a real number of seconds in DT_RANGE_S (DtError names `what`)."""
+    lo, hi = DT_RANGE_S
+    arr = np.asarray(value) if not isinstance(value, str) else np.asarray(None)
+    ok = arr.ndim == 0 and arr.dtype.kind in "iuf" and not isinstance(value, bool)
+    dt = float(arr) if ok else math.nan
+    if not (math.isfinite(dt) and lo <= dt <= hi):
+        raise DtError(f"{what} = {brief(value)}: must be a number of seconds in [{lo}, {hi}]")
+    return dt
+
+
+def brief(value: Any) -> str:
+    """A value as a short single line for a message (never a multi-line array repr)."""
+    arr = np.asarray(value) if not isinstance(value, str) else None
+    if arr is None or arr.ndim == 0:
+        text = repr(value.item() if isinstance(value, np.generic) else value)
+    elif arr.size <= 8 and arr.dtype.kind in "iufb":
+        text = str(arr.tolist())
+    else:
+        text = f"<{arr.dtype} array of shape {arr.shape}>"
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else text[:57] + "..."

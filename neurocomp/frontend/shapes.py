@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import GraphError, NeurocompWarning, ParameterError, ShapeError
 from ..ir.ops import Conv, Delay, Dense, Flatten, Op, Pool2d, Scale, Shape
-from .reader import NEURON_TYPES, RawGraph, RawNode
+from .reader import NEURON_TYPES, RawGraph, RawNode, brief
 
 # Required fields per neuron type, and the ones that are time constants (seconds, > 0).
 NEURON_FIELDS: dict[str, tuple[str, ...]] = {
@@ -41,9 +41,14 @@ def _array(name: str, node: RawNode, key: str) -> np.ndarray:
         raise ParameterError(name, key, "missing", f"{node.type} requires it")
     value = node.params[key]
     try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ParameterError(name, key, repr(value)[:40], "must be numeric") from None
+        kind = np.asarray(value).dtype.kind
+    except (TypeError, ValueError):  # ragged nested lists
+        kind = "O"
+    if kind not in "iuf":  # bool, complex, strings, objects: never silently converted
+        kinds = {"b": "booleans", "c": "complex numbers", "S": "bytes", "U": "strings"}
+        got = kinds.get(kind, "strings or other objects")
+        raise ParameterError(name, key, brief(value), f"must be real numbers, got {got}")
+    arr = np.asarray(value, dtype=np.float64)
     bad = ~np.isfinite(arr)
     if bad.any():
         raise ParameterError(name, key, arr[bad].flat[0], "must be finite")
@@ -72,7 +77,7 @@ def _int_value(name: str, key: str, value: object) -> int:
     """One integer field (a Python or numpy scalar holding a whole number)."""
     arr = np.asarray(value)
     if arr.ndim != 0 or arr.dtype.kind not in "iuf" or not np.isfinite(arr) or arr != np.round(arr):
-        raise ParameterError(name, key, repr(value)[:40], "expected an integer")
+        raise ParameterError(name, key, brief(value), "expected an integer")
     return int(arr)
 
 
@@ -80,7 +85,7 @@ def _int_tuple(name: str, node: RawNode, key: str, n: int, default: int) -> tupl
     value = node.params.get(key, default)
     arr = np.atleast_1d(np.asarray(value))
     if arr.dtype.kind not in "iuf" or arr.ndim != 1:
-        raise ParameterError(name, key, repr(value)[:40], f"expected {n} non-negative integers")
+        raise ParameterError(name, key, brief(value), f"expected {n} non-negative integers")
     if arr.size == 1:
         arr = np.repeat(arr, n)
     ok = arr.size == n and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))
@@ -118,7 +123,7 @@ def build_op(name: str, node: RawNode) -> Op:
             raise ParameterError(name, "weight", f"shape {w.shape}", "must be 2-D (out, in)")
         b = _array(name, node, "bias") if t == "Affine" else None
         if b is not None and b.shape not in ((w.shape[0],), ()):
-            raise ShapeError(f"node '{name}' (Affine): bias shape {b.shape}, weight {w.shape}")
+            raise ShapeError(f"node '{name}' ({t}): bias shape {b.shape}, weight {w.shape}")
         if b is not None:
             b = np.broadcast_to(b, (w.shape[0],)).copy()
         return Dense(w, b)
@@ -138,6 +143,8 @@ def build_op(name: str, node: RawNode) -> Op:
             raise ParameterError(name, "groups", groups, f"must divide C_out = {w.shape[0]}")
         bias = node.params.get("bias")
         b = _array(name, node, "bias") if bias is not None else None
+        if b is not None and b.shape not in ((w.shape[0],), ()):
+            raise ShapeError(f"node '{name}' ({t}): bias shape {b.shape}, weight {w.shape}")
         if b is not None:
             b = np.broadcast_to(b, (w.shape[0],)).copy()
         return Conv(w, stride, padding, dilation, groups, b)
@@ -176,7 +183,7 @@ def _declared(name: str, node: RawNode, key: str) -> Shape | None:
         or (arr < 0).any()
         or not np.all(arr == np.round(arr))
     ):
-        raise ParameterError(name, key, repr(value)[:60], "a shape must be non-negative integers")
+        raise ParameterError(name, key, brief(value), "a shape must be non-negative integers")
     if (arr > MAX_ELEMENTS).any():
         raise ShapeError(
             f"node '{name}' ({node.type}): shape {arr.tolist()} exceeds {MAX_ELEMENTS} elements"

@@ -181,7 +181,9 @@ class Quantize:
             np.abs(err, out=err)
             err /= ref if ref > 0 else 1.0
             err_max = float(err.max()) if err.size else 0.0
-            err_rms = float(np.sqrt(np.dot(err, err) / err.size)) if err.size else 0.0
+            # numpy's pairwise sum, not BLAS np.dot: its order is the same on every CPU, so
+            # this figure (saved in program.json) is too.
+            err_rms = float(np.sqrt(np.mean(np.square(err)))) if err.size else 0.0
             del err
             weight = sparse.csr_matrix(
                 (q, w.indices.copy(), w.indptr.copy()), shape=w.shape, copy=False

@@ -8,7 +8,9 @@ once, here in the spec, and every stage reads it from there.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import math
+import re
 import tomllib
 from dataclasses import MISSING, asdict, dataclass, field
 from importlib import resources
@@ -18,6 +20,11 @@ from typing import Any
 from ..errors import NeurocompError
 
 NEURON_MODELS = ("LIF", "CubaLIF", "IF", "LI", "CubaLI", "I", "Threshold", "Identity")
+# Bounds checked before anything is built from a chip description.
+MAX_CORES = 2**20  # tiles_x * tiles_y * cores_per_tile * chips_per_board (Hala Point: 147456)
+MAX_TOML_BYTES = 2**20  # a chip description file larger than this is refused unread
+MAX_DEPTH = 16  # nesting of tables and arrays
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")  # a chip's name is an identifier
 
 
 class TargetError(NeurocompError):
@@ -138,8 +145,7 @@ class TargetSpec:
 
     def with_chips(self, chips: int) -> TargetSpec:
         """The same chip on a board of `chips` chips."""
-        if chips < 1:
-            raise TargetError(f"--chips {chips}: a board has at least one chip")
+        check_chips(chips, self.mesh.cores_per_chip)
         mesh = Mesh(self.mesh.tiles_x, self.mesh.tiles_y, self.mesh.cores_per_tile, chips)
         return TargetSpec(**{**self.__dict__, "mesh": mesh})
 
@@ -147,6 +153,70 @@ class TargetSpec:
         d = asdict(self)
         d["format"]["neuron_models"] = list(self.format.neuron_models)
         return d
+
+
+def check_chips(chips: object, cores_per_chip: int = 1) -> int:
+    """`chips` (--chips) checked: an integer >= 1 whose board has at most MAX_CORES cores."""
+    if isinstance(chips, bool) or not isinstance(chips, int):
+        raise TargetError(
+            f"--chips {chips!r}: must be an integer (got {type(chips).__name__}), at least 1"
+        )
+    most = max(1, MAX_CORES // max(cores_per_chip, 1))
+    if chips < 1:
+        raise TargetError(f"--chips {chips}: a board has at least one chip")
+    if chips > most:
+        raise TargetError(
+            f"--chips {chips}: at most {most} chips of {cores_per_chip} cores "
+            f"({MAX_CORES} cores on a board)"
+        )
+    return chips
+
+
+def _check_mesh(source: str, mesh: Mesh) -> None:
+    cores = mesh.cores_per_chip * mesh.chips_per_board
+    if cores > MAX_CORES:
+        raise TargetError(
+            f"{source}: [mesh] tiles_x x tiles_y x cores_per_tile x chips_per_board = "
+            f"{cores} cores, more than the {MAX_CORES} neurocomp maps"
+        )
+
+
+def _check_saveable(source: str, data: dict[str, Any]) -> None:
+    """Refuse values a program folder cannot save (JSON): dates and times, NaN, deep nesting."""
+    todo: list[tuple[str, Any, int]] = [(k, v, 1) for k, v in data.items()]
+    while todo:
+        where, value, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            raise TargetError(f"{source}: '{where}' is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            todo.extend((f"{where}.{k}", v, depth + 1) for k, v in value.items())
+        elif isinstance(value, list):
+            todo.extend((f"{where}[{i}]", v, depth + 1) for i, v in enumerate(value))
+        elif isinstance(value, (datetime.date, datetime.time)):  # datetime is a date
+            raise TargetError(
+                f"{source}: {where} = {value.isoformat()}: dates and times cannot be "
+                "saved with a program; write them as a string"
+            )
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise TargetError(f"{source}: {where} = {value}: must be finite")
+        elif not isinstance(value, (str, int, float)):
+            raise TargetError(f"{source}: {where}: a {type(value).__name__} cannot be saved")
+
+
+def _check_names(source: str, data: dict[str, Any]) -> None:
+    for key in ("name", "description"):
+        if not isinstance(data.get(key), str) or not data.get(key):
+            raise TargetError(f"{source}: '{key}' must be a non-empty string")
+    if not NAME_PATTERN.fullmatch(data["name"]):
+        raise TargetError(
+            f"{source}: name = {data['name'][:70]!r}: must be 1-64 letters, digits or _ . + - "
+            "(starting with a letter or digit)"
+        )
+    text = data["description"]
+    if len(text) > 500 or not text.isprintable():
+        raise TargetError(
+            f"{source}: 'description' must be one printable line of <= 500 characters"
+        )
 
 
 _SECTIONS: dict[str, type] = {
@@ -220,9 +290,10 @@ def _check_value(where: str, key: str, value: Any, kind: type) -> Any:
 
 def spec_from_dict(data: dict[str, Any], source: str = "<dict>") -> TargetSpec:
     """Validate a parsed TOML document into a TargetSpec; errors name the file and the key."""
-    for key in ("name", "description"):
-        if not isinstance(data.get(key), str) or not data.get(key):
-            raise TargetError(f"{source}: '{key}' must be a non-empty string")
+    if not isinstance(data, dict):
+        raise TargetError(f"{source}: a chip description is a table, got {type(data).__name__}")
+    _check_saveable(source, data)
+    _check_names(source, data)
     time_step = _check_value(source, "time_step_s", data.get("time_step_s", 0.0), float)
     parts: dict[str, Any] = {}
     for section, cls in _SECTIONS.items():
@@ -244,6 +315,7 @@ def spec_from_dict(data: dict[str, Any], source: str = "<dict>") -> TargetSpec:
             kind = int if f.type in ("int", int) else float
             values[key] = _check_value(f"{source} [{section}]", key, table[key], kind)
         parts[section] = cls(**values)
+    _check_mesh(source, parts["mesh"])
     top = ("name", "description", "time_step_s", "backend")
     extra = {k: v for k, v in data.items() if k not in (*top, *_SECTIONS)}
     # Extra tables document the chip ([cross_check]); an extra plain key is most likely a typo.
@@ -285,16 +357,33 @@ def load_target(target: str | Path | TargetSpec, chips: int | None = None) -> Ta
             path = shipped[text]
         elif text.endswith(".toml") or Path(text).exists():
             path = Path(text)
-            if not path.is_file():
-                raise TargetError(f"{path}: no such chip description file")
         else:
             raise TargetError(
-                f"unknown target '{text}'; shipped targets: "
+                f"unknown target '{text[:80]}'; shipped targets: "
                 f"{', '.join(shipped)} (or give a path to a .toml file)"
             )
-        try:
-            data = tomllib.loads(path.read_text())
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise TargetError(f"{path}: not valid TOML ({exc})") from None
-        spec = spec_from_dict(data, str(path))
+        spec = spec_from_dict(_read_toml(path), str(path))
     return spec.with_chips(chips) if chips is not None else spec
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """A chip description file parsed: a regular, readable, small file of valid TOML."""
+    if not path.exists():
+        raise TargetError(f"{path}: no such chip description file")
+    if not path.is_file():
+        raise TargetError(f"{path}: not a regular file, so not a chip description")
+    try:
+        size = path.stat().st_size
+        if size > MAX_TOML_BYTES:
+            raise TargetError(f"{path}: {size} bytes, more than the {MAX_TOML_BYTES} read")
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise TargetError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise TargetError(f"{path}: not valid TOML ({exc})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TargetError(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise TargetError(f"{path}: nested deeper than the TOML reader allows") from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import warnings
@@ -123,3 +125,68 @@ def test_compile_is_deterministic_across_processes(tmp_path):
         )
         outs.append({p.name: p.read_bytes() for p in out.iterdir()})
     assert outs[0] == outs[1]
+
+
+# The shipped digits.nir compiled as `neurocomp compile` does by default, then with the shipped
+# calibration set: digests of the program folder's content (program.json's text; every array's
+# name, dtype, shape and bytes, so that the zip library's compression does not count). Integer
+# programs are the same on every machine; a change here is a change of the compiler's output:
+# if it is intended, replace the digest with the one the failure prints.
+GOLDEN = {
+    "reference": "216f19b834f1e7f734a1ffde27881f2db137ec96bf1a8482b44da24b126431b6",
+    "loihi2": "1f9f603e414ecca2f30a5a9670f44605cf80b90d5b44e6f0a9e6a36d2c57117b",
+    "reference-calibrated": "7f37fb4baadff280cc6a02c53c6604e848488be0da6e48267c5ebc70104f24ac",
+}
+DIGEST = """
+import hashlib, json, sys, warnings, numpy as np, neurocomp as nc
+warnings.simplefilter("ignore")
+model, calib, out = sys.argv[1:4]
+digests = {}
+for name, target, cal in (("reference", "reference", None), ("loihi2", "loihi2", None),
+                          ("reference-calibrated", "reference", np.load(calib)["x"])):
+    folder = nc.compile(model, target=target, calibration=cal).save(f"{out}/{name}")
+    h = hashlib.sha256((folder / "program.json").read_bytes())
+    with np.load(folder / "arrays.npz", allow_pickle=False) as z:
+        for key in sorted(z.files):
+            a = z[key]
+            h.update(f"{key} {a.dtype.str} {a.shape}".encode())
+            h.update(np.ascontiguousarray(a).tobytes())
+    if (folder / "run_lava.py").exists():
+        h.update((folder / "run_lava.py").read_bytes())
+    digests[name] = h.hexdigest()
+print(json.dumps(digests))
+"""
+
+
+def _kernels(kind: str) -> dict[str, str]:
+    """Environment choosing numpy and OpenBLAS kernels as other CPUs would: `plain`, those of
+    a CPU without this one's SIMD extensions; `wide`, OpenBLAS's AVX-512 kernels where this CPU
+    has AVX-512 (this AMD EPYC's default is Haswell's; they sum in another order)."""
+    import platform
+
+    from numpy.core._multiarray_umath import __cpu_baseline__, __cpu_features__
+
+    env = dict(os.environ)
+    x86 = platform.machine() in ("x86_64", "AMD64")
+    if kind == "plain":
+        found = [f for f, on in __cpu_features__.items() if on and f not in __cpu_baseline__]
+        env["NPY_DISABLE_CPU_FEATURES"] = " ".join(found)
+        if x86:
+            env["OPENBLAS_CORETYPE"] = "Prescott"  # OpenBLAS's plainest x86-64 kernels
+    elif kind == "wide" and x86:
+        env["OPENBLAS_CORETYPE"] = "SkylakeX" if __cpu_features__["AVX512_SKX"] else "Prescott"
+    return env
+
+
+@pytest.mark.parametrize("kernels", ["native", "plain", "wide"])
+def test_shipped_digits_compiles_to_the_committed_program(tmp_path, kernels):
+    model, calib = DIGITS / "digits.nir", DIGITS / "digits_calib.npz"
+    proc = subprocess.run(
+        [sys.executable, "-c", DIGEST, str(model), str(calib), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_kernels(kernels),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout) == GOLDEN

@@ -1,10 +1,12 @@
 """Fuzz the NIR file reader (and the compiler behind it) with corrupted real .nir files.
 
-Base files: the shipped digits model, one file per NIR primitive (tests/graphs.py, written with
-nir.write) and the NIR zoo when it is present. Each case damages one of them: truncation at a
+Base files, always the same: the shipped digits model, one file per NIR primitive
+(tests/graphs.py, written with nir.write) and three files of the NIR zoo copied into
+tests/data/nir-zoo (a missing one fails the test). Each case damages one of them: truncation at a
 random offset, random byte overwrites, or an h5py rewrite (datasets with wrong dtypes or shapes,
 huge declared shapes stored sparsely, deleted fields, garbage type strings, groups and datasets
-swapped, bad edge tables, link cycles, dangling links). Every case must end in success or a
+swapped, bad edge tables, link cycles, dangling links, external storage, hard-link fan-out, many
+fill-value datasets, bad metadata dt). Every case must end in success or a
 NeurocompError, within the per-case time and memory bounds.
 """
 
@@ -41,6 +43,8 @@ def base_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         nir.write(path, graph)
         BASES.append(path)
     BASES.extend(ZOO / z for z in ZOO_FILES)
+    missing = [str(p) for p in BASES if not p.is_file()]
+    assert not missing, f"fuzz base files missing from the repository: {missing}"
     return BASES
 
 
@@ -93,6 +97,8 @@ def _h5_mutation(path: Path, op: str, pick: int, choice: int) -> str:
         ds = datasets[pick % len(datasets)]
         grp = groups[pick % len(groups)]
         parent, key = ds.rsplit("/", 1) if "/" in ds else ("/", ds)
+        if op in HOSTILE_OPS:
+            return HOSTILE_OPS[op](f, path, grp, ds, choice)
         if op == "replace dataset":
             label, data = REPLACEMENTS[choice % len(REPLACEMENTS)]
             _replace(f[parent], key, data)
@@ -160,6 +166,65 @@ def _h5_mutation(path: Path, op: str, pick: int, choice: int) -> str:
     raise AssertionError(op)
 
 
+METADATA_DT: tuple[Any, ...] = (
+    "abc",
+    -1e-3,
+    np.nan,
+    1e-300,
+    np.inf,
+    0.0,
+    1e-4,
+    5.0,
+    1e3,
+    [1e-4, 1e-4],
+)
+
+
+def _external_storage(f: h5py.File, path: Path, grp: str, ds: str, choice: int) -> str:
+    """The data of another file on disk, read as weights."""
+    secret = path.parent / "secret.bin"
+    secret.write_bytes(np.arange(64, dtype=np.float64).tobytes())
+    parent, key = ds.rsplit("/", 1) if "/" in ds else ("/", ds)
+    del f[parent][key]
+    f[parent].create_dataset(key, shape=(8,), dtype="f8", external=[(str(secret), 0, 64)])
+    return f"{ds} := 8 float64 stored externally in {secret.name}"
+
+
+def _fan_out(f: h5py.File, path: Path, grp: str, ds: str, choice: int) -> str:
+    """Two hard links per level: 2^depth paths through a small file."""
+    g = f[grp].create_group("fan")
+    for _ in range(8 + choice % 40):
+        nxt = g.create_group("a")
+        g["b"] = nxt
+        g = nxt
+    return f"{grp}/fan: hard-link fan-out {8 + choice % 40} levels deep"
+
+
+def _fill_datasets(f: h5py.File, path: Path, grp: str, ds: str, choice: int) -> str:
+    """Unwritten datasets, each under the per-dataset cap, far over it in all."""
+    n = 2 + choice % 20
+    for i in range(n):
+        f[grp].create_dataset(f"fill{i}", shape=(2**25,), dtype="f8", chunks=(2**16,))
+    return f"{grp}: {n} unwritten datasets of 2^25 float64"
+
+
+def _metadata_dt(f: h5py.File, path: Path, grp: str, ds: str, choice: int) -> str:
+    meta = f["node"].require_group("metadata")
+    if "dt" in meta:
+        del meta["dt"]
+    value = METADATA_DT[choice % len(METADATA_DT)]
+    meta.create_dataset("dt", data=value)
+    return f"/node/metadata/dt := {value!r}"
+
+
+HOSTILE_OPS = {
+    "external storage": _external_storage,
+    "hard link fan-out": _fan_out,
+    "many fill datasets": _fill_datasets,
+    "metadata dt": _metadata_dt,
+}
+
+
 OPS = (
     "replace dataset",
     "replace dataset",
@@ -175,6 +240,10 @@ OPS = (
     "dangling links",
     "extra field",
     "attributes",
+    "external storage",
+    "hard link fan-out",
+    "many fill datasets",
+    "metadata dt",
 )
 
 RECIPE = st.tuples(
