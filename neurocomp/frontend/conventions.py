@@ -127,7 +127,7 @@ def _detect(graph: RawGraph) -> Detection | None:
         return Detection("rockpool", True, f"node names such as '{names[0]}' are Rockpool's")
     leaky = _leaky(graph)
     if not leaky:
-        return None
+        return _sinabs_if(graph)
     try:
         taus = {n: (_tau(k, p), p["r"]) for n, (k, p) in leaky.items()}
     except KeyError:
@@ -165,6 +165,31 @@ def _detect(graph: RawGraph) -> Detection | None:
             "rockpool", False, "every leaky node has r = tau * exp(-dt/tau) / dt for one dt"
         )
     return None
+
+
+def _sinabs_if(graph: RawGraph) -> Detection | None:
+    """IF-only graphs as Sinabs writes them: layers named by their index, r = 1, and the zero
+    biases its exporter adds to every Linear and Conv."""
+    nodes = {n: v for n, v in graph.nodes.items() if v.type not in ("Input", "Output")}
+    neurons = [v for v in nodes.values() if v.type in NEURON_TYPES]
+    if not neurons or any(v.type != "IF" for v in neurons):
+        return None
+    if not all(re.fullmatch(r"\d+", n) for n in nodes):
+        return None
+    if not all(np.all(np.asarray(v.params["r"], dtype=np.float64) == 1) for v in neurons):
+        return None
+    weighted = [v for v in nodes.values() if v.type in ("Affine", "Conv1d", "Conv2d")]
+    if not weighted or any(
+        np.any(np.asarray(v.params.get("bias", 0.0), dtype=np.float64) != 0) for v in weighted
+    ):
+        return None
+    return Detection(
+        "sinabs",
+        False,
+        "IF layers named by their index with r = 1 and all-zero biases (how "
+        "Sinabs writes IAF networks; Sinabs' IAF sends several spikes per step and resets by "
+        "subtraction by default)",
+    )
 
 
 def _rockpool_dt(tau: np.ndarray, r: np.ndarray) -> float | None:
