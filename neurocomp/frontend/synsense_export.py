@@ -200,7 +200,7 @@ def export_sinabs(module: Any, sample: Any) -> LiveExport:
             repairs.append(f"sinabs: layer '{name}': tau_syn (dropped by Sinabs' export) restored")
         else:
             nodes[name] = nir.LIF(tau=_f32(m.tau_mem, shape), r=r.astype(np.float32), **common)
-    graph = nir.NIRGraph(nodes=nodes, edges=list(graph.edges), type_check=False)
+    graph = nir.NIRGraph(nodes=_numpy_nodes(nodes), edges=list(graph.edges), type_check=False)
     graph.metadata = {"source": "sinabs via neurocomp.from_torch", "framework": "sinabs"}
     return LiveExport(graph, 1.0, layers, repairs)
 
@@ -213,7 +213,7 @@ def export_sinabs(module: Any, sample: Any) -> LiveExport:
 def export_rockpool(module: Any, sample: Any) -> LiveExport:
     """Export a Rockpool torch module. sample: one step, (batch, n_inputs)."""
     torch, nir = _imports("rockpool")
-    from rockpool.nn.modules import LIFNeuronTorch, LIFTorch
+    from rockpool.nn.modules import ExpSynTorch, LIFNeuronTorch, LIFTorch
     from rockpool.nn.modules.torch.nir import to_nir
 
     net = copy.deepcopy(module)
@@ -226,12 +226,17 @@ def export_rockpool(module: Any, sample: Any) -> LiveExport:
     repairs: list[str] = []
     dts = set()
     for name, m in net.named_modules():
-        if not isinstance(m, (LIFTorch, LIFNeuronTorch)):
+        if not isinstance(m, (LIFTorch, LIFNeuronTorch, ExpSynTorch)):
             continue
         leaf = name.rsplit(".", 1)[-1]
         suffix = f"_{type(m).__name__}"
         key = next((k for k in nodes if k in (leaf, f"{leaf}{suffix}")), None)
         if key is None:
+            continue
+        if isinstance(m, ExpSynTorch):  # scalar tau: per-neuron arrays nir.write can store
+            n, li = (int(m.size_out),), nodes[key]
+            nodes[key] = nir.LI(tau=_f32(li.tau, n), r=_f32(li.r, n), v_leak=_f32(li.v_leak, n))
+            dts.add(float(m.dt))
             continue
         dts.add(float(m.dt))
         if float(getattr(m, "noise_std", 0.0)) != 0:
@@ -260,9 +265,22 @@ def export_rockpool(module: Any, sample: Any) -> LiveExport:
             )
     if len(dts) > 1:
         raise ParameterError("<module>", "dt", sorted(dts), "one dt for every Rockpool layer")
-    graph = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+    graph = nir.NIRGraph(nodes=_numpy_nodes(nodes), edges=edges, type_check=False)
     graph.metadata = {"source": "rockpool via neurocomp.from_torch", "framework": "rockpool"}
     return LiveExport(graph, dts.pop() if dts else None, layers, repairs)
+
+
+def _numpy_nodes(nodes: dict[str, Any]) -> dict[str, Any]:
+    """Nodes with torch tensors (some requiring grad, which nir.write cannot store) as arrays."""
+    out = {}
+    for name, node in nodes.items():
+        changes = {
+            f.name: getattr(node, f.name).detach().cpu().numpy()
+            for f in dataclasses.fields(node)
+            if hasattr(getattr(node, f.name), "detach")
+        }
+        out[name] = dataclasses.replace(node, **changes) if changes else node
+    return out
 
 
 def apply_layers(net: Network, layers: dict[str, LayerOptions]) -> Network:

@@ -251,3 +251,53 @@ def test_snntorch_convention_defaults_to_subtract_reset() -> None:
     assert net.metadata["reset"] == "subtract" and net.dt == pytest.approx(1e-4)
     assert any("snntorch's default reset 'subtract'" in m for m in msgs)
     assert nc.load(path, dt=1e-4).metadata["reset"] == "zero"  # NIR's reading stays the default
+
+
+def test_rockpool_expsyn_readout_voltages(tmp_path: Path) -> None:
+    import torch
+    from nir import write
+    from rockpool.nn.combinators import Sequential
+    from rockpool.nn.modules import ExpSynTorch, LIFTorch, LinearTorch
+    from rockpool.nn.modules.torch.nir import to_nir
+
+    torch.manual_seed(2)
+    model = Sequential(
+        LinearTorch((16, 24)),
+        LIFTorch(24, dt=1e-3),
+        LinearTorch((24, 6)),
+        ExpSynTorch(6, tau=0.01, dt=1e-3),
+    )
+    x = cc.bernoulli((50, 2, 16), 0.3, 5)
+    ref = cc._rockpool_run(model, x)
+    with pytest.raises(RuntimeError, match="requires grad"):  # Rockpool's own graph
+        write(str(tmp_path / "raw.nir"), to_nir(model, torch.zeros(1, 16)))
+    path = tmp_path / "r.nir"  # written by from_torch, then read as a file
+    _warnings(nc.from_torch, model, np.zeros((1, 16), np.float32), "rockpool", path=path)
+    ours, msgs = _warnings(nc.load, path, framework="rockpool")
+    assert any("ExpSynTorch" in m for m in msgs)
+    assert np.abs(ref).max() > 0.05
+    np.testing.assert_allclose(nc.simulate(ours, x), ref, rtol=1e-4, atol=1e-5)
+
+
+def test_sinabs_expleak_readout_voltages(tmp_path: Path) -> None:
+    import sinabs
+    import sinabs.layers as sl
+    import torch
+    from nir import write
+
+    torch.manual_seed(3)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(20, 16),
+        sl.IAF(spike_threshold=torch.full((16,), 1.0)),
+        torch.nn.Linear(16, 5),
+        sl.ExpLeak(tau_mem=torch.full((5,), 4.0)),
+    )
+    cc._scaled(model, 2.0)
+    x = cc.bernoulli((40, 3, 20), 0.3, 6)
+    ref = cc._sinabs_run(model, x)
+    path = tmp_path / "s.nir"
+    write(str(path), sinabs.to_nir(model, torch.zeros(1, 1, 20)))
+    ours, msgs = _warnings(nc.load, path, framework="sinabs")
+    assert any("ExpLeak" in m for m in msgs)
+    assert np.abs(ref).max() > 0.05
+    np.testing.assert_allclose(nc.simulate(ours, x), ref, rtol=1e-4, atol=1e-5)
