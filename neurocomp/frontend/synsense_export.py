@@ -234,8 +234,10 @@ def export_rockpool(module: Any, sample: Any) -> LiveExport:
         if key is None:
             continue
         if isinstance(m, ExpSynTorch):  # scalar tau: per-neuron arrays nir.write can store
-            n, li = (int(m.size_out),), nodes[key]
-            nodes[key] = nir.LI(tau=_f32(li.tau, n), r=_f32(li.r, n), v_leak=_f32(li.v_leak, n))
+            shape, li = (int(m.size_out),), nodes[key]
+            nodes[key] = nir.LI(
+                tau=_f32(li.tau, shape), r=_f32(li.r, shape), v_leak=_f32(li.v_leak, shape)
+            )
             dts.add(float(m.dt))
             continue
         dts.add(float(m.dt))
