@@ -56,6 +56,10 @@ def load(
     if _is_onnx(source):
         if dt is not None or reset not in (None, "subtract"):
             raise ParameterError("<network>", "dt/reset", (dt, reset), "not used for ONNX models")
+        if framework is not None or max_spikes is not _UNSET:
+            raise ParameterError(
+                "<network>", "framework/max_spikes", framework, "NIR files only, not ONNX models"
+            )
         return load_onnx(source, calibration=calibration)
     return load_nir(source, dt=dt, reset=reset, framework=framework, max_spikes=max_spikes)
 
