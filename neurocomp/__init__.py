@@ -6,7 +6,6 @@ y = nc.simulate(net, x)               # x: (T, batch, *input_shape) -> (T, batch
 """
 
 from .api import compile, from_torch, load, load_program, simulate, transform
-from .backends.program import Program
 from .errors import (
     DtError,
     GraphError,
@@ -24,6 +23,7 @@ from .errors import (
 from .frontend.onnx_frontend import rate_code
 from .ir import Network, Population, Projection
 from .passes import PassError
+from .program.artifact import Program
 from .sim import Trace
 from .target import TargetError
 

@@ -10,8 +10,6 @@ from typing import Any, Literal, cast, overload
 
 import numpy as np
 
-from .backends.program import Program
-from .backends.program import load_program as _load_program
 from .compiler import compile_network
 from .errors import InputError, NeurocompWarning, ParameterError
 from .frontend import load_nir
@@ -21,6 +19,8 @@ from .frontend.synsense_export import apply_layers, export_rockpool, export_sina
 from .frontend.torch_frontend import Framework, export_torch, write_nir
 from .ir.network import Network, ResetMode
 from .passes.base import Calibration, Pass, PassContext, PipelineResult, run_pipeline
+from .program.artifact import Program
+from .program.artifact import load_program as _load_program
 from .sim.float_sim import Trace
 from .sim.float_sim import simulate as _simulate
 

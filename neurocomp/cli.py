@@ -21,12 +21,12 @@ import numpy as np
 import typer
 
 from . import api
-from .analysis.metrics import accuracy
-from .backends.lowering import IntNetwork
-from .backends.program import write_npz
 from .errors import InputError, NeurocompError, ParameterError
 from .files import write_atomic
+from .ir.integer import IntNetwork
 from .ir.network import Network
+from .present.metrics import accuracy
+from .program.artifact import write_npz
 from .progress import reporting
 
 if TYPE_CHECKING:

@@ -8,17 +8,17 @@ precision and overflow behaviour. Nothing is written here; `Program.save` writes
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping as MappingABC
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 
-from .backends.lowering import to_integers
-from .backends.program import Program
+from .backends.registry import engine, engines_for
 from .errors import ResourceLimitError, Violation
+from .ir.integer import IntNetwork
 from .ir.network import Network
-from .mapping import map_network
+from .lowering import to_integers
+from .mapping import ChipMapping, map_network
 from .passes.base import (
     Calibration,
     Pass,
@@ -29,6 +29,8 @@ from .passes.base import (
     run_pipeline,
 )
 from .passes.quantize import Quantize
+from .program.artifact import Program
+from .program.schema import CompileSummary
 from .sim.float_sim import simulate
 from .target.spec import TargetSpec, load_target
 
@@ -81,11 +83,38 @@ def _activity(net: Network, cal: Calibration | None) -> dict[str, np.ndarray] | 
     return {k: v.mean(axis=(0, 1)).reshape(-1) for k, v in trace.spikes.items()}
 
 
+def _summary(
+    net: Network, intnet: IntNetwork, spec: TargetSpec, mapping: ChipMapping, pipeline: list[Pass]
+) -> CompileSummary:
+    """The compile summary: cores, synapses kept, pipeline, placement."""
+    return CompileSummary(
+        target=spec.name,
+        chips=spec.chips,
+        cores_used=mapping.cores_used,
+        cores_available=spec.cores_available,
+        cores_lower_bound=mapping.lower_bound["cores"],
+        neurons=intnet.neurons,
+        synapses=intnet.synapses,
+        synapses_input=net.synapses,
+        weight_bits=next((p.weight_bits for p in pipeline if isinstance(p, Quantize)), None),
+        pipeline=",".join(describe(p, full=isinstance(p, Quantize)) for p in pipeline),
+        cores_per_layer={
+            p.name: len(
+                {c.index for c in mapping.cores for b in c.blocks if b.population == p.name}
+            )
+            for p in intnet.populations
+        },
+        placement=mapping.placement.get("method"),
+        traffic_hops=mapping.placement.get("traffic_hops"),
+        dt=net.dt,
+    )
+
+
 def build(
     net: Network,
     target: str | TargetSpec = "reference",
     passes: str | Sequence[Pass] | None = None,
-    calibration: np.ndarray | MappingABC[str, np.ndarray] | None = None,
+    calibration: np.ndarray | Mapping[str, np.ndarray] | None = None,
     labels: np.ndarray | None = None,
     chips: int | None = None,
     placement: str = "auto",
@@ -99,44 +128,22 @@ def build(
     intnet, violations = to_integers(result.network, spec)
     reports = result.reports
     del result  # the float network after passes: not needed from here on (peak memory)
-    if spec.extra.get("backend") == "lava":
-        from .backends.lava import violations as lava_violations
-
-        violations += lava_violations(intnet)
+    for name in engines_for(spec):
+        violations += engine(name).violations(intnet, spec.format)
     mapping = map_network(intnet, spec, activity, placement)
     violations += mapping.violations
     if violations:
         return None, violations
-    summary: dict[str, Any] = {
-        "target": spec.name,
-        "chips": spec.chips,
-        "cores_used": mapping.cores_used,
-        "cores_available": spec.cores_available,
-        "cores_lower_bound": mapping.lower_bound["cores"],
-        "neurons": intnet.neurons,
-        "synapses": intnet.synapses,
-        "synapses_input": net.synapses,
-        "weight_bits": next((p.weight_bits for p in pipeline if isinstance(p, Quantize)), None),
-        "pipeline": ",".join(describe(p, full=isinstance(p, Quantize)) for p in pipeline),
-        "cores_per_layer": {
-            p.name: len(
-                {c.index for c in mapping.cores for b in c.blocks if b.population == p.name}
-            )
-            for p in intnet.populations
-        },
-        "placement": mapping.placement.get("method"),
-        "traffic_hops": mapping.placement.get("traffic_hops"),
-        "dt": net.dt,
-    }
+    summary = _summary(net, intnet, spec, mapping, pipeline)
     program = Program(
-        spec,
-        intnet,
-        mapping,
-        net.dt,
-        str(net.metadata.get("reset", "zero")),
-        summary["pipeline"],
-        reports,
-        summary,
+        target=spec,
+        net=intnet,
+        mapping=mapping,
+        dt=net.dt,
+        reset=str(net.metadata.get("reset", "zero")),
+        pipeline=summary.pipeline,
+        pass_reports=reports,
+        summary=summary,
     )
     return program, []
 
@@ -145,7 +152,7 @@ def compile_network(
     net: Network,
     target: str | TargetSpec = "reference",
     passes: str | Sequence[Pass] | None = None,
-    calibration: np.ndarray | MappingABC[str, np.ndarray] | None = None,
+    calibration: np.ndarray | Mapping[str, np.ndarray] | None = None,
     labels: np.ndarray | None = None,
     chips: int | None = None,
     placement: str = "auto",

@@ -8,13 +8,16 @@ network run once per inference as an ANN: one multiply-accumulate per synapse.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..backends.lowering import IntNetwork
-from ..backends.reference_sim import EventCounts
+from ..backends.events import EventCounts, EventKind
+from ..ir.integer import IntNetwork
+from ..mapping import CoreUsage
 from ..target.spec import TargetSpec
 
 # Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014, 45 nm 0.9 V:
@@ -24,14 +27,45 @@ ANN_MAC_INT8_J = 0.23e-12
 ANN_SOURCE = "Horowitz, ISSCC 2014, 45 nm: FP32 MAC 4.6 pJ, INT8 MAC 0.23 pJ"
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
+class EnergyTotals:
+    """Totals of one run: event counts, joules (whole run and per inference), seconds."""
+
+    spikes: int
+    input_spikes: int
+    synops: int
+    neuron_updates: int
+    neuron_updates_active: int
+    neuron_updates_idle: int
+    messages_local: int
+    messages_remote: int
+    hops: int
+    dynamic_energy_j: float
+    static_energy_j: float
+    energy_j: float
+    energy_per_inference_j: float
+    dynamic_per_inference_j: float
+    static_per_inference_j: float
+    latency_s: float
+
+    def __getitem__(self, key: str) -> float:
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        value: float = getattr(self, key)
+        return value
+
+    def to_dict(self) -> dict[str, float]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(kw_only=True)
 class EnergyReport:
     """Events, energy (joules) and latency (seconds) of one run, in total, per layer, per core."""
 
     target: str
     steps: int
     batch: int
-    totals: dict[str, float]
+    totals: EnergyTotals
     layers: list[dict[str, Any]]
     cores: list[dict[str, Any]]
     ann: dict[str, Any]
@@ -51,7 +85,7 @@ class EnergyReport:
             "target": self.target,
             "steps": self.steps,
             "batch": self.batch,
-            **self.totals,
+            **self.totals.to_dict(),
             "layers": self.layers,
             "cores": self.cores,
             "ann": self.ann,
@@ -96,7 +130,7 @@ class EnergyReport:
         return "\n".join([head, rule, *map(fmt, layers), rule, fmt(total), *self.footer()])
 
     def _repr_html_(self) -> str:
-        from .html import table
+        from ..present.html import table
 
         t = self.totals
         return table(
@@ -108,7 +142,7 @@ class EnergyReport:
 
     def plot(self) -> Any:
         """Matplotlib figure: per-layer energy, and core utilisation as a heatmap over the mesh."""
-        from .plots import DisplayFigure
+        from ..present.plots import DisplayFigure
 
         fig = DisplayFigure(figsize=(11, 4))
         ax1, ax2 = fig.subplots(1, 2)
@@ -178,26 +212,26 @@ def draw_utilisation(fig: Any, ax: Any, cores: list[dict[str, Any]], mesh: dict[
     fig.colorbar(im, ax=ax, label="max over resources of used / limit")
 
 
-def _per_event(d: dict[str, Any], cost: tuple[float, ...]) -> Any:
+def _per_event(d: Mapping[EventKind, Any], cost: tuple[float, ...]) -> Any:
     """Events weighted by a cost per event (joules or seconds): synops, active and idle neuron
     updates, spike messages (within and between tiles), east-west and north-south hops."""
     synop, active, idle, spike, ew, ns = cost
     return (
-        d["synops"] * synop
-        + d["updates_active"] * active
-        + d["updates_idle"] * idle
-        + (d["msgs_local"] + d["msgs_remote"]) * spike
-        + d["hops_ew"] * ew
-        + d["hops_ns"] * ns
+        d[EventKind.SYNOPS] * synop
+        + d[EventKind.UPDATES_ACTIVE] * active
+        + d[EventKind.UPDATES_IDLE] * idle
+        + (d[EventKind.MSGS_LOCAL] + d[EventKind.MSGS_REMOTE]) * spike
+        + d[EventKind.HOPS_EW] * ew
+        + d[EventKind.HOPS_NS] * ns
     )
 
 
 def energy_report(
-    net: IntNetwork, counts: EventCounts, spec: TargetSpec, usage: list[dict[str, Any]]
+    net: IntNetwork, counts: EventCounts, spec: TargetSpec, usage: list[CoreUsage]
 ) -> EnergyReport:
     """Turn counted events into energy and latency with the target's per-event figures."""
     e, tm = spec.energy, spec.timing
-    pc = {k: v.astype(np.float64) for k, v in counts.per_core.items()}
+    pc = {EventKind(k): v.astype(np.float64) for k, v in counts.per_core.items()}
     steps = next(iter(pc.values())).shape[0] if pc else 0
     batch = max(counts.batch, 1)
 
@@ -218,7 +252,7 @@ def energy_report(
         tm.hop_ns_s,
     )
 
-    def joules(d: dict[str, Any]) -> float:
+    def joules(d: Mapping[EventKind, Any]) -> float:
         return float(_per_event(d, joule_per))
 
     work = _per_event(pc, second_per) / batch
@@ -229,24 +263,24 @@ def energy_report(
     totals_core = {k: v.sum(axis=0) for k, v in pc.items()}
     dynamic = joules({k: float(v.sum()) for k, v in totals_core.items()})
     static = e.static_power_w * spec.chips * latency * batch
-    totals: dict[str, Any] = {
-        "spikes": int(pc["spikes"].sum()),
-        "input_spikes": counts.input_spikes,
-        "synops": int(pc["synops"].sum()),
-        "neuron_updates": int(pc["updates_active"].sum() + pc["updates_idle"].sum()),
-        "neuron_updates_active": int(pc["updates_active"].sum()),
-        "neuron_updates_idle": int(pc["updates_idle"].sum()),
-        "messages_local": int(pc["msgs_local"].sum()),
-        "messages_remote": int(pc["msgs_remote"].sum()),
-        "hops": int(pc["hops_ew"].sum() + pc["hops_ns"].sum()),
-        "dynamic_energy_j": dynamic,
-        "static_energy_j": static,
-        "energy_j": dynamic + static,
-        "energy_per_inference_j": (dynamic + static) / batch,
-        "dynamic_per_inference_j": dynamic / batch,
-        "static_per_inference_j": static / batch,
-        "latency_s": latency,
-    }
+    totals = EnergyTotals(
+        spikes=int(pc[EventKind.SPIKES].sum()),
+        input_spikes=counts.input_spikes,
+        synops=int(pc[EventKind.SYNOPS].sum()),
+        neuron_updates=int(pc[EventKind.UPDATES_ACTIVE].sum() + pc[EventKind.UPDATES_IDLE].sum()),
+        neuron_updates_active=int(pc[EventKind.UPDATES_ACTIVE].sum()),
+        neuron_updates_idle=int(pc[EventKind.UPDATES_IDLE].sum()),
+        messages_local=int(pc[EventKind.MSGS_LOCAL].sum()),
+        messages_remote=int(pc[EventKind.MSGS_REMOTE].sum()),
+        hops=int(pc[EventKind.HOPS_EW].sum() + pc[EventKind.HOPS_NS].sum()),
+        dynamic_energy_j=dynamic,
+        static_energy_j=static,
+        energy_j=dynamic + static,
+        energy_per_inference_j=(dynamic + static) / batch,
+        dynamic_per_inference_j=dynamic / batch,
+        static_per_inference_j=static / batch,
+        latency_s=latency,
+    )
     layers = []
     for pop in net.populations:
         if not net.projections_into(pop.name):
@@ -256,26 +290,26 @@ def energy_report(
             {
                 "name": pop.name,
                 "kind": pop.kind,
-                "spikes": d["spikes"],
-                "synops": d["synops"],
-                "neuron_updates": d["updates_active"] + d["updates_idle"],
+                "spikes": d[EventKind.SPIKES],
+                "synops": d[EventKind.SYNOPS],
+                "neuron_updates": d[EventKind.UPDATES_ACTIVE] + d[EventKind.UPDATES_IDLE],
                 "energy_j": joules(d),
                 "energy_per_inference_j": joules(d) / batch,
             }
         )
     cores = []
     for i, row in enumerate(usage):
-        cd: dict[str, Any] = {k: float(v[i]) for k, v in totals_core.items()}
-        util = core_utilisation(row)
+        cd: dict[EventKind, Any] = {k: float(v[i]) for k, v in totals_core.items()}
+        util = row.utilisation
         cores.append(
             {
-                "core": row["core"],
-                "tile_x": row["tile_x"],
-                "tile_y": row["tile_y"],
-                "layers": row["layers"],
-                "spikes": int(cd["spikes"]),
-                "synops": int(cd["synops"]),
-                "neuron_updates": int(cd["updates_active"] + cd["updates_idle"]),
+                "core": row.core,
+                "tile_x": row.tile_x,
+                "tile_y": row.tile_y,
+                "layers": list(row.layers),
+                "spikes": int(cd[EventKind.SPIKES]),
+                "synops": int(cd[EventKind.SYNOPS]),
+                "neuron_updates": int(cd[EventKind.UPDATES_ACTIVE] + cd[EventKind.UPDATES_IDLE]),
                 "energy_j": joules(cd),
                 "utilisation": util,
             }
@@ -287,7 +321,16 @@ def energy_report(
         "energy_per_inference_int8_j": macs * ANN_MAC_INT8_J,
         "source": ANN_SOURCE,
     }
-    return EnergyReport(spec.name, steps, counts.batch, totals, layers, cores, ann, mesh_of(spec))
+    return EnergyReport(
+        target=spec.name,
+        steps=steps,
+        batch=counts.batch,
+        totals=totals,
+        layers=layers,
+        cores=cores,
+        ann=ann,
+        mesh=mesh_of(spec),
+    )
 
 
 def mesh_of(spec: TargetSpec) -> dict[str, int]:

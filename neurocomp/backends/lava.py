@@ -5,10 +5,12 @@ LIF takes those as scalars); each projection becomes Sparse processes between th
 connects. A batch runs as one Lava network: every process is replicated per sample, and the
 synapses are block-diagonal (kron(I_batch, W)), so one Lava run serves the whole batch.
 
-Encoding of neurocomp's integers (weights w, threshold th, bias b, decays du, dv in 1/4096):
+Encoding of neurocomp's integers (weights w, threshold th, bias b, decays du, dv in units of
+2**-decay_bits; every width from the target's NumberFormat, see `LavaWidths`):
   Sparse weights 2*w with weight_exp = -1 (Lava stores mixed-sign weights as even values),
-  LIF vth = th, bias_mant = b with bias_exp = 6 (the synaptic input is shifted by 6, the bias is
-  not), du register = du - 1 (Lava adds 1), dv register = dv, 4095 for no current stage.
+  LIF vth = th, bias_mant = b with bias_exp = weight_shift (the synaptic input is shifted, the
+  bias is not), du register = du - 1 (Lava adds 1), dv register = dv, the largest decay for no
+  current stage.
 """
 
 from __future__ import annotations
@@ -20,26 +22,67 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import InputError, Violation
+from ..ir.integer import IntNetwork, IntPopulation
+from ..mapping import Mapping
+from ..target.spec import NumberFormat
+from .base import RunResult
+from .bit_accurate import integer_inputs
 from .lava_compat import import_lava
-from .lowering import IntNetwork, IntPopulation
-
-BIAS_EXP = 6
-VTH_MAX = 2**17 - 1
-DECAY_MAX = 4095
 
 
-def violations(net: IntNetwork) -> list[Violation]:
+@dataclass(frozen=True, kw_only=True)
+class LavaWidths:
+    """Register values of Lava's LIF and Sparse processes, derived from the target's formats."""
+
+    bias_exp: int  # bias_mant << bias_exp: the bias in the state's scale, like the synaptic input
+    vth_max: int  # the largest threshold register (no threshold: never spikes)
+    decay_max: int  # the largest du/dv register (2**decay_bits - 1)
+    weight_bits: int  # Sparse num_weight_bits
+
+    @classmethod
+    def of(cls, fmt: NumberFormat) -> LavaWidths:
+        return cls(
+            bias_exp=fmt.weight_shift,
+            vth_max=2**fmt.threshold_bits - 1,
+            decay_max=2**fmt.decay_bits - 1,
+            weight_bits=fmt.weight_bits,
+        )
+
+
+def violations(net: IntNetwork, fmt: NumberFormat) -> list[Violation]:
     """What Lava's LIF and Sparse processes cannot express exactly."""
+    decay_max = LavaWidths.of(fmt).decay_max
     out = []
     for p in net.populations:
-        if np.any(p.dv > DECAY_MAX):
+        if np.any(p.dv > decay_max):
             out.append(
                 Violation(
                     p.name,
                     "voltage decay (dv)",
                     int(p.dv.max()),
-                    DECAY_MAX,
+                    decay_max,
                     "Lava LIF keeps some voltage every step",
+                )
+            )
+        if p.spiking and p.max_spikes != 1:
+            out.append(
+                Violation(
+                    p.name,
+                    "spikes per step (Lava engine)",
+                    "no cap" if p.max_spikes is None else f"up to {p.max_spikes}",
+                    1,
+                    "neurocomp emits Lava's binary-spike LIF; graded spikes through Lava are "
+                    "not supported: use a target without the Lava engine",
+                )
+            )
+        if p.spiking and p.inclusive:
+            out.append(
+                Violation(
+                    p.name,
+                    "threshold test (Lava engine)",
+                    "v >= threshold",
+                    "v > threshold",
+                    "Lava's LIF compares v > vth << 6, which cannot express >=",
                 )
             )
         if p.du is not None and np.any(p.du < 1):
@@ -49,7 +92,7 @@ def violations(net: IntNetwork) -> list[Violation]:
                     "current decay (du)",
                     int(p.du.min()),
                     ">= 1",
-                    "Lava LIF decays the current by at least 1/4096",
+                    f"Lava LIF decays the current by at least 1/{decay_max + 1}",
                 )
             )
     return out
@@ -64,9 +107,9 @@ class _Group:
     vth: int
 
 
-def _groups(p: IntPopulation) -> list[_Group]:
-    du = p.du - 1 if p.du is not None else np.full(p.size, DECAY_MAX)
-    vth = p.threshold if p.threshold is not None else np.full(p.size, VTH_MAX)
+def _groups(p: IntPopulation, widths: LavaWidths) -> list[_Group]:
+    du = p.du - 1 if p.du is not None else np.full(p.size, widths.decay_max)
+    vth = p.threshold if p.threshold is not None else np.full(p.size, widths.vth_max)
     keys = np.stack([du, p.dv, vth], axis=1)
     uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
     return [
@@ -75,9 +118,8 @@ def _groups(p: IntPopulation) -> list[_Group]:
     ]
 
 
-def _binary(net: IntNetwork, x: Any) -> dict[str, np.ndarray]:
-    from .reference_sim import integer_inputs
-
+def binary_inputs(net: IntNetwork, x: Any) -> dict[str, np.ndarray]:
+    """Input spikes checked as the Lava engine takes them: 0/1, (T, batch, n) per input."""
     xs = integer_inputs(net, x)
     for name, arr in xs.items():
         if arr.min() < 0 or arr.max() > 1:
@@ -91,13 +133,16 @@ def _binary(net: IntNetwork, x: Any) -> dict[str, np.ndarray]:
 class LavaNetwork:
     """The Lava processes of one program for one batch, ready to run for T steps."""
 
-    def __init__(self, net: IntNetwork, batch: int, record: bool = False) -> None:
+    def __init__(
+        self, net: IntNetwork, fmt: NumberFormat, batch: int, record: bool = False
+    ) -> None:
         import_lava()
         from lava.proc.lif.process import LIF
         from lava.proc.sparse.process import Sparse
 
         self.net, self.batch = net, batch
-        self.groups = {p.name: _groups(p) for p in net.populations}
+        widths = LavaWidths.of(fmt)
+        self.groups = {p.name: _groups(p, widths) for p in net.populations}
         self.lif: dict[tuple[str, int], Any] = {}
         for p in net.populations:
             for k, g in enumerate(self.groups[p.name]):
@@ -109,7 +154,7 @@ class LavaNetwork:
                     dv=g.dv,
                     vth=g.vth,
                     bias_mant=bias,
-                    bias_exp=np.full(n, BIAS_EXP),
+                    bias_exp=np.full(n, widths.bias_exp),
                     name=f"{p.name}#{k}",
                 )
         self.sources: dict[str, Any] = {}
@@ -128,7 +173,7 @@ class LavaNetwork:
                     syn = Sparse(
                         weights=big,
                         weight_exp=-1,
-                        num_weight_bits=8,
+                        num_weight_bits=widths.weight_bits,
                         name=f"{pr.name}->{pr.post}#{k}",
                     )
                     port.connect(syn.s_in)
@@ -215,9 +260,48 @@ class _Deferred:
         self.owner.sources[self.name] = pending
 
 
-def run_lava(net: IntNetwork, x: Any, record: bool = False) -> dict[str, Any]:
+def run_lava(net: IntNetwork, x: Any, fmt: NumberFormat, record: bool = False) -> dict[str, Any]:
     """Run `net` on input spikes x (T, batch, *shape) in Lava; integer spikes and voltages."""
-    xs = _binary(net, x)
+    xs = binary_inputs(net, x)
     batch = next(iter(xs.values())).shape[1]
-    lava_net = LavaNetwork(net, batch, record=record)
+    lava_net = LavaNetwork(net, fmt, batch, record=record)
     return lava_net.run(xs)
+
+
+def as_result(net: IntNetwork, x: Any, raw: dict[str, Any], fmt: NumberFormat) -> RunResult:
+    """Lava's integer spikes and voltages as the `RunResult` every engine returns."""
+    outs = {}
+    shift = 1 << fmt.weight_shift
+    for name, src in net.outputs.items():
+        shape = net.shape_of(src)
+        if src in net.inputs:
+            outs[name] = np.asarray(x if not isinstance(x, dict) else x[src])
+            continue
+        pop = net.population(src)
+        data = raw["spikes"][src] if pop.spiking else raw["v"][src] * (pop.scale / shift)
+        outs[name] = data.reshape(data.shape[0], data.shape[1], *shape)
+    spikes = {k: v.astype(np.uint8) for k, v in raw["spikes"].items()}
+    return RunResult(outputs=outs, spikes=spikes, v=raw["v"])
+
+
+class LavaBackend:
+    """Lava's bit-accurate CPU simulation of the emitted processes ("lava"); counts no events."""
+
+    name = "lava"
+
+    def violations(self, net: IntNetwork, fmt: NumberFormat) -> list[Violation]:
+        return violations(net, fmt)
+
+    def run(
+        self,
+        net: IntNetwork,
+        x: Any,
+        fmt: NumberFormat,
+        *,
+        mapping: Mapping | None = None,
+        record: bool = False,
+    ) -> RunResult:
+        return as_result(net, x, run_lava(net, x, fmt, record=record), fmt)
+
+
+ENGINE = LavaBackend()

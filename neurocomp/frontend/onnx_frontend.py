@@ -15,7 +15,7 @@ continuous-valued deep networks to efficient event-driven networks"):
 * the input is the ANN input in [0, 1] used as a Bernoulli spike probability per step
   (`rate_code`); the readout is either spiking IF neurons (argmax of spike counts) or, by
   default, non-spiking neurons that output their input each step, whose sum over time (what
-  `neurocomp.analysis.metrics.predictions` takes) is the integrated membrane potential.
+  `neurocomp.present.metrics.predictions` takes) is the integrated membrane potential.
 
 Every node is converted or refused: unsupported op types are listed by node, all at once.
 """
@@ -212,73 +212,95 @@ def _extend(c: Layer, op: Op, bias: np.ndarray | None = None) -> Layer:
     return Layer(c.src, (*c.ops, op), b, tuple(shape))
 
 
+def _gemm(name: str, c: Layer, args: list[Any], attrs: dict[str, Any]) -> Layer:
+    if attrs.get("transA", 0):
+        raise ParameterError(name, "transA", 1, "only transA = 0 is supported")
+    b = args[1]
+    w = b if attrs.get("transB", 0) else b.T
+    w = float(attrs.get("alpha", 1.0)) * w
+    if len(c.shape) != 1 or w.ndim != 2 or w.shape[1] != c.shape[0]:
+        raise ShapeError(f"node '{name}': weight {b.shape} does not fit input {c.shape}")
+    bias = None
+    if len(args) > 2 and args[2] is not None:
+        bias = np.broadcast_to(float(attrs.get("beta", 1.0)) * args[2], (w.shape[0],)).copy()
+    return _extend(c, Dense(w.astype(np.float64)), bias)
+
+
+def _add(name: str, c: Layer, args: list[Any], attrs: dict[str, Any]) -> Layer:
+    try:
+        add = np.broadcast_to(args[1], (1, *c.shape))[0].astype(np.float64)
+    except ValueError:
+        raise ShapeError(f"node '{name}': addend {args[1].shape} vs {c.shape}") from None
+    return dataclasses.replace(c, bias=add if c.bias is None else c.bias + add)
+
+
+def _conv(name: str, c: Layer, args: list[Any], attrs: dict[str, Any]) -> Layer:
+    w = args[1].astype(np.float64)
+    nd = w.ndim - 2
+    if nd not in (1, 2) or len(c.shape) != nd + 1:
+        raise ShapeError(f"node '{name}': {nd}-d conv on input of shape {c.shape}")
+    conv = Conv(
+        w,
+        _pair(attrs, "strides", nd, 1),
+        _pads(name, attrs, nd),
+        _pair(attrs, "dilations", nd, 1),
+        int(attrs.get("group", 1)),
+    )
+    bias = None
+    if len(args) > 2 and args[2] is not None:
+        bias = np.broadcast_to(args[2].reshape(-1, *[1] * nd), conv.out_shape(c.shape)).copy()
+    return _extend(c, conv, bias)
+
+
+def _average_pool(name: str, c: Layer, args: list[Any], attrs: dict[str, Any]) -> Layer:
+    kernel = _pair(attrs, "kernel_shape", 2, 1)
+    if len(kernel) != 2 or len(c.shape) != 3:  # Pool2d is 2-d
+        raise ShapeError(f"node '{name}': only 2-d average pooling is supported")
+    pads = _pads(name, attrs, 2)
+    if any(pads) and not attrs.get("count_include_pad", 0):
+        raise ParameterError(name, "count_include_pad", 0, "padding must count (1)")
+    if attrs.get("ceil_mode", 0):
+        raise ParameterError(name, "ceil_mode", 1, "only ceil_mode = 0 is supported")
+    (sy, sx), (k0, k1) = _pair(attrs, "strides", 2, 1), kernel
+    return _extend(c, Pool2d((k0, k1), (sy, sx), (pads[0], pads[1]), 1.0 / (k0 * k1)))
+
+
+def _flatten(name: str, c: Layer, args: list[Any], attrs: dict[str, Any]) -> Layer:
+    if int(attrs.get("axis", 1)) != 1:
+        raise ParameterError(name, "axis", attrs["axis"], "only axis = 1 is supported")
+    return _extend(c, Flatten(0, -1)) if len(c.shape) > 1 else c
+
+
+def _batch_norm(name: str, c: Layer, args: list[Any], attrs: dict[str, Any]) -> Layer:
+    if attrs.get("training_mode", 0):
+        raise ParameterError(name, "training_mode", 1, "export the model in eval mode")
+    gamma, beta, mean, var = (a.astype(np.float64) for a in args[1:5])
+    g = gamma / np.sqrt(var + float(attrs.get("epsilon", 1e-5)))
+    bshape = (-1, *[1] * (len(c.shape) - 1))
+    shift = np.broadcast_to((beta - mean * g).reshape(bshape), c.shape)
+    bias = None if c.bias is None else c.bias * g.reshape(bshape)
+    bias = shift.copy() if bias is None else bias + shift
+    last = c.ops[-1] if c.ops else None
+    if isinstance(last, (Dense, Conv)):  # fold into the weights, per output channel
+        w = last.weight * g.reshape(-1, *[1] * (last.weight.ndim - 1))
+        return Layer(c.src, (*c.ops[:-1], dataclasses.replace(last, weight=w)), bias, c.shape)
+    return dataclasses.replace(_extend(c, Scale(g.reshape(bshape))), bias=bias)
+
+
+_NODE_STEPS = {
+    "Gemm": _gemm,
+    "MatMul": _gemm,
+    "Add": _add,
+    "Conv": _conv,
+    "AveragePool": _average_pool,
+    "Flatten": _flatten,
+    "BatchNormalization": _batch_norm,
+}
+
+
 def _node_step(node: Any, name: str, args: list[Any], attrs: dict[str, Any]) -> Layer:
     """Apply one linear ONNX node to its chain argument (other arguments are constants)."""
-    op, c = node.op_type, args[0]
-    if op in ("Gemm", "MatMul"):
-        if attrs.get("transA", 0):
-            raise ParameterError(name, "transA", 1, "only transA = 0 is supported")
-        b = args[1]
-        w = b if attrs.get("transB", 0) else b.T
-        w = float(attrs.get("alpha", 1.0)) * w
-        if len(c.shape) != 1 or w.ndim != 2 or w.shape[1] != c.shape[0]:
-            raise ShapeError(f"node '{name}': weight {b.shape} does not fit input {c.shape}")
-        bias = None
-        if len(args) > 2 and args[2] is not None:
-            bias = np.broadcast_to(float(attrs.get("beta", 1.0)) * args[2], (w.shape[0],)).copy()
-        return _extend(c, Dense(w.astype(np.float64)), bias)
-    if op == "Add":
-        try:
-            add = np.broadcast_to(args[1], (1, *c.shape))[0].astype(np.float64)
-        except ValueError:
-            raise ShapeError(f"node '{name}': addend {args[1].shape} vs {c.shape}") from None
-        return dataclasses.replace(c, bias=add if c.bias is None else c.bias + add)
-    if op == "Conv":
-        w = args[1].astype(np.float64)
-        nd = w.ndim - 2
-        if nd not in (1, 2) or len(c.shape) != nd + 1:
-            raise ShapeError(f"node '{name}': {nd}-d conv on input of shape {c.shape}")
-        conv = Conv(
-            w,
-            _pair(attrs, "strides", nd, 1),
-            _pads(name, attrs, nd),
-            _pair(attrs, "dilations", nd, 1),
-            int(attrs.get("group", 1)),
-        )
-        bias = None
-        if len(args) > 2 and args[2] is not None:
-            bias = np.broadcast_to(args[2].reshape(-1, *[1] * nd), conv.out_shape(c.shape)).copy()
-        return _extend(c, conv, bias)
-    if op == "AveragePool":
-        kernel = _pair(attrs, "kernel_shape", 2, 1)
-        if len(kernel) != 2 or len(c.shape) != 3:  # Pool2d is 2-d
-            raise ShapeError(f"node '{name}': only 2-d average pooling is supported")
-        pads = _pads(name, attrs, 2)
-        if any(pads) and not attrs.get("count_include_pad", 0):
-            raise ParameterError(name, "count_include_pad", 0, "padding must count (1)")
-        if attrs.get("ceil_mode", 0):
-            raise ParameterError(name, "ceil_mode", 1, "only ceil_mode = 0 is supported")
-        (sy, sx), (k0, k1) = _pair(attrs, "strides", 2, 1), kernel
-        return _extend(c, Pool2d((k0, k1), (sy, sx), (pads[0], pads[1]), 1.0 / (k0 * k1)))
-    if op == "Flatten":
-        if int(attrs.get("axis", 1)) != 1:
-            raise ParameterError(name, "axis", attrs["axis"], "only axis = 1 is supported")
-        return _extend(c, Flatten(0, -1)) if len(c.shape) > 1 else c
-    if op == "BatchNormalization":
-        if attrs.get("training_mode", 0):
-            raise ParameterError(name, "training_mode", 1, "export the model in eval mode")
-        gamma, beta, mean, var = (a.astype(np.float64) for a in args[1:5])
-        g = gamma / np.sqrt(var + float(attrs.get("epsilon", 1e-5)))
-        bshape = (-1, *[1] * (len(c.shape) - 1))
-        shift = np.broadcast_to((beta - mean * g).reshape(bshape), c.shape)
-        bias = None if c.bias is None else c.bias * g.reshape(bshape)
-        bias = shift.copy() if bias is None else bias + shift
-        last = c.ops[-1] if c.ops else None
-        if isinstance(last, (Dense, Conv)):  # fold into the weights, per output channel
-            w = last.weight * g.reshape(-1, *[1] * (last.weight.ndim - 1))
-            return Layer(c.src, (*c.ops[:-1], dataclasses.replace(last, weight=w)), bias, c.shape)
-        return dataclasses.replace(_extend(c, Scale(g.reshape(bshape))), bias=bias)
-    raise AssertionError(op)  # pragma: no cover - callers dispatch supported ops only
+    return _NODE_STEPS[node.op_type](name, args[0], args, attrs)
 
 
 def parse_onnx(source: Any) -> OnnxGraph:

@@ -127,49 +127,46 @@ def _sinabs_options(mod: Any, name: str, act: Any) -> LayerOptions:
     return LayerOptions(reset, cap)
 
 
-def export_sinabs(module: Any, sample: Any) -> LiveExport:
-    """Export a Sinabs module. sample: what its forward takes for one step ((batch, 1, ...)
-    for LIF/IAF layers, (batch, ...) for the Squeeze layers)."""
-    torch, nir = _imports("sinabs")
-    import sinabs
-    import sinabs.activation as act
+def _reset_states(net: Any) -> None:
     import sinabs.layers as sl
 
-    net = copy.deepcopy(module).eval()
-    x = torch.as_tensor(np.asarray(sample, dtype=np.float32))
     for m in net.modules():
         if isinstance(m, sl.StatefulLayer):
             m.reset_states()
-    in_shapes: dict[str, tuple[int, ...]] = {}
-    shapes = _out_shapes(torch, net, x, in_shapes)
+
+
+def _per_neuron(
+    torch: Any, net: Any, shapes: dict[str, tuple[int, ...]]
+) -> tuple[dict[str, LayerOptions], dict[str, Any]]:
+    """Each spiking layer's options; thresholds and time constants made per-neuron arrays
+    (nir.write cannot store 0-d datasets). Returns the options and the LIF layers by name."""
+    import sinabs.activation as act
+    import sinabs.layers as sl
+
     layers: dict[str, LayerOptions] = {}
-    repairs: list[str] = []
-    special: dict[str, Any] = {}
+    lifs: dict[str, Any] = {}
     for name, m in net.named_modules():
-        if not isinstance(m, (sl.LIF, sl.IAF, sl.ExpLeak)):
+        if not isinstance(m, (sl.LIF, sl.IAF)):
             continue
         if getattr(m, "train_alphas", False):
             raise ParameterError(name, "train_alphas", True, "False (time constants exported)")
-        shape = shapes[name][1:] if not type(m).__name__.endswith("Squeeze") else shapes[name]
-        if isinstance(m, sl.ExpLeak):
-            continue
+        squeeze = type(m).__name__.endswith("Squeeze")
+        shape = shapes[name] if squeeze else shapes[name][1:]
         layers[name] = _sinabs_options(m, name, act)
-        thr = _f32(m.spike_threshold, shape)
-        with torch.no_grad():  # per-neuron arrays: nir.write cannot store 0-d datasets
-            m.spike_threshold = torch.nn.Parameter(torch.as_tensor(thr), requires_grad=False)
-            if isinstance(m, sl.LIF) and not isinstance(m, sl.IAF):
+        is_lif = not isinstance(m, sl.IAF)
+        with torch.no_grad():
+            thr = torch.as_tensor(_f32(m.spike_threshold, shape))
+            m.spike_threshold = torch.nn.Parameter(thr, requires_grad=False)
+            if is_lif:
                 m.tau_mem = torch.nn.Parameter(torch.as_tensor(_f32(m.tau_mem, shape)))
-        if isinstance(m, sl.LIF) and not isinstance(m, sl.IAF):
-            special[name] = (m, shape)
-        for s in m.modules():
-            if isinstance(s, sl.StatefulLayer):
-                s.reset_states()
-    try:
-        graph = sinabs.to_nir(net, x)
-    except NotImplementedError as e:
-        raise UnsupportedModuleError("sinabs", {"<module>": str(e)}) from None
-    nodes = dict(graph.nodes)
-    for name, node in nodes.items():  # what nir.write needs and Sinabs leaves as None
+                lifs[name] = (m, shape)
+    _reset_states(net)
+    return layers, lifs
+
+
+def _writable(nir: Any, nodes: dict[str, Any], in_shapes: dict[str, tuple[int, ...]]) -> None:
+    """Conv2d input_shape and Flatten input_type, which Sinabs leaves as None. In place."""
+    for name, node in list(nodes.items()):
         if isinstance(node, nir.Conv2d) and node.input_shape is None and name in in_shapes:
             node.input_shape = np.array(in_shapes[name][-2:])
         if isinstance(node, nir.Flatten) and name in in_shapes:
@@ -180,26 +177,50 @@ def export_sinabs(module: Any, sample: Any) -> LiveExport:
                 start_dim=node.start_dim,
                 end_dim=node.end_dim,
             )
-    for name, (m, shape) in special.items():
-        if name not in nodes:
-            continue
-        a = np.exp(-1.0 / _f32(m.tau_mem, shape).astype(np.float64))
-        r = np.ones(shape) if m.norm_input else 1.0 / (1.0 - a)
-        if not m.norm_input:
-            repairs.append(f"sinabs: layer '{name}': norm_input=False as r = 1 / (1 - alpha)")
-        common = dict(v_threshold=_f32(m.spike_threshold, shape), v_leak=np.zeros(shape))
-        if m.tau_syn is not None:
-            # Sinabs: i = alpha_syn * (i + x): a CubaLIF under the Sinabs convention.
-            nodes[name] = nir.CubaLIF(
-                tau_syn=_f32(m.tau_syn, shape),
-                tau_mem=_f32(m.tau_mem, shape),
-                r=r.astype(np.float32),
-                w_in=np.ones(shape, np.float32),
-                **common,
-            )
-            repairs.append(f"sinabs: layer '{name}': tau_syn (dropped by Sinabs' export) restored")
-        else:
-            nodes[name] = nir.LIF(tau=_f32(m.tau_mem, shape), r=r.astype(np.float32), **common)
+
+
+def _lif_node(nir: Any, name: str, m: Any, shape: tuple[int, ...], repairs: list[str]) -> Any:
+    """A Sinabs LIF layer as the node the Sinabs convention reads back exactly: norm_input as
+    r, tau_syn (which Sinabs' exporter drops) as a CubaLIF."""
+    a = np.exp(-1.0 / _f32(m.tau_mem, shape).astype(np.float64))
+    r = np.ones(shape) if m.norm_input else 1.0 / (1.0 - a)
+    if not m.norm_input:
+        repairs.append(f"sinabs: layer '{name}': norm_input=False as r = 1 / (1 - alpha)")
+    common = dict(v_threshold=_f32(m.spike_threshold, shape), v_leak=np.zeros(shape))
+    if m.tau_syn is None:
+        return nir.LIF(tau=_f32(m.tau_mem, shape), r=r.astype(np.float32), **common)
+    repairs.append(f"sinabs: layer '{name}': tau_syn (dropped by Sinabs' export) restored")
+    return nir.CubaLIF(  # Sinabs: i = alpha_syn * (i + x)
+        tau_syn=_f32(m.tau_syn, shape),
+        tau_mem=_f32(m.tau_mem, shape),
+        r=r.astype(np.float32),
+        w_in=np.ones(shape, np.float32),
+        **common,
+    )
+
+
+def export_sinabs(module: Any, sample: Any) -> LiveExport:
+    """Export a Sinabs module. sample: what its forward takes for one step ((batch, 1, ...)
+    for LIF/IAF layers, (batch, ...) for the Squeeze layers)."""
+    torch, nir = _imports("sinabs")
+    import sinabs
+
+    net = copy.deepcopy(module).eval()
+    x = torch.as_tensor(np.asarray(sample, dtype=np.float32))
+    _reset_states(net)
+    in_shapes: dict[str, tuple[int, ...]] = {}
+    shapes = _out_shapes(torch, net, x, in_shapes)
+    layers, lifs = _per_neuron(torch, net, shapes)
+    try:
+        graph = sinabs.to_nir(net, x)
+    except NotImplementedError as e:
+        raise UnsupportedModuleError("sinabs", {"<module>": str(e)}) from None
+    nodes = dict(graph.nodes)
+    _writable(nir, nodes, in_shapes)
+    repairs: list[str] = []
+    for name, (m, shape) in lifs.items():
+        if name in nodes:
+            nodes[name] = _lif_node(nir, name, m, shape, repairs)
     graph = nir.NIRGraph(nodes=_numpy_nodes(nodes), edges=list(graph.edges), type_check=False)
     graph.metadata = {"source": "sinabs via neurocomp.from_torch", "framework": "sinabs"}
     return LiveExport(graph, 1.0, layers, repairs)

@@ -195,42 +195,33 @@ class Network:
             raise GraphError(f"duplicate population or input name(s): {sorted(dup)}")
         position = {p.name: i for i, p in enumerate(self.populations)}
         for pop in self.populations:
-            mx = pop.params.max_spikes
-            if mx is not None and (isinstance(mx, bool) or not isinstance(mx, int) or mx < 1):
-                raise GraphError(
-                    f"population '{pop.name}': max_spikes = {mx!r}, must be an int >= 1 or None"
-                )
-            arrays = dict(pop.params.arrays())
-            if pop.quant is not None:
-                arrays["quant.scale"] = pop.quant.scale
-            for key, arr in arrays.items():
-                if arr.shape != pop.shape:
-                    raise ShapeError(
-                        f"population '{pop.name}': parameter {key} has shape {arr.shape}, "
-                        f"population shape is {pop.shape}"
-                    )
+            _check_parameter_shapes(pop)
         for proj in self.projections:
-            for end in (proj.pre, proj.post):
-                if end not in self.inputs and end not in position:
-                    raise GraphError(f"projection '{proj.name}' references unknown '{end}'")
-            if proj.post in self.inputs:
-                raise GraphError(f"projection '{proj.name}' targets input '{proj.post}'")
-            got = proj.out_shape(self.shape_of(proj.pre))
-            want = self.shape_of(proj.post)
-            if tuple(got) != tuple(want):
-                raise ShapeError(
-                    f"projection '{proj.name}' ({proj.pre} -> {proj.post}) produces shape "
-                    f"{tuple(got)}, '{proj.post}' has shape {tuple(want)}"
-                )
-            pre_pos = position.get(proj.pre, -1)
-            if not proj.recurrent and pre_pos >= position[proj.post]:
-                raise GraphError(
-                    f"projection '{proj.name}' reads '{proj.pre}' in the same step but "
-                    f"'{proj.pre}' is evaluated after '{proj.post}': mark it recurrent"
-                )
+            self._check_projection(proj, position)
         for out, src in self.outputs.items():
             if src not in self.inputs and src not in position:
                 raise GraphError(f"output '{out}' references unknown '{src}'")
+
+    def _check_projection(self, proj: Projection, position: dict[str, int]) -> None:
+        """Ends known, shapes agreeing, and read in the same step only when evaluated after."""
+        for end in (proj.pre, proj.post):
+            if end not in self.inputs and end not in position:
+                raise GraphError(f"projection '{proj.name}' references unknown '{end}'")
+        if proj.post in self.inputs:
+            raise GraphError(f"projection '{proj.name}' targets input '{proj.post}'")
+        got = proj.out_shape(self.shape_of(proj.pre))
+        want = self.shape_of(proj.post)
+        if tuple(got) != tuple(want):
+            raise ShapeError(
+                f"projection '{proj.name}' ({proj.pre} -> {proj.post}) produces shape "
+                f"{tuple(got)}, '{proj.post}' has shape {tuple(want)}"
+            )
+        pre_pos = position.get(proj.pre, -1)
+        if not proj.recurrent and pre_pos >= position[proj.post]:
+            raise GraphError(
+                f"projection '{proj.name}' reads '{proj.pre}' in the same step but "
+                f"'{proj.pre}' is evaluated after '{proj.post}': mark it recurrent"
+            )
 
     # -- presentation -------------------------------------------------------------------------
     def layer_table(self) -> list[dict[str, Any]]:
@@ -269,7 +260,7 @@ class Network:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        from ..analysis.html import table
+        from ..present.html import table
 
         rows = [
             [
@@ -290,25 +281,38 @@ class Network:
         )
 
 
-def evaluation_order(
-    nodes: Iterable[str], inputs: Iterable[str], edges: list[tuple[str, str]]
-) -> tuple[list[str], set[tuple[str, str]]]:
-    """Order `nodes` for one time step and find the edges that must read the previous step.
+def _check_parameter_shapes(pop: Population) -> None:
+    mx = pop.params.max_spikes
+    if mx is not None and (isinstance(mx, bool) or not isinstance(mx, int) or mx < 1):
+        raise GraphError(
+            f"population '{pop.name}': max_spikes = {mx!r}, must be an int >= 1 or None"
+        )
+    arrays = dict(pop.params.arrays())
+    if pop.quant is not None:
+        arrays["quant.scale"] = pop.quant.scale
+    for key, arr in arrays.items():
+        if arr.shape != pop.shape:
+            raise ShapeError(
+                f"population '{pop.name}': parameter {key} has shape {arr.shape}, "
+                f"population shape is {pop.shape}"
+            )
 
-    Depth-first search from the inputs (then from any node not reached) in the given order;
-    an edge to a node still on the search stack closes a cycle and is marked recurrent. The
-    remaining edges form a DAG, sorted topologically with ties kept in the given order.
-    """
-    nodes = list(nodes)
+
+def _back_edges(
+    nodes: list[str], inputs: list[str], edges: list[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Edges that close a cycle in a depth-first search from the inputs, then from any node
+    not reached, in the given order."""
     succ: dict[str, list[str]] = {n: [] for n in [*inputs, *nodes]}
     for a, b in edges:
         succ.setdefault(a, []).append(b)
     state: dict[str, int] = {}  # 1 on stack, 2 done
     back: set[tuple[str, str]] = set()
-
-    def visit(start: str) -> None:
-        stack = [(start, iter(succ.get(start, [])))]
-        state[start] = 1
+    for root in [*inputs, *nodes]:
+        if root in state:
+            continue
+        stack = [(root, iter(succ.get(root, [])))]
+        state[root] = 1
         while stack:
             node, it = stack[-1]
             nxt = next(it, None)
@@ -320,13 +324,13 @@ def evaluation_order(
             elif nxt not in state:
                 state[nxt] = 1
                 stack.append((nxt, iter(succ.get(nxt, []))))
+    return back
 
-    for root in [*inputs, *nodes]:
-        if root not in state:
-            visit(root)
+
+def _topological(nodes: list[str], forward: list[tuple[str, str]]) -> list[str]:
+    """`nodes` sorted along the (acyclic) `forward` edges, ties kept in the given order."""
     rank = {n: i for i, n in enumerate(nodes)}
     indeg = {n: 0 for n in nodes}
-    forward = [(a, b) for a, b in edges if (a, b) not in back and b in indeg]
     for a, b in forward:
         if a in indeg:
             indeg[b] += 1
@@ -341,4 +345,19 @@ def evaluation_order(
                 if indeg[b] == 0:
                     ready.append(b)
                     ready.sort(key=rank.__getitem__)
-    return order, back
+    return order
+
+
+def evaluation_order(
+    nodes: Iterable[str], inputs: Iterable[str], edges: list[tuple[str, str]]
+) -> tuple[list[str], set[tuple[str, str]]]:
+    """Order `nodes` for one time step and find the edges that must read the previous step.
+
+    Depth-first search from the inputs (then from any node not reached) in the given order;
+    an edge to a node still on the search stack closes a cycle and is marked recurrent. The
+    remaining edges form a DAG, sorted topologically with ties kept in the given order.
+    """
+    nodes = list(nodes)
+    back = _back_edges(nodes, list(inputs), edges)
+    forward = [(a, b) for a, b in edges if (a, b) not in back and b in set(nodes)]
+    return _topological(nodes, forward), back

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,8 +14,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from ..backends.lowering import IntNetwork
 from ..errors import Violation
+from ..ir.integer import IntNetwork
 from ..progress import advance
 from ..target.spec import TargetSpec
 from .pack import Core, count_output_axons, destinations, first_fit, neuron_cores
@@ -28,8 +29,36 @@ MIXING_TRIGGER = 1.1
 MIXING_FRACTIONS = (0.5, 0.25)
 
 
-@dataclass
-class Mapping:
+@dataclass(frozen=True, kw_only=True)
+class CoreUsage:
+    """One core's use of its resources, each as (used, limit)."""
+
+    core: int
+    tile_x: int
+    tile_y: int
+    chip: int
+    layers: tuple[str, ...]
+    neurons: tuple[int, int]
+    synapse_bits: tuple[int, int]
+    input_axons: tuple[int, int]
+    output_axons: tuple[int, int]
+    fan_in: tuple[int, int]
+    synapses: int
+
+    @property
+    def utilisation(self) -> float:
+        """Largest used / limit over neurons, synapse memory, input and output axons."""
+        pairs = (self.neurons, self.synapse_bits, self.input_axons, self.output_axons)
+        return max(used / limit for used, limit in pairs if limit)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (program.json's `resources`, `Mapping.usage_table`)."""
+        d = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+@dataclass(kw_only=True)
+class ChipMapping:
     """Where every neuron lives: cores (with their blocks), each core's slot on the board."""
 
     cores: list[Core]
@@ -49,28 +78,35 @@ class Mapping:
         """East-west and north-south hops between every pair of used cores."""
         return hop_matrices(self.coords)
 
-    def usage_table(self, spec: TargetSpec) -> list[dict[str, Any]]:
-        """used / max of every resource of every core."""
+    def usage(self, spec: TargetSpec) -> list[CoreUsage]:
+        """used / limit of every resource of every core."""
         lim = spec.core
         rows = []
         for c, xyz in zip(self.cores, self.coords, strict=True):
             u = c.usage()
             rows.append(
-                {
-                    "core": c.index,
-                    "tile_x": int(xyz[0]),
-                    "tile_y": int(xyz[1]),
-                    "chip": int(xyz[0]) // spec.mesh.tiles_x,
-                    "layers": sorted({b.population for b in c.blocks}),
-                    "neurons": [u["neurons"], lim.neurons],
-                    "synapse_bits": [u["synapse_bits"], lim.synapse_memory_bits],
-                    "input_axons": [u["input_axons"], lim.input_axons],
-                    "output_axons": [u["output_axons"], lim.output_axons],
-                    "fan_in": [u["fan_in"], lim.fan_in],
-                    "synapses": u["synapses"],
-                }
+                CoreUsage(
+                    core=c.index,
+                    tile_x=int(xyz[0]),
+                    tile_y=int(xyz[1]),
+                    chip=int(xyz[0]) // spec.mesh.tiles_x,
+                    layers=tuple(sorted({b.population for b in c.blocks})),
+                    neurons=(u["neurons"], lim.neurons),
+                    synapse_bits=(u["synapse_bits"], lim.synapse_memory_bits),
+                    input_axons=(u["input_axons"], lim.input_axons),
+                    output_axons=(u["output_axons"], lim.output_axons),
+                    fan_in=(u["fan_in"], lim.fan_in),
+                    synapses=u["synapses"],
+                )
             )
         return rows
+
+    def usage_table(self, spec: TargetSpec) -> list[dict[str, Any]]:
+        """`usage` as JSON-ready dicts (what program.json's `resources` holds)."""
+        return [u.to_dict() for u in self.usage(spec)]
+
+
+Mapping = ChipMapping  # the old name
 
 
 def lower_bound(net: IntNetwork, spec: TargetSpec) -> dict[str, int]:
@@ -233,16 +269,7 @@ def map_network(
     if not violations:
         dest = count_output_axons(net, cores)
     if violations:
-        return Mapping(
-            [],
-            np.zeros(0, dtype=np.int64),
-            np.zeros((0, 3), dtype=np.int64),
-            {},
-            {},
-            bound,
-            {},
-            violations,
-        )
+        return _unplaced([], {}, bound, violations)
     if len(cores) > spec.cores_available:
         biggest = max(
             {b.population for c in cores for b in c.blocks},
@@ -257,16 +284,7 @@ def map_network(
                 f"the network needs {len(cores)} cores; add chips with --chips",
             )
         )
-        return Mapping(
-            cores,
-            np.zeros(0, dtype=np.int64),
-            np.zeros((0, 3), dtype=np.int64),
-            {},
-            dest,
-            bound,
-            {},
-            violations,
-        )
+        return _unplaced(cores, dest, bound, violations)
     advance("map: place cores on the mesh", 0, 1)
     where = neuron_cores(net, cores)
     traffic = _traffic(net, cores, dest, where, activity)
@@ -274,7 +292,35 @@ def map_network(
     advance("map: place cores on the mesh", 1, 1)
     report["traffic_source"] = "calibration activity" if activity else "synapse fan-out"
     coords = slot_coords(spec)[slots]
-    return Mapping(cores, slots, coords, where, dest, bound, report, violations)
+    return ChipMapping(
+        cores=cores,
+        slots=slots,
+        coords=coords,
+        neuron_core=where,
+        destinations=dest,
+        lower_bound=bound,
+        placement=report,
+        violations=violations,
+    )
 
 
-__all__ = ["Block", "Core", "Mapping", "lower_bound", "map_network"]
+def _unplaced(
+    cores: list[Core],
+    dest: dict[str, sparse.csr_matrix],
+    bound: dict[str, int],
+    violations: list[Violation],
+) -> ChipMapping:
+    """The mapping of a network that does not fit: its violations, no placement."""
+    return ChipMapping(
+        cores=cores,
+        slots=np.zeros(0, dtype=np.int64),
+        coords=np.zeros((0, 3), dtype=np.int64),
+        neuron_core={},
+        destinations=dest,
+        lower_bound=bound,
+        placement={},
+        violations=violations,
+    )
+
+
+__all__ = ["Block", "ChipMapping", "Core", "CoreUsage", "Mapping", "lower_bound", "map_network"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
-from ..backends.lowering import IntNetwork
+from ..ir.integer import IntNetwork
 from ..target.spec import TargetSpec
 from .split import Block, chunks, neuron_order
 

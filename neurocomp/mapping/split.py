@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from ..backends.lowering import IntNetwork, IntPopulation
 from ..errors import Violation
+from ..ir.integer import IntNetwork, IntPopulation
 from ..progress import advance
 from ..target.spec import CoreLimits, TargetSpec
 
@@ -155,6 +155,62 @@ def block_stats(
     return Block(name, start, stop, syn, bits, axons, int(fan.max()) if fan.size else 0)
 
 
+class _SynapseLists:
+    """Synapses per input axon of the block being grown, and what one more neuron costs."""
+
+    def __init__(self, spec: TargetSpec, sources: dict[str, sparse.csr_matrix]) -> None:
+        self.format = spec.synapse_format
+        self.entry = _entry_bits(spec)
+        self.sources = sources
+        self.counts = {k: np.zeros(w.shape[1], dtype=np.int64) for k, w in sources.items()}
+
+    def _words(self, n: np.ndarray) -> np.ndarray:
+        f = self.format
+        return np.where(n > 0, -(-(f.header_bits + n * self.entry) // f.word_bits), 0)
+
+    def cost(self, i: int) -> tuple[int, int, list[tuple[str, np.ndarray, np.ndarray]]]:
+        """Synapse-memory bits and input axons that neuron i adds, and the axons it touches."""
+        d_bits = d_axons = 0
+        touched = []
+        for k, w in self.sources.items():
+            lo, hi = w.indptr[i], w.indptr[i + 1]
+            if lo == hi:
+                continue
+            idx, mult = w.indices[lo:hi], w.data[lo:hi]
+            old = self.counts[k][idx]
+            d_bits += (
+                int((self._words(old + mult) - self._words(old)).sum()) * self.format.word_bits
+            )
+            d_axons += int(np.count_nonzero(old == 0))
+            touched.append((k, idx, mult))
+        return d_bits, d_axons, touched
+
+    def add(self, touched: list[tuple[str, np.ndarray, np.ndarray]]) -> None:
+        for k, idx, mult in touched:
+            self.counts[k][idx] += mult
+
+    def clear(self) -> None:
+        for c in self.counts.values():
+            c[:] = 0
+
+
+def _one_neuron_violations(name: str, bits: int, axons: int, lim: CoreLimits) -> list[Violation]:
+    """What a neuron that no core can hold alone exceeds."""
+    out = []
+    if bits > lim.synapse_memory_bits:
+        out.append(
+            Violation(
+                name,
+                "synapse memory for one neuron",
+                f"{bits} bits",
+                f"{lim.synapse_memory_bits} bits",
+            )
+        )
+    if axons > lim.input_axons:
+        out.append(Violation(name, "input axons for one neuron", axons, lim.input_axons))
+    return out
+
+
 def split_population(
     net: IntNetwork,
     spec: TargetSpec,
@@ -178,63 +234,27 @@ def split_population(
     sources = incoming_by_source(net, pop)
     if np.any(order != np.arange(pop.size)):  # a permuted copy only where the order changes
         sources = {k: w[order] for k, w in sources.items()}
-    f = spec.synapse_format
-    entry = _entry_bits(spec)
-    counts = {k: np.zeros(w.shape[1], dtype=np.int64) for k, w in sources.items()}
+    lists = _SynapseLists(spec, sources)
     fan_in = np.zeros(pop.size, dtype=np.int64)
     for w in sources.values():
         fan_in += np.diff(w.indptr)
     violations: list[Violation] = []
     if fan_in.size and fan_in.max() > lim.fan_in:
         violations.append(Violation(name, "fan-in per neuron", int(fan_in.max()), lim.fan_in))
-
-    def words(n: np.ndarray) -> np.ndarray:
-        return np.where(n > 0, -(-(f.header_bits + n * entry) // f.word_bits), 0)
-
-    def row_cost(i: int) -> tuple[int, int, list[tuple[str, np.ndarray, np.ndarray]]]:
-        d_bits = d_axons = 0
-        touched = []
-        for k, w in sources.items():
-            lo, hi = w.indptr[i], w.indptr[i + 1]
-            if lo == hi:
-                continue
-            idx, mult = w.indices[lo:hi], w.data[lo:hi]
-            old = counts[k][idx]
-            d_bits += int((words(old + mult) - words(old)).sum()) * f.word_bits
-            d_axons += int(np.count_nonzero(old == 0))
-            touched.append((k, idx, mult))
-        return d_bits, d_axons, touched
-
     blocks: list[Block] = []
     start = bits = axons = 0
     for i in range(pop.size):
         if i % 4096 == 0 and pop.size > 4096:  # big layers take seconds here
             advance(f"map: split {name}", i, pop.size)
-        d_bits, d_axons, touched = row_cost(i)
-
+        d_bits, d_axons, touched = lists.cost(i)
         if i > start and not _fits(i - start, bits + d_bits, axons + d_axons, cap, budget):
             blocks.append(block_stats(spec, name, start, i, sources))
             start, bits, axons = i, 0, 0
-            for c in counts.values():
-                c[:] = 0
-            d_bits, d_axons, touched = row_cost(i)
+            lists.clear()
+            d_bits, d_axons, touched = lists.cost(i)
         if not _fits(i - start, bits + d_bits, axons + d_axons, cap, lim):  # one neuron alone
-            if d_bits > lim.synapse_memory_bits:
-                violations.append(
-                    Violation(
-                        name,
-                        "synapse memory for one neuron",
-                        f"{d_bits} bits",
-                        f"{lim.synapse_memory_bits} bits",
-                    )
-                )
-            if d_axons > lim.input_axons:
-                violations.append(
-                    Violation(name, "input axons for one neuron", d_axons, lim.input_axons)
-                )
-            return [], violations
-        for k, idx, mult in touched:
-            counts[k][idx] += mult
+            return [], violations + _one_neuron_violations(name, d_bits, d_axons, lim)
+        lists.add(touched)
         bits += d_bits
         axons += d_axons
     if pop.size > start:

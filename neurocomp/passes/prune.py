@@ -16,9 +16,9 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from ..analysis.metrics import accuracy
 from ..ir.network import Network
 from ..ir.ops import Matrix
+from ..present.metrics import accuracy
 from ..sim.float_sim import simulate
 from .base import PassContext, PassError, PassResult, register
 from .fold import ensure_folded, matrix_of

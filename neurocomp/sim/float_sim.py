@@ -40,7 +40,7 @@ class Trace:
     ) -> Any:
         """Spike raster (a matplotlib Figure) of sample `batch`, one panel per population;
         time in steps, or in seconds when `dt` (seconds) is given."""
-        from ..analysis.plots import spike_raster
+        from ..present.plots import spike_raster
 
         return spike_raster(self.spikes, batch=batch, populations=populations, dt=dt)
 
@@ -170,19 +170,7 @@ def simulate(
     prev: dict[str, np.ndarray] = {
         n: np.zeros((batch, *net.shape_of(n)), dtype) for n in [*net.inputs, *state_v]
     }
-    trace = Trace(
-        outputs={
-            o: np.zeros((steps, batch, *net.shape_of(s)), dtype) for o, s in net.outputs.items()
-        }
-    )
-    if record:
-        for p in net.populations:
-            trace.v[p.name] = np.zeros((steps, batch, *p.shape), dtype)
-            if p.params.spiking:
-                kind = np.uint8 if p.params.max_spikes == 1 else np.int64  # counts when multi-spike
-                trace.spikes[p.name] = np.zeros((steps, batch, *p.shape), kind)
-            if p.params.du is not None:
-                trace.u[p.name] = np.zeros((steps, batch, *p.shape), dtype)
+    trace = _empty_trace(net, steps, batch, dtype, record)
     for t in range(steps):
         advance("simulate (float)", t, steps)
         now = {n: arr[t].astype(dtype, copy=False) for n, arr in xs.items()}
@@ -209,17 +197,40 @@ def simulate(
             )
             now[pop.name] = out
             if record:
-                trace.v[pop.name][t] = state_v[pop.name]
-                if pop.name in trace.spikes:
-                    trace.spikes[pop.name][t] = out
-                u = state_u[pop.name]
-                if u is not None:
-                    trace.u[pop.name][t] = u
+                _record(trace, pop.name, t, out, state_u[pop.name], state_v[pop.name])
         for o, src in net.outputs.items():
             trace.outputs[o][t] = now[src]
         prev = now
     advance("simulate (float)", steps, steps)
     return trace
+
+
+def _empty_trace(net: Network, steps: int, batch: int, dtype: type, record: bool) -> Trace:
+    """Zeroed outputs (and, with `record`, every population's v, spikes and u) for a run."""
+    trace = Trace(
+        outputs={
+            o: np.zeros((steps, batch, *net.shape_of(s)), dtype) for o, s in net.outputs.items()
+        }
+    )
+    if record:
+        for p in net.populations:
+            trace.v[p.name] = np.zeros((steps, batch, *p.shape), dtype)
+            if p.params.spiking:
+                kind = np.uint8 if p.params.max_spikes == 1 else np.int64  # counts: multi-spike
+                trace.spikes[p.name] = np.zeros((steps, batch, *p.shape), kind)
+            if p.params.du is not None:
+                trace.u[p.name] = np.zeros((steps, batch, *p.shape), dtype)
+    return trace
+
+
+def _record(
+    trace: Trace, name: str, t: int, out: np.ndarray, u: np.ndarray | None, v: np.ndarray
+) -> None:
+    trace.v[name][t] = v
+    if name in trace.spikes:
+        trace.spikes[name][t] = out
+    if u is not None:
+        trace.u[name][t] = u
 
 
 def _cast_op(op: Op, dtype: type) -> Op:

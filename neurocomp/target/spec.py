@@ -134,6 +134,9 @@ class TargetSpec:
     timing: TimingModel
     source: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # The engine a program for this chip also runs on besides neurocomp's own bit-accurate one
+    # ("reference": none); see neurocomp.backends.registry.
+    backend: str = "reference"
 
     @property
     def chips(self) -> int:
@@ -150,8 +153,12 @@ class TargetSpec:
         return TargetSpec(**{**self.__dict__, "mesh": mesh})
 
     def to_dict(self) -> dict[str, Any]:
+        """The saved form (program.json): the backend, as in the TOML, among the extra keys."""
         d = asdict(self)
         d["format"]["neuron_models"] = list(self.format.neuron_models)
+        backend = d.pop("backend")
+        if backend != "reference":
+            d["extra"] = {**d["extra"], "backend": backend}
         return d
 
 
@@ -252,7 +259,7 @@ _INT_RANGES = {
     "activation_bits": (0, 62),
     "spike_payload_bits": (0, 32),
 }
-BACKENDS = ("lava",)  # simulators a program can also run on, besides neurocomp's own
+BACKENDS = ("lava",)  # engines a program can also run on, besides neurocomp's own ("reference")
 _CHOICES = {
     "decay_rounding": ("toward_zero", "floor"),
     "overflow": ("saturate", "wrap"),
@@ -322,16 +329,16 @@ def spec_from_dict(data: dict[str, Any], source: str = "<dict>") -> TargetSpec:
     typos = sorted(k for k, v in extra.items() if not isinstance(v, dict))
     if typos:
         raise TargetError(f"{source}: unknown top-level key(s) {typos}; known: {sorted(top)}")
-    if "backend" in data:
-        if data["backend"] not in BACKENDS:
-            raise TargetError(f"{source}: backend = {data['backend']!r}: must be one of {BACKENDS}")
-        extra["backend"] = data["backend"]
+    backend = data.get("backend", "reference")
+    if "backend" in data and backend not in BACKENDS:
+        raise TargetError(f"{source}: backend = {backend!r}: must be one of {BACKENDS}")
     return TargetSpec(
         name=data["name"],
         description=data["description"],
         time_step_s=time_step,
         source=source,
         extra=extra,
+        backend=backend,
         **parts,
     )
 
@@ -353,6 +360,9 @@ def load_target(target: str | Path | TargetSpec, chips: int | None = None) -> Ta
     else:
         text = str(target)
         shipped = shipped_targets()
+        # A shipped chip is named by where it lives in the repository, not by this machine's
+        # install path: program.json records the source, and must be the same bytes anywhere.
+        source = f"targets/{text}.toml" if text in shipped else text
         if text in shipped:
             path = shipped[text]
         elif text.endswith(".toml") or Path(text).exists():
@@ -362,7 +372,7 @@ def load_target(target: str | Path | TargetSpec, chips: int | None = None) -> Ta
                 f"unknown target '{text[:80]}'; shipped targets: "
                 f"{', '.join(shipped)} (or give a path to a .toml file)"
             )
-        spec = spec_from_dict(_read_toml(path), str(path))
+        spec = spec_from_dict(_read_toml(path), source)
     return spec.with_chips(chips) if chips is not None else spec
 
 

@@ -133,9 +133,9 @@ def test_compile_is_deterministic_across_processes(tmp_path):
 # programs are the same on every machine; a change here is a change of the compiler's output:
 # if it is intended, replace the digest with the one the failure prints.
 GOLDEN = {
-    "reference": "216f19b834f1e7f734a1ffde27881f2db137ec96bf1a8482b44da24b126431b6",
-    "loihi2": "1f9f603e414ecca2f30a5a9670f44605cf80b90d5b44e6f0a9e6a36d2c57117b",
-    "reference-calibrated": "7f37fb4baadff280cc6a02c53c6604e848488be0da6e48267c5ebc70104f24ac",
+    "reference": "fc1335209778b73062336546f2337d0dee3c5a90ec4291867d30b2b6aa066c36",
+    "loihi2": "3e1628ce539287b2576422cf336c468efecaaa94f489d426ccbb42e90bfc59b6",
+    "reference-calibrated": "c906fe94937dcfaac44e0857e3dd31443e775a7100850e86d914c4ad802e4756",
 }
 DIGEST = """
 import hashlib, json, sys, warnings, numpy as np, neurocomp as nc

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse
 
-from neurocomp.backends.lowering import IntNetwork, IntPopulation, IntProjection
-from neurocomp.backends.reference_sim import Semantics, run
+from neurocomp.backends.bit_accurate import Semantics, run
+from neurocomp.ir.integer import IntNetwork, IntPopulation, IntProjection
 
 
 def slow_run(net, x, sem):

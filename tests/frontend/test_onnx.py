@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import neurocomp as nc
-from neurocomp.analysis.metrics import accuracy
 from neurocomp.frontend.onnx_frontend import (
     OnnxFileError,
     UnsupportedOpError,
@@ -15,6 +14,7 @@ from neurocomp.frontend.onnx_frontend import (
     rate_code,
 )
 from neurocomp.ir.ops import Scale
+from neurocomp.present.metrics import accuracy
 
 from conftest import EXAMPLES
 

@@ -20,7 +20,7 @@ import pytest
 from robust_util import DIGITS, ROOT
 
 import neurocomp as nc
-import neurocomp.backends.program as program_mod
+import neurocomp.program.folder as program_mod
 
 MODEL = DIGITS / "digits.nir"
 
@@ -167,7 +167,7 @@ import signal, sys, time
 # A child of a background job inherits SIGINT ignored; ^C must raise KeyboardInterrupt here.
 signal.signal(signal.SIGINT, signal.default_int_handler)
 from pathlib import Path
-import neurocomp.backends.program as program
+import neurocomp.program.folder as program
 
 marker, where = Path(sys.argv[1]), sys.argv[2]
 def stall():

@@ -21,7 +21,7 @@ import pytest
 from robust_util import TARGETS
 
 import neurocomp as nc
-from neurocomp.backends.lowering import to_integers
+from neurocomp.lowering import to_integers
 from neurocomp.target import load_target
 
 SHIPPED = ("reference", "loihi2")

@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from neurocomp.backends.graded import largest_count, payload_violations, spike_counts
+from neurocomp.ir.graded import largest_count, payload_violations, spike_counts
 from neurocomp.sim.float_sim import spike_count
 
 

@@ -1,0 +1,37 @@
+"""The events a bit-accurate run counts, shared by the counters and the energy model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+
+class EventKind(StrEnum):
+    """One kind of event a core spends energy and time on (the value is the saved counter name)."""
+
+    SPIKES = "spikes"
+    SYNOPS = "synops"  # synaptic operations, counted at the receiving core
+    UPDATES_ACTIVE = "updates_active"  # neuron updates with non-zero drive or state
+    UPDATES_IDLE = "updates_idle"
+    MSGS_LOCAL = "msgs_local"  # spike messages within a tile
+    MSGS_REMOTE = "msgs_remote"  # spike messages between tiles
+    HOPS_EW = "hops_ew"  # east-west router hops
+    HOPS_NS = "hops_ns"  # north-south router hops
+
+
+COUNTERS: tuple[EventKind, ...] = tuple(EventKind)
+
+
+@dataclass(kw_only=True)
+class EventCounts:
+    """Event totals per step and core (summed over the batch), and per population."""
+
+    batch: int
+    per_core: dict[EventKind, np.ndarray]  # kind -> (T, cores)
+    per_layer: dict[str, dict[EventKind, int]]  # population -> kind -> total
+    input_spikes: int = 0
+
+    def total(self, counter: str) -> int:
+        return int(self.per_core[EventKind(counter)].sum())

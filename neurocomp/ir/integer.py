@@ -1,0 +1,84 @@
+"""Integer form of a network: what a chip stores (written by `neurocomp.lowering`).
+
+Every value is an integer (int64) except `scale`, the float state units of one integer step, which
+turns integer voltages back into the float network's units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+
+@dataclass(frozen=True, eq=False)
+class IntPopulation:
+    """Integer neuron parameters, flat per neuron. Decays are in units of 2**-decay_bits."""
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    dv: np.ndarray
+    bias: np.ndarray
+    v_reset: np.ndarray
+    scale: np.ndarray  # float: state units per integer step
+    threshold: np.ndarray | None = None
+    du: np.ndarray | None = None
+    reset: str = "zero"
+    max_spikes: int | None = 1  # > 1 or None: graded spikes carrying the spike count
+    inclusive: bool = False  # spike at v >= threshold
+
+    @property
+    def size(self) -> int:
+        return int(self.dv.size)
+
+    @property
+    def spiking(self) -> bool:
+        return self.threshold is not None
+
+
+@dataclass(frozen=True, eq=False)
+class IntProjection:
+    """Integer synapses (post x pre CSR, int64) and a per-step integer bias onto `post`."""
+
+    name: str
+    pre: str
+    post: str
+    weight: sparse.csr_matrix
+    bias: np.ndarray | None = None
+    recurrent: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class IntNetwork:
+    inputs: dict[str, tuple[int, ...]]
+    populations: tuple[IntPopulation, ...]
+    projections: tuple[IntProjection, ...]
+    outputs: dict[str, str]
+    decay_bits: int
+
+    def population(self, name: str) -> IntPopulation:
+        for p in self.populations:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def size_of(self, name: str) -> int:
+        if name in self.inputs:
+            return int(np.prod(self.inputs[name]))
+        return self.population(name).size
+
+    def shape_of(self, name: str) -> tuple[int, ...]:
+        return tuple(self.inputs[name]) if name in self.inputs else self.population(name).shape
+
+    def projections_into(self, post: str) -> list[IntProjection]:
+        return [p for p in self.projections if p.post == post]
+
+    @property
+    def synapses(self) -> int:
+        return sum(int(p.weight.nnz) for p in self.projections)
+
+    @property
+    def neurons(self) -> int:
+        return sum(p.size for p in self.populations)

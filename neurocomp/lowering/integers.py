@@ -1,0 +1,218 @@
+"""Integer form of a quantized network: what a chip stores.
+
+Every value of a quantized, folded network is an integer times its population's scale; this
+module extracts those integers and checks them against the target's number formats.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from scipy import sparse
+
+from ..errors import NeurocompError, Violation
+from ..ir.graded import payload_violations
+from ..ir.integer import IntNetwork, IntPopulation, IntProjection
+from ..ir.network import Network, NeuronParams
+from ..ir.ops import Matrix
+from ..target.spec import NumberFormat, TargetSpec
+
+
+class LoweringError(NeurocompError):
+    """A network that is not in the form a backend needs (not folded, not quantized)."""
+
+
+def _ints(values: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    return np.round(np.asarray(values, dtype=np.float64).reshape(-1) / scale).astype(np.int64)
+
+
+def _bits_needed(x: np.ndarray) -> int:
+    """Signed bits to hold every value of x."""
+    peak = max(int(x.max()), -int(x.min())) if x.size else 0
+    return peak.bit_length() + 1
+
+
+def _format_violations(ip: IntPopulation, fmt: NumberFormat) -> list[Violation]:
+    """Parameters of one population that its target's formats cannot hold."""
+    out = []
+    if ip.threshold is not None:
+        if (ip.threshold < 0).any():
+            out.append(Violation(ip.name, "threshold sign", int(ip.threshold.min()), ">= 0"))
+        need = int(np.abs(ip.threshold).max()).bit_length() if ip.size else 0
+        if need > fmt.threshold_bits:
+            out.append(
+                Violation(ip.name, "threshold width", f"{need} bits", f"{fmt.threshold_bits} bits")
+            )
+    for quantity, arr, limit in (
+        ("bias", ip.bias, fmt.bias_bits),
+        ("reset voltage", ip.v_reset, fmt.state_bits),
+    ):
+        if _bits_needed(arr) > limit:
+            out.append(
+                Violation(
+                    ip.name, f"{quantity} width", f"{_bits_needed(arr)} bits", f"{limit} bits"
+                )
+            )
+    if ip.spiking and ip.reset == "subtract" and not fmt.subtract_reset:
+        out.append(Violation(ip.name, "reset mode", "subtract", "zero only (reset to 0)"))
+    if ip.spiking and not fmt.reset_to_value and np.any(ip.v_reset != 0):
+        out.append(
+            Violation(
+                ip.name,
+                "reset voltage",
+                float(ip.v_reset[ip.v_reset != 0][0] * ip.scale[0]),
+                "0 only",
+            )
+        )
+    out += _graded_violations(ip, fmt)
+    return out
+
+
+def _graded_violations(ip: IntPopulation, fmt: NumberFormat) -> list[Violation]:
+    """A multi-spike population's largest count against the chip's graded-spike payload."""
+    if ip.threshold is None or ip.max_spikes == 1:
+        return []
+    v_max = (1 << (fmt.state_bits - 1)) - 1
+    threshold = ip.threshold << fmt.threshold_shift
+    return payload_violations(ip.name, ip.max_spikes, threshold, v_max, fmt.spike_payload_bits)
+
+
+def _timing_violations(name: str, p: NeuronParams) -> list[Violation]:
+    """Neuron options no chip's integer neuron has (frontend.conventions: Spyx's neurons)."""
+    if not p.spiking:
+        return []
+    out = []
+    if p.spike_first:
+        out.append(Violation(name, "spike timing", "decided before the update", "after the update"))
+    if p.v_step is not None:
+        out.append(Violation(name, "reset amount", "v_step", "the threshold"))
+    return out
+
+
+def stored_violations(net: IntNetwork, fmt: NumberFormat) -> list[Violation]:
+    """Integers of a stored program that `fmt` cannot hold: what `to_integers` checks, and
+    decays within [0, 2**decay_bits] (a program read back from a folder is checked again)."""
+    out: list[Violation] = []
+    unit = 1 << fmt.decay_bits
+    for p in net.populations:
+        out += _format_violations(p, fmt)
+        if p.kind not in fmt.neuron_models:
+            out.append(Violation(p.name, "neuron model", p.kind, ", ".join(fmt.neuron_models)))
+        for quantity, arr in (("dv", p.dv), ("du", p.du)):
+            if arr is not None and arr.size and (arr.min() < 0 or arr.max() > unit):
+                out.append(Violation(p.name, quantity, int(arr.max()), f"[0, {unit}]"))
+    for pr in net.projections:
+        w = pr.weight.data
+        if w.size and _bits_needed(w) > fmt.weight_bits:
+            out.append(
+                Violation(pr.post, "weight width", f"{_bits_needed(w)} bits", fmt.weight_bits)
+            )
+        if pr.bias is not None and pr.bias.size and _bits_needed(pr.bias) > fmt.bias_bits:
+            out.append(
+                Violation(pr.post, "bias width", f"{_bits_needed(pr.bias)} bits", fmt.bias_bits)
+            )
+    return out
+
+
+def _biases_to_neurons(
+    pops: list[IntPopulation], projections: list[IntProjection]
+) -> tuple[list[IntPopulation], list[IntProjection], list[Violation]]:
+    """For chips whose only bias adds to v: move projection biases into the neuron bias (a
+    constant input, present from the first step); refuse biases into a synaptic current."""
+    by_name = {p.name: p for p in pops}
+    extra = {p.name: np.zeros(p.size, dtype=np.int64) for p in pops}
+    violations, kept = [], []
+    for pr in projections:
+        if pr.bias is not None and np.any(pr.bias != 0):
+            if by_name[pr.post].du is not None:
+                violations.append(
+                    Violation(
+                        pr.post,
+                        "bias into the synaptic current",
+                        f"on {int(np.count_nonzero(pr.bias))} neurons",
+                        0,
+                        f"projection '{pr.name}': the chip's bias adds to v only; "
+                        "train that layer without bias or with current-free neurons",
+                    )
+                )
+            else:
+                extra[pr.post] += pr.bias
+        kept.append(IntProjection(pr.name, pr.pre, pr.post, pr.weight, None, pr.recurrent))
+    pops = [dataclasses.replace(p, bias=p.bias + extra[p.name]) for p in pops]
+    return pops, kept, violations
+
+
+def to_integers(net: Network, spec: TargetSpec) -> tuple[IntNetwork, list[Violation]]:
+    """Integer program of a folded, quantized network, and every format violation found."""
+    fmt = spec.format
+    violations: list[Violation] = []
+    unit = 2**fmt.decay_bits
+    pops = []
+    for pop in net.populations:
+        if pop.quant is None:
+            raise LoweringError(f"population '{pop.name}' is not quantized: run quantize first")
+        if pop.kind not in fmt.neuron_models:
+            violations.append(
+                Violation(pop.name, "neuron model", pop.kind, ", ".join(fmt.neuron_models))
+            )
+        p, s = pop.params, pop.quant.scale.reshape(-1)
+        if np.any(p.v_gain != 1) or (p.u_gain is not None and np.any(p.u_gain != 1)):
+            raise LoweringError(f"population '{pop.name}' has input gains: run fold first")
+        ip = IntPopulation(
+            name=pop.name,
+            kind=pop.kind,
+            shape=tuple(pop.shape),
+            dv=np.round(p.dv.reshape(-1) * unit).astype(np.int64),
+            du=None if p.du is None else np.round(p.du.reshape(-1) * unit).astype(np.int64),
+            bias=_ints(p.v_bias, s),
+            v_reset=_ints(p.v_reset, s),
+            threshold=None if p.v_threshold is None else _ints(p.v_threshold, s),
+            scale=s.astype(np.float64),
+            reset=p.reset,
+            max_spikes=p.max_spikes if p.spiking else 1,
+            inclusive=p.inclusive,
+        )
+        violations += _format_violations(ip, fmt) + _timing_violations(pop.name, p)
+        pops.append(ip)
+    scales = {p.name: p.scale for p in pops}
+    projections = []
+    for pr in net.projections:
+        op = pr.ops[0] if len(pr.ops) == 1 else None
+        if not isinstance(op, Matrix):
+            raise LoweringError(f"projection '{pr.name}' is not folded: run fold first")
+        w = op.weight.tocsr()
+        q = w.data / np.repeat(scales[pr.post], np.diff(w.indptr))
+        data = np.round(q, out=q).astype(np.int64)
+        del q
+        weight = sparse.csr_matrix((data, w.indices.copy(), w.indptr.copy()), shape=w.shape)
+        weight.eliminate_zeros()
+        bias = None if op.bias is None else _ints(op.bias, scales[pr.post])
+        if weight.nnz and _bits_needed(weight.data) > fmt.weight_bits:
+            violations.append(
+                Violation(
+                    pr.post,
+                    "weight width",
+                    f"{_bits_needed(weight.data)} bits",
+                    f"{fmt.weight_bits} bits",
+                    f"projection '{pr.name}'",
+                )
+            )
+        if bias is not None and _bits_needed(bias) > fmt.bias_bits:
+            violations.append(
+                Violation(
+                    pr.post,
+                    "bias width",
+                    f"{_bits_needed(bias)} bits",
+                    f"{fmt.bias_bits} bits",
+                    f"projection '{pr.name}'",
+                )
+            )
+        projections.append(IntProjection(pr.name, pr.pre, pr.post, weight, bias, pr.recurrent))
+    if not fmt.current_bias:
+        pops, projections, more = _biases_to_neurons(pops, projections)
+        violations += more
+    inputs = {k: tuple(v) for k, v in net.inputs.items()}
+    return IntNetwork(
+        inputs, tuple(pops), tuple(projections), dict(net.outputs), fmt.decay_bits
+    ), violations
