@@ -25,6 +25,7 @@ from .errors import InputError, NeurocompError, ParameterError
 from .files import write_atomic
 from .ir.integer import IntNetwork
 from .ir.network import Network
+from .ir.timing import output_lags
 from .present.metrics import accuracy
 from .program.artifact import write_npz
 from .progress import reporting
@@ -364,11 +365,13 @@ def simulate(
             outputs, spikes = result.outputs, result.spikes
             reports: list[dict[str, Any]] = []
             label = f"bit-accurate, {engine} engine, target {prog.target.name}"
+            lags = output_lags(prog.net, prog.target.format.synapse_delay)
         else:
             net, reports = _network(model, dt, reset, passes, calibration, framework, max_spikes)
             xs = _load_inputs(input, net)
             trace = api.simulate(net, xs, record=True)
             outputs, spikes, label = trace.outputs, trace.spikes, "float reference"
+            lags = {}
         first = next(iter(xs.values()))
         summary: dict[str, Any] = {
             "engine": label,
@@ -379,6 +382,7 @@ def simulate(
         for name, y in outputs.items():
             summary["outputs"][name] = {"shape": list(y.shape), "total": float(y.sum())}
         summary["spikes"] = {k: int(v.sum()) for k, v in spikes.items()}
+        summary["output_lag_steps"] = lags
         summary["passes"] = _jsonable(reports)
         labels = _labels(input)
         if labels is not None and len(outputs) == 1:
@@ -393,6 +397,11 @@ def simulate(
     if json_out:
         typer.echo(json.dumps(summary, indent=2))
         return
+    _echo_simulation(summary, output)
+
+
+def _echo_simulation(summary: dict[str, Any], output: Path | None) -> None:
+    """The text `simulate` prints: outputs, spikes, lags, accuracy."""
     typer.echo(
         f"simulated {summary['steps']} steps x {summary['batch']} samples ({summary['engine']})"
     )
@@ -400,6 +409,14 @@ def simulate(
         typer.echo(f"output {name}: shape {tuple(info['shape'])}, sum {info['total']:g}")
     for name, count in summary["spikes"].items():
         typer.echo(f"  spikes {name}: {count}")
+    for name, lag in summary["output_lag_steps"].items():
+        if lag != 0:
+            shift = "no single shift" if lag is None else f"{lag} steps"
+            typer.echo(
+                f"output {name} lags the float network by {shift} on this target (synapse "
+                f"delay per layer): compare its steps [{lag or 0}:] with the float's "
+                f"[:T - {lag or 0}]"
+            )
     if "accuracy" in summary:
         typer.echo(f"accuracy (output spike count argmax vs labels): {summary['accuracy']:.4f}")
     if output is not None:
@@ -472,7 +489,18 @@ def compile_cmd(
         f"{summary['cores_used']} of {summary['cores_available']} "
         f"(lower bound {summary['cores_lower_bound']})",
     )
-    table.add_row("synapses kept", f"{summary['synapses']} of {summary['synapses_input']}")
+    table.add_row(
+        "synapses kept",
+        f"{summary['synapses']} of {summary['synapses_input']} (connections, convolutions "
+        f"expanded; the network has {summary.get('weights_input')} weights)",
+    )
+    lags = {k: v for k, v in (summary.get("output_lag_steps") or {}).items() if v != 0}
+    if lags:
+        table.add_row(
+            "output lag",
+            ", ".join(f"{k}: {'varies' if v is None else v} steps" for k, v in lags.items())
+            + " behind the float network (the target's synapse delay per layer)",
+        )
     table.add_row("weight bits", str(summary["weight_bits"]))
     table.add_row("pipeline", str(summary["pipeline"]).replace(",", ", "))
     if "energy_per_inference_j" in summary:
