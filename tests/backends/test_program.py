@@ -133,9 +133,9 @@ def test_compile_is_deterministic_across_processes(tmp_path):
 # programs are the same on every machine; a change here is a change of the compiler's output:
 # if it is intended, replace the digest with the one the failure prints.
 GOLDEN = {
-    "reference": "fc1335209778b73062336546f2337d0dee3c5a90ec4291867d30b2b6aa066c36",
-    "loihi2": "3e1628ce539287b2576422cf336c468efecaaa94f489d426ccbb42e90bfc59b6",
-    "reference-calibrated": "c906fe94937dcfaac44e0857e3dd31443e775a7100850e86d914c4ad802e4756",
+    "reference": "a700ee8808b6e7784a800c6d477c7ea3e735df6d7378c1b2e2a46f6c03fb0f8d",
+    "loihi2": "d30cc19eeab5b1da244d859f76241b2733c827d61c016ee540f0647e4422f94b",
+    "reference-calibrated": "c4746327ad8fb2174c8047d242f25eca8ec0a4a96fa42c249e3e25f3ebd213f1",
 }
 DIGEST = """
 import hashlib, json, sys, warnings, numpy as np, neurocomp as nc
