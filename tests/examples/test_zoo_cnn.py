@@ -50,7 +50,7 @@ def test_cnn_sinabs_float_vs_chips(tmp_path):
     assert set(rows) == {"reference", "loihi2"}, stdout
     for cores, bound, counts_equal, _, predictions_equal, _, energy in rows.values():
         assert bound <= cores <= 22  # README: 20 and 21 cores, lower bound 10
-        assert counts_equal > 60 and predictions_equal > 75  # README: 73.6/89.1, 74.7/81.2 (loihi2 aligned by its lag)
+        assert counts_equal > 60 and predictions_equal > 75  # README: 73.6/89.1, 74.7/81.2
         assert 1e-5 < energy < 1e-3  # README: 1.7e-4, 1.5e-4 J
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["neurons"] == 8970 and results["synapses"] == 908288
