@@ -10,6 +10,8 @@
 #    installed with --no-deps, plus pbr, which it imports. rockpool 3.1.0 needs numpy and scipy.
 #  - Spyx needs JAX and numpy 2, which Lava's pins exclude: scripts/spyx_golden.py makes its own
 #    environment for the golden data in tests/data/spyx/.
+#  - neurobench 2.3.0 requires torchaudio and tonic (no torchaudio matches torch 2.13; both only
+#    serve its data sets): installed with --no-deps; its tqdm is in pyproject.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -36,9 +38,11 @@ pip install $C -e ".[frameworks,dev]"
 pip install $C "norse==1.1.0" --no-deps
 pip install $C "sinabs==3.1.3" --no-deps
 pip install $C "pbr>=6" "rockpool==3.1.0"
+pip install $C "neurobench==2.3.0" --no-deps
 "$VENV/bin/python" - <<'PY'
 import importlib
-for mod in ("neurocomp", "torch", "snntorch", "norse", "nir", "lava", "sinabs", "rockpool"):
+for mod in ("neurocomp", "torch", "snntorch", "norse", "nir", "lava", "sanafe", "neurobench",
+            "sinabs", "rockpool"):
     importlib.import_module(mod) if mod != "lava" else importlib.util.find_spec("lava")
 PY
 echo "$want" > "$stamp"

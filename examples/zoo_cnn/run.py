@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "(compile summary); compared aligned"
             )
     ann = rows[0]["ann_energy_per_inference_j"]
-    print(f"same network as an ANN (one FP32 MAC per synapse): {ann:.3e} J per inference")
+    print(f"INT8 ANN, MACs + SRAM (dynamic): {ann:.3e} J per inference")
     print(f"total {time.perf_counter() - t_start:.1f} s; wrote {out}/results.json")
 
     results = {

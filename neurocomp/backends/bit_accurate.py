@@ -118,6 +118,8 @@ class _Counter:
         self.n_cores = len(coords)
         ew, ns = mapping.hops()
         same_tile = coords[:, None, 2] == coords[None, :, 2]
+        chip = mapping.core_chip if mapping.core_chip is not None else np.zeros(len(coords), int)
+        other_chip = chip[:, None] != chip[None, :]
         self.route: dict[str, dict[str, np.ndarray]] = {}
         for src, d in mapping.destinations.items():
             targets = (d > 0).astype(np.int64).tocsr()
@@ -131,6 +133,9 @@ class _Counter:
                 entry["remote"] = np.bincount(coo.row, ~same_tile[srcc, coo.col], minlength=n)
                 entry["ew"] = np.bincount(coo.row, ew[srcc, coo.col], minlength=n)
                 entry["ns"] = np.bincount(coo.row, ns[srcc, coo.col], minlength=n)
+                entry["chip"] = np.bincount(coo.row, other_chip[srcc, coo.col], minlength=n)
+            else:
+                entry["input_cores"] = targets
             self.route[src] = entry
         self.per_core = {k: np.zeros((steps, self.n_cores), dtype=np.int64) for k in COUNTERS}
         self.per_layer: dict[str, dict[EventKind, int]] = {
@@ -149,19 +154,23 @@ class _Counter:
         self.per_core[EventKind.SYNOPS][t] += np.asarray(route["synops_to_core"].T @ sent).reshape(
             -1
         )
-        if name in self.where:
-            own = self.where[name]
-            for key, counter in (
-                ("local", EventKind.MSGS_LOCAL),
-                ("remote", EventKind.MSGS_REMOTE),
-                ("ew", EventKind.HOPS_EW),
-                ("ns", EventKind.HOPS_NS),
-            ):
-                per_neuron = sent * route[key]
-                self.per_core[counter][t] += np.bincount(
-                    own, per_neuron, minlength=self.n_cores
-                ).astype(np.int64)
-                self.per_layer[name][counter] += int(per_neuron.sum())
+        if name not in self.where:
+            arriving = np.asarray(route["input_cores"].T @ sent).reshape(-1)
+            self.per_core[EventKind.MSGS_INPUT][t] += arriving
+            return
+        own = self.where[name]
+        for key, counter in (
+            ("local", EventKind.MSGS_LOCAL),
+            ("remote", EventKind.MSGS_REMOTE),
+            ("ew", EventKind.HOPS_EW),
+            ("ns", EventKind.HOPS_NS),
+            ("chip", EventKind.MSGS_CHIP),
+        ):
+            per_neuron = sent * route[key]
+            self.per_core[counter][t] += np.bincount(
+                own, per_neuron, minlength=self.n_cores
+            ).astype(np.int64)
+            self.per_layer[name][counter] += int(per_neuron.sum())
 
     def population(
         self, t: int, pop: IntPopulation, s: np.ndarray | None, active: np.ndarray, synops_in: int

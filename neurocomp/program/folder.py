@@ -318,6 +318,7 @@ def _mapping(m: Manifest, net: IntNetwork, spec: TargetSpec, where: str) -> Mapp
         destinations=count_output_axons(net, cores),
         lower_bound=dict(m.lower_bound),
         placement=dict(m.placement),
+        core_chip=slots // spec.mesh.cores_per_chip,
     )
 
 

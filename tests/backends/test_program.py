@@ -133,9 +133,9 @@ def test_compile_is_deterministic_across_processes(tmp_path):
 # programs are the same on every machine; a change here is a change of the compiler's output:
 # if it is intended, replace the digest with the one the failure prints.
 GOLDEN = {
-    "reference": "a700ee8808b6e7784a800c6d477c7ea3e735df6d7378c1b2e2a46f6c03fb0f8d",
-    "loihi2": "d30cc19eeab5b1da244d859f76241b2733c827d61c016ee540f0647e4422f94b",
-    "reference-calibrated": "c4746327ad8fb2174c8047d242f25eca8ec0a4a96fa42c249e3e25f3ebd213f1",
+    "reference": "04ad849c660c9b97392b26da28ee618410c80f40a3322c206ad72d464a0ec891",
+    "loihi2": "d48bf064f2b5e5fb1dc5f37ff6a5fd01607cfb1a7cdf26b32112f9bc36c1d095",
+    "reference-calibrated": "72f51cc807a6da8a70784390b28a3ba3a99a7323916ca8359c97e79a9d93c2f0",
 }
 DIGEST = """
 import hashlib, json, sys, warnings, numpy as np, neurocomp as nc
