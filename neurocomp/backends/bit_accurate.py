@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, Violation
+from ..ir.graded import spike_counts
 from ..ir.integer import IntNetwork, IntPopulation
 from ..ir.ops import SynapseDelayLine
 from ..mapping import Mapping
@@ -190,7 +191,7 @@ class _Counter:
         layer[EventKind.UPDATES_IDLE] += int((batch - act).sum())
         layer[EventKind.SYNOPS] += synops_in
         if s is not None:
-            spk = s.sum(axis=0)
+            spk = (s > 0).sum(axis=0)  # a graded spike is one event, whatever its payload
             self.per_core[EventKind.SPIKES][t] += np.bincount(
                 own, spk, minlength=self.n_cores
             ).astype(np.int64)
@@ -203,6 +204,16 @@ class _Counter:
             per_layer=self.per_layer,
             input_spikes=self.input_spikes,
         )
+
+
+def _output_dtype(net: IntNetwork, src: str) -> Any:
+    """uint8 spikes, int64 spike counts (graded), float64 voltages."""
+    if src in net.inputs:
+        return np.uint8
+    pop = net.population(src)
+    if not pop.spiking:
+        return np.float64
+    return np.uint8 if pop.max_spikes == 1 else np.int64
 
 
 @dataclass
@@ -219,16 +230,15 @@ class _State:
     def of(cls, net: IntNetwork, steps: int, batch: int, record: bool) -> _State:
         zeros = {p.name: np.zeros((batch, p.size), np.int64) for p in net.populations}
         outputs = {
-            o: np.zeros(
-                (steps, batch, *net.shape_of(src)),
-                np.uint8 if src in net.inputs or net.population(src).spiking else np.float64,
-            )
+            o: np.zeros((steps, batch, *net.shape_of(src)), _output_dtype(net, src))
             for o, src in net.outputs.items()
         }
         state = cls({k: z.copy() for k, z in zeros.items()}, zeros, outputs)
         if record:
             state.rec_s = {
-                p.name: np.zeros((steps, batch, p.size), np.uint8)
+                p.name: np.zeros(
+                    (steps, batch, p.size), np.uint8 if p.max_spikes == 1 else np.int64
+                )
                 for p in net.populations
                 if p.spiking
             }
@@ -253,6 +263,7 @@ def _drive(
     batch = next(iter(now.values())).shape[0]
     drive = np.zeros((batch, pop.size), np.int64)
     synops_in = 0
+    graded = {p.name for p in net.populations if p.max_spikes != 1}
     for pr in net.projections_into(pop.name):
         delayed = pr.recurrent or fmt.synapse_delay > 0
         if delayed and t == 0:
@@ -266,7 +277,8 @@ def _drive(
             drive += np.asarray(pr.weight @ src.T).T
         if pr.bias is not None:
             drive += pr.bias
-        synops_in += int(src.sum(axis=0) @ colcount[pr.name])
+        events = (src > 0) if pr.pre in graded else src  # one synaptic event per message
+        synops_in += int(events.sum(axis=0) @ colcount[pr.name])
     if fmt.activation_bits:
         drive = _wrap_signed(drive, fmt.activation_bits)
     return drive << fmt.weight_shift, synops_in
@@ -296,10 +308,9 @@ def _neurons(
     s = None
     if pop.threshold is not None:
         threshold = pop.threshold << fmt.threshold_shift
-        spiking = vv > threshold
-        s = spiking.astype(np.int64)
+        s = spike_counts(vv, threshold, pop.max_spikes, pop.inclusive)  # 0/1, or counts
         if pop.reset == "zero":
-            vv = np.where(spiking, pop.v_reset << fmt.weight_shift, vv)
+            vv = np.where(s > 0, pop.v_reset << fmt.weight_shift, vv)
         else:
             vv = vv - s * threshold
     state.v[pop.name] = vv
@@ -354,7 +365,7 @@ def run(
             if counter is not None:
                 counter.population(t, pop, s, (drive != 0) | (vv != 0) | (uu != 0), synops_in)
                 if s is not None:
-                    counter.source(t, pop.name, s)
+                    counter.source(t, pop.name, (s > 0).astype(np.int64))  # messages
             if record:
                 state.rec_v[pop.name][t] = vv
                 if s is not None:
