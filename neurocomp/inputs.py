@@ -204,9 +204,11 @@ def check_spikes(name: str, arr: np.ndarray, max_value: int, target: str = "the 
 
 
 def spike_max(target: Any) -> int:
-    """The largest spike value `target` (a TargetSpec) takes. Every chip description today
-    means binary spikes; once the chip TOML states a spike payload width, this reads it."""
-    return CHIP_SPIKE_MAX
+    """The largest spike value `target` (a TargetSpec) takes: binary spikes (CHIP_SPIKE_MAX),
+    or counts up to 2^b - 1 where its TOML declares a graded-spike payload of b bits."""
+    fmt = getattr(target, "format", None)
+    bits = int(getattr(fmt, "spike_payload_bits", 0) or 0)
+    return (1 << bits) - 1 if bits > 0 else CHIP_SPIKE_MAX
 
 
 def check_chip_inputs(xs: Mapping[str, np.ndarray], target: Any) -> None:
