@@ -208,5 +208,6 @@ def test_spike_max_reads_the_chip_payload() -> None:
 
     spec = load_target("reference")
     assert spec.format.spike_payload_bits == 0 and spike_max(spec) == 1
-    graded = dataclasses.replace(spec, format=dataclasses.replace(spec.format, spike_payload_bits=3))
+    fmt = dataclasses.replace(spec.format, spike_payload_bits=3)
+    graded = dataclasses.replace(spec, format=fmt)
     assert spike_max(graded) == 7
