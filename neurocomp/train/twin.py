@@ -281,8 +281,8 @@ class Twin:
         }
 
     def _biases(self) -> dict[str, dict[str, Any]]:
-        """Projection and neuron biases in the twin's arithmetic; on chips without a bias into
-        the synaptic current, projection biases join the neuron bias (as lowering does)."""
+        """Projection and neuron biases in the twin's arithmetic; where lowering stores a
+        projection's bias as the neurons' own (`_bias_on_neurons`), it joins the neuron bias."""
         proj: dict[str, Any] = {}
         pop = {name: self._grid(b, name) for name, b in self.v_bias.items()}
         for pr in self.net.projections:
@@ -290,11 +290,18 @@ class Twin:
             if layer.bias is None:
                 continue
             b = self._grid(layer.bias, pr.post)
-            if self.arithmetic == "chip" and not self.fmt.current_bias:
+            if self.arithmetic == "chip" and self._bias_on_neurons(pr.post):
                 pop[pr.post] = pop[pr.post] + b
             else:
                 proj[pr.name] = b
         return {"proj": proj, "pop": pop}
+
+    def _bias_on_neurons(self, post: str) -> bool:
+        """Where lowering stores a projection's bias as the neurons' own: on chips without a
+        bias into the current, and with `bias_to_neuron` onto neurons without a current."""
+        if not self.fmt.current_bias:
+            return True
+        return bool(self.fmt.bias_to_neuron) and self._neurons[post]["du"] is None
 
     def _float_step(self, name: str, x: Any, u: Any, v: Any, bias: Any) -> tuple[Any, Any, Any]:
         c = self._neurons[name]
