@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from ..errors import InputError, Violation
 from ..ir.integer import IntNetwork, IntPopulation
@@ -28,6 +29,7 @@ from ..progress import advance
 from ..target.spec import NEURON_MODELS, NumberFormat
 from .base import RunResult
 from .events import COUNTERS, EventCounts, EventKind
+from .kernels import ProjectionKernel
 
 __all__ = ["COUNTERS", "ENGINE", "EventCounts", "RunResult", "Semantics", "integer_inputs", "run"]
 
@@ -59,13 +61,6 @@ def Semantics(  # the old class name, kept as a constructor
         synapse_delay=synapse_delay,
         activation_bits=activation_bits,
     )
-
-
-def _decay(x: np.ndarray, d: np.ndarray, bits: int, rounding: str) -> np.ndarray:
-    q = x * ((1 << bits) - d)
-    if rounding == "floor":
-        return q >> bits
-    return np.sign(q) * (np.abs(q) >> bits)
 
 
 def _overflow(x: np.ndarray, bits: int, mode: str) -> np.ndarray:
@@ -108,8 +103,24 @@ def integer_inputs(net: IntNetwork, x: object) -> dict[str, np.ndarray]:
     return out
 
 
+def _onehot(own: np.ndarray, n_cores: int, values: np.ndarray | None = None) -> sparse.csr_matrix:
+    """(neurons x cores): each neuron's value (1 by default) at its own core."""
+    n = own.size
+    data = np.ones(n, np.int64) if values is None else np.asarray(values, np.int64)
+    return sparse.csr_matrix((data, own, np.arange(n + 1)), shape=(n, n_cores))
+
+
 class _Counter:
-    """Precomputed per-neuron routing costs for counting events against a mapping."""
+    """Event counting against a mapping, vectorised over every step at once: per source a
+    (neurons x kinds*cores) table, so a run's counts are one sparse product per source."""
+
+    ROUTED = (
+        EventKind.SYNOPS,
+        EventKind.MSGS_LOCAL,
+        EventKind.MSGS_REMOTE,
+        EventKind.HOPS_EW,
+        EventKind.HOPS_NS,
+    )
 
     def __init__(self, net: IntNetwork, mapping: Mapping, steps: int) -> None:
         self.where: dict[str, np.ndarray] = mapping.neuron_core
@@ -117,73 +128,61 @@ class _Counter:
         self.n_cores = len(coords)
         ew, ns = mapping.hops()
         same_tile = coords[:, None, 2] == coords[None, :, 2]
-        self.route: dict[str, dict[str, np.ndarray]] = {}
+        self.tables: dict[str, sparse.csr_matrix] = {}
         for src, d in mapping.destinations.items():
-            targets = (d > 0).astype(np.int64).tocsr()
-            entry = {"synops_to_core": d.tocsr()}
+            blocks = [sparse.csr_matrix(d, dtype=np.int64)]
             if src in self.where:
                 own = self.where[src]
-                coo = targets.tocoo()
+                coo = (d > 0).tocoo()
                 srcc = own[coo.row]
                 n = d.shape[0]
-                entry["local"] = np.bincount(coo.row, same_tile[srcc, coo.col], minlength=n)
-                entry["remote"] = np.bincount(coo.row, ~same_tile[srcc, coo.col], minlength=n)
-                entry["ew"] = np.bincount(coo.row, ew[srcc, coo.col], minlength=n)
-                entry["ns"] = np.bincount(coo.row, ns[srcc, coo.col], minlength=n)
-            self.route[src] = entry
+                for weights in (
+                    same_tile[srcc, coo.col],
+                    ~same_tile[srcc, coo.col],
+                    ew[srcc, coo.col],
+                    ns[srcc, coo.col],
+                ):
+                    per_neuron = np.bincount(coo.row, weights, minlength=n).astype(np.int64)
+                    blocks.append(_onehot(own, self.n_cores, per_neuron))
+            self.tables[src] = sparse.hstack(blocks, format="csc")
         self.per_core = {k: np.zeros((steps, self.n_cores), dtype=np.int64) for k in COUNTERS}
         self.per_layer: dict[str, dict[EventKind, int]] = {
             p.name: dict.fromkeys(COUNTERS, 0) for p in net.populations
         }
         self.input_spikes = 0
 
-    def source(self, t: int, name: str, s: np.ndarray) -> None:
-        """Spikes of a source (population or input), summed over the batch: messages, synops."""
-        sent = s.sum(axis=0)
-        route = self.route.get(name)
+    def source(self, name: str, sent: np.ndarray) -> None:
+        """Spikes (or values) a source sent, (T, neurons) summed over the batch."""
         if name not in self.where:
             self.input_spikes += int(sent.sum())
-        if route is None:
+        table = self.tables.get(name)
+        if table is None:
             return
-        self.per_core[EventKind.SYNOPS][t] += np.asarray(route["synops_to_core"].T @ sent).reshape(
-            -1
-        )
-        if name in self.where:
-            own = self.where[name]
-            for key, counter in (
-                ("local", EventKind.MSGS_LOCAL),
-                ("remote", EventKind.MSGS_REMOTE),
-                ("ew", EventKind.HOPS_EW),
-                ("ns", EventKind.HOPS_NS),
-            ):
-                per_neuron = sent * route[key]
-                self.per_core[counter][t] += np.bincount(
-                    own, per_neuron, minlength=self.n_cores
-                ).astype(np.int64)
-                self.per_layer[name][counter] += int(per_neuron.sum())
+        c = self.n_cores
+        out = np.asarray(table.T @ sent.T).T  # (T, kinds * cores)
+        for k, kind in enumerate(self.ROUTED[: out.shape[1] // c]):
+            part = out[:, k * c : (k + 1) * c]
+            self.per_core[kind] += part
+            if kind is not EventKind.SYNOPS:
+                self.per_layer[name][kind] += int(part.sum())
 
     def population(
-        self, t: int, pop: IntPopulation, s: np.ndarray | None, active: np.ndarray, synops_in: int
+        self, pop: IntPopulation, spikes: np.ndarray | None, active: np.ndarray, batch: int
     ) -> None:
-        own = self.where[pop.name]
-        act = active.sum(axis=0)
-        batch = active.shape[0]
-        self.per_core[EventKind.UPDATES_ACTIVE][t] += np.bincount(
-            own, act, minlength=self.n_cores
-        ).astype(np.int64)
-        self.per_core[EventKind.UPDATES_IDLE][t] += np.bincount(
-            own, batch - act, minlength=self.n_cores
-        ).astype(np.int64)
+        """A population's active-neuron counts (T, n) and spikes (T, n), batch-summed."""
+        onehot = _onehot(self.where[pop.name], self.n_cores).tocsc()
+        per_core = np.asarray(onehot.T @ active.T).T
+        self.per_core[EventKind.UPDATES_ACTIVE] += per_core
+        self.per_core[EventKind.UPDATES_IDLE] += batch * np.bincount(
+            self.where[pop.name], minlength=self.n_cores
+        ) - per_core
         layer = self.per_layer[pop.name]
-        layer[EventKind.UPDATES_ACTIVE] += int(act.sum())
-        layer[EventKind.UPDATES_IDLE] += int((batch - act).sum())
-        layer[EventKind.SYNOPS] += synops_in
-        if s is not None:
-            spk = s.sum(axis=0)
-            self.per_core[EventKind.SPIKES][t] += np.bincount(
-                own, spk, minlength=self.n_cores
-            ).astype(np.int64)
-            layer[EventKind.SPIKES] += int(spk.sum())
+        total = int(active.sum())
+        layer[EventKind.UPDATES_ACTIVE] += total
+        layer[EventKind.UPDATES_IDLE] += batch * active.size - total
+        if spikes is not None:
+            self.per_core[EventKind.SPIKES] += np.asarray(onehot.T @ spikes.T).T
+            layer[EventKind.SPIKES] += int(spikes.sum())
 
     def counts(self, batch: int) -> EventCounts:
         return EventCounts(
@@ -196,63 +195,83 @@ class _Counter:
 
 @dataclass
 class _State:
-    """Per-population integer state of a run, and what it records."""
+    """Per-population integer state of a run and its output series (T, batch, n): spikes for
+    spiking populations (uint8), voltages otherwise (int64)."""
 
     u: dict[str, np.ndarray]
     v: dict[str, np.ndarray]
-    outputs: dict[str, np.ndarray]
-    rec_s: dict[str, np.ndarray] = field(default_factory=dict)
+    series: dict[str, np.ndarray]
+    active: dict[str, np.ndarray] = field(default_factory=dict)  # (T, n) batch-summed
     rec_v: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, net: IntNetwork, steps: int, batch: int, record: bool) -> _State:
+    def of(cls, net: IntNetwork, steps: int, batch: int, record: bool, count: bool) -> _State:
         zeros = {p.name: np.zeros((batch, p.size), np.int64) for p in net.populations}
-        outputs = {
-            o: np.zeros(
-                (steps, batch, *net.shape_of(src)),
-                np.uint8 if src in net.inputs or net.population(src).spiking else np.float64,
-            )
-            for o, src in net.outputs.items()
+        series = {
+            p.name: np.zeros((steps, batch, p.size), np.uint8 if p.spiking else np.int64)
+            for p in net.populations
         }
-        state = cls({k: z.copy() for k, z in zeros.items()}, zeros, outputs)
+        state = cls({k: z.copy() for k, z in zeros.items()}, zeros, series)
+        if count:
+            state.active = {p.name: np.zeros((steps, p.size), np.int64) for p in net.populations}
         if record:
-            state.rec_s = {
-                p.name: np.zeros((steps, batch, p.size), np.uint8)
-                for p in net.populations
-                if p.spiking
-            }
             state.rec_v = {
                 p.name: np.zeros((steps, batch, p.size), np.int64) for p in net.populations
             }
         return state
 
 
-def _drive(
-    net: IntNetwork,
-    pop: IntPopulation,
-    t: int,
-    now: dict[str, np.ndarray],
-    prev: dict[str, np.ndarray],
-    fmt: NumberFormat,
-    colcount: dict[str, np.ndarray],
-) -> tuple[np.ndarray, int]:
-    """Summed synaptic input of `pop` at step t (shifted into the state's scale), and the
-    synaptic operations it took."""
-    batch = next(iter(now.values())).shape[0]
-    drive = np.zeros((batch, pop.size), np.int64)
-    synops_in = 0
-    for pr in net.projections_into(pop.name):
-        delayed = pr.recurrent or fmt.synapse_delay > 0
-        if delayed and t == 0:
-            continue  # nothing has been sent yet
-        src = prev[pr.pre] if delayed else now[pr.pre]
-        drive += np.asarray(pr.weight @ src.T).T
-        if pr.bias is not None:
-            drive += pr.bias
-        synops_in += int(src.sum(axis=0) @ colcount[pr.name])
-    if fmt.activation_bits:
-        drive = _wrap_signed(drive, fmt.activation_bits)
-    return drive << fmt.weight_shift, synops_in
+def _payload(net: IntNetwork, name: str, xs: dict[str, np.ndarray], fmt: NumberFormat) -> int:
+    """The largest |value| source `name` can send: its input's largest entry, 1 for spikes, the
+    state range for a voltage read-out."""
+    if name in xs:
+        return int(np.abs(xs[name]).max(initial=0))
+    if net.population(name).spiking:
+        return 1
+    return 1 << (fmt.state_bits - 1)
+
+
+def _kernels(
+    net: IntNetwork, xs: dict[str, np.ndarray], fmt: NumberFormat, exact_integers: bool
+) -> dict[str, ProjectionKernel]:
+    return {
+        pr.name: ProjectionKernel(
+            pr.weight, _payload(net, pr.pre, xs, fmt), exact_integers=exact_integers
+        )
+        for pr in net.projections
+    }
+
+
+def _layerwise(net: IntNetwork) -> bool:
+    """Whether every population can run over all steps at once, in order: only itself (a
+    recurrent loop) or earlier populations and inputs feed it."""
+    index = {p.name: i for i, p in enumerate(net.populations)}
+    return all(
+        pr.pre not in index or index[pr.pre] < index[pr.post] or pr.pre == pr.post
+        for pr in net.projections
+    )
+
+
+_ROWS_PER_CALL = 1 << 22  # output entries per kernel call: bounds the float temporaries
+
+
+def _apply(kernel: ProjectionKernel, src: np.ndarray) -> np.ndarray:
+    """kernel over a (T, batch, pre) series, in row chunks: (T, batch, post) int64."""
+    flat = src.reshape(-1, src.shape[-1])
+    step = max(1, _ROWS_PER_CALL // max(kernel.post, 1))
+    out = np.empty((flat.shape[0], kernel.post), np.int64)
+    for a in range(0, flat.shape[0], step):
+        out[a : a + step] = kernel(flat[a : a + step])
+    return out.reshape(*src.shape[:-1], kernel.post)
+
+
+def _decay(x: np.ndarray, d: np.ndarray, bits: int, rounding: str) -> np.ndarray:
+    q = x * ((1 << bits) - d)
+    if rounding == "floor":
+        return q >> bits
+    # toward zero: a negative q rounds up, so add 2**bits - 1 before the (flooring) shift
+    q += (q >> 63) & ((1 << bits) - 1)
+    return q >> bits
 
 
 def _neurons(
@@ -269,37 +288,151 @@ def _neurons(
         state.u[pop.name] = uu
     else:
         uu = drive
-    vv = _overflow(
-        _decay(state.v[pop.name], pop.dv, bits, fmt.decay_rounding)
-        + uu
-        + (pop.bias << fmt.weight_shift),
-        fmt.state_bits,
-        fmt.overflow,
-    )
+    vv = _decay(state.v[pop.name], pop.dv, bits, fmt.decay_rounding)
+    vv += uu
+    vv += pop.bias << fmt.weight_shift
+    vv = _overflow(vv, fmt.state_bits, fmt.overflow)
     s = None
     if pop.threshold is not None:
         threshold = pop.threshold << fmt.threshold_shift
-        spiking = vv > threshold
-        s = spiking.astype(np.int64)
+        s = vv > threshold
         if pop.reset == "zero":
-            vv = np.where(spiking, pop.v_reset << fmt.weight_shift, vv)
+            vv = np.where(s, pop.v_reset << fmt.weight_shift, vv)
         else:
             vv = vv - s * threshold
     state.v[pop.name] = vv
     return uu, vv, s
 
 
-def _write_outputs(
-    net: IntNetwork, t: int, now: dict[str, np.ndarray], state: _State, fmt: NumberFormat
+def _finish_drive(drive: np.ndarray, fmt: NumberFormat) -> np.ndarray:
+    if fmt.activation_bits:
+        drive = _wrap_signed(drive, fmt.activation_bits)
+    return drive << fmt.weight_shift if fmt.weight_shift else drive
+
+
+def _step(
+    pop: IntPopulation, t: int, drive: np.ndarray, state: _State, fmt: NumberFormat, bits: int
 ) -> None:
+    """Neurons of `pop` at step t on their summed drive; stores the series and counts."""
+    uu, vv, s = _neurons(pop, drive, state, fmt, bits)
+    state.series[pop.name][t] = vv if s is None else s
+    if state.active:
+        act = drive != 0
+        act |= vv != 0
+        if uu is not drive:
+            act |= uu != 0
+        state.active[pop.name][t] = act.sum(axis=0)
+    if state.rec_v:
+        state.rec_v[pop.name][t] = vv
+
+
+def _source(name: str, xs: dict[str, np.ndarray], state: _State) -> np.ndarray:
+    return xs[name] if name in xs else state.series[name]
+
+
+def _run_layerwise(
+    net: IntNetwork,
+    xs: dict[str, np.ndarray],
+    state: _State,
+    fmt: NumberFormat,
+    kern: dict[str, ProjectionKernel],
+    steps: int,
+) -> None:
+    """Population after population, each over all steps: the synaptic sums from earlier
+    populations in one kernel call for every step and sample, then the neurons step by step
+    (with their own recurrent loop, if any)."""
+    for pop in net.populations:
+        batch = state.v[pop.name].shape[0]
+        ready = np.zeros((steps, batch, pop.size), np.int64)
+        loops = []
+        for pr in net.projections_into(pop.name):
+            delayed = pr.recurrent or fmt.synapse_delay > 0
+            if pr.pre == pop.name:
+                loops.append(pr)
+                continue
+            src = _source(pr.pre, xs, state)
+            into = ready[1:] if delayed else ready
+            if into.shape[0]:
+                into += _apply(kern[pr.name], src[: into.shape[0]])
+                if pr.bias is not None:
+                    into += pr.bias
+        prev = state.series[pop.name]
+        for t in range(steps):
+            drive = ready[t]
+            if t and loops:
+                drive = drive.copy()
+                for pr in loops:
+                    drive += kern[pr.name](prev[t - 1])
+                    if pr.bias is not None:
+                        drive += pr.bias
+            _step(pop, t, _finish_drive(drive, fmt), state, fmt, net.decay_bits)
+        advance("simulate (bit-accurate)", 1 + net.populations.index(pop), len(net.populations))
+
+
+def _run_stepwise(
+    net: IntNetwork,
+    xs: dict[str, np.ndarray],
+    state: _State,
+    fmt: NumberFormat,
+    kern: dict[str, ProjectionKernel],
+    steps: int,
+) -> None:
+    """Step after step through every population (a later population feeds an earlier one)."""
+    for t in range(steps):
+        advance("simulate (bit-accurate)", t, steps)
+        for pop in net.populations:
+            batch = state.v[pop.name].shape[0]
+            drive = np.zeros((batch, pop.size), np.int64)
+            for pr in net.projections_into(pop.name):
+                delayed = pr.recurrent or fmt.synapse_delay > 0
+                if delayed and t == 0:
+                    continue  # nothing has been sent yet
+                drive += kern[pr.name](_source(pr.pre, xs, state)[t - 1 if delayed else t])
+                if pr.bias is not None:
+                    drive += pr.bias
+            _step(pop, t, _finish_drive(drive, fmt), state, fmt, net.decay_bits)
+
+
+def _synops(net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: NumberFormat) -> dict:
+    """Synaptic operations per receiving population: each sent value times its fan-out."""
+    out = dict.fromkeys((p.name for p in net.populations), 0)
+    for pr in net.projections:
+        src = _source(pr.pre, xs, state)
+        if pr.recurrent or fmt.synapse_delay > 0:
+            src = src[:-1]
+        fanout = np.diff(pr.weight.tocsc().indptr)
+        out[pr.post] += int(src.reshape(-1, fanout.size).sum(axis=0, dtype=np.int64) @ fanout)
+    return out
+
+
+def _count(
+    net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: NumberFormat, c: _Counter
+) -> None:
+    for name, arr in xs.items():
+        c.source(name, arr.sum(axis=1))
+    synops = _synops(net, xs, state, fmt)
+    for pop in net.populations:
+        batch = state.v[pop.name].shape[0]
+        spikes = state.series[pop.name].sum(axis=1, dtype=np.int64) if pop.spiking else None
+        c.population(pop, spikes, state.active[pop.name], batch)
+        c.per_layer[pop.name][EventKind.SYNOPS] += synops[pop.name]
+        if spikes is not None:
+            c.source(pop.name, spikes)
+
+
+def _outputs(net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: NumberFormat) -> dict:
+    out = {}
     for o, src in net.outputs.items():
-        val = now[src]
-        shape = (val.shape[0], *net.shape_of(src))
-        if src in net.inputs or net.population(src).spiking:
-            state.outputs[o][t] = val.reshape(shape)
+        val = _source(src, xs, state)
+        shape = (*val.shape[:2], *net.shape_of(src))
+        if src in net.inputs:
+            out[o] = val.reshape(shape).astype(np.uint8)
+        elif net.population(src).spiking:
+            out[o] = val.reshape(shape)
         else:
             scale = net.population(src).scale / (1 << fmt.weight_shift)
-            state.outputs[o][t] = (val * scale).reshape(shape)
+            out[o] = (val * scale).reshape(shape)
+    return out
 
 
 def run(
@@ -309,41 +442,35 @@ def run(
     *,
     mapping: Mapping | None = None,
     record: bool = False,
+    exact_integers: bool = False,
 ) -> RunResult:
     """Simulate `net` on integer input spikes x (T, batch, *input_shape) with the integer
-    arithmetic of `semantics` (a target's `NumberFormat`); with a mapping, count events."""
+    arithmetic of `semantics` (a target's `NumberFormat`); with a mapping, count events.
+
+    Synaptic sums run in float kernels where `kernels.ProjectionKernel` proves them exact, in
+    int64 otherwise (or everywhere with `exact_integers`); the results are the same integers.
+    """
     fmt = semantics or Semantics()
     xs = integer_inputs(net, x)
     steps, batch = next(iter(xs.values())).shape[:2]
-    counter = _Counter(net, mapping, steps) if mapping is not None else None
-    state = _State.of(net, steps, batch, record)
-    colcount = {pr.name: np.diff(pr.weight.tocsc().indptr) for pr in net.projections}
-    prev = {p.name: np.zeros((batch, p.size), np.int64) for p in net.populations}
-    for t in range(steps):
-        advance("simulate (bit-accurate)", t, steps)
-        now = {name: arr[t] for name, arr in xs.items()}
-        if counter is not None:
-            for name, arr in now.items():
-                counter.source(t, name, arr)
-        for pop in net.populations:
-            drive, synops_in = _drive(net, pop, t, now, prev, fmt, colcount)
-            uu, vv, s = _neurons(pop, drive, state, fmt, net.decay_bits)
-            now[pop.name] = vv if s is None else s
-            if counter is not None:
-                counter.population(t, pop, s, (drive != 0) | (vv != 0) | (uu != 0), synops_in)
-                if s is not None:
-                    counter.source(t, pop.name, s)
-            if record:
-                state.rec_v[pop.name][t] = vv
-                if s is not None:
-                    state.rec_s[pop.name][t] = s
-        _write_outputs(net, t, now, state, fmt)
-        prev = now
+    state = _State.of(net, steps, batch, record, count=mapping is not None)
+    kern = _kernels(net, xs, fmt, exact_integers)
+    if _layerwise(net):
+        _run_layerwise(net, xs, state, fmt, kern, steps)
+    else:
+        _run_stepwise(net, xs, state, fmt, kern, steps)
     advance("simulate (bit-accurate)", steps, steps)
+    counts = None
+    if mapping is not None:
+        counter = _Counter(net, mapping, steps)
+        _count(net, xs, state, fmt, counter)
+        counts = counter.counts(batch)
     return RunResult(
-        outputs=state.outputs,
-        counts=None if counter is None else counter.counts(batch),
-        spikes=state.rec_s,
+        outputs=_outputs(net, xs, state, fmt),
+        counts=counts,
+        spikes={p.name: state.series[p.name] for p in net.populations if p.spiking}
+        if record
+        else {},
         v=state.rec_v,
     )
 
