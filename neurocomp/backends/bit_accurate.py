@@ -173,9 +173,9 @@ class _Counter:
         onehot = _onehot(self.where[pop.name], self.n_cores).tocsc()
         per_core = np.asarray(onehot.T @ active.T).T
         self.per_core[EventKind.UPDATES_ACTIVE] += per_core
-        self.per_core[EventKind.UPDATES_IDLE] += batch * np.bincount(
-            self.where[pop.name], minlength=self.n_cores
-        ) - per_core
+        self.per_core[EventKind.UPDATES_IDLE] += (
+            batch * np.bincount(self.where[pop.name], minlength=self.n_cores) - per_core
+        )
         layer = self.per_layer[pop.name]
         total = int(active.sum())
         layer[EventKind.UPDATES_ACTIVE] += total
