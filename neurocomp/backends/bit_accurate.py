@@ -23,10 +23,11 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import InputError, Violation
-from ..ir.integer import IntNetwork, IntPopulation
+from ..ir.integer import IntNetwork, IntPopulation, IntProjection
 from ..mapping import Mapping
 from ..progress import advance
 from ..target.spec import NEURON_MODELS, NumberFormat
+from . import jit
 from .base import RunResult
 from .events import COUNTERS, EventCounts, EventKind
 from .kernels import ProjectionKernel
@@ -68,8 +69,8 @@ def _overflow(x: np.ndarray, bits: int, mode: str) -> np.ndarray:
     Lava's bit-accurate LIF) does: x - 2**bits above the range, x + 2**bits at or below its
     bottom (applied modulo 2**bits, so any overshoot lands in range)."""
     m = 1 << (bits - 1)
-    if mode == "wrap":
-        return ((x + m - 1) % (2 * m)) - (m - 1)
+    if mode == "wrap":  # modulo 2**bits: a bitwise and in two's complement
+        return ((x + (m - 1)) & (2 * m - 1)) - (m - 1)
     return np.clip(x, -(m - 1), m - 1)
 
 
@@ -145,9 +146,20 @@ class _Counter:
                     per_neuron = np.bincount(coo.row, weights, minlength=n).astype(np.int64)
                     blocks.append(_onehot(own, self.n_cores, per_neuron))
             self.tables[src] = sparse.hstack(blocks, format="csc")
+        self.onehot = {
+            p.name: _onehot(self.where[p.name], self.n_cores).tocsc() for p in net.populations
+        }
+        self.per_core_size = {
+            p.name: np.bincount(self.where[p.name], minlength=self.n_cores) for p in net.populations
+        }
+        self.names = [p.name for p in net.populations]
+        self.reset(steps)
+
+    def reset(self, steps: int) -> None:
+        """Zero the counts, for a run of `steps` steps."""
         self.per_core = {k: np.zeros((steps, self.n_cores), dtype=np.int64) for k in COUNTERS}
         self.per_layer: dict[str, dict[EventKind, int]] = {
-            p.name: dict.fromkeys(COUNTERS, 0) for p in net.populations
+            name: dict.fromkeys(COUNTERS, 0) for name in self.names
         }
         self.input_spikes = 0
 
@@ -195,30 +207,42 @@ class _Counter:
 
 @dataclass
 class _State:
-    """Per-population integer state of a run and its output series (T, batch, n): spikes for
-    spiking populations (uint8), voltages otherwise (int64)."""
+    """Per-population integer state of a run and its series (T, batch, n): outputs (spikes,
+    uint8, for spiking populations, voltages otherwise), and, when recording or counting,
+    voltages, currents and finished drives."""
 
     u: dict[str, np.ndarray]
     v: dict[str, np.ndarray]
     series: dict[str, np.ndarray]
-    active: dict[str, np.ndarray] = field(default_factory=dict)  # (T, n) batch-summed
     rec_v: dict[str, np.ndarray] = field(default_factory=dict)
+    rec_u: dict[str, np.ndarray] = field(default_factory=dict)
+    drive: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def of(cls, net: IntNetwork, steps: int, batch: int, record: bool, count: bool) -> _State:
+        def full(dtype: type = np.int64, pops: Any = net.populations) -> dict[str, np.ndarray]:
+            return {p.name: np.zeros((steps, batch, p.size), dtype) for p in pops}
+
         zeros = {p.name: np.zeros((batch, p.size), np.int64) for p in net.populations}
         series = {
             p.name: np.zeros((steps, batch, p.size), np.uint8 if p.spiking else np.int64)
             for p in net.populations
         }
         state = cls({k: z.copy() for k, z in zeros.items()}, zeros, series)
+        if record or count:
+            state.rec_v = full()
         if count:
-            state.active = {p.name: np.zeros((steps, p.size), np.int64) for p in net.populations}
-        if record:
-            state.rec_v = {
-                p.name: np.zeros((steps, batch, p.size), np.int64) for p in net.populations
-            }
+            state.rec_u = full(pops=[p for p in net.populations if p.du is not None])
+            state.drive = full()
         return state
+
+    def active(self, name: str) -> np.ndarray:
+        """Neurons with non-zero drive or state, (T, n) summed over the batch."""
+        act = self.drive[name] != 0
+        act |= self.rec_v[name] != 0
+        if name in self.rec_u:
+            act |= self.rec_u[name] != 0
+        return act.sum(axis=1, dtype=np.int64)
 
 
 def _payload(net: IntNetwork, name: str, xs: dict[str, np.ndarray], fmt: NumberFormat) -> int:
@@ -313,21 +337,142 @@ def _finish_drive(drive: np.ndarray, fmt: NumberFormat) -> np.ndarray:
 def _step(
     pop: IntPopulation, t: int, drive: np.ndarray, state: _State, fmt: NumberFormat, bits: int
 ) -> None:
-    """Neurons of `pop` at step t on their summed drive; stores the series and counts."""
+    """Neurons of `pop` at step t on their summed drive; stores the series."""
     uu, vv, s = _neurons(pop, drive, state, fmt, bits)
     state.series[pop.name][t] = vv if s is None else s
-    if state.active:
-        act = drive != 0
-        act |= vv != 0
-        if uu is not drive:
-            act |= uu != 0
-        state.active[pop.name][t] = act.sum(axis=0)
     if state.rec_v:
         state.rec_v[pop.name][t] = vv
+    if state.drive:
+        state.drive[pop.name][t] = drive
+        if pop.name in state.rec_u:
+            state.rec_u[pop.name][t] = uu
 
 
 def _source(name: str, xs: dict[str, np.ndarray], state: _State) -> np.ndarray:
     return xs[name] if name in xs else state.series[name]
+
+
+def _loop_drive(
+    d: np.ndarray,
+    t: int,
+    loops: list[IntProjection],
+    kern: dict[str, ProjectionKernel],
+    series: np.ndarray,
+    fmt: NumberFormat,
+) -> None:
+    """Add a population's own recurrent input of step t-1 to its drive d, then finish d."""
+    if t:
+        for pr in loops:
+            d += kern[pr.name](series[t - 1])
+            if pr.bias is not None:
+                d += pr.bias
+    d[:] = _finish_drive(d, fmt)
+
+
+def _fire(
+    v: np.ndarray, thr: np.ndarray, reset: np.ndarray, to_reset: bool, series: np.ndarray, t: int
+) -> None:
+    """Spikes where v passes the threshold (into series[t]); v reset in place."""
+    s = v > thr
+    series[t] = s
+    if to_reset:
+        np.copyto(v, reset, where=s)
+    else:
+        v -= s * thr
+
+
+def _scan_compiled(
+    pop: IntPopulation, drive: np.ndarray, state: _State, fmt: NumberFormat, bits: int
+) -> None:
+    """`_scan` without recurrent loops, in compiled code (`jit`)."""
+    name = pop.name
+    jit.scan(
+        drive,
+        state.u[name],
+        state.v[name],
+        None if pop.du is None else (1 << bits) - pop.du,
+        (1 << bits) - pop.dv,
+        pop.bias << fmt.weight_shift,
+        None if pop.threshold is None else pop.threshold << fmt.threshold_shift,
+        np.broadcast_to(pop.v_reset << fmt.weight_shift, (pop.size,)),
+        zero_reset=pop.reset == "zero",
+        floor=fmt.decay_rounding == "floor",
+        bits=bits,
+        top=(1 << (fmt.state_bits - 1)) - 1,
+        saturate_u=(fmt.current_overflow or fmt.overflow) == "saturate",
+        saturate_v=fmt.overflow == "saturate",
+        out=state.series[name],
+        rec_v=state.rec_v.get(name),
+        rec_u=state.rec_u.get(name),
+    )
+    if state.drive:
+        state.drive[name] = drive
+
+
+def _scan(
+    pop: IntPopulation,
+    drive: np.ndarray,
+    loops: list[IntProjection],
+    kern: dict[str, ProjectionKernel],
+    state: _State,
+    fmt: NumberFormat,
+    bits: int,
+) -> None:
+    """`pop`'s neurons over every step on drive (T, batch, n), finished here; `loops` are its
+    own recurrent projections, added step by step. The same arithmetic as `_neurons`, with the
+    per-neuron constants hoisted and the updates in place (this loop is the run's floor)."""
+    name = pop.name
+    if not loops:
+        drive[:] = _finish_drive(drive, fmt)
+    keep_u = None if pop.du is None else (1 << bits) - pop.du
+    keep_v = (1 << bits) - pop.dv
+    bias = pop.bias << fmt.weight_shift
+    thr = None if pop.threshold is None else pop.threshold << fmt.threshold_shift
+    reset = np.broadcast_to(pop.v_reset << fmt.weight_shift, state.v[name].shape)
+    floor = fmt.decay_rounding == "floor"
+    m = (1 << bits) - 1
+    top = (1 << (fmt.state_bits - 1)) - 1
+    sat_u = (fmt.current_overflow or fmt.overflow) == "saturate"
+    sat_v = fmt.overflow == "saturate"
+    series, rec_v, rec_u = state.series[name], state.rec_v.get(name), state.rec_u.get(name)
+    u, v = state.u[name], state.v[name]
+    if jit.AVAILABLE and not loops:
+        _scan_compiled(pop, drive, state, fmt, bits)
+        return
+
+    def decay(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        q = x * keep
+        if not floor:
+            q += (q >> 63) & m
+        q >>= bits
+        return q
+
+    for t in range(drive.shape[0]):
+        d = drive[t]
+        if loops:
+            _loop_drive(d, t, loops, kern, series, fmt)
+        if keep_u is not None:
+            u = decay(u, keep_u)
+            u += d
+            u = np.clip(u, -top, top, out=u) if sat_u else _overflow(u, fmt.state_bits, "wrap")
+            if rec_u is not None:
+                rec_u[t] = u
+            v = decay(v, keep_v)
+            v += u
+        else:
+            v = decay(v, keep_v)
+            v += d
+        v += bias
+        v = np.clip(v, -top, top, out=v) if sat_v else _overflow(v, fmt.state_bits, "wrap")
+        if thr is None:
+            series[t] = v
+        else:
+            _fire(v, thr, reset, pop.reset == "zero", series, t)
+        if rec_v is not None:
+            rec_v[t] = v
+    state.u[name], state.v[name] = u, v
+    if state.drive:
+        state.drive[name] = drive  # the finished drive series, kept for counting
 
 
 def _run_layerwise(
@@ -344,7 +489,7 @@ def _run_layerwise(
     for pop in net.populations:
         batch = state.v[pop.name].shape[0]
         ready = np.zeros((steps, batch, pop.size), np.int64)
-        loops = []
+        loops, first = [], True
         for pr in net.projections_into(pop.name):
             delayed = pr.recurrent or fmt.synapse_delay > 0
             if pr.pre == pop.name:
@@ -352,20 +497,16 @@ def _run_layerwise(
                 continue
             src = _source(pr.pre, xs, state)
             into = ready[1:] if delayed else ready
-            if into.shape[0]:
+            if not into.shape[0]:
+                continue
+            if first and not delayed:
+                ready = into = _apply(kern[pr.name], src)
+            else:
                 into += _apply(kern[pr.name], src[: into.shape[0]])
-                if pr.bias is not None:
-                    into += pr.bias
-        prev = state.series[pop.name]
-        for t in range(steps):
-            drive = ready[t]
-            if t and loops:
-                drive = drive.copy()
-                for pr in loops:
-                    drive += kern[pr.name](prev[t - 1])
-                    if pr.bias is not None:
-                        drive += pr.bias
-            _step(pop, t, _finish_drive(drive, fmt), state, fmt, net.decay_bits)
+            first = False
+            if pr.bias is not None:
+                into += pr.bias
+        _scan(pop, ready, loops, kern, state, fmt, net.decay_bits)
         advance("simulate (bit-accurate)", 1 + net.populations.index(pop), len(net.populations))
 
 
@@ -405,6 +546,21 @@ def _synops(net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: Numb
     return out
 
 
+_COUNTERS: list[tuple[Mapping, IntNetwork, _Counter]] = []  # the last few, built once each
+
+
+def _counter(net: IntNetwork, mapping: Mapping, steps: int) -> _Counter:
+    """A zeroed counter for (net, mapping); its routing tables are reused across runs."""
+    for m, n, c in _COUNTERS:
+        if m is mapping and n is net:
+            c.reset(steps)
+            return c
+    c = _Counter(net, mapping, steps)
+    _COUNTERS.insert(0, (mapping, net, c))
+    del _COUNTERS[4:]
+    return c
+
+
 def _count(
     net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: NumberFormat, c: _Counter
 ) -> None:
@@ -414,7 +570,7 @@ def _count(
     for pop in net.populations:
         batch = state.v[pop.name].shape[0]
         spikes = state.series[pop.name].sum(axis=1, dtype=np.int64) if pop.spiking else None
-        c.population(pop, spikes, state.active[pop.name], batch)
+        c.population(pop, spikes, state.active(pop.name), batch)
         c.per_layer[pop.name][EventKind.SYNOPS] += synops[pop.name]
         if spikes is not None:
             c.source(pop.name, spikes)
@@ -462,7 +618,7 @@ def run(
     advance("simulate (bit-accurate)", steps, steps)
     counts = None
     if mapping is not None:
-        counter = _Counter(net, mapping, steps)
+        counter = _counter(net, mapping, steps)
         _count(net, xs, state, fmt, counter)
         counts = counter.counts(batch)
     return RunResult(
@@ -471,7 +627,7 @@ def run(
         spikes={p.name: state.series[p.name] for p in net.populations if p.spiking}
         if record
         else {},
-        v=state.rec_v,
+        v=state.rec_v if record else {},
     )
 
 

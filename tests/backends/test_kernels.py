@@ -190,3 +190,23 @@ def test_event_counts_equal_on_both_paths() -> None:
     for kind in a.per_core:
         np.testing.assert_array_equal(a.per_core[kind], b.per_core[kind])
     assert a.per_layer == b.per_layer
+
+
+@settings(max_examples=40, deadline=None)
+@given(programs())
+def test_compiled_scan_equals_the_numpy_scan(case):
+    """The numba neuron scan (where installed) and the numpy one give the same integers."""
+    from neurocomp.backends import jit
+
+    net, x, sem = case
+    was = jit.AVAILABLE
+    try:
+        jit.AVAILABLE = False
+        plain = run(net, x, sem, record=True)
+    finally:
+        jit.AVAILABLE = was
+    compiled = run(net, x, sem, record=True)
+    for name in plain.v:
+        np.testing.assert_array_equal(compiled.v[name], plain.v[name])
+    for name in plain.spikes:
+        np.testing.assert_array_equal(compiled.spikes[name], plain.spikes[name])
