@@ -16,6 +16,7 @@ state), spike messages within a tile and between tiles with their east-west and 
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -255,15 +256,23 @@ def _payload(net: IntNetwork, name: str, xs: dict[str, np.ndarray], fmt: NumberF
     return 1 << (fmt.state_bits - 1)
 
 
+_KERNELS: weakref.WeakKeyDictionary[IntProjection, dict[tuple[int, bool], ProjectionKernel]]
+_KERNELS = weakref.WeakKeyDictionary()  # a program's kernels, built once per payload
+
+
 def _kernels(
     net: IntNetwork, xs: dict[str, np.ndarray], fmt: NumberFormat, exact_integers: bool
 ) -> dict[str, ProjectionKernel]:
-    return {
-        pr.name: ProjectionKernel(
-            pr.weight, _payload(net, pr.pre, xs, fmt), exact_integers=exact_integers
-        )
-        for pr in net.projections
-    }
+    """Each projection's kernel for this run's payloads; the transposed weights are kept with
+    the (immutable) projection, so repeated runs of a program build them once."""
+    out = {}
+    for pr in net.projections:
+        key = (_payload(net, pr.pre, xs, fmt), exact_integers)
+        per = _KERNELS.setdefault(pr, {})
+        if key not in per:
+            per[key] = ProjectionKernel(pr.weight, key[0], exact_integers=exact_integers)
+        out[pr.name] = per[key]
+    return out
 
 
 def _layerwise(net: IntNetwork) -> bool:
