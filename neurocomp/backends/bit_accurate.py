@@ -105,6 +105,18 @@ def integer_inputs(net: IntNetwork, x: object) -> dict[str, np.ndarray]:
     return out
 
 
+def _per_core(table: sparse.csc_matrix, sent: np.ndarray) -> np.ndarray:
+    """sent (T, neurons) @ table (neurons, k): a float64 BLAS product where the table is small
+    (counts are integers far below 2**53: exact), a sparse one otherwise."""
+    if table.shape[0] * table.shape[1] <= _DENSE_TABLE:
+        dense = table.toarray().astype(np.float64)
+        return np.rint(sent.astype(np.float64) @ dense).astype(np.int64)
+    return np.asarray(table.T @ np.ascontiguousarray(sent.T)).T
+
+
+_DENSE_TABLE = 1 << 20
+
+
 def _onehot(own: np.ndarray, n_cores: int, values: np.ndarray | None = None) -> sparse.csr_matrix:
     """(neurons x cores): each neuron's value (1 by default) at its own core."""
     n = own.size
@@ -172,7 +184,7 @@ class _Counter:
         if table is None:
             return
         c = self.n_cores
-        out = np.asarray(table.T @ sent.T).T  # (T, kinds * cores)
+        out = _per_core(table, sent)  # (T, kinds * cores)
         for k, kind in enumerate(self.ROUTED[: out.shape[1] // c]):
             part = out[:, k * c : (k + 1) * c]
             self.per_core[kind] += part
@@ -184,7 +196,7 @@ class _Counter:
     ) -> None:
         """A population's active-neuron counts (T, n) and spikes (T, n), batch-summed."""
         onehot = _onehot(self.where[pop.name], self.n_cores).tocsc()
-        per_core = np.asarray(onehot.T @ active.T).T
+        per_core = _per_core(onehot, active)
         self.per_core[EventKind.UPDATES_ACTIVE] += per_core
         self.per_core[EventKind.UPDATES_IDLE] += (
             batch * np.bincount(self.where[pop.name], minlength=self.n_cores) - per_core
@@ -194,7 +206,7 @@ class _Counter:
         layer[EventKind.UPDATES_ACTIVE] += total
         layer[EventKind.UPDATES_IDLE] += batch * active.size - total
         if spikes is not None:
-            self.per_core[EventKind.SPIKES] += np.asarray(onehot.T @ spikes.T).T
+            self.per_core[EventKind.SPIKES] += _per_core(onehot, spikes)
             layer[EventKind.SPIKES] += int(spikes.sum())
 
     def counts(self, batch: int) -> EventCounts:
@@ -219,26 +231,36 @@ class _State:
     rec_u: dict[str, np.ndarray] = field(default_factory=dict)
     drive: dict[str, np.ndarray] = field(default_factory=dict)
 
+    count: bool = False
+    act: dict[str, np.ndarray] = field(default_factory=dict)  # (T, n), from the compiled scan
+
     @classmethod
     def of(cls, net: IntNetwork, steps: int, batch: int, record: bool, count: bool) -> _State:
-        def full(dtype: type = np.int64, pops: Any = net.populations) -> dict[str, np.ndarray]:
-            return {p.name: np.zeros((steps, batch, p.size), dtype) for p in pops}
-
         zeros = {p.name: np.zeros((batch, p.size), np.int64) for p in net.populations}
         series = {
             p.name: np.zeros((steps, batch, p.size), np.uint8 if p.spiking else np.int64)
             for p in net.populations
         }
-        state = cls({k: z.copy() for k, z in zeros.items()}, zeros, series)
-        if record or count:
-            state.rec_v = full()
-        if count:
-            state.rec_u = full(pops=[p for p in net.populations if p.du is not None])
-            state.drive = full()
+        state = cls({k: z.copy() for k, z in zeros.items()}, zeros, series, count=count)
+        if record:
+            state.rec_v = {
+                p.name: np.zeros((steps, batch, p.size), np.int64) for p in net.populations
+            }
         return state
+
+    def keep_for_counting(self, pop: IntPopulation) -> None:
+        """Keep the series that `active` needs (voltages, currents, drives) for `pop`."""
+        shape = self.series[pop.name].shape
+        if pop.name not in self.rec_v:
+            self.rec_v[pop.name] = np.zeros(shape, np.int64)
+        if pop.du is not None:
+            self.rec_u[pop.name] = np.zeros(shape, np.int64)
+        self.drive[pop.name] = np.zeros(shape, np.int64)
 
     def active(self, name: str) -> np.ndarray:
         """Neurons with non-zero drive or state, (T, n) summed over the batch."""
+        if name in self.act:
+            return self.act[name]
         act = self.drive[name] != 0
         act |= self.rec_v[name] != 0
         if name in self.rec_u:
@@ -395,6 +417,7 @@ def _scan_compiled(
 ) -> None:
     """`_scan` without recurrent loops, in compiled code (`jit`)."""
     name = pop.name
+    drive[:] = _finish_drive(drive, fmt)
     jit.scan(
         drive,
         state.u[name],
@@ -412,10 +435,11 @@ def _scan_compiled(
         saturate_v=fmt.overflow == "saturate",
         out=state.series[name],
         rec_v=state.rec_v.get(name),
-        rec_u=state.rec_u.get(name),
+        rec_u=None,
+        active=state.act.setdefault(name, np.zeros(drive.shape[::2], np.int64))
+        if state.count
+        else None,
     )
-    if state.drive:
-        state.drive[name] = drive
 
 
 def _scan(
@@ -433,6 +457,8 @@ def _scan(
     name = pop.name
     if not loops:
         drive[:] = _finish_drive(drive, fmt)
+    if state.count:
+        state.keep_for_counting(pop)
     keep_u = None if pop.du is None else (1 << bits) - pop.du
     keep_v = (1 << bits) - pop.dv
     bias = pop.bias << fmt.weight_shift
@@ -445,9 +471,6 @@ def _scan(
     sat_v = fmt.overflow == "saturate"
     series, rec_v, rec_u = state.series[name], state.rec_v.get(name), state.rec_u.get(name)
     u, v = state.u[name], state.v[name]
-    if jit.AVAILABLE and not loops:
-        _scan_compiled(pop, drive, state, fmt, bits)
-        return
 
     def decay(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
         q = x * keep
@@ -515,7 +538,10 @@ def _run_layerwise(
             first = False
             if pr.bias is not None:
                 into += pr.bias
-        _scan(pop, ready, loops, kern, state, fmt, net.decay_bits)
+        if jit.AVAILABLE and not loops:
+            _scan_compiled(pop, ready, state, fmt, net.decay_bits)
+        else:
+            _scan(pop, ready, loops, kern, state, fmt, net.decay_bits)
         advance("simulate (bit-accurate)", 1 + net.populations.index(pop), len(net.populations))
 
 
@@ -528,6 +554,9 @@ def _run_stepwise(
     steps: int,
 ) -> None:
     """Step after step through every population (a later population feeds an earlier one)."""
+    if state.count:
+        for pop in net.populations:
+            state.keep_for_counting(pop)
     for t in range(steps):
         advance("simulate (bit-accurate)", t, steps)
         for pop in net.populations:

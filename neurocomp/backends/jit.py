@@ -37,9 +37,11 @@ def _scan_py(  # noqa: C901 - one straight loop of the chip's equations, compile
     out_v: np.ndarray,
     rec_v: np.ndarray,
     rec_u: np.ndarray,
+    active: np.ndarray,
 ) -> None:
     """flags: has_u, spiking, zero_reset, floor, bits, top, saturate_u, saturate_v, record_v,
-    record_u. u and v are updated in place."""
+    record_u, count. u and v are updated in place; with count, active[t, i] counts the samples
+    where neuron i had non-zero drive, current or voltage at step t."""
     has_u, spiking, zero_reset, floor = flags[0], flags[1], flags[2], flags[3]
     bits, top, sat_u, sat_v, keep_rec_v, keep_rec_u = (
         flags[4],
@@ -49,6 +51,7 @@ def _scan_py(  # noqa: C901 - one straight loop of the chip's equations, compile
         flags[8],
         flags[9],
     )
+    count = flags[10]
     m = (1 << bits) - 1
     span = 2 * (top + 1) - 1
     steps, batch, n = drive.shape
@@ -56,6 +59,7 @@ def _scan_py(  # noqa: C901 - one straight loop of the chip's equations, compile
         for b in range(batch):
             for i in range(n):
                 d = drive[t, b, i]
+                busy = d != 0
                 if has_u:
                     q = u[b, i] * keep_u[i]
                     if not floor and q < 0:
@@ -63,6 +67,7 @@ def _scan_py(  # noqa: C901 - one straight loop of the chip's equations, compile
                     x = (q >> bits) + d
                     x = min(max(x, -top), top) if sat_u else ((x + top) & span) - top
                     u[b, i] = x
+                    busy = busy or x != 0
                     if keep_rec_u:
                         rec_u[t, b, i] = x
                     d = x
@@ -79,6 +84,8 @@ def _scan_py(  # noqa: C901 - one straight loop of the chip's equations, compile
                 else:
                     out_v[t, b, i] = y
                 v[b, i] = y
+                if count and (busy or y != 0):
+                    active[t, i] += 1
                 if keep_rec_v:
                     rec_v[t, b, i] = y
 
@@ -105,8 +112,10 @@ def scan(
     out: np.ndarray,
     rec_v: np.ndarray | None,
     rec_u: np.ndarray | None,
+    active: np.ndarray | None = None,
 ) -> None:
-    """Run a population's neurons over every step (see `bit_accurate._scan`); u and v in place."""
+    """Run a population's neurons over every step (see `bit_accurate._scan`); u and v in place;
+    `active` (T, n) int64, if given, gets the batch-summed count of active neurons."""
     global _compiled
     if _compiled is None:
         _compiled = numba.njit(cache=True, nogil=True)(_scan_py)
@@ -124,6 +133,7 @@ def scan(
             saturate_v,
             rec_v is not None,
             rec_u is not None,
+            active is not None,
         ],
         np.int64,
     )
@@ -146,4 +156,5 @@ def scan(
         empty3 if spiking else out,
         empty3 if rec_v is None else rec_v,
         empty3 if rec_u is None else rec_u,
+        np.zeros((0, 0), np.int64) if active is None else active,
     )
