@@ -158,3 +158,35 @@ def scan(
         empty3 if rec_u is None else rec_u,
         np.zeros((0, 0), np.int64) if active is None else active,
     )
+
+
+def _gather_py(
+    row_ptr: np.ndarray,
+    cols: np.ndarray,
+    vals: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Event-driven synaptic sums: for each event (row r, source c, value v) of the CSR event
+    block (row_ptr, cols, vals), add v times source c's row of W^T (indptr, indices, data)."""
+    for r in range(row_ptr.size - 1):
+        for e in range(row_ptr[r], row_ptr[r + 1]):
+            c = cols[e]
+            v = vals[e]
+            for k in range(indptr[c], indptr[c + 1]):
+                out[r, indices[k]] += v * data[k]
+
+
+_gathers: Any = None
+
+
+def gather(events: Any, wt: Any, out: np.ndarray) -> np.ndarray:
+    """out (rows, post) += events (CSR rows x pre) @ wt (CSR pre x post), compiled; in the
+    dtype of `out` (exact where `kernels.ProjectionKernel` chose it)."""
+    global _gathers
+    if _gathers is None:
+        _gathers = numba.njit(cache=True, nogil=True)(_gather_py)
+    _gathers(events.indptr, events.indices, events.data, wt.indptr, wt.indices, wt.data, out)
+    return out

@@ -13,7 +13,8 @@ Three kernels compute S W^T for a block of source rows S (time steps x batch, pr
   copy is small);
 - ``events_dense``: event-driven, the non-zero entries of S times the rows of the dense W^T;
 - ``events_sparse``: event-driven, the non-zero entries of S times the rows of CSR W^T (the
-  work is the synapses of the sources that sent something).
+  work is the synapses of the sources that sent something);
+- ``gather``: the same in one compiled pass (numba, where installed: `jit.gather`).
 
 The cheapest is chosen per call from its operation count and rates measured once per process
 (`rates`), so the choice follows the spike rate. Every kernel gives the same integers.
@@ -27,6 +28,8 @@ from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
+
+from . import jit
 
 __all__ = [
     "EXACT_LIMIT",
@@ -50,6 +53,7 @@ class Rates:
     dense: float  # multiply-adds per second, BLAS matrix product
     events_dense: float  # (event x post) multiply-adds per second
     events_sparse: float  # (event x synapse) multiply-adds per second
+    gather: float  # the same, compiled (`jit.gather`; 0 without numba)
     scan: float  # source entries scanned per second (finding the events)
 
 
@@ -79,6 +83,7 @@ def rates() -> Rates:
         dense=rows * pre * post / _best(lambda: kernel(s, "dense")),
         events_dense=events * post / _best(lambda: kernel(s, "events_dense")),
         events_sparse=max(syn, 1) / _best(lambda: kernel(s, "events_sparse")),
+        gather=max(syn, 1) / _best(lambda: kernel(s, "gather")) if jit.AVAILABLE else 0.0,
         scan=rows * pre / t_scan,
     )
 
@@ -138,10 +143,10 @@ class ProjectionKernel:
         # estimate the events from the active sources (cheap), not by counting every entry
         scan = rows * self.pre / r.scan
         active_rows = int(np.count_nonzero(s)) if nz.size else 0
-        cost = {
-            "events_sparse": scan
-            + active_rows * (float(self.fanout[nz].mean()) if nz.size else 0.0) / r.events_sparse
-        }
+        synapses = active_rows * (float(self.fanout[nz].mean()) if nz.size else 0.0)
+        cost = {"events_sparse": scan + synapses / r.events_sparse}
+        if jit.AVAILABLE and r.gather:
+            cost["gather"] = scan + synapses / r.gather
         if self.wt_dense is not None:
             cost["dense"] = rows * self.pre * self.post / r.dense
             cost["events_dense"] = scan + active_rows * self.post / r.events_dense
@@ -162,6 +167,10 @@ class ProjectionKernel:
         elif name == "events_dense":
             assert self.wt_dense is not None
             out = _events(s, self.dtype) @ self.wt_dense
+        elif name == "gather":
+            out = jit.gather(
+                _events(s, self.dtype), self.wt_csr, np.zeros((rows, self.post), self.dtype)
+            )
         else:
             out = (_events(s, self.dtype) @ self.wt_csr).toarray()
         return np.asarray(out).astype(np.int64, copy=False)

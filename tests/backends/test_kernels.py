@@ -9,12 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse
 
+from neurocomp.backends import jit
 from neurocomp.backends.bit_accurate import Semantics, run
 from neurocomp.backends.kernels import EXACT_LIMIT, ProjectionKernel, sum_bound
 from neurocomp.ir.integer import IntNetwork, IntPopulation, IntProjection
 from neurocomp.mapping import map_network
 
-KERNELS = ("dense", "events_dense", "events_sparse")
+KERNELS = ("dense", "events_dense", "events_sparse") + (("gather",) if jit.AVAILABLE else ())
 
 
 def _weights(rng: np.random.Generator, post: int, pre: int, row_abs: int) -> np.ndarray:
