@@ -417,7 +417,6 @@ def _scan_compiled(
 ) -> None:
     """`_scan` without recurrent loops, in compiled code (`jit`)."""
     name = pop.name
-    drive[:] = _finish_drive(drive, fmt)
     jit.scan(
         drive,
         state.u[name],
@@ -439,6 +438,8 @@ def _scan_compiled(
         active=state.act.setdefault(name, np.zeros(drive.shape[::2], np.int64))
         if state.count
         else None,
+        activation_bits=fmt.activation_bits,
+        weight_shift=fmt.weight_shift,
     )
 
 

@@ -17,7 +17,7 @@ try:  # pragma: no cover - depends on the environment
 
     AVAILABLE = True
 except ImportError:  # pragma: no cover
-    numba = None
+    numba = None  # type: ignore[assignment, unused-ignore]
     AVAILABLE = False
 
 __all__ = ["AVAILABLE", "scan"]
@@ -40,7 +40,8 @@ def _scan_py(  # noqa: C901 - one straight loop of the chip's equations, compile
     active: np.ndarray,
 ) -> None:
     """flags: has_u, spiking, zero_reset, floor, bits, top, saturate_u, saturate_v, record_v,
-    record_u, count. u and v are updated in place; with count, active[t, i] counts the samples
+    record_u, count, activation_bits, weight_shift (the drive is raw: wrapped and shifted
+    here). u and v are updated in place; with count, active[t, i] counts the samples
     where neuron i had non-zero drive, current or voltage at step t."""
     has_u, spiking, zero_reset, floor = flags[0], flags[1], flags[2], flags[3]
     bits, top, sat_u, sat_v, keep_rec_v, keep_rec_u = (
@@ -51,7 +52,9 @@ def _scan_py(  # noqa: C901 - one straight loop of the chip's equations, compile
         flags[8],
         flags[9],
     )
-    count = flags[10]
+    count, act_bits, shift = flags[10], flags[11], flags[12]
+    act_half = (1 << (act_bits - 1)) if act_bits else 0
+    act_mask = (1 << act_bits) - 1 if act_bits else 0
     m = (1 << bits) - 1
     span = 2 * (top + 1) - 1
     steps, batch, n = drive.shape
@@ -59,6 +62,9 @@ def _scan_py(  # noqa: C901 - one straight loop of the chip's equations, compile
         for b in range(batch):
             for i in range(n):
                 d = drive[t, b, i]
+                if act_bits:  # the drive's wrap to activation_bits, then the weight shift
+                    d = ((d + act_half) & act_mask) - act_half
+                d <<= shift
                 busy = d != 0
                 if has_u:
                     q = u[b, i] * keep_u[i]
@@ -113,6 +119,8 @@ def scan(
     rec_v: np.ndarray | None,
     rec_u: np.ndarray | None,
     active: np.ndarray | None = None,
+    activation_bits: int = 0,
+    weight_shift: int = 0,
 ) -> None:
     """Run a population's neurons over every step (see `bit_accurate._scan`); u and v in place;
     `active` (T, n) int64, if given, gets the batch-summed count of active neurons."""
@@ -134,6 +142,8 @@ def scan(
             rec_v is not None,
             rec_u is not None,
             active is not None,
+            activation_bits,
+            weight_shift,
         ],
         np.int64,
     )
