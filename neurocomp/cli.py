@@ -398,6 +398,8 @@ def compile_cmd(
         if cal_x is not None:
             report = prog.energy(cal_x)
             summary["energy_per_inference_j"] = report.energy_per_inference_j
+            summary["energy_per_inference_low_j"] = report.energy_per_inference_low_j
+            summary["energy_per_inference_high_j"] = report.energy_per_inference_high_j
             summary["energy_input"] = str(calibration)
         prog.save(out)
         summary["output"] = str(out)
@@ -426,7 +428,8 @@ def compile_cmd(
         table.add_row(
             "energy",
             f"{summary['energy_per_inference_j']:.3e} J per inference "
-            f"(on {summary['energy_input']})",
+            f"[{summary['energy_per_inference_low_j']:.2e}, "
+            f"{summary['energy_per_inference_high_j']:.2e}] (on {summary['energy_input']})",
         )
     else:
         table.add_row("energy", "pass --calibration x.npz for an estimate per inference")
@@ -538,8 +541,11 @@ def targets(json_out: JsonOpt = False, quiet: QuietOpt = False) -> None:
             f"  formats: weights {f.weight_bits} bits, state {f.state_bits} bits, decay "
             f"{f.decay_bits} bits, overflow {f.overflow}"
         )
+        synop, static = s.figures.get("energy.synop_j"), s.figures.get("energy.static_power_w")
         typer.echo(
-            f"  energy: synop {s.energy.synop_j:.3g} J, static {s.energy.static_power_w} W per chip"
+            f"  energy: synop {s.energy.synop_j:.3g} J ({synop.kind if synop else 'unspecified'}),"
+            f" static {s.energy.static_power_w} W per chip"
+            f" ({static.kind if static else 'unspecified'})"
         )
 
 

@@ -6,6 +6,8 @@
 #  - torch is pinned to 2.13.0, whose CPU wheel is on disk; a looser pin pulls a CUDA build.
 #  - lava-nc 0.10.0 declares Python <3.11: installed with --ignore-requires-python and its pins.
 #  - norse 1.1.0 requires torchvision (which pulls CUDA torch): installed with --no-deps.
+#  - neurobench 2.3.0 requires torchaudio and tonic (no torchaudio matches torch 2.13; both only
+#    serve its data sets): installed with --no-deps; its tqdm is in pyproject.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -30,9 +32,10 @@ pip install $C "torch==2.13.0"
 pip install $C --ignore-requires-python "lava-nc==0.10.0"
 pip install $C -e ".[frameworks,dev]"
 pip install $C "norse==1.1.0" --no-deps
+pip install $C "neurobench==2.3.0" --no-deps
 "$VENV/bin/python" - <<'PY'
 import importlib
-for mod in ("neurocomp", "torch", "snntorch", "norse", "nir", "lava"):
+for mod in ("neurocomp", "torch", "snntorch", "norse", "nir", "lava", "sanafe", "neurobench"):
     importlib.import_module(mod) if mod != "lava" else importlib.util.find_spec("lava")
 PY
 echo "$want" > "$stamp"

@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"float32 ({mismatches64} in float64)"
     )
     ann = rows[-1]["ann_energy_per_inference_j"]
-    print(f"same network as an ANN (one FP32 MAC per synapse): {ann:.3e} J per inference")
+    print(f"INT8 ANN, MACs + SRAM (dynamic): {ann:.3e} J per inference")
     if lava:
         print(
             f"loihi2 program in Lava ({lava['samples']} samples): {lava['mismatches']} output "

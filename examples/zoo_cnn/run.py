@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{r['dynamic_per_inference_j']:>10.2e} J"
         )
     ann = rows[0]["ann_energy_per_inference_j"]
-    print(f"same network as an ANN (one FP32 MAC per synapse): {ann:.3e} J per inference")
+    print(f"INT8 ANN, MACs + SRAM (dynamic): {ann:.3e} J per inference")
     print(f"total {time.perf_counter() - t_start:.1f} s; wrote {out}/results.json")
 
     results = {

@@ -1,66 +1,81 @@
 """Activity-based energy and latency from the events a bit-accurate run counted.
 
-Dynamic energy is events x joules per event from the target description; static energy is the
-chips' static power over the run time; a step lasts the longest core's work (events x seconds per
-event) plus the barrier, or the target's fixed time step if that is longer. Beside it, the same
-network run once per inference as an ANN: one multiply-accumulate per synapse.
+The events of the run, per step and core, go through `estimate` (neurocomp/analysis/
+estimate.py) at the target's nominal figures and at both ends of their sourced band: energy per
+inference (dynamic, host traffic, static) and latency, each nominal [low, high]. Beside it, the
+same network as an INT8 ANN on an accelerator, arithmetic and memory (neurocomp/analysis/ann.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..backends.events import EventCounts, EventKind
+from ..backends.events import EventCounts
 from ..ir.integer import IntNetwork
 from ..mapping import CoreUsage
 from ..target.spec import TargetSpec
-
-# Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014, 45 nm 0.9 V:
-# 32-bit float multiply 3.7 pJ + add 0.9 pJ; 8-bit integer multiply 0.2 pJ + add 0.03 pJ.
-ANN_MAC_FP32_J = 4.6e-12
-ANN_MAC_INT8_J = 0.23e-12
-ANN_SOURCE = "Horowitz, ISSCC 2014, 45 nm: FP32 MAC 4.6 pJ, INT8 MAC 0.23 pJ"
+from .ann import ann_baseline, layer_sizes_of
+from .estimate import Activity, Estimate, estimate, event_energy
 
 
 @dataclass(frozen=True, kw_only=True)
 class EnergyTotals:
-    """Totals of one run: event counts, joules (whole run and per inference), seconds."""
+    """Totals of one run: event counts, joules (whole run and per inference, nominal and the
+    band's ends), seconds per inference; read by key as well (`totals["energy_j"]`)."""
 
     spikes: int
     input_spikes: int
     synops: int
+    synops_per_inference: float
     neuron_updates: int
     neuron_updates_active: int
     neuron_updates_idle: int
+    activation_sparsity: float  # NeuroBench's: zero outputs / all outputs of spiking layers
     messages_local: int
     messages_remote: int
+    messages_input: int
+    messages_chip: int
     hops: int
     dynamic_energy_j: float
+    host_energy_j: float
     static_energy_j: float
     energy_j: float
     energy_per_inference_j: float
+    energy_per_inference_low_j: float
+    energy_per_inference_high_j: float
     dynamic_per_inference_j: float
+    dynamic_per_inference_low_j: float
+    dynamic_per_inference_high_j: float
+    host_per_inference_j: float
     static_per_inference_j: float
+    static_per_inference_low_j: float
+    static_per_inference_high_j: float
     latency_s: float
+    latency_low_s: float
+    latency_high_s: float
+    chip_latency_s: float
+    chip_latency_low_s: float
+    chip_latency_high_s: float
+    dynamic_by_event_j: dict[str, float] = field(default_factory=dict)
 
-    def __getitem__(self, key: str) -> float:
+    def __getitem__(self, key: str) -> Any:
         if key not in self.__dataclass_fields__:
             raise KeyError(key)
-        value: float = getattr(self, key)
-        return value
+        return getattr(self, key)
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
 @dataclass(kw_only=True)
 class EnergyReport:
-    """Events, energy (joules) and latency (seconds) of one run, in total, per layer, per core."""
+    """Events, energy (joules) and latency (seconds) of one run, in total, per layer, per core;
+    per-inference energy and latency nominal and banded; the figures used, with their sources."""
 
     target: str
     steps: int
@@ -70,6 +85,7 @@ class EnergyReport:
     cores: list[dict[str, Any]]
     ann: dict[str, Any]
     mesh: dict[str, int] = field(default_factory=dict)
+    figures: dict[str, dict[str, Any]] = field(default_factory=dict)  # "energy.synop_j" -> ...
 
     @property
     def energy_j(self) -> float:
@@ -79,8 +95,29 @@ class EnergyReport:
     def energy_per_inference_j(self) -> float:
         return float(self.totals["energy_per_inference_j"])
 
+    @property
+    def energy_per_inference_low_j(self) -> float:
+        return float(self.totals["energy_per_inference_low_j"])
+
+    @property
+    def energy_per_inference_high_j(self) -> float:
+        return float(self.totals["energy_per_inference_high_j"])
+
+    @property
+    def latency_s(self) -> float:
+        return float(self.totals["latency_s"])
+
+    @property
+    def latency_low_s(self) -> float:
+        return float(self.totals["latency_low_s"])
+
+    @property
+    def latency_high_s(self) -> float:
+        return float(self.totals["latency_high_s"])
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: the totals at top level, then layers, cores and the ANN comparison."""
+        """JSON-ready: the totals at top level, then layers, cores, the ANN comparison and
+        the figures used (value, band, kind, source)."""
         return {
             "target": self.target,
             "steps": self.steps,
@@ -89,13 +126,15 @@ class EnergyReport:
             "layers": self.layers,
             "cores": self.cores,
             "ann": self.ann,
+            "figures": self.figures,
         }
 
     COLUMNS = ("layer", "spikes", "synops", "neuron updates", "energy (J)")
 
     def rows(self) -> list[list[str]]:
-        """One row per layer (`COLUMNS`, energy over the whole run), then the total, which
-        adds the static energy: what `table`, the HTML view and the CLI show."""
+        """One row per layer (`COLUMNS`, dynamic energy over the whole run), then the total,
+        which adds the host traffic and the static energy: what `table`, the HTML view and the
+        CLI show."""
         counts = ("spikes", "synops", "neuron_updates")
         t = self.totals
         return [
@@ -107,14 +146,40 @@ class EnergyReport:
         ]
 
     def footer(self) -> list[str]:
-        """Per-inference energy (dynamic and static) and latency, and the ANN comparison."""
+        """Per-inference energy and latency with their bands, the ANN comparison, and the
+        kinds of figure the estimate rests on."""
         t, ann = self.totals, self.ann
+        kinds = Counter(f["kind"] for f in self.figures.values())
+        snn_dynamic = t["dynamic_per_inference_j"] + t["host_per_inference_j"]
+        devices = ", ".join(
+            f"{name} {d['dynamic_j']:.2e} J dynamic / {d['total_j']:.2e} J total"
+            for name, d in ann.get("devices", {}).items()
+        )
         return [
-            f"per inference: {t['energy_per_inference_j']:.3e} J (dynamic "
-            f"{t['dynamic_per_inference_j']:.3e} J, static {t['static_per_inference_j']:.3e} J), "
-            f"latency {t['latency_s']:.3e} s",
-            f"same network as an ANN: {ann['energy_per_inference_j']:.3e} J per inference "
-            f"({ann['macs']} MACs, {ann['source']})",
+            f"per inference: {t['energy_per_inference_j']:.3e} J "
+            f"[{t['energy_per_inference_low_j']:.3e}, {t['energy_per_inference_high_j']:.3e}] "
+            f"(dynamic {t['dynamic_per_inference_j']:.3e} J, host {t['host_per_inference_j']:.3e}"
+            f" J, static {t['static_per_inference_j']:.3e} J)",
+            f"latency: {t['latency_s']:.3e} s [{t['latency_low_s']:.3e}, {t['latency_high_s']:.3e}]"
+            " per inference",
+            f"same network as an INT8 ANN: {ann['energy_per_inference_j']:.3e} J dynamic per "
+            f"inference ({ann['macs']} MACs: arithmetic {ann['arithmetic_j']:.2e} J, memory "
+            f"{ann['memory_j']:.2e} J; SNN dynamic + host {snn_dynamic:.3e} J)",
+            f"measured devices scaled by MACs (Blouw 2019): {devices}",
+            "figures: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())),
+        ]
+
+    def figure_rows(self) -> list[list[str]]:
+        """One row per figure: key, value, band, kind, source."""
+        return [
+            [
+                key,
+                f"{f['value']:.3g}",
+                f"[{f.get('low', f['value']):.3g}, {f.get('high', f['value']):.3g}]",
+                f["kind"],
+                f["source"],
+            ]
+            for key, f in self.figures.items()
         ]
 
     def table(self) -> str:
@@ -134,23 +199,26 @@ class EnergyReport:
 
         t = self.totals
         return table(
-            f"Energy on {self.target}: {t['energy_per_inference_j']:.3e} J per inference",
+            f"Energy on {self.target}: {t['energy_per_inference_j']:.3e} J per inference "
+            f"[{t['energy_per_inference_low_j']:.3e}, {t['energy_per_inference_high_j']:.3e}]",
             list(self.COLUMNS),
             self.rows(),
             "; ".join(self.footer()),
-        )
+        ) + table("Figures used", ["figure", "value", "band", "kind", "source"], self.figure_rows())
 
     def plot(self) -> Any:
-        """Matplotlib figure: per-layer energy, and core utilisation as a heatmap over the mesh."""
+        """Matplotlib figure: per-layer energy, energy per inference by part with its band, and
+        core utilisation as a heatmap over the mesh."""
         from ..present.plots import DisplayFigure
 
-        fig = DisplayFigure(figsize=(11, 4))
-        ax1, ax2 = fig.subplots(1, 2)
+        fig = DisplayFigure(figsize=(15, 4))
+        ax1, ax3, ax2 = fig.subplots(1, 3, gridspec_kw={"width_ratios": [3, 2, 3]})
         names = [r["name"] for r in self.layers]
         ax1.bar(names, [r["energy_j"] for r in self.layers])
-        ax1.set_ylabel("energy (J)")
+        ax1.set_ylabel("dynamic energy (J)")
         ax1.set_title(f"energy per layer ({self.batch} samples x {self.steps} steps)")
         ax1.tick_params(axis="x", rotation=45)
+        draw_band(ax3, self.totals)
         draw_utilisation(fig, ax2, self.cores, self.mesh)
         fig.tight_layout()
         return fig
@@ -212,115 +280,147 @@ def draw_utilisation(fig: Any, ax: Any, cores: list[dict[str, Any]], mesh: dict[
     fig.colorbar(im, ax=ax, label="max over resources of used / limit")
 
 
-def _per_event(d: Mapping[EventKind, Any], cost: tuple[float, ...]) -> Any:
-    """Events weighted by a cost per event (joules or seconds): synops, active and idle neuron
-    updates, spike messages (within and between tiles), east-west and north-south hops."""
-    synop, active, idle, spike, ew, ns = cost
-    return (
-        d[EventKind.SYNOPS] * synop
-        + d[EventKind.UPDATES_ACTIVE] * active
-        + d[EventKind.UPDATES_IDLE] * idle
-        + (d[EventKind.MSGS_LOCAL] + d[EventKind.MSGS_REMOTE]) * spike
-        + d[EventKind.HOPS_EW] * ew
-        + d[EventKind.HOPS_NS] * ns
+def draw_band(ax: Any, totals: EnergyTotals) -> None:
+    """Energy per inference stacked by part (dynamic, host, static), the band as an error bar."""
+    parts = ("dynamic", "host", "static")
+    bottom = 0.0
+    for part in parts:
+        value = float(totals[f"{part}_per_inference_j"])
+        ax.bar(["per inference"], [value], bottom=bottom, label=part)
+        bottom += value
+    nominal = float(totals["energy_per_inference_j"])
+    ax.errorbar(
+        ["per inference"],
+        [nominal],
+        yerr=[
+            [nominal - totals["energy_per_inference_low_j"]],
+            [totals["energy_per_inference_high_j"] - nominal],
+        ],
+        color="black",
+        capsize=8,
+        label="band (low-high)",
+    )
+    ax.set_ylabel("energy per inference (J)")
+    ax.set_title("per inference, nominal and band")
+    ax.legend(fontsize=8)
+
+
+def activity_of(
+    net: IntNetwork, counts: EventCounts, spec: TargetSpec, usage: list[CoreUsage]
+) -> Activity:
+    """What the estimate needs of a counted run: counters per step and core, which chip and
+    tile each used core is on, the values streamed to and from the host per step."""
+    chips = np.array([r.chip for r in usage], dtype=np.int64)
+    tiles = np.array([r.tile_x * 65536 + r.tile_y for r in usage], dtype=np.int64)
+    host = sum(int(np.prod(s)) for s in net.inputs.values()) + sum(
+        net.size_of(src) for src in net.outputs.values() if src not in net.inputs
+    )
+    # graded spikes (a multi-spike population's count as the payload, interop's
+    # `spike_payload_bits`): each message carries the payload bits beside its 32
+    payload = int(getattr(spec.format, "spike_payload_bits", 0) or 0)
+    graded = any(getattr(p, "max_spikes", 1) != 1 for p in net.populations)
+    factor = (32 + payload) / 32 if payload and graded else 1.0
+    per_core = {str(k): v for k, v in counts.per_core.items()}
+    return Activity(per_core, max(counts.batch, 1), chips, tiles, host, factor)
+
+
+def _totals(
+    counts: EventCounts, est: Estimate, batch: int, layers: list[dict[str, Any]], net: IntNetwork
+) -> EnergyTotals:
+    pc = counts.per_core
+    total = lambda k: int(pc[k].sum()) if k in pc else 0  # noqa: E731
+    e, d, h, s, lat = est.energy_j, est.dynamic_j, est.host_j, est.static_j, est.latency_s
+    spiking = [r for r in layers if net.population(r["name"]).spiking]
+    updates = sum(r["neuron_updates"] for r in spiking)
+    sparsity = 1.0 - sum(r["spikes"] for r in spiking) / updates if updates else 0.0
+    return EnergyTotals(
+        spikes=total("spikes"),
+        input_spikes=counts.input_spikes,
+        synops=total("synops"),
+        synops_per_inference=total("synops") / batch,
+        neuron_updates=total("updates_active") + total("updates_idle"),
+        neuron_updates_active=total("updates_active"),
+        neuron_updates_idle=total("updates_idle"),
+        activation_sparsity=sparsity,
+        messages_local=total("msgs_local"),
+        messages_remote=total("msgs_remote"),
+        messages_input=total("msgs_input"),
+        messages_chip=total("msgs_chip"),
+        hops=total("hops_ew") + total("hops_ns"),
+        dynamic_energy_j=d.nominal * batch,
+        host_energy_j=h.nominal * batch,
+        static_energy_j=s.nominal * batch,
+        energy_j=e.nominal * batch,
+        energy_per_inference_j=e.nominal,
+        energy_per_inference_low_j=e.low,
+        energy_per_inference_high_j=e.high,
+        dynamic_per_inference_j=d.nominal,
+        dynamic_per_inference_low_j=d.low,
+        dynamic_per_inference_high_j=d.high,
+        host_per_inference_j=h.nominal,
+        static_per_inference_j=s.nominal,
+        static_per_inference_low_j=s.low,
+        static_per_inference_high_j=s.high,
+        latency_s=lat.nominal,
+        latency_low_s=lat.low,
+        latency_high_s=lat.high,
+        chip_latency_s=est.chip_latency_s.nominal,
+        chip_latency_low_s=est.chip_latency_s.low,
+        chip_latency_high_s=est.chip_latency_s.high,
+        dynamic_by_event_j={str(k): b.nominal for k, b in est.parts_j.items()},
     )
 
 
 def energy_report(
     net: IntNetwork, counts: EventCounts, spec: TargetSpec, usage: list[CoreUsage]
 ) -> EnergyReport:
-    """Turn counted events into energy and latency with the target's per-event figures."""
-    e, tm = spec.energy, spec.timing
-    pc = {EventKind(k): v.astype(np.float64) for k, v in counts.per_core.items()}
+    """Turn counted events into energy and latency with the target's sourced figures."""
+    act = activity_of(net, counts, spec, usage)
+    est = estimate(spec, act)
+    batch = act.batch
+    pc = counts.per_core
     steps = next(iter(pc.values())).shape[0] if pc else 0
-    batch = max(counts.batch, 1)
 
-    joule_per = (
-        e.synop_j,
-        e.neuron_update_active_j,
-        e.neuron_update_idle_j,
-        e.spike_local_j,
-        e.hop_ew_j,
-        e.hop_ns_j,
-    )
-    second_per = (
-        tm.synop_s,
-        tm.neuron_update_active_s,
-        tm.neuron_update_idle_s,
-        tm.spike_local_s,
-        tm.hop_ew_s,
-        tm.hop_ns_s,
-    )
+    def joules(d: dict[str, Any]) -> float:
+        return sum(event_energy(spec, d, "nominal", act.payload_factor).values())
 
-    def joules(d: Mapping[EventKind, Any]) -> float:
-        return float(_per_event(d, joule_per))
-
-    work = _per_event(pc, second_per) / batch
-    step_time = np.maximum(
-        work.max(axis=1) + tm.barrier_s if work.size else tm.barrier_s, spec.time_step_s
-    )
-    latency = float(np.sum(step_time))
-    totals_core = {k: v.sum(axis=0) for k, v in pc.items()}
-    dynamic = joules({k: float(v.sum()) for k, v in totals_core.items()})
-    static = e.static_power_w * spec.chips * latency * batch
-    totals = EnergyTotals(
-        spikes=int(pc[EventKind.SPIKES].sum()),
-        input_spikes=counts.input_spikes,
-        synops=int(pc[EventKind.SYNOPS].sum()),
-        neuron_updates=int(pc[EventKind.UPDATES_ACTIVE].sum() + pc[EventKind.UPDATES_IDLE].sum()),
-        neuron_updates_active=int(pc[EventKind.UPDATES_ACTIVE].sum()),
-        neuron_updates_idle=int(pc[EventKind.UPDATES_IDLE].sum()),
-        messages_local=int(pc[EventKind.MSGS_LOCAL].sum()),
-        messages_remote=int(pc[EventKind.MSGS_REMOTE].sum()),
-        hops=int(pc[EventKind.HOPS_EW].sum() + pc[EventKind.HOPS_NS].sum()),
-        dynamic_energy_j=dynamic,
-        static_energy_j=static,
-        energy_j=dynamic + static,
-        energy_per_inference_j=(dynamic + static) / batch,
-        dynamic_per_inference_j=dynamic / batch,
-        static_per_inference_j=static / batch,
-        latency_s=latency,
-    )
-    layers = []
+    layers: list[dict[str, Any]] = []
     for pop in net.populations:
         if not net.projections_into(pop.name):
             continue
-        d = counts.per_layer[pop.name]
+        d = {str(k): v for k, v in counts.per_layer[pop.name].items()}
         layers.append(
             {
                 "name": pop.name,
                 "kind": pop.kind,
-                "spikes": d[EventKind.SPIKES],
-                "synops": d[EventKind.SYNOPS],
-                "neuron_updates": d[EventKind.UPDATES_ACTIVE] + d[EventKind.UPDATES_IDLE],
+                "spikes": d["spikes"],
+                "synops": d["synops"],
+                "neuron_updates": d["updates_active"] + d["updates_idle"],
                 "energy_j": joules(d),
                 "energy_per_inference_j": joules(d) / batch,
             }
         )
     cores = []
+    totals_core = {str(k): v.sum(axis=0) for k, v in pc.items()}
     for i, row in enumerate(usage):
-        cd: dict[EventKind, Any] = {k: float(v[i]) for k, v in totals_core.items()}
-        util = row.utilisation
+        cd: dict[str, Any] = {k: float(v[i]) for k, v in totals_core.items()}
         cores.append(
             {
                 "core": row.core,
                 "tile_x": row.tile_x,
                 "tile_y": row.tile_y,
+                "chip": row.chip,
                 "layers": list(row.layers),
-                "spikes": int(cd[EventKind.SPIKES]),
-                "synops": int(cd[EventKind.SYNOPS]),
-                "neuron_updates": int(cd[EventKind.UPDATES_ACTIVE] + cd[EventKind.UPDATES_IDLE]),
+                "spikes": int(cd["spikes"]),
+                "synops": int(cd["synops"]),
+                "neuron_updates": int(cd["updates_active"] + cd["updates_idle"]),
                 "energy_j": joules(cd),
-                "utilisation": util,
+                "utilisation": row.utilisation,
             }
         )
-    macs = net.synapses
-    ann = {
-        "macs": macs,
-        "energy_per_inference_j": macs * ANN_MAC_FP32_J,
-        "energy_per_inference_int8_j": macs * ANN_MAC_INT8_J,
-        "source": ANN_SOURCE,
-    }
+    totals = _totals(counts, est, batch, layers, net)
+    ann = ann_baseline(net.synapses, layer_sizes_of(net)).to_dict()
+    figures = {k: f.to_dict() for k, f in sorted(spec.figures.items())}
     return EnergyReport(
         target=spec.name,
         steps=steps,
@@ -330,6 +430,7 @@ def energy_report(
         cores=cores,
         ann=ann,
         mesh=mesh_of(spec),
+        figures=figures,
     )
 
 

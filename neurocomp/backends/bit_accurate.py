@@ -128,12 +128,14 @@ class _Counter:
     """Event counting against a mapping, vectorised over every step at once: per source a
     (neurons x kinds*cores) table, so a run's counts are one sparse product per source."""
 
-    ROUTED = (
-        EventKind.SYNOPS,
+    # the kinds a source's table holds, after SYNOPS: a population's spike messages and hops,
+    # counted at the sending core; an input's messages, counted at each core they arrive at
+    FROM_POPULATION = (
         EventKind.MSGS_LOCAL,
         EventKind.MSGS_REMOTE,
         EventKind.HOPS_EW,
         EventKind.HOPS_NS,
+        EventKind.MSGS_CHIP,
     )
 
     def __init__(self, net: IntNetwork, mapping: Mapping, steps: int) -> None:
@@ -142,7 +144,10 @@ class _Counter:
         self.n_cores = len(coords)
         ew, ns = mapping.hops()
         same_tile = coords[:, None, 2] == coords[None, :, 2]
-        self.tables: dict[str, sparse.csr_matrix] = {}
+        chip = mapping.core_chip if mapping.core_chip is not None else np.zeros(len(coords), int)
+        other_chip = chip[:, None] != chip[None, :]
+        self.tables: dict[str, sparse.csc_matrix] = {}
+        self.kinds: dict[str, tuple[EventKind, ...]] = {}
         for src, d in mapping.destinations.items():
             blocks = [sparse.csr_matrix(d, dtype=np.int64)]
             if src in self.where:
@@ -155,9 +160,14 @@ class _Counter:
                     ~same_tile[srcc, coo.col],
                     ew[srcc, coo.col],
                     ns[srcc, coo.col],
+                    other_chip[srcc, coo.col],
                 ):
                     per_neuron = np.bincount(coo.row, weights, minlength=n).astype(np.int64)
                     blocks.append(_onehot(own, self.n_cores, per_neuron))
+                self.kinds[src] = (EventKind.SYNOPS, *self.FROM_POPULATION)
+            else:
+                blocks.append(sparse.csr_matrix(d > 0, dtype=np.int64))
+                self.kinds[src] = (EventKind.SYNOPS, EventKind.MSGS_INPUT)
             self.tables[src] = sparse.hstack(blocks, format="csc")
         self.onehot = {
             p.name: _onehot(self.where[p.name], self.n_cores).tocsc() for p in net.populations
@@ -185,10 +195,10 @@ class _Counter:
             return
         c = self.n_cores
         out = _per_core(table, sent)  # (T, kinds * cores)
-        for k, kind in enumerate(self.ROUTED[: out.shape[1] // c]):
+        for k, kind in enumerate(self.kinds[name]):
             part = out[:, k * c : (k + 1) * c]
             self.per_core[kind] += part
-            if kind is not EventKind.SYNOPS:
+            if kind in self.FROM_POPULATION:
                 self.per_layer[name][kind] += int(part.sum())
 
     def population(

@@ -19,6 +19,8 @@ class EventKind(StrEnum):
     MSGS_REMOTE = "msgs_remote"  # spike messages between tiles
     HOPS_EW = "hops_ew"  # east-west router hops
     HOPS_NS = "hops_ns"  # north-south router hops
+    MSGS_INPUT = "msgs_input"  # input spikes arriving at a core: one per spike and core
+    MSGS_CHIP = "msgs_chip"  # messages to a core on another chip (counted at the sender)
 
 
 COUNTERS: tuple[EventKind, ...] = tuple(EventKind)

@@ -69,6 +69,7 @@ class ChipMapping:
     lower_bound: dict[str, int]
     placement: dict[str, Any]
     violations: list[Violation] = field(default_factory=list)
+    core_chip: np.ndarray | None = None  # chip index of each core (None: all on one chip)
 
     @property
     def cores_used(self) -> int:
@@ -301,6 +302,7 @@ def map_network(
         lower_bound=bound,
         placement=report,
         violations=violations,
+        core_chip=np.asarray(slots, dtype=np.int64) // spec.mesh.cores_per_chip,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from ..analysis.energy import EnergyReport, energy_report
 from ..backends.base import RunResult
 from ..backends.registry import engine as _engine
 from ..backends.registry import engines_for
+from ..backends.sanafe import SanafeReport, run_sanafe
 from ..errors import InputError
 from ..ir.integer import IntNetwork
 from ..mapping import ChipMapping
@@ -77,8 +78,24 @@ class Program:
             raise InputError(f"no output '{output}'; outputs are {sorted(outs)}")
         return outs[output]
 
-    def energy(self, x: Any) -> EnergyReport:
-        """Run on x and report spikes, synaptic ops, neuron updates, hops, joules, latency."""
+    @overload
+    def energy(self, x: Any, engine: Literal["reference"] = "reference") -> EnergyReport: ...
+
+    @overload
+    def energy(self, x: Any, engine: Literal["sanafe"]) -> SanafeReport: ...
+
+    def energy(self, x: Any, engine: str = "reference") -> EnergyReport | SanafeReport:
+        """Run on x and report spikes, synaptic ops, neuron updates, hops, joules and latency
+        per inference, nominal and banded, from the target's sourced figures.
+
+        engine: "reference" (neurocomp's event model) or "sanafe" (the same mapped program in
+        SANA-FE, an independent simulator with Loihi figures fitted to silicon: its event
+        counts, dynamic joules and chip seconds per inference; see neurocomp/backends/sanafe.py).
+        """
+        if engine == "sanafe":
+            return run_sanafe(self, x)
+        if engine != "reference":
+            raise InputError(f"energy engine '{engine}': must be 'reference' or 'sanafe'")
         result = self.run(x)
         if result.counts is None:
             raise ProgramError("the program has no mapping to count events against")

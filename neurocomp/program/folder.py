@@ -55,6 +55,7 @@ class Saved(Protocol):
     @property
     def engines(self) -> tuple[str, ...]: ...
 
+
 LAVA_LOADER = "run_lava.py"
 PROGRAM_FILES = ("program.json", "arrays.npz", LAVA_LOADER)
 # What a program folder for a Lava target carries: the real loader is neurocomp.program.lava_run.
@@ -313,6 +314,7 @@ def _mapping(m: Manifest, net: IntNetwork, spec: TargetSpec, where: str) -> Mapp
         destinations=count_output_axons(net, cores),
         lower_bound=dict(m.lower_bound),
         placement=dict(m.placement),
+        core_chip=slots // spec.mesh.cores_per_chip,
     )
 
 

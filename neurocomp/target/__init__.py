@@ -1,7 +1,9 @@
 """Target chips described as data (TOML): loading, validation, listing."""
 
+from .figures import KINDS, Figure
 from .spec import (
     NEURON_MODELS,
+    BoardModel,
     CoreLimits,
     EnergyModel,
     Mesh,
@@ -16,7 +18,10 @@ from .spec import (
 )
 
 __all__ = [
+    "KINDS",
     "NEURON_MODELS",
+    "BoardModel",
+    "Figure",
     "CoreLimits",
     "EnergyModel",
     "Mesh",

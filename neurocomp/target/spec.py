@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NeurocompError
+from .figures import Figure, FigureError, parse_figure
 
 NEURON_MODELS = ("LIF", "CubaLIF", "IF", "LI", "CubaLI", "I", "Threshold", "Identity")
 # Bounds checked before anything is built from a chip description.
@@ -94,7 +95,8 @@ class NumberFormat:
 
 @dataclass(frozen=True)
 class EnergyModel:
-    """Joules per event, and static watts per chip."""
+    """Joules per event (a message: per spike and destination core), static watts per chip.
+    Nominal values; their sources and bands are in `TargetSpec.figures`."""
 
     synop_j: float
     neuron_update_active_j: float
@@ -103,11 +105,14 @@ class EnergyModel:
     hop_ew_j: float
     hop_ns_j: float
     static_power_w: float
+    spike_j: float = 0.0  # per spike a neuron emits (output-axon lookup)
 
 
 @dataclass(frozen=True)
 class TimingModel:
-    """Seconds per event (a core's work in a step is the sum of its events)."""
+    """Seconds per event (a core's work in a step is the sum of its events), the barrier for the
+    chip's tiles (`barrier_s`: all of them, `barrier_tile_s`: one; default the same) and the
+    embedded processors' management per step."""
 
     synop_s: float
     neuron_update_active_s: float
@@ -116,6 +121,22 @@ class TimingModel:
     hop_ew_s: float
     hop_ns_s: float
     barrier_s: float
+    spike_s: float = 0.0
+    barrier_tile_s: float = -1.0  # -1: same as barrier_s
+    step_overhead_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class BoardModel:
+    """Figures of the board around the chips: a message over a chip-to-chip link (or read out to
+    the host), the barrier across chips (default: the chip's own), and every value streamed
+    between host and chip each step (an input channel in, an output neuron out)."""
+
+    chip_link_j: float = 0.0
+    chip_link_s: float = 0.0
+    chip_barrier_s: float = -1.0  # -1: same as timing.barrier_s
+    host_value_j: float = 0.0
+    host_value_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -134,6 +155,8 @@ class TargetSpec:
     # The engine a program for this chip also runs on besides neurocomp's own bit-accurate one
     # ("reference": none); see neurocomp.backends.registry.
     backend: str = "reference"
+    board: BoardModel = field(default_factory=BoardModel)
+    figures: dict[str, Figure] = field(default_factory=dict)  # "energy.synop_j" -> its source
 
     @property
     def chips(self) -> int:
@@ -150,12 +173,17 @@ class TargetSpec:
         return TargetSpec(**{**self.__dict__, "mesh": mesh})
 
     def to_dict(self) -> dict[str, Any]:
-        """The saved form (program.json): the backend, as in the TOML, among the extra keys."""
+        """The saved form (program.json): the backend, as in the TOML, among the extra keys;
+        the energy, timing and board figures with their provenance."""
         d = asdict(self)
         d["format"]["neuron_models"] = list(self.format.neuron_models)
         backend = d.pop("backend")
         if backend != "reference":
             d["extra"] = {**d["extra"], "backend": backend}
+        del d["figures"]
+        for dotted, fig in self.figures.items():
+            section, key = dotted.split(".")
+            d[section][key] = fig.to_dict()
         return d
 
 
@@ -230,6 +258,14 @@ _SECTIONS: dict[str, type] = {
     "format": NumberFormat,
     "energy": EnergyModel,
     "timing": TimingModel,
+    "board": BoardModel,
+}
+_FIGURE_SECTIONS = ("energy", "timing", "board")
+_OPTIONAL_SECTIONS = ("board",)
+# figures that default to another one when a file leaves them out
+_DEFAULT_TO = {
+    "timing.barrier_tile_s": "timing.barrier_s",
+    "board.chip_barrier_s": "timing.barrier_s",
 }
 _INT_RANGES = {
     "tiles_x": (1, 4096),
@@ -299,25 +335,13 @@ def spec_from_dict(data: dict[str, Any], source: str = "<dict>") -> TargetSpec:
     _check_names(source, data)
     time_step = _check_value(source, "time_step_s", data.get("time_step_s", 0.0), float)
     parts: dict[str, Any] = {}
+    figures: dict[str, Figure] = {}
     for section, cls in _SECTIONS.items():
-        table = data.get(section)
+        table = data.get(section, {} if section in _OPTIONAL_SECTIONS else None)
         if not isinstance(table, dict):
             raise TargetError(f"{source}: missing section [{section}]")
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(table) - set(fields))
-        if unknown:
-            raise TargetError(
-                f"{source}: [{section}] has unknown key(s) {unknown}; known: {sorted(fields)}"
-            )
-        values = {}
-        for key, f in fields.items():
-            if key not in table:
-                if f.default is not MISSING:
-                    continue
-                raise TargetError(f"{source}: [{section}] is missing '{key}'")
-            kind = int if f.type in ("int", int) else float
-            values[key] = _check_value(f"{source} [{section}]", key, table[key], kind)
-        parts[section] = cls(**values)
+        parts[section] = _section(source, section, cls, table, figures)
+    _fill_defaults(parts, figures)
     _check_mesh(source, parts["mesh"])
     top = ("name", "description", "time_step_s", "backend")
     extra = {k: v for k, v in data.items() if k not in (*top, *_SECTIONS)}
@@ -335,8 +359,54 @@ def spec_from_dict(data: dict[str, Any], source: str = "<dict>") -> TargetSpec:
         source=source,
         extra=extra,
         backend=backend,
+        figures=figures,
         **parts,
     )
+
+
+def _section(
+    source: str, section: str, cls: type, table: dict[str, Any], figures: dict[str, Figure]
+) -> Any:
+    """One section's dataclass; its figures (energy, timing, board) recorded in `figures`."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(table) - set(fields))
+    if unknown:
+        raise TargetError(
+            f"{source}: [{section}] has unknown key(s) {unknown}; known: {sorted(fields)}"
+        )
+    values = {}
+    for key, f in fields.items():
+        if key not in table:
+            if f.default is MISSING:
+                raise TargetError(f"{source}: [{section}] is missing '{key}'")
+            dotted = f"{section}.{key}"
+            if section in _FIGURE_SECTIONS and dotted not in _DEFAULT_TO:
+                figures[dotted] = Figure(float(f.default))
+            continue
+        if section in _FIGURE_SECTIONS:
+            figures[f"{section}.{key}"] = _figure(f"{source} [{section}]", key, table[key])
+            values[key] = figures[f"{section}.{key}"].value
+            continue
+        kind = int if f.type in ("int", int) else float
+        values[key] = _check_value(f"{source} [{section}]", key, table[key], kind)
+    return cls(**values)
+
+
+def _figure(where: str, key: str, raw: Any) -> Figure:
+    try:
+        return parse_figure(where, key, raw)
+    except FigureError as exc:
+        raise TargetError(str(exc)) from None
+
+
+def _fill_defaults(parts: dict[str, Any], figures: dict[str, Figure]) -> None:
+    """Figures a file leaves out that default to another (one tile's barrier: the chip's)."""
+    for dotted, other in _DEFAULT_TO.items():
+        if dotted in figures:
+            continue
+        section, key = dotted.split(".")
+        figures[dotted] = figures[other]
+        parts[section] = dataclasses.replace(parts[section], **{key: figures[other].value})
 
 
 def shipped_targets() -> dict[str, Path]:

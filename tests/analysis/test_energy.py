@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -9,7 +10,8 @@ import pytest
 
 import neurocomp as nc
 from neurocomp.analysis.energy import utilisation_grid
-from neurocomp.target import load_target
+from neurocomp.program.folder import _toml_shape
+from neurocomp.target import load_target, spec_from_dict
 
 from conftest import EXAMPLES
 
@@ -39,28 +41,113 @@ def test_to_dict_keys_and_layers_in_network_order(report):
 
 
 def test_energy_is_events_times_figures(report):
-    _, _, rep = report
-    d, e = rep.to_dict(), load_target("reference").energy
+    prog, x, rep = report
+    spec = load_target("reference")
+    d, e, tm, b = rep.to_dict(), spec.energy, spec.timing, spec.board
     dynamic = (
         d["synops"] * e.synop_j
         + d["neuron_updates_active"] * e.neuron_update_active_j
         + d["neuron_updates_idle"] * e.neuron_update_idle_j
-        + (d["messages_local"] + d["messages_remote"]) * e.spike_local_j
+        + d["spikes"] * e.spike_j
+        + (d["messages_local"] + d["messages_remote"] + d["messages_input"]) * e.spike_local_j
     )
-    assert d["hops"] == 0  # one core
+    assert d["hops"] == 0 and d["messages_chip"] == 0  # one core
+    assert d["messages_input"] == d["input_spikes"]  # every input reaches the one core
     assert d["dynamic_energy_j"] == pytest.approx(dynamic, rel=1e-12)
+    values = 64 + 10  # inputs streamed in and outputs read out, every step
+    assert d["host_energy_j"] == pytest.approx(values * 25 * 40 * b.host_value_j)
+    # one core on one tile: the one-tile barrier; a step is the core's work + barrier +
+    # management + host traffic
+    per_step = tm.barrier_tile_s + tm.step_overhead_s + values * b.host_value_s
+    assert d["latency_s"] - d["chip_latency_s"] == pytest.approx(
+        25 * (per_step - tm.barrier_tile_s)
+    )
+    assert d["chip_latency_s"] > 25 * tm.barrier_tile_s
     assert d["static_energy_j"] == pytest.approx(e.static_power_w * d["latency_s"] * 40)
     assert d["energy_per_inference_j"] == pytest.approx(d["energy_j"] / 40)
+    assert d["energy_j"] == pytest.approx(
+        d["dynamic_energy_j"] + d["host_energy_j"] + d["static_energy_j"]
+    )
     assert sum(c["energy_j"] for c in d["cores"]) == pytest.approx(d["dynamic_energy_j"])
-    assert d["ann"]["macs"] == report[0].summary["synapses"]
+    assert d["ann"]["macs"] == prog.summary["synapses"]
+
+
+def test_band_holds_the_nominal_and_is_the_figures_at_their_ends(report):
+    prog, x, rep = report
+    d = rep.to_dict()
+    for q in ("energy_per_inference", "dynamic_per_inference", "static_per_inference"):
+        assert d[f"{q}_low_j"] <= d[f"{q}_j"] <= d[f"{q}_high_j"]
+    assert d["latency_low_s"] <= d["latency_s"] <= d["latency_high_s"]
+    assert (
+        rep.energy_per_inference_low_j
+        < rep.energy_per_inference_j
+        < rep.energy_per_inference_high_j
+    )
+    # the high end is the nominal estimate on a chip whose figures are their high ends
+    raw = _toml_shape(prog.target.to_dict())
+    for section in ("energy", "timing", "board"):
+        for fig in raw[section].values():
+            fig["value"] = fig.get("high", fig["value"])
+    high = dataclasses.replace(prog, target=spec_from_dict(raw, "high.toml")).energy(x)
+    assert high.energy_per_inference_j == pytest.approx(rep.energy_per_inference_high_j)
+    assert high.latency_s == pytest.approx(rep.latency_high_s)
+    # the low end charges static power only for the cores in use (1 of 128)
+    lo = prog.target.figures["energy.static_power_w"].band[0]
+    assert d["static_per_inference_low_j"] == pytest.approx(lo / 128 * d["latency_low_s"])
+
+
+def test_activity_sparsity_and_synops_per_inference(report):
+    _, _, rep = report
+    d = rep.to_dict()
+    assert d["synops_per_inference"] == d["synops"] / 40
+    assert d["activation_sparsity"] == pytest.approx(1 - d["spikes"] / d["neuron_updates"])
+
+
+def _two_chip_spec():
+    raw = _toml_shape(load_target("reference").to_dict())
+    raw["mesh"].update(tiles_x=1, tiles_y=1, cores_per_tile=2)
+    raw["core"]["neurons"] = 60
+    return spec_from_dict(raw, "two-chip.toml")
+
+
+def test_messages_between_chips_pay_the_link_and_the_multichip_barrier():
+    # 138 neurons in cores of 60 on chips of 2 cores: three cores, on two chips
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nc.NeurocompWarning)
+        prog = nc.compile(EXAMPLES / "digits" / "digits.nir", target=_two_chip_spec(), chips=2)
+    x = np.load(EXAMPLES / "digits" / "digits_test.npz")["x"][:, :5]
+    rep = prog.energy(x)
+    d, spec = rep.to_dict(), prog.target
+    chip_of = np.array([r["chip"] for r in prog.mapping.usage_table(spec)])
+    assert len(set(chip_of)) == 2
+    # independent count: each lif1 spike sends one message per destination core on another chip
+    spikes = prog.run(x, record=True, count=False).spikes["lif1"].sum(axis=(0, 1))
+    own = chip_of[prog.mapping.neuron_core["lif1"]]
+    dest = prog.mapping.destinations["lif1"].tocsr()
+    crossing = np.array([(chip_of[dest[i].indices] != own[i]).sum() for i in range(dest.shape[0])])
+    assert d["messages_chip"] == int(spikes @ crossing) > 0
+    link = d["messages_chip"] * spec.board.chip_link_j
+    assert d["dynamic_by_event_j"]["msgs_chip"] * 5 == pytest.approx(link)
+    per_step = spec.board.chip_barrier_s + spec.timing.step_overhead_s
+    assert d["chip_latency_s"] > 25 * spec.board.chip_barrier_s
+    assert d["latency_s"] > 25 * per_step
 
 
 def test_table_and_plot(report, tmp_path):
     _, _, rep = report
     text = rep.table()
     assert "lif1" in text and "per inference" in text and "ANN" in text
+    assert "pre-silicon simulation" in text and "[" in text.split("per inference:")[1]
     fig = rep.plot()
     fig.savefig(tmp_path / "energy.png")
+    band = fig.axes[1]  # energy per inference by part, the band as an error bar
+    assert [p.get_height() for p in band.patches] == pytest.approx(
+        [rep.totals[f"{k}_per_inference_j"] for k in ("dynamic", "host", "static")]
+    )
+    (err,) = [c for c in band.containers if hasattr(c, "lines") and c.lines[1]]
+    assert sorted(cap.get_ydata()[0] for cap in err.lines[1]) == pytest.approx(
+        [rep.energy_per_inference_low_j, rep.energy_per_inference_high_j]
+    )
     assert (tmp_path / "energy.png").stat().st_size > 1000
     grid = rep.utilisation_grid()  # the heatmap: every used core once, at its tile
     assert np.isfinite(grid).sum() == len(rep.cores)
@@ -92,3 +179,5 @@ def test_html_representations(report):
     ):
         html = obj._repr_html_()
         assert html.startswith("<div>") and "<table>" in html and needle in html
+    html = rep._repr_html_()
+    assert "Figures used" in html and "Davies18" in html and "measured" in html

@@ -133,9 +133,9 @@ def test_compile_is_deterministic_across_processes(tmp_path):
 # programs are the same on every machine; a change here is a change of the compiler's output:
 # if it is intended, replace the digest with the one the failure prints.
 GOLDEN = {
-    "reference": "fc1335209778b73062336546f2337d0dee3c5a90ec4291867d30b2b6aa066c36",
-    "loihi2": "3e1628ce539287b2576422cf336c468efecaaa94f489d426ccbb42e90bfc59b6",
-    "reference-calibrated": "c906fe94937dcfaac44e0857e3dd31443e775a7100850e86d914c4ad802e4756",
+    "reference": "4cb23f5b49de414f75f1cf6381c61a9be7fa6de44aaa50d19d37b51d648c9337",
+    "loihi2": "43bee3762f4c9516db0e982a504ba33e86a15140ac03863d5f965f0d551162e4",
+    "reference-calibrated": "1ce52c45a23366a901317ba913de3e70aab71591008260ec3b365e9329a6bce1",
 }
 DIGEST = """
 import hashlib, json, sys, warnings, numpy as np, neurocomp as nc
