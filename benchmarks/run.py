@@ -258,7 +258,7 @@ if len(sys.argv) > 4 and int(sys.argv[4]) and prog.net.synapses <= 2 * 10**7:
     from lava.magma.compiler.compiler import Compiler
     from lava.magma.core.run_configs import Loihi2SimCfg
     t = time.perf_counter()
-    ln = LavaNetwork(lp.net, 1)
+    ln = LavaNetwork(lp.net, lp.target.format, 1)
     build = time.perf_counter() - t
     t = time.perf_counter()
     Compiler().compile(next(iter(ln.lif.values())), Loihi2SimCfg(select_tag="fixed_pt"))
