@@ -1,25 +1,184 @@
-"""The public Python API: load a trained network, simulate it."""
+"""The public Python API: load a trained network, simulate it.
+
+Every argument is checked at this boundary: a wrong type raises `ArgumentError` naming the
+function, the argument, the type given and the type wanted; an option outside its legal range
+(`dt`, `chips`, a pass option) names the range.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import os
+import typing
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, cast, overload
 
 import numpy as np
 
 from .compiler import compile_network
-from .errors import InputError, ParameterError
+from .errors import InputError, NeurocompError, ParameterError
 from .frontend import load_nir
 from .frontend.onnx_frontend import load_onnx
+from .frontend.reader import DT_RANGE_S
+from .frontend.reader import check_dt as check_dt_range
 from .frontend.torch_frontend import Framework, export_torch, write_nir
+from .inputs import check_labels, check_time_batch
 from .ir.network import Network
-from .passes.base import Calibration, Pass, PassContext, PipelineResult, run_pipeline
+from .passes.base import (
+    Calibration,
+    Pass,
+    PassContext,
+    PassError,
+    PipelineResult,
+    as_passes,
+    run_pipeline,
+)
 from .program.artifact import Program
 from .program.artifact import load_program as _load_program
-from .sim.float_sim import Trace
+from .sim.float_sim import Trace, as_inputs
 from .sim.float_sim import simulate as _simulate
+from .target.spec import TargetSpec, check_chips
+
+# Legal ranges of the options checked here (the one definition of each lives with its reader;
+# chips per board: target.spec.MAX_CORES cores on a board, checked by target.spec.check_chips).
+DT_MIN_S, DT_MAX_S = DT_RANGE_S  # a time step from 1 ns to 10 s
+
+
+class ArgumentError(NeurocompError):
+    """A public-API argument of the wrong type, or an option outside its legal range."""
+
+    def __init__(self, function: str, argument: str, value: object, wanted: str) -> None:
+        self.function, self.argument, self.value, self.wanted = function, argument, value, wanted
+        where = function if " " in function else f"{function}()"  # "neurocomp check": the CLI
+        super().__init__(
+            f"{where}: {argument} = {_show(value)} ({type(value).__name__}); expected {wanted}"
+        )
+
+
+def _show(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        return f"array of shape {value.shape}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
+
+
+def _is_real(x: object) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
+
+
+def _path_arg(fn: str, name: str, value: object) -> None:
+    if not isinstance(value, (str, os.PathLike)):
+        raise ArgumentError(fn, name, value, "a path (str or os.PathLike)")
+
+
+def _optional(fn: str, name: str, value: object, kind: type, wanted: str) -> None:
+    if value is not None and not isinstance(value, kind):
+        raise ArgumentError(fn, name, value, f"{wanted} or None")
+
+
+def _bool_arg(fn: str, name: str, value: object) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ArgumentError(fn, name, value, "True or False")
+
+
+def check_dt(fn: str, dt: object) -> None:
+    """dt: None, or a finite number of seconds from DT_MIN_S to DT_MAX_S."""
+    if dt is None:
+        return
+    if not _is_real(dt):
+        raise ArgumentError(fn, "dt", dt, "a number of seconds (float) or None")
+    check_dt_range(dt)  # DtError naming the range
+
+
+def _chips(chips: object) -> Any:
+    """chips: None (the target's default) or an int >= 1 (a numpy integer is taken as one);
+    target.spec.check_chips names what is wrong, and the bound for the chip (MAX_CORES cores
+    on a board) once the target is loaded."""
+    if isinstance(chips, np.integer):
+        chips = int(chips)
+    if chips is not None:
+        check_chips(chips)
+    return chips
+
+
+def _array_arg(fn: str, name: str, value: object) -> None:
+    """An array of numbers, or a dict of them by input name (None allowed)."""
+    if value is None:
+        return
+    items = value.items() if isinstance(value, Mapping) else [(None, value)]
+    for key, arr in items:
+        label = name if key is None else f"{name}[{key!r}]"
+        if key is not None and not isinstance(key, str):
+            raise ArgumentError(fn, f"{name} key", key, "input names (str)")
+        try:
+            dtype = np.asarray(arr).dtype
+        except (ValueError, TypeError):
+            dtype = np.dtype(object)
+        if isinstance(arr, (str, bytes)) or dtype.kind not in "biuf":
+            raise ArgumentError(fn, label, arr, "an array of numbers (numpy array)")
+
+
+def _net_arg(fn: str, net: object) -> None:
+    if not isinstance(net, Network):
+        raise ArgumentError(fn, "net", net, "a Network (from nc.load or nc.from_torch)")
+
+
+def _passes_arg(fn: str, passes: object) -> list[Pass]:
+    """A pipeline string or a list of pass objects, each option of the type it declares."""
+    if passes is not None and not isinstance(passes, (str, Sequence)):
+        raise ArgumentError(
+            fn, "passes", passes, 'a pipeline string ("quantize,prune{...}") or a list of passes'
+        )
+    pipeline = as_passes(cast("str | Sequence[Pass] | None", passes))
+    for i, p in enumerate(pipeline):
+        if isinstance(p, str) or not callable(getattr(p, "run", None)):
+            raise ArgumentError(fn, f"passes[{i}]", p, "a pass object (e.g. Quantize())")
+        if dataclasses.is_dataclass(p):
+            _check_pass_options(p)
+    return pipeline
+
+
+def _check_pass_options(p: Any) -> None:
+    """Each option of a pass dataclass holds the type its annotation names."""
+    hints = typing.get_type_hints(type(p))
+    for f in dataclasses.fields(p):
+        value = getattr(p, f.name)
+        wanted = _wanted(hints.get(f.name), value)
+        if wanted is not None:
+            raise PassError(
+                f"pass '{p.name}': {f.name} = {_show(value)} ({type(value).__name__}); "
+                f"expected {wanted}"
+            )
+
+
+def _wanted(hint: Any, value: object) -> str | None:
+    """None if `value` fits the annotation `hint`, else what it should be (only plain types,
+    optionals and Literals are checked)."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is Literal:
+        return None if value in args else "one of " + ", ".join(map(repr, args))
+    if args and type(None) in args:
+        if value is None:
+            return None
+        rest = [a for a in args if a is not type(None)]
+        return _wanted(rest[0], value) if len(rest) == 1 else None
+    if hint is bool:
+        return None if isinstance(value, (bool, np.bool_)) else "True or False"
+    if hint is int:
+        return None if _is_int(value) else "a whole number (int)"
+    if hint is float:
+        if not _is_real(value):
+            return "a number (float)"
+        return None if math.isfinite(float(value)) else "a finite number"  # type: ignore[arg-type]
+    if hint is str:
+        return None if isinstance(value, str) else "a string"
+    return None
 
 
 def load(
@@ -39,6 +198,9 @@ def load(
     calibration: ONNX only, and required there: ANN inputs (batch, *input_shape) in [0, 1] or
         rate-coded spike trains (T, batch, *input_shape), for threshold balancing.
     """
+    check_dt("load", dt)
+    _optional("load", "reset", reset, str, '"zero" or "subtract"')
+    _array_arg("load", "calibration", calibration)
     if _is_onnx(source):
         if dt is not None or reset not in (None, "subtract"):
             raise ParameterError("<network>", "dt/reset", (dt, reset), "not used for ONNX models")
@@ -68,6 +230,11 @@ def from_torch(
         "zero" for Norse.
     path: also write the repaired NIR graph there (atomically), for `neurocomp compile`.
     """
+    check_dt("from_torch", dt)
+    _optional("from_torch", "reset", reset, str, '"zero" or "subtract"')
+    _optional("from_torch", "framework", framework, str, '"snntorch" or "norse"')
+    if path is not None:
+        _path_arg("from_torch", "path", path)
     export = export_torch(module, sample, framework)
     if path is not None:
         write_nir(export.graph, path)
@@ -114,7 +281,20 @@ def simulate(
     *output_shape) (pick one with `output=` when there are several), or with `record=True` a
     `Trace` with every output and every population's spikes, v and u.
     """
-    trace = _simulate(net, x, record=record, dtype=dtype)
+    _net_arg("simulate", net)
+    _array_arg("simulate", "x", x)
+    _bool_arg("simulate", "record", record)
+    _optional("simulate", "output", output, str, "an output name (str)")
+    try:
+        float_type = np.dtype(dtype).kind == "f"
+    except TypeError:
+        float_type = False
+    if not float_type:
+        raise ArgumentError("simulate", "dtype", dtype, "a float type (np.float64, np.float32)")
+    xs = as_inputs(net, x)
+    for name, arr in xs.items():
+        check_time_batch(name, arr)
+    trace = _simulate(net, xs, record=record, dtype=dtype)
     if record:
         return trace
     if output is None:
@@ -140,8 +320,28 @@ def transform(
     labels: its classes, for the pruning accuracy guard. Returns the new network (`.network`)
     and one report per pass (`.reports`); `net` itself is not modified.
     """
-    cal = Calibration.of(calibration, labels)
-    return run_pipeline(net, passes, PassContext(calibration=cal), verify=verify)
+    _net_arg("transform", net)
+    pipeline = _passes_arg("transform", passes)
+    _bool_arg("transform", "verify", verify)
+    cal = _calibration("transform", net, calibration, labels)
+    return run_pipeline(net, pipeline, PassContext(calibration=cal), verify=verify)
+
+
+def _calibration(fn: str, net: Network, x: Any, labels: Any) -> Calibration | None:
+    """Calibration input checked like simulation input, and labels one per sample."""
+    _array_arg(fn, "calibration", x)
+    _array_arg(fn, "labels", labels)
+    if x is None:
+        if labels is not None:
+            raise InputError(f"{fn}(): labels given without calibration input")
+        return None
+    xs = as_inputs(net, x)
+    for name, arr in xs.items():
+        check_time_batch(name, arr)
+    if labels is not None:
+        batch = next(iter(xs.values())).shape[1]
+        labels = check_labels(labels, batch, f"{fn}(): labels")
+    return Calibration.of(x, labels)
 
 
 def compile(
@@ -161,14 +361,22 @@ def compile(
     (T, batch, *input_shape) for passes and for activity-aware placement. chips: chips per board.
     Raises ResourceLimitError listing every limit the network exceeds.
     """
+    if not isinstance(target, (str, os.PathLike, TargetSpec)):
+        raise ArgumentError("compile", "target", target, "a chip name or .toml path (str)")
+    pipeline = _passes_arg("compile", passes) if passes is not None else None
+    chips = _chips(chips)
+    check_dt("compile", dt)
+    _array_arg("compile", "calibration", calibration)
     net = (
         model
         if isinstance(model, Network)
         else load(model, dt=dt, reset=reset, calibration=calibration)
     )
-    return compile_network(net, target, passes, calibration, labels, chips)
+    _calibration("compile", net, calibration, labels)
+    return compile_network(net, target, pipeline, calibration, labels, chips)
 
 
 def load_program(directory: Any) -> Program:
     """Read a program folder written by `Program.save` / `neurocomp compile -o`."""
+    _path_arg("load_program", "directory", directory)
     return _load_program(directory)

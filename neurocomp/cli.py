@@ -1,17 +1,21 @@
 """The `neurocomp` command line. Every command is a thin wrapper over the Python API.
 
 Errors a user can cause print one line on stderr and exit with status 2; nothing half-written is
-left on disk (outputs are written to a temporary file and renamed into place).
+left on disk (outputs are written to a temporary file and renamed into place, see files.py).
+^C prints one line and exits with status 130. Text that comes from files or paths is printed
+literally (rich markup is never interpreted).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import signal
+import stat
 import sys
 import warnings
-import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,12 +25,14 @@ import numpy as np
 import typer
 
 from . import api
-from .errors import InputError, NeurocompError
-from .files import write_atomic
+from .errors import InputError, NeurocompError, NirFileError
+from .files import check_output, replace_folder, write_atomic
+from .inputs import check_chip_inputs, check_labels, check_time_batch, read_npz
 from .ir.integer import IntNetwork
 from .ir.network import Network
 from .present.metrics import accuracy
-from .program.artifact import write_npz
+from .program.artifact import Program, write_npz
+from .program.folder import PROGRAM_FILES
 from .progress import reporting
 
 if TYPE_CHECKING:
@@ -90,8 +96,8 @@ def _progress_bars(quiet: bool) -> Iterator[None]:
         TimeElapsedColumn,
     )
 
-    console = Console(stderr=True, force_terminal=True if mode == "always" else None)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    console = Console(stderr=True, force_terminal=True if mode == "always" else None, markup=False)
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bars:
         tasks: dict[str, TaskID] = {}
 
@@ -106,6 +112,7 @@ def _progress_bars(quiet: bool) -> Iterator[None]:
 
 def _run(fn: Callable[[], T], quiet: bool = False) -> T:
     """Call fn; turn NeurocompErrors into one line + exit 2, and warnings into one line each."""
+    _read_npz_cached.cache_clear()  # a file is read once per command, never across commands
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -122,24 +129,31 @@ def _run(fn: Callable[[], T], quiet: bool = False) -> T:
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every array of an .npz file (read once per file and modification time)."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    return _read_npz_cached(str(path.resolve()), path.stat().st_mtime_ns)
+    """Every array of an .npz file (read once per command; see inputs.read_npz for what is
+    refused)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    if st is None or not stat.S_ISREG(st.st_mode):
+        return read_npz(path)  # raises the one-line error
+    return _read_npz_cached(str(path), os.path.realpath(path), st.st_ino, st.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=4)
-def _read_npz_cached(path: str, mtime_ns: int) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise InputError(f"{path}: not a readable .npz file ({exc})") from None
+def _read_npz_cached(shown: str, real: str, ino: int, mtime_ns: int) -> dict[str, np.ndarray]:
+    return read_npz(shown)
 
 
 def _load_inputs(path: Path, net: Network | IntNetwork) -> dict[str, np.ndarray]:
-    arrays = _read_npz(path)
-    names = list(net.inputs)
+    """The input arrays of `net` in an .npz file, each (T >= 1, batch >= 1, ...)."""
+    xs = _pick_inputs(path, _read_npz(path), list(net.inputs))
+    for name, arr in xs.items():
+        check_time_batch(name, arr)
+    return xs
+
+
+def _pick_inputs(path: Path, arrays: dict[str, np.ndarray], names: list[str]) -> dict[str, Any]:
     if len(names) == 1:
         for key in (names[0], "x", "input"):
             if key in arrays:
@@ -154,6 +168,27 @@ def _load_inputs(path: Path, net: Network | IntNetwork) -> dict[str, np.ndarray]
     if missing:
         raise InputError(f"{path}: missing arrays for inputs {missing}")
     return {n: arrays[n] for n in names}
+
+
+def _chip_inputs(path: Path, prog: Program) -> dict[str, np.ndarray]:
+    """Input arrays for a compiled program: spike values the target chip takes."""
+    xs = _load_inputs(path, prog.net)
+    check_chip_inputs(xs, prog.target)
+    return xs
+
+
+def _save_program(prog: Program, out: Path) -> None:
+    """Write the program folder through files.replace_folder (locked, leftovers of killed runs
+    removed, a symlink followed). Program.save writes inside the temporary folder, so whatever
+    it leaves on a kill is inside it too."""
+
+    def write(tmp: Path) -> None:
+        inner = prog.save(tmp / "program")
+        for f in inner.iterdir():
+            f.rename(tmp / f.name)
+        inner.rmdir()
+
+    replace_folder(out, write, PROGRAM_FILES)
 
 
 def save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -175,6 +210,7 @@ def _load_model(
     model: Path, dt: float | None, reset: str | None, calibration: Path | None
 ) -> Network:
     """Load a .nir file, or convert a .onnx ANN with the rates of its --calibration spikes."""
+    _refuse_special_file(model)
     if model.suffix.lower() != ".onnx":
         return api.load(model, dt=dt, reset=reset)
     if calibration is None:
@@ -183,6 +219,16 @@ def _load_model(
             "spike trains (T, batch, *input_shape), e.g. from neurocomp.rate_code)"
         )
     return api.load(model, dt=dt, reset=reset, calibration=_calibration_array(calibration))
+
+
+def _refuse_special_file(path: Path) -> None:
+    """A FIFO, socket or device as a model would block the reader or never end."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # missing or unreadable: the reader says so
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise NirFileError(f"{path}: not a regular file (a FIFO, socket or device)")
 
 
 def _calibration_array(path: Path) -> np.ndarray:
@@ -205,7 +251,7 @@ def _network(
     cal_x, cal_labels = None, None
     if calibration is not None:
         cal_x = _load_inputs(calibration, net)
-        cal_labels = _labels(calibration)
+        cal_labels = _labels(calibration, cal_x)
     result = api.transform(net, passes, calibration=cal_x, labels=cal_labels)
     return result.network, result.reports
 
@@ -306,9 +352,11 @@ def simulate(
     Prints spike counts, and accuracy when the input file holds labels."""
 
     def run() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        if output is not None:
+            check_output(output, folder=False)
         if model.is_dir():
             prog = api.load_program(model)
-            xs = _load_inputs(input, prog.net)
+            xs = _chip_inputs(input, prog)
             result = prog.outputs(xs, engine=engine, record=True)
             outputs, spikes = result.outputs, result.spikes
             reports: list[dict[str, Any]] = []
@@ -329,11 +377,9 @@ def simulate(
             summary["outputs"][name] = {"shape": list(y.shape), "total": float(y.sum())}
         summary["spikes"] = {k: int(v.sum()) for k, v in spikes.items()}
         summary["passes"] = _jsonable(reports)
-        labels = _labels(input)
+        labels = _labels(input, xs)
         if labels is not None and len(outputs) == 1:
-            y = next(iter(outputs.values()))
-            if len(labels) == y.shape[1]:
-                summary["accuracy"] = accuracy(y, labels)
+            summary["accuracy"] = accuracy(next(iter(outputs.values())), labels)
         if output is not None:
             save_npz_atomic(output, dict(outputs))
         return outputs, summary
@@ -356,13 +402,18 @@ def simulate(
 
 
 def _console() -> Any:
+    """Console for tables: markup off, so names and paths from files print literally."""
     from rich.console import Console
 
-    return Console(width=100, highlight=False, soft_wrap=True)
+    return Console(width=100, highlight=False, soft_wrap=True, markup=False)
 
 
-def _labels(path: Path) -> np.ndarray | None:
-    return _read_npz(path).get("labels")
+def _labels(path: Path, xs: dict[str, np.ndarray]) -> np.ndarray | None:
+    """The file's labels, if any: one whole class number >= 0 per sample."""
+    labels = _read_npz(path).get("labels")
+    if labels is None:
+        return None
+    return check_labels(labels, next(iter(xs.values())).shape[1], f"{path}: 'labels'")
 
 
 TargetOpt = Annotated[
@@ -387,21 +438,24 @@ def compile_cmd(
     """Compile a model for a chip and write the program folder (nothing is written on error)."""
 
     def run() -> tuple[Any, dict[str, Any]]:
+        check_output(out, folder=True, owned=PROGRAM_FILES)
         net = _load_model(model, dt, reset, calibration)
         cal_x = cal_labels = None
         if calibration is not None:
-            cal_x, cal_labels = _load_inputs(calibration, net), _labels(calibration)
+            cal_x = _load_inputs(calibration, net)
+            cal_labels = _labels(calibration, cal_x)
         prog = api.compile(
             net, target=target, passes=passes, calibration=cal_x, labels=cal_labels, chips=chips
         )
         summary = dict(prog.summary)
         if cal_x is not None:
+            check_chip_inputs(cal_x, prog.target)
             report = prog.energy(cal_x)
             summary["energy_per_inference_j"] = report.energy_per_inference_j
             summary["energy_per_inference_low_j"] = report.energy_per_inference_low_j
             summary["energy_per_inference_high_j"] = report.energy_per_inference_high_j
             summary["energy_input"] = str(calibration)
-        prog.save(out)
+        _save_program(prog, out)
         summary["output"] = str(out)
         return prog, summary
 
@@ -493,7 +547,7 @@ def energy(
 
     def run() -> Any:
         prog = api.load_program(program)
-        return prog.energy(_load_inputs(input, prog.net))
+        return prog.energy(_chip_inputs(input, prog))
 
     report = _run(run, quiet)
     if json_out:
@@ -549,13 +603,66 @@ def targets(json_out: JsonOpt = False, quiet: QuietOpt = False) -> None:
         )
 
 
+_interrupted = False
+
+
+def _unraisable(info: Any) -> None:
+    """A ^C that lands in a finalizer or weakref callback is 'ignored' by Python (printed as
+    a traceback, and the program runs on): note it and raise it again in the main flow."""
+    global _interrupted
+    if info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt):
+        _interrupted = True
+        import _thread
+
+        _thread.interrupt_main()
+        return
+    sys.__unraisablehook__(info)
+
+
 def main() -> None:
-    """Console-script entry point."""
+    """Run the command line (after `neurocomp.__main__` has imported this module).
+
+    Exit status: 0 success, 2 an error the user can cause (one `error:` line, usage errors
+    included), 130 interrupted by ^C (one line)."""
+    # ^C raises KeyboardInterrupt from here on, so that temporaries are removed on the way out
+    # (a child of a background job inherits SIGINT ignored: restore it too).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    sys.unraisablehook = _unraisable
     try:
-        app()
+        code = _invoke()
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
+        code = 130
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # from here on, nothing is left to stop
+    if _interrupted:
+        code = 130
+    if code == 130:  # (typer turns KeyboardInterrupt into Exit(130))
+        _say("interrupted")
+        # Leave now: an interrupt that passed through the interpreter's own frames can make
+        # Python end the process by SIGINT at shutdown (status -2 instead of 130).
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+        os._exit(130)
+    sys.exit(code)
+
+
+def _invoke() -> int:
+    try:
+        rv = app(standalone_mode=False)
+    except typer.Abort:  # typer raises it for an EOFError
+        _say("error: unexpected end of input")
+        return 2
+    except typer.TyperException as exc:  # click's usage errors: one line, as any other error
+        code = int(getattr(exc, "exit_code", 2) or 2)
+        if type(exc).__name__ != "NoArgsIsHelpError":  # (that one has printed the help)
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            _say(f"error: {message}")
+        return code
+    return rv if isinstance(rv, int) else 0
+
+
+def _say(line: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

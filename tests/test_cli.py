@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nir
@@ -279,3 +283,260 @@ def test_simulate_missing_program(tmp_path):
     assert_one_line_error(
         run("simulate", tmp_path / "empty", "--input", DIGITS_X), "not a neurocomp program folder"
     )
+
+
+# -- outputs: every OSError is one line, exit 2, nothing left ------------------------------------
+# In-process (typer's CliRunner) where the case needs no subprocess: much faster.
+
+
+def invoke(*args: object) -> tuple[int, str, str]:
+    from typer.testing import CliRunner
+
+    from neurocomp.cli import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def assert_invoke_error(args: tuple[object, ...], *needles: str) -> None:
+    code, _, err = invoke(*args)
+    lines = err.splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def program(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("prog") / "build"
+    assert invoke("compile", DIGITS, "-o", out, "--dt", "1e-4", "-q")[0] == 0
+    return out
+
+
+def _mount(args: list[str], where: Path) -> None:
+    import shutil
+
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command")
+    done = subprocess.run(["mount", *args, str(where)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"mounting is not permitted here: {done.stderr.strip()}")
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64 KiB tmpfs, filled to the last block (the disk is full)."""
+    where = tmp_path / "full"
+    where.mkdir()
+    _mount(["-t", "tmpfs", "-o", "size=64k", "tmpfs"], where)
+    try:
+        fd = os.open(where / "filler", os.O_WRONLY | os.O_CREAT)
+        with contextlib.suppress(OSError):
+            while True:
+                os.write(fd, bytes(512))
+        os.close(fd)
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=False)
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """A read-only bind mount of an empty folder."""
+    src, where = tmp_path / "src", tmp_path / "ro"
+    src.mkdir()
+    where.mkdir()
+    _mount(["--bind", str(src)], where)
+    try:
+        done = subprocess.run(["mount", "-o", "remount,ro,bind", str(where)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip("cannot remount read-only here")
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=False)
+
+
+def test_full_disk(full_disk, program):
+    assert_invoke_error(
+        ("compile", DIGITS, "-o", full_disk / "build", "--dt", "1e-4"), "No space left on device"
+    )
+    assert_invoke_error(
+        ("simulate", program, "-i", DIGITS_X, "-o", full_disk / "y.npz"), "No space left"
+    )
+    assert sorted(os.listdir(full_disk)) == ["filler"]
+
+
+def test_read_only_file_system(read_only, program):
+    assert_invoke_error(
+        ("compile", DIGITS, "-o", read_only / "a" / "build", "--dt", "1e-4"),
+        "read-only file system",
+    )
+    assert_invoke_error(
+        ("simulate", program, "-i", DIGITS_X, "-o", read_only / "y.npz"), "read-only"
+    )
+    assert os.listdir(read_only) == []
+
+
+def test_unwritable_folder_and_unreadable_input(tmp_path):
+    """As an unprivileged user (root ignores permissions): skipped where the interpreter is
+    not reachable by 'nobody'."""
+    import pwd
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch to the user 'nobody'")
+    work = Path(tempfile.mkdtemp(prefix="nc-perm-"))
+    try:
+        work.chmod(0o777)
+        (work / "locked").mkdir(mode=0o555)
+        x = work / "x.npz"
+        x.write_bytes(DIGITS_X.read_bytes())
+        x.chmod(0o000)
+        nobody = pwd.getpwnam("nobody")
+
+        def as_nobody(*args: object) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "neurocomp", *map(str, args)],
+                capture_output=True, text=True, cwd=work, user=nobody.pw_uid,
+                group=nobody.pw_gid, extra_groups=[], env={**os.environ, "HOME": str(work)},
+                timeout=300,
+            )  # fmt: skip
+
+        try:
+            probe = as_nobody("--help")
+        except PermissionError as exc:
+            pytest.skip(f"'nobody' cannot run this interpreter: {exc}")
+        if probe.returncode != 0:
+            pytest.skip(f"'nobody' cannot run this interpreter: {probe.stderr[-200:]}")
+        assert_one_line_error(
+            as_nobody("compile", DIGITS, "-o", "locked/build", "--dt", "1e-4"),
+            "no write permission",
+        )
+        assert_one_line_error(as_nobody("simulate", DIGITS, "-i", x), "Permission denied")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.mark.parametrize("length", [255, 256])
+def test_name_length(tmp_path, program, length):
+    out = tmp_path / ("y" * (length - 4) + ".npz")
+    code, _, err = invoke("simulate", program, "-i", DIGITS_X, "-o", out)
+    if length == 255:  # legal: written (the temporary's name is shortened)
+        assert code == 0 and out.exists(), err
+    else:
+        assert code == 2 and "longer than 255 bytes" in err
+    assert [p.name for p in tmp_path.iterdir()] == ([out.name] if length == 255 else [])
+
+
+def test_parent_is_a_file(tmp_path):
+    (tmp_path / "f").write_text("x")
+    assert_invoke_error(
+        ("compile", DIGITS, "-o", tmp_path / "f" / "sub" / "build", "--dt", "1e-4"),
+        "is a file, not a folder",
+    )
+    assert os.listdir(tmp_path) == ["f"]
+
+
+def test_simulate_output_onto_a_folder(tmp_path, program):
+    (tmp_path / "d").mkdir()
+    assert_invoke_error(("simulate", program, "-i", DIGITS_X, "-o", tmp_path / "d"), "is a folder")
+    assert os.listdir(tmp_path / "d") == []
+
+
+def test_symlink_output_is_followed(tmp_path, program):
+    """-o through a symbolic link writes where it points; the link stays, nothing else left."""
+    real = tmp_path / "real"
+    link = tmp_path / "link"
+    link.symlink_to(real)  # dangling: the program is created at its target
+    assert invoke("compile", DIGITS, "-o", link, "--dt", "1e-4", "-q")[0] == 0
+    assert link.is_symlink() and (real / "program.json").is_file()
+    first = (real / "arrays.npz").read_bytes()
+    assert invoke("compile", DIGITS, "-o", link, "--passes", "prune{sparsity=0.5}", "-q")[0] == 0
+    assert link.is_symlink() and (real / "arrays.npz").read_bytes() != first
+    assert sorted(os.listdir(tmp_path)) == ["link", "real"]  # no .link.old-PID left
+    ylink = tmp_path / "y.npz"
+    ylink.symlink_to(tmp_path / "y-real.npz")
+    assert invoke("simulate", program, "-i", DIGITS_X, "-o", ylink)[0] == 0
+    assert ylink.is_symlink() and (tmp_path / "y-real.npz").is_file()
+
+
+# -- input arrays --------------------------------------------------------------------------------
+
+
+def test_fifo_input_does_not_block(tmp_path):
+    fifo = tmp_path / "x.npz"
+    os.mkfifo(fifo)
+    assert_one_line_error(run("simulate", DIGITS, "-i", fifo, "--dt", "1e-4"), "not a regular file")
+    model = tmp_path / "m.onnx"
+    os.mkfifo(model)
+    assert_invoke_error(("inspect", model, "--calibration", DIGITS_X), "m.onnx: not a regular file")
+
+
+@pytest.mark.parametrize(
+    "arrays, needle",
+    [
+        ({"x": np.zeros((0, 2, 64))}, "T = 0 time steps"),
+        ({"x": np.zeros((3, 0, 64))}, "batch = 0 samples"),
+        ({"x": np.zeros((3, 2, 64)), "labels": np.zeros((2, 1), int)}, "labels must be 1-D"),
+        ({"x": np.zeros((3, 2, 64)), "labels": np.zeros(3, int)}, "3 labels for a batch of 2"),
+        ({"x": np.full((3, 2, 64), np.inf)}, "NaN or inf"),
+        ({"x": np.zeros((3, 2, 64), complex)}, "dtype complex128"),
+    ],
+)
+def test_bad_input_arrays(tmp_path, arrays, needle):
+    path = tmp_path / "x.npz"
+    np.savez(path, **arrays)
+    assert_invoke_error(("simulate", DIGITS, "-i", path, "--dt", "1e-4"), needle)
+
+
+def test_float_simulation_takes_real_values(tmp_path):
+    path = tmp_path / "x.npz"
+    np.savez(path, x=np.full((3, 2, 64), 0.37))
+    assert invoke("simulate", DIGITS, "-i", path, "--dt", "1e-4")[0] == 0
+
+
+@pytest.mark.parametrize("value", [2, -1, 0.5, 1e300])
+def test_chip_input_values_are_checked(tmp_path, program, value):
+    path = tmp_path / "x.npz"
+    x = np.zeros((3, 2, 64))
+    x[2, 1, 7] = value
+    np.savez(path, x=x)
+    for command in ("simulate", "energy"):
+        assert_invoke_error(
+            (command, program, "-i", path), "at (2, 1, 7)", "target 'reference' takes binary"
+        )
+    cal = ("compile", DIGITS, "-o", tmp_path / "b", "--calibration", path, "--dt", "1e-4")
+    assert_invoke_error(cal, "binary spikes")
+    assert not (tmp_path / "b").exists()
+
+
+def test_chips_bound():
+    assert_invoke_error(("check", DIGITS, "--chips", "1000000"), "--chips 1000000: at most 8192")
+
+
+# -- everything printed from files is literal (rich markup off) ----------------------------------
+
+
+def test_markup_in_names_and_paths_prints_literally(tmp_path):
+    g = nir.read(DIGITS)
+    g.nodes["[bold red]x"] = g.nodes.pop("lif1")
+    g.edges = [tuple("[bold red]x" if n == "lif1" else n for n in e) for e in g.edges]
+    path = tmp_path / "[red]m.nir"
+    nir.write(path, g)
+    code, out, err = invoke("inspect", path, "--dt", "1e-4")
+    assert code == 0, err
+    assert "[bold red]x" in out and "[red]m.nir" in out
+    target = tmp_path / "out[/]x"
+    code, out, err = invoke("compile", path, "-o", target, "--dt", "1e-4")
+    assert code == 0, err
+    assert "out[/]x" in out and (target / "program.json").is_file()
+    code, out, err = invoke("energy", target, "-i", DIGITS_X)
+    assert code == 0 and "[bold red]x" in out, err
+
+
+def test_usage_errors_are_one_line():
+    for args in (("simulate", DIGITS), ("bogus",), ("inspect", DIGITS, "--dt", "abc")):
+        proc = run(*args)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        assert proc.stderr.startswith("error: ") and "╭" not in proc.stderr

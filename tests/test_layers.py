@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "neurocomp"
 
 # From the bottom up. A stage is a module or a package (path relative to neurocomp/, no suffix).
 STAGES: tuple[tuple[str, ...], ...] = (
-    ("errors", "files", "progress"),
+    ("errors", "files", "inputs", "progress"),
     ("present",),  # HTML tables, plots, metrics: usable by every stage
     ("target",),  # chip descriptions (data)
     ("ir",),  # float and integer IR
@@ -29,7 +29,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("program",),  # the compiled artifact and its folder
     ("compiler",),
     ("api",),
-    ("cli", "__init__"),
+    ("cli", "__init__", "__main__"),
 )
 
 ALIASES = (

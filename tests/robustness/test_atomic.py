@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from robust_util import DIGITS, ROOT
+from robust_util import CASES, DIGITS, ROOT
 
 import neurocomp as nc
 import neurocomp.program.folder as program_mod
@@ -182,7 +182,7 @@ else:  # between moving the old program aside and renaming the new one into plac
     real = Path.rename
     def rename(self, target):
         out = real(self, target)
-        if ".old-" in str(target):
+        if str(target).endswith(".old"):  # files.py moves the old program to .NAME.xxxxxxxx.old
             stall()
         return out
     Path.rename = rename
@@ -236,3 +236,115 @@ def test_sigint_while_replacing_keeps_the_old_program(prog, tmp_path):
     assert done.returncode == 130, done.stderr
     assert os.listdir(tmp_path / "work") == ["build"]
     assert snapshot(out) == before
+
+
+# -- faults: kills, concurrent writers, ^C at any moment (real subprocesses) ---------------------
+
+LIGHT_CLI = [sys.executable, "-m", "neurocomp"]  # the console script's entry point
+
+
+def test_leftovers_of_a_killed_compile_are_removed_by_the_next(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    out = work / "build"
+    marker = tmp_path / "marker"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            SLOW_CLI,
+            str(marker),
+            "write",
+            "compile",
+            str(MODEL),
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    proc.kill()  # SIGKILL: no cleanup runs
+    proc.communicate()
+    left = os.listdir(work)
+    assert len(left) == 1 and left[0].startswith(".build."), left  # the killed run's temporary
+    ok = subprocess.run([*LIGHT_CLI, "compile", str(MODEL), "-o", str(out)], capture_output=True)
+    assert ok.returncode == 0, ok.stderr
+    assert os.listdir(work) == ["build"]
+    nc.load_program(out)
+
+
+def test_concurrent_compiles_into_one_folder_all_end_cleanly(tmp_path):
+    """Three compiles of different pipelines into the same -o at once: each exits 0, the folder
+    holds one complete program (the last to finish), nothing else is left."""
+    out = tmp_path / "build"
+    pipelines = ["fold", "prune{sparsity=0.3}", "prune{sparsity=0.6}"]
+    procs = [
+        subprocess.Popen(
+            [*LIGHT_CLI, "compile", str(MODEL), "-o", str(out), "--passes", p, "-q"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for p in pipelines
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        CASES["concurrent writers (3 compiles, one -o)"][f"exit {p.returncode}"] += 1
+        assert p.returncode == 0, err
+    assert os.listdir(tmp_path) == ["build"]
+    assert sorted(os.listdir(out)) == ["arrays.npz", "program.json"]
+    loaded = nc.load_program(out)
+    assert any(p.split("{")[0] in loaded.pipeline for p in pipelines)
+
+
+def _started(proc: subprocess.Popen) -> None:
+    """Wait until the child runs neurocomp's own code: it has begun importing numpy (which the
+    entry point does after installing its handler). Before that, Python's start-up (site,
+    about 30 ms) handles SIGINT itself; no program can change that."""
+    deadline = time.monotonic() + 60
+    maps = Path(f"/proc/{proc.pid}/maps")
+    while "_multiarray_umath" not in maps.read_text():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.002)
+
+
+def _interrupt_after(delay: float, args: list[str]) -> subprocess.CompletedProcess:
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _started(proc)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc")
+def test_sigint_at_any_moment_prints_one_line_and_exits_130(tmp_path):
+    """SIGINT from the imports to the end of a compile with calibration: either the run had
+    finished (exit 0, a complete program) or it prints `interrupted` and exits 130 with
+    nothing left."""
+    args = [*LIGHT_CLI, "compile", str(MODEL), "-o", "", "-q"]
+    args += ["--calibration", str(DIGITS / "digits_test.npz")]
+    where = args.index("-o") + 1
+    start = time.monotonic()
+    args[where] = str(tmp_path / "base")
+    baseline = subprocess.run(args, capture_output=True)
+    assert baseline.returncode == 0, baseline.stderr
+    duration = time.monotonic() - start
+    outcomes = []
+    for i in range(6):
+        work = tmp_path / f"run{i}"
+        work.mkdir()
+        args[where] = str(work / "build")
+        done = _interrupt_after(duration * i / 6, args)
+        if done.returncode == 0:
+            assert os.listdir(work) == ["build"] and done.stderr == b""
+            nc.load_program(work / "build")
+        else:
+            assert (done.returncode, done.stderr) == (130, b"interrupted\n"), done.stderr
+            assert os.listdir(work) == []
+        outcomes.append(done.returncode)
+        CASES["signals (SIGINT into a CLI compile)"][f"exit {done.returncode}"] += 1
+    assert outcomes.count(130) >= 3, outcomes  # most signals land while it runs
