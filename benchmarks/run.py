@@ -355,7 +355,7 @@ def machine() -> str:
 
     return (
         f"{cpu}, {os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} at the start: "
-        "the machine is shared), Python {platform.python_version()}, numpy "
+        f"the machine is shared), Python {platform.python_version()}, numpy "
         f"{np.__version__}, scipy {scipy.__version__}, neurocomp {nc.__version__}"
     )
 
