@@ -45,6 +45,8 @@ _EXPORTS = {
     "PassError": ".passes",
     "Trace": ".sim",
     "TargetError": ".target",
+    "sweep": ".explore",
+    "SweepResult": ".explore",
 }
 
 __all__ = [
@@ -75,6 +77,8 @@ __all__ = [
     "load_program",
     "rate_code",
     "simulate",
+    "sweep",
+    "SweepResult",
     "transform",
 ]
 
@@ -102,6 +106,7 @@ if TYPE_CHECKING:
         UnsupportedNodeError,
         Violation,
     )
+    from .explore import SweepResult, sweep
     from .files import OutputError
     from .frontend.onnx_frontend import rate_code
     from .ir import Network, Population, Projection

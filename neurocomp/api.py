@@ -353,12 +353,16 @@ def compile(
     chips: int | None = None,
     dt: float | None = None,
     reset: str | None = None,
+    fit: str | Mapping[str, Any] | None = None,
 ) -> Program:
     """Compile a network (a Network, .nir path or nir.NIRGraph) for a target chip.
 
     target: a shipped chip name ("reference") or a path to a chip TOML file. passes: a pipeline
     (quantization to the target's format is added or adjusted). calibration: sample input
     (T, batch, *input_shape) for passes and for activity-aware placement. chips: chips per board.
+    fit: a budget instead of passes, "cores=2,max_drop=0.01" (also synapse_bits=, energy_j= per
+    inference in joules): prune, quantize and fine-tune until the network fits, judged on a
+    validation split of the labelled calibration data (docs/passes.md#fitting-to-a-budget).
     Raises ResourceLimitError listing every limit the network exceeds.
     """
     if not isinstance(target, (str, os.PathLike, TargetSpec)):
@@ -373,7 +377,7 @@ def compile(
         else load(model, dt=dt, reset=reset, calibration=calibration)
     )
     _calibration("compile", net, calibration, labels)
-    return compile_network(net, target, pipeline, calibration, labels, chips)
+    return compile_network(net, target, pipeline, calibration, labels, chips, fit=fit)
 
 
 def load_program(directory: Any) -> Program:

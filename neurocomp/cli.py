@@ -26,7 +26,7 @@ import typer
 
 from . import api
 from .errors import InputError, NeurocompError, NirFileError
-from .files import check_output, replace_folder, write_atomic
+from .files import check_output, write_atomic
 from .inputs import check_chip_inputs, check_labels, check_time_batch, read_npz
 from .ir.integer import IntNetwork
 from .ir.network import Network
@@ -178,17 +178,9 @@ def _chip_inputs(path: Path, prog: Program) -> dict[str, np.ndarray]:
 
 
 def _save_program(prog: Program, out: Path) -> None:
-    """Write the program folder through files.replace_folder (locked, leftovers of killed runs
-    removed, a symlink followed). Program.save writes inside the temporary folder, so whatever
-    it leaves on a kill is inside it too."""
-
-    def write(tmp: Path) -> None:
-        inner = prog.save(tmp / "program")
-        for f in inner.iterdir():
-            f.rename(tmp / f.name)
-        inner.rmdir()
-
-    replace_folder(out, write, PROGRAM_FILES)
+    """Program.save writes through files.replace_folder (locked, leftovers of killed runs
+    removed, a symlink followed)."""
+    prog.save(out)
 
 
 def save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -434,6 +426,15 @@ def compile_cmd(
     reset: ResetOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
+    fit: Annotated[
+        str | None,
+        typer.Option(
+            "--fit",
+            help="A budget, e.g. 'cores=2,max_drop=0.01' (also synapse_bits=, energy_j=): "
+            "prune, quantize and fine-tune until the network fits (needs --calibration with "
+            "labels).",
+        ),
+    ] = None,
 ) -> None:
     """Compile a model for a chip and write the program folder (nothing is written on error)."""
 
@@ -445,9 +446,17 @@ def compile_cmd(
             cal_x = _load_inputs(calibration, net)
             cal_labels = _labels(calibration, cal_x)
         prog = api.compile(
-            net, target=target, passes=passes, calibration=cal_x, labels=cal_labels, chips=chips
+            net,
+            target=target,
+            passes=passes,
+            calibration=cal_x,
+            labels=cal_labels,
+            chips=chips,
+            fit=fit,
         )
         summary = dict(prog.summary)
+        if fit is not None:
+            summary["fit_path"] = prog.pass_reports[0]["path"]
         if cal_x is not None:
             check_chip_inputs(cal_x, prog.target)
             report = prog.energy(cal_x)
@@ -478,6 +487,13 @@ def compile_cmd(
     table.add_row("synapses kept", f"{summary['synapses']} of {summary['synapses_input']}")
     table.add_row("weight bits", str(summary["weight_bits"]))
     table.add_row("pipeline", str(summary["pipeline"]).replace(",", ", "))
+    for step in summary.get("fit_path", []):
+        table.add_row(
+            "fit step",
+            f"{step['sparsity']:.0%} pruned, {step['weight_bits']}-bit: {step['cores']} cores, "
+            f"{step['energy_per_inference_j']:.3e} J, validation accuracy "
+            f"{step['val_accuracy']:.4f}" + (" (fits)" if step["fits"] else ""),
+        )
     if "energy_per_inference_j" in summary:
         table.add_row(
             "energy",
@@ -601,6 +617,11 @@ def targets(json_out: JsonOpt = False, quiet: QuietOpt = False) -> None:
             f" static {s.energy.static_power_w} W per chip"
             f" ({static.kind if static else 'unspecified'})"
         )
+
+
+from .cli_sweep import sweep as _sweep  # noqa: E402 (it reads this module's helpers)
+
+app.command("sweep")(_sweep)
 
 
 _interrupted = False

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from .program.artifact import Program
 from .program.schema import CompileSummary
 from .sim.float_sim import simulate
 from .target.spec import TargetSpec, load_target
+from .train import passes as _training  # noqa: F401  (registers finetune, prune_gradual, ...)
 
 
 def _overflow(mode: str) -> Literal["saturate", "wrap"]:
@@ -62,7 +63,10 @@ def target_pipeline(passes: str | Sequence[Pass] | None, spec: TargetSpec) -> li
             seen = True
         out.append(p)
     if not seen:
-        out.append(
+        # Before the first pass that trains, so that training sees the chip's arithmetic.
+        first = next((i for i, p in enumerate(out) if getattr(p, "trains", False)), len(out))
+        out.insert(
+            first,
             Quantize(
                 weight_bits=fmt.weight_bits,
                 state_bits=fmt.state_bits,
@@ -70,7 +74,7 @@ def target_pipeline(passes: str | Sequence[Pass] | None, spec: TargetSpec) -> li
                 overflow=_overflow(fmt.overflow),
                 threshold_bits=fmt.threshold_bits,
                 bias_bits=fmt.bias_bits,
-            )
+            ),
         )
     return out
 
@@ -118,15 +122,23 @@ def build(
     labels: np.ndarray | None = None,
     chips: int | None = None,
     placement: str = "auto",
+    fit: Any = None,
 ) -> tuple[Program | None, list[Violation]]:
     """Everything `compile` does, returning the violations instead of raising on them."""
     spec = load_target(target, chips)
     cal = Calibration.of(calibration, labels)
-    pipeline = target_pipeline(passes, spec)
-    result = run_pipeline(net, pipeline, PassContext(calibration=cal))
+    fitted: dict[str, Any] = {}
+    source = net
+    if fit is not None:  # the search prunes, quantizes and fine-tunes (neurocomp.train.fit)
+        from .train.fit import fit_for_compile
+
+        net, fitted = fit_for_compile(net, spec, calibration, labels, fit, passes)
+    pipeline = [] if fitted else target_pipeline(passes, spec)
+    ctx = PassContext(calibration=cal, options={"format": spec.format})
+    result = run_pipeline(net, pipeline, ctx)
     activity = _activity(result.network, cal)
     intnet, violations = to_integers(result.network, spec)
-    reports = result.reports
+    reports = [fitted["report"]] if fitted else result.reports
     del result  # the float network after passes: not needed from here on (peak memory)
     for name in engines_for(spec):
         violations += engine(name).violations(intnet, spec.format)
@@ -134,7 +146,11 @@ def build(
     violations += mapping.violations
     if violations:
         return None, violations
-    summary = _summary(net, intnet, spec, mapping, pipeline)
+    summary = _summary(source, intnet, spec, mapping, pipeline)
+    if fitted:  # the network was quantized and trained by the search, not by a pipeline
+        summary = summary.model_copy(
+            update={"weight_bits": fitted["weight_bits"], "pipeline": fitted["pipeline"]}
+        )
     program = Program(
         target=spec,
         net=intnet,
@@ -156,9 +172,13 @@ def compile_network(
     labels: np.ndarray | None = None,
     chips: int | None = None,
     placement: str = "auto",
+    fit: Any = None,
 ) -> Program:
-    """Compile `net` for `target`; raises ResourceLimitError listing every violation."""
-    program, violations = build(net, target, passes, calibration, labels, chips, placement)
+    """Compile `net` for `target`; raises ResourceLimitError listing every violation.
+
+    fit: a budget ("cores=2,max_drop=0.01", a dict or a `neurocomp.train.fit.Budget`): prune,
+    quantize and fine-tune until the network fits (needs labelled calibration data)."""
+    program, violations = build(net, target, passes, calibration, labels, chips, placement, fit=fit)
     if program is None:
         raise ResourceLimitError(load_target(target, chips).name, violations)
     return program

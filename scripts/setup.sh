@@ -30,12 +30,13 @@ pip() {
 C="-c constraints.txt"
 pip install $C "torch==2.13.0"
 pip install $C --ignore-requires-python "lava-nc==0.10.0"
-pip install $C -e ".[frameworks,dev]"
+pip install $C -e ".[frameworks,dev,sweep]"
 pip install $C "norse==1.1.0" --no-deps
 pip install $C "neurobench==2.3.0" --no-deps
 "$VENV/bin/python" - <<'PY'
 import importlib
-for mod in ("neurocomp", "torch", "snntorch", "norse", "nir", "lava", "sanafe", "neurobench"):
+for mod in ("neurocomp", "torch", "snntorch", "norse", "nir", "lava", "sanafe", "neurobench",
+            "pandas", "pyarrow", "distributed"):
     importlib.import_module(mod) if mod != "lava" else importlib.util.find_spec("lava")
 PY
 echo "$want" > "$stamp"

@@ -26,10 +26,12 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("mapping",),
     ("backends",),  # engines that run integer programs
     ("analysis",),  # energy and latency
+    ("train",),  # differentiable twin, passes that train, fitting to a budget (torch, lazily)
     ("program",),  # the compiled artifact and its folder
     ("compiler",),
     ("api",),
-    ("cli", "__init__", "__main__"),
+    ("explore",),  # design-space sweeps over compile (nc.sweep)
+    ("cli", "cli_sweep", "__init__", "__main__"),
 )
 
 ALIASES = (

@@ -3,7 +3,8 @@ integer arithmetic, counting every event.
 
 Per step, per population (all integers, int64; D = decay_bits, U = 2**D):
 
-    drive = sum over projections of W s_pre (+ bias)       (recurrent ones: s_pre of step t-1)
+    drive = sum over projections of W s_pre (+ bias)       (recurrent ones: s_pre of step t-1;
+                                                            a synapse with delay d: d steps more)
     u = decay(u, du) + drive, then overflow                (u = drive without a current stage)
     v = decay(v, dv) + u + bias, then overflow
     s = v > threshold;  v = v_reset where s  (or v - threshold for subtractive reset)
@@ -25,6 +26,7 @@ from scipy import sparse
 
 from ..errors import InputError, Violation
 from ..ir.integer import IntNetwork, IntPopulation, IntProjection
+from ..ir.ops import SynapseDelayLine
 from ..mapping import Mapping
 from ..progress import advance
 from ..target.spec import NEURON_MODELS, NumberFormat
@@ -311,6 +313,8 @@ def _layerwise(net: IntNetwork) -> bool:
     """Whether every population can run over all steps at once, in order: only itself (a
     recurrent loop) or earlier populations and inputs feed it."""
     index = {p.name: i for i, p in enumerate(net.populations)}
+    if any(pr.delay is not None for pr in net.projections):
+        return False  # per-synapse delay lines run step by step
     return all(
         pr.pre not in index or index[pr.pre] < index[pr.post] or pr.pre == pr.post
         for pr in net.projections
@@ -564,10 +568,16 @@ def _run_stepwise(
     kern: dict[str, ProjectionKernel],
     steps: int,
 ) -> None:
-    """Step after step through every population (a later population feeds an earlier one)."""
+    """Step after step through every population (a later population feeds an earlier one, or
+    synapses have their own delays: delay lines)."""
     if state.count:
         for pop in net.populations:
             state.keep_for_counting(pop)
+    lines = {
+        pr.name: SynapseDelayLine(pr.weight, pr.delay, state.v[pr.post].shape[0], np.int64)
+        for pr in net.projections
+        if pr.delay is not None
+    }
     for t in range(steps):
         advance("simulate (bit-accurate)", t, steps)
         for pop in net.populations:
@@ -576,8 +586,14 @@ def _run_stepwise(
             for pr in net.projections_into(pop.name):
                 delayed = pr.recurrent or fmt.synapse_delay > 0
                 if delayed and t == 0:
+                    if pr.name in lines:  # the line's clock starts with an empty step
+                        lines[pr.name].push(np.zeros((batch, pr.weight.shape[1]), np.int64))
                     continue  # nothing has been sent yet
-                drive += kern[pr.name](_source(pr.pre, xs, state)[t - 1 if delayed else t])
+                src = _source(pr.pre, xs, state)[t - 1 if delayed else t]
+                if pr.name in lines:
+                    drive += lines[pr.name].push(src.astype(np.int64))
+                else:
+                    drive += kern[pr.name](src)
                 if pr.bias is not None:
                     drive += pr.bias
             _step(pop, t, _finish_drive(drive, fmt), state, fmt, net.decay_bits)

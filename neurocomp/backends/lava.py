@@ -11,6 +11,11 @@ Encoding of neurocomp's integers (weights w, threshold th, bias b, decays du, dv
   LIF vth = th, bias_mant = b with bias_exp = weight_shift (the synaptic input is shifted, the
   bias is not), du register = du - 1 (Lava adds 1), dv register = dv, the largest decay for no
   current stage.
+
+Lava's LIF resets v to 0 and adds its bias to v only. A population with reset by subtraction, or
+with a projection bias into its synaptic current, becomes neurocomp's own `NcLIF` instead
+(`neurocomp.backends.lava_neurons.lif`: Lava's fixed-point LIF arithmetic plus those two; a CPU
+model, as there is no Loihi 2 microcode for it), with u_bias = the sum of those biases.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import InputError, Violation
-from ..ir.integer import IntNetwork, IntPopulation
+from ..ir.integer import IntNetwork, IntPopulation, IntProjection
 from ..mapping import Mapping
 from ..target.spec import NumberFormat
 from .base import RunResult
@@ -87,6 +92,15 @@ class _Group:
     vth: int
 
 
+def _current_bias(net: IntNetwork, name: str) -> np.ndarray | None:
+    """Summed projection biases into population `name`'s synaptic input; None if there are none."""
+    total = None
+    for pr in net.projections_into(name):
+        if pr.bias is not None and np.any(pr.bias != 0):
+            total = pr.bias.astype(np.int64) if total is None else total + pr.bias
+    return total
+
+
 def _groups(p: IntPopulation, widths: LavaWidths) -> list[_Group]:
     du = p.du - 1 if p.du is not None else np.full(p.size, widths.decay_max)
     vth = p.threshold if p.threshold is not None else np.full(p.size, widths.vth_max)
@@ -110,6 +124,27 @@ def binary_inputs(net: IntNetwork, x: Any) -> dict[str, np.ndarray]:
     return xs
 
 
+def _synapses(
+    pr: IntProjection, rows: np.ndarray, cols: np.ndarray, batch: int, widths: LavaWidths, name: str
+) -> Any:
+    """The Sparse process (DelaySparse with delays) of synapses rows x cols of `pr`, for the
+    whole batch (block-diagonal); None when there are none."""
+    from lava.proc.sparse.process import DelaySparse, Sparse
+
+    w = sparse.csr_matrix(pr.weight[rows][:, cols])
+    if w.nnz == 0:
+        return None
+    eye = sparse.identity(batch, dtype=np.int64, format="csr")
+    big = sparse.kron(eye, 2 * w, format="csr")
+    kw = {"weights": big, "weight_exp": -1, "num_weight_bits": widths.weight_bits, "name": name}
+    if pr.delay is not None:
+        d = sparse.kron(eye, sparse.csr_matrix(pr.delay[rows][:, cols]), format="csr")
+        d.eliminate_zeros()
+        if d.nnz:  # Lava's delay d: the spike arrives d steps after Sparse's one
+            return DelaySparse(delays=d, **kw)
+    return Sparse(**kw)
+
+
 class LavaNetwork:
     """The Lava processes of one program for one batch, ready to run for T steps."""
 
@@ -118,49 +153,85 @@ class LavaNetwork:
     ) -> None:
         import_lava()
         from lava.proc.lif.process import LIF
-        from lava.proc.sparse.process import Sparse
+
+        from .lava_neurons.lif import NcLIF
 
         self.net, self.batch = net, batch
         widths = LavaWidths.of(fmt)
         self.groups = {p.name: _groups(p, widths) for p in net.populations}
         self.lif: dict[tuple[str, int], Any] = {}
         for p in net.populations:
+            u_bias = _current_bias(net, p.name)
+            own = u_bias is not None or (p.spiking and p.reset == "subtract")
             for k, g in enumerate(self.groups[p.name]):
                 n = g.index.size * batch
-                bias = np.tile(p.bias[g.index], batch)
-                self.lif[(p.name, k)] = LIF(
-                    shape=(n,),
-                    du=g.du,
-                    dv=g.dv,
-                    vth=g.vth,
-                    bias_mant=bias,
-                    bias_exp=np.full(n, widths.bias_exp),
-                    name=f"{p.name}#{k}",
-                )
+                kw: dict[str, Any] = {
+                    "shape": (n,),
+                    "du": g.du,
+                    "dv": g.dv,
+                    "vth": g.vth,
+                    "bias_mant": np.tile(p.bias[g.index], batch),
+                    "bias_exp": np.full(n, widths.bias_exp),
+                    "name": f"{p.name}#{k}",
+                }
+                if own:
+                    kw["subtract"] = p.spiking and p.reset == "subtract"
+                    if u_bias is not None:
+                        kw["u_bias"] = np.tile(u_bias[g.index], batch)
+                self.lif[(p.name, k)] = (NcLIF if own else LIF)(**kw)
         self.sources: dict[str, Any] = {}
         self.sparse = []
         for pr in net.projections:
             pre_parts = self._parts(pr.pre)
+            if self._conv(pr, pre_parts):
+                continue
             for k, g in enumerate(self.groups[pr.post]):
-                rows = pr.weight[g.index]
                 for port, cols in pre_parts:
-                    w = sparse.csr_matrix(rows[:, cols])
-                    if w.nnz == 0:
+                    syn = _synapses(pr, g.index, cols, batch, widths, f"{pr.name}->{pr.post}#{k}")
+                    if syn is None:
                         continue
-                    big = sparse.kron(
-                        sparse.identity(batch, dtype=np.int64, format="csr"), 2 * w, format="csr"
-                    )
-                    syn = Sparse(
-                        weights=big,
-                        weight_exp=-1,
-                        num_weight_bits=widths.weight_bits,
-                        name=f"{pr.name}->{pr.post}#{k}",
-                    )
                     port.connect(syn.s_in)
                     syn.a_out.connect(self.lif[(pr.post, k)].a_in)
                     self.sparse.append(syn)
         self.record = record
         self.run_cfg: Any = None  # default: Loihi2SimCfg(select_tag="fixed_pt")
+
+    def _conv(self, pr: IntProjection, pre_parts: list[tuple[Any, np.ndarray]]) -> bool:
+        """Emit `pr` as one Lava Conv (its kernel shared, the batch as groups) when it is a
+        convolution between single processes; False when it must be expanded into Sparse."""
+        if pr.conv is None or pr.delay is not None:
+            return False
+        if len(pre_parts) != 1 or len(self.groups[pr.post]) != 1:
+            return False
+        from lava.proc.conv.process import Conv
+
+        c, b = pr.conv, self.batch
+        ch, h, w = c.in_shape
+        oc, oh, ow = c.out_shape
+        # Lava: (X, Y, C) = (W, H, C) layout, kernel (C_out, kW, kH, C_in), true convolution
+        kernel = c.kernel.transpose(0, 3, 2, 1)[:, ::-1, ::-1]
+        conv = Conv(
+            weight=np.ascontiguousarray(np.concatenate([kernel] * b, axis=0)),
+            input_shape=(w, h, b * ch),
+            padding=c.padding[::-1],
+            stride=c.stride[::-1],
+            dilation=c.dilation[::-1],
+            groups=c.groups * b,
+            name=f"{pr.name}->{pr.post}#0",
+        )
+        port, _ = pre_parts[0]
+
+        def to_lava(p: Any) -> Any:
+            return p.reshape((b, ch, h, w)).transpose([3, 2, 0, 1]).reshape((w, h, b * ch))
+
+        if isinstance(port, _Deferred):
+            _Deferred(self, port.name, to_lava).connect(conv.s_in)
+        else:
+            to_lava(port).connect(conv.s_in)
+        out = conv.a_out.reshape((ow, oh, b, oc)).transpose([2, 3, 1, 0])
+        out.reshape((b * oc * oh * ow,)).connect(self.lif[(pr.post, 0)].a_in)
+        self.sparse.append(conv)
+        return True
 
     def _parts(self, pre: str) -> list[tuple[Any, np.ndarray]]:
         """(out port, pre neuron indices) for every process carrying `pre`'s spikes."""
@@ -187,8 +258,8 @@ class LavaNetwork:
         for name, pending in list(self.sources.items()):
             data = xs[name].reshape(steps, -1)  # (T, batch * n): sample-major like the kron
             src = Source(data=data.T.astype(np.int32))
-            for port in pending or []:
-                src.s_out.connect(port)
+            for view, port in pending or []:
+                _view(src.s_out, view).connect(port)
             self.sources[name] = src
         sinks, monitors = {}, {}
         for (name, k), lif in self.lif.items():
@@ -238,13 +309,18 @@ class LavaNetwork:
 class _Deferred:
     """An input port to connect once the input's RingBuffer exists (it needs the data)."""
 
-    def __init__(self, owner: LavaNetwork, name: str) -> None:
-        self.owner, self.name = owner, name
+    def __init__(self, owner: LavaNetwork, name: str, view: Any = None) -> None:
+        self.owner, self.name, self.view = owner, name, view
 
     def connect(self, port: Any) -> None:
         pending = self.owner.sources.get(self.name) or []
-        pending.append(port)
+        pending.append((self.view, port))
         self.owner.sources[self.name] = pending
+
+
+def _view(port: Any, view: Any) -> Any:
+    """`port`, or the virtual port `view` makes of it (a reshape and transpose)."""
+    return port if view is None else view(port)
 
 
 def run_lava(net: IntNetwork, x: Any, fmt: NumberFormat, record: bool = False) -> dict[str, Any]:

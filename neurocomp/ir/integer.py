@@ -37,8 +37,27 @@ class IntPopulation:
 
 
 @dataclass(frozen=True, eq=False)
+class IntConv:
+    """A projection's synapses as one shared 2-d kernel: `weight` is exactly its expansion.
+
+    `kernel` is (C_out, C_in / groups, kh, kw) int64, applied as PyTorch's and NIR's
+    cross-correlation to (C, H, W) signals."""
+
+    kernel: np.ndarray
+    in_shape: tuple[int, int, int]
+    out_shape: tuple[int, int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    groups: int
+
+
+@dataclass(frozen=True, eq=False)
 class IntProjection:
-    """Integer synapses (post x pre CSR, int64) and a per-step integer bias onto `post`."""
+    """Integer synapses (post x pre CSR, int64) and a per-step integer bias onto `post`.
+
+    `delay`: each synapse's delay in steps beyond the chip's `synapse_delay`, a CSR matrix with
+    `weight`'s indptr and indices (explicit zeros kept); None: no delays."""
 
     name: str
     pre: str
@@ -46,6 +65,12 @@ class IntProjection:
     weight: sparse.csr_matrix
     bias: np.ndarray | None = None
     recurrent: bool = False
+    delay: sparse.csr_matrix | None = None
+    conv: IntConv | None = None  # set on chips that store convolution weights once
+
+    @property
+    def max_delay(self) -> int:
+        return int(self.delay.data.max()) if self.delay is not None and self.delay.nnz else 0
 
 
 @dataclass(frozen=True, eq=False)

@@ -9,6 +9,7 @@ Layouts follow PyTorch and NIR: channels first, weights `(out, in)` and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -269,12 +270,18 @@ class Matrix:
     """Explicit synapses: y = W x (+ b) on flattened signals; W is a (post, pre) CSR matrix.
 
     Passes fold every chain of linear operators into one Matrix, the form mapping and chips use.
+    `delay` (post, pre), integer steps: synapse (i, j) delivers x_j of `delay[i, j]` steps ago
+    (an entry it does not store: 0 steps); None: no delays. A delayed Matrix is stateful:
+    simulators apply it through a `SynapseDelayLine`.
     """
 
     weight: sparse.csr_matrix
     in_shape: Shape
     out_shape_: Shape
     bias: np.ndarray | None = None  # (post,) flattened
+    delay: sparse.csr_matrix | None = None
+    # the 2-d convolution this matrix expands (weights as before quantization), when it is one
+    conv: Conv | None = None
 
     def out_shape(self, in_shape: Shape) -> Shape:
         if tuple(in_shape) != tuple(self.in_shape):
@@ -285,6 +292,8 @@ class Matrix:
         return self.weight
 
     def apply(self, x: np.ndarray, with_bias: bool = True) -> np.ndarray:
+        if self.delay is not None:
+            raise TypeError("a delayed Matrix is stateful: apply it through a SynapseDelayLine")
         flat = x.reshape(x.shape[0], -1)
         y = np.asarray(self.weight @ flat.T).T
         if with_bias and self.bias is not None:
@@ -314,3 +323,60 @@ class DelayLine:
         y = flat[slots, :, np.arange(self.steps.size)].T  # (B, N)
         self.t += 1
         return y.reshape(x.shape)
+
+
+def aligned_delays(weight: sparse.csr_matrix, delay: sparse.csr_matrix | None) -> np.ndarray:
+    """The delay of every stored synapse of `weight` (canonical CSR: sorted, no zeros), in the
+    order of `weight.data`."""
+    if delay is None:
+        return np.zeros(weight.nnz, dtype=np.int64)
+    pattern = sparse.csr_matrix(
+        (np.ones(weight.nnz, dtype=np.int64), weight.indices, weight.indptr), shape=weight.shape
+    )
+    shifted = sparse.csr_matrix(pattern.multiply(sparse.csr_matrix(delay)) + pattern)
+    shifted.sort_indices()
+    return np.asarray(shifted.data, dtype=np.int64) - 1
+
+
+def by_delay(weight: sparse.csr_matrix, delay: sparse.csr_matrix | None) -> list[tuple[int, Any]]:
+    """(steps, the synapses of `weight` with that delay) for every delay present, ascending."""
+    w = sparse.csr_matrix(weight, copy=True)
+    w.eliminate_zeros()
+    w.sort_indices()
+    if delay is None:
+        return [(0, w)]
+    steps = aligned_delays(w, delay)
+    out = []
+    for d in np.unique(steps) if steps.size else np.zeros(1, dtype=np.int64):
+        part = sparse.csr_matrix(
+            (w.data * (steps == d), w.indices.copy(), w.indptr.copy()), shape=w.shape
+        )
+        part.eliminate_zeros()  # in place: hence the copies of w's index arrays
+        out.append((int(d), part))
+    return out
+
+
+class SynapseDelayLine:
+    """Applies a delayed synapse matrix over successive steps: y[t] = sum_d W_d x[t - d]."""
+
+    def __init__(
+        self, weight: sparse.csr_matrix, delay: sparse.csr_matrix | None, batch: int, dtype: Any
+    ) -> None:
+        self.parts = by_delay(weight, delay)
+        self.length = max(d for d, _ in self.parts) + 1
+        self.buffer = np.zeros((self.length, batch, weight.shape[1]), dtype=dtype)
+        self.t = 0
+
+    def push(self, x: np.ndarray) -> np.ndarray:
+        """x: (B, n_pre) this step's input; returns (B, n_post)."""
+        self.buffer[self.t % self.length] = x
+        y = None
+        for d, w in self.parts:
+            if d > self.t:
+                continue  # nothing sent that long ago
+            part = np.asarray(w @ self.buffer[(self.t - d) % self.length].T).T
+            y = part if y is None else y + part
+        self.t += 1
+        if y is None:
+            return np.zeros((x.shape[0], self.parts[0][1].shape[0]), dtype=self.buffer.dtype)
+        return y

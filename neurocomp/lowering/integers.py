@@ -12,9 +12,9 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import NeurocompError, Violation
-from ..ir.integer import IntNetwork, IntPopulation, IntProjection
+from ..ir.integer import IntConv, IntNetwork, IntPopulation, IntProjection
 from ..ir.network import Network
-from ..ir.ops import Matrix
+from ..ir.ops import Matrix, aligned_delays
 from ..target.spec import NumberFormat, TargetSpec
 
 
@@ -93,31 +93,97 @@ def stored_violations(net: IntNetwork, fmt: NumberFormat) -> list[Violation]:
 
 
 def _biases_to_neurons(
-    pops: list[IntPopulation], projections: list[IntProjection]
+    pops: list[IntPopulation], projections: list[IntProjection], refuse_current: bool
 ) -> tuple[list[IntPopulation], list[IntProjection], list[Violation]]:
-    """For chips whose only bias adds to v: move projection biases into the neuron bias (a
-    constant input, present from the first step); refuse biases into a synaptic current."""
+    """Move projection biases onto neurons without a current stage into the neuron bias (a
+    constant input, present from the first step). A bias into a synaptic current stays on its
+    projection, or is refused (`refuse_current`: the chip's bias adds to v only)."""
     by_name = {p.name: p for p in pops}
     extra = {p.name: np.zeros(p.size, dtype=np.int64) for p in pops}
     violations, kept = [], []
     for pr in projections:
-        if pr.bias is not None and np.any(pr.bias != 0):
-            if by_name[pr.post].du is not None:
+        bias = pr.bias
+        if bias is not None and np.any(bias != 0):
+            if by_name[pr.post].du is None:
+                extra[pr.post] += bias
+                bias = None
+            elif refuse_current:
                 violations.append(
                     Violation(
                         pr.post,
                         "bias into the synaptic current",
-                        f"on {int(np.count_nonzero(pr.bias))} neurons",
+                        f"on {int(np.count_nonzero(bias))} neurons",
                         0,
                         f"projection '{pr.name}': the chip's bias adds to v only; "
                         "train that layer without bias or with current-free neurons",
                     )
                 )
-            else:
-                extra[pr.post] += pr.bias
-        kept.append(IntProjection(pr.name, pr.pre, pr.post, pr.weight, None, pr.recurrent))
+                bias = None
+        else:
+            bias = None
+        kept.append(dataclasses.replace(pr, bias=bias))
     pops = [dataclasses.replace(p, bias=p.bias + extra[p.name]) for p in pops]
     return pops, kept, violations
+
+
+def _int_conv(op: Matrix, weight: sparse.csr_matrix, scale: np.ndarray) -> IntConv | None:
+    """The integer kernel of a convolution projection, if its integer synapses are exactly that
+    kernel's expansion (one scale per output channel, no synapse pruned on its own)."""
+    conv = op.conv
+    if conv is None or not _delay_free(op):
+        return None
+    per_channel = scale.reshape(conv.weight.shape[0], -1)
+    if np.any(per_channel != per_channel[:, :1]):
+        return None
+    kernel = np.round(conv.weight / per_channel[:, 0, None, None, None]).astype(np.int64)
+    expanded = sparse.csr_matrix(
+        dataclasses.replace(conv, weight=kernel.astype(np.float64), bias=None).matrix(op.in_shape)
+    )
+    diff = sparse.csr_matrix(expanded - weight.astype(np.float64))
+    diff.eliminate_zeros()
+    if diff.nnz:
+        return None
+    c, h, w = (int(n) for n in op.in_shape)
+    oc, oh, ow = (int(n) for n in op.out_shape_)
+    return IntConv(
+        kernel=kernel,
+        in_shape=(c, h, w),
+        out_shape=(oc, oh, ow),
+        stride=(int(conv.stride[0]), int(conv.stride[1])),
+        padding=(int(conv.padding[0]), int(conv.padding[1])),
+        dilation=(int(conv.dilation[0]), int(conv.dilation[1])),
+        groups=int(conv.groups),
+    )
+
+
+def _delay_free(op: Matrix) -> bool:
+    return op.delay is None or op.delay.nnz == 0
+
+
+def _int_delays(
+    name: str, post: str, weight: sparse.csr_matrix, op: Matrix, spec: TargetSpec
+) -> tuple[sparse.csr_matrix | None, list[Violation]]:
+    """The synaptic delays of a projection aligned with its integer weights, and a violation
+    when the chip's delay field (`synapse_format.delay_bits`) cannot hold the longest."""
+    if op.delay is None:
+        return None, []
+    weight.sort_indices()
+    steps = aligned_delays(weight, op.delay)
+    delay = sparse.csr_matrix((steps, weight.indices.copy(), weight.indptr.copy()), weight.shape)
+    need = int(steps.max()) if steps.size else 0
+    limit = (1 << spec.synapse_format.delay_bits) - 1
+    if need > limit:
+        field = spec.synapse_format.delay_bits
+        return delay, [
+            Violation(
+                post,
+                "synaptic delay",
+                f"{need} steps",
+                f"{limit} steps",
+                f"projection '{name}': the chip's delay field has {field} bits",
+            )
+        ]
+    return (delay if need else None), []
 
 
 def to_integers(net: Network, spec: TargetSpec) -> tuple[IntNetwork, list[Violation]]:
@@ -183,9 +249,18 @@ def to_integers(net: Network, spec: TargetSpec) -> tuple[IntNetwork, list[Violat
                     f"projection '{pr.name}'",
                 )
             )
-        projections.append(IntProjection(pr.name, pr.pre, pr.post, weight, bias, pr.recurrent))
-    if not fmt.current_bias:
-        pops, projections, more = _biases_to_neurons(pops, projections)
+        delay, more = _int_delays(pr.name, pr.post, weight, op, spec)
+        violations += more
+        conv = (
+            _int_conv(op, weight, scales[pr.post])
+            if spec.synapse_format.shared_conv_weights
+            else None
+        )
+        projections.append(
+            IntProjection(pr.name, pr.pre, pr.post, weight, bias, pr.recurrent, delay, conv)
+        )
+    if not fmt.current_bias or fmt.bias_to_neuron:
+        pops, projections, more = _biases_to_neurons(pops, projections, not fmt.current_bias)
         violations += more
     inputs = {k: tuple(v) for k, v in net.inputs.items()}
     return IntNetwork(

@@ -20,7 +20,15 @@ from ..progress import advance
 from ..target.spec import TargetSpec
 from .pack import Core, count_output_axons, destinations, first_fit, neuron_cores
 from .place import hop_matrices, place, slot_coords
-from .split import Block, incoming_by_source, list_bits_lower, neuron_order, split_population
+from .split import (
+    Block,
+    conv_sources,
+    delayed_sources,
+    incoming_by_source,
+    list_bits_lower,
+    neuron_order,
+    split_population,
+)
 
 MAX_OUTPUT_AXON_ROUNDS = 12
 # Mappings above this many times the lower bound of cores also try smaller blocks, which cores
@@ -117,9 +125,14 @@ def lower_bound(net: IntNetwork, spec: TargetSpec) -> dict[str, int]:
     bits = axons = 0
     for pop in net.populations:
         order = neuron_order(pop)
-        for w in incoming_by_source(net, pop).values():
+        delayed = delayed_sources(net, pop)
+        kernels = conv_sources(net, pop, spec)
+        for pre, w in incoming_by_source(net, pop).items():
             axons += int(np.count_nonzero(np.bincount(w.indices, minlength=w.shape[1])))
-            bits += list_bits_lower(w, spec, order)
+            if pre in kernels:  # at least one copy of the kernel
+                bits += kernels[pre]
+            else:
+                bits += list_bits_lower(w, spec, order, pre in delayed)
     bounds = {
         "neurons": math.ceil(net.neurons / lim.neurons),
         "synapse_bits": math.ceil(bits / lim.synapse_memory_bits),

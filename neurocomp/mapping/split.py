@@ -49,19 +49,44 @@ def neuron_order(pop: IntPopulation) -> np.ndarray:
     return idx
 
 
-def _entry_bits(spec: TargetSpec) -> int:
+def _entry_bits(spec: TargetSpec, delayed: bool = False) -> int:
+    """Bits of one sparse synapse entry; the delay field only in lists of delayed synapses (and
+    in a dense list of them, with each weight)."""
     f = spec.synapse_format
-    return spec.format.weight_bits + f.index_bits + f.delay_bits
+    return spec.format.weight_bits + f.index_bits + (f.delay_bits if delayed else 0)
 
 
-def list_bits(counts: np.ndarray, spec: TargetSpec, block_neurons: int | None = None) -> int:
+def delayed_sources(net: IntNetwork, pop: IntPopulation) -> frozenset[str]:
+    """Sources of `pop` with synaptic delays: their synapse lists carry the delay field."""
+    return frozenset(pr.pre for pr in net.projections_into(pop.name) if pr.delay is not None)
+
+
+def conv_sources(net: IntNetwork, pop: IntPopulation, spec: TargetSpec) -> dict[str, int]:
+    """Sources of `pop` whose one projection is a shared convolution kernel, and the synapse
+    memory that kernel takes in each core holding neurons of `pop` (its weights once, in whole
+    words after a list header); an expanded list per axon for every other source."""
+    f = spec.synapse_format
+    into = net.projections_into(pop.name)
+    out = {}
+    for pr in into:
+        if pr.conv is not None and sum(p.pre == pr.pre for p in into) == 1:
+            taps = int(pr.conv.kernel.size)
+            words = -(-(f.header_bits + taps * spec.format.weight_bits) // f.word_bits)
+            out[pr.pre] = words * f.word_bits
+    return out
+
+
+def list_bits(
+    counts: np.ndarray, spec: TargetSpec, block_neurons: int | None = None, delayed: bool = False
+) -> int:
     """Synapse memory of axons with `counts` synapses each; the cheaper of sparse (weight +
     index per synapse) and dense (a weight for every neuron of the block) per axon."""
     f = spec.synapse_format
     counts = counts[counts > 0].astype(np.int64)
-    sparse_words = -(-(f.header_bits + counts * _entry_bits(spec)) // f.word_bits)
+    sparse_words = -(-(f.header_bits + counts * _entry_bits(spec, delayed)) // f.word_bits)
     if block_neurons is not None:
-        dense = -(-(f.header_bits + block_neurons * spec.format.weight_bits) // f.word_bits)
+        per = spec.format.weight_bits + (f.delay_bits if delayed else 0)
+        dense = -(-(f.header_bits + block_neurons * per) // f.word_bits)
         sparse_words = np.minimum(sparse_words, dense)
     return int(sparse_words.sum()) * f.word_bits
 
@@ -78,14 +103,20 @@ def chunks(indptr: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:], strict=False))
 
 
-def list_bits_lower(w: sparse.csr_matrix, spec: TargetSpec, order: np.ndarray | None = None) -> int:
+def list_bits_lower(
+    w: sparse.csr_matrix,
+    spec: TargetSpec,
+    order: np.ndarray | None = None,
+    delayed: bool = False,
+) -> int:
     """A lower bound of the synapse memory of the axons (columns) of `w` (rows: neurons, taken
     in `order` by the blocks), over every split into contiguous blocks. Per axon: one header;
     per synapse, the cheaper of a sparse entry and, in a dense list, the weights up to the
     axon's next target in block order (a dense list spans at least from its first to its last
     target); rounded up to whole words once per axon."""
     f = spec.synapse_format
-    entry, wbits = _entry_bits(spec), spec.format.weight_bits
+    entry = _entry_bits(spec, delayed)
+    wbits = spec.format.weight_bits + (f.delay_bits if delayed else 0)  # a dense list's entry
     by_axon = sparse.csc_matrix(w)
     by_axon.sort_indices()
     ptr = by_axon.indptr
@@ -142,15 +173,20 @@ def block_stats(
     start: int,
     stop: int,
     sources: dict[str, sparse.csr_matrix],
+    delayed: frozenset[str] = frozenset(),
+    kernels: dict[str, int] | None = None,
 ) -> Block:
     syn = axons = bits = 0
     fan = np.zeros(stop - start, dtype=np.int64)
-    for w in sources.values():
+    for k, w in sources.items():
         part = w[start:stop]
         per_axon = np.asarray(part.sum(axis=0)).reshape(-1)
         syn += int(part.sum())
         axons += int(np.count_nonzero(per_axon))
-        bits += list_bits(per_axon, spec, stop - start)
+        if kernels and k in kernels:
+            bits += kernels[k] if part.nnz else 0
+        else:
+            bits += list_bits(per_axon, spec, stop - start, k in delayed)
         fan += np.asarray(part.sum(axis=1)).reshape(-1)
     return Block(name, start, stop, syn, bits, axons, int(fan.max()) if fan.size else 0)
 
@@ -158,15 +194,23 @@ def block_stats(
 class _SynapseLists:
     """Synapses per input axon of the block being grown, and what one more neuron costs."""
 
-    def __init__(self, spec: TargetSpec, sources: dict[str, sparse.csr_matrix]) -> None:
+    def __init__(
+        self,
+        spec: TargetSpec,
+        sources: dict[str, sparse.csr_matrix],
+        delayed: frozenset[str] = frozenset(),
+        kernels: dict[str, int] | None = None,
+    ) -> None:
         self.format = spec.synapse_format
-        self.entry = _entry_bits(spec)
+        self.entry = {k: _entry_bits(spec, k in delayed) for k in sources}
+        self.kernels = kernels or {}
+        self.started: set[str] = set()  # kernels already charged in this block
         self.sources = sources
         self.counts = {k: np.zeros(w.shape[1], dtype=np.int64) for k, w in sources.items()}
 
-    def _words(self, n: np.ndarray) -> np.ndarray:
+    def _words(self, n: np.ndarray, entry: int) -> np.ndarray:
         f = self.format
-        return np.where(n > 0, -(-(f.header_bits + n * self.entry) // f.word_bits), 0)
+        return np.where(n > 0, -(-(f.header_bits + n * entry) // f.word_bits), 0)
 
     def cost(self, i: int) -> tuple[int, int, list[tuple[str, np.ndarray, np.ndarray]]]:
         """Synapse-memory bits and input axons that neuron i adds, and the axons it touches."""
@@ -178,9 +222,14 @@ class _SynapseLists:
                 continue
             idx, mult = w.indices[lo:hi], w.data[lo:hi]
             old = self.counts[k][idx]
-            d_bits += (
-                int((self._words(old + mult) - self._words(old)).sum()) * self.format.word_bits
-            )
+            if k in self.kernels:
+                d_bits += 0 if k in self.started else self.kernels[k]
+            else:
+                e = self.entry[k]
+                d_bits += (
+                    int((self._words(old + mult, e) - self._words(old, e)).sum())
+                    * self.format.word_bits
+                )
             d_axons += int(np.count_nonzero(old == 0))
             touched.append((k, idx, mult))
         return d_bits, d_axons, touched
@@ -188,10 +237,12 @@ class _SynapseLists:
     def add(self, touched: list[tuple[str, np.ndarray, np.ndarray]]) -> None:
         for k, idx, mult in touched:
             self.counts[k][idx] += mult
+            self.started.add(k)
 
     def clear(self) -> None:
         for c in self.counts.values():
             c[:] = 0
+        self.started.clear()
 
 
 def _one_neuron_violations(name: str, bits: int, axons: int, lim: CoreLimits) -> list[Violation]:
@@ -234,7 +285,9 @@ def split_population(
     sources = incoming_by_source(net, pop)
     if np.any(order != np.arange(pop.size)):  # a permuted copy only where the order changes
         sources = {k: w[order] for k, w in sources.items()}
-    lists = _SynapseLists(spec, sources)
+    delayed = delayed_sources(net, pop)
+    kernels = conv_sources(net, pop, spec)
+    lists = _SynapseLists(spec, sources, delayed, kernels)
     fan_in = np.zeros(pop.size, dtype=np.int64)
     for w in sources.values():
         fan_in += np.diff(w.indptr)
@@ -248,7 +301,7 @@ def split_population(
             advance(f"map: split {name}", i, pop.size)
         d_bits, d_axons, touched = lists.cost(i)
         if i > start and not _fits(i - start, bits + d_bits, axons + d_axons, cap, budget):
-            blocks.append(block_stats(spec, name, start, i, sources))
+            blocks.append(block_stats(spec, name, start, i, sources, delayed, kernels))
             start, bits, axons = i, 0, 0
             lists.clear()
             d_bits, d_axons, touched = lists.cost(i)
@@ -258,7 +311,7 @@ def split_population(
         bits += d_bits
         axons += d_axons
     if pop.size > start:
-        blocks.append(block_stats(spec, name, start, pop.size, sources))
+        blocks.append(block_stats(spec, name, start, pop.size, sources, delayed, kernels))
     if pop.size > 4096:
         advance(f"map: split {name}", pop.size, pop.size)
     return blocks, violations

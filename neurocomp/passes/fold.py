@@ -8,27 +8,51 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy import sparse
 
 from ..ir.network import Network, NeuronParams, Population, Projection
-from ..ir.ops import Delay, Matrix, Op, Shape
+from ..ir.ops import Conv, Delay, Matrix, Op, Shape
 from .base import PassContext, PassError, PassResult, register
 
 
+def _delays(ops: tuple[Op, ...], in_shape: Shape, name: str) -> tuple[Any, Any, int]:
+    """Delays of a chain as (per pre neuron or None, per post neuron or None, steps for all): a
+    Delay before every linear operator delays its pre neuron's synapses, one after them its post
+    neuron's; a uniform one delays every synapse. Anything else has no per-synapse form."""
+    linear = [i for i, op in enumerate(ops) if not isinstance(op, Delay)]
+    pre = post = None
+    common = 0
+    for i, op in enumerate(ops):
+        if not isinstance(op, Delay) or not op.steps.any():
+            continue
+        steps = op.steps.reshape(-1).astype(np.int64)
+        if np.all(steps == steps[0]):
+            common += int(steps[0])
+        elif not linear or i < linear[0]:
+            pre = steps if pre is None else pre + steps
+        elif i > linear[-1]:
+            post = steps if post is None else post + steps
+        else:
+            raise PassError(
+                f"projection '{name}': a Delay between two linear operators that differs per "
+                "element has no per-synapse form; move it before or after them"
+            )
+    return pre, post, common
+
+
 def compose(ops: tuple[Op, ...], in_shape: Shape, name: str) -> Matrix:
-    """The (post, pre) matrix and bias of a chain of linear operators: the product of each
-    operator's explicit synapse matrix; the bias is the chain's response to a zero input."""
+    """The (post, pre) matrix, bias and synaptic delays of a chain of operators: the product of
+    each linear operator's explicit synapse matrix; the bias is the chain's response to a zero
+    input; the delays those of the chain's Delay operators (see `_delays`). A bias behind a
+    Delay is present from the first step once folded, as a chip adds its bias every step: only
+    the first `delay` steps differ from the chain's."""
     shape = tuple(in_shape)
     weight = sparse.identity(int(np.prod(in_shape)), format="csr")
     for op in ops:
         if isinstance(op, Delay):
-            if op.steps.any():
-                raise PassError(
-                    f"projection '{name}': delays cannot be folded into a synapse matrix"
-                )
             continue
         weight = sparse.csr_matrix(op.matrix(shape) @ weight)
         shape = op.out_shape(shape)
@@ -41,7 +65,34 @@ def compose(ops: tuple[Op, ...], in_shape: Shape, name: str) -> Matrix:
         for op in active:
             y = op.apply(y)
         bias = y.reshape(-1)
-    return Matrix(weight, tuple(in_shape), shape, bias)
+    pre, post, common = _delays(ops, tuple(in_shape), name)
+    delay = None
+    if pre is not None or post is not None or common:
+        ones = sparse.csr_matrix(
+            (np.ones(weight.nnz, dtype=np.int64), weight.indices, weight.indptr), shape=weight.shape
+        )
+        d = ones * common
+        if pre is not None:
+            d = d + ones @ sparse.diags(pre)
+        if post is not None:
+            d = d + sparse.diags(post) @ ones
+        delay = sparse.csr_matrix(d, dtype=np.int64)
+        delay.eliminate_zeros()
+        delay.sort_indices()
+    return Matrix(weight, tuple(in_shape), shape, bias, delay)
+
+
+def _scaled_conv(conv: Conv | None, g: np.ndarray) -> Conv | None:
+    """The convolution with its output neurons' gains folded in; None unless every channel's
+    neurons share one gain (then it is still one kernel)."""
+    if conv is None:
+        return None
+    per_channel = g.reshape(conv.weight.shape[0], -1)
+    if np.any(per_channel != per_channel[:, :1]):
+        return None
+    ch = per_channel[:, 0]
+    bias = None if conv.bias is None else conv.bias * ch
+    return dataclasses.replace(conv, weight=conv.weight * ch[:, None, None, None], bias=bias)
 
 
 def _unit_gains(p: NeuronParams) -> NeuronParams:
@@ -73,12 +124,20 @@ def fold_network(net: Network) -> tuple[Network, dict[str, int]]:
         else:
             m = compose(pr.ops, net.shape_of(pr.pre), pr.name)
             composed += 1
+        only = pr.ops[0] if len(pr.ops) == 1 else None
+        if m.conv is None and isinstance(only, Conv) and only.ndim == 2:
+            m = dataclasses.replace(m, conv=only)
         g = gains[pr.post]
         if np.any(g != 1):
             weight = sparse.diags(g) @ m.weight
             weight = sparse.csr_matrix(weight)
             weight.eliminate_zeros()
-            m = Matrix(weight, m.in_shape, m.out_shape_, None if m.bias is None else g * m.bias)
+            m = dataclasses.replace(
+                m,
+                weight=weight,
+                bias=None if m.bias is None else g * m.bias,
+                conv=_scaled_conv(m.conv, g),
+            )
         projections.append(dataclasses.replace(pr, ops=(m,)))
     scaled = sum(1 for p in net.populations if np.any(gains[p.name] != 1))
     pops = tuple(dataclasses.replace(p, params=_unit_gains(p.params)) for p in net.populations)

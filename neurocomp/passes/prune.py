@@ -17,7 +17,6 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from ..ir.network import Network
-from ..ir.ops import Matrix
 from ..present.metrics import accuracy
 from ..sim.float_sim import simulate
 from .base import PassContext, PassError, PassResult, register
@@ -51,9 +50,7 @@ def correct_bias(pruned: Network, original: Network, rates: dict[str, np.ndarray
             s = quant.scale.reshape(-1)
             corr = np.round(corr / s) * s
         bias = corr if m.bias is None else m.bias + corr
-        projections.append(
-            dataclasses.replace(pr, ops=(Matrix(m.weight, m.in_shape, m.out_shape_, bias),))
-        )
+        projections.append(dataclasses.replace(pr, ops=(dataclasses.replace(m, bias=bias),)))
     return dataclasses.replace(pruned, projections=tuple(projections))
 
 
@@ -83,9 +80,7 @@ def _apply_masks(net: Network, keep: dict[str, np.ndarray]) -> Network:
         w = m.weight.copy()
         w.data = np.where(keep[pr.name], w.data, 0.0)
         w.eliminate_zeros()
-        projections.append(
-            dataclasses.replace(pr, ops=(Matrix(w, m.in_shape, m.out_shape_, m.bias),))
-        )
+        projections.append(dataclasses.replace(pr, ops=(dataclasses.replace(m, weight=w),)))
     return dataclasses.replace(net, projections=tuple(projections))
 
 

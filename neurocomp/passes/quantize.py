@@ -196,7 +196,7 @@ class Quantize:
                 "weights_clipped": clipped,
                 "weights_zeroed": int(w.nnz - weight.nnz),
             }
-            yield Matrix(weight, m.in_shape, m.out_shape_, bias), stats
+            yield dataclasses.replace(m, weight=weight, bias=bias), stats
 
     def _fit_registers(
         self, pop: Population, net: Network, s: np.ndarray

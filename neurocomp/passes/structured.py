@@ -22,7 +22,7 @@ from scipy import sparse
 from ..ir.network import Network, NeuronParams, Population
 from ..ir.ops import Matrix
 from ..sim.float_sim import simulate
-from .base import PassContext, PassResult, register
+from .base import PassContext, PassError, PassResult, register
 from .fold import ensure_folded, matrix_of
 
 
@@ -45,17 +45,25 @@ def reshape_neurons(
     for pr in net.projections:
         m = matrix_of(pr)
         w, bias, in_shape, out_shape = m.weight, m.bias, m.in_shape, m.out_shape_
+        delay = m.delay
+        if delay is not None and pr.pre == name and column_map is not None:
+            raise PassError(f"projection '{pr.name}': neurons with delayed synapses cannot merge")
         if pr.pre == name:
             w = sparse.csr_matrix(w @ column_map) if column_map is not None else w[:, keep]
+            delay = None if delay is None else delay[:, keep]
             in_shape = (int(keep.size),)
         if pr.post == name:
             w = w[keep, :]
+            delay = None if delay is None else delay[keep, :]
             bias = None if bias is None else bias[keep]
             out_shape = (int(keep.size),)
         w = sparse.csr_matrix(w)
         w.eliminate_zeros()
         w.sort_indices()
-        projections.append(dataclasses.replace(pr, ops=(Matrix(w, in_shape, out_shape, bias),)))
+        delay = None if delay is None else sparse.csr_matrix(delay)
+        projections.append(
+            dataclasses.replace(pr, ops=(Matrix(w, in_shape, out_shape, bias, delay),))
+        )
     return dataclasses.replace(net, populations=pops, projections=tuple(projections))
 
 

@@ -7,6 +7,7 @@ its notebook views in program/views.py.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -19,6 +20,7 @@ from ..backends.registry import engine as _engine
 from ..backends.registry import engines_for
 from ..backends.sanafe import SanafeReport, run_sanafe
 from ..errors import InputError
+from ..inputs import check_chip_inputs
 from ..ir.integer import IntNetwork
 from ..mapping import ChipMapping
 from ..target.spec import TargetSpec
@@ -45,6 +47,7 @@ class Program:
     # -- running ------------------------------------------------------------------------------
     def run(self, x: Any, record: bool = False, count: bool = True) -> RunResult:
         """Bit-accurate run on the target's integer semantics, counting events per core."""
+        self._check_input(x)
         return _engine("reference").run(
             self.net, x, self.target.format, mapping=self.mapping if count else None, record=record
         )
@@ -62,7 +65,16 @@ class Program:
                 f"engine '{engine}' is not available for target "
                 f"'{self.target.name}'; engines: {', '.join(self.engines)}"
             )
+        self._check_input(x)
         return _engine(engine).run(self.net, x, self.target.format, record=record)
+
+    def _check_input(self, x: Any) -> None:
+        """Input spikes (T >= 1, batch >= 1, ...) of values this chip can take (InputError)."""
+        if isinstance(x, Mapping):
+            xs = {str(k): np.asarray(v) for k, v in x.items()}
+        else:
+            xs = {"x": np.asarray(x)}
+        check_chip_inputs(xs, self.target)
 
     def simulate(self, x: Any, engine: str = "reference", output: str | None = None) -> np.ndarray:
         """Outputs (T, batch, *output_shape) of the program on input spikes x (T, batch, ...).

@@ -8,11 +8,8 @@ half-written program. Reading validates both files against each other before bui
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,7 +17,9 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import NeurocompError
-from ..ir.integer import IntNetwork, IntPopulation, IntProjection
+from ..files import replace_folder
+from ..ir.integer import IntConv, IntNetwork, IntPopulation, IntProjection
+from ..ir.ops import aligned_delays
 from ..lowering.integers import stored_violations
 from ..mapping import Mapping
 from ..mapping.pack import Core, count_output_axons, neuron_cores
@@ -68,6 +67,8 @@ The same as `python -m neurocomp.program.lava_run THIS_FOLDER spikes.npz [--loih
 the program's LavaNetwork and runs it (with --loihi2 under Loihi2HwCfg; Intel's lava-loihi
 package, available to INRC members, supplies the chip process models). spikes.npz holds `x`:
 binary input spikes (T, batch, *input_shape). Outputs go to lava_outputs.npz here.
+Layers with reset by subtraction or a bias into the synaptic current run neurocomp's own Lava
+neuron NcLIF (neurocomp.backends.lava_neurons.lif): a CPU model, with no Loihi 2 microcode.
 """
 
 import sys
@@ -117,6 +118,8 @@ def manifest(prog: Saved) -> Manifest:
             "recurrent": p.recurrent,
             "bias": p.bias is not None,
             "shape": list(p.weight.shape),
+            **({"delay": True} if p.delay is not None else {}),
+            **({"conv": _conv_entry(p.conv)} if p.conv is not None else {}),
         }
         for p in net.projections
     ]
@@ -157,6 +160,18 @@ def manifest_text(prog: Saved) -> str:
     return json.dumps(_plain(manifest(prog).model_dump()), indent=1, sort_keys=True) + "\n"
 
 
+def _conv_entry(c: IntConv) -> dict[str, Any]:
+    return {
+        "kernel_shape": list(c.kernel.shape),
+        "in_shape": list(c.in_shape),
+        "out_shape": list(c.out_shape),
+        "stride": list(c.stride),
+        "padding": list(c.padding),
+        "dilation": list(c.dilation),
+        "groups": c.groups,
+    }
+
+
 def arrays(net: IntNetwork) -> dict[str, np.ndarray]:
     """arrays.npz's members: per-neuron parameters, and each projection as CSR (int64)."""
     out: dict[str, np.ndarray] = {}
@@ -173,44 +188,25 @@ def arrays(net: IntNetwork) -> dict[str, np.ndarray]:
         out[f"proj/{pr.name}/data"] = w.data.astype(np.int64)
         if pr.bias is not None:
             out[f"proj/{pr.name}/bias"] = pr.bias.astype(np.int64)
+        if pr.delay is not None:  # one delay per stored synapse, in the order of data
+            out[f"proj/{pr.name}/delay"] = aligned_delays(w, pr.delay)
+        if pr.conv is not None:
+            out[f"proj/{pr.name}/kernel"] = pr.conv.kernel.astype(np.int64)
     return out
 
 
 def save_program(prog: Saved, directory: str | os.PathLike[str]) -> Path:
-    """Write the program folder atomically; an existing program there is replaced."""
-    target = Path(directory)
-    if target.exists() and (
-        not target.is_dir() or any(p.name not in PROGRAM_FILES for p in target.iterdir())
-    ):
-        raise ProgramError(
-            f"{target}: exists and is not a neurocomp program folder; choose another -o"
-        )
-    missing = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
-    if target.parent.exists():  # leftovers of an interrupted earlier save
-        for stale in target.parent.glob(f".{target.name}.old-*"):
-            shutil.rmtree(stale, ignore_errors=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    try:
+    """Write the program folder atomically through `files.replace_folder`: locked against
+    concurrent writers, leftovers of killed runs removed, a symlink followed; an existing
+    program there is replaced, any other folder is refused (OutputError)."""
+
+    def write(tmp: Path) -> None:
         (tmp / "program.json").write_text(manifest_text(prog))
         write_npz(tmp / "arrays.npz", arrays(prog.net))
         if "lava" in prog.engines:
             (tmp / LAVA_LOADER).write_text(LAVA_LOADER_TEXT)
-        if target.exists():
-            target.rename(old)
-        tmp.rename(target)
-    except BaseException:
-        if old.exists() and not target.exists():
-            old.rename(target)  # put the previous program back
-        shutil.rmtree(tmp, ignore_errors=True)
-        for folder in missing:  # folders this call created, if still empty
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
-    if old.exists():
-        shutil.rmtree(old, ignore_errors=True)
-    return target
+
+    return replace_folder(directory, write, PROGRAM_FILES)
 
 
 def _check_csr(m: Manifest, arr: dict[str, np.ndarray], where: str) -> None:
@@ -230,6 +226,9 @@ def _check_csr(m: Manifest, arr: dict[str, np.ndarray], where: str) -> None:
                 f"{where}: {key}/indices: values in [{indices.min()}, {indices.max()}]; "
                 f"must be in [0, {pr.shape[1] - 1}]"
             )
+        delay = arr.get(f"{key}/delay")
+        if delay is not None and (delay.size != nnz or (nnz and delay.min() < 0)):
+            raise ProgramError(f"{where}: {key}/delay: must hold {nnz} delays >= 0")
         pop_synapses[pr.post] += nnz
     blocks = {p: 0 for p in pop_synapses}
     for c in m.cores:
@@ -253,7 +252,8 @@ def check_arrays(m: Manifest, arr: dict[str, np.ndarray], where: str) -> None:
         )
     for name, (dtype, shape) in want.items():
         a = arr[name]
-        if a.dtype.str != dtype or (shape is not None and a.shape != shape) or a.ndim != 1:
+        flat = a.ndim == 1 or name.endswith("/kernel")  # a kernel keeps its 4 axes
+        if a.dtype.str != dtype or (shape is not None and a.shape != shape) or not flat:
             raise ProgramError(
                 f"{where}: {name}: {a.dtype.str} {a.shape}; program.json needs "
                 f"{dtype} {shape or '(n,)'}"
@@ -286,8 +286,20 @@ def _network(m: Manifest, arr: dict[str, np.ndarray]) -> IntNetwork:
             (arr[f"{key}/data"], arr[f"{key}/indices"], arr[f"{key}/indptr"]),
             shape=tuple(pr.shape),
         )
+        delay = None
+        if pr.delay:
+            delay = sparse.csr_matrix((arr[f"{key}/delay"], w.indices, w.indptr), shape=w.shape)
+        conv = None
+        if pr.conv is not None:
+            c = pr.conv
+            conv = IntConv(
+                arr[f"{key}/kernel"], c.in_shape, c.out_shape, c.stride, c.padding, c.dilation,
+                c.groups,
+            )  # fmt: skip
         projs.append(
-            IntProjection(pr.name, pr.pre, pr.post, w, arr.get(f"{key}/bias"), pr.recurrent)
+            IntProjection(
+                pr.name, pr.pre, pr.post, w, arr.get(f"{key}/bias"), pr.recurrent, delay, conv
+            )
         )
     return IntNetwork(
         {k: tuple(v) for k, v in m.inputs.items()},

@@ -64,6 +64,21 @@ class PopulationEntry(_Record):
         return math.prod(self.shape)
 
 
+Pair = Annotated[tuple[Count, Count], Strict(False)]
+
+
+class ConvEntry(_Record):
+    """A projection's shared convolution kernel (arrays.npz: proj/NAME/kernel)."""
+
+    kernel_shape: Annotated[tuple[Size, Size, Size, Size], Strict(False)]
+    in_shape: Annotated[tuple[Size, Size, Size], Strict(False)]
+    out_shape: Annotated[tuple[Size, Size, Size], Strict(False)]
+    stride: Pair
+    padding: Pair
+    dilation: Pair
+    groups: Size
+
+
 class ProjectionEntry(_Record):
     name: Name
     pre: Name
@@ -71,6 +86,8 @@ class ProjectionEntry(_Record):
     recurrent: bool
     bias: bool
     shape: Annotated[tuple[Size, Size], Strict(False)]  # (post neurons, pre neurons)
+    delay: bool = False  # arrays.npz holds a delay per stored synapse
+    conv: ConvEntry | None = None
 
 
 # population, start, stop, synapses, synapse_bits, input_axons, fan_in
@@ -269,4 +286,8 @@ def expected_arrays(m: Manifest) -> dict[str, tuple[str, tuple[int, ...] | None]
         out[f"{key}/data"] = ("<i8", None)
         if pr.bias:
             out[f"{key}/bias"] = ("<i8", (pr.shape[0],))
+        if pr.delay:
+            out[f"{key}/delay"] = ("<i8", None)
+        if pr.conv is not None:
+            out[f"{key}/kernel"] = ("<i8", tuple(pr.conv.kernel_shape))
     return out

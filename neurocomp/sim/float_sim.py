@@ -17,7 +17,7 @@ from scipy import sparse
 
 from ..errors import InputError
 from ..ir.network import Network, NeuronParams, Projection
-from ..ir.ops import Delay, DelayLine, Op
+from ..ir.ops import Delay, DelayLine, Matrix, Op, SynapseDelayLine
 from ..progress import advance
 
 
@@ -129,12 +129,16 @@ def simulate(
         for p in net.populations
     }
     params = {p.name: _cast(p.params, dtype) for p in net.populations}
-    lines = {
+    lines: dict[tuple[str, int], Any] = {
         (pr.name, i): DelayLine(op, batch, _op_in_shape(net, pr, i), np.dtype(dtype))
         for pr in net.projections
         for i, op in enumerate(pr.ops)
         if isinstance(op, Delay)
     }
+    for pr in net.projections:  # folded projections with synaptic delays
+        for i, op in enumerate(pr.ops):
+            if isinstance(op, Matrix) and op.delay is not None:
+                lines[(pr.name, i)] = SynapseDelayLine(op.weight, op.delay, batch, dtype)
     incoming = {p.name: net.projections_into(p.name) for p in net.populations}
     # Operators in the simulation's dtype: a float64 weight would upcast every float32 step.
     ops = {pr.name: tuple(_cast_op(op, dtype) for op in pr.ops) for pr in net.projections}
@@ -152,7 +156,7 @@ def simulate(
                     continue  # no previous step: a recurrent projection delivers nothing yet
                 sig = prev[pr.pre] if pr.recurrent else now[pr.pre]
                 for i, op in enumerate(ops[pr.name]):
-                    sig = lines[(pr.name, i)].push(sig) if isinstance(op, Delay) else op.apply(sig)
+                    sig = _apply(op, lines.get((pr.name, i)), sig)
                 total += sig
             out, state_u[pop.name], state_v[pop.name] = _neuron_step(
                 params[pop.name], total, state_u[pop.name], state_v[pop.name]
@@ -165,6 +169,18 @@ def simulate(
         prev = now
     advance("simulate (float)", steps, steps)
     return trace
+
+
+def _apply(op: Op, line: Any, sig: np.ndarray) -> np.ndarray:
+    """One operator on this step's signal; a stateful one (a delay) through its line."""
+    if line is None:
+        return op.apply(sig)
+    if isinstance(op, Matrix):  # delayed synapses: flat in, the matrix's bias after
+        y = line.push(sig.reshape(sig.shape[0], -1))
+        if op.bias is not None:
+            y = y + op.bias
+        return np.asarray(y).reshape(sig.shape[0], *op.out_shape_)
+    return np.asarray(line.push(sig))
 
 
 def _empty_trace(net: Network, steps: int, batch: int, dtype: type, record: bool) -> Trace:

@@ -63,6 +63,9 @@ class SynapseFormat:
     header_bits: int
     index_bits: int
     delay_bits: int = 0
+    # True: a convolution's kernel is stored once per core (its taps' weights, not a synapse per
+    # connection), and its input axons are still one per presynaptic neuron
+    shared_conv_weights: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,9 @@ class NumberFormat:
     subtract_reset: bool = True
     reset_to_value: bool = True  # False: a spike always resets v to 0
     current_bias: bool = True  # False: no per-step bias into the synaptic current
+    # True: a projection's bias onto neurons without a current stage is stored as the neurons'
+    # own bias (present from the first step), even where a current bias exists
+    bias_to_neuron: bool = False
 
 
 @dataclass(frozen=True)
@@ -297,7 +303,13 @@ _CHOICES = {
     "overflow": ("saturate", "wrap"),
     "current_overflow": ("", "saturate", "wrap"),
 }
-_BOOLS = ("subtract_reset", "reset_to_value", "current_bias")
+_BOOLS = (
+    "subtract_reset",
+    "reset_to_value",
+    "current_bias",
+    "bias_to_neuron",
+    "shared_conv_weights",
+)
 
 
 def _check_value(where: str, key: str, value: Any, kind: type) -> Any:

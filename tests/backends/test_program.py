@@ -95,8 +95,24 @@ def test_save_refuses_a_foreign_folder(digits, tmp_path):
 
 def test_integer_inputs_required(digits):
     _, prog, x, _ = digits
-    with pytest.raises(nc.InputError, match="integer spike counts"):
+    with pytest.raises(nc.InputError, match="takes binary spikes 0 or 1"):
         prog.simulate(x * 0.5)
+
+
+@pytest.mark.parametrize("bad", ["empty_time", "empty_batch", "two", "negative"])
+def test_api_inputs_checked_like_the_cli(digits, bad):
+    """Program.simulate/energy check T, batch and chip values as the CLI does (InputError)."""
+    _, prog, x, _ = digits
+    xs = {
+        "empty_time": x[:0],
+        "empty_batch": x[:, :0],
+        "two": x * 2,
+        "negative": -x,
+    }[bad]
+    with pytest.raises(nc.InputError):
+        prog.simulate(xs)
+    with pytest.raises(nc.InputError):
+        prog.energy(xs)
 
 
 COMPILE = """
@@ -133,9 +149,9 @@ def test_compile_is_deterministic_across_processes(tmp_path):
 # programs are the same on every machine; a change here is a change of the compiler's output:
 # if it is intended, replace the digest with the one the failure prints.
 GOLDEN = {
-    "reference": "4cb23f5b49de414f75f1cf6381c61a9be7fa6de44aaa50d19d37b51d648c9337",
-    "loihi2": "43bee3762f4c9516db0e982a504ba33e86a15140ac03863d5f965f0d551162e4",
-    "reference-calibrated": "1ce52c45a23366a901317ba913de3e70aab71591008260ec3b365e9329a6bce1",
+    "reference": "a8e5ff16935852a51d26786e37322275e4d2ab365366e62be0af88fa0c9dc674",
+    "loihi2": "bc9a3b61ee886cc3a83959140d5d510465821691aa41392d87d03fd82f3b491f",
+    "reference-calibrated": "174f1599103bbcaa6c4b57223229e25099a9d1344367e1ad39a3050e5b5d7eae",
 }
 DIGEST = """
 import hashlib, json, sys, warnings, numpy as np, neurocomp as nc

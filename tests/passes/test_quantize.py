@@ -98,8 +98,6 @@ def test_report_fields_and_saturation_counting():
 def test_every_primitive_quantizes_and_stays_close():
     cases = every_primitive(np.random.default_rng(5))
     for name, (graph, shape) in cases.items():
-        if name in ("Delay",):
-            continue
         net = nc.load(graph, dt=1e-4)
         q = nc.transform(net, "quantize{weight_bits=12,granularity=channel}").network
         x = (np.random.default_rng(1).random((40, 2, *shape)) < 0.3).astype(float)

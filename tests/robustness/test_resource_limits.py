@@ -56,6 +56,7 @@ SEMANTICS = {
     ("format", "threshold_shift"),
     ("format", "synapse_delay"),
     ("format", "activation_bits"),
+    ("format", "bias_to_neuron"),
 }
 
 
@@ -139,6 +140,13 @@ def fan_out(k: int) -> nir.NIRGraph:
         nodes[f"out{i}"] = nir.Output(output_type={"output": np.array([2])})
         edges += [("b", f"w{i}"), (f"w{i}", f"o{i}"), (f"o{i}", f"out{i}")]
     return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
+def compiles(model: Any, target: str, **kw: Any) -> None:
+    """Compiling model for target succeeds."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nc.compile(nc.load(model, dt=1e-4, **kw), target=target)
 
 
 def violations(model: Any, target: str, **kw: Any) -> dict[tuple[str, str], nc.Violation]:
@@ -323,9 +331,11 @@ def test_neuron_model(tmp_path):
     expect(violations(dense(6, 3), no_lif), "h", "neuron model", "LIF", "IF, Identity")
 
 
-def test_subtract_reset():
-    found = violations(dense(6, 3), "loihi2", reset="subtract")
+def test_subtract_reset(tmp_path):
+    zero_only = chip(tmp_path, "loihi2", format__subtract_reset=False)
+    found = violations(dense(6, 3), zero_only, reset="subtract")
     expect(found, "h", "reset mode", "subtract", "zero only (reset to 0)")
+    compiles(dense(6, 3), "loihi2", reset="subtract")  # NcLIF subtracts
 
 
 def test_reset_to_value():
@@ -334,7 +344,7 @@ def test_reset_to_value():
     assert v.available == "0 only" and v.needed == pytest.approx(-0.5, rel=0.05), v
 
 
-def test_current_bias():
+def test_current_bias(tmp_path):
     cuba = nir.CubaLIF(
         tau_syn=np.full(3, 2e-3),
         tau_mem=np.full(3, 5e-3),
@@ -344,9 +354,11 @@ def test_current_bias():
         v_reset=np.zeros(3),
         w_in=np.ones(3),
     )
-    found = violations(dense(6, 3, hidden=cuba, bias=[0.3, 0.0, 0.0]), "loihi2")
+    net = dense(6, 3, hidden=cuba, bias=[0.3, 0.0, 0.0])
+    found = violations(net, chip(tmp_path, "loihi2", format__current_bias=False))
     expect(found, "h", "bias into the synaptic current", "on 1 neurons", 0)
     assert "projection 'fc'" in str(found[("h", "bias into the synaptic current")])
+    compiles(net, "loihi2")  # NcLIF's u_bias
 
 
 def test_lava_decays():

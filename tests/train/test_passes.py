@@ -1,0 +1,137 @@
+"""Passes that train: masks and grid kept, improvement over post-training, determinism."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import neurocomp as nc
+from neurocomp.passes import PassError, make_pass, parse_pipeline
+from neurocomp.passes.base import describe
+from neurocomp.passes.fold import matrix_of
+from neurocomp.progress import reporting
+from neurocomp.train.loop import evaluate
+from neurocomp.train.twin import Twin
+
+from conftest import EXAMPLES
+
+pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nc.NeurocompWarning)
+        net = nc.load(EXAMPLES / "digits" / "digits.nir")
+    cal = np.load(EXAMPLES / "digits" / "digits_calib.npz")
+    test = np.load(EXAMPLES / "digits" / "digits_test.npz")
+    return net, cal["x"][:, :300], cal["labels"][:300], test["x"][:, :200], test["labels"][:200]
+
+
+def _structure(net):
+    return {pr.name: matrix_of(pr).weight.copy() for pr in net.projections}
+
+
+def test_pipeline_as_written_parses_with_defaults():
+    passes = parse_pipeline("prune{sparsity=0.9},quantize{weight_bits=4},finetune")
+    assert [p.name for p in passes] == ["prune", "quantize", "finetune"]
+    assert describe(passes[2]) == "finetune"
+    for name in ("prune_gradual", "prune_lottery", "cluster_neurons"):
+        assert make_pass(name).name == name
+    with pytest.raises(PassError, match="epochs"):
+        make_pass("finetune", epochs=-1)
+
+
+def test_finetune_needs_labels(digits):
+    net, x, _, _, _ = digits
+    with pytest.raises(PassError, match="labels"):
+        nc.transform(net, "quantize,finetune{epochs=1}", calibration=x)
+
+
+def test_finetune_keeps_grid_and_masks_and_beats_post_training(digits):
+    net, x, y, x_test, y_test = digits
+    post = nc.transform(net, "prune{sparsity=0.9},quantize{weight_bits=4}", calibration=x).network
+    copy = [(matrix_of(pr).weight.copy(), matrix_of(pr).bias.copy()) for pr in post.projections]
+    biases = [p.params.v_bias.copy() for p in post.populations]
+    result = nc.transform(post, "finetune{epochs=8,lr=0.01}", calibration=x, labels=y)
+    for pr, (w, b) in zip(post.projections, copy, strict=True):  # the input is not modified
+        assert (matrix_of(pr).weight != w).nnz == 0
+        np.testing.assert_array_equal(matrix_of(pr).bias, b)
+    for pop, b in zip(post.populations, biases, strict=True):
+        np.testing.assert_array_equal(pop.params.v_bias, b)
+    tuned = result.network
+    report = result.reports[0]
+    assert report["val_accuracy_after"] > report["val_accuracy_before"]
+    before, after = _structure(post), _structure(tuned)
+    for pr in tuned.projections:
+        b, a = before[pr.name], after[pr.name]
+        kept = set(zip(*a.nonzero(), strict=True))
+        assert kept <= set(zip(*b.nonzero(), strict=True)), "a pruned synapse came back"
+        pop = tuned.population(pr.post)
+        scale = post.population(pr.post).quant.scale.reshape(-1)
+        np.testing.assert_array_equal(pop.quant.scale.reshape(-1), scale)  # the grid is kept
+        ints = a.toarray() / scale[:, None]
+        np.testing.assert_allclose(ints, np.round(ints), atol=1e-9)
+        assert np.abs(np.round(ints)).max() <= 7  # 4-bit signed
+    assert not np.array_equal(before["fc1"].toarray(), after["fc1"].toarray())
+    # On held-out data, in the chip's arithmetic (the chip twin equals the program, see
+    # test_twin.py): fine-tuning recovers much of what post-training lost.
+    acc_post = evaluate(Twin(post, "chip"), x_test, y_test)[0]
+    acc_tuned = evaluate(Twin(tuned, "chip"), x_test, y_test)[0]
+    print(report["val_accuracy_before"], report["val_accuracy_after"], acc_post, acc_tuned)
+    assert acc_tuned > acc_post + 0.2
+
+
+def test_finetune_is_deterministic_for_a_seed(digits):
+    net, x, y, _, _ = digits
+    q = nc.transform(net, "quantize{weight_bits=4}", calibration=x).network
+    seen = []
+    with reporting(lambda task, done, total: seen.append((task, done, total))):
+        runs = [
+            nc.transform(q, "finetune{epochs=1,seed=3}", calibration=x, labels=y).network
+            for _ in range(2)
+        ]
+    assert ("finetune", 1, 1) in seen  # the progress bar of the epochs
+    for a, b in zip(*[_structure(r).values() for r in runs], strict=True):
+        assert (a != b).nnz == 0
+
+
+def test_gradual_and_lottery_reach_their_sparsity_keeping_the_grid(digits):
+    net, x, y, _, _ = digits
+    q = nc.transform(net, "quantize{weight_bits=6}", calibration=x).network
+    for pipeline in (
+        "prune_gradual{sparsity=0.8,steps=2,epochs=1}",
+        "prune_lottery{sparsity=0.8,rounds=2,epochs=1,rewind=1}",
+    ):
+        result = nc.transform(q, pipeline, calibration=x, labels=y)
+        out = result.network
+        assert out.synapses <= round(0.2 * q.synapses) + 1, pipeline
+        assert result.reports[0]["sparsity"] >= 0.79
+        for pop in out.populations:
+            np.testing.assert_array_equal(pop.quant.scale, q.population(pop.name).quant.scale)
+
+
+def test_gradual_guard_rejects_a_step_that_loses_too_much(digits):
+    net, x, y, _, _ = digits
+    result = nc.transform(
+        net, "prune_gradual{sparsity=0.99,steps=2,epochs=1,max_drop=0.0}", calibration=x, labels=y
+    )
+    steps = result.reports[0]["steps"]
+    assert not steps[-1]["accepted"]
+    assert result.network.synapses > 0.01 * net.synapses + 1
+
+
+def test_cluster_neurons_halves_the_hidden_layer(digits):
+    net, x, y, _, _ = digits
+    result = nc.transform(
+        net, "quantize{weight_bits=8},cluster_neurons{keep=0.5,epochs=2}", calibration=x, labels=y
+    )
+    out = result.network
+    assert out.population("lif1").size == 64
+    assert out.population("lif2").size == 10  # outputs keep every neuron
+    report = result.reports[1]
+    assert report["neurons_removed"] == {"lif1": 64}
+    assert report["finetune"]["val_accuracy_after"] >= report["val_accuracy_clustered"]
+    assert nc.compile(out).simulate(x[:, :20]).shape == (25, 20, 10)
