@@ -12,20 +12,23 @@ import math
 import numbers
 import os
 import typing
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, cast, overload
 
 import numpy as np
 
 from .compiler import compile_network
-from .errors import InputError, NeurocompError, ParameterError
+from .errors import InputError, NeurocompError, NeurocompWarning, ParameterError
 from .frontend import load_nir
+from .frontend.conventions import _UNSET
 from .frontend.onnx_frontend import load_onnx
 from .frontend.reader import DT_RANGE_S
 from .frontend.reader import check_dt as check_dt_range
+from .frontend.synsense_export import apply_layers, export_rockpool, export_sinabs
 from .frontend.torch_frontend import Framework, export_torch, write_nir
 from .inputs import check_labels, check_time_batch
-from .ir.network import Network
+from .ir.network import Network, ResetMode
 from .passes.base import (
     Calibration,
     Pass,
@@ -186,6 +189,9 @@ def load(
     dt: float | None = None,
     reset: str | None = None,
     calibration: np.ndarray | Mapping[str, np.ndarray] | None = None,
+    *,
+    framework: str | None = None,
+    max_spikes: Any = _UNSET,
 ) -> Network:
     """Load a network: a .nir path or `nir.NIRGraph`, or a trained ANN (.onnx path or
     `onnx.ModelProto`) converted to a rate-coded IF network (see docs/onnx.md).
@@ -197,6 +203,14 @@ def load(
         (v <- v - v_threshold).
     calibration: ONNX only, and required there: ANN inputs (batch, *input_shape) in [0, 1] or
         rate-coded spike trains (T, batch, *input_shape), for threshold balancing.
+    framework: the NIR exporter the file comes from ("snntorch", "norse", "sinabs", "rockpool",
+        "spyx", or "nir" for NIR's own equations): its conventions (discretisation, parameter
+        encodings, default reset, spikes per step, threshold test) are applied, each reported
+        in a warning naming the layer (docs/compatibility.md). By default a framework the file
+        makes certain is applied with a warning, and parameters that only look like one are
+        warned about.
+    max_spikes: spikes a neuron may send per step: 1, an integer cap, or None for no cap;
+        by default the framework's own (Sinabs: None, Rockpool: 65536, others: 1).
     """
     check_dt("load", dt)
     _optional("load", "reset", reset, str, '"zero" or "subtract"')
@@ -204,38 +218,52 @@ def load(
     if _is_onnx(source):
         if dt is not None or reset not in (None, "subtract"):
             raise ParameterError("<network>", "dt/reset", (dt, reset), "not used for ONNX models")
+        if framework is not None or max_spikes is not _UNSET:
+            raise ParameterError(
+                "<network>", "framework/max_spikes", framework, "NIR files only, not ONNX models"
+            )
         return load_onnx(source, calibration=calibration)
-    return load_nir(source, dt=dt, reset=reset)
+    return load_nir(source, dt=dt, reset=reset, framework=framework, max_spikes=max_spikes)
 
 
 def from_torch(
     module: Any,
     sample: Any,
-    framework: Framework = "snntorch",
+    framework: Framework | Literal["sinabs", "rockpool"] = "snntorch",
     *,
     dt: float | None = None,
     reset: str | None = None,
     path: str | os.PathLike[str] | None = None,
 ) -> Network:
-    """A trained snnTorch or Norse module as a Network, ready to simulate, transform or compile.
+    """A trained snnTorch, Norse, Sinabs or Rockpool module as a Network, ready to simulate,
+    transform or compile.
 
     Exports through the framework's own NIR exporter and repairs its known quirks (batch
     dimension in the input type, scalar parameters NIR wants per neuron, missing shapes and
-    types); unrepairable departures are warned about, naming the layer.
+    types, and what the exporter drops: Sinabs' tau_syn, norm_input, spike function and reset;
+    Rockpool's biases, recurrent weights and max_spikes_per_dt); the framework's conventions
+    (docs/compatibility.md) are applied; unrepairable departures are warned about or refused,
+    naming the layer.
 
-    sample: one time step of input, (batch, *input_shape) (a torch tensor or numpy array).
+    sample: one time step of input, (batch, *input_shape) (a torch tensor or numpy array);
+        Sinabs LIF/IAF layers take (batch, 1, *input_shape), its Squeeze layers (batch, ...).
     dt: the time step in seconds; by default the one that reproduces the framework's update
-        (snnTorch: its exporter's 1e-4 s convention; Norse: the cells' `dt`).
-    reset: "zero" or "subtract"; by default snnTorch's `reset_mechanism` (one for all layers),
-        "zero" for Norse.
+        (snnTorch: its exporter's 1e-4 s convention; Norse and Rockpool: the modules' `dt`;
+        Sinabs: 1, its time constants being in steps).
+    reset: "zero" or "subtract"; by default each layer's own (snnTorch's `reset_mechanism`,
+        Sinabs' reset_fn, Rockpool: subtract), "zero" for Norse.
     path: also write the repaired NIR graph there (atomically), for `neurocomp compile`.
     """
     check_dt("from_torch", dt)
     _optional("from_torch", "reset", reset, str, '"zero" or "subtract"')
-    _optional("from_torch", "framework", framework, str, '"snntorch" or "norse"')
+    _optional(
+        "from_torch", "framework", framework, str, '"snntorch", "norse", "sinabs" or "rockpool"'
+    )
     if path is not None:
         _path_arg("from_torch", "path", path)
-    export = export_torch(module, sample, framework)
+    if framework in ("sinabs", "rockpool"):
+        return _from_synsense(module, sample, framework, dt, reset, path)
+    export = export_torch(module, sample, cast(Framework, framework))
     if path is not None:
         write_nir(export.graph, path)
     net = load_nir(
@@ -243,6 +271,37 @@ def from_torch(
         dt=dt if dt is not None else export.dt,
         reset=reset if reset is not None else export.reset,
     )
+    repairs = [*cast(list[str], net.metadata.get("repairs", [])), *export.repairs]
+    meta = {**net.metadata, "source": f"{framework} module (from_torch)", "repairs": repairs}
+    return dataclasses.replace(net, metadata=meta)
+
+
+def _from_synsense(
+    module: Any,
+    sample: Any,
+    framework: str,
+    dt: float | None,
+    reset: str | None,
+    path: str | os.PathLike[str] | None,
+) -> Network:
+    export = (
+        export_sinabs(module, sample) if framework == "sinabs" else export_rockpool(module, sample)
+    )
+    for msg in export.repairs:
+        warnings.warn(f"repaired: {msg}", NeurocompWarning, stacklevel=3)
+    if path is not None:
+        write_nir(export.graph, path)
+    with warnings.catch_warnings():  # the per-layer options below replace these defaults
+        warnings.filterwarnings("ignore", message=".*NIR does not record", category=UserWarning)
+        net = load_nir(export.graph, dt=dt if dt is not None else export.dt, framework=framework)
+    layers = export.layers
+    if reset is not None:
+        if reset not in ("zero", "subtract"):
+            raise ParameterError("<module>", "reset", reset, "must be 'zero' or 'subtract'")
+        layers = {
+            k: dataclasses.replace(v, reset=cast(ResetMode, reset)) for k, v in layers.items()
+        }
+    net = apply_layers(net, layers)
     repairs = [*cast(list[str], net.metadata.get("repairs", [])), *export.repairs]
     meta = {**net.metadata, "source": f"{framework} module (from_torch)", "repairs": repairs}
     return dataclasses.replace(net, metadata=meta)

@@ -25,11 +25,12 @@ import numpy as np
 import typer
 
 from . import api
-from .errors import InputError, NeurocompError, NirFileError
+from .errors import InputError, NeurocompError, NirFileError, ParameterError
 from .files import check_output, write_atomic
 from .inputs import check_chip_inputs, check_labels, check_time_batch, read_npz
 from .ir.integer import IntNetwork
 from .ir.network import Network
+from .ir.timing import output_lags
 from .present.metrics import accuracy
 from .program.artifact import Program, write_npz
 from .program.folder import PROGRAM_FILES
@@ -53,8 +54,27 @@ ResetOpt = Annotated[
     str | None,
     typer.Option(
         "--reset",
-        help="Reset after a spike: zero (NIR's meaning, default) or subtract.",
+        help="Reset after a spike: zero (NIR's meaning, the default) or subtract; "
+        "with --framework, that framework's default.",
         metavar="zero|subtract",
+    ),
+]
+FrameworkOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--framework",
+        help="The NIR file's exporter: nir, snntorch, norse, sinabs, rockpool or spyx; applies "
+        "its conventions (docs/compatibility.md).",
+        metavar="NAME",
+    ),
+]
+MaxSpikesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-spikes",
+        help="Spikes a neuron may send per step: 1, a cap, or none (no cap); default: the "
+        "framework's.",
+        metavar="N|none",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
@@ -199,12 +219,17 @@ def _jsonable(x: Any) -> Any:
 
 
 def _load_model(
-    model: Path, dt: float | None, reset: str | None, calibration: Path | None
+    model: Path,
+    dt: float | None,
+    reset: str | None,
+    calibration: Path | None,
+    framework: str | None = None,
+    max_spikes: str | None = None,
 ) -> Network:
     """Load a .nir file, or convert a .onnx ANN with the rates of its --calibration spikes."""
     _refuse_special_file(model)
     if model.suffix.lower() != ".onnx":
-        return api.load(model, dt=dt, reset=reset)
+        return api.load(model, dt=dt, reset=reset, **_nir_options(framework, max_spikes))
     if calibration is None:
         raise InputError(
             f"{model}: converting an ONNX ANN needs --calibration x.npz (array 'x': rate-coded "
@@ -223,6 +248,21 @@ def _refuse_special_file(path: Path) -> None:
         raise NirFileError(f"{path}: not a regular file (a FIFO, socket or device)")
 
 
+def _nir_options(framework: str | None, max_spikes: str | None) -> dict[str, Any]:
+    """load() keywords for --framework and --max-spikes (absent ones keep their defaults)."""
+    opts: dict[str, Any] = {} if framework is None else {"framework": framework}
+    if max_spikes is None:
+        return opts
+    if max_spikes.lower() == "none":
+        return {**opts, "max_spikes": None}
+    try:
+        return {**opts, "max_spikes": int(max_spikes)}
+    except ValueError:
+        raise ParameterError(
+            "<network>", "--max-spikes", max_spikes, "an integer >= 1 or 'none'"
+        ) from None
+
+
 def _calibration_array(path: Path) -> np.ndarray:
     """The array 'x' (or the only array besides labels) of an .npz file."""
     arrays = {k: v for k, v in _read_npz(path).items() if k not in ("labels", "dt")}
@@ -234,10 +274,16 @@ def _calibration_array(path: Path) -> np.ndarray:
 
 
 def _network(
-    model: Path, dt: float | None, reset: str | None, passes: str | None, calibration: Path | None
+    model: Path,
+    dt: float | None,
+    reset: str | None,
+    passes: str | None,
+    calibration: Path | None,
+    framework: str | None = None,
+    max_spikes: str | None = None,
 ) -> tuple[Network, list[dict[str, Any]]]:
     """Load a model and run the optional pipeline; returns the network and the pass reports."""
-    net = _load_model(model, dt, reset, calibration)
+    net = _load_model(model, dt, reset, calibration, framework, max_spikes)
     if not passes:
         return net, []
     cal_x, cal_labels = None, None
@@ -280,13 +326,17 @@ def inspect(
     model: Annotated[Path, typer.Argument(help="A .nir or .onnx file.")],
     dt: DtOpt = None,
     reset: ResetOpt = None,
+    framework: FrameworkOpt = None,
+    max_spikes: MaxSpikesOpt = None,
     passes: PassesOpt = None,
     calibration: CalibOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Show what is in a model: inputs, layers, shapes, neuron and synapse counts, dt used."""
-    net, reports = _run(lambda: _network(model, dt, reset, passes, calibration), quiet)
+    net, reports = _run(
+        lambda: _network(model, dt, reset, passes, calibration, framework, max_spikes), quiet
+    )
     if json_out:
         typer.echo(json.dumps(_jsonable({**describe(net), "passes": reports}), indent=2))
         return
@@ -331,6 +381,8 @@ def simulate(
     ] = None,
     dt: DtOpt = None,
     reset: ResetOpt = None,
+    framework: FrameworkOpt = None,
+    max_spikes: MaxSpikesOpt = None,
     passes: PassesOpt = None,
     calibration: CalibOpt = None,
     engine: Annotated[
@@ -353,11 +405,13 @@ def simulate(
             outputs, spikes = result.outputs, result.spikes
             reports: list[dict[str, Any]] = []
             label = f"bit-accurate, {engine} engine, target {prog.target.name}"
+            lags = output_lags(prog.net, prog.target.format.synapse_delay)
         else:
-            net, reports = _network(model, dt, reset, passes, calibration)
+            net, reports = _network(model, dt, reset, passes, calibration, framework, max_spikes)
             xs = _load_inputs(input, net)
             trace = api.simulate(net, xs, record=True)
             outputs, spikes, label = trace.outputs, trace.spikes, "float reference"
+            lags = {}
         first = next(iter(xs.values()))
         summary: dict[str, Any] = {
             "engine": label,
@@ -368,6 +422,7 @@ def simulate(
         for name, y in outputs.items():
             summary["outputs"][name] = {"shape": list(y.shape), "total": float(y.sum())}
         summary["spikes"] = {k: int(v.sum()) for k, v in spikes.items()}
+        summary["output_lag_steps"] = lags
         summary["passes"] = _jsonable(reports)
         labels = _labels(input, xs)
         if labels is not None and len(outputs) == 1:
@@ -380,6 +435,11 @@ def simulate(
     if json_out:
         typer.echo(json.dumps(summary, indent=2))
         return
+    _echo_simulation(summary, output)
+
+
+def _echo_simulation(summary: dict[str, Any], output: Path | None) -> None:
+    """The text `simulate` prints: outputs, spikes, lags, accuracy."""
     typer.echo(
         f"simulated {summary['steps']} steps x {summary['batch']} samples ({summary['engine']})"
     )
@@ -387,6 +447,14 @@ def simulate(
         typer.echo(f"output {name}: shape {tuple(info['shape'])}, sum {info['total']:g}")
     for name, count in summary["spikes"].items():
         typer.echo(f"  spikes {name}: {count}")
+    for name, lag in summary["output_lag_steps"].items():
+        if lag != 0:
+            shift = "no single shift" if lag is None else f"{lag} steps"
+            typer.echo(
+                f"output {name} lags the float network by {shift} on this target (synapse "
+                f"delay per layer): compare its steps [{lag or 0}:] with the float's "
+                f"[:T - {lag or 0}]"
+            )
     if "accuracy" in summary:
         typer.echo(f"accuracy (output spike count argmax vs labels): {summary['accuracy']:.4f}")
     if output is not None:
@@ -424,6 +492,8 @@ def compile_cmd(
     chips: ChipsOpt = None,
     dt: DtOpt = None,
     reset: ResetOpt = None,
+    framework: FrameworkOpt = None,
+    max_spikes: MaxSpikesOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     fit: Annotated[
@@ -440,7 +510,7 @@ def compile_cmd(
 
     def run() -> tuple[Any, dict[str, Any]]:
         check_output(out, folder=True, owned=PROGRAM_FILES)
-        net = _load_model(model, dt, reset, calibration)
+        net = _load_model(model, dt, reset, calibration, framework, max_spikes)
         cal_x = cal_labels = None
         if calibration is not None:
             cal_x = _load_inputs(calibration, net)
@@ -484,7 +554,18 @@ def compile_cmd(
         f"{summary['cores_used']} of {summary['cores_available']} "
         f"(lower bound {summary['cores_lower_bound']})",
     )
-    table.add_row("synapses kept", f"{summary['synapses']} of {summary['synapses_input']}")
+    table.add_row(
+        "synapses kept",
+        f"{summary['synapses']} of {summary['synapses_input']} (connections, convolutions "
+        f"expanded; the network has {summary.get('weights_input')} weights)",
+    )
+    lags = {k: v for k, v in (summary.get("output_lag_steps") or {}).items() if v != 0}
+    if lags:
+        table.add_row(
+            "output lag",
+            ", ".join(f"{k}: {'varies' if v is None else v} steps" for k, v in lags.items())
+            + " behind the float network (the target's synapse delay per layer)",
+        )
     table.add_row("weight bits", str(summary["weight_bits"]))
     table.add_row("pipeline", str(summary["pipeline"]).replace(",", ", "))
     for step in summary.get("fit_path", []):
@@ -515,6 +596,8 @@ def check(
     chips: ChipsOpt = None,
     dt: DtOpt = None,
     reset: ResetOpt = None,
+    framework: FrameworkOpt = None,
+    max_spikes: MaxSpikesOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -522,7 +605,7 @@ def check(
     from .compiler import build
 
     def run() -> tuple[Any, list[Any]]:
-        net = _load_model(model, dt, reset, calibration)
+        net = _load_model(model, dt, reset, calibration, framework, max_spikes)
         cal_x = _load_inputs(calibration, net) if calibration is not None else None
         return build(net, target, passes, cal_x, None, chips)
 

@@ -15,8 +15,11 @@ import numpy as np
 
 from .backends.registry import engine, engines_for
 from .errors import ResourceLimitError, Violation
+from .ir.counts import weight_count
 from .ir.integer import IntNetwork
 from .ir.network import Network
+from .ir.ops import Dense, Matrix
+from .ir.timing import output_lags
 from .lowering import to_integers
 from .mapping import ChipMapping, map_network
 from .passes.base import (
@@ -28,6 +31,7 @@ from .passes.base import (
     describe,
     run_pipeline,
 )
+from .passes.fold import compose
 from .passes.quantize import Quantize
 from .program.artifact import Program
 from .program.schema import CompileSummary
@@ -99,7 +103,8 @@ def _summary(
         cores_lower_bound=mapping.lower_bound["cores"],
         neurons=intnet.neurons,
         synapses=intnet.synapses,
-        synapses_input=net.synapses,
+        synapses_input=folded_synapses(net),
+        weights_input=weight_count(net),
         weight_bits=next((p.weight_bits for p in pipeline if isinstance(p, Quantize)), None),
         pipeline=",".join(describe(p, full=isinstance(p, Quantize)) for p in pipeline),
         cores_per_layer={
@@ -111,7 +116,23 @@ def _summary(
         placement=mapping.placement.get("method"),
         traffic_hops=mapping.placement.get("traffic_hops"),
         dt=net.dt,
+        output_lag_steps=output_lags(intnet, spec.format.synapse_delay),
     )
+
+
+def folded_synapses(net: Network) -> int:
+    """Connections of `net` counted as the chip counts them: the non-zero entries of each
+    projection's operators folded into one matrix (a dense layer without folding it)."""
+    total = 0
+    for pr in net.projections:
+        shape = net.shape_of(pr.pre)
+        if len(pr.ops) == 1 and isinstance(pr.ops[0], Dense):
+            total += pr.ops[0].synapses(shape)
+        elif len(pr.ops) == 1 and isinstance(pr.ops[0], Matrix):
+            total += int(pr.ops[0].weight.nnz)
+        else:
+            total += int(compose(pr.ops, shape, pr.name).weight.nnz)
+    return total
 
 
 def build(

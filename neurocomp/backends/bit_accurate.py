@@ -7,7 +7,11 @@ Per step, per population (all integers, int64; D = decay_bits, U = 2**D):
                                                             a synapse with delay d: d steps more)
     u = decay(u, du) + drive, then overflow                (u = drive without a current stage)
     v = decay(v, dv) + u + bias, then overflow
-    s = v > threshold;  v = v_reset where s  (or v - threshold for subtractive reset)
+    s = v > threshold (v >= threshold if inclusive);  v = v_reset where s  (or v - s threshold)
+
+A multi-spike population (max_spikes != 1) sends graded spikes: s = its spike count
+(`ir.graded.spike_counts`), the payload each synapse multiplies; such a spike is still one event
+(one SPIKES count, one message, one synaptic op per fan-out synapse).
 
 decay(x, d) = (x * (U - d)) >> D, truncated toward zero or floored as the chip says; overflow
 saturates or wraps at `state_bits` signed bits. With a mapping, events are counted per step and
@@ -25,6 +29,7 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import InputError, Violation
+from ..ir.graded import spike_counts
 from ..ir.integer import IntNetwork, IntPopulation, IntProjection
 from ..ir.ops import SynapseDelayLine
 from ..mapping import Mapping
@@ -230,11 +235,20 @@ class _Counter:
         )
 
 
+def _binary(pop: IntPopulation) -> bool:
+    """Whether `pop` sends one-bit spikes (uint8 series); graded ones send int64 counts."""
+    return pop.spiking and pop.max_spikes == 1
+
+
+def _graded(pop: IntPopulation) -> bool:
+    return pop.spiking and pop.max_spikes != 1
+
+
 @dataclass
 class _State:
     """Per-population integer state of a run and its series (T, batch, n): outputs (spikes,
-    uint8, for spiking populations, voltages otherwise), and, when recording or counting,
-    voltages, currents and finished drives."""
+    uint8, for spiking populations, int64 spike counts for graded ones, voltages otherwise),
+    and, when recording or counting, voltages, currents and finished drives."""
 
     u: dict[str, np.ndarray]
     v: dict[str, np.ndarray]
@@ -250,7 +264,7 @@ class _State:
     def of(cls, net: IntNetwork, steps: int, batch: int, record: bool, count: bool) -> _State:
         zeros = {p.name: np.zeros((batch, p.size), np.int64) for p in net.populations}
         series = {
-            p.name: np.zeros((steps, batch, p.size), np.uint8 if p.spiking else np.int64)
+            p.name: np.zeros((steps, batch, p.size), np.uint8 if _binary(p) else np.int64)
             for p in net.populations
         }
         state = cls({k: z.copy() for k, z in zeros.items()}, zeros, series, count=count)
@@ -282,12 +296,27 @@ class _State:
 
 def _payload(net: IntNetwork, name: str, xs: dict[str, np.ndarray], fmt: NumberFormat) -> int:
     """The largest |value| source `name` can send: its input's largest entry, 1 for spikes, the
-    state range for a voltage read-out."""
+    largest spike count for graded spikes, the state range for a voltage read-out."""
     if name in xs:
         return int(np.abs(xs[name]).max(initial=0))
-    if net.population(name).spiking:
+    pop = net.population(name)
+    if _graded(pop):
+        return _largest_count(pop, fmt)
+    if pop.spiking:
         return 1
     return 1 << (fmt.state_bits - 1)
+
+
+def _largest_count(pop: IntPopulation, fmt: NumberFormat) -> int:
+    """A bound on the spike count `spike_counts` can give `pop`: its cap, else the largest
+    state over its smallest threshold (over 1 where a threshold is not positive, as there)."""
+    if pop.max_spikes is not None:
+        return max(pop.max_spikes, 1)
+    assert pop.threshold is not None  # graded implies spiking
+    top = (1 << (fmt.state_bits - 1)) - 1
+    thr = np.asarray(pop.threshold << fmt.threshold_shift)
+    smallest = int(thr.min()) if thr.size else 1
+    return top if smallest <= 0 else max(top // smallest, 1)
 
 
 _KERNELS: weakref.WeakKeyDictionary[IntProjection, dict[tuple[int, bool], ProjectionKernel]]
@@ -364,9 +393,9 @@ def _neurons(
     s = None
     if pop.threshold is not None:
         threshold = pop.threshold << fmt.threshold_shift
-        s = vv > threshold
+        s = spike_counts(vv, threshold, pop.max_spikes, pop.inclusive)  # 0/1, or counts
         if pop.reset == "zero":
-            vv = np.where(s, pop.v_reset << fmt.weight_shift, vv)
+            vv = np.where(s > 0, pop.v_reset << fmt.weight_shift, vv)
         else:
             vv = vv - s * threshold
     state.v[pop.name] = vv
@@ -415,15 +444,29 @@ def _loop_drive(
 
 
 def _fire(
-    v: np.ndarray, thr: np.ndarray, reset: np.ndarray, to_reset: bool, series: np.ndarray, t: int
+    v: np.ndarray,
+    thr: np.ndarray,
+    reset: np.ndarray,
+    pop: IntPopulation,
+    series: np.ndarray,
+    t: int,
 ) -> None:
-    """Spikes where v passes the threshold (into series[t]); v reset in place."""
-    s = v > thr
+    """Spikes (or graded counts) where v passes the threshold (into series[t]); v reset in
+    place."""
+    if pop.max_spikes == 1:
+        s = v >= thr if pop.inclusive else v > thr
+    else:
+        s = spike_counts(v, thr, pop.max_spikes, pop.inclusive)
     series[t] = s
-    if to_reset:
-        np.copyto(v, reset, where=s)
+    if pop.reset == "zero":
+        np.copyto(v, reset, where=s > 0)
     else:
         v -= s * thr
+
+
+def _compiled_fits(pop: IntPopulation) -> bool:
+    """Whether the compiled scan (one-bit spikes, the > test) runs `pop`."""
+    return not pop.spiking or (_binary(pop) and not pop.inclusive)
 
 
 def _scan_compiled(
@@ -514,7 +557,7 @@ def _scan(
         if thr is None:
             series[t] = v
         else:
-            _fire(v, thr, reset, pop.reset == "zero", series, t)
+            _fire(v, thr, reset, pop, series, t)
         if rec_v is not None:
             rec_v[t] = v
     state.u[name], state.v[name] = u, v
@@ -553,7 +596,7 @@ def _run_layerwise(
             first = False
             if pr.bias is not None:
                 into += pr.bias
-        if jit.AVAILABLE and not loops:
+        if jit.AVAILABLE and not loops and _compiled_fits(pop):
             _scan_compiled(pop, ready, state, fmt, net.decay_bits)
         else:
             _scan(pop, ready, loops, kern, state, fmt, net.decay_bits)
@@ -604,6 +647,8 @@ def _synops(net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: Numb
     out = dict.fromkeys((p.name for p in net.populations), 0)
     for pr in net.projections:
         src = _source(pr.pre, xs, state)
+        if pr.pre not in xs and _graded(net.population(pr.pre)):
+            src = src > 0  # one synaptic event per message, whatever its payload
         if pr.recurrent or fmt.synapse_delay > 0:
             src = src[:-1]
         fanout = np.diff(pr.weight.tocsc().indptr)
@@ -634,7 +679,11 @@ def _count(
     synops = _synops(net, xs, state, fmt)
     for pop in net.populations:
         batch = state.v[pop.name].shape[0]
-        spikes = state.series[pop.name].sum(axis=1, dtype=np.int64) if pop.spiking else None
+        # a graded spike is one event (and one message), whatever its payload
+        series = state.series[pop.name]
+        spikes = None
+        if pop.spiking:
+            spikes = (series > 0 if _graded(pop) else series).sum(axis=1, dtype=np.int64)
         c.population(pop, spikes, state.active(pop.name), batch)
         c.per_layer[pop.name][EventKind.SYNOPS] += synops[pop.name]
         if spikes is not None:

@@ -70,6 +70,27 @@ def violations(net: IntNetwork, fmt: NumberFormat) -> list[Violation]:
                     "Lava LIF keeps some voltage every step",
                 )
             )
+        if p.spiking and p.max_spikes != 1:
+            out.append(
+                Violation(
+                    p.name,
+                    "spikes per step (Lava engine)",
+                    "no cap" if p.max_spikes is None else f"up to {p.max_spikes}",
+                    1,
+                    "neurocomp emits Lava's binary-spike LIF; graded spikes through Lava are "
+                    "not supported: use a target without the Lava engine",
+                )
+            )
+        if p.spiking and p.inclusive:
+            out.append(
+                Violation(
+                    p.name,
+                    "threshold test (Lava engine)",
+                    "v >= threshold",
+                    "v > threshold",
+                    "Lava's LIF compares v > vth << 6, which cannot express >=",
+                )
+            )
         if p.du is not None and np.any(p.du < 1):
             out.append(
                 Violation(

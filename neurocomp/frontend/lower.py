@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 
@@ -172,8 +173,17 @@ def _without_bias(op: Op) -> Op:
     return op
 
 
-def lower(graph: RawGraph, dt: float | None = None, reset: str | None = None) -> Network:
-    """Discretise `graph` with time step `dt` (seconds) and reset mode `reset` into a Network."""
+def lower(
+    graph: RawGraph,
+    dt: float | None = None,
+    reset: str | None = None,
+    discretise: Callable[..., NeuronParams] | None = None,
+) -> Network:
+    """Discretise `graph` with time step `dt` (seconds) and reset mode `reset` into a Network.
+
+    discretise(name, kind, params, dt, reset) replaces NIR's forward-Euler reading of each neuron
+    node (an exporter's convention, `neurocomp.frontend.conventions`)."""
+    step = discretise or _discretise
     stored = graph.metadata.get("reset")  # the reader decodes strings
     if reset is None and stored in RESET_MODES:  # written by neurocomp's from_torch(path=)
         reset = str(stored)
@@ -207,9 +217,7 @@ def lower(graph: RawGraph, dt: float | None = None, reset: str | None = None) ->
     paths = _paths(graph, succ, first_pred, ops)
 
     populations = {
-        n: Population(
-            n, shapes[n][1], nodes[n].type, _discretise(n, nodes[n].type, p, dt_s, reset_mode)
-        )
+        n: Population(n, shapes[n][1], nodes[n].type, step(n, nodes[n].type, p, dt_s, reset_mode))
         for n, p in neurons.items()
     }
     outputs: dict[str, str] = {}

@@ -26,6 +26,8 @@ class IntPopulation:
     threshold: np.ndarray | None = None
     du: np.ndarray | None = None
     reset: str = "zero"
+    max_spikes: int | None = 1  # > 1 or None: graded spikes carrying the spike count
+    inclusive: bool = False  # spike at v >= threshold
 
     @property
     def size(self) -> int:

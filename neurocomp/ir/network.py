@@ -6,7 +6,18 @@ One neuron model covers every NIR neuron once time is discretised (one step = `d
     v[t] = (1 - dv) * v[t-1] + v_gain * u[t] + v_bias (u[t] := x[t] without a current stage)
     s[t] = v[t] > v_threshold                         (strict, as NIR; no threshold: no spikes)
     v[t] = v_reset where s[t]            (reset "zero")
-    v[t] = v[t] - v_threshold where s[t] (reset "subtract")
+    v[t] = v[t] - v_step * s[t]          (reset "subtract"; v_step defaults to v_threshold)
+
+Three options cover what NIR exporters' frameworks do beyond NIR's equations (see
+`neurocomp.frontend.conventions`):
+
+- `max_spikes` (1, an int k, or None for no cap): a multi-spike neuron emits
+  s[t] = min(k, floor(v[t] / v_threshold)) spikes once it crosses (at least 1), and reset
+  "subtract" removes s[t] * v_step (Sinabs MultiSpike, Rockpool max_spikes_per_dt);
+- `inclusive`: the crossing test is v[t] >= v_threshold (Sinabs, Rockpool);
+- `spike_first`: s[t] is decided from v[t-1], before this step's update, and the reset is
+  applied after it (Spyx). Such a population's spikes of step t are known at the start of step
+  t, so every projection from it, recurrent ones included, delivers this step's spikes.
 
 `x[t]` is the sum of every projection into the population at step t. A population outputs its
 spikes, or its voltage `v` when it does not spike (LI, CubaLI, I readouts).
@@ -39,14 +50,37 @@ class NeuronParams:
     du: np.ndarray | None = None  # None: no current stage
     u_gain: np.ndarray | None = None
     reset: ResetMode = "zero"
+    max_spikes: int | None = 1  # spikes per neuron and step; None: no cap
+    inclusive: bool = False  # spike at v >= v_threshold instead of v > v_threshold
+    spike_first: bool = False  # spike decided from the previous step's v (Spyx)
+    v_step: np.ndarray | None = None  # subtracted per spike (reset "subtract"); None: v_threshold
 
     @property
     def spiking(self) -> bool:
         return self.v_threshold is not None
 
+    @property
+    def multi_spike(self) -> bool:
+        """True when a neuron may emit more than one spike per step."""
+        return self.spiking and self.max_spikes != 1
+
+    def departures(self) -> list[str]:
+        """The options above that NIR's own equations do not have, in words (empty: plain NIR)."""
+        out = []
+        if self.multi_spike:
+            cap = "no cap" if self.max_spikes is None else f"at most {self.max_spikes}"
+            out.append(f"multi-spike ({cap} per step)")
+        if self.inclusive:
+            out.append("spikes at v >= threshold")
+        if self.spike_first:
+            out.append("spike decided before the update")
+        if self.v_step is not None:
+            out.append("reset subtracts v_step, not the threshold")
+        return out
+
     def arrays(self) -> dict[str, np.ndarray]:
         """The parameter arrays that are present, by name."""
-        names = ("dv", "v_gain", "v_bias", "v_reset", "v_threshold", "du", "u_gain")
+        names = ("dv", "v_gain", "v_bias", "v_reset", "v_threshold", "du", "u_gain", "v_step")
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
 
@@ -248,6 +282,11 @@ class Network:
 
 
 def _check_parameter_shapes(pop: Population) -> None:
+    mx = pop.params.max_spikes
+    if mx is not None and (isinstance(mx, bool) or not isinstance(mx, int) or mx < 1):
+        raise GraphError(
+            f"population '{pop.name}': max_spikes = {mx!r}, must be an int >= 1 or None"
+        )
     arrays = dict(pop.params.arrays())
     if pop.quant is not None:
         arrays["quant.scale"] = pop.quant.scale

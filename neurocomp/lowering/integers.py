@@ -12,8 +12,9 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import NeurocompError, Violation
+from ..ir.graded import payload_violations
 from ..ir.integer import IntConv, IntNetwork, IntPopulation, IntProjection
-from ..ir.network import Network
+from ..ir.network import Network, NeuronParams
 from ..ir.ops import Matrix, aligned_delays
 from ..target.spec import NumberFormat, TargetSpec
 
@@ -64,6 +65,28 @@ def _format_violations(ip: IntPopulation, fmt: NumberFormat) -> list[Violation]:
                 "0 only",
             )
         )
+    out += _graded_violations(ip, fmt)
+    return out
+
+
+def _graded_violations(ip: IntPopulation, fmt: NumberFormat) -> list[Violation]:
+    """A multi-spike population's largest count against the chip's graded-spike payload."""
+    if ip.threshold is None or ip.max_spikes == 1:
+        return []
+    v_max = (1 << (fmt.state_bits - 1)) - 1
+    threshold = ip.threshold << fmt.threshold_shift
+    return payload_violations(ip.name, ip.max_spikes, threshold, v_max, fmt.spike_payload_bits)
+
+
+def _timing_violations(name: str, p: NeuronParams) -> list[Violation]:
+    """Neuron options no chip's integer neuron has (frontend.conventions: Spyx's neurons)."""
+    if not p.spiking:
+        return []
+    out = []
+    if p.spike_first:
+        out.append(Violation(name, "spike timing", "decided before the update", "after the update"))
+    if p.v_step is not None:
+        out.append(Violation(name, "reset amount", "v_step", "the threshold"))
     return out
 
 
@@ -213,8 +236,10 @@ def to_integers(net: Network, spec: TargetSpec) -> tuple[IntNetwork, list[Violat
             threshold=None if p.v_threshold is None else _ints(p.v_threshold, s),
             scale=s.astype(np.float64),
             reset=p.reset,
+            max_spikes=p.max_spikes if p.spiking else 1,
+            inclusive=p.inclusive,
         )
-        violations += _format_violations(ip, fmt)
+        violations += _format_violations(ip, fmt) + _timing_violations(pop.name, p)
         pops.append(ip)
     scales = {p.name: p.scale for p in pops}
     projections = []

@@ -224,6 +224,7 @@ class Quantize:
             v_bias=_round_to(p.v_bias, s),
             v_reset=_round_to(p.v_reset, s),
             v_threshold=None if p.v_threshold is None else _round_to(p.v_threshold, s),
+            v_step=None if p.v_step is None else _round_to(p.v_step, s),
         )
 
     def _state_peaks(self, net: Network, ctx: PassContext) -> dict[str, np.ndarray]:

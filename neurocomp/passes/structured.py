@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import sparse
 
-from ..ir.network import Network, NeuronParams, Population
+from ..ir.network import Network, Population
 from ..ir.ops import Matrix
 from ..sim.float_sim import simulate
 from .base import PassContext, PassError, PassResult, register
@@ -28,7 +28,7 @@ from .fold import ensure_folded, matrix_of
 
 def _flat_pop(pop: Population, keep: np.ndarray) -> Population:
     arrays = {k: a.reshape(-1)[keep] for k, a in pop.params.arrays().items()}
-    params = NeuronParams(reset=pop.params.reset, **arrays)
+    params = dataclasses.replace(pop.params, **arrays)
     quant = pop.quant
     if quant is not None:
         quant = dataclasses.replace(quant, scale=quant.scale.reshape(-1)[keep])

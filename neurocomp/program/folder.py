@@ -107,6 +107,8 @@ def manifest(prog: Saved) -> Manifest:
             "reset": p.reset,
             "spiking": p.spiking,
             "current": p.du is not None,
+            "max_spikes": p.max_spikes,
+            "inclusive": p.inclusive,
         }
         for p in net.populations
     ]
@@ -276,6 +278,8 @@ def _network(m: Manifest, arr: dict[str, np.ndarray]) -> IntNetwork:
             scale=arr[f"pop/{p.name}/scale"],
             threshold=arr.get(f"pop/{p.name}/threshold"),
             du=arr.get(f"pop/{p.name}/du"),
+            max_spikes=p.max_spikes,
+            inclusive=p.inclusive,
         )
         for p in m.populations
     ]

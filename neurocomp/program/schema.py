@@ -51,6 +51,8 @@ class PopulationEntry(_Record):
     reset: Literal["zero", "subtract"]
     spiking: bool
     current: bool
+    max_spikes: Annotated[int, Strict(), Field(ge=1, le=1 << 32)] | None = 1
+    inclusive: bool = False
 
     @field_validator("kind")
     @classmethod
@@ -117,6 +119,13 @@ class CompileSummary(_Record):
     placement: str | None
     traffic_hops: float | int | None
     dt: float | None
+    # Like with like: `synapses` (on the chip) and `synapses_input` (the input network) both
+    # count connections once each projection is folded into one matrix; `weights_input` counts
+    # the input network's weights (the trained parameters a NIR file stores; a conv kernel once).
+    weights_input: Count | None = None
+    # Steps each output lags the float network on this target (its synapse delay per
+    # feed-forward layer); None where routes of different lengths meet.
+    output_lag_steps: dict[str, Count | None] = Field(default_factory=dict)
 
     def __getitem__(self, key: str) -> Any:
         if key not in type(self).model_fields:

@@ -86,6 +86,32 @@ class _Neurons:
     keep_u: np.ndarray | None
     u_gain: np.ndarray | None
     reset: str
+    v_step: np.ndarray | None = None  # subtracted per spike; None: v_threshold
+    max_spikes: int | None = 1
+    inclusive: bool = False
+    spike_first: bool = False
+
+
+def spike_count(
+    v: np.ndarray, threshold: np.ndarray, max_spikes: int | None, inclusive: bool
+) -> np.ndarray:
+    """Spikes per neuron for membrane `v` (same dtype as v): 0 or 1, or for a multi-spike neuron
+    min(max_spikes, floor(v / threshold)) once it crosses, at least 1."""
+    crossed = v >= threshold if inclusive else v > threshold
+    if max_spikes == 1:
+        return crossed.astype(v.dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.maximum(np.floor(v / threshold), 1)
+    if max_spikes is not None:
+        k = np.minimum(k, max_spikes)
+    return np.where(crossed, k, 0).astype(v.dtype)
+
+
+def _reset(p: _Neurons, s: np.ndarray, v: np.ndarray) -> np.ndarray:
+    assert p.v_threshold is not None
+    if p.reset == "zero":
+        return np.where(s > 0, p.v_reset, v)
+    return v - s * (p.v_threshold if p.v_step is None else p.v_step)
 
 
 def _neuron_step(
@@ -99,12 +125,14 @@ def _neuron_step(
         drive = u
     else:
         drive = x
+    first = None
+    if p.spike_first and p.v_threshold is not None:  # decided by the state before this update
+        first = spike_count(v, p.v_threshold, p.max_spikes, p.inclusive)
     v = p.keep_v * v + p.v_gain * drive + p.v_bias
     if p.v_threshold is None:
         return v, u, v
-    s = v > p.v_threshold
-    v = np.where(s, p.v_reset, v) if p.reset == "zero" else v - s * p.v_threshold
-    return s.astype(v.dtype), u, v
+    s = first if first is not None else spike_count(v, p.v_threshold, p.max_spikes, p.inclusive)
+    return s, u, _reset(p, s, v)
 
 
 def simulate(
@@ -116,8 +144,9 @@ def simulate(
 ) -> Trace:
     """Run `net` on input `x` of shape (T, batch, *input_shape) (a dict for several inputs).
 
-    Returns a `Trace` whose `outputs` map each output name to (T, batch, *shape): spikes (0/1)
-    for spiking populations, the membrane voltage for non-spiking readouts. States start at 0.
+    Returns a `Trace` whose `outputs` map each output name to (T, batch, *shape): spikes (0/1,
+    or counts for multi-spike populations) for spiking populations, the membrane voltage for
+    non-spiking readouts. States start at 0.
     """
     xs = as_inputs(net, x)
     steps, batch = next(iter(xs.values())).shape[:2] if xs else (0, 0)
@@ -149,12 +178,21 @@ def simulate(
     for t in range(steps):
         advance("simulate (float)", t, steps)
         now = {n: arr[t].astype(dtype, copy=False) for n, arr in xs.items()}
+        # Spike-first populations know this step's spikes before anything is updated.
+        early = {
+            n: spike_count(state_v[n], q.v_threshold, q.max_spikes, q.inclusive)
+            for n, q in params.items()
+            if q.spike_first and q.v_threshold is not None
+        }
         for pop in net.populations:
             total: np.ndarray = np.zeros((batch, *pop.shape), dtype)
             for pr in incoming[pop.name]:
-                if pr.recurrent and t == 0:
+                if pr.recurrent and t == 0 and pr.pre not in early:
                     continue  # no previous step: a recurrent projection delivers nothing yet
-                sig = prev[pr.pre] if pr.recurrent else now[pr.pre]
+                if pr.pre in early:
+                    sig = early[pr.pre]
+                else:
+                    sig = prev[pr.pre] if pr.recurrent else now[pr.pre]
                 for i, op in enumerate(ops[pr.name]):
                     sig = _apply(op, lines.get((pr.name, i)), sig)
                 total += sig
@@ -194,7 +232,8 @@ def _empty_trace(net: Network, steps: int, batch: int, dtype: type, record: bool
         for p in net.populations:
             trace.v[p.name] = np.zeros((steps, batch, *p.shape), dtype)
             if p.params.spiking:
-                trace.spikes[p.name] = np.zeros((steps, batch, *p.shape), np.uint8)
+                kind = np.uint8 if p.params.max_spikes == 1 else np.int64  # counts: multi-spike
+                trace.spikes[p.name] = np.zeros((steps, batch, *p.shape), kind)
             if p.params.du is not None:
                 trace.u[p.name] = np.zeros((steps, batch, *p.shape), dtype)
     return trace
@@ -232,6 +271,10 @@ def _cast(p: NeuronParams, dtype: type) -> _Neurons:
         keep_u=(1.0 - a["du"]).astype(dtype) if "du" in a else None,
         u_gain=a.get("u_gain"),
         reset=p.reset,
+        v_step=a.get("v_step"),
+        max_spikes=p.max_spikes,
+        inclusive=p.inclusive,
+        spike_first=p.spike_first,
     )
 
 

@@ -75,7 +75,9 @@ class NumberFormat:
     Synaptic input and the threshold are shifted left by `weight_shift` / `threshold_shift` bits
     into the state's scale (Loihi aligns them with 6 bits); `synapse_delay` steps pass between a
     spike and its arrival (Lava's Dense/Sparse: 1); `activation_bits` > 0 wraps the summed
-    synaptic input to that many signed bits before the shift.
+    synaptic input to that many signed bits before the shift; `spike_payload_bits` > 0 lets a
+    spike carry an unsigned integer payload of that width (graded spikes: a multi-spike neuron
+    sends its spike count, each synapse adds weight * payload), 0 allows binary spikes only.
     """
 
     weight_bits: int
@@ -97,6 +99,7 @@ class NumberFormat:
     # True: a projection's bias onto neurons without a current stage is stored as the neurons'
     # own bias (present from the first step), even where a current bias exists
     bias_to_neuron: bool = False
+    spike_payload_bits: int = 0  # graded spikes: unsigned payload width; 0: binary spikes only
 
 
 @dataclass(frozen=True)
@@ -296,6 +299,7 @@ _INT_RANGES = {
     "threshold_shift": (0, 30),
     "synapse_delay": (0, 1),
     "activation_bits": (0, 62),
+    "spike_payload_bits": (0, 32),
 }
 BACKENDS = ("lava",)  # engines a program can also run on, besides neurocomp's own ("reference")
 _CHOICES = {

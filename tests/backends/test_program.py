@@ -149,9 +149,9 @@ def test_compile_is_deterministic_across_processes(tmp_path):
 # programs are the same on every machine; a change here is a change of the compiler's output:
 # if it is intended, replace the digest with the one the failure prints.
 GOLDEN = {
-    "reference": "a8e5ff16935852a51d26786e37322275e4d2ab365366e62be0af88fa0c9dc674",
-    "loihi2": "bc9a3b61ee886cc3a83959140d5d510465821691aa41392d87d03fd82f3b491f",
-    "reference-calibrated": "174f1599103bbcaa6c4b57223229e25099a9d1344367e1ad39a3050e5b5d7eae",
+    "reference": "c1e48b3882fd11858b8b4fe00b75a13e75891886b7d6b9ee1fe5cc39b3b621de",
+    "loihi2": "ffacd7d899c9af74d2b3681d26d65ea40210a1461a96f71a407e9635be3b7ce6",
+    "reference-calibrated": "e7fce421259e93d8fe9aea960c3f3911a2f8279c5489646a1d2d4216151345f0",
 }
 DIGEST = """
 import hashlib, json, sys, warnings, numpy as np, neurocomp as nc

@@ -228,7 +228,7 @@ def test_bad_sample_is_an_input_error():
     with pytest.raises(nc.InputError, match="forward pass failed"):
         nc.from_torch(_mlp(), torch.rand(1, 11))
     with pytest.raises(nc.ParameterError, match="framework"):
-        nc.from_torch(_mlp(), torch.rand(1, 12), framework="sinabs")  # type: ignore[arg-type]
+        nc.from_torch(_mlp(), torch.rand(1, 12), framework="lava-dl")  # type: ignore[arg-type]
 
 
 def test_path_writes_a_loadable_file_and_compiles(tmp_path):

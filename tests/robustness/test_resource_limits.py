@@ -47,6 +47,7 @@ EXCEEDABLE = {
     ("format", "reset_to_value"): "test_reset_to_value",
     ("format", "current_bias"): "test_current_bias",
     ("format", "decay_bits"): "test_lava_decays",  # Lava: dv <= 4095, du >= 1 (of 2**12)
+    ("format", "spike_payload_bits"): "test_spike_payload",
 }
 SEMANTICS = {
     ("format", "decay_rounding"),
@@ -376,3 +377,14 @@ def test_lava_decays():
         w_in=np.ones(3),
     )
     expect(violations(dense(6, 3, hidden=cuba), "loihi2"), "h", "current decay (du)", 0, ">= 1")
+
+
+def test_spike_payload(tmp_path):
+    """Multi-spike neurons (up to 8 spikes per step) as graded spikes: a 2-bit payload holds 3.
+    (loihi2's Lava engine refuses graded spikes as well; the payload violation is named.)"""
+    narrow = chip(tmp_path, "loihi2", format__spike_payload_bits=2)
+    found = violations(dense(6, 3), narrow, max_spikes=8, reset="zero")
+    expect(found, "h", "spike payload", "4 bits (up to 8 spikes per step)", "2 bits")
+    found = violations(dense(6, 3), "reference", max_spikes=8)  # binary spikes only
+    expect(found, "h", "spikes per step", "up to 8", found[("h", "spikes per step")].available)
+    assert "spike_payload_bits = 0" in found[("h", "spikes per step")].available
