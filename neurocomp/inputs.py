@@ -121,15 +121,23 @@ def _read_members(path: Any, zf: zipfile.ZipFile, limit: int) -> dict[str, np.nd
     return out
 
 
-def _read_member(where: str, member: IO[bytes], size: int) -> np.ndarray:
-    """One .npy member, its header checked against the bytes it holds before allocating."""
+def npy_header(member: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, Fortran order, dtype) from an .npy header, nothing allocated; ValueError if it
+    is not one (formats 1.0 and 2.0 are read). Program folders' arrays are read with it too."""
     version = np.lib.format.read_magic(member)
     if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
-    elif version == (2, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
-    else:
-        raise InputError(f"{where}: .npy format {version} (1.0 and 2.0 are read)")
+        return np.lib.format.read_array_header_1_0(member)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(member)
+    raise ValueError(f".npy format {version} (1.0 and 2.0 are read)")
+
+
+def _read_member(where: str, member: IO[bytes], size: int) -> np.ndarray:
+    """One .npy member, its header checked against the bytes it holds before allocating."""
+    try:
+        shape, fortran, dtype = npy_header(member)
+    except ValueError as exc:
+        raise InputError(f"{where}: {exc}") from None
     if dtype.hasobject:
         raise InputError(f"{where}: holds Python objects (pickles are never read)")
     if dtype.kind not in "biuf" or dtype.names is not None:
@@ -196,9 +204,11 @@ def check_spikes(name: str, arr: np.ndarray, max_value: int, target: str = "the 
 
 
 def spike_max(target: Any) -> int:
-    """The largest spike value `target` (a TargetSpec) takes. Every chip description today
-    means binary spikes; once the chip TOML states a spike payload width, this reads it."""
-    return CHIP_SPIKE_MAX
+    """The largest spike value `target` (a TargetSpec) takes: binary spikes (CHIP_SPIKE_MAX),
+    or counts up to 2^b - 1 where its TOML declares a graded-spike payload of b bits."""
+    fmt = getattr(target, "format", None)
+    bits = int(getattr(fmt, "spike_payload_bits", 0) or 0)
+    return (1 << bits) - 1 if bits > 0 else CHIP_SPIKE_MAX
 
 
 def check_chip_inputs(xs: Mapping[str, np.ndarray], target: Any) -> None:

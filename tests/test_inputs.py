@@ -197,3 +197,17 @@ def test_labels(labels, needle):
 
 def test_labels_ok():
     assert check_labels(np.array([1.0, 0.0]), 2).dtype == np.int64
+
+
+def test_spike_max_reads_the_chip_payload() -> None:
+    """Binary spikes on chips without a graded-spike payload; counts up to 2^b - 1 with one."""
+    import dataclasses
+
+    from neurocomp.inputs import spike_max
+    from neurocomp.target import load_target
+
+    spec = load_target("reference")
+    assert spec.format.spike_payload_bits == 0 and spike_max(spec) == 1
+    fmt = dataclasses.replace(spec.format, spike_payload_bits=3)
+    graded = dataclasses.replace(spec, format=fmt)
+    assert spike_max(graded) == 7

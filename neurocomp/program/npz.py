@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..inputs import npy_header
 from .schema import ProgramError
 
 MAX_ARRAY_BYTES = 4 << 30  # all members together, uncompressed
@@ -40,13 +41,7 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 def _header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> tuple[np.dtype, tuple]:
     with zf.open(info) as f:
         try:
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-            else:
-                raise ValueError(f"npy format version {version}")
+            shape, fortran, dtype = npy_header(f)
         except ValueError as exc:
             raise ProgramError(
                 f"{where}: member {info.filename}: not an .npy array ({exc})"
