@@ -11,6 +11,7 @@ from scipy import sparse
 
 from neurocomp.backends import jit
 from neurocomp.backends.bit_accurate import Semantics, run
+from neurocomp.backends.events import EventKind
 from neurocomp.backends.kernels import EXACT_LIMIT, ProjectionKernel, sum_bound
 from neurocomp.ir.integer import IntNetwork, IntPopulation, IntProjection
 from neurocomp.mapping import map_network
@@ -82,7 +83,8 @@ def test_payload_enters_the_bound() -> None:
 @st.composite
 def programs(draw):
     """Random layered programs, weights scaled so some sums sit near or past a float limit,
-    sometimes with feedback from the last population to the first (run step by step)."""
+    sometimes with feedback from the last population to the first (run step by step), some
+    populations graded (a spike count up to their cap as payload) or spiking at v >= threshold."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     n_in = draw(st.integers(1, 6))
     depth = draw(st.integers(1, 3))
@@ -91,8 +93,10 @@ def programs(draw):
     decay_bits = 12
     pops, projs, prev, prev_n = [], [], "in", n_in
     payload_in = draw(st.integers(1, 3))
+    payload = payload_in
     for k in range(depth):
         n = draw(st.integers(1, 6))
+        cap = draw(st.sampled_from([1, 1, 3, None]))
         pops.append(
             IntPopulation(
                 name=f"p{k}",
@@ -105,9 +109,10 @@ def programs(draw):
                 threshold=rng.integers(0, limit // 4 + 2, n),
                 scale=np.ones(n),
                 reset=draw(st.sampled_from(["zero", "subtract"])),
+                max_spikes=cap,
+                inclusive=draw(st.booleans()),
             )
         )
-        payload = payload_in if prev == "in" else 1
         row_abs = max(1, (limit + offset) // payload)
         projs.append(
             IntProjection(
@@ -125,6 +130,7 @@ def programs(draw):
                 )
             )
         prev, prev_n = f"p{k}", n
+        payload = 1 if cap is None else cap  # uncapped: far past the limit (the int64 path)
     if depth > 1 and draw(st.booleans()):
         projs.append(
             IntProjection(
@@ -191,6 +197,58 @@ def test_event_counts_equal_on_both_paths() -> None:
     for kind in a.per_core:
         np.testing.assert_array_equal(a.per_core[kind], b.per_core[kind])
     assert a.per_layer == b.per_layer
+
+
+def test_graded_spikes_bound_the_kernel_and_count_as_one_event() -> None:
+    """A graded source's kernel is bounded by its largest count (its cap), not by 1; each
+    graded spike is one SPIKES event and one synaptic op per synapse, whatever its count."""
+    from neurocomp.backends.bit_accurate import _kernels, integer_inputs
+    from neurocomp.target.spec import load_target
+
+    rng = np.random.default_rng(5)
+    n_in, n, m = 12, 10, 6
+
+    def pop(name: str, size: int, cap: int | None) -> IntPopulation:
+        return IntPopulation(
+            name,
+            "IF",
+            (size,),
+            dv=np.zeros(size, np.int64),
+            bias=np.zeros(size, np.int64),
+            v_reset=np.zeros(size, np.int64),
+            threshold=np.full(size, 50),
+            scale=np.ones(size),
+            reset="subtract",
+            max_spikes=cap,
+        )
+
+    w1 = rng.integers(0, 120, (n, n_in)) * (rng.random((n, n_in)) < 0.5)
+    w2 = rng.integers(-30, 60, (m, n)) * (rng.random((m, n)) < 0.7)
+    net = IntNetwork(
+        {"in": (n_in,)},
+        (pop("a", n, 4), pop("b", m, 1)),
+        (
+            IntProjection("w1", "in", "a", sparse.csr_matrix(w1)),
+            IntProjection("w2", "a", "b", sparse.csr_matrix(w2)),
+        ),
+        {"out": "b", "a": "a"},
+        12,
+    )
+    spec = load_target("reference")
+    x = (rng.random((20, 3, n_in)) < 0.4).astype(np.int64)
+    kern = _kernels(net, integer_inputs(net, x), spec.format, False)
+    assert kern["w2"].bound == sum_bound(sparse.csr_matrix(w2), 4)
+    res = run(net, x, spec.format, mapping=map_network(net, spec), record=True)
+    exact = run(net, x, spec.format, record=True, exact_integers=True)
+    s = res.spikes["a"]
+    assert s.dtype == np.int64 and s.max() > 1  # counts above one are sent
+    np.testing.assert_array_equal(s, exact.spikes["a"])
+    np.testing.assert_array_equal(res.outputs["a"], s)
+    assert res.counts is not None
+    assert res.counts.per_layer["a"][EventKind.SPIKES] == int((s > 0).sum())
+    fanout = (w2 != 0).sum(axis=0)
+    synops_b = int(((s > 0).sum(axis=(0, 1)) * fanout).sum())
+    assert res.counts.per_layer["b"][EventKind.SYNOPS] == synops_b
 
 
 @settings(max_examples=40, deadline=None)
