@@ -159,8 +159,14 @@ def _detect(graph: RawGraph) -> Detection | None:
                 + (" and nodes are named layer_N" if named else "")
                 + " (Spyx writes r = beta)",
             )
-    rock = [_rockpool_dt(t, r) for t, r in taus.values()]
-    if all(d is not None for d in rock):
+    ratios = np.concatenate([(t / r).ravel() for t, r in taus.values() if np.all(r > 0)])
+    if ratios.size == sum(t.size for t, _ in taus.values()) and np.allclose(
+        ratios, ratios[0], rtol=1e-5
+    ):
+        return None  # snnTorch's r = tau/dt for one dt: NIR's equations, dt inferred from it
+    found = [_rockpool_dt(t, r) for t, r in taus.values()]
+    rock = [d for d in found if d is not None]
+    if len(rock) == len(found) and np.allclose(rock, rock[0], rtol=1e-4):
         return Detection(
             "rockpool", False, "every leaky node has r = tau * exp(-dt/tau) / dt for one dt"
         )
