@@ -130,20 +130,20 @@ def counts_from_rates(prog: Any, rates: dict[str, float], steps: int, active: fl
     net, mapping = prog.net, prog.mapping
     counter = _Counter(net, mapping, steps)
     b = VIRTUAL_BATCH
-    for t in range(steps):
-        for name, shape in net.inputs.items():
-            n = int(np.prod(shape))
-            counter.source(t, name, np.full((1, n), round(rates.get("input", 0.0) * b)))
-        for pop in net.populations:
-            own = mapping.neuron_core[pop.name]
-            per_core = np.bincount(own, minlength=counter.n_cores)
-            counter.per_core["updates_active"][t] += np.round(per_core * b * active).astype(int)
-            counter.per_core["updates_idle"][t] += np.round(per_core * b * (1 - active)).astype(int)
-            if pop.spiking:
-                s = np.full((1, pop.size), round(rates.get(pop.name, 0.0) * b))
-                fired = np.bincount(own, s[0], minlength=counter.n_cores)
-                counter.per_core["spikes"][t] += fired.astype(np.int64)
-                counter.source(t, pop.name, s)
+    # the counter takes each source's whole (steps, neurons) series at once
+    for name, shape in net.inputs.items():
+        n = int(np.prod(shape))
+        counter.source(name, np.full((steps, n), round(rates.get("input", 0.0) * b)))
+    for pop in net.populations:
+        own = mapping.neuron_core[pop.name]
+        per_core = np.bincount(own, minlength=counter.n_cores)
+        counter.per_core["updates_active"] += np.round(per_core * b * active).astype(int)
+        counter.per_core["updates_idle"] += np.round(per_core * b * (1 - active)).astype(int)
+        if pop.spiking:
+            s = np.full((steps, pop.size), round(rates.get(pop.name, 0.0) * b))
+            fired = np.bincount(own, s[0], minlength=counter.n_cores)
+            counter.per_core["spikes"] += fired.astype(np.int64)
+            counter.source(pop.name, s)
     usage = mapping.usage_table(prog.target)
     chips = np.array([r["chip"] for r in usage])
     tiles = np.array([r["tile_x"] * 65536 + r["tile_y"] for r in usage])

@@ -7,7 +7,11 @@ Per step, per population (all integers, int64; D = decay_bits, U = 2**D):
                                                             a synapse with delay d: d steps more)
     u = decay(u, du) + drive, then overflow                (u = drive without a current stage)
     v = decay(v, dv) + u + bias, then overflow
-    s = v > threshold;  v = v_reset where s  (or v - threshold for subtractive reset)
+    s = v > threshold (v >= threshold if inclusive);  v = v_reset where s  (or v - s threshold)
+
+A multi-spike population (max_spikes != 1) sends graded spikes: s = its spike count
+(`ir.graded.spike_counts`), the payload each synapse multiplies; such a spike is still one event
+(one SPIKES count, one message, one synaptic op per fan-out synapse).
 
 decay(x, d) = (x * (U - d)) >> D, truncated toward zero or floored as the chip says; overflow
 saturates or wraps at `state_bits` signed bits. With a mapping, events are counted per step and
@@ -17,20 +21,24 @@ state), spike messages within a tile and between tiles with their east-west and 
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from ..errors import InputError, Violation
 from ..ir.graded import spike_counts
-from ..ir.integer import IntNetwork, IntPopulation
+from ..ir.integer import IntNetwork, IntPopulation, IntProjection
 from ..ir.ops import SynapseDelayLine
 from ..mapping import Mapping
 from ..progress import advance
 from ..target.spec import NEURON_MODELS, NumberFormat
+from . import jit
 from .base import RunResult
 from .events import COUNTERS, EventCounts, EventKind
+from .kernels import ProjectionKernel
 
 __all__ = ["COUNTERS", "ENGINE", "EventCounts", "RunResult", "Semantics", "integer_inputs", "run"]
 
@@ -64,20 +72,13 @@ def Semantics(  # the old class name, kept as a constructor
     )
 
 
-def _decay(x: np.ndarray, d: np.ndarray, bits: int, rounding: str) -> np.ndarray:
-    q = x * ((1 << bits) - d)
-    if rounding == "floor":
-        return q >> bits
-    return np.sign(q) * (np.abs(q) >> bits)
-
-
 def _overflow(x: np.ndarray, bits: int, mode: str) -> np.ndarray:
     """Saturate to +-(2**(bits-1) - 1), or wrap into (-2**(bits-1), 2**(bits-1)] as Loihi (and
     Lava's bit-accurate LIF) does: x - 2**bits above the range, x + 2**bits at or below its
     bottom (applied modulo 2**bits, so any overshoot lands in range)."""
     m = 1 << (bits - 1)
-    if mode == "wrap":
-        return ((x + m - 1) % (2 * m)) - (m - 1)
+    if mode == "wrap":  # modulo 2**bits: a bitwise and in two's complement
+        return ((x + (m - 1)) & (2 * m - 1)) - (m - 1)
     return np.clip(x, -(m - 1), m - 1)
 
 
@@ -111,8 +112,38 @@ def integer_inputs(net: IntNetwork, x: object) -> dict[str, np.ndarray]:
     return out
 
 
+def _per_core(table: sparse.csc_matrix, sent: np.ndarray) -> np.ndarray:
+    """sent (T, neurons) @ table (neurons, k): a float64 BLAS product where the table is small
+    (counts are integers far below 2**53: exact), a sparse one otherwise."""
+    if table.shape[0] * table.shape[1] <= _DENSE_TABLE:
+        dense = table.toarray().astype(np.float64)
+        return np.rint(sent.astype(np.float64) @ dense).astype(np.int64)
+    return np.asarray(table.T @ np.ascontiguousarray(sent.T)).T
+
+
+_DENSE_TABLE = 1 << 20
+
+
+def _onehot(own: np.ndarray, n_cores: int, values: np.ndarray | None = None) -> sparse.csr_matrix:
+    """(neurons x cores): each neuron's value (1 by default) at its own core."""
+    n = own.size
+    data = np.ones(n, np.int64) if values is None else np.asarray(values, np.int64)
+    return sparse.csr_matrix((data, own, np.arange(n + 1)), shape=(n, n_cores))
+
+
 class _Counter:
-    """Precomputed per-neuron routing costs for counting events against a mapping."""
+    """Event counting against a mapping, vectorised over every step at once: per source a
+    (neurons x kinds*cores) table, so a run's counts are one sparse product per source."""
+
+    # the kinds a source's table holds, after SYNOPS: a population's spike messages and hops,
+    # counted at the sending core; an input's messages, counted at each core they arrive at
+    FROM_POPULATION = (
+        EventKind.MSGS_LOCAL,
+        EventKind.MSGS_REMOTE,
+        EventKind.HOPS_EW,
+        EventKind.HOPS_NS,
+        EventKind.MSGS_CHIP,
+    )
 
     def __init__(self, net: IntNetwork, mapping: Mapping, steps: int) -> None:
         self.where: dict[str, np.ndarray] = mapping.neuron_core
@@ -122,80 +153,78 @@ class _Counter:
         same_tile = coords[:, None, 2] == coords[None, :, 2]
         chip = mapping.core_chip if mapping.core_chip is not None else np.zeros(len(coords), int)
         other_chip = chip[:, None] != chip[None, :]
-        self.route: dict[str, dict[str, np.ndarray]] = {}
+        self.tables: dict[str, sparse.csc_matrix] = {}
+        self.kinds: dict[str, tuple[EventKind, ...]] = {}
         for src, d in mapping.destinations.items():
-            targets = (d > 0).astype(np.int64).tocsr()
-            entry = {"synops_to_core": d.tocsr()}
+            blocks = [sparse.csr_matrix(d, dtype=np.int64)]
             if src in self.where:
                 own = self.where[src]
-                coo = targets.tocoo()
+                coo = (d > 0).tocoo()
                 srcc = own[coo.row]
                 n = d.shape[0]
-                entry["local"] = np.bincount(coo.row, same_tile[srcc, coo.col], minlength=n)
-                entry["remote"] = np.bincount(coo.row, ~same_tile[srcc, coo.col], minlength=n)
-                entry["ew"] = np.bincount(coo.row, ew[srcc, coo.col], minlength=n)
-                entry["ns"] = np.bincount(coo.row, ns[srcc, coo.col], minlength=n)
-                entry["chip"] = np.bincount(coo.row, other_chip[srcc, coo.col], minlength=n)
+                for weights in (
+                    same_tile[srcc, coo.col],
+                    ~same_tile[srcc, coo.col],
+                    ew[srcc, coo.col],
+                    ns[srcc, coo.col],
+                    other_chip[srcc, coo.col],
+                ):
+                    per_neuron = np.bincount(coo.row, weights, minlength=n).astype(np.int64)
+                    blocks.append(_onehot(own, self.n_cores, per_neuron))
+                self.kinds[src] = (EventKind.SYNOPS, *self.FROM_POPULATION)
             else:
-                entry["input_cores"] = targets
-            self.route[src] = entry
+                blocks.append(sparse.csr_matrix(d > 0, dtype=np.int64))
+                self.kinds[src] = (EventKind.SYNOPS, EventKind.MSGS_INPUT)
+            self.tables[src] = sparse.hstack(blocks, format="csc")
+        self.onehot = {
+            p.name: _onehot(self.where[p.name], self.n_cores).tocsc() for p in net.populations
+        }
+        self.per_core_size = {
+            p.name: np.bincount(self.where[p.name], minlength=self.n_cores) for p in net.populations
+        }
+        self.names = [p.name for p in net.populations]
+        self.reset(steps)
+
+    def reset(self, steps: int) -> None:
+        """Zero the counts, for a run of `steps` steps."""
         self.per_core = {k: np.zeros((steps, self.n_cores), dtype=np.int64) for k in COUNTERS}
         self.per_layer: dict[str, dict[EventKind, int]] = {
-            p.name: dict.fromkeys(COUNTERS, 0) for p in net.populations
+            name: dict.fromkeys(COUNTERS, 0) for name in self.names
         }
         self.input_spikes = 0
 
-    def source(self, t: int, name: str, s: np.ndarray) -> None:
-        """Spikes of a source (population or input), summed over the batch: messages, synops."""
-        sent = s.sum(axis=0)
-        route = self.route.get(name)
+    def source(self, name: str, sent: np.ndarray) -> None:
+        """Spikes (or values) a source sent, (T, neurons) summed over the batch."""
         if name not in self.where:
             self.input_spikes += int(sent.sum())
-        if route is None:
+        table = self.tables.get(name)
+        if table is None:
             return
-        self.per_core[EventKind.SYNOPS][t] += np.asarray(route["synops_to_core"].T @ sent).reshape(
-            -1
-        )
-        if name not in self.where:
-            arriving = np.asarray(route["input_cores"].T @ sent).reshape(-1)
-            self.per_core[EventKind.MSGS_INPUT][t] += arriving
-            return
-        own = self.where[name]
-        for key, counter in (
-            ("local", EventKind.MSGS_LOCAL),
-            ("remote", EventKind.MSGS_REMOTE),
-            ("ew", EventKind.HOPS_EW),
-            ("ns", EventKind.HOPS_NS),
-            ("chip", EventKind.MSGS_CHIP),
-        ):
-            per_neuron = sent * route[key]
-            self.per_core[counter][t] += np.bincount(
-                own, per_neuron, minlength=self.n_cores
-            ).astype(np.int64)
-            self.per_layer[name][counter] += int(per_neuron.sum())
+        c = self.n_cores
+        out = _per_core(table, sent)  # (T, kinds * cores)
+        for k, kind in enumerate(self.kinds[name]):
+            part = out[:, k * c : (k + 1) * c]
+            self.per_core[kind] += part
+            if kind in self.FROM_POPULATION:
+                self.per_layer[name][kind] += int(part.sum())
 
     def population(
-        self, t: int, pop: IntPopulation, s: np.ndarray | None, active: np.ndarray, synops_in: int
+        self, pop: IntPopulation, spikes: np.ndarray | None, active: np.ndarray, batch: int
     ) -> None:
-        own = self.where[pop.name]
-        act = active.sum(axis=0)
-        batch = active.shape[0]
-        self.per_core[EventKind.UPDATES_ACTIVE][t] += np.bincount(
-            own, act, minlength=self.n_cores
-        ).astype(np.int64)
-        self.per_core[EventKind.UPDATES_IDLE][t] += np.bincount(
-            own, batch - act, minlength=self.n_cores
-        ).astype(np.int64)
+        """A population's active-neuron counts (T, n) and spikes (T, n), batch-summed."""
+        onehot = _onehot(self.where[pop.name], self.n_cores).tocsc()
+        per_core = _per_core(onehot, active)
+        self.per_core[EventKind.UPDATES_ACTIVE] += per_core
+        self.per_core[EventKind.UPDATES_IDLE] += (
+            batch * np.bincount(self.where[pop.name], minlength=self.n_cores) - per_core
+        )
         layer = self.per_layer[pop.name]
-        layer[EventKind.UPDATES_ACTIVE] += int(act.sum())
-        layer[EventKind.UPDATES_IDLE] += int((batch - act).sum())
-        layer[EventKind.SYNOPS] += synops_in
-        if s is not None:
-            spk = (s > 0).sum(axis=0)  # a graded spike is one event, whatever its payload
-            self.per_core[EventKind.SPIKES][t] += np.bincount(
-                own, spk, minlength=self.n_cores
-            ).astype(np.int64)
-            layer[EventKind.SPIKES] += int(spk.sum())
+        total = int(active.sum())
+        layer[EventKind.UPDATES_ACTIVE] += total
+        layer[EventKind.UPDATES_IDLE] += batch * active.size - total
+        if spikes is not None:
+            self.per_core[EventKind.SPIKES] += _per_core(onehot, spikes)
+            layer[EventKind.SPIKES] += int(spikes.sum())
 
     def counts(self, batch: int) -> EventCounts:
         return EventCounts(
@@ -206,82 +235,141 @@ class _Counter:
         )
 
 
-def _output_dtype(net: IntNetwork, src: str) -> Any:
-    """uint8 spikes, int64 spike counts (graded), float64 voltages."""
-    if src in net.inputs:
-        return np.uint8
-    pop = net.population(src)
-    if not pop.spiking:
-        return np.float64
-    return np.uint8 if pop.max_spikes == 1 else np.int64
+def _binary(pop: IntPopulation) -> bool:
+    """Whether `pop` sends one-bit spikes (uint8 series); graded ones send int64 counts."""
+    return pop.spiking and pop.max_spikes == 1
+
+
+def _graded(pop: IntPopulation) -> bool:
+    return pop.spiking and pop.max_spikes != 1
 
 
 @dataclass
 class _State:
-    """Per-population integer state of a run, and what it records."""
+    """Per-population integer state of a run and its series (T, batch, n): outputs (spikes,
+    uint8, for spiking populations, int64 spike counts for graded ones, voltages otherwise),
+    and, when recording or counting, voltages, currents and finished drives."""
 
     u: dict[str, np.ndarray]
     v: dict[str, np.ndarray]
-    outputs: dict[str, np.ndarray]
-    rec_s: dict[str, np.ndarray] = field(default_factory=dict)
+    series: dict[str, np.ndarray]
     rec_v: dict[str, np.ndarray] = field(default_factory=dict)
+    rec_u: dict[str, np.ndarray] = field(default_factory=dict)
+    drive: dict[str, np.ndarray] = field(default_factory=dict)
+
+    count: bool = False
+    act: dict[str, np.ndarray] = field(default_factory=dict)  # (T, n), from the compiled scan
 
     @classmethod
-    def of(cls, net: IntNetwork, steps: int, batch: int, record: bool) -> _State:
+    def of(cls, net: IntNetwork, steps: int, batch: int, record: bool, count: bool) -> _State:
         zeros = {p.name: np.zeros((batch, p.size), np.int64) for p in net.populations}
-        outputs = {
-            o: np.zeros((steps, batch, *net.shape_of(src)), _output_dtype(net, src))
-            for o, src in net.outputs.items()
+        series = {
+            p.name: np.zeros((steps, batch, p.size), np.uint8 if _binary(p) else np.int64)
+            for p in net.populations
         }
-        state = cls({k: z.copy() for k, z in zeros.items()}, zeros, outputs)
+        state = cls({k: z.copy() for k, z in zeros.items()}, zeros, series, count=count)
         if record:
-            state.rec_s = {
-                p.name: np.zeros(
-                    (steps, batch, p.size), np.uint8 if p.max_spikes == 1 else np.int64
-                )
-                for p in net.populations
-                if p.spiking
-            }
             state.rec_v = {
                 p.name: np.zeros((steps, batch, p.size), np.int64) for p in net.populations
             }
         return state
 
+    def keep_for_counting(self, pop: IntPopulation) -> None:
+        """Keep the series that `active` needs (voltages, currents, drives) for `pop`."""
+        shape = self.series[pop.name].shape
+        if pop.name not in self.rec_v:
+            self.rec_v[pop.name] = np.zeros(shape, np.int64)
+        if pop.du is not None:
+            self.rec_u[pop.name] = np.zeros(shape, np.int64)
+        self.drive[pop.name] = np.zeros(shape, np.int64)
 
-def _drive(
-    net: IntNetwork,
-    pop: IntPopulation,
-    t: int,
-    now: dict[str, np.ndarray],
-    prev: dict[str, np.ndarray],
-    fmt: NumberFormat,
-    colcount: dict[str, np.ndarray],
-    lines: dict[str, SynapseDelayLine],
-) -> tuple[np.ndarray, int]:
-    """Summed synaptic input of `pop` at step t (shifted into the state's scale), and the
-    synaptic operations it took (counted when a spike is sent, delayed or not)."""
-    batch = next(iter(now.values())).shape[0]
-    drive = np.zeros((batch, pop.size), np.int64)
-    synops_in = 0
-    graded = {p.name for p in net.populations if p.max_spikes != 1}
-    for pr in net.projections_into(pop.name):
-        delayed = pr.recurrent or fmt.synapse_delay > 0
-        if delayed and t == 0:
-            if pr.name in lines:  # the line's clock starts with an empty step
-                lines[pr.name].push(np.zeros((batch, pr.weight.shape[1]), np.int64))
-            continue  # nothing has been sent yet
-        src = prev[pr.pre] if delayed else now[pr.pre]
-        if pr.name in lines:
-            drive += lines[pr.name].push(src)
-        else:
-            drive += np.asarray(pr.weight @ src.T).T
-        if pr.bias is not None:
-            drive += pr.bias
-        events = (src > 0) if pr.pre in graded else src  # one synaptic event per message
-        synops_in += int(events.sum(axis=0) @ colcount[pr.name])
-    if fmt.activation_bits:
-        drive = _wrap_signed(drive, fmt.activation_bits)
-    return drive << fmt.weight_shift, synops_in
+    def active(self, name: str) -> np.ndarray:
+        """Neurons with non-zero drive or state, (T, n) summed over the batch."""
+        if name in self.act:
+            return self.act[name]
+        act = self.drive[name] != 0
+        act |= self.rec_v[name] != 0
+        if name in self.rec_u:
+            act |= self.rec_u[name] != 0
+        return act.sum(axis=1, dtype=np.int64)
+
+
+def _payload(net: IntNetwork, name: str, xs: dict[str, np.ndarray], fmt: NumberFormat) -> int:
+    """The largest |value| source `name` can send: its input's largest entry, 1 for spikes, the
+    largest spike count for graded spikes, the state range for a voltage read-out."""
+    if name in xs:
+        return int(np.abs(xs[name]).max(initial=0))
+    pop = net.population(name)
+    if _graded(pop):
+        return _largest_count(pop, fmt)
+    if pop.spiking:
+        return 1
+    return 1 << (fmt.state_bits - 1)
+
+
+def _largest_count(pop: IntPopulation, fmt: NumberFormat) -> int:
+    """A bound on the spike count `spike_counts` can give `pop`: its cap, else the largest
+    state over its smallest threshold (over 1 where a threshold is not positive, as there)."""
+    if pop.max_spikes is not None:
+        return max(pop.max_spikes, 1)
+    assert pop.threshold is not None  # graded implies spiking
+    top = (1 << (fmt.state_bits - 1)) - 1
+    thr = np.asarray(pop.threshold << fmt.threshold_shift)
+    smallest = int(thr.min()) if thr.size else 1
+    return top if smallest <= 0 else max(top // smallest, 1)
+
+
+_KERNELS: weakref.WeakKeyDictionary[IntProjection, dict[tuple[int, bool], ProjectionKernel]]
+_KERNELS = weakref.WeakKeyDictionary()  # a program's kernels, built once per payload
+
+
+def _kernels(
+    net: IntNetwork, xs: dict[str, np.ndarray], fmt: NumberFormat, exact_integers: bool
+) -> dict[str, ProjectionKernel]:
+    """Each projection's kernel for this run's payloads; the transposed weights are kept with
+    the (immutable) projection, so repeated runs of a program build them once."""
+    out = {}
+    for pr in net.projections:
+        key = (_payload(net, pr.pre, xs, fmt), exact_integers)
+        per = _KERNELS.setdefault(pr, {})
+        if key not in per:
+            per[key] = ProjectionKernel(pr.weight, key[0], exact_integers=exact_integers)
+        out[pr.name] = per[key]
+    return out
+
+
+def _layerwise(net: IntNetwork) -> bool:
+    """Whether every population can run over all steps at once, in order: only itself (a
+    recurrent loop) or earlier populations and inputs feed it."""
+    index = {p.name: i for i, p in enumerate(net.populations)}
+    if any(pr.delay is not None for pr in net.projections):
+        return False  # per-synapse delay lines run step by step
+    return all(
+        pr.pre not in index or index[pr.pre] < index[pr.post] or pr.pre == pr.post
+        for pr in net.projections
+    )
+
+
+_ROWS_PER_CALL = 1 << 22  # output entries per kernel call: bounds the float temporaries
+
+
+def _apply(kernel: ProjectionKernel, src: np.ndarray) -> np.ndarray:
+    """kernel over a (T, batch, pre) series, in row chunks: (T, batch, post) int64."""
+    flat = src.reshape(-1, src.shape[-1])
+    step = max(1, _ROWS_PER_CALL // max(kernel.post, 1))
+    out = np.empty((flat.shape[0], kernel.post), np.int64)
+    for a in range(0, flat.shape[0], step):
+        out[a : a + step] = kernel(flat[a : a + step])
+    return out.reshape(*src.shape[:-1], kernel.post)
+
+
+def _decay(x: np.ndarray, d: np.ndarray, bits: int, rounding: str) -> np.ndarray:
+    q = x * ((1 << bits) - d)
+    if rounding == "floor":
+        return q >> bits
+    # toward zero: a negative q rounds up, so add 2**bits - 1 before the (flooring) shift
+    q += (q >> 63) & ((1 << bits) - 1)
+    return q >> bits
 
 
 def _neurons(
@@ -298,13 +386,10 @@ def _neurons(
         state.u[pop.name] = uu
     else:
         uu = drive
-    vv = _overflow(
-        _decay(state.v[pop.name], pop.dv, bits, fmt.decay_rounding)
-        + uu
-        + (pop.bias << fmt.weight_shift),
-        fmt.state_bits,
-        fmt.overflow,
-    )
+    vv = _decay(state.v[pop.name], pop.dv, bits, fmt.decay_rounding)
+    vv += uu
+    vv += pop.bias << fmt.weight_shift
+    vv = _overflow(vv, fmt.state_bits, fmt.overflow)
     s = None
     if pop.threshold is not None:
         threshold = pop.threshold << fmt.threshold_shift
@@ -317,17 +402,307 @@ def _neurons(
     return uu, vv, s
 
 
-def _write_outputs(
-    net: IntNetwork, t: int, now: dict[str, np.ndarray], state: _State, fmt: NumberFormat
+def _finish_drive(drive: np.ndarray, fmt: NumberFormat) -> np.ndarray:
+    if fmt.activation_bits:
+        drive = _wrap_signed(drive, fmt.activation_bits)
+    return drive << fmt.weight_shift if fmt.weight_shift else drive
+
+
+def _step(
+    pop: IntPopulation, t: int, drive: np.ndarray, state: _State, fmt: NumberFormat, bits: int
 ) -> None:
+    """Neurons of `pop` at step t on their summed drive; stores the series."""
+    uu, vv, s = _neurons(pop, drive, state, fmt, bits)
+    state.series[pop.name][t] = vv if s is None else s
+    if state.rec_v:
+        state.rec_v[pop.name][t] = vv
+    if state.drive:
+        state.drive[pop.name][t] = drive
+        if pop.name in state.rec_u:
+            state.rec_u[pop.name][t] = uu
+
+
+def _source(name: str, xs: dict[str, np.ndarray], state: _State) -> np.ndarray:
+    return xs[name] if name in xs else state.series[name]
+
+
+def _loop_drive(
+    d: np.ndarray,
+    t: int,
+    loops: list[IntProjection],
+    kern: dict[str, ProjectionKernel],
+    series: np.ndarray,
+    fmt: NumberFormat,
+) -> None:
+    """Add a population's own recurrent input of step t-1 to its drive d, then finish d."""
+    if t:
+        for pr in loops:
+            d += kern[pr.name](series[t - 1])
+            if pr.bias is not None:
+                d += pr.bias
+    d[:] = _finish_drive(d, fmt)
+
+
+def _fire(
+    v: np.ndarray,
+    thr: np.ndarray,
+    reset: np.ndarray,
+    pop: IntPopulation,
+    series: np.ndarray,
+    t: int,
+) -> None:
+    """Spikes (or graded counts) where v passes the threshold (into series[t]); v reset in
+    place."""
+    if pop.max_spikes == 1:
+        s = v >= thr if pop.inclusive else v > thr
+    else:
+        s = spike_counts(v, thr, pop.max_spikes, pop.inclusive)
+    series[t] = s
+    if pop.reset == "zero":
+        np.copyto(v, reset, where=s > 0)
+    else:
+        v -= s * thr
+
+
+def _compiled_fits(pop: IntPopulation) -> bool:
+    """Whether the compiled scan (one-bit spikes, the > test) runs `pop`."""
+    return not pop.spiking or (_binary(pop) and not pop.inclusive)
+
+
+def _scan_compiled(
+    pop: IntPopulation, drive: np.ndarray, state: _State, fmt: NumberFormat, bits: int
+) -> None:
+    """`_scan` without recurrent loops, in compiled code (`jit`)."""
+    name = pop.name
+    jit.scan(
+        drive,
+        state.u[name],
+        state.v[name],
+        None if pop.du is None else (1 << bits) - pop.du,
+        (1 << bits) - pop.dv,
+        pop.bias << fmt.weight_shift,
+        None if pop.threshold is None else pop.threshold << fmt.threshold_shift,
+        np.broadcast_to(pop.v_reset << fmt.weight_shift, (pop.size,)),
+        zero_reset=pop.reset == "zero",
+        floor=fmt.decay_rounding == "floor",
+        bits=bits,
+        top=(1 << (fmt.state_bits - 1)) - 1,
+        saturate_u=(fmt.current_overflow or fmt.overflow) == "saturate",
+        saturate_v=fmt.overflow == "saturate",
+        out=state.series[name],
+        rec_v=state.rec_v.get(name),
+        rec_u=None,
+        active=state.act.setdefault(name, np.zeros(drive.shape[::2], np.int64))
+        if state.count
+        else None,
+        activation_bits=fmt.activation_bits,
+        weight_shift=fmt.weight_shift,
+    )
+
+
+def _scan(
+    pop: IntPopulation,
+    drive: np.ndarray,
+    loops: list[IntProjection],
+    kern: dict[str, ProjectionKernel],
+    state: _State,
+    fmt: NumberFormat,
+    bits: int,
+) -> None:
+    """`pop`'s neurons over every step on drive (T, batch, n), finished here; `loops` are its
+    own recurrent projections, added step by step. The same arithmetic as `_neurons`, with the
+    per-neuron constants hoisted and the updates in place (this loop is the run's floor)."""
+    name = pop.name
+    if not loops:
+        drive[:] = _finish_drive(drive, fmt)
+    if state.count:
+        state.keep_for_counting(pop)
+    keep_u = None if pop.du is None else (1 << bits) - pop.du
+    keep_v = (1 << bits) - pop.dv
+    bias = pop.bias << fmt.weight_shift
+    thr = None if pop.threshold is None else pop.threshold << fmt.threshold_shift
+    reset = np.broadcast_to(pop.v_reset << fmt.weight_shift, state.v[name].shape)
+    floor = fmt.decay_rounding == "floor"
+    m = (1 << bits) - 1
+    top = (1 << (fmt.state_bits - 1)) - 1
+    sat_u = (fmt.current_overflow or fmt.overflow) == "saturate"
+    sat_v = fmt.overflow == "saturate"
+    series, rec_v, rec_u = state.series[name], state.rec_v.get(name), state.rec_u.get(name)
+    u, v = state.u[name], state.v[name]
+
+    def decay(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        q = x * keep
+        if not floor:
+            q += (q >> 63) & m
+        q >>= bits
+        return q
+
+    for t in range(drive.shape[0]):
+        d = drive[t]
+        if loops:
+            _loop_drive(d, t, loops, kern, series, fmt)
+        if keep_u is not None:
+            u = decay(u, keep_u)
+            u += d
+            u = np.clip(u, -top, top, out=u) if sat_u else _overflow(u, fmt.state_bits, "wrap")
+            if rec_u is not None:
+                rec_u[t] = u
+            v = decay(v, keep_v)
+            v += u
+        else:
+            v = decay(v, keep_v)
+            v += d
+        v += bias
+        v = np.clip(v, -top, top, out=v) if sat_v else _overflow(v, fmt.state_bits, "wrap")
+        if thr is None:
+            series[t] = v
+        else:
+            _fire(v, thr, reset, pop, series, t)
+        if rec_v is not None:
+            rec_v[t] = v
+    state.u[name], state.v[name] = u, v
+    if state.drive:
+        state.drive[name] = drive  # the finished drive series, kept for counting
+
+
+def _run_layerwise(
+    net: IntNetwork,
+    xs: dict[str, np.ndarray],
+    state: _State,
+    fmt: NumberFormat,
+    kern: dict[str, ProjectionKernel],
+    steps: int,
+) -> None:
+    """Population after population, each over all steps: the synaptic sums from earlier
+    populations in one kernel call for every step and sample, then the neurons step by step
+    (with their own recurrent loop, if any)."""
+    for pop in net.populations:
+        batch = state.v[pop.name].shape[0]
+        ready = np.zeros((steps, batch, pop.size), np.int64)
+        loops, first = [], True
+        for pr in net.projections_into(pop.name):
+            delayed = pr.recurrent or fmt.synapse_delay > 0
+            if pr.pre == pop.name:
+                loops.append(pr)
+                continue
+            src = _source(pr.pre, xs, state)
+            into = ready[1:] if delayed else ready
+            if not into.shape[0]:
+                continue
+            if first and not delayed:
+                ready = into = _apply(kern[pr.name], src)
+            else:
+                into += _apply(kern[pr.name], src[: into.shape[0]])
+            first = False
+            if pr.bias is not None:
+                into += pr.bias
+        if jit.AVAILABLE and not loops and _compiled_fits(pop):
+            _scan_compiled(pop, ready, state, fmt, net.decay_bits)
+        else:
+            _scan(pop, ready, loops, kern, state, fmt, net.decay_bits)
+        advance("simulate (bit-accurate)", 1 + net.populations.index(pop), len(net.populations))
+
+
+def _run_stepwise(
+    net: IntNetwork,
+    xs: dict[str, np.ndarray],
+    state: _State,
+    fmt: NumberFormat,
+    kern: dict[str, ProjectionKernel],
+    steps: int,
+) -> None:
+    """Step after step through every population (a later population feeds an earlier one, or
+    synapses have their own delays: delay lines)."""
+    if state.count:
+        for pop in net.populations:
+            state.keep_for_counting(pop)
+    lines = {
+        pr.name: SynapseDelayLine(pr.weight, pr.delay, state.v[pr.post].shape[0], np.int64)
+        for pr in net.projections
+        if pr.delay is not None
+    }
+    for t in range(steps):
+        advance("simulate (bit-accurate)", t, steps)
+        for pop in net.populations:
+            batch = state.v[pop.name].shape[0]
+            drive = np.zeros((batch, pop.size), np.int64)
+            for pr in net.projections_into(pop.name):
+                delayed = pr.recurrent or fmt.synapse_delay > 0
+                if delayed and t == 0:
+                    if pr.name in lines:  # the line's clock starts with an empty step
+                        lines[pr.name].push(np.zeros((batch, pr.weight.shape[1]), np.int64))
+                    continue  # nothing has been sent yet
+                src = _source(pr.pre, xs, state)[t - 1 if delayed else t]
+                if pr.name in lines:
+                    drive += lines[pr.name].push(src.astype(np.int64))
+                else:
+                    drive += kern[pr.name](src)
+                if pr.bias is not None:
+                    drive += pr.bias
+            _step(pop, t, _finish_drive(drive, fmt), state, fmt, net.decay_bits)
+
+
+def _synops(net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: NumberFormat) -> dict:
+    """Synaptic operations per receiving population: each sent value times its fan-out."""
+    out = dict.fromkeys((p.name for p in net.populations), 0)
+    for pr in net.projections:
+        src = _source(pr.pre, xs, state)
+        if pr.pre not in xs and _graded(net.population(pr.pre)):
+            src = src > 0  # one synaptic event per message, whatever its payload
+        if pr.recurrent or fmt.synapse_delay > 0:
+            src = src[:-1]
+        fanout = np.diff(pr.weight.tocsc().indptr)
+        out[pr.post] += int(src.reshape(-1, fanout.size).sum(axis=0, dtype=np.int64) @ fanout)
+    return out
+
+
+_COUNTERS: list[tuple[Mapping, IntNetwork, _Counter]] = []  # the last few, built once each
+
+
+def _counter(net: IntNetwork, mapping: Mapping, steps: int) -> _Counter:
+    """A zeroed counter for (net, mapping); its routing tables are reused across runs."""
+    for m, n, c in _COUNTERS:
+        if m is mapping and n is net:
+            c.reset(steps)
+            return c
+    c = _Counter(net, mapping, steps)
+    _COUNTERS.insert(0, (mapping, net, c))
+    del _COUNTERS[4:]
+    return c
+
+
+def _count(
+    net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: NumberFormat, c: _Counter
+) -> None:
+    for name, arr in xs.items():
+        c.source(name, arr.sum(axis=1))
+    synops = _synops(net, xs, state, fmt)
+    for pop in net.populations:
+        batch = state.v[pop.name].shape[0]
+        # a graded spike is one event (and one message), whatever its payload
+        series = state.series[pop.name]
+        spikes = None
+        if pop.spiking:
+            spikes = (series > 0 if _graded(pop) else series).sum(axis=1, dtype=np.int64)
+        c.population(pop, spikes, state.active(pop.name), batch)
+        c.per_layer[pop.name][EventKind.SYNOPS] += synops[pop.name]
+        if spikes is not None:
+            c.source(pop.name, spikes)
+
+
+def _outputs(net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: NumberFormat) -> dict:
+    out = {}
     for o, src in net.outputs.items():
-        val = now[src]
-        shape = (val.shape[0], *net.shape_of(src))
-        if src in net.inputs or net.population(src).spiking:
-            state.outputs[o][t] = val.reshape(shape)
+        val = _source(src, xs, state)
+        shape = (*val.shape[:2], *net.shape_of(src))
+        if src in net.inputs:
+            out[o] = val.reshape(shape).astype(np.uint8)
+        elif net.population(src).spiking:
+            out[o] = val.reshape(shape)
         else:
             scale = net.population(src).scale / (1 << fmt.weight_shift)
-            state.outputs[o][t] = (val * scale).reshape(shape)
+            out[o] = (val * scale).reshape(shape)
+    return out
 
 
 def run(
@@ -337,47 +712,36 @@ def run(
     *,
     mapping: Mapping | None = None,
     record: bool = False,
+    exact_integers: bool = False,
 ) -> RunResult:
     """Simulate `net` on integer input spikes x (T, batch, *input_shape) with the integer
-    arithmetic of `semantics` (a target's `NumberFormat`); with a mapping, count events."""
+    arithmetic of `semantics` (a target's `NumberFormat`); with a mapping, count events.
+
+    Synaptic sums run in float kernels where `kernels.ProjectionKernel` proves them exact, in
+    int64 otherwise (or everywhere with `exact_integers`); the results are the same integers.
+    """
     fmt = semantics or Semantics()
     xs = integer_inputs(net, x)
     steps, batch = next(iter(xs.values())).shape[:2]
-    counter = _Counter(net, mapping, steps) if mapping is not None else None
-    state = _State.of(net, steps, batch, record)
-    colcount = {pr.name: np.diff(pr.weight.tocsc().indptr) for pr in net.projections}
-    lines = {
-        pr.name: SynapseDelayLine(pr.weight, pr.delay, batch, np.int64)
-        for pr in net.projections
-        if pr.delay is not None
-    }
-    prev = {p.name: np.zeros((batch, p.size), np.int64) for p in net.populations}
-    for t in range(steps):
-        advance("simulate (bit-accurate)", t, steps)
-        now = {name: arr[t] for name, arr in xs.items()}
-        if counter is not None:
-            for name, arr in now.items():
-                counter.source(t, name, arr)
-        for pop in net.populations:
-            drive, synops_in = _drive(net, pop, t, now, prev, fmt, colcount, lines)
-            uu, vv, s = _neurons(pop, drive, state, fmt, net.decay_bits)
-            now[pop.name] = vv if s is None else s
-            if counter is not None:
-                counter.population(t, pop, s, (drive != 0) | (vv != 0) | (uu != 0), synops_in)
-                if s is not None:
-                    counter.source(t, pop.name, (s > 0).astype(np.int64))  # messages
-            if record:
-                state.rec_v[pop.name][t] = vv
-                if s is not None:
-                    state.rec_s[pop.name][t] = s
-        _write_outputs(net, t, now, state, fmt)
-        prev = now
+    state = _State.of(net, steps, batch, record, count=mapping is not None)
+    kern = _kernels(net, xs, fmt, exact_integers)
+    if _layerwise(net):
+        _run_layerwise(net, xs, state, fmt, kern, steps)
+    else:
+        _run_stepwise(net, xs, state, fmt, kern, steps)
     advance("simulate (bit-accurate)", steps, steps)
+    counts = None
+    if mapping is not None:
+        counter = _counter(net, mapping, steps)
+        _count(net, xs, state, fmt, counter)
+        counts = counter.counts(batch)
     return RunResult(
-        outputs=state.outputs,
-        counts=None if counter is None else counter.counts(batch),
-        spikes=state.rec_s,
-        v=state.rec_v,
+        outputs=_outputs(net, xs, state, fmt),
+        counts=counts,
+        spikes={p.name: state.series[p.name] for p in net.populations if p.spiking}
+        if record
+        else {},
+        v=state.rec_v if record else {},
     )
 
 

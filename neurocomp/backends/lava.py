@@ -20,6 +20,7 @@ model, as there is no Loihi 2 microcode for it), with u_bias = the sum of those 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -261,8 +262,12 @@ class LavaNetwork:
             return [(_Deferred(self, pre), np.arange(self.net.size_of(pre)))]
         return [(self.lif[(pre, k)].s_out, g.index) for k, g in enumerate(self.groups[pre])]
 
-    def run(self, xs: dict[str, np.ndarray]) -> dict[str, Any]:
-        """Run all steps; returns per population (T, batch, n) spikes and voltages."""
+    def run(self, xs: dict[str, np.ndarray], warmup: int = 0) -> dict[str, Any]:
+        """Run all steps; returns per population (T, batch, n) spikes and voltages.
+
+        With `warmup` > 0 the run is two Lava runs, the first `warmup` steps (which include
+        Lava's compile and process start-up) and then the rest; their wall times (seconds) are
+        left in `self.timings` as ``start_s`` and ``steady_s``."""
         import_lava()
         from lava.magma.core.run_conditions import RunSteps
         from lava.magma.core.run_configs import Loihi2SimCfg
@@ -287,10 +292,13 @@ class LavaNetwork:
                 monitors[(name, k)] = Monitor()
                 monitors[(name, k)].probe(lif.v, steps)
         anchor = next(iter(self.lif.values()))
-        anchor.run(
-            condition=RunSteps(num_steps=steps),
-            run_cfg=self.run_cfg or Loihi2SimCfg(select_tag="fixed_pt"),
-        )
+        cfg = self.run_cfg or Loihi2SimCfg(select_tag="fixed_pt")
+        phases = [warmup, steps - warmup] if 0 < warmup < steps else [steps]
+        self.timings: dict[str, float] = {}
+        for key, n in zip(("start_s", "steady_s"), phases, strict=False):
+            t = time.perf_counter()
+            anchor.run(condition=RunSteps(num_steps=n), run_cfg=cfg)
+            self.timings[key] = time.perf_counter() - t
         try:
             spikes = {k: s.data.get().astype(np.int64) for k, s in sinks.items()}
             volts = {

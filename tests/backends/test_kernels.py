@@ -1,0 +1,271 @@
+"""Float kernels of the bit-accurate engine equal its exact int64 path, near the bound as well,
+and fall back to int64 where the bound fails."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import sparse
+
+from neurocomp.backends import jit
+from neurocomp.backends.bit_accurate import Semantics, run
+from neurocomp.backends.events import EventKind
+from neurocomp.backends.kernels import EXACT_LIMIT, ProjectionKernel, sum_bound
+from neurocomp.ir.integer import IntNetwork, IntPopulation, IntProjection
+from neurocomp.mapping import map_network
+
+KERNELS = ("dense", "events_dense", "events_sparse") + (("gather",) if jit.AVAILABLE else ())
+
+
+def _weights(rng: np.random.Generator, post: int, pre: int, row_abs: int) -> np.ndarray:
+    """Random sparse integer weights whose largest row |sum| is exactly row_abs."""
+    w = rng.integers(-1000, 1001, (post, pre)) * (rng.random((post, pre)) < 0.6)
+    w[0, 0] = w[0, 0] or 1
+    scale = row_abs // max(int(np.abs(w).sum(axis=1).max()), 1)
+    w = w * max(scale, 1)
+    top = int(np.abs(w).sum(axis=1).argmax())
+    j = int(np.flatnonzero(w[top])[0])
+    w[top, j] += np.sign(w[top, j]) * (row_abs - int(np.abs(w[top]).sum()))
+    return w
+
+
+def _exact(w: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """S W^T in Python integers."""
+    return np.array(
+        [[sum(int(a) * int(b) for a, b in zip(row, wr, strict=True)) for wr in w] for row in s],
+        dtype=object,
+    )
+
+
+@pytest.mark.parametrize(
+    ("row_abs", "arithmetic"),
+    [
+        (EXACT_LIMIT["float32"] - 1, "float32"),
+        (EXACT_LIMIT["float32"], "float64"),
+        (EXACT_LIMIT["float64"] - 1, "float64"),
+        (EXACT_LIMIT["float64"], "int64"),
+        (1 << 58, "int64"),
+    ],
+)
+def test_bound_picks_the_narrowest_exact_arithmetic_and_every_kernel_is_exact(
+    row_abs: int, arithmetic: str
+) -> None:
+    rng = np.random.default_rng(row_abs % 1000)
+    w = _weights(rng, 6, 9, row_abs)
+    assert sum_bound(sparse.csr_matrix(w), 1) == row_abs
+    kernel = ProjectionKernel(sparse.csr_matrix(w), 1)
+    assert kernel.arithmetic == arithmetic
+    s = (rng.random((5, 9)) < 0.5).astype(np.uint8)
+    s[0] = 1  # every source of the largest row at once: the bound reached
+    want = _exact(w, s)
+    for name in KERNELS:
+        got = kernel(s, name)
+        assert got.dtype == np.int64
+        assert [[int(v) for v in r] for r in got] == want.tolist(), name
+
+
+def test_float64_would_be_wrong_where_the_fallback_is_used() -> None:
+    """The fallback is needed: past 2**53 a float64 product loses the low bits."""
+    w = np.array([[(1 << 53) + 1, 1]])
+    s = np.array([[1, 1]])
+    assert int((s.astype(np.float64) @ w.T.astype(np.float64))[0, 0]) != (1 << 53) + 2
+    assert ProjectionKernel(sparse.csr_matrix(w), 1)(s)[0, 0] == (1 << 53) + 2
+
+
+def test_payload_enters_the_bound() -> None:
+    w = sparse.csr_matrix(np.array([[1 << 20, -(1 << 20)]]))
+    assert ProjectionKernel(w, 7).arithmetic == "float32"  # 2**21 * 7 < 2**24
+    assert ProjectionKernel(w, 8).arithmetic == "float64"  # 2**21 * 8 = 2**24
+
+
+@st.composite
+def programs(draw):
+    """Random layered programs, weights scaled so some sums sit near or past a float limit,
+    sometimes with feedback from the last population to the first (run step by step), some
+    populations graded (a spike count up to their cap as payload) or spiking at v >= threshold."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n_in = draw(st.integers(1, 6))
+    depth = draw(st.integers(1, 3))
+    limit = draw(st.sampled_from([1 << 8, 1 << 24, 1 << 53, 1 << 56]))
+    offset = draw(st.sampled_from([-1, 0, 1]))
+    decay_bits = 12
+    pops, projs, prev, prev_n = [], [], "in", n_in
+    payload_in = draw(st.integers(1, 3))
+    payload = payload_in
+    for k in range(depth):
+        n = draw(st.integers(1, 6))
+        cap = draw(st.sampled_from([1, 1, 3, None]))
+        pops.append(
+            IntPopulation(
+                name=f"p{k}",
+                kind="CubaLIF",
+                shape=(n,),
+                dv=rng.integers(0, 4097, n),
+                du=rng.integers(0, 4097, n),
+                bias=rng.integers(-20, 21, n),
+                v_reset=np.zeros(n, np.int64),
+                threshold=rng.integers(0, limit // 4 + 2, n),
+                scale=np.ones(n),
+                reset=draw(st.sampled_from(["zero", "subtract"])),
+                max_spikes=cap,
+                inclusive=draw(st.booleans()),
+            )
+        )
+        row_abs = max(1, (limit + offset) // payload)
+        projs.append(
+            IntProjection(
+                f"w{k}", prev, f"p{k}", sparse.csr_matrix(_weights(rng, n, prev_n, row_abs))
+            )
+        )
+        if draw(st.booleans()):
+            projs.append(
+                IntProjection(
+                    f"r{k}",
+                    f"p{k}",
+                    f"p{k}",
+                    sparse.csr_matrix(_weights(rng, n, n, row_abs)),
+                    recurrent=True,
+                )
+            )
+        prev, prev_n = f"p{k}", n
+        payload = 1 if cap is None else cap  # uncapped: far past the limit (the int64 path)
+    if depth > 1 and draw(st.booleans()):
+        projs.append(
+            IntProjection(
+                "feedback",
+                prev,
+                "p0",
+                sparse.csr_matrix(_weights(rng, pops[0].size, prev_n, 1000)),
+                recurrent=True,
+            )
+        )
+    net = IntNetwork({"in": (n_in,)}, tuple(pops), tuple(projs), {"out": prev}, decay_bits)
+    x = rng.integers(0, payload_in + 1, (draw(st.integers(1, 10)), draw(st.integers(1, 3)), n_in))
+    x[..., 0] = payload_in  # the largest payload is sent
+    sem = Semantics(
+        state_bits=draw(st.sampled_from([24, 62])),
+        overflow=draw(st.sampled_from(["saturate", "wrap"])),
+        synapse_delay=draw(st.sampled_from([0, 1])),
+    )
+    return net, x, sem
+
+
+@settings(max_examples=60, deadline=None)
+@given(programs())
+def test_float_kernels_equal_the_exact_integer_path(case):
+    net, x, sem = case
+    fast = run(net, x, sem, record=True)
+    exact = run(net, x, sem, record=True, exact_integers=True)
+    for name in exact.v:
+        np.testing.assert_array_equal(fast.v[name], exact.v[name])
+    for name in exact.spikes:
+        np.testing.assert_array_equal(fast.spikes[name], exact.spikes[name])
+
+
+def test_event_counts_equal_on_both_paths() -> None:
+    rng = np.random.default_rng(3)
+    n_in, n = 40, 30
+    pop = IntPopulation(
+        "p",
+        "LIF",
+        (n,),
+        dv=np.full(n, 400),
+        bias=np.zeros(n, np.int64),
+        v_reset=np.zeros(n, np.int64),
+        threshold=np.full(n, 300),
+        scale=np.ones(n),
+    )
+    w = rng.integers(-100, 200, (n, n_in)) * (rng.random((n, n_in)) < 0.3)
+    net = IntNetwork(
+        {"in": (n_in,)},
+        (pop,),
+        (IntProjection("w", "in", "p", sparse.csr_matrix(w)),),
+        {"out": "p"},
+        12,
+    )
+    from neurocomp.target.spec import load_target
+
+    spec = load_target("reference")
+    mapping = map_network(net, spec)
+    x = (rng.random((15, 4, n_in)) < 0.2).astype(np.int64)
+    a = run(net, x, spec.format, mapping=mapping).counts
+    b = run(net, x, spec.format, mapping=mapping, exact_integers=True).counts
+    assert a is not None and b is not None
+    assert a.total("synops") == int((x.sum(axis=1) @ (w != 0).T).sum())
+    for kind in a.per_core:
+        np.testing.assert_array_equal(a.per_core[kind], b.per_core[kind])
+    assert a.per_layer == b.per_layer
+
+
+def test_graded_spikes_bound_the_kernel_and_count_as_one_event() -> None:
+    """A graded source's kernel is bounded by its largest count (its cap), not by 1; each
+    graded spike is one SPIKES event and one synaptic op per synapse, whatever its count."""
+    from neurocomp.backends.bit_accurate import _kernels, integer_inputs
+    from neurocomp.target.spec import load_target
+
+    rng = np.random.default_rng(5)
+    n_in, n, m = 12, 10, 6
+
+    def pop(name: str, size: int, cap: int | None) -> IntPopulation:
+        return IntPopulation(
+            name,
+            "IF",
+            (size,),
+            dv=np.zeros(size, np.int64),
+            bias=np.zeros(size, np.int64),
+            v_reset=np.zeros(size, np.int64),
+            threshold=np.full(size, 50),
+            scale=np.ones(size),
+            reset="subtract",
+            max_spikes=cap,
+        )
+
+    w1 = rng.integers(0, 120, (n, n_in)) * (rng.random((n, n_in)) < 0.5)
+    w2 = rng.integers(-30, 60, (m, n)) * (rng.random((m, n)) < 0.7)
+    net = IntNetwork(
+        {"in": (n_in,)},
+        (pop("a", n, 4), pop("b", m, 1)),
+        (
+            IntProjection("w1", "in", "a", sparse.csr_matrix(w1)),
+            IntProjection("w2", "a", "b", sparse.csr_matrix(w2)),
+        ),
+        {"out": "b", "a": "a"},
+        12,
+    )
+    spec = load_target("reference")
+    x = (rng.random((20, 3, n_in)) < 0.4).astype(np.int64)
+    kern = _kernels(net, integer_inputs(net, x), spec.format, False)
+    assert kern["w2"].bound == sum_bound(sparse.csr_matrix(w2), 4)
+    res = run(net, x, spec.format, mapping=map_network(net, spec), record=True)
+    exact = run(net, x, spec.format, record=True, exact_integers=True)
+    s = res.spikes["a"]
+    assert s.dtype == np.int64 and s.max() > 1  # counts above one are sent
+    np.testing.assert_array_equal(s, exact.spikes["a"])
+    np.testing.assert_array_equal(res.outputs["a"], s)
+    assert res.counts is not None
+    assert res.counts.per_layer["a"][EventKind.SPIKES] == int((s > 0).sum())
+    fanout = (w2 != 0).sum(axis=0)
+    synops_b = int(((s > 0).sum(axis=(0, 1)) * fanout).sum())
+    assert res.counts.per_layer["b"][EventKind.SYNOPS] == synops_b
+
+
+@settings(max_examples=40, deadline=None)
+@given(programs())
+def test_compiled_scan_equals_the_numpy_scan(case):
+    """The numba neuron scan (where installed) and the numpy one give the same integers."""
+    from neurocomp.backends import jit
+
+    net, x, sem = case
+    was = jit.AVAILABLE
+    try:
+        jit.AVAILABLE = False
+        plain = run(net, x, sem, record=True)
+    finally:
+        jit.AVAILABLE = was
+    compiled = run(net, x, sem, record=True)
+    for name in plain.v:
+        np.testing.assert_array_equal(compiled.v[name], plain.v[name])
+    for name in plain.spikes:
+        np.testing.assert_array_equal(compiled.spikes[name], plain.spikes[name])
