@@ -575,7 +575,8 @@ def _run_layerwise(
 ) -> None:
     """Population after population, each over all steps: the synaptic sums from earlier
     populations in one kernel call for every step and sample, then the neurons step by step
-    (with their own recurrent loop, if any)."""
+    (with their own recurrent loop, if any). Progress: populations done, from 0."""
+    advance("simulate (bit-accurate)", 0, len(net.populations))
     for pop in net.populations:
         batch = state.v[pop.name].shape[0]
         ready = np.zeros((steps, batch, pop.size), np.int64)
@@ -729,7 +730,7 @@ def run(
         _run_layerwise(net, xs, state, fmt, kern, steps)
     else:
         _run_stepwise(net, xs, state, fmt, kern, steps)
-    advance("simulate (bit-accurate)", steps, steps)
+        advance("simulate (bit-accurate)", steps, steps)
     counts = None
     if mapping is not None:
         counter = _counter(net, mapping, steps)
