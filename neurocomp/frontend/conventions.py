@@ -395,6 +395,23 @@ def _need_dt(name: str, kind: str, dt: float | None) -> float:
     return dt
 
 
+def _decaying_lif(
+    p: Params, a: np.ndarray, gain: np.ndarray, bias: np.ndarray, reset: ResetMode, **current: Any
+) -> NeuronParams:
+    """A LIF (or, with du/u_gain, CubaLIF) decaying by `a` per step, with the file's own reset
+    value and threshold: the part the exporters' LIF conventions share."""
+    zero = np.zeros_like(a)
+    return NeuronParams(
+        dv=1 - a,
+        v_gain=gain,
+        v_bias=bias,
+        v_reset=p.get("v_reset", zero).copy(),
+        v_threshold=p["v_threshold"].copy(),
+        reset=reset,
+        **current,
+    )
+
+
 def _sinabs(
     name: str, kind: str, p: Params, dt: float | None, reset: ResetMode, note: Note
 ) -> NeuronParams | None:
@@ -408,14 +425,7 @@ def _sinabs(
             "norm_input=True, its default); Sinabs drops tau_syn from its export - a layer "
             "trained with tau_syn needs from_torch(module, framework='sinabs')",
         )
-        return NeuronParams(
-            dv=1 - a,
-            v_gain=(1 - a) * p["r"],
-            v_bias=(1 - a) * p["v_leak"],
-            v_reset=p.get("v_reset", zero).copy(),
-            v_threshold=p["v_threshold"].copy(),
-            reset=reset,
-        )
+        return _decaying_lif(p, a, (1 - a) * p["r"], (1 - a) * p["v_leak"], reset)
     if kind == "CubaLIF":  # only from from_torch: Sinabs' own export drops tau_syn
         d = _need_dt(name, kind, dt)
         a, b = _exp(d, p["tau_mem"], name, "tau_mem"), _exp(d, p["tau_syn"], name, "tau_syn")
@@ -425,15 +435,8 @@ def _sinabs(
             "i = alpha_syn * (i + x), v = alpha * v + (1 - alpha) * r * i with "
             "alpha = exp(-dt/tau) (Sinabs LIF with tau_syn)",
         )
-        return NeuronParams(
-            dv=1 - a,
-            v_gain=(1 - a) * p["r"],
-            v_bias=(1 - a) * p["v_leak"],
-            v_reset=p.get("v_reset", zero).copy(),
-            v_threshold=p["v_threshold"].copy(),
-            du=1 - b,
-            u_gain=b * p["w_in"],
-            reset=reset,
+        return _decaying_lif(
+            p, a, (1 - a) * p["r"], (1 - a) * p["v_leak"], reset, du=1 - b, u_gain=b * p["w_in"]
         )
     if kind == "LI":
         a = _exp(_need_dt(name, kind, dt), p["tau"], name, "tau")
@@ -457,14 +460,7 @@ def _rockpool(
             "LIFNeuronTorch; r = tau*exp(-dt/tau)/dt encodes that); Rockpool's export drops "
             "the bias (writes v_leak = 0): from_torch restores it",
         )
-        return NeuronParams(
-            dv=1 - a,
-            v_gain=np.ones_like(a),
-            v_bias=p["v_leak"].copy(),
-            v_reset=p.get("v_reset", zero).copy(),
-            v_threshold=p["v_threshold"].copy(),
-            reset=reset,
-        )
+        return _decaying_lif(p, a, np.ones_like(a), p["v_leak"].copy(), reset)
     if kind == "CubaLIF":
         d = _need_dt(name, kind, dt)
         a, b = _exp(d, p["tau_mem"], name, "tau_mem"), _exp(d, p["tau_syn"], name, "tau_syn")
@@ -475,15 +471,14 @@ def _rockpool(
             "(Rockpool LIFTorch); Rockpool's export drops the bias and the recurrent weights of "
             "has_rec=True layers: from_torch(module, framework='rockpool') restores them",
         )
-        return NeuronParams(
-            dv=1 - a,
-            v_gain=np.ones_like(a),
-            v_bias=p["v_leak"].copy(),
-            v_reset=p.get("v_reset", zero).copy(),
-            v_threshold=p["v_threshold"].copy(),
+        return _decaying_lif(
+            p,
+            a,
+            np.ones_like(a),
+            p["v_leak"].copy(),
+            reset,
             du=1 - b,
             u_gain=b * p.get("w_in", np.ones_like(b)),
-            reset=reset,
         )
     if kind == "LI":
         b = _exp(_need_dt(name, kind, dt), p["tau"], name, "tau")
