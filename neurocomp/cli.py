@@ -73,7 +73,7 @@ MaxSpikesOpt = Annotated[
     typer.Option(
         "--max-spikes",
         help="Spikes a neuron may send per step: 1, a cap, or none (no cap); default: the "
-        "framework's.",
+        "framework's. ONNX: a cap G > 1 converts to graded spikes.",
         metavar="N|none",
     ),
 ]
@@ -235,7 +235,10 @@ def _load_model(
             f"{model}: converting an ONNX ANN needs --calibration x.npz (array 'x': rate-coded "
             "spike trains (T, batch, *input_shape), e.g. from neurocomp.rate_code)"
         )
-    return api.load(model, dt=dt, reset=reset, calibration=_calibration_array(calibration))
+    graded = _nir_options(None, max_spikes)  # --max-spikes G > 1: graded conversion
+    return api.load(
+        model, dt=dt, reset=reset, calibration=_calibration_array(calibration), **graded
+    )
 
 
 def _refuse_special_file(path: Path) -> None:

@@ -413,8 +413,7 @@ def as_result(net: IntNetwork, x: Any, raw: dict[str, Any], fmt: NumberFormat) -
         data = raw["spikes"][src] if pop.spiking else raw["v"][src] * (pop.scale / shift)
         outs[name] = data.reshape(data.shape[0], data.shape[1], *shape)
     spikes = {
-        k: v if _graded(net.population(k)) else v.astype(np.uint8)
-        for k, v in raw["spikes"].items()
+        k: v if _graded(net.population(k)) else v.astype(np.uint8) for k, v in raw["spikes"].items()
     }
     return RunResult(outputs=outs, spikes=spikes, v=raw["v"])
 
