@@ -19,10 +19,12 @@ continuous-valued deep networks to efficient event-driven networks"):
 
 Graded mode (`max_spikes` = G > 1, for chips with a graded-spike payload such as Loihi 2): each
 IF neuron is a multi-spike neuron with cap G, whose count k per step stands for k / G of its
-full rate. Its state is kept in units of 1/G (threshold 1, bias times G, the same weights), and
-the readout's weights are divided by G so that it still integrates the ANN's logits. The input
-is the ANN input quantised to G levels, the same value every step (`graded_code`). One step then
-carries what G steps of binary rate coding carry, up to the floor of each layer's count.
+full rate. Its state is kept in units of 1/G (threshold 1, the same weights); biases come from a
+chain of bias neurons sending G every step from the step each depth's input first arrives (on
+chips whose synapses deliver a step late, a layer does not integrate its bias alone meanwhile);
+the readout is a non-spiking integrator whose weights are divided by G. The input is the ANN
+input quantised to G levels, the same value every step (`graded_code`). One step then carries
+what G steps of binary rate coding carry, up to the floor of each layer's count.
 
 Every node is converted or refused: unsupported op types are listed by node, all at once.
 """
