@@ -166,3 +166,19 @@ def test_multi_spike_counts_follow_float_as_well_as_binary() -> None:
         chip = nc.compile(net, target="loihi2").simulate(x).sum(axis=0)
         err[cap] = np.abs(fl - chip).sum() / fl.sum()
     assert err[4] <= err[1] + 0.02, err
+
+
+def test_saved_graded_program_runs_in_lava(tmp_path) -> None:
+    """A program folder's Lava loader takes graded input and writes the engine's counts."""
+    from neurocomp.program.lava_run import run
+
+    prog = nc.compile(_net(4, True, "subtract"), target="loihi2")
+    prog.save(tmp_path / "p")
+    assert "graded" in (tmp_path / "p" / "run_lava.py").read_text()
+    np.savez(tmp_path / "x.npz", x=X)
+    with np.load(run(tmp_path / "p", tmp_path / "x.npz")) as z:
+        got = {k: z[k] for k in z.files}
+    ours = prog.outputs(X, record=True).spikes
+    assert set(got) == set(ours)
+    for name in ours:
+        np.testing.assert_array_equal(got[name], ours[name], err_msg=name)
