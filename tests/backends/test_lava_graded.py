@@ -12,6 +12,8 @@ import warnings
 import nir
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import neurocomp as nc
 from neurocomp.backends.lava import LavaNetwork
@@ -182,3 +184,52 @@ def test_saved_graded_program_runs_in_lava(tmp_path) -> None:
     assert set(got) == set(ours)
     for name in ours:
         np.testing.assert_array_equal(got[name], ours[name], err_msg=name)
+
+
+@st.composite
+def graded_cases(draw):
+    """Random two-layer multi-spike networks: cap, threshold test, reset, recurrence, leak."""
+    seed = draw(st.integers(0, 2**31))
+    rng = np.random.default_rng(seed)
+    cap = draw(st.sampled_from([2, 5, None]))
+    reset = draw(st.sampled_from(["zero", "subtract"]))
+    inclusive, recurrent = draw(st.booleans()), draw(st.booleans())
+    n_in, n_h, n_o = (int(v) for v in rng.integers(1, 7, 3))
+
+    def layer(n: int) -> NeuronParams:
+        return NeuronParams(
+            dv=rng.choice([0.0, 0.05, 0.3], n),
+            v_gain=np.ones(n),
+            v_bias=rng.uniform(-0.3, 0.5, n),
+            v_reset=np.zeros(n),
+            v_threshold=rng.choice([0.5, 1.0, 1.7], n),
+            reset=reset,
+            max_spikes=cap,
+            inclusive=inclusive,
+        )
+
+    projs = [
+        Projection("w1", "in", "h", (Dense(rng.uniform(-0.7, 1.0, (n_h, n_in))),)),
+        Projection("w2", "h", "o", (Dense(rng.uniform(-0.7, 1.0, (n_o, n_h))),)),
+    ]
+    if recurrent:
+        rec = Dense(rng.uniform(-0.4, 0.3, (n_h, n_h)))
+        projs.append(Projection("rec", "h", "h", (rec,), recurrent=True))
+    net = Network(
+        inputs={"in": (n_in,)},
+        populations=(
+            Population("h", (n_h,), "LIF", layer(n_h)),
+            Population("o", (n_o,), "LIF", layer(n_o)),
+        ),
+        projections=tuple(projs),
+        outputs={"y": "o"},
+    )
+    x = rng.integers(0, draw(st.integers(2, 6)), (20, 2, n_in))
+    return net, x
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graded_cases())
+def test_random_multi_spike_networks_equal_in_lava(case) -> None:
+    net, x = case
+    _agree(nc.compile(net, target="loihi2"), x)

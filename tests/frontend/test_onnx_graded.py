@@ -5,6 +5,8 @@ version's 98.49 % (T = 25); chips without a spike payload refuse it."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,7 @@ import neurocomp as nc
 from neurocomp.errors import InputError, ParameterError, ResourceLimitError
 from neurocomp.frontend.onnx_frontend import graded_code, load_onnx
 from neurocomp.present.metrics import accuracy
+from neurocomp.target import load_target
 
 from conftest import EXAMPLES
 
@@ -90,6 +93,12 @@ def test_graded_reaches_binary_accuracy_in_a_quarter_of_the_steps(graded, digits
 def test_chips_without_payload_refuse_graded(graded, digits) -> None:
     with pytest.raises(ResourceLimitError, match="spikes per step needed up to 16"):
         nc.compile(graded, target="reference")
+    spec = load_target("loihi2")
+    narrow = dataclasses.replace(
+        spec, format=dataclasses.replace(spec.format, spike_payload_bits=4)
+    )
+    with pytest.raises(ResourceLimitError, match="spike payload needed 5 bits.*available 4 bits"):
+        nc.compile(graded, target=narrow)
     with pytest.raises(InputError, match="binary spikes 0 or 1"):
         nc.compile(load_onnx(SHIPPED, calibration=digits[0][:50])).simulate(
             graded_code(digits[1][:2], 2, 16)
