@@ -210,6 +210,14 @@ def place_on_board(
     return slots, report
 
 
+BOARD_KEYS = ("chips_used", "chip_messages", "chip_messages_naive", "chip_links")
+
+
+def board_summary(placement: dict[str, Any]) -> dict[str, Any]:
+    """The chip assignment's figures from a placement report (none on a one-chip board)."""
+    return {k: placement[k] for k in BOARD_KEYS if k in placement}
+
+
 def messages_between_chips(
     destinations: dict[str, sparse.csr_matrix],
     neuron_core: dict[str, np.ndarray],
@@ -230,8 +238,10 @@ def messages_between_chips(
 
 
 __all__ = [
+    "BOARD_KEYS",
     "ChipAssignment",
     "assign_chips",
+    "board_summary",
     "chip_links",
     "crossing",
     "messages_between_chips",
