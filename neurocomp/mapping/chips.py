@@ -29,6 +29,7 @@ from ..target.spec import TargetSpec
 from .place import cost, place, slot_coords
 
 REFINE_PASSES = 20
+SWAP_LIMIT = 2000  # cores; above it only moves refine (a swap pass costs O(cores^2))
 BRUTE_FORCE_CHIPS = 8  # chip orders tried exhaustively up to this many chips (8! = 40320)
 _EPS = 1e-9
 
@@ -76,6 +77,8 @@ def _refine(sym: np.ndarray, chip: np.ndarray, cap: int, k: int) -> tuple[np.nda
             if gain[q] > _EPS:
                 _move(conn, sym, count, chip, a, q)
                 improved = True
+                continue
+            if len(chip) > SWAP_LIMIT:
                 continue
             # swap a with a core b on another chip
             cb = chip
