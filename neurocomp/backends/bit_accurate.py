@@ -35,7 +35,9 @@ from ..ir.ops import SynapseDelayLine
 from ..mapping import Mapping
 from ..progress import advance
 from ..target.spec import NEURON_MODELS, NumberFormat
+from ..ir.sigma_delta import SigmaDeltaState
 from . import jit
+from . import sigma_delta as sd
 from .base import RunResult
 from .events import COUNTERS, EventCounts, EventKind
 from .kernels import ProjectionKernel
@@ -237,11 +239,12 @@ class _Counter:
 
 def _binary(pop: IntPopulation) -> bool:
     """Whether `pop` sends one-bit spikes (uint8 series); graded ones send int64 counts."""
-    return pop.spiking and pop.max_spikes == 1
+    return pop.spiking and pop.max_spikes == 1 and not sd.is_sigma_delta(pop)
 
 
 def _graded(pop: IntPopulation) -> bool:
-    return pop.spiking and pop.max_spikes != 1
+    """Multi-spike counts or sigma-delta payloads (signed): values in one message."""
+    return pop.spiking and (pop.max_spikes != 1 or sd.is_sigma_delta(pop))
 
 
 @dataclass
@@ -259,6 +262,7 @@ class _State:
 
     count: bool = False
     act: dict[str, np.ndarray] = field(default_factory=dict)  # (T, n), from the compiled scan
+    sigma_delta: dict[str, SigmaDeltaState] = field(default_factory=dict)
 
     @classmethod
     def of(cls, net: IntNetwork, steps: int, batch: int, record: bool, count: bool) -> _State:
@@ -300,6 +304,8 @@ def _payload(net: IntNetwork, name: str, xs: dict[str, np.ndarray], fmt: NumberF
     if name in xs:
         return int(np.abs(xs[name]).max(initial=0))
     pop = net.population(name)
+    if sd.is_sigma_delta(pop):
+        return 1 << (fmt.state_bits - 1)
     if _graded(pop):
         return _largest_count(pop, fmt)
     if pop.spiking:
@@ -342,6 +348,8 @@ def _layerwise(net: IntNetwork) -> bool:
     """Whether every population can run over all steps at once, in order: only itself (a
     recurrent loop) or earlier populations and inputs feed it."""
     index = {p.name: i for i, p in enumerate(net.populations)}
+    if any(sd.is_sigma_delta(p) for p in net.populations):
+        return False  # sigma-delta neurons run step by step (`backends.sigma_delta`)
     if any(pr.delay is not None for pr in net.projections):
         return False  # per-synapse delay lines run step by step
     return all(
@@ -420,6 +428,17 @@ def _step(
         state.drive[pop.name][t] = drive
         if pop.name in state.rec_u:
             state.rec_u[pop.name][t] = uu
+
+
+def _step_sigma_delta(pop: IntPopulation, t: int, drive: np.ndarray, state: _State) -> None:
+    """A sigma-delta population at step t: payloads into the series, activation as its v."""
+    payload, act = sd.step(pop, drive, state.sigma_delta)
+    state.series[pop.name][t] = payload
+    state.v[pop.name] = act
+    if state.rec_v:
+        state.rec_v[pop.name][t] = act
+    if state.drive:
+        state.drive[pop.name][t] = drive
 
 
 def _source(name: str, xs: dict[str, np.ndarray], state: _State) -> np.ndarray:
@@ -640,7 +659,10 @@ def _run_stepwise(
                     drive += kern[pr.name](src)
                 if pr.bias is not None:
                     drive += pr.bias
-            _step(pop, t, _finish_drive(drive, fmt), state, fmt, net.decay_bits)
+            if sd.is_sigma_delta(pop):
+                _step_sigma_delta(pop, t, drive, state)
+            else:
+                _step(pop, t, _finish_drive(drive, fmt), state, fmt, net.decay_bits)
 
 
 def _synops(net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: NumberFormat) -> dict:
@@ -649,7 +671,7 @@ def _synops(net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: Numb
     for pr in net.projections:
         src = _source(pr.pre, xs, state)
         if pr.pre not in xs and _graded(net.population(pr.pre)):
-            src = src > 0  # one synaptic event per message, whatever its payload
+            src = src != 0  # one synaptic event per message, whatever its payload
         if pr.recurrent or fmt.synapse_delay > 0:
             src = src[:-1]
         fanout = np.diff(pr.weight.tocsc().indptr)
@@ -684,7 +706,7 @@ def _count(
         series = state.series[pop.name]
         spikes = None
         if pop.spiking:
-            spikes = (series > 0 if _graded(pop) else series).sum(axis=1, dtype=np.int64)
+            spikes = (series != 0 if _graded(pop) else series).sum(axis=1, dtype=np.int64)
         c.population(pop, spikes, state.active(pop.name), batch)
         c.per_layer[pop.name][EventKind.SYNOPS] += synops[pop.name]
         if spikes is not None:
@@ -725,6 +747,7 @@ def run(
     xs = integer_inputs(net, x)
     steps, batch = next(iter(xs.values())).shape[:2]
     state = _State.of(net, steps, batch, record, count=mapping is not None)
+    exact_integers = exact_integers or any(sd.is_sigma_delta(p) for p in net.populations)
     kern = _kernels(net, xs, fmt, exact_integers)
     if _layerwise(net):
         _run_layerwise(net, xs, state, fmt, kern, steps)

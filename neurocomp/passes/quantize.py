@@ -21,6 +21,7 @@ from scipy import sparse
 
 from ..ir.network import Network, NeuronParams, Population, QuantInfo
 from ..ir.ops import Matrix
+from ..ir.sigma_delta import snap_scale
 from ..sim.float_sim import simulate
 from .base import PassContext, PassResult, register
 from .fold import ensure_folded, matrix_of
@@ -118,6 +119,8 @@ class Quantize:
                 s = np.maximum(s, need)
             s, fitted = self._fit_registers(pop, net, s)
             raised += fitted
+            if pop.params.payload_unit is not None:  # sigma-delta: payload unit = s * 2**e
+                s = snap_scale(pop.params.payload_unit, s)
             scales[pop.name] = s
             layers.append(
                 {

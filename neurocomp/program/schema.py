@@ -53,6 +53,8 @@ class PopulationEntry(_Record):
     current: bool
     max_spikes: Annotated[int, Strict(), Field(ge=1, le=1 << 32)] | None = 1
     inclusive: bool = False
+    sigma_delta: Literal["relu", "unit"] | None = None  # written only for sigma-delta neurons
+    state_exp: Annotated[int, Strict(), Field(ge=0, le=7)] = 0
 
     @field_validator("kind")
     @classmethod
