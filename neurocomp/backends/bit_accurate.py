@@ -32,10 +32,10 @@ from ..errors import InputError, Violation
 from ..ir.graded import spike_counts
 from ..ir.integer import IntNetwork, IntPopulation, IntProjection
 from ..ir.ops import SynapseDelayLine
+from ..ir.sigma_delta import SigmaDeltaState
 from ..mapping import Mapping
 from ..progress import advance
 from ..target.spec import NEURON_MODELS, NumberFormat
-from ..ir.sigma_delta import SigmaDeltaState
 from . import jit
 from . import sigma_delta as sd
 from .base import RunResult
@@ -670,7 +670,7 @@ def _synops(net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: Numb
     out = dict.fromkeys((p.name for p in net.populations), 0)
     for pr in net.projections:
         src = _source(pr.pre, xs, state)
-        if pr.pre not in xs and _graded(net.population(pr.pre)):
+        if pr.pre in xs or _graded(net.population(pr.pre)):
             src = src != 0  # one synaptic event per message, whatever its payload
         if pr.recurrent or fmt.synapse_delay > 0:
             src = src[:-1]
@@ -697,8 +697,8 @@ def _counter(net: IntNetwork, mapping: Mapping, steps: int) -> _Counter:
 def _count(
     net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: NumberFormat, c: _Counter
 ) -> None:
-    for name, arr in xs.items():
-        c.source(name, arr.sum(axis=1))
+    for name, arr in xs.items():  # one message per non-zero input value, whatever its payload
+        c.source(name, (arr != 0).sum(axis=1, dtype=np.int64))
     synops = _synops(net, xs, state, fmt)
     for pop in net.populations:
         batch = state.v[pop.name].shape[0]

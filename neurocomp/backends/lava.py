@@ -77,17 +77,7 @@ def violations(net: IntNetwork, fmt: NumberFormat) -> list[Violation]:
                     "Lava LIF keeps some voltage every step",
                 )
             )
-        if p.sigma_delta is not None and p.threshold is not None and p.size:
-            if np.any(p.threshold != p.threshold[0]):
-                out.append(
-                    Violation(
-                        p.name,
-                        "sigma-delta vth",
-                        f"{np.unique(p.threshold).size} values",
-                        1,
-                        "Lava's SigmaDelta takes one vth per process",
-                    )
-                )
+        out += _sigma_delta_violations(p)
         if _graded(p) and fmt.spike_payload_bits == 0:
             out.append(
                 Violation(
@@ -109,6 +99,23 @@ def violations(net: IntNetwork, fmt: NumberFormat) -> list[Violation]:
                 )
             )
     return out
+
+
+def _sigma_delta_violations(p: IntPopulation) -> list[Violation]:
+    """Lava's SigmaDelta takes one vth per process: one per population here."""
+    if p.sigma_delta is None or p.threshold is None or not p.size:
+        return []
+    if np.all(p.threshold == p.threshold[0]):
+        return []
+    return [
+        Violation(
+            p.name,
+            "sigma-delta vth",
+            f"{np.unique(p.threshold).size} values",
+            1,
+            "Lava's SigmaDelta takes one vth per process",
+        )
+    ]
 
 
 def _graded(p: IntPopulation) -> bool:

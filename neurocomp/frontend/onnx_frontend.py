@@ -63,7 +63,7 @@ from ..errors import (
     UnsupportedNodeError,
 )
 from ..ir.network import Network, NeuronParams, Population, Projection
-from ..ir.ops import Conv, Dense, Flatten, Matrix, Op, Pool2d, Scale, Shape
+from ..ir.ops import Conv, Delay, Dense, Flatten, Matrix, Op, Pool2d, Scale, Shape
 from .onnx_checks import check_finite, check_node
 from .shapes import MAX_ELEMENTS
 
@@ -591,6 +591,7 @@ def _peak_weight(ops: tuple[Op, ...], in_shape: Shape) -> float:
     """The largest |synapse| of a chain of linear operators (its explicit matrix's)."""
     shape, m = tuple(in_shape), sparse.identity(int(np.prod(in_shape)), format="csr")
     for op in ops:
+        assert not isinstance(op, Delay)  # ONNX layers have none
         m = sparse.csr_matrix(op.matrix(shape) @ m)
         shape = op.out_shape(shape)
     return float(np.abs(m.data).max()) if m.nnz else 0.0

@@ -16,8 +16,8 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import InputError
-from ..ir.network import Network, NeuronParams, Projection
 from ..ir import sigma_delta
+from ..ir.network import Network, NeuronParams, Population, Projection
 from ..ir.ops import Delay, DelayLine, Matrix, Op, SynapseDelayLine
 from ..progress import advance
 
@@ -198,13 +198,7 @@ def simulate(
                 for i, op in enumerate(ops[pr.name]):
                     sig = _apply(op, lines.get((pr.name, i)), sig)
                 total += sig
-            if pop.params.sigma_delta is not None:
-                out = _sigma_delta_step(pop.params, total, sd_states, pop.name, dtype)
-                state_v[pop.name] = sd_states[pop.name].act
-            else:
-                out, state_u[pop.name], state_v[pop.name] = _neuron_step(
-                    params[pop.name], total, state_u[pop.name], state_v[pop.name]
-                )
+            out = _update(pop, params[pop.name], total, state_u, state_v, sd_states)
             now[pop.name] = out
             if record:
                 _record(trace, pop.name, t, out, state_u[pop.name], state_v[pop.name])
@@ -213,6 +207,25 @@ def simulate(
         prev = now
     advance("simulate (float)", steps, steps)
     return trace
+
+
+def _update(
+    pop: Population,
+    p: _Neurons,
+    total: np.ndarray,
+    state_u: dict[str, np.ndarray | None],
+    state_v: dict[str, np.ndarray],
+    sd_states: dict[str, sigma_delta.SigmaDeltaState],
+) -> np.ndarray:
+    """One population's step on its summed input: its output; its states updated."""
+    if pop.params.sigma_delta is not None:
+        out = _sigma_delta_step(pop.params, total, sd_states, pop.name, total.dtype.type)
+        state_v[pop.name] = sd_states[pop.name].act
+        return out
+    out, state_u[pop.name], state_v[pop.name] = _neuron_step(
+        p, total, state_u[pop.name], state_v[pop.name]
+    )
+    return out
 
 
 def _sigma_delta_step(
