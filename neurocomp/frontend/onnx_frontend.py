@@ -450,10 +450,11 @@ def sigma_delta_code(x01: Any, steps: int, levels: int = 255) -> np.ndarray:
 
 
 def _calibration_input(
-    graph: OnnxGraph, calibration: Any, input_scale: float, levels: int = 1
+    graph: OnnxGraph, calibration: Any, input_scale: float, levels: int = 1, once: bool = False
 ) -> np.ndarray:
     """ANN input (batch, *shape) scaled to [0, 1] from ANN input or spike trains (T, batch, ...)
-    (binary ones, or graded payloads 0..levels: the rate is their mean over levels)."""
+    (binary ones, or graded payloads 0..levels: the rate is their mean over levels; `once`:
+    sigma-delta input, the value is their sum over levels)."""
     dims = ", ".join(map(str, graph.input_shape))
     if calibration is None:
         raise InputError(
@@ -470,8 +471,10 @@ def _calibration_input(
         if x.size and (x.min() < 0 or x.max() > levels):
             raise InputError(
                 f"calibration: spike trains must hold values 0..{levels} "
-                f"(max_spikes = {levels}), range seen: {x.min():g} .. {x.max():g}"
+                f"({'levels' if once else 'max_spikes'} = {levels}), range seen: {x.min():g} .. {x.max():g}"
             )
+        if once:
+            return np.clip(x.sum(axis=0) / levels, 0.0, 1.0)
         return x.mean(axis=0) / levels  # spike trains: the rate is the input in [0, 1]
     if x.ndim != n + 1 or tuple(x.shape[1:]) != graph.input_shape or len(x) == 0:
         raise InputError(f"calibration: expected shape (batch, {dims}) or (T, batch, {dims})")
@@ -702,7 +705,10 @@ def load_onnx(
         raise ParameterError("<network>", "max_spikes", max_spikes, "must be an integer >= 1")
     input_levels, levels = int(levels), int(max_spikes)
     graph = parse_onnx(source)
-    x01 = _calibration_input(graph, calibration, float(input_scale), levels)
+    sd = neurons == "sigma_delta"
+    x01 = _calibration_input(
+        graph, calibration, float(input_scale), input_levels if sd else levels, once=sd
+    )
     lam = _activation_scales(graph, graph.forward(x01 * input_scale), percentile, readout)
     lam[graph.input_name] = float(input_scale)
     if neurons == "sigma_delta":
