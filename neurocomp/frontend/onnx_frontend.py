@@ -471,7 +471,8 @@ def _calibration_input(
         if x.size and (x.min() < 0 or x.max() > levels):
             raise InputError(
                 f"calibration: spike trains must hold values 0..{levels} "
-                f"({'levels' if once else 'max_spikes'} = {levels}), range seen: {x.min():g} .. {x.max():g}"
+                f"({'levels' if once else 'max_spikes'} = {levels}), "
+                f"range seen: {x.min():g} .. {x.max():g}"
             )
         if once:
             return np.clip(x.sum(axis=0) / levels, 0.0, 1.0)
