@@ -18,6 +18,7 @@ from pydantic import (
     Strict,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -55,6 +56,15 @@ class PopulationEntry(_Record):
     inclusive: bool = False
     sigma_delta: Literal["relu", "unit"] | None = None  # written only for sigma-delta neurons
     state_exp: Annotated[int, Strict(), Field(ge=0, le=7)] = 0
+
+    @model_serializer(mode="wrap")
+    def _only_sigma_delta_fields(self, handler: Any) -> Any:
+        """Other programs' program.json stays byte for byte what it was."""
+        out = handler(self)
+        if self.sigma_delta is None:
+            out.pop("sigma_delta", None)
+            out.pop("state_exp", None)
+        return out
 
     @field_validator("kind")
     @classmethod

@@ -150,7 +150,7 @@ def test_compile_is_deterministic_across_processes(tmp_path):
 # if it is intended, replace the digest with the one the failure prints.
 GOLDEN = {
     "reference": "93d655b81755a906aac71eb6fc68a0126fbe586404e52f28e4a1e7f43b20a852",
-    "loihi2": "60530a6573c9a673c909b9379f14f22888f4ac34421728bcfca1ed5b12250c9f",
+    "loihi2": "c0060838647934d35b48da7c3dc5052c29794e0ff6ce139e87f25dc499f40186",
     "reference-calibrated": "80d648d065fcb0d683f3432560fa69847d6add587942f0b5b88f3852bb9bb525",
 }
 DIGEST = """
