@@ -315,7 +315,7 @@ def test_neuron_model(tmp_path):
     # loihi2 as shipped: no Threshold neurons, no identity readout population.
     g = dense(6, 3, hidden=nir.Threshold(threshold=np.full(3, 0.5)))
     found = violations(g, "loihi2")
-    models = "LIF, CubaLIF, IF, LI, CubaLI, I"
+    models = "LIF, CubaLIF, IF, LI, CubaLI, I, SigmaDelta"
     expect(found, "h", "neuron model", "Threshold", models)
     readout = nir.NIRGraph(
         nodes={
