@@ -109,9 +109,9 @@ CONV_ROWS: list[tuple[str, str | None, str | None, tuple[int, ...]]] = [
 ONNX_ROWS: list[tuple[str, str | None, str | None, tuple[int, ...]]] = [
     ("8-bit", "quantize{weight_bits=8}", None, (0,)),
     (
-        "4-bit, 80 % pruned",
+        "4-bit, 80 % pruned (training shortened: 72k synapses)",
         "prune{sparsity=0.8},quantize{weight_bits=4}",
-        "prune_gradual{sparsity=0.8},quantize{weight_bits=4},finetune",
+        "prune_gradual{sparsity=0.8,steps=2,epochs=4},quantize{weight_bits=4},finetune{epochs=10}",
         (0,),
     ),
 ]
