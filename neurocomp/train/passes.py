@@ -172,7 +172,8 @@ def _cut_inputs(net: Network, dead: dict[str, np.ndarray]) -> Network:
 
 def prune_global(net: Network, sparsity: float, original: int) -> Network:
     """Global magnitude pruning (|w| relative to the post neuron's threshold) until a fraction
-    `sparsity` of `original` synapses is gone; nothing is removed if that is reached already.
+    `sparsity` of `original` synapses is gone (if that is reached already, only synapses that
+    cannot reach an output are).
 
     Synapses into a hidden neuron left without outgoing synapses are spent on nothing: they
     are removed and the budget goes to the next largest synapses, until no such neuron holds
