@@ -60,7 +60,7 @@ DIGITS_ROWS: list[tuple[str, str | None, str | None, tuple[int, ...]]] = [
         SEEDS,
     ),
     (
-        "4-bit, 95 % pruned (gradual, training-aware)",
+        "4-bit, 95 % pruned (one-shot; gradual, training-aware)",
         "prune{sparsity=0.95},quantize{weight_bits=4}",
         "prune_gradual{sparsity=0.95},quantize{weight_bits=4},finetune",
         (0,),
@@ -106,6 +106,12 @@ ONNX_ROWS: list[tuple[str, str | None, str | None, tuple[int, ...]]] = [
         "4-bit, 80 % pruned (training shortened: 72k synapses)",
         "prune{sparsity=0.8},quantize{weight_bits=4}",
         "prune_gradual{sparsity=0.8,steps=2,epochs=4},quantize{weight_bits=4},finetune{epochs=10}",
+        (0,),
+    ),
+    (
+        "4-bit, 80 % pruned (defaults)",
+        None,
+        "prune_gradual{sparsity=0.8},quantize{weight_bits=4},finetune",
         (0,),
     ),
 ]
@@ -159,7 +165,7 @@ def seeded(passes: str, seed: int) -> Any:
     from neurocomp.passes.base import parse_pipeline
 
     return [
-        dataclasses.replace(p, seed=seed) if getattr(p, "trains", False) else p
+        dataclasses.replace(p, seed=seed) if getattr(p, "trains", False) else p  # type: ignore[type-var]
         for p in parse_pipeline(passes)
     ]
 
@@ -180,6 +186,7 @@ def measure(d: dict[str, Any], passes: str, seed: int = 0) -> dict[str, Any]:
     hit = cached(d["key"], passes, seed)
     if hit is not None:
         return hit
+    load = os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
     prog = nc.compile(d["net"], passes=seeded(passes, seed), calibration=d["x"], labels=d["y"])
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -196,6 +203,7 @@ def measure(d: dict[str, Any], passes: str, seed: int = 0) -> dict[str, Any]:
         "removed": 1 - prog.net.synapses / d["synapses"],
         "compile_s": seconds,
         "compile_cpu_s": cpu,
+        "load": [load, os.getloadavg()[0]],  # 1-minute load average before and after
         "train_s": trained,
     }
 
@@ -304,16 +312,17 @@ def assemble(keys: list[str], out: Path) -> None:
     import torch
 
     parts = {k: json.loads((PARTS / f"{k}.json").read_text()) for k in keys}
-    loads = ", ".join(
-        f"{k} {p['load'][0]:.1f} to {p['load'][1]:.1f} over {p['minutes']:.0f} min"
-        for k, p in parts.items()
-    )
+    seen = [x for p in parts.values() for r in p["results"] for x in r.get("load", [])]
+    results = [r for p in parts.values() for r in p["results"]]
+    have = sum(1 for r in results if "load" in r)
+    loads = f"between {min(seen):.1f} and {max(seen):.1f}" if seen else "not recorded"
+    loads += f" (recorded for {have} of {len(results)} compiles)"
     head = [
         f"Measured {datetime.date.today()} on {platform.processor() or platform.machine()}, "
         f"Python {platform.python_version()}, torch {torch.__version__} (CPU, one thread per "
-        "table; tables measured as separate processes), 2 cores shared with other jobs, load "
-        f"average (1 min) at the start and end of each table: {loads}. Times are wall clock on "
-        "that loaded machine. Regenerate with `.venv/bin/python benchmarks/compression.py` "
+        "table; tables measured as separate processes), 2 cores shared with other jobs: the "
+        f"1-minute load average before and after each compile was {loads}. Wall clock times "
+        "are on that loaded machine. Regenerate with `.venv/bin/python benchmarks/compression.py` "
         "(or `--table digits` etc., then `--assemble`).",
         "",
         "Accuracy: the bit-accurate program on the held-out test set (never trained on). "
@@ -330,7 +339,6 @@ def assemble(keys: list[str], out: Path) -> None:
     ]
     body = head + [line for p in parts.values() for line in p["lines"]]
     write_section(out, body)
-    results = [r for p in parts.values() for r in p["results"]]
     (ROOT / "build" / "compression.json").write_text(json.dumps(results, indent=1))
 
 
