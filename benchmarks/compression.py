@@ -43,76 +43,152 @@ SECTION = "## 5. Compression with training: accuracy vs energy (reference chip)"
 TRAIN_SEED = 10  # spike draws of the training split (the test set uses train.py's seed 0)
 SEEDS = (0, 1, 2)  # rows marked so run with each training seed (the pass option `seed`)
 
-# (label, post-training pipeline, pipeline with training, seeds): the training passes with
-# their defaults (resample="auto" finds the input rate-coded; chip arithmetic once quantized).
-DIGITS_ROWS: list[tuple[str, str | None, str | None, tuple[int, ...]]] = [
-    ("8-bit", "quantize{weight_bits=8}", None, (0,)),
+ND = "distill=0"  # knowledge distillation off: the training passes as they were before it
+Row = tuple[str, str | None, list[tuple[str, str, tuple[int, ...]]]]
+
+# (label, post-training pipeline, [(training, pipeline with training passes, seeds)]): the
+# training passes with their defaults (resample="auto" finds the input rate-coded; chip
+# arithmetic once quantized; distillation from the float model), and without distillation.
+DIGITS_ROWS: list[Row] = [
+    ("8-bit", "quantize{weight_bits=8}", []),
     (
         "4-bit, 90 % pruned, as written (one-shot prune)",
         "prune{sparsity=0.9},quantize{weight_bits=4}",
-        "prune{sparsity=0.9},quantize{weight_bits=4},finetune",
-        (0,),
+        [
+            ("fine-tuned", "prune{sparsity=0.9},quantize{weight_bits=4},finetune", (0,)),
+            (
+                "fine-tuned, no distillation",
+                "prune{sparsity=0.9},quantize{weight_bits=4},finetune{" + ND + "}",
+                (0,),
+            ),
+        ],
     ),
     (
         "4-bit, 90 % pruned (gradual, training-aware)",
         None,
-        "prune_gradual{sparsity=0.9},quantize{weight_bits=4},finetune",
-        SEEDS,
+        [
+            ("fine-tuned", "prune_gradual{sparsity=0.9},quantize{weight_bits=4},finetune", SEEDS),
+            (
+                "fine-tuned, no distillation",
+                "prune_gradual{sparsity=0.9,"
+                + ND
+                + "},quantize{weight_bits=4},finetune{"
+                + ND
+                + "}",
+                SEEDS,
+            ),
+        ],
     ),
     (
         "4-bit, 95 % pruned (one-shot; gradual, training-aware)",
         "prune{sparsity=0.95},quantize{weight_bits=4}",
-        "prune_gradual{sparsity=0.95},quantize{weight_bits=4},finetune",
-        (0,),
+        [
+            ("fine-tuned", "prune_gradual{sparsity=0.95},quantize{weight_bits=4},finetune", SEEDS),
+            (
+                "fine-tuned, no distillation",
+                "prune_gradual{sparsity=0.95,"
+                + ND
+                + "},quantize{weight_bits=4},finetune{"
+                + ND
+                + "}",
+                (0,),
+            ),
+        ],
     ),
     (
         "2-bit, no pruning",
         "quantize{weight_bits=2}",
-        "quantize{weight_bits=2},finetune",
-        (0,),
+        [("fine-tuned, no distillation", "quantize{weight_bits=2},finetune{" + ND + "}", (0,))],
     ),
     (
         "2-bit channel (90th-percentile scale), no pruning",
         "quantize{weight_bits=2,granularity=channel,percentile=90}",
-        "quantize{weight_bits=2,granularity=channel,percentile=90},finetune",
-        (0,),
+        [
+            (
+                "fine-tuned",
+                "quantize{weight_bits=2,granularity=channel,percentile=90},finetune",
+                (0,),
+            ),
+            (
+                "fine-tuned, no distillation",
+                "quantize{weight_bits=2,granularity=channel,percentile=90},finetune{" + ND + "}",
+                (0,),
+            ),
+        ],
     ),
     (
         "8-bit, 90 % lottery ticket",
         "prune{sparsity=0.9},quantize{weight_bits=8}",
-        "prune_lottery{sparsity=0.9},quantize{weight_bits=8},finetune",
-        (0,),
+        [
+            (
+                "fine-tuned, no distillation",
+                "prune_lottery{sparsity=0.9,"
+                + ND
+                + "},quantize{weight_bits=8},finetune{"
+                + ND
+                + "}",
+                (0,),
+            )
+        ],
     ),
 ]
 QUICK_ROWS = DIGITS_ROWS[:3]
-CONV_ROWS: list[tuple[str, str | None, str | None, tuple[int, ...]]] = [
-    ("8-bit", "quantize{weight_bits=8}", "quantize{weight_bits=8},finetune", (0,)),
+CONV_ROWS: list[Row] = [
+    (
+        "8-bit",
+        "quantize{weight_bits=8}",
+        [("fine-tuned, no distillation", "quantize{weight_bits=8},finetune{" + ND + "}", (0,))],
+    ),
     (
         "4-bit, 90 % pruned",
         "prune{sparsity=0.9},quantize{weight_bits=4}",
-        "prune_gradual{sparsity=0.9},quantize{weight_bits=4},finetune",
-        (0,),
+        [
+            ("fine-tuned", "prune_gradual{sparsity=0.9},quantize{weight_bits=4},finetune", (0,)),
+            (
+                "fine-tuned, no distillation",
+                "prune_gradual{sparsity=0.9,"
+                + ND
+                + "},quantize{weight_bits=4},finetune{"
+                + ND
+                + "}",
+                (0,),
+            ),
+        ],
     ),
     (
         "2-bit channel (90th-percentile scale)",
         "quantize{weight_bits=2,granularity=channel,percentile=90}",
-        "quantize{weight_bits=2,granularity=channel,percentile=90},finetune",
-        (0,),
+        [
+            (
+                "fine-tuned, no distillation",
+                "quantize{weight_bits=2,granularity=channel,percentile=90},finetune{" + ND + "}",
+                (0,),
+            )
+        ],
     ),
 ]
-ONNX_ROWS: list[tuple[str, str | None, str | None, tuple[int, ...]]] = [
-    ("8-bit", "quantize{weight_bits=8}", None, (0,)),
+ONNX_ROWS: list[Row] = [
+    ("8-bit", "quantize{weight_bits=8}", []),
     (
-        "4-bit, 80 % pruned (training shortened: 72k synapses)",
+        "4-bit, 80 % pruned",
         "prune{sparsity=0.8},quantize{weight_bits=4}",
-        "prune_gradual{sparsity=0.8,steps=2,epochs=4},quantize{weight_bits=4},finetune{epochs=10}",
-        (0,),
-    ),
-    (
-        "4-bit, 80 % pruned (defaults)",
-        None,
-        "prune_gradual{sparsity=0.8},quantize{weight_bits=4},finetune",
-        (0,),
+        [
+            (
+                "fine-tuned, no distillation",
+                "prune_gradual{sparsity=0.8,"
+                + ND
+                + "},quantize{weight_bits=4},finetune{"
+                + ND
+                + "}",
+                (0,),
+            ),
+            (
+                "fine-tuned, no distillation, shortened (2 steps of 4 epochs, 10 epochs)",
+                "prune_gradual{sparsity=0.8,steps=2,epochs=4," + ND + "},quantize{weight_bits=4},"
+                "finetune{epochs=10," + ND + "}",
+                (0,),
+            ),
+        ],
     ),
 ]
 
@@ -223,12 +299,11 @@ def table(name: str, d: dict[str, Any], rows: list[Any]) -> tuple[list[str], lis
         "|---|---|---|---|---|---|---|---|---|",
     ]
     results = []
-    for label, post, trained, seeds in rows:
-        for kind, passes in (("none (post-training)", post), ("fine-tuned", trained)):
-            if passes is None:
-                continue
+    for label, post, trained in rows:
+        runs_of = [("none (post-training)", post, (0,))] if post else []
+        for kind, passes, seeds in runs_of + trained:
             runs = []
-            for seed in seeds if kind == "fine-tuned" else (0,):
+            for seed in seeds:
                 r = measure(d, passes, seed)
                 r.update(label=label, kind=kind, float_accuracy=float_acc, table=d["key"])
                 PARTS.mkdir(parents=True, exist_ok=True)

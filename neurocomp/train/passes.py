@@ -48,7 +48,7 @@ class _Training:
     arithmetic: Literal["chip", "float"] = "chip"
     resample: bool | str = "auto"  # fresh spikes at the same rates every epoch; "auto": where
     # the calibration input looks rate-coded (`neurocomp.train.loop.rate_coded`)
-    distill: float = 0.0  # weight of the pipeline input's soft targets (knowledge distillation)
+    distill: float = 0.5  # weight of the pipeline input's soft targets (knowledge distillation)
     temperature: float = 4.0
 
     trains: ClassVar[bool] = True
