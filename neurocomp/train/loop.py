@@ -114,6 +114,7 @@ class TrainLog:
     epochs_run: int
     seconds: float
     resampled: bool = False
+    distilled: bool = False
     history: list[dict[str, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,6 +125,7 @@ class TrainLog:
             "epochs_run": self.epochs_run,
             "seconds": round(self.seconds, 2),
             "resampled": self.resampled,
+            "distilled": self.distilled,
             "history": self.history,
         }
 
@@ -253,7 +255,9 @@ def train_twin(
                     break
         advance(task, cfg.epochs, cfg.epochs)
         twin.load(best_state)
-    return TrainLog(val_before, best[0], best[2], epoch, time.perf_counter() - t0, fresh, history)
+    return TrainLog(
+        val_before, best[0], best[2], epoch, time.perf_counter() - t0, fresh, history=history
+    )
 
 
 def arithmetic_for(net: Network, requested: str) -> Arithmetic:
@@ -275,6 +279,13 @@ def finetune_network(
     """Fine-tune `net` (its pruning structure and quantization grid kept) and return it;
     `teacher` (a network with the same inputs and outputs) gives soft targets."""
     twin = Twin(net, arithmetic_for(net, cfg.arithmetic), fmt)
-    guide = Twin(teacher, "float") if teacher is not None and cfg.distill > 0 else None
+    guide = None
+    if teacher is not None and cfg.distill > 0:
+        guide = Twin(teacher, "float")
+        # A teacher no better than the student on held-out data (the pipeline's input already
+        # compressed, say) would pull it down: distil only from a better one.
+        if evaluate(guide, data.x_val, data.y_val)[0] <= evaluate(twin, data.x_val, data.y_val)[0]:
+            guide = None
     log = train_twin(twin, data, cfg, task, guide)
+    log.distilled = guide is not None
     return twin.to_network(), log

@@ -232,3 +232,13 @@ def test_distillation_term_and_teacher(digits):
     ]
     w0, w1 = (matrix_of(r.projections_into("lif1")[0]).weight for r in runs)
     assert abs(w0 - w1).max() > 1e-6
+    assert make_pass("finetune").distill == 0.5  # on by default
+    # A teacher no better than the student on the validation split is not used: here the
+    # pipeline's input is the pruned network itself.
+    pruned = nc.transform(net, "prune{sparsity=0.9}").network
+    r = nc.transform(pruned, "finetune{epochs=1,arithmetic=float}", calibration=x, labels=y)
+    assert r.reports[0]["distilled"] is False
+    r = nc.transform(
+        net, "prune{sparsity=0.9},finetune{epochs=1,arithmetic=float}", calibration=x, labels=y
+    )
+    assert r.reports[1]["distilled"] is True
