@@ -90,6 +90,12 @@ def _wrap_signed(x: np.ndarray, bits: int) -> np.ndarray:
 
 def integer_inputs(net: IntNetwork, x: object) -> dict[str, np.ndarray]:
     """Check input spikes: integer-valued (T, batch, *shape) arrays, one per network input."""
+    return {k: v.astype(np.int64, copy=False) for k, v in _checked_inputs(net, x).items()}
+
+
+def _checked_inputs(net: IntNetwork, x: object) -> dict[str, np.ndarray]:
+    """`integer_inputs` keeping an integer array's own dtype (a uint8 spike train stays uint8:
+    the kernels read it as it is, no int64 copy); bool as uint8, floats as int64."""
     xs = x if isinstance(x, dict) else {next(iter(net.inputs)): x}
     out = {}
     for name, shape in net.inputs.items():
@@ -108,17 +114,26 @@ def integer_inputs(net: IntNetwork, x: object) -> dict[str, np.ndarray]:
                 f"input '{name}': a chip takes integer spike counts; got "
                 f"non-integer values ({arr.dtype})"
             )
-        out[name] = arr.astype(np.int64).reshape(arr.shape[0], arr.shape[1], -1)
+        if arr.dtype.kind == "b":
+            arr = arr.view(np.uint8)
+        elif arr.dtype.kind == "f":
+            arr = arr.astype(np.int64)
+        out[name] = arr.reshape(arr.shape[0], arr.shape[1], -1)
     return out
 
 
-def _per_core(table: sparse.csc_matrix, sent: np.ndarray) -> np.ndarray:
-    """sent (T, neurons) @ table (neurons, k): a float64 BLAS product where the table is small
-    (counts are integers far below 2**53: exact), a sparse one otherwise."""
+def _per_core(
+    table: sparse.csc_matrix, sent: np.ndarray, dense: np.ndarray | None = None
+) -> np.ndarray:
+    """sent (T, neurons) @ table (neurons, k), int64: a float64 BLAS product where the table is
+    small (`dense`, its float64 copy, if already made; counts are integers far below 2**53:
+    exact), a sparse one otherwise."""
     if table.shape[0] * table.shape[1] <= _DENSE_TABLE:
-        dense = table.toarray().astype(np.float64)
-        return np.rint(sent.astype(np.float64) @ dense).astype(np.int64)
-    return np.asarray(table.T @ np.ascontiguousarray(sent.T)).T
+        if dense is None:
+            dense = table.toarray().astype(np.float64)
+        return np.rint(sent.astype(np.float64, copy=False) @ dense).astype(np.int64)
+    out = np.asarray(table.T @ np.ascontiguousarray(sent.T)).T
+    return np.rint(out).astype(np.int64) if out.dtype.kind == "f" else out
 
 
 _DENSE_TABLE = 1 << 20
@@ -183,6 +198,7 @@ class _Counter:
             p.name: np.bincount(self.where[p.name], minlength=self.n_cores) for p in net.populations
         }
         self.names = [p.name for p in net.populations]
+        self._dense_tables: dict[str, np.ndarray] = {}
         self.reset(steps)
 
     def reset(self, steps: int) -> None:
@@ -201,7 +217,7 @@ class _Counter:
         if table is None:
             return
         c = self.n_cores
-        out = _per_core(table, sent)  # (T, kinds * cores)
+        out = _per_core(table, sent, self._dense(name, table))  # (T, kinds * cores)
         for k, kind in enumerate(self.kinds[name]):
             part = out[:, k * c : (k + 1) * c]
             self.per_core[kind] += part
@@ -212,8 +228,9 @@ class _Counter:
         self, pop: IntPopulation, spikes: np.ndarray | None, active: np.ndarray, batch: int
     ) -> None:
         """A population's active-neuron counts (T, n) and spikes (T, n), batch-summed."""
-        onehot = _onehot(self.where[pop.name], self.n_cores).tocsc()
-        per_core = _per_core(onehot, active)
+        onehot = self.onehot[pop.name]
+        dense = self._dense(pop.name + "\0onehot", onehot)
+        per_core = _per_core(onehot, active, dense)
         self.per_core[EventKind.UPDATES_ACTIVE] += per_core
         self.per_core[EventKind.UPDATES_IDLE] += (
             batch * np.bincount(self.where[pop.name], minlength=self.n_cores) - per_core
@@ -223,8 +240,16 @@ class _Counter:
         layer[EventKind.UPDATES_ACTIVE] += total
         layer[EventKind.UPDATES_IDLE] += batch * active.size - total
         if spikes is not None:
-            self.per_core[EventKind.SPIKES] += _per_core(onehot, spikes)
+            self.per_core[EventKind.SPIKES] += _per_core(onehot, spikes, dense)
             layer[EventKind.SPIKES] += int(spikes.sum())
+
+    def _dense(self, key: str, table: sparse.csc_matrix) -> np.ndarray | None:
+        """The float64 copy of a small table, made once per counter (None: kept sparse)."""
+        if table.shape[0] * table.shape[1] > _DENSE_TABLE:
+            return None
+        if key not in self._dense_tables:
+            self._dense_tables[key] = table.toarray().astype(np.float64)
+        return self._dense_tables[key]
 
     def counts(self, batch: int) -> EventCounts:
         return EventCounts(
@@ -258,7 +283,9 @@ class _State:
     drive: dict[str, np.ndarray] = field(default_factory=dict)
 
     count: bool = False
-    act: dict[str, np.ndarray] = field(default_factory=dict)  # (T, n), from the compiled scan
+    # (T, n) float64 batch sums from the compiled scan: active neurons, spikes sent
+    act: dict[str, np.ndarray] = field(default_factory=dict)
+    sent: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def of(cls, net: IntNetwork, steps: int, batch: int, record: bool, count: bool) -> _State:
@@ -298,7 +325,8 @@ def _payload(net: IntNetwork, name: str, xs: dict[str, np.ndarray], fmt: NumberF
     """The largest |value| source `name` can send: its input's largest entry, 1 for spikes, the
     largest spike count for graded spikes, the state range for a voltage read-out."""
     if name in xs:
-        return int(np.abs(xs[name]).max(initial=0))
+        arr = xs[name]
+        return max(abs(int(arr.max())), abs(int(arr.min()))) if arr.size else 0
     pop = net.population(name)
     if _graded(pop):
         return _largest_count(pop, fmt)
@@ -470,10 +498,23 @@ def _compiled_fits(pop: IntPopulation) -> bool:
 
 
 def _scan_compiled(
-    pop: IntPopulation, drive: np.ndarray, state: _State, fmt: NumberFormat, bits: int
+    pop: IntPopulation,
+    drive: np.ndarray,
+    state: _State,
+    fmt: NumberFormat,
+    bits: int,
+    drive_bias: np.ndarray | None = None,
+    bias_from: int = 0,
 ) -> None:
-    """`_scan` without recurrent loops, in compiled code (`jit`)."""
+    """`_scan` without recurrent loops, in compiled code (`jit`), on the raw drive (int64, or
+    a float kernel's exact integers) plus `drive_bias`; counting, it keeps the batch sums of
+    active neurons and of spikes per step (`state.act`, `state.sent`)."""
     name = pop.name
+    steps, n = drive.shape[0], pop.size
+    if state.count:
+        state.act[name] = np.zeros((steps, n), np.float64)
+        if pop.spiking:
+            state.sent[name] = np.zeros((steps, n), np.float64)
     jit.scan(
         drive,
         state.u[name],
@@ -492,11 +533,12 @@ def _scan_compiled(
         out=state.series[name],
         rec_v=state.rec_v.get(name),
         rec_u=None,
-        active=state.act.setdefault(name, np.zeros(drive.shape[::2], np.int64))
-        if state.count
-        else None,
+        active=state.act.get(name),
         activation_bits=fmt.activation_bits,
         weight_shift=fmt.weight_shift,
+        drive_bias=drive_bias,
+        bias_from=bias_from,
+        sent=state.sent.get(name),
     )
 
 
@@ -565,6 +607,59 @@ def _scan(
         state.drive[name] = drive  # the finished drive series, kept for counting
 
 
+def _summed_drive(
+    pop: IntPopulation,
+    net: IntNetwork,
+    xs: dict[str, np.ndarray],
+    state: _State,
+    fmt: NumberFormat,
+    kern: dict[str, ProjectionKernel],
+    steps: int,
+) -> np.ndarray:
+    """The raw int64 drive (T, batch, n) of `pop` from earlier populations and inputs, with
+    their biases (a delayed projection: from step 1 on)."""
+    batch = state.v[pop.name].shape[0]
+    ready = np.zeros((steps, batch, pop.size), np.int64)
+    first = True
+    for pr in net.projections_into(pop.name):
+        if pr.pre == pop.name:
+            continue
+        delayed = pr.recurrent or fmt.synapse_delay > 0
+        src = _source(pr.pre, xs, state)
+        into = ready[1:] if delayed else ready
+        if not into.shape[0]:
+            continue
+        if first and not delayed:
+            ready = into = _apply(kern[pr.name], src)
+        else:
+            into += _apply(kern[pr.name], src[: into.shape[0]])
+        first = False
+        if pr.bias is not None:
+            into += pr.bias
+    return ready
+
+
+def _single_feed(net: IntNetwork, pop: IntPopulation) -> IntProjection | None:
+    """`pop`'s one projection when a single projection from an earlier population or input is
+    all that feeds it (its kernel's output is then the drive as it is)."""
+    into = list(net.projections_into(pop.name))
+    return into[0] if len(into) == 1 and into[0].pre != pop.name else None
+
+
+def _apply_raw(kernel: ProjectionKernel, src: np.ndarray, delay: int) -> np.ndarray:
+    """`_apply` in the kernel's own arithmetic (exact integers; no int64 conversion), the
+    sums arriving `delay` (0 or 1) steps later: (T, batch, post), zero before they arrive."""
+    steps = src.shape[0]
+    out = np.empty((steps, *src.shape[1:-1], kernel.post), kernel.dtype)
+    out[:delay] = 0
+    flat = src[: steps - delay].reshape(-1, src.shape[-1])
+    into = out[delay:].reshape(-1, kernel.post)
+    step = max(1, _ROWS_PER_CALL // max(kernel.post, 1))
+    for a in range(0, flat.shape[0], step):
+        kernel.raw(flat[a : a + step], out=into[a : a + step])
+    return out
+
+
 def _run_layerwise(
     net: IntNetwork,
     xs: dict[str, np.ndarray],
@@ -575,33 +670,25 @@ def _run_layerwise(
 ) -> None:
     """Population after population, each over all steps: the synaptic sums from earlier
     populations in one kernel call for every step and sample, then the neurons step by step
-    (with their own recurrent loop, if any). Progress: populations done, from 0."""
+    (with their own recurrent loop, if any). A population fed by one projection reads its
+    kernel's float result directly in the compiled scan. Progress: populations done, from 0."""
     advance("simulate (bit-accurate)", 0, len(net.populations))
-    for pop in net.populations:
-        batch = state.v[pop.name].shape[0]
-        ready = np.zeros((steps, batch, pop.size), np.int64)
-        loops, first = [], True
-        for pr in net.projections_into(pop.name):
-            delayed = pr.recurrent or fmt.synapse_delay > 0
-            if pr.pre == pop.name:
-                loops.append(pr)
-                continue
-            src = _source(pr.pre, xs, state)
-            into = ready[1:] if delayed else ready
-            if not into.shape[0]:
-                continue
-            if first and not delayed:
-                ready = into = _apply(kern[pr.name], src)
-            else:
-                into += _apply(kern[pr.name], src[: into.shape[0]])
-            first = False
-            if pr.bias is not None:
-                into += pr.bias
+    for k, pop in enumerate(net.populations):
+        loops = [pr for pr in net.projections_into(pop.name) if pr.pre == pop.name]
+        single = _single_feed(net, pop)
         if jit.AVAILABLE and not loops and _compiled_fits(pop):
-            _scan_compiled(pop, ready, state, fmt, net.decay_bits)
+            if single is not None:
+                delay = int(single.recurrent or fmt.synapse_delay > 0)
+                src = _source(single.pre, xs, state)
+                drive = _apply_raw(kern[single.name], src, delay)
+                _scan_compiled(pop, drive, state, fmt, net.decay_bits, single.bias, delay)
+            else:
+                drive = _summed_drive(pop, net, xs, state, fmt, kern, steps)
+                _scan_compiled(pop, drive, state, fmt, net.decay_bits)
         else:
-            _scan(pop, ready, loops, kern, state, fmt, net.decay_bits)
-        advance("simulate (bit-accurate)", 1 + net.populations.index(pop), len(net.populations))
+            drive = _summed_drive(pop, net, xs, state, fmt, kern, steps)
+            _scan(pop, drive, loops, kern, state, fmt, net.decay_bits)
+        advance("simulate (bit-accurate)", 1 + k, len(net.populations))
 
 
 def _run_stepwise(
@@ -647,13 +734,16 @@ def _synops(net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: Numb
     """Synaptic operations per receiving population: each sent value times its fan-out."""
     out = dict.fromkeys((p.name for p in net.populations), 0)
     for pr in net.projections:
-        src = _source(pr.pre, xs, state)
-        if pr.pre not in xs and _graded(net.population(pr.pre)):
-            src = src > 0  # one synaptic event per message, whatever its payload
-        if pr.recurrent or fmt.synapse_delay > 0:
-            src = src[:-1]
+        last = -1 if pr.recurrent or fmt.synapse_delay > 0 else None  # the last step's spikes land after the run
         fanout = np.diff(pr.weight.tocsc().indptr)
-        out[pr.post] += int(src.reshape(-1, fanout.size).sum(axis=0, dtype=np.int64) @ fanout)
+        if pr.pre in state.sent:  # the compiled scan's batch sums (T, n): exact integers
+            per_source = np.rint(state.sent[pr.pre][:last].sum(axis=0)).astype(np.int64)
+        else:
+            src = _source(pr.pre, xs, state)
+            if pr.pre not in xs and _graded(net.population(pr.pre)):
+                src = src > 0  # one synaptic event per message, whatever its payload
+            per_source = src[:last].reshape(-1, fanout.size).sum(axis=0, dtype=np.int64)
+        out[pr.post] += int(per_source @ fanout)
     return out
 
 
@@ -682,8 +772,8 @@ def _count(
         batch = state.v[pop.name].shape[0]
         # a graded spike is one event (and one message), whatever its payload
         series = state.series[pop.name]
-        spikes = None
-        if pop.spiking:
+        spikes = state.sent.get(pop.name)
+        if pop.spiking and spikes is None:
             spikes = (series > 0 if _graded(pop) else series).sum(axis=1, dtype=np.int64)
         c.population(pop, spikes, state.active(pop.name), batch)
         c.per_layer[pop.name][EventKind.SYNOPS] += synops[pop.name]
@@ -722,7 +812,7 @@ def run(
     int64 otherwise (or everywhere with `exact_integers`); the results are the same integers.
     """
     fmt = semantics or Semantics()
-    xs = integer_inputs(net, x)
+    xs = _checked_inputs(net, x)
     steps, batch = next(iter(xs.values())).shape[:2]
     state = _State.of(net, steps, batch, record, count=mapping is not None)
     kern = _kernels(net, xs, fmt, exact_integers)

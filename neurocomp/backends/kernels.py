@@ -157,21 +157,30 @@ class ProjectionKernel:
 
     def __call__(self, s: np.ndarray, kernel: str | None = None) -> np.ndarray:
         """The integer sums (rows, post) int64 for integer source values s (rows, pre)."""
+        return self.raw(s, kernel).astype(np.int64, copy=False)
+
+    def raw(
+        self, s: np.ndarray, kernel: str | None = None, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The same sums in the kernel's own arithmetic (`dtype`: float32, float64 or int64),
+        each entry an exact integer; written into `out` (rows, post) of that dtype if given."""
         rows = s.shape[0]
+        if out is None:
+            out = np.empty((rows, self.post), self.dtype)
         if rows == 0 or self.wt_csr.nnz == 0:
-            return np.zeros((rows, self.post), np.int64)
+            out[...] = 0
+            return out
         name = kernel or self.choose(s)
         self.used[name] = self.used.get(name, 0) + 1
         if name == "dense":
             assert self.wt_dense is not None
-            out = s.astype(self.dtype, copy=False) @ self.wt_dense
+            np.matmul(s.astype(self.dtype, copy=False), self.wt_dense, out=out)
         elif name == "events_dense":
             assert self.wt_dense is not None
-            out = _events(s, self.dtype) @ self.wt_dense
+            out[...] = _events(s, self.dtype) @ self.wt_dense
         elif name == "gather":
-            out = jit.gather(
-                _events(s, self.dtype), self.wt_csr, np.zeros((rows, self.post), self.dtype)
-            )
+            out[...] = 0
+            jit.gather(_events(s, self.dtype), self.wt_csr, out)
         else:
-            out = (_events(s, self.dtype) @ self.wt_csr).toarray()
-        return np.asarray(out).astype(np.int64, copy=False)
+            out[...] = (_events(s, self.dtype) @ self.wt_csr).toarray()
+        return out
