@@ -199,6 +199,7 @@ class _Counter:
         }
         self.names = [p.name for p in net.populations]
         self._dense_tables: dict[str, np.ndarray] = {}
+        self._scatter_tables: dict[str, tuple[sparse.csr_matrix, tuple[EventKind, ...]]] = {}
         self.reset(steps)
 
     def reset(self, steps: int) -> None:
@@ -224,6 +225,64 @@ class _Counter:
             if kind in self.FROM_POPULATION:
                 self.per_layer[name][kind] += int(part.sum())
 
+    def scatter(
+        self, name: str, series: np.ndarray, ones: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every event of a source's series (T, batch, n) at once, compiled (`jit.scatter`):
+        a population's spikes and, through its table, its messages, hops and synaptic ops
+        (`ones`: one event per non-zero entry, as graded spikes are). Returns what each neuron
+        sent over all steps and in the last."""
+        table, kinds = self._scatter_table(name, series.shape[2])
+        c = self.n_cores
+        out = np.zeros((series.shape[0], len(kinds) * c), np.int64)
+        total, last = jit.scatter(series, table, out, ones=ones)
+        if name not in self.where:
+            self.input_spikes += int(total.sum())
+        for k, kind in enumerate(kinds):
+            part = out[:, k * c : (k + 1) * c]
+            self.per_core[kind] += part
+            if kind in self.FROM_POPULATION or kind is EventKind.SPIKES:
+                self.per_layer[name][kind] += int(part.sum())
+        return total, last
+
+    def _scatter_table(
+        self, name: str, n: int
+    ) -> tuple[sparse.csr_matrix, tuple[EventKind, ...]]:
+        """A source's table for `scatter` (a population's with its own SPIKES block first)."""
+        if name not in self._scatter_tables:
+            blocks, kinds = [], ()
+            if name in self.where:
+                blocks.append(self.onehot[name])
+                kinds = (EventKind.SPIKES,)
+            if name in self.tables:
+                blocks.append(self.tables[name])
+                kinds = (*kinds, *self.kinds[name])
+            table = (
+                sparse.hstack(blocks, format="csr", dtype=np.int64)
+                if blocks
+                else sparse.csr_matrix((n, 0), dtype=np.int64)
+            )
+            table.sort_indices()
+            self._scatter_tables[name] = (table, kinds)
+        return self._scatter_tables[name]
+
+    def active_per_core(self, pop: IntPopulation, per_core: np.ndarray, batch: int) -> None:
+        """A population's active neurons per step and core (T, cores), batch-summed."""
+        self.per_core[EventKind.UPDATES_ACTIVE] += per_core
+        self.per_core[EventKind.UPDATES_IDLE] += batch * self.per_core_size[pop.name] - per_core
+        layer = self.per_layer[pop.name]
+        total = int(per_core.sum())
+        layer[EventKind.UPDATES_ACTIVE] += total
+        layer[EventKind.UPDATES_IDLE] += batch * per_core.shape[0] * pop.size - total
+
+    def spikes(self, pop: IntPopulation, spikes: np.ndarray) -> None:
+        """A population's spikes (T, n), batch-summed."""
+        onehot = self.onehot[pop.name]
+        self.per_core[EventKind.SPIKES] += _per_core(
+            onehot, spikes, self._dense(pop.name + "\0onehot", onehot)
+        )
+        self.per_layer[pop.name][EventKind.SPIKES] += int(spikes.sum())
+
     def population(
         self, pop: IntPopulation, spikes: np.ndarray | None, active: np.ndarray, batch: int
     ) -> None:
@@ -240,8 +299,7 @@ class _Counter:
         layer[EventKind.UPDATES_ACTIVE] += total
         layer[EventKind.UPDATES_IDLE] += batch * active.size - total
         if spikes is not None:
-            self.per_core[EventKind.SPIKES] += _per_core(onehot, spikes, dense)
-            layer[EventKind.SPIKES] += int(spikes.sum())
+            self.spikes(pop, spikes)
 
     def _dense(self, key: str, table: sparse.csc_matrix) -> np.ndarray | None:
         """The float64 copy of a small table, made once per counter (None: kept sparse)."""
@@ -283,9 +341,11 @@ class _State:
     drive: dict[str, np.ndarray] = field(default_factory=dict)
 
     count: bool = False
-    # (T, n) float64 batch sums from the compiled scan: active neurons, spikes sent
-    act: dict[str, np.ndarray] = field(default_factory=dict)
-    sent: dict[str, np.ndarray] = field(default_factory=dict)
+    # counting with the compiled scan: each population's neuron -> core, and the scan's
+    # active neurons per step and core (T, cores)
+    cores: dict[str, np.ndarray] = field(default_factory=dict)
+    n_cores: int = 0
+    act_core: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def of(cls, net: IntNetwork, steps: int, batch: int, record: bool, count: bool) -> _State:
@@ -312,8 +372,6 @@ class _State:
 
     def active(self, name: str) -> np.ndarray:
         """Neurons with non-zero drive or state, (T, n) summed over the batch."""
-        if name in self.act:
-            return self.act[name]
         act = self.drive[name] != 0
         act |= self.rec_v[name] != 0
         if name in self.rec_u:
@@ -507,14 +565,11 @@ def _scan_compiled(
     bias_from: int = 0,
 ) -> None:
     """`_scan` without recurrent loops, in compiled code (`jit`), on the raw drive (int64, or
-    a float kernel's exact integers) plus `drive_bias`; counting, it keeps the batch sums of
-    active neurons and of spikes per step (`state.act`, `state.sent`)."""
+    a float kernel's exact integers) plus `drive_bias` (from step `bias_from`); counting, it
+    sums the active neurons per step and core (`state.act_core`)."""
     name = pop.name
-    steps, n = drive.shape[0], pop.size
     if state.count:
-        state.act[name] = np.zeros((steps, n), np.float64)
-        if pop.spiking:
-            state.sent[name] = np.zeros((steps, n), np.float64)
+        state.act_core[name] = np.zeros((drive.shape[0], state.n_cores), np.int64)
     jit.scan(
         drive,
         state.u[name],
@@ -533,12 +588,12 @@ def _scan_compiled(
         out=state.series[name],
         rec_v=state.rec_v.get(name),
         rec_u=None,
-        active=state.act.get(name),
+        active=state.act_core.get(name),
         activation_bits=fmt.activation_bits,
         weight_shift=fmt.weight_shift,
         drive_bias=drive_bias,
         bias_from=bias_from,
-        sent=state.sent.get(name),
+        core=state.cores.get(name),
     )
 
 
@@ -730,14 +785,23 @@ def _run_stepwise(
             _step(pop, t, _finish_drive(drive, fmt), state, fmt, net.decay_bits)
 
 
-def _synops(net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: NumberFormat) -> dict:
-    """Synaptic operations per receiving population: each sent value times its fan-out."""
+def _synops(
+    net: IntNetwork,
+    xs: dict[str, np.ndarray],
+    state: _State,
+    fmt: NumberFormat,
+    totals: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> dict:
+    """Synaptic operations per receiving population: each sent value times its fan-out;
+    `totals`: per source, what each neuron sent over all steps and in the last (from
+    `jit.scatter`), where counted already."""
     out = dict.fromkeys((p.name for p in net.populations), 0)
     for pr in net.projections:
         last = -1 if pr.recurrent or fmt.synapse_delay > 0 else None  # the last step's spikes land after the run
         fanout = np.diff(pr.weight.tocsc().indptr)
-        if pr.pre in state.sent:  # the compiled scan's batch sums (T, n): exact integers
-            per_source = np.rint(state.sent[pr.pre][:last].sum(axis=0)).astype(np.int64)
+        if pr.pre in totals:
+            total, in_last = totals[pr.pre]
+            per_source = total if last is None else total - in_last
         else:
             src = _source(pr.pre, xs, state)
             if pr.pre not in xs and _graded(net.population(pr.pre)):
@@ -765,20 +829,34 @@ def _counter(net: IntNetwork, mapping: Mapping, steps: int) -> _Counter:
 def _count(
     net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: NumberFormat, c: _Counter
 ) -> None:
+    """Every event of a finished run into the counter: compiled (`jit.scatter`: one pass over
+    each source's series through its routing table) where numba is installed, else by the
+    per-step batch sums and table products."""
+    compiled = jit.AVAILABLE
+    totals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, arr in xs.items():
-        c.source(name, arr.sum(axis=1))
-    synops = _synops(net, xs, state, fmt)
+        if compiled:
+            totals[name] = c.scatter(name, arr, ones=False)
+        else:
+            c.source(name, arr.sum(axis=1))
     for pop in net.populations:
         batch = state.v[pop.name].shape[0]
-        # a graded spike is one event (and one message), whatever its payload
+        if pop.name in state.act_core:
+            c.active_per_core(pop, state.act_core[pop.name], batch)
+        else:
+            c.population(pop, None, state.active(pop.name), batch)
+        if not pop.spiking:
+            continue
         series = state.series[pop.name]
-        spikes = state.sent.get(pop.name)
-        if pop.spiking and spikes is None:
-            spikes = (series > 0 if _graded(pop) else series).sum(axis=1, dtype=np.int64)
-        c.population(pop, spikes, state.active(pop.name), batch)
+        if compiled:  # a graded spike is one event (and one message), whatever its payload
+            totals[pop.name] = c.scatter(pop.name, series, ones=_graded(pop))
+            continue
+        spikes = (series > 0 if _graded(pop) else series).sum(axis=1, dtype=np.int64)
+        c.spikes(pop, spikes)
+        c.source(pop.name, spikes)
+    synops = _synops(net, xs, state, fmt, totals)
+    for pop in net.populations:
         c.per_layer[pop.name][EventKind.SYNOPS] += synops[pop.name]
-        if spikes is not None:
-            c.source(pop.name, spikes)
 
 
 def _outputs(net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: NumberFormat) -> dict:
@@ -815,6 +893,10 @@ def run(
     xs = _checked_inputs(net, x)
     steps, batch = next(iter(xs.values())).shape[:2]
     state = _State.of(net, steps, batch, record, count=mapping is not None)
+    counter = None
+    if mapping is not None:
+        counter = _counter(net, mapping, steps)
+        state.cores, state.n_cores = counter.where, counter.n_cores
     kern = _kernels(net, xs, fmt, exact_integers)
     if _layerwise(net):
         _run_layerwise(net, xs, state, fmt, kern, steps)
@@ -822,8 +904,7 @@ def run(
         _run_stepwise(net, xs, state, fmt, kern, steps)
         advance("simulate (bit-accurate)", steps, steps)
     counts = None
-    if mapping is not None:
-        counter = _counter(net, mapping, steps)
+    if counter is not None:
         _count(net, xs, state, fmt, counter)
         counts = counter.counts(batch)
     return RunResult(

@@ -25,7 +25,7 @@ except ImportError:  # pragma: no cover
     numba = None  # type: ignore[assignment, unused-ignore]
     AVAILABLE = False
 
-__all__ = ["AVAILABLE", "gather", "scan"]
+__all__ = ["AVAILABLE", "gather", "scan", "scatter"]
 
 
 class _Switches(NamedTuple):
@@ -39,7 +39,7 @@ class _Switches(NamedTuple):
     sat_v: bool  # v saturates (else wraps)
     rec_v: bool  # voltages recorded
     rec_u: bool  # currents recorded
-    count: bool  # active neurons and spikes counted per step
+    count: bool  # active neurons counted per step and core
     wrap_drive: bool  # the drive wraps to activation_bits
     shift: bool  # the drive is shifted by weight_shift
 
@@ -64,11 +64,12 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         out_v: np.ndarray,
         rec_v: np.ndarray,
         rec_u: np.ndarray,
-        active: np.ndarray,
-        sent: np.ndarray,
+        active: np.ndarray,  # (T, cores): active neurons per step and core
+        core: np.ndarray,  # (n,): each neuron's column of `active`
     ) -> None:
         bits, top, act_bits, shift, bias_from = ints[0], ints[1], ints[2], ints[3], ints[4]
         no_bias = np.zeros_like(drive_bias)
+        act_row = np.zeros(drive.shape[2], np.int64)  # this step's active samples per neuron
         act_half = (1 << (act_bits - 1)) if act_bits > 0 else 0
         act_mask = ((1 << act_bits) - 1) if act_bits > 0 else 0
         m = (1 << bits) - 1
@@ -107,15 +108,17 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                             y = reset[i] if fire else y
                         else:
                             y = y - thr[i] if fire else y
-                        if count:
-                            sent[t, i] += fire
                     else:
                         out_v[t, b, i] = y
                     v[b, i] = y
                     if count:
-                        active[t, i] += busy or y != 0
+                        act_row[i] += busy or y != 0
                     if keep_rec_v:
                         rec_v[t, b, i] = y
+            if count:  # folded per step into the cores: no (T, n) array
+                for i in range(n):
+                    active[t, core[i]] += act_row[i]
+                    act_row[i] = 0
 
     return numba.njit(cache=True, nogil=True)(scan_variant)
 
@@ -147,14 +150,13 @@ def scan(
     weight_shift: int = 0,
     drive_bias: np.ndarray | None = None,
     bias_from: int = 0,
-    sent: np.ndarray | None = None,
+    core: np.ndarray | None = None,
 ) -> None:
     """Run a population's neurons over every step (see `bit_accurate._scan`) on its raw drive
     (T, batch, n): int64, or a float array of exact integers (a float kernel's result, read
     without a conversion pass), plus `drive_bias` (n,) from step `bias_from` on; u and v in
-    place. `active` (T, n)
-    int64, if given, gets the batch-summed count of active neurons, and `sent` (T, n) int64
-    the batch-summed spikes (both need each other: counting is one switch)."""
+    place. `active` (T, cores) int64, if given, gets the batch-summed count of active
+    neurons per step at column core[i] of neuron i (None: column i)."""
     spiking = thr is not None
     counting = active is not None
     sw = _Switches(
@@ -174,7 +176,6 @@ def scan(
     if fn is None:
         fn = _VARIANTS[sw] = _make(sw)
     n = drive.shape[2]
-    steps = drive.shape[0]
     empty3 = np.zeros((0, 0, 0), np.int64)
 
     def c(a: np.ndarray | None) -> np.ndarray:
@@ -184,8 +185,8 @@ def scan(
 
     if drive.dtype not in (np.float32, np.float64, np.int64):
         drive = drive.astype(np.int64)
-    if counting and sent is None:
-        sent = np.zeros((steps, n), np.int64)
+    if counting and core is None:
+        core = np.arange(n, dtype=np.int64)
     fn(
         np.ascontiguousarray(drive),
         c(drive_bias),
@@ -202,7 +203,7 @@ def scan(
         empty3 if rec_v is None else rec_v,
         empty3 if rec_u is None else rec_u,
         np.zeros((0, 0), np.int64) if active is None else active,
-        np.zeros((0, 0), np.int64) if sent is None else sent,
+        np.zeros(0, np.int64) if core is None else np.ascontiguousarray(core, np.int64),
     )
 
 
@@ -236,3 +237,60 @@ def gather(events: Any, wt: Any, out: np.ndarray) -> np.ndarray:
         _gathers = numba.njit(cache=True, nogil=True)(_gather_py)
     _gathers(events.indptr, events.indices, events.data, wt.indptr, wt.indices, wt.data, out)
     return out
+
+
+def _scatter_py(
+    src: np.ndarray,
+    ones: bool,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    out: np.ndarray,
+    total: np.ndarray,
+    last: np.ndarray,
+) -> None:
+    """Event counts from a series src (T, batch, n): for each non-zero entry (value x, or 1
+    with `ones`) of neuron i at step t, out[t, indices[e]] += x * data[e] over row i of the
+    CSR table (indptr, indices, data); total[i] and last[i] get x summed over every step and
+    over the last step."""
+    steps, batch, n = src.shape
+    for t in range(steps):
+        for b in range(batch):
+            for i in range(n):
+                x = np.int64(src[t, b, i])
+                if x == 0:
+                    continue
+                if ones:
+                    x = 1
+                total[i] += x
+                if t == steps - 1:
+                    last[i] += x
+                for e in range(indptr[i], indptr[i + 1]):
+                    out[t, indices[e]] += x * data[e]
+
+
+_scatters: Any = None
+
+
+def scatter(
+    src: np.ndarray, table: Any, out: np.ndarray, ones: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """out (T, k) int64 += the events of src (T, batch, n) through `table` (CSR n x k, int64),
+    compiled (see `_scatter_py`); returns each neuron's total over all steps and over the
+    last step, (n,) int64 each."""
+    global _scatters
+    if _scatters is None:
+        _scatters = numba.njit(cache=True, nogil=True)(_scatter_py)
+    n = src.shape[2]
+    total, last = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    _scatters(
+        np.ascontiguousarray(src),
+        bool(ones),
+        table.indptr.astype(np.int64, copy=False),
+        table.indices.astype(np.int64, copy=False),
+        table.data.astype(np.int64, copy=False),
+        out,
+        total,
+        last,
+    )
+    return total, last
