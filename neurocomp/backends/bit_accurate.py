@@ -225,9 +225,7 @@ class _Counter:
             if kind in self.FROM_POPULATION:
                 self.per_layer[name][kind] += int(part.sum())
 
-    def scatter(
-        self, name: str, series: np.ndarray, ones: bool
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def scatter(self, name: str, series: np.ndarray, ones: bool) -> tuple[np.ndarray, np.ndarray]:
         """Every event of a source's series (T, batch, n) at once, compiled (`jit.scatter`):
         a population's spikes and, through its table, its messages, hops and synaptic ops
         (`ones`: one event per non-zero entry, as graded spikes are). Returns what each neuron
@@ -245,12 +243,11 @@ class _Counter:
                 self.per_layer[name][kind] += int(part.sum())
         return total, last
 
-    def _scatter_table(
-        self, name: str, n: int
-    ) -> tuple[sparse.csr_matrix, tuple[EventKind, ...]]:
+    def _scatter_table(self, name: str, n: int) -> tuple[sparse.csr_matrix, tuple[EventKind, ...]]:
         """A source's table for `scatter` (a population's with its own SPIKES block first)."""
         if name not in self._scatter_tables:
-            blocks, kinds = [], ()
+            blocks: list[sparse.csr_matrix] = []
+            kinds: tuple[EventKind, ...] = ()
             if name in self.where:
                 blocks.append(self.onehot[name])
                 kinds = (EventKind.SPIKES,)
@@ -403,6 +400,17 @@ def _largest_count(pop: IntPopulation, fmt: NumberFormat) -> int:
     thr = np.asarray(pop.threshold << fmt.threshold_shift)
     smallest = int(thr.min()) if thr.size else 1
     return top if smallest <= 0 else max(top // smallest, 1)
+
+
+_FANOUT: weakref.WeakKeyDictionary[IntProjection, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def _fanout(pr: IntProjection) -> np.ndarray:
+    """Each source neuron's synapses in `pr` (explicit zeros included), kept with the
+    (immutable) projection: a CSC conversion of a large projection costs more than a run."""
+    if pr not in _FANOUT:
+        _FANOUT[pr] = np.diff(pr.weight.tocsc().indptr)
+    return _FANOUT[pr]
 
 
 _KERNELS: weakref.WeakKeyDictionary[IntProjection, dict[tuple[int, bool], ProjectionKernel]]
@@ -705,7 +713,7 @@ def _apply_raw(kernel: ProjectionKernel, src: np.ndarray, delay: int) -> np.ndar
     """`_apply` in the kernel's own arithmetic (exact integers; no int64 conversion), the
     sums arriving `delay` (0 or 1) steps later: (T, batch, post), zero before they arrive."""
     steps = src.shape[0]
-    out = np.empty((steps, *src.shape[1:-1], kernel.post), kernel.dtype)
+    out: np.ndarray = np.empty((steps, *src.shape[1:-1], kernel.post), kernel.dtype)
     out[:delay] = 0
     flat = src[: steps - delay].reshape(-1, src.shape[-1])
     into = out[delay:].reshape(-1, kernel.post)
@@ -795,10 +803,11 @@ def _synops(
     """Synaptic operations per receiving population: each sent value times its fan-out;
     `totals`: per source, what each neuron sent over all steps and in the last (from
     `jit.scatter`), where counted already."""
-    out = dict.fromkeys((p.name for p in net.populations), 0)
+    out: dict[str, int] = dict.fromkeys((p.name for p in net.populations), 0)
     for pr in net.projections:
-        last = -1 if pr.recurrent or fmt.synapse_delay > 0 else None  # the last step's spikes land after the run
-        fanout = np.diff(pr.weight.tocsc().indptr)
+        # a delayed projection's last step lands after the run
+        last = -1 if pr.recurrent or fmt.synapse_delay > 0 else None
+        fanout = _fanout(pr)
         if pr.pre in totals:
             total, in_last = totals[pr.pre]
             per_source = total if last is None else total - in_last

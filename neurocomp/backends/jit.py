@@ -39,7 +39,7 @@ class _Switches(NamedTuple):
     sat_v: bool  # v saturates (else wraps)
     rec_v: bool  # voltages recorded
     rec_u: bool  # currents recorded
-    count: bool  # active neurons counted per step and core
+    counting: bool  # active neurons counted per step and core
     wrap_drive: bool  # the drive wraps to activation_bits
     shift: bool  # the drive is shifted by weight_shift
 
@@ -47,7 +47,7 @@ class _Switches(NamedTuple):
 def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's equations
     has_u, spiking, zero_reset, floor = sw.has_u, sw.spiking, sw.zero_reset, sw.floor
     sat_u, sat_v, keep_rec_v, keep_rec_u = sw.sat_u, sw.sat_v, sw.rec_v, sw.rec_u
-    count, wrap_drive, shift_on = sw.count, sw.wrap_drive, sw.shift
+    count, wrap_drive, shift_on = sw.counting, sw.wrap_drive, sw.shift
 
     def scan_variant(  # noqa: C901
         drive: np.ndarray,  # (T, batch, n): int64, or float holding exact integers
@@ -104,10 +104,8 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                     if spiking:
                         fire = y > thr[i]
                         out_s[t, b, i] = fire
-                        if zero_reset:
-                            y = reset[i] if fire else y
-                        else:
-                            y = y - thr[i] if fire else y
+                        if fire:
+                            y = reset[i] if zero_reset else y - thr[i]
                     else:
                         out_v[t, b, i] = y
                     v[b, i] = y
@@ -168,7 +166,7 @@ def scan(
         sat_v=bool(saturate_v),
         rec_v=rec_v is not None,
         rec_u=rec_u is not None,
-        count=counting,
+        counting=counting,
         wrap_drive=activation_bits > 0,
         shift=weight_shift != 0,
     )
@@ -249,24 +247,27 @@ def _scatter_py(
     total: np.ndarray,
     last: np.ndarray,
 ) -> None:
-    """Event counts from a series src (T, batch, n): for each non-zero entry (value x, or 1
-    with `ones`) of neuron i at step t, out[t, indices[e]] += x * data[e] over row i of the
-    CSR table (indptr, indices, data); total[i] and last[i] get x summed over every step and
-    over the last step."""
+    """Event counts from a series src (T, batch, n): with x the values (or, with `ones`, the
+    non-zero entries) of neuron i at step t summed over the batch, out[t, indices[e]] +=
+    x * data[e] over row i of the CSR table (indptr, indices, data); total[i] and last[i] get
+    x summed over every step and over the last step."""
     steps, batch, n = src.shape
+    row = np.zeros(n, np.int64)  # step t's values summed over the batch, per neuron
     for t in range(steps):
+        row[:] = 0
         for b in range(batch):
             for i in range(n):
                 x = np.int64(src[t, b, i])
-                if x == 0:
-                    continue
-                if ones:
-                    x = 1
-                total[i] += x
-                if t == steps - 1:
-                    last[i] += x
-                for e in range(indptr[i], indptr[i + 1]):
-                    out[t, indices[e]] += x * data[e]
+                row[i] += np.int64(x != 0) if ones else x
+        for i in range(n):
+            x = row[i]
+            if x == 0:
+                continue
+            total[i] += x
+            if t == steps - 1:
+                last[i] += x
+            for e in range(indptr[i], indptr[i + 1]):
+                out[t, indices[e]] += x * data[e]
 
 
 _scatters: Any = None
