@@ -33,7 +33,7 @@ from ..mapping import Mapping
 from ..target.spec import NumberFormat
 from .base import RunResult
 from .bit_accurate import integer_inputs
-from .lava_compat import import_lava
+from .lava_compat import fork_start_method, import_lava
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -295,17 +295,19 @@ class LavaNetwork:
         cfg = self.run_cfg or Loihi2SimCfg(select_tag="fixed_pt")
         phases = [warmup, steps - warmup] if 0 < warmup < steps else [steps]
         self.timings: dict[str, float] = {}
-        for key, n in zip(("start_s", "steady_s"), phases, strict=False):
-            t = time.perf_counter()
-            anchor.run(condition=RunSteps(num_steps=n), run_cfg=cfg)
-            self.timings[key] = time.perf_counter() - t
-        try:
-            spikes = {k: s.data.get().astype(np.int64) for k, s in sinks.items()}
-            volts = {
-                k: m.get_data()[self.lif[k].name]["v"].astype(np.int64) for k, m in monitors.items()
-            }
-        finally:
-            anchor.stop()
+        with fork_start_method():
+            for key, n in zip(("start_s", "steady_s"), phases, strict=False):
+                t = time.perf_counter()
+                anchor.run(condition=RunSteps(num_steps=n), run_cfg=cfg)
+                self.timings[key] = time.perf_counter() - t
+            try:
+                spikes = {k: s.data.get().astype(np.int64) for k, s in sinks.items()}
+                volts = {
+                    k: m.get_data()[self.lif[k].name]["v"].astype(np.int64)
+                    for k, m in monitors.items()
+                }
+            finally:
+                anchor.stop()
         return self._assemble(spikes, volts, steps)
 
     def _assemble(
