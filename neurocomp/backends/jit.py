@@ -287,8 +287,8 @@ def scatter(
     _scatters(
         np.ascontiguousarray(src),
         bool(ones),
-        table.indptr.astype(np.int64, copy=False),
-        table.indices.astype(np.int64, copy=False),
+        table.indptr,
+        table.indices,
         table.data.astype(np.int64, copy=False),
         out,
         total,

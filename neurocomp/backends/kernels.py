@@ -14,7 +14,10 @@ Three kernels compute S W^T for a block of source rows S (time steps x batch, pr
 - ``events_dense``: event-driven, the non-zero entries of S times the rows of the dense W^T;
 - ``events_sparse``: event-driven, the non-zero entries of S times the rows of CSR W^T (the
   work is the synapses of the sources that sent something);
-- ``gather``: the same in one compiled pass (numba, where installed: `jit.gather`).
+- ``gather``: the same in one compiled pass (numba, where installed: `jit.gather`);
+- ``sparse_rows``: every synapse once for all rows at a time, W (CSC, the transpose of the
+  stored W^T, no copy) times S^T: each synapse's weight streams once per call, not once per
+  row, so it beats the event kernels once many sources are active in most rows.
 
 The cheapest is chosen per call from its operation count and rates measured once per process
 (`rates`), so the choice follows the spike rate. Every kernel gives the same integers.
@@ -54,6 +57,7 @@ class Rates:
     events_dense: float  # (event x post) multiply-adds per second
     events_sparse: float  # (event x synapse) multiply-adds per second
     gather: float  # the same, compiled (`jit.gather`; 0 without numba)
+    sparse_rows: float  # (synapse x row) multiply-adds per second, W S^T with W sparse
     scan: float  # source entries scanned per second (finding the events)
 
 
@@ -85,6 +89,7 @@ def rates() -> Rates:
         events_dense=events * post / _best(lambda: kernel(s, "events_dense")),
         events_sparse=max(syn, 1) / _best(lambda: kernel(s, "events_sparse")),
         gather=max(syn, 1) / _best(lambda: kernel(s, "gather")) if jit.AVAILABLE else 0.0,
+        sparse_rows=rows * kernel.wt_csr.nnz / _best(lambda: kernel(s, "sparse_rows")),
         scan=rows * pre / t_scan,
     )
 
@@ -145,7 +150,10 @@ class ProjectionKernel:
         scan = rows * self.pre / r.scan
         active_rows = int(np.count_nonzero(s)) if nz.size else 0
         synapses = active_rows * (float(self.fanout[nz].mean()) if nz.size else 0.0)
-        cost = {"events_sparse": scan + synapses / r.events_sparse}
+        cost = {
+            "events_sparse": scan + synapses / r.events_sparse,
+            "sparse_rows": rows * self.wt_csr.nnz / r.sparse_rows,
+        }
         if jit.AVAILABLE and r.gather:
             cost["gather"] = scan + synapses / r.gather
         if self.wt_dense is not None:
@@ -181,6 +189,9 @@ class ProjectionKernel:
         elif name == "gather":
             out[...] = 0
             jit.gather(_events(s, self.dtype), self.wt_csr, out)
+        elif name == "sparse_rows":  # (post x pre CSC) @ (pre x rows): one pass over W
+            st = np.ascontiguousarray(s.T, dtype=self.dtype)
+            out[...] = (self.wt_csr.T @ st).T
         else:
             out[...] = (_events(s, self.dtype) @ self.wt_csr).toarray()
         return out

@@ -16,7 +16,9 @@ from neurocomp.backends.kernels import EXACT_LIMIT, ProjectionKernel, sum_bound
 from neurocomp.ir.integer import IntNetwork, IntPopulation, IntProjection
 from neurocomp.mapping import map_network
 
-KERNELS = ("dense", "events_dense", "events_sparse") + (("gather",) if jit.AVAILABLE else ())
+KERNELS = ("dense", "events_dense", "events_sparse", "sparse_rows") + (
+    ("gather",) if jit.AVAILABLE else ()
+)
 
 
 def _weights(rng: np.random.Generator, post: int, pre: int, row_abs: int) -> np.ndarray:
