@@ -237,7 +237,7 @@ def gather(events: Any, wt: Any, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _scatter_py(
+def _scatter_py(  # noqa: C901 - one compiled loop (helpers would be more compiled functions)
     src: np.ndarray,
     ones: bool,
     indptr: np.ndarray,
@@ -246,19 +246,38 @@ def _scatter_py(
     out: np.ndarray,
     total: np.ndarray,
     last: np.ndarray,
+    dense_t: np.ndarray,
 ) -> None:
     """Event counts from a series src (T, batch, n): with x the values (or, with `ones`, the
     non-zero entries) of neuron i at step t summed over the batch, out[t, indices[e]] +=
     x * data[e] over row i of the CSR table (indptr, indices, data); total[i] and last[i] get
-    x summed over every step and over the last step."""
+    x summed over every step and over the last step. With `dense_t` (k x n: the table,
+    transposed and dense; empty: not used) each step's counts are k dot products of the row
+    instead (no chain of additions into the same counter: vectorised)."""
     steps, batch, n = src.shape
     row = np.zeros(n, np.int64)  # step t's values summed over the batch, per neuron
     for t in range(steps):
-        row[:] = 0
-        for b in range(batch):
+        if batch > 1:
+            row[:] = 0
+            for b in range(batch):
+                for i in range(n):
+                    x = np.int64(src[t, b, i])
+                    row[i] += np.int64(x != 0) if ones else x
+        if batch == 1:
             for i in range(n):
-                x = np.int64(src[t, b, i])
-                row[i] += np.int64(x != 0) if ones else x
+                x = np.int64(src[t, 0, i])
+                row[i] = np.int64(x != 0) if ones else x
+        if dense_t.shape[0]:
+            for i in range(n):
+                total[i] += row[i]
+                if t == steps - 1:
+                    last[i] += row[i]
+            for k in range(dense_t.shape[0]):
+                acc = np.int64(0)
+                for i in range(n):
+                    acc += row[i] * dense_t[k, i]
+                out[t, k] += acc
+            continue
         for i in range(n):
             x = row[i]
             if x == 0:
@@ -271,6 +290,7 @@ def _scatter_py(
 
 
 _scatters: Any = None
+_DENSE_SCATTER = 1 << 14  # table entries up to which each step's counts are dot products
 
 
 def scatter(
@@ -284,6 +304,12 @@ def scatter(
         _scatters = numba.njit(cache=True, nogil=True)(_scatter_py)
     n = src.shape[2]
     total, last = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    k = table.shape[1]
+    dense_t = (
+        np.ascontiguousarray(table.T.toarray(), np.int64)
+        if n * k <= _DENSE_SCATTER
+        else np.zeros((0, n), np.int64)
+    )
     _scatters(
         np.ascontiguousarray(src),
         bool(ones),
@@ -293,5 +319,6 @@ def scatter(
         out,
         total,
         last,
+        dense_t,
     )
     return total, last
