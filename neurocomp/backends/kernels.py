@@ -190,7 +190,7 @@ class ProjectionKernel:
             out[...] = 0
             jit.gather(_events(s, self.dtype), self.wt_csr, out)
         elif name == "sparse_rows":  # (post x pre CSC) @ (pre x rows): one pass over W
-            st = np.ascontiguousarray(s.T, dtype=self.dtype)
+            st: np.ndarray = np.ascontiguousarray(s.T, dtype=self.dtype)
             out[...] = (self.wt_csr.T @ st).T
         else:
             out[...] = (_events(s, self.dtype) @ self.wt_csr).toarray()
