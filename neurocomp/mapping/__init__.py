@@ -18,8 +18,9 @@ from ..errors import Violation
 from ..ir.integer import IntNetwork
 from ..progress import advance
 from ..target.spec import TargetSpec
+from .chips import place_on_board
 from .pack import Core, count_output_axons, destinations, first_fit, neuron_cores
-from .place import hop_matrices, place, slot_coords
+from .place import hop_matrices, slot_coords
 from .split import (
     Block,
     conv_sources,
@@ -302,7 +303,7 @@ def map_network(
     advance("map: place cores on the mesh", 0, 1)
     where = neuron_cores(net, cores)
     traffic = _traffic(net, cores, dest, where, activity)
-    slots, report = place(traffic, spec, placement)
+    slots, report = place_on_board(traffic, spec, placement)  # one chip: place.place
     advance("map: place cores on the mesh", 1, 1)
     report["traffic_source"] = "calibration activity" if activity else "synapse fan-out"
     coords = slot_coords(spec)[slots]

@@ -149,9 +149,9 @@ def test_compile_is_deterministic_across_processes(tmp_path):
 # programs are the same on every machine; a change here is a change of the compiler's output:
 # if it is intended, replace the digest with the one the failure prints.
 GOLDEN = {
-    "reference": "c1e48b3882fd11858b8b4fe00b75a13e75891886b7d6b9ee1fe5cc39b3b621de",
-    "loihi2": "ffacd7d899c9af74d2b3681d26d65ea40210a1461a96f71a407e9635be3b7ce6",
-    "reference-calibrated": "e7fce421259e93d8fe9aea960c3f3911a2f8279c5489646a1d2d4216151345f0",
+    "reference": "93d655b81755a906aac71eb6fc68a0126fbe586404e52f28e4a1e7f43b20a852",
+    "loihi2": "60530a6573c9a673c909b9379f14f22888f4ac34421728bcfca1ed5b12250c9f",
+    "reference-calibrated": "80d648d065fcb0d683f3432560fa69847d6add587942f0b5b88f3852bb9bb525",
 }
 DIGEST = """
 import hashlib, json, sys, warnings, numpy as np, neurocomp as nc
