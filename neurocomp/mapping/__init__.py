@@ -18,7 +18,7 @@ from ..errors import Violation
 from ..ir.integer import IntNetwork
 from ..progress import advance
 from ..target.spec import TargetSpec
-from .pack import Core, Packing, count_output_axons, destinations, neuron_cores, pack
+from .pack import Core, Packing, count_output_axons, destinations, neuron_cores, pack_blocks
 from .place import hop_matrices, place, slot_coords
 from .sizing import candidates, choose
 from .split import (
@@ -281,7 +281,7 @@ def _pack_network(
         advance("map: pack blocks into cores", round_, MAX_OUTPUT_AXON_ROUNDS)
         layer_of = {name: i for i, name in enumerate(split.layers)}
         group = np.array([layer_of[b.population] for b in blocks], dtype=np.int64)
-        packing = pack(_use(blocks, out), limits, group)
+        packing = pack_blocks(_use(blocks, out), limits, group)
         cores = [Core(k) for k in range(packing.cores)]
         for b, k in zip(blocks, packing.core, strict=True):
             cores[int(k)].blocks.append(b)

@@ -244,7 +244,7 @@ def _exact(use: np.ndarray, limits: np.ndarray, upper: int) -> tuple[np.ndarray 
     return core, bound
 
 
-def pack(use: np.ndarray, limits: np.ndarray, group: np.ndarray | None = None) -> Packing:
+def pack_blocks(use: np.ndarray, limits: np.ndarray, group: np.ndarray | None = None) -> Packing:
     """Blocks (rows of `use`, one column per resource) into cores within `limits`.
 
     The fewest cores of: first fit in network order, first fit decreasing (largest share of a
