@@ -101,6 +101,7 @@ def _summary(
         cores_used=mapping.cores_used,
         cores_available=spec.cores_available,
         cores_lower_bound=mapping.lower_bound["cores"],
+        cores_lower_bound_packing=mapping.lower_bound.get("packing"),
         neurons=intnet.neurons,
         synapses=intnet.synapses,
         synapses_input=folded_synapses(net),
