@@ -113,6 +113,19 @@ class Conv:
         per_out = int(np.prod(self.weight.shape[1:]))
         return int(np.prod(out)) * per_out
 
+    def nonzeros(self, in_shape: Shape) -> int:
+        """Entries of `matrix(in_shape)` without building it: per non-zero tap, the output
+        positions where it lands inside the input."""
+        out = self.out_shape(in_shape)
+        kernel = self.weight.shape[2:]
+        per_tap = np.ones((), dtype=np.int64)
+        for d, k in enumerate(kernel):
+            o = np.arange(out[1 + d])[:, None] * self.stride[d] - self.padding[d]
+            p = o + np.arange(k)[None, :] * self.dilation[d]
+            hits = ((p >= 0) & (p < in_shape[1 + d])).sum(axis=0)
+            per_tap = np.multiply.outer(per_tap, hits)
+        return int(((self.weight != 0) * per_tap).sum())
+
     def matrix(self, in_shape: Shape) -> sparse.csr_matrix:
         """Explicit (out x in) synapses: one entry per (output, tap) that lands inside."""
         out = self.out_shape(in_shape)
