@@ -88,37 +88,44 @@ def destinations(
 ) -> dict[str, sparse.csr_matrix]:
     """Per source (input or population): a (source neurons x cores) matrix of synapse counts.
 
-    A neuron sends one message to every core where it has at least one synapse. Counted in
-    chunks of rows (bounded temporaries), the (source, core) pairs of all chunks summed once at
-    the end: linear in the synapses."""
-    parts: dict[str, list[sparse.coo_matrix]] = {}
+    A neuron sends one message to every core where it has at least one synapse. One sparse
+    product per projection, transposed synapses times each target's core (one entry per row):
+    linear in the synapses, in rows of CHUNK_SYNAPSES-sized chunks summed once at the end."""
+    parts: dict[str, list[sparse.csr_matrix]] = {}
     shapes: dict[str, tuple[int, int]] = {}
     for pr in net.projections:
         w = pr.weight
-        post_core = where[pr.post].astype(np.int32)
-        shape = (w.shape[1], n_cores)
-        shapes[pr.pre] = shape
+        post_core = where[pr.post]
+        shapes[pr.pre] = (w.shape[1], n_cores)
         for r0, r1 in chunks(w.indptr):
-            lo, hi = w.indptr[r0], w.indptr[r1]
+            lo, hi = int(w.indptr[r0]), int(w.indptr[r1])
             if lo == hi:
                 continue
-            core = np.repeat(post_core[r0:r1], np.diff(w.indptr[r0 : r1 + 1]))
-            part = sparse.coo_matrix(
-                (np.ones(hi - lo, dtype=np.int64), (w.indices[lo:hi], core)), shape=shape
+            pattern = sparse.csr_matrix(
+                (np.ones(hi - lo, dtype=np.int64), w.indices[lo:hi], w.indptr[r0 : r1 + 1] - lo),
+                shape=(r1 - r0, w.shape[1]),
             )
-            part.sum_duplicates()
-            parts.setdefault(pr.pre, []).append(part)
+            onehot = sparse.csr_matrix(
+                (np.ones(r1 - r0, dtype=np.int64), post_core[r0:r1], np.arange(r1 - r0 + 1)),
+                shape=(r1 - r0, n_cores),
+            )
+            parts.setdefault(pr.pre, []).append(sparse.csr_matrix(pattern.T @ onehot))
     out: dict[str, sparse.csr_matrix] = {}
     for name, shape in shapes.items():
         got = parts.get(name, [])
-        if not got:
-            out[name] = sparse.csr_matrix(shape, dtype=np.int64)
-            continue
-        rows = np.concatenate([p.row for p in got])
-        cols = np.concatenate([p.col for p in got])
-        data = np.concatenate([p.data for p in got])
-        out[name] = sparse.csr_matrix((data, (rows, cols)), shape=shape)
-        out[name].sum_duplicates()
+        total = got[0] if got else sparse.csr_matrix(shape, dtype=np.int64)
+        if len(got) > 1:  # one sum of all chunks (sum_duplicates), not one add per chunk
+            coo = [p.tocoo() for p in got]
+            total = sparse.csr_matrix(
+                (
+                    np.concatenate([c.data for c in coo]),
+                    (np.concatenate([c.row for c in coo]), np.concatenate([c.col for c in coo])),
+                ),
+                shape=shape,
+            )
+        total.sum_duplicates()
+        total.sort_indices()
+        out[name] = total
     return out
 
 

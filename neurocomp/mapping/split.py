@@ -89,7 +89,7 @@ def list_bits(
     return int(sparse_words.sum()) * f.word_bits
 
 
-CHUNK_SYNAPSES = 1 << 18  # per-synapse temporaries are made this many synapses at a time
+CHUNK_SYNAPSES = 1 << 22  # per-synapse temporaries are made this many synapses at a time
 
 
 def chunks(indptr: np.ndarray) -> list[tuple[int, int]]:
