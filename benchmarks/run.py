@@ -503,8 +503,8 @@ def section_compile_and_mapping(emit: Any, net: Any, calib: np.ndarray, quick: b
         "weight (docs/targets.md#mapping): a true bound, and a loose one.\n"
     )
     emit(
-        "| network | cores used | lower bound | packing bound | ratio | traffic x hops, greedy | METIS | "
-        "METIS vs greedy |"
+        "| network | cores used | lower bound | packing bound | ratio | traffic x hops, greedy | "
+        "METIS | METIS vs greedy |"
     )
     emit("|---|---|---|---|---|---|---|---|")
     maps = [("digits", nc.compile(net, calibration=calib))]

@@ -205,7 +205,11 @@ def _exact(use: np.ndarray, limits: np.ndarray, upper: int) -> tuple[np.ndarray 
     nx = n * m
     allowed = (np.arange(m)[None, :] <= np.arange(n)[:, None]).reshape(-1)
     cost = np.concatenate([np.zeros(nx), np.ones(m)])
-    rows, cols, vals, lo, hi = [], [], [], [], []
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    lo: list[float] = []
+    hi: list[float] = []
 
     def add(entries: list[tuple[int, float]], low: float, high: float) -> None:
         k = len(lo)

@@ -65,8 +65,9 @@ def candidates(net: IntNetwork, spec: TargetSpec, pop: IntPopulation) -> list[Ca
         bounds = np.append(np.arange(0, rows, size, dtype=np.int64), rows)
         arr = layer.evaluate(bounds)
         full = slice(None) if whole or rows % size == 0 else slice(0, -1)
-        bits, axons = arr.synapse_bits[full], arr.input_axons[full]
-        measured.append((size, int(bits.max()), int(axons.max())))
+        measured.append(
+            (size, int(arr.synapse_bits[full].max()), int(arr.input_axons[full].max()))
+        )
     out: dict[int, Candidate] = {}
     for k in range(1, lim.neurons + 1):
         fit = [
@@ -78,8 +79,8 @@ def candidates(net: IntNetwork, spec: TargetSpec, pop: IntPopulation) -> list[Ca
         ]
         if not fit:
             break
-        size, bits, axons = max(fit)
-        out.setdefault(size, Candidate(size, -(-n // size), (size, bits, axons)))
+        top, bits, axons = max(fit)
+        out.setdefault(top, Candidate(top, -(-n // top), (top, bits, axons)))
     if not out:  # not even one block of one unit fits: the split reports why
         size = unit
         out[size] = Candidate(size, -(-n // size), (size, 0, 0))
