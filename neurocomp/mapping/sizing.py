@@ -65,9 +65,7 @@ def candidates(net: IntNetwork, spec: TargetSpec, pop: IntPopulation) -> list[Ca
         bounds = np.append(np.arange(0, rows, size, dtype=np.int64), rows)
         arr = layer.evaluate(bounds)
         full = slice(None) if whole or rows % size == 0 else slice(0, -1)
-        measured.append(
-            (size, int(arr.synapse_bits[full].max()), int(arr.input_axons[full].max()))
-        )
+        measured.append((size, int(arr.synapse_bits[full].max()), int(arr.input_axons[full].max())))
     out: dict[int, Candidate] = {}
     for k in range(1, lim.neurons + 1):
         fit = [
