@@ -252,7 +252,7 @@ def _shrink(split: _Split, blocks: list[Block], out: np.ndarray, limit: int) -> 
                     "output axons for one neuron",
                     int(o),
                     limit,
-                    "counted as distinct destination blocks",
+                    "counted as distinct destination cores",
                 )
             )
         fit = max(1, blk.neurons * limit // int(o))
@@ -343,6 +343,7 @@ def map_network(
     split, violations = split_network(net, spec)
     dest: dict[str, sparse.csr_matrix] = {}
     cores: list[Core] = []
+    packing: Packing | None = None
     if not violations:
         cores, packing, dest, violations = _pack_network(net, spec, split)
         if packing is not None:
@@ -370,6 +371,7 @@ def map_network(
     slots, report = place(traffic, spec, placement)
     advance("map: place cores on the mesh", 1, 1)
     report["traffic_source"] = "calibration activity" if activity else "synapse fan-out"
+    report["packing"] = packing.method if packing is not None else "none"
     coords = slot_coords(spec)[slots]
     return ChipMapping(
         cores=cores,

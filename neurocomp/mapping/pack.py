@@ -1,4 +1,5 @@
-"""Assign blocks to cores (first fit over every resource) and count output axons per core."""
+"""Pack blocks into cores (first fit, even spread, exact MILP where small) within every
+resource, and count output axons per core."""
 
 from __future__ import annotations
 

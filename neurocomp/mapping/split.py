@@ -1,9 +1,11 @@
 """Split populations into blocks that fit one core, against every per-core limit.
 
-A block is a contiguous range of a population's neurons. Blocks grow neuron by neuron while the
-core's neurons, synapse memory, input axons and fan-in still hold (nengo-loihi splits into equal
-chunks; growing greedily keeps conv layers' shared inputs in one block). Synapse memory follows
-the target's synapse-list format: each input axon owns ceil((header + n * entry) / word) words.
+A block is a contiguous range of a population's neurons (in `neuron_order`). Synapse memory
+follows the target's synapse-list format: each input axon owns, per block, a list of
+ceil((header + n * entry) / word) words, sparse (weight and index per synapse) or dense (a
+weight for every neuron of the block), whichever is smaller; a shared conv kernel is stored
+once per block. `LayerSynapses.evaluate` computes every block of a split at once from the
+layer's synapses sorted by input axon; `block_stats` is the direct count of one block.
 """
 
 from __future__ import annotations

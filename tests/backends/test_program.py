@@ -149,9 +149,9 @@ def test_compile_is_deterministic_across_processes(tmp_path):
 # programs are the same on every machine; a change here is a change of the compiler's output:
 # if it is intended, replace the digest with the one the failure prints.
 GOLDEN = {
-    "reference": "c1e48b3882fd11858b8b4fe00b75a13e75891886b7d6b9ee1fe5cc39b3b621de",
-    "loihi2": "ffacd7d899c9af74d2b3681d26d65ea40210a1461a96f71a407e9635be3b7ce6",
-    "reference-calibrated": "e7fce421259e93d8fe9aea960c3f3911a2f8279c5489646a1d2d4216151345f0",
+    "reference": "88332aea218451b62f1edf2acc74b43e5d7fb230d9e348158d8a99e9aeff780a",
+    "loihi2": "719a0bdb74a12e06768aa442f0eb21a9321c8322943085dfdeaf6f8ef6c92c0b",
+    "reference-calibrated": "4089e5ea6d4375d0ab7e06e9016433676dcd58c371d110804aecb46565d565ff",
 }
 DIGEST = """
 import hashlib, json, sys, warnings, numpy as np, neurocomp as nc
