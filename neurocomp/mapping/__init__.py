@@ -28,6 +28,7 @@ from .split import (
     conv_sources,
     delayed_sources,
     incoming_by_source,
+    bits_lower,
     list_bits_lower,
     neuron_order,
     split_layer,
@@ -132,6 +133,11 @@ def lower_bound(net: IntNetwork, spec: TargetSpec) -> dict[str, int]:
                 bits += kernels[pre]
             else:
                 bits += list_bits_lower(w, spec, order, pre in delayed)
+    return _bound(net, spec, bits, axons)
+
+
+def _bound(net: IntNetwork, spec: TargetSpec, bits: int, axons: int) -> dict[str, int]:
+    lim = spec.core
     bounds = {
         "neurons": math.ceil(net.neurons / lim.neurons),
         "synapse_bits": math.ceil(bits / lim.synapse_memory_bits),
@@ -169,6 +175,7 @@ class _Split:
     layers: dict[str, list[Block]]
     sizes: dict[str, int]
     caps: dict[str, int | None]
+    bound: dict[str, int]  # `lower_bound` of the network, from the same lists
 
     @property
     def blocks(self) -> list[Block]:
@@ -182,6 +189,7 @@ def _split_layers(
     sizes: dict[str, int],
     caps: dict[str, int | None],
     into: dict[str, list[Block]],
+    lower: dict[str, tuple[int, int]] | None = None,
 ) -> list[Violation]:
     """Split each layer of `names` at its size (one vectorised pass per layer, cuts where a
     block exceeds a core) into `into`; the violations of neurons no core holds."""
@@ -191,6 +199,8 @@ def _split_layers(
         advance("map: split layers into blocks", i, len(names))
         pop = net.population(name)
         layer = LayerSynapses.of(net, spec, pop)
+        if lower is not None:  # the lower bound's synapse memory and axons, from the same lists
+            lower[name] = bits_lower(layer)
         if layer.size and layer.fan.max() > lim.fan_in:
             violations.append(
                 Violation(name, "fan-in per neuron", int(layer.fan.max()), lim.fan_in)
@@ -213,8 +223,11 @@ def split_network(net: IntNetwork, spec: TargetSpec) -> tuple[_Split, list[Viola
     sizes = {p.name: c.size for p, c in zip(net.populations, chosen, strict=True)}
     caps: dict[str, int | None] = {p.name: None for p in net.populations}
     layers: dict[str, list[Block]] = {}
-    violations = _split_layers(net, spec, list(sizes), sizes, caps, layers)
-    return _Split(layers, sizes, caps), violations
+    lower: dict[str, tuple[int, int]] = {}
+    violations = _split_layers(net, spec, list(sizes), sizes, caps, layers, lower)
+    bits = sum(b for b, _ in lower.values())
+    axons = sum(a for _, a in lower.values())
+    return _Split(layers, sizes, caps, _bound(net, spec, bits, axons)), violations
 
 
 def _use(blocks: list[Block], out: np.ndarray) -> np.ndarray:
@@ -339,8 +352,8 @@ def map_network(
 
     `lower_bound` holds the network's bound per resource and overall ("cores"), and
     "packing": no packing of the blocks this split made uses fewer cores."""
-    bound = lower_bound(net, spec)
     split, violations = split_network(net, spec)
+    bound = split.bound
     dest: dict[str, sparse.csr_matrix] = {}
     cores: list[Core] = []
     packing: Packing | None = None

@@ -360,6 +360,34 @@ class LayerSynapses:
         return BlockArrays(bounds, synapses, bits, axons, fan_in)
 
 
+def bits_lower(layer: LayerSynapses) -> tuple[int, int]:
+    """`list_bits_lower` summed over the layer's sources (kernels at one copy), and its input
+    axons: from the lists by axon, whose targets are already sorted in block order."""
+    f = layer.spec.synapse_format
+    bits = axons = 0
+    for lst in layer.lists:
+        counts = np.diff(lst.indptr)
+        cols = np.flatnonzero(counts)
+        axons += int(cols.size)
+        if lst.kernel is not None:
+            bits += lst.kernel  # at least one copy of the kernel
+            continue
+        for c0, c1 in _chunks(lst.indptr, EVAL_CHUNK):
+            lo, hi = int(lst.indptr[c0]), int(lst.indptr[c1])
+            if lo == hi:
+                continue
+            rows = lst.rows[lo:hi]
+            gaps = np.ones(hi - lo, dtype=np.int64)
+            gaps[:-1] = np.diff(rows)
+            starts = lst.indptr[c0:c1][counts[c0:c1] > 0] - lo
+            ends = lst.indptr[c0 + 1 : c1 + 1][counts[c0:c1] > 0] - lo
+            gaps[ends - 1] = 1  # an axon's last target closes its dense span
+            cost = np.minimum(lst.entry, lst.dense * gaps)
+            per_axon = np.add.reduceat(cost, starts) + f.header_bits
+            bits += int((-(-per_axon // f.word_bits)).sum()) * f.word_bits
+    return bits, axons
+
+
 def _chunks(indptr: np.ndarray, size: int) -> list[tuple[int, int]]:
     """(first, stop) columns in runs of about `size` entries (one column may hold more)."""
     nnz = int(indptr[-1])

@@ -81,3 +81,17 @@ def test_split_covers_every_neuron_once_within_every_limit(n, axons, p, size, ne
         assert blk.neurons <= core.neurons
         assert blk.synapse_bits <= core.synapse_memory_bits
         assert blk.input_axons <= core.input_axons
+
+
+def test_lower_bound_from_the_split_lists_equals_the_direct_one():
+    """map_network takes the network bound from the lists the split sorts (no second pass)."""
+    import neurocomp as nc
+    from neurocomp.mapping import lower_bound, split_network
+
+    from conftest import zoo_file
+
+    for target in ("reference", "loihi2"):
+        prog = nc.compile(nc.load(zoo_file("cnn_sinabs.nir"), framework="nir"), target=target)
+        split, _ = split_network(prog.net, prog.target)
+        assert split.bound == lower_bound(prog.net, prog.target)
+        assert prog.mapping.lower_bound["cores"] == split.bound["cores"]
