@@ -24,11 +24,11 @@ from .sizing import candidates, choose
 from .split import (
     Block,
     LayerSynapses,
+    bits_lower,
     block_unit,
     conv_sources,
     delayed_sources,
     incoming_by_source,
-    bits_lower,
     list_bits_lower,
     neuron_order,
     split_layer,
@@ -121,7 +121,6 @@ Mapping = ChipMapping  # the old name
 def lower_bound(net: IntNetwork, spec: TargetSpec) -> dict[str, int]:
     """max over resources of ceil(total / per-core limit): no split of the layers into
     contiguous blocks (of the position-major neuron order) can use fewer cores."""
-    lim = spec.core
     bits = axons = 0
     for pop in net.populations:
         order = neuron_order(pop)
