@@ -148,22 +148,34 @@ class Conv:
             p = opos[d] * self.stride[d] - self.padding[d] + taps[d] * self.dilation[d]
             inside &= (p >= 0) & (p < in_shape[1 + d])
             ipos.append(p)
+        # Enumerated position-major, then input channel, then tap: within each output row the
+        # input index only grows, so each channel's entries come out in CSR order as they are.
+        # The arrays are allocated once at their final size (nonzeros) and filled per channel.
+        row = np.ravel_multi_index(tuple(o.reshape(-1) for o in opos), out[1:])
+        clipped = [
+            np.clip(p, 0, n - 1).reshape(-1) for p, n in zip(ipos, in_shape[1:], strict=True)
+        ]
+        base_col = np.ravel_multi_index((ci.reshape(-1), *clipped), (cin_g, *in_shape[1:]))
+        del clipped
+        inside_flat = inside.reshape(-1)
+        per_channel_in = int(np.prod(in_shape[1:])) * cin_g
+        total = self.nonzeros(in_shape)
+        data = np.empty(total, dtype=self.weight.dtype)
+        indices = np.empty(total, dtype=np.int64)
         counts = np.zeros(c_out * n_pos, dtype=np.int64)
-        indices: list[np.ndarray] = []
-        data: list[np.ndarray] = []
+        at = 0
         for co in range(c_out):
-            w = self.weight[co][(ci, *taps)]
-            valid = inside & (w != 0)
-            cin = (co // per_group) * cin_g + ci[valid]
-            row = np.ravel_multi_index(tuple(o[valid] for o in opos), out[1:])
-            col = np.ravel_multi_index((cin, *[p[valid] for p in ipos]), in_shape)
-            part = sparse.csr_matrix((w[valid], (row, col)), shape=(n_pos, n_in))
-            counts[co * n_pos : (co + 1) * n_pos] = np.diff(part.indptr)
-            indices.append(part.indices)
-            data.append(part.data)
+            w = self.weight[co][(ci, *taps)].reshape(-1)
+            valid = inside_flat & (w != 0)
+            k = int(np.count_nonzero(valid))
+            data[at : at + k] = w[valid]
+            indices[at : at + k] = base_col[valid] + (co // per_group) * per_channel_in
+            counts[co * n_pos : (co + 1) * n_pos] = np.bincount(row[valid], minlength=n_pos)
+            at += k
+        idx_dtype = np.int32 if max(n_in, total) < np.iinfo(np.int32).max else np.int64
         indptr = np.concatenate([[0], np.cumsum(counts)])
         return sparse.csr_matrix(
-            (np.concatenate(data), np.concatenate(indices), indptr), shape=(c_out * n_pos, n_in)
+            (data, indices.astype(idx_dtype), indptr), shape=(c_out * n_pos, n_in)
         )
 
 

@@ -153,12 +153,14 @@ def incoming_by_source(net: IntNetwork, pop: IntPopulation) -> dict[str, sparse.
     out: dict[str, sparse.csr_matrix] = {}
     for pr in net.projections_into(pop.name):
         w = sparse.csr_matrix(pr.weight)
-        if np.all(w.data != 0):  # the usual case: share the index arrays, add 4 B per synapse
-            ones = np.ones(w.nnz, dtype=np.int32)
+        if np.all(w.data != 0):  # the usual case: share the index arrays, add 1 B per synapse
+            ones = np.ones(w.nnz, dtype=np.int8)
             w = sparse.csr_matrix((ones, w.indices, w.indptr), shape=w.shape, copy=False)
         else:
-            w = (w != 0).astype(np.int32)
-        out[pr.pre] = w if pr.pre not in out else sparse.csr_matrix(out[pr.pre] + w)
+            w = (w != 0).astype(np.int8)
+        if pr.pre in out:  # synapses per pair: counts up to the projections, in int32
+            w = sparse.csr_matrix(out[pr.pre].astype(np.int32) + w.astype(np.int32))
+        out[pr.pre] = w
     return out
 
 
@@ -209,7 +211,7 @@ def _one_neuron_violations(name: str, bits: int, axons: int, lim: CoreLimits) ->
 
 
 # -- vectorised block costs ----------------------------------------------------------------------
-EVAL_CHUNK = 1 << 22  # synapses per temporary in `block_arrays` (bounded memory on big layers)
+EVAL_CHUNK = 1 << 20  # synapses per temporary in `block_arrays` (bounded memory on big layers)
 
 
 @dataclass(frozen=True)
