@@ -160,8 +160,9 @@ class Conv:
         inside_flat = inside.reshape(-1)
         per_channel_in = int(np.prod(in_shape[1:])) * cin_g
         total = self.nonzeros(in_shape)
+        idx_dtype = np.int32 if max(n_in, total) < np.iinfo(np.int32).max else np.int64
         data = np.empty(total, dtype=self.weight.dtype)
-        indices = np.empty(total, dtype=np.int64)
+        indices = np.empty(total, dtype=idx_dtype)
         counts = np.zeros(c_out * n_pos, dtype=np.int64)
         at = 0
         for co in range(c_out):
@@ -172,11 +173,8 @@ class Conv:
             indices[at : at + k] = base_col[valid] + (co // per_group) * per_channel_in
             counts[co * n_pos : (co + 1) * n_pos] = np.bincount(row[valid], minlength=n_pos)
             at += k
-        idx_dtype = np.int32 if max(n_in, total) < np.iinfo(np.int32).max else np.int64
         indptr = np.concatenate([[0], np.cumsum(counts)])
-        return sparse.csr_matrix(
-            (data, indices.astype(idx_dtype), indptr), shape=(c_out * n_pos, n_in)
-        )
+        return sparse.csr_matrix((data, indices, indptr), shape=(c_out * n_pos, n_in))
 
 
 @dataclass(frozen=True, eq=False)
