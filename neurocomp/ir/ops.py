@@ -150,14 +150,16 @@ class Conv:
             ipos.append(p)
         # Enumerated position-major, then input channel, then tap: within each output row the
         # input index only grows, so each channel's entries come out in CSR order as they are.
-        # The arrays are allocated once at their final size (nonzeros) and filled per channel.
-        row = np.ravel_multi_index(tuple(o.reshape(-1) for o in opos), out[1:])
+        # The arrays are allocated once at their final size (nonzeros) and filled per channel;
+        # a channel's weights are the same for every position (one row of the grid each).
+        per_pos = cin_g * int(np.prod(kernel))
         clipped = [
             np.clip(p, 0, n - 1).reshape(-1) for p, n in zip(ipos, in_shape[1:], strict=True)
         ]
         base_col = np.ravel_multi_index((ci.reshape(-1), *clipped), (cin_g, *in_shape[1:]))
+        base_col = base_col.reshape(n_pos, per_pos)
         del clipped
-        inside_flat = inside.reshape(-1)
+        inside = inside.reshape(n_pos, per_pos)
         per_channel_in = int(np.prod(in_shape[1:])) * cin_g
         total = self.nonzeros(in_shape)
         idx_dtype = np.int32 if max(n_in, total) < np.iinfo(np.int32).max else np.int64
@@ -166,12 +168,12 @@ class Conv:
         counts = np.zeros(c_out * n_pos, dtype=np.int64)
         at = 0
         for co in range(c_out):
-            w = self.weight[co][(ci, *taps)].reshape(-1)
-            valid = inside_flat & (w != 0)
+            w = self.weight[co].reshape(1, per_pos)
+            valid = inside & (w != 0)
             k = int(np.count_nonzero(valid))
-            data[at : at + k] = w[valid]
+            data[at : at + k] = np.broadcast_to(w, valid.shape)[valid]
             indices[at : at + k] = base_col[valid] + (co // per_group) * per_channel_in
-            counts[co * n_pos : (co + 1) * n_pos] = np.bincount(row[valid], minlength=n_pos)
+            counts[co * n_pos : (co + 1) * n_pos] = valid.sum(axis=1)
             at += k
         indptr = np.concatenate([[0], np.cumsum(counts)])
         return sparse.csr_matrix((data, indices, indptr), shape=(c_out * n_pos, n_in))
