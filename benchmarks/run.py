@@ -14,6 +14,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -385,6 +386,18 @@ def others_sections(path: Path, ours: list[str]) -> str:
     return ("\n" + "\n".join(kept) + "\n") if kept else ""
 
 
+def in_order(text: str) -> str:
+    """The `## N.` sections of `text` by their number (kept sections come after new ones)."""
+    head, *secs = re.split(r"(?m)^(?=## )", text)
+
+    def number(sec: str) -> int:
+        m = re.match(r"## (\d+)\.", sec)
+        return int(m.group(1)) if m else 99
+
+    body = "".join(sec.rstrip("\n") + "\n\n" for sec in sorted(secs, key=number))
+    return head + body.rstrip("\n") + "\n"
+
+
 def fmt(x: float) -> str:
     return f"{x:.3g}"
 
@@ -503,7 +516,9 @@ def section_compile_and_mapping(emit: Any, net: Any, calib: np.ndarray, quick: b
     emit(
         "Lower bound: max over neurons, synapse memory and input axons of ceil(total / per-core "
         "limit), synapse memory priced per synapse at the cheaper of a sparse entry and a dense "
-        "weight (docs/targets.md#mapping): a true bound, and a loose one.\n"
+        "weight (docs/targets.md#mapping): a true bound for every split, and a loose one. "
+        "Packing bound: no packing of the blocks this split made fits fewer cores (fluid bound "
+        "over the blocks, blocks over half a resource, HiGHS's dual bound up to 60 blocks).\n"
     )
     emit(
         "| network | cores used | lower bound | packing bound | ratio | traffic x hops, greedy | "
@@ -550,7 +565,8 @@ def main() -> None:
     if args.only == "compile":
         lines.append("Sections 2 and 3 rerun alone (`--only compile`); the others are kept.\n")
         section_compile_and_mapping(emit, net, calib, args.quick)
-        Path(args.out).write_text("\n".join(lines) + "\n" + others_sections(Path(args.out), lines))
+        kept = others_sections(Path(args.out), lines)
+        Path(args.out).write_text(in_order("\n".join(lines) + "\n" + kept))
         print(f"\nwrote {args.out}")
         return
     section_simulation(emit, net, x, args.quick)
