@@ -39,6 +39,7 @@ _EXPORTS = {
     "Violation": ".errors",
     "OutputError": ".files",
     "rate_code": ".frontend.onnx_frontend",
+    "graded_code": ".frontend.onnx_frontend",
     "Network": ".ir",
     "Population": ".ir",
     "Projection": ".ir",
@@ -73,6 +74,7 @@ __all__ = [
     "Violation",
     "compile",
     "from_torch",
+    "graded_code",
     "load",
     "load_program",
     "rate_code",
@@ -108,7 +110,7 @@ if TYPE_CHECKING:
     )
     from .explore import SweepResult, sweep
     from .files import OutputError
-    from .frontend.onnx_frontend import rate_code
+    from .frontend.onnx_frontend import graded_code, rate_code
     from .ir import Network, Population, Projection
     from .passes import PassError
     from .program.artifact import Program

@@ -210,7 +210,9 @@ def load(
         makes certain is applied with a warning, and parameters that only look like one are
         warned about.
     max_spikes: spikes a neuron may send per step: 1, an integer cap, or None for no cap;
-        by default the framework's own (Sinabs: None, Rockpool: 65536, others: 1).
+        by default the framework's own (Sinabs: None, Rockpool: 65536, others: 1). For ONNX,
+        an integer G > 1 converts to graded spikes (multi-spike IF neurons, cap G, input
+        `graded_code(x, T, G)`; docs/onnx.md), 1 (the default) to binary rate coding.
     """
     check_dt("load", dt)
     _optional("load", "reset", reset, str, '"zero" or "subtract"')
@@ -218,11 +220,12 @@ def load(
     if _is_onnx(source):
         if dt is not None or reset not in (None, "subtract"):
             raise ParameterError("<network>", "dt/reset", (dt, reset), "not used for ONNX models")
-        if framework is not None or max_spikes is not _UNSET:
+        if framework is not None:
             raise ParameterError(
-                "<network>", "framework/max_spikes", framework, "NIR files only, not ONNX models"
+                "<network>", "framework", framework, "NIR files only, not ONNX models"
             )
-        return load_onnx(source, calibration=calibration)
+        graded = {} if max_spikes is _UNSET else {"max_spikes": max_spikes}  # G > 1: graded
+        return load_onnx(source, calibration=calibration, **graded)
     return load_nir(source, dt=dt, reset=reset, framework=framework, max_spikes=max_spikes)
 
 

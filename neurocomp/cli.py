@@ -31,6 +31,7 @@ from .inputs import check_chip_inputs, check_labels, check_time_batch, read_npz
 from .ir.integer import IntNetwork
 from .ir.network import Network
 from .ir.timing import output_lags
+from .mapping.chips import board_summary
 from .present.metrics import accuracy
 from .program.artifact import Program, write_npz
 from .program.folder import PROGRAM_FILES
@@ -73,7 +74,7 @@ MaxSpikesOpt = Annotated[
     typer.Option(
         "--max-spikes",
         help="Spikes a neuron may send per step: 1, a cap, or none (no cap); default: the "
-        "framework's.",
+        "framework's. ONNX: a cap G > 1 converts to graded spikes.",
         metavar="N|none",
     ),
 ]
@@ -235,7 +236,10 @@ def _load_model(
             f"{model}: converting an ONNX ANN needs --calibration x.npz (array 'x': rate-coded "
             "spike trains (T, batch, *input_shape), e.g. from neurocomp.rate_code)"
         )
-    return api.load(model, dt=dt, reset=reset, calibration=_calibration_array(calibration))
+    graded = _nir_options(None, max_spikes)  # --max-spikes G > 1: graded conversion
+    return api.load(
+        model, dt=dt, reset=reset, calibration=_calibration_array(calibration), **graded
+    )
 
 
 def _refuse_special_file(path: Path) -> None:
@@ -525,6 +529,7 @@ def compile_cmd(
             fit=fit,
         )
         summary = dict(prog.summary)
+        summary.update(board_summary(prog.mapping.placement))
         if fit is not None:
             summary["fit_path"] = prog.pass_reports[0]["path"]
         if cal_x is not None:
@@ -566,6 +571,13 @@ def compile_cmd(
             "output lag",
             ", ".join(f"{k}: {'varies' if v is None else v} steps" for k, v in lags.items())
             + " behind the float network (the target's synapse delay per layer)",
+        )
+    if "chips_used" in summary:
+        table.add_row(
+            "chips",
+            f"{summary['chips_used']} of {summary['chips']}: {summary['chip_messages']:.4g} "
+            f"messages per step between chips over {summary['chip_links']} link(s) (cores filling "
+            f"chips in order: {summary['chip_messages_naive']:.4g})",
         )
     table.add_row("weight bits", str(summary["weight_bits"]))
     table.add_row("pipeline", str(summary["pipeline"]).replace(",", ", "))

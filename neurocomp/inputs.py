@@ -27,8 +27,9 @@ from .errors import InputError
 
 DEFAULT_MAX_INPUT_BYTES = 2**30
 MAX_MEMBERS = 1024  # arrays in one .npz: a network has a few inputs, plus labels
-# Spike values the shipped chips take: binary spikes (reference, loihi2). A chip description
-# with a wider spike payload will raise this per target (see `spike_max`).
+# Spike values a chip without a graded-spike payload takes (reference): binary spikes. A chip
+# whose TOML declares `spike_payload_bits` (loihi2: 24) takes graded values up to its
+# payload (see `spike_max`).
 CHIP_SPIKE_MAX = 1
 _READ_ERRORS = (
     OSError,

@@ -65,7 +65,7 @@ LIMITS = """
 | Rockpool | `bias`, `has_rec=True` weights | the export drops them: a file is read without (warned); `from_torch` restores them | cases `mlp_lif_cuba_bias`, `rnn_lif_cuba` |
 | Rockpool | `noise_std != 0` | refused by `from_torch` (NIR has no noise) | `test_rockpool_refusals` |
 | Spyx | `ResonateFire`, quantized layers | Spyx's exporter refuses them | - |
-| any | multi-spike, `>=` threshold or spike-first neurons on a chip | multi-spike: graded spikes where the target declares `spike_payload_bits` (needed vs available otherwise); `>=`: neurocomp's engine; both refused by the Lava engine (so by `loihi2`); spike-first refused. See [Targets](targets.md) | `tests/backends/test_departures.py` |
+| any | multi-spike, `>=` threshold or spike-first neurons on a chip | multi-spike: graded spikes where the target declares `spike_payload_bits` (needed vs available otherwise), on `loihi2` through Lava too (graded `NcLIF`); `>=`: every chip, Lava included; spike-first refused. See [Targets](targets.md) | `tests/backends/test_departures.py`, `tests/backends/test_lava_graded.py` |
 
 snnTorch and Norse: exact against both frameworks, see `tests/interop/test_frameworks.py` and
 `tests/frontend/test_torch_frontend.py`.

@@ -540,3 +540,22 @@ def test_usage_errors_are_one_line():
         proc = run(*args)
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
         assert proc.stderr.startswith("error: ") and "╭" not in proc.stderr
+
+
+def test_compile_on_several_chips_reports_the_board(tmp_path):
+    # cores of 60 neurons, two per chip: digits' 138 neurons take three cores on two chips
+    text = (EXAMPLES.parent / "targets" / "reference.toml").read_text()
+    for key, old, new in (("tiles_x", 8, 1), ("tiles_y", 4, 1), ("cores_per_tile", 4, 2),
+                          ("neurons", 1024, 60)):  # fmt: skip
+        assert f"{key} = {old} " in text
+        text = text.replace(f"{key} = {old} ", f"{key} = {new} ")
+    chip = tmp_path / "small.toml"
+    chip.write_text(text)
+    out = tmp_path / "b"
+    calib = EXAMPLES / "digits" / "digits_calib.npz"
+    proc = run("compile", DIGITS, "-o", out, "-t", chip, "--chips", "3", "--calibration", calib)
+    assert proc.returncode == 0, proc.stderr
+    assert "chips" in proc.stdout and "2 of 3" in proc.stdout and "between chips" in proc.stdout
+    en = run("energy", out, "--input", DIGITS_X)
+    assert en.returncode == 0, en.stderr
+    assert "chip links:" in en.stdout and "barrier across 2 of 3 chips" in en.stdout

@@ -62,6 +62,15 @@ class EnergyTotals:
     chip_latency_low_s: float
     chip_latency_high_s: float
     dynamic_by_event_j: dict[str, float] = field(default_factory=dict)
+    # the board: chips in use, the chip-to-chip links' energy (part of the dynamic energy) and
+    # the barrier across chips per step (part of the latency); all zero on one chip
+    chips_used: int = 1
+    chip_link_per_inference_j: float = 0.0
+    chip_link_per_inference_low_j: float = 0.0
+    chip_link_per_inference_high_j: float = 0.0
+    chip_barrier_step_s: float = 0.0
+    chip_barrier_step_low_s: float = 0.0
+    chip_barrier_step_high_s: float = 0.0
 
     def __getitem__(self, key: str) -> Any:
         if key not in self.__dataclass_fields__:
@@ -166,7 +175,24 @@ class EnergyReport:
             f"inference ({ann['macs']} MACs: arithmetic {ann['arithmetic_j']:.2e} J, memory "
             f"{ann['memory_j']:.2e} J; SNN dynamic + host {snn_dynamic:.3e} J)",
             f"measured devices scaled by MACs (Blouw 2019): {devices}",
+            *self.board_lines(),
             "figures: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())),
+        ]
+
+    def board_lines(self) -> list[str]:
+        """On a board of several chips: the chip-to-chip links' energy and the barrier across
+        chips, each with its band (none on a one-chip board)."""
+        t = self.totals
+        if self.mesh.get("chips", 1) <= 1:
+            return []
+        per_inference = t["messages_chip"] / max(self.batch, 1)
+        return [
+            f"chip links: {per_inference:.4g} messages per inference between chips, "
+            f"{t['chip_link_per_inference_j']:.3e} J [{t['chip_link_per_inference_low_j']:.3e}, "
+            f"{t['chip_link_per_inference_high_j']:.3e}] (in dynamic)",
+            f"barrier across {t['chips_used']} of {self.mesh['chips']} chips: "
+            f"{t['chip_barrier_step_s']:.3e} s [{t['chip_barrier_step_low_s']:.3e}, "
+            f"{t['chip_barrier_step_high_s']:.3e}] per step (in latency)",
         ]
 
     def figure_rows(self) -> list[list[str]]:
@@ -368,6 +394,13 @@ def _totals(
         chip_latency_low_s=est.chip_latency_s.low,
         chip_latency_high_s=est.chip_latency_s.high,
         dynamic_by_event_j={str(k): b.nominal for k, b in est.parts_j.items()},
+        chips_used=est.chips_used,
+        chip_link_per_inference_j=est.chip_link_j.nominal,
+        chip_link_per_inference_low_j=est.chip_link_j.low,
+        chip_link_per_inference_high_j=est.chip_link_j.high,
+        chip_barrier_step_s=est.chip_barrier_s.nominal,
+        chip_barrier_step_low_s=est.chip_barrier_s.low,
+        chip_barrier_step_high_s=est.chip_barrier_s.high,
     )
 
 

@@ -11,9 +11,10 @@ Per inference, at each end ("nominal", "low", "high") of every sourced figure:
   (idle cores are not power-gated); low: only the cores in use (static_power_w.low x cores used
   / cores per chip);
 - latency: per step, the busiest core's work + the barrier (by the tiles in use, or the
-  multi-chip barrier when more than one chip is used) + the x86 management overhead + the host
-  values x `host_value_s`; at least `time_step_s`; summed over the steps. At the low end a
-  core's pipeline stages overlap (the busiest stage, not the sum, sets its work).
+  barrier across chips, growing in log2 of the chips, when more than one chip is used) + the
+  x86 management overhead + the host values x `host_value_s`; at least `time_step_s`; summed
+  over the steps. At the low end a core's pipeline stages overlap (the busiest stage, not the
+  sum, sets its work).
 
 Every term grows with its figures, so low <= nominal <= high.
 """
@@ -78,6 +79,9 @@ class Estimate:
     step_s: Band  # mean step time
     chip_latency_s: Band  # the chip's own part: busiest core + barrier, summed over the steps
     parts_j: dict[str, Band]  # dynamic energy by event kind
+    chips_used: int = 1
+    chip_link_j: Band = Band(0.0, 0.0, 0.0)  # messages over chip-to-chip links (in dynamic_j)
+    chip_barrier_s: Band = Band(0.0, 0.0, 0.0)  # barrier across chips per step (in step_s)
 
 
 def figure(spec: TargetSpec, section: str, key: str) -> Figure:
@@ -153,12 +157,23 @@ def core_work(spec: TargetSpec, act: Activity, end: str) -> np.ndarray:
     return combined / max(act.batch, 1)
 
 
+def chip_barrier(spec: TargetSpec, chips: int, end: str) -> float:
+    """Barrier per step across `chips` chips (0 for one): `chip_barrier_s` for two, plus
+    `chip_barrier_doubling_s` per doubling beyond (a barrier tree over the chips)."""
+    if chips <= 1:
+        return 0.0
+    two = _fig(spec, "board.chip_barrier_s", end)
+    return two + _fig(spec, "board.chip_barrier_doubling_s", end) * math.log2(chips / 2)
+
+
 def barrier(spec: TargetSpec, act: Activity, end: str) -> float:
-    """Barrier per step: across chips when more than one is used; else by the tiles in use,
-    from one tile (`barrier_tile_s`) to the chip's all (`barrier_s`), in log2 of the tiles (a
-    barrier tree; SANA-FE's fitted table grows so: 0.6, 1.0, 1.4, 1.8 us for 1, 2, 4, 29)."""
-    if np.unique(act.core_chip).size > 1:
-        return _fig(spec, "board.chip_barrier_s", end)
+    """Barrier per step: across chips when more than one is used (`chip_barrier`); else by the
+    tiles in use, from one tile (`barrier_tile_s`) to the chip's all (`barrier_s`), in log2 of
+    the tiles (a barrier tree; SANA-FE's fitted table grows so: 0.6, 1.0, 1.4, 1.8 us for 1, 2,
+    4, 29)."""
+    chips = int(np.unique(act.core_chip).size)
+    if chips > 1:
+        return chip_barrier(spec, chips, end)
     full = _fig(spec, "timing.barrier_s", end)
     one = _fig(spec, "timing.barrier_tile_s", end)
     tiles = max(1, int(np.unique(act.core_tile).size))
@@ -199,6 +214,7 @@ def estimate(spec: TargetSpec, act: Activity) -> Estimate:
     batch = max(act.batch, 1)
     steps = next(iter(act.per_core.values())).shape[0]
     totals = {k: float(np.sum(v)) for k, v in act.per_core.items()}
+    chips = int(np.unique(act.core_chip).size)
     res: dict[str, dict[str, float]] = {}
     parts: dict[str, dict[str, float]] = {}
     for end in ENDS:
@@ -216,6 +232,7 @@ def estimate(spec: TargetSpec, act: Activity) -> Estimate:
             "latency": latency,
             "step": latency / max(steps, 1),
             "chip": float(chip_step_times(spec, act, end).sum()),
+            "chip_barrier": chip_barrier(spec, chips, end),
         }
         for k, v in by_kind.items():
             parts.setdefault(k, {})[end] = v / batch
@@ -229,4 +246,7 @@ def estimate(spec: TargetSpec, act: Activity) -> Estimate:
         step_s=pick("step"),
         chip_latency_s=pick("chip"),
         parts_j={k: Band.of(v) for k, v in parts.items()},
+        chips_used=chips,
+        chip_link_j=Band.of(parts["msgs_chip"]) if "msgs_chip" in parts else Band(0.0, 0.0, 0.0),
+        chip_barrier_s=pick("chip_barrier"),
     )

@@ -12,15 +12,22 @@ Encoding of neurocomp's integers (weights w, threshold th, bias b, decays du, dv
   bias is not), du register = du - 1 (Lava adds 1), dv register = dv, the largest decay for no
   current stage.
 
-Lava's LIF resets v to 0 and adds its bias to v only. A population with reset by subtraction, or
-with a projection bias into its synaptic current, becomes neurocomp's own `NcLIF` instead
-(`neurocomp.backends.lava_neurons.lif`: Lava's fixed-point LIF arithmetic plus those two; a CPU
+Lava's LIF resets v to 0, adds its bias to v only, tests v > vth and sends binary spikes. A
+population with reset by subtraction, with a projection bias into its synaptic current, with the
+v >= threshold test or with multi-spike neurons becomes neurocomp's own `NcLIF` instead
+(`neurocomp.backends.lava_neurons.lif`: Lava's fixed-point LIF arithmetic plus those; a CPU
 model, as there is no Loihi 2 microcode for it), with u_bias = the sum of those biases.
+
+Graded spikes: a multi-spike population's NcLIF sends its spike count as an integer payload,
+and every Sparse or Conv it feeds (and every one an input with values above 1 feeds) has
+`num_message_bits` = the target's `spike_payload_bits`, so Lava multiplies the weights by the
+payload, as neurocomp's engine does.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +40,7 @@ from ..mapping import Mapping
 from ..target.spec import NumberFormat
 from .base import RunResult
 from .bit_accurate import integer_inputs
-from .lava_compat import import_lava
+from .lava_compat import fork_start_method, import_lava
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,25 +77,14 @@ def violations(net: IntNetwork, fmt: NumberFormat) -> list[Violation]:
                     "Lava LIF keeps some voltage every step",
                 )
             )
-        if p.spiking and p.max_spikes != 1:
+        if _graded(p) and fmt.spike_payload_bits == 0:
             out.append(
                 Violation(
                     p.name,
                     "spikes per step (Lava engine)",
                     "no cap" if p.max_spikes is None else f"up to {p.max_spikes}",
                     1,
-                    "neurocomp emits Lava's binary-spike LIF; graded spikes through Lava are "
-                    "not supported: use a target without the Lava engine",
-                )
-            )
-        if p.spiking and p.inclusive:
-            out.append(
-                Violation(
-                    p.name,
-                    "threshold test (Lava engine)",
-                    "v >= threshold",
-                    "v > threshold",
-                    "Lava's LIF compares v > vth << 6, which cannot express >=",
+                    "graded spikes need a payload: the target declares spike_payload_bits = 0",
                 )
             )
         if p.du is not None and np.any(p.du < 1):
@@ -102,6 +98,21 @@ def violations(net: IntNetwork, fmt: NumberFormat) -> list[Violation]:
                 )
             )
     return out
+
+
+def _graded(p: IntPopulation) -> bool:
+    return p.spiking and p.max_spikes != 1
+
+
+def _own(net: IntNetwork, p: IntPopulation, graded: Collection[str]) -> bool:
+    """Whether `p` needs neurocomp's NcLIF (what Lava's LIF cannot express). Graded input
+    also takes it: its synaptic input can pass 16 bits, and NcLIF wraps it to a_in's int16
+    as neurocomp's engine does (`activation_bits`), where Lava's LIF keeps int32."""
+    if _current_bias(net, p.name) is not None:
+        return True
+    if any(pr.pre in graded for pr in net.projections_into(p.name)):
+        return True
+    return p.spiking and (p.reset == "subtract" or p.inclusive or p.max_spikes != 1)
 
 
 @dataclass
@@ -133,23 +144,34 @@ def _groups(p: IntPopulation, widths: LavaWidths) -> list[_Group]:
     ]
 
 
-def binary_inputs(net: IntNetwork, x: Any) -> dict[str, np.ndarray]:
-    """Input spikes checked as the Lava engine takes them: 0/1, (T, batch, n) per input."""
+def binary_inputs(net: IntNetwork, x: Any, payload_bits: int = 0) -> dict[str, np.ndarray]:
+    """Input spikes checked as the Lava engine takes them, (T, batch, n) per input: 0/1, or
+    graded values 0 .. 2**payload_bits - 1 where the target declares a spike payload."""
     xs = integer_inputs(net, x)
+    top = (1 << payload_bits) - 1 if payload_bits > 0 else 1
     for name, arr in xs.items():
-        if arr.min() < 0 or arr.max() > 1:
+        if arr.size and (arr.min() < 0 or arr.max() > top):
+            kind = "binary spikes (0/1)" if top == 1 else f"graded spikes 0..{top}"
+            limit = "" if top == 1 else f" ({payload_bits}-bit spike payload)"
             raise InputError(
-                f"input '{name}': the Lava engine takes binary spikes (0/1); "
+                f"input '{name}': the Lava engine takes {kind}{limit}; "
                 f"got values in [{arr.min()}, {arr.max()}]"
             )
     return xs
 
 
 def _synapses(
-    pr: IntProjection, rows: np.ndarray, cols: np.ndarray, batch: int, widths: LavaWidths, name: str
+    pr: IntProjection,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    batch: int,
+    widths: LavaWidths,
+    name: str,
+    message_bits: int = 0,
 ) -> Any:
     """The Sparse process (DelaySparse with delays) of synapses rows x cols of `pr`, for the
-    whole batch (block-diagonal); None when there are none."""
+    whole batch (block-diagonal); None when there are none. `message_bits` > 0: graded spikes
+    (Lava multiplies the weights by each spike's payload)."""
     from lava.proc.sparse.process import DelaySparse, Sparse
 
     w = sparse.csr_matrix(pr.weight[rows][:, cols])
@@ -158,6 +180,8 @@ def _synapses(
     eye = sparse.identity(batch, dtype=np.int64, format="csr")
     big = sparse.kron(eye, 2 * w, format="csr")
     kw = {"weights": big, "weight_exp": -1, "num_weight_bits": widths.weight_bits, "name": name}
+    if message_bits:  # Lava's default stays out of binary networks' processes
+        kw["num_message_bits"] = message_bits
     if pr.delay is not None:
         d = sparse.kron(eye, sparse.csr_matrix(pr.delay[rows][:, cols]), format="csr")
         d.eliminate_zeros()
@@ -170,7 +194,12 @@ class LavaNetwork:
     """The Lava processes of one program for one batch, ready to run for T steps."""
 
     def __init__(
-        self, net: IntNetwork, fmt: NumberFormat, batch: int, record: bool = False
+        self,
+        net: IntNetwork,
+        fmt: NumberFormat,
+        batch: int,
+        record: bool = False,
+        graded_inputs: frozenset[str] = frozenset(),
     ) -> None:
         import_lava()
         from lava.proc.lif.process import LIF
@@ -179,11 +208,13 @@ class LavaNetwork:
 
         self.net, self.batch = net, batch
         widths = LavaWidths.of(fmt)
+        graded = graded_inputs | {p.name for p in net.populations if _graded(p)}
+        self.payload_bits = fmt.spike_payload_bits
         self.groups = {p.name: _groups(p, widths) for p in net.populations}
         self.lif: dict[tuple[str, int], Any] = {}
         for p in net.populations:
             u_bias = _current_bias(net, p.name)
-            own = u_bias is not None or (p.spiking and p.reset == "subtract")
+            own = _own(net, p, graded)
             for k, g in enumerate(self.groups[p.name]):
                 n = g.index.size * batch
                 kw: dict[str, Any] = {
@@ -197,6 +228,9 @@ class LavaNetwork:
                 }
                 if own:
                     kw["subtract"] = p.spiking and p.reset == "subtract"
+                    kw["inclusive"] = p.spiking and p.inclusive
+                    if _graded(p):
+                        kw["max_spikes"] = p.max_spikes or 0
                     if u_bias is not None:
                         kw["u_bias"] = np.tile(u_bias[g.index], batch)
                 self.lif[(p.name, k)] = (NcLIF if own else LIF)(**kw)
@@ -204,11 +238,13 @@ class LavaNetwork:
         self.sparse = []
         for pr in net.projections:
             pre_parts = self._parts(pr.pre)
-            if self._conv(pr, pre_parts):
+            bits = fmt.spike_payload_bits if pr.pre in graded else 0
+            if self._conv(pr, pre_parts, bits):
                 continue
             for k, g in enumerate(self.groups[pr.post]):
                 for port, cols in pre_parts:
-                    syn = _synapses(pr, g.index, cols, batch, widths, f"{pr.name}->{pr.post}#{k}")
+                    name = f"{pr.name}->{pr.post}#{k}"
+                    syn = _synapses(pr, g.index, cols, batch, widths, name, bits)
                     if syn is None:
                         continue
                     port.connect(syn.s_in)
@@ -217,7 +253,9 @@ class LavaNetwork:
         self.record = record
         self.run_cfg: Any = None  # default: Loihi2SimCfg(select_tag="fixed_pt")
 
-    def _conv(self, pr: IntProjection, pre_parts: list[tuple[Any, np.ndarray]]) -> bool:
+    def _conv(
+        self, pr: IntProjection, pre_parts: list[tuple[Any, np.ndarray]], message_bits: int = 0
+    ) -> bool:
         """Emit `pr` as one Lava Conv (its kernel shared, the batch as groups) when it is a
         convolution between single processes; False when it must be expanded into Sparse."""
         if pr.conv is None or pr.delay is not None:
@@ -227,6 +265,7 @@ class LavaNetwork:
         from lava.proc.conv.process import Conv
 
         c, b = pr.conv, self.batch
+        graded = {"num_message_bits": message_bits} if message_bits else {}
         ch, h, w = c.in_shape
         oc, oh, ow = c.out_shape
         # Lava: (X, Y, C) = (W, H, C) layout, kernel (C_out, kW, kH, C_in), true convolution
@@ -239,6 +278,7 @@ class LavaNetwork:
             dilation=c.dilation[::-1],
             groups=c.groups * b,
             name=f"{pr.name}->{pr.post}#0",
+            **graded,
         )
         port, _ = pre_parts[0]
 
@@ -295,17 +335,19 @@ class LavaNetwork:
         cfg = self.run_cfg or Loihi2SimCfg(select_tag="fixed_pt")
         phases = [warmup, steps - warmup] if 0 < warmup < steps else [steps]
         self.timings: dict[str, float] = {}
-        for key, n in zip(("start_s", "steady_s"), phases, strict=False):
-            t = time.perf_counter()
-            anchor.run(condition=RunSteps(num_steps=n), run_cfg=cfg)
-            self.timings[key] = time.perf_counter() - t
-        try:
-            spikes = {k: s.data.get().astype(np.int64) for k, s in sinks.items()}
-            volts = {
-                k: m.get_data()[self.lif[k].name]["v"].astype(np.int64) for k, m in monitors.items()
-            }
-        finally:
-            anchor.stop()
+        with fork_start_method():
+            for key, n in zip(("start_s", "steady_s"), phases, strict=False):
+                t = time.perf_counter()
+                anchor.run(condition=RunSteps(num_steps=n), run_cfg=cfg)
+                self.timings[key] = time.perf_counter() - t
+            try:
+                spikes = {k: s.data.get().astype(np.int64) for k, s in sinks.items()}
+                volts = {
+                    k: m.get_data()[self.lif[k].name]["v"].astype(np.int64)
+                    for k, m in monitors.items()
+                }
+            finally:
+                anchor.stop()
         return self._assemble(spikes, volts, steps)
 
     def _assemble(
@@ -346,10 +388,18 @@ def _view(port: Any, view: Any) -> Any:
 
 def run_lava(net: IntNetwork, x: Any, fmt: NumberFormat, record: bool = False) -> dict[str, Any]:
     """Run `net` on input spikes x (T, batch, *shape) in Lava; integer spikes and voltages."""
-    xs = binary_inputs(net, x)
-    batch = next(iter(xs.values())).shape[1]
-    lava_net = LavaNetwork(net, fmt, batch, record=record)
+    lava_net, xs = network_for(net, x, fmt, record=record)
     return lava_net.run(xs)
+
+
+def network_for(
+    net: IntNetwork, x: Any, fmt: NumberFormat, record: bool = False
+) -> tuple[LavaNetwork, dict[str, np.ndarray]]:
+    """The checked inputs and the Lava network for them (graded where an input exceeds 1)."""
+    xs = binary_inputs(net, x, fmt.spike_payload_bits)
+    batch = next(iter(xs.values())).shape[1]
+    graded = frozenset(k for k, a in xs.items() if a.size and a.max() > 1)
+    return LavaNetwork(net, fmt, batch, record=record, graded_inputs=graded), xs
 
 
 def as_result(net: IntNetwork, x: Any, raw: dict[str, Any], fmt: NumberFormat) -> RunResult:
@@ -364,7 +414,9 @@ def as_result(net: IntNetwork, x: Any, raw: dict[str, Any], fmt: NumberFormat) -
         pop = net.population(src)
         data = raw["spikes"][src] if pop.spiking else raw["v"][src] * (pop.scale / shift)
         outs[name] = data.reshape(data.shape[0], data.shape[1], *shape)
-    spikes = {k: v.astype(np.uint8) for k, v in raw["spikes"].items()}
+    spikes = {
+        k: v if _graded(net.population(k)) else v.astype(np.uint8) for k, v in raw["spikes"].items()
+    }
     return RunResult(outputs=outs, spikes=spikes, v=raw["v"])
 
 

@@ -17,6 +17,15 @@ continuous-valued deep networks to efficient event-driven networks"):
   default, non-spiking neurons that output their input each step, whose sum over time (what
   `neurocomp.present.metrics.predictions` takes) is the integrated membrane potential.
 
+Graded mode (`max_spikes` = G > 1, for chips with a graded-spike payload such as Loihi 2): each
+IF neuron is a multi-spike neuron with cap G, whose count k per step stands for k / G of its
+full rate. Its state is kept in units of 1/G (threshold 1, the same weights); biases come from a
+chain of bias neurons sending G every step from the step each depth's input first arrives (on
+chips whose synapses deliver a step late, a layer does not integrate its bias alone meanwhile);
+the readout is a non-spiking integrator whose weights are divided by G. The input is the ANN
+input quantised to G levels, the same value every step (`graded_code`). One step then carries
+what G steps of binary rate coding carry, up to the floor of each layer's count.
+
 Every node is converted or refused: unsupported op types are listed by node, all at once.
 """
 
@@ -32,6 +41,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from scipy import sparse
 
 from ..errors import (
     GraphError,
@@ -42,7 +52,7 @@ from ..errors import (
     UnsupportedNodeError,
 )
 from ..ir.network import Network, NeuronParams, Population, Projection
-from ..ir.ops import Conv, Dense, Flatten, Op, Pool2d, Scale, Shape
+from ..ir.ops import Conv, Dense, Flatten, Matrix, Op, Pool2d, Scale, Shape
 from .onnx_checks import check_finite, check_node
 from .shapes import MAX_ELEMENTS
 
@@ -124,6 +134,20 @@ def rate_code(x01: Any, steps: int, seed: int = 0) -> np.ndarray:
         raise InputError(f"rate_code: steps must be >= 1, got {steps}")
     rng = np.random.default_rng(seed)
     return (rng.random((int(steps), *x.shape)) < x).astype(np.uint8)
+
+
+def graded_code(x01: Any, steps: int, levels: int) -> np.ndarray:
+    """Graded input: x01 (batch, *shape) in [0, 1] -> round(x01 * levels) every step,
+    (steps, batch, *shape) int64, the spike payloads of `load_onnx(..., max_spikes=levels)`."""
+    x = np.asarray(x01, dtype=np.float64)
+    if not np.isfinite(x).all() or x.min(initial=0.0) < 0.0 or x.max(initial=0.0) > 1.0:
+        raise InputError("graded_code: values must be finite and lie in [0, 1]")
+    if int(steps) < 1:
+        raise InputError(f"graded_code: steps must be >= 1, got {steps}")
+    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 1:
+        raise InputError(f"graded_code: levels must be an integer >= 1, got {levels!r}")
+    q = np.rint(x * int(levels)).astype(np.int64)
+    return np.broadcast_to(q, (int(steps), *q.shape)).copy()
 
 
 def _read(source: Any) -> Any:
@@ -402,8 +426,11 @@ def _constant(node: str, attrs: dict[str, Any]) -> np.ndarray:
     raise ParameterError(node, "value", sorted(attrs), "a Constant needs a numeric value")
 
 
-def _calibration_input(graph: OnnxGraph, calibration: Any, input_scale: float) -> np.ndarray:
-    """ANN input (batch, *shape) scaled to [0, 1] from ANN input or spike trains (T, batch, ...)."""
+def _calibration_input(
+    graph: OnnxGraph, calibration: Any, input_scale: float, levels: int = 1
+) -> np.ndarray:
+    """ANN input (batch, *shape) scaled to [0, 1] from ANN input or spike trains (T, batch, ...)
+    (binary ones, or graded payloads 0..levels: the rate is their mean over levels)."""
     dims = ", ".join(map(str, graph.input_shape))
     if calibration is None:
         raise InputError(
@@ -417,7 +444,12 @@ def _calibration_input(graph: OnnxGraph, calibration: Any, input_scale: float) -
     x = np.asarray(calibration, dtype=np.float64)
     n = len(graph.input_shape)
     if x.ndim == n + 2 and tuple(x.shape[2:]) == graph.input_shape:
-        return x.mean(axis=0)  # spike trains: the rate is the input in [0, 1]
+        if x.size and (x.min() < 0 or x.max() > levels):
+            raise InputError(
+                f"calibration: spike trains must hold values 0..{levels} "
+                f"(max_spikes = {levels}), range seen: {x.min():g} .. {x.max():g}"
+            )
+        return x.mean(axis=0) / levels  # spike trains: the rate is the input in [0, 1]
     if x.ndim != n + 1 or tuple(x.shape[1:]) != graph.input_shape or len(x) == 0:
         raise InputError(f"calibration: expected shape (batch, {dims}) or (T, batch, {dims})")
     x = x / input_scale
@@ -439,6 +471,99 @@ def _times(ops: tuple[Op, ...], k: float) -> tuple[Op, ...]:
     return ops if k == 1.0 else (*ops, Scale(np.array(k)))
 
 
+def _activation_scales(
+    graph: OnnxGraph, acts: dict[str, np.ndarray], percentile: float, readout: Readout
+) -> dict[str, float]:
+    """Each layer's full-rate activation `lam` (1 for a membrane readout)."""
+    lam = {}
+    for i, layer in enumerate(graph.layers):
+        positive = acts[layer.name][acts[layer.name] > 0]
+        scale = float(np.percentile(positive, percentile)) if positive.size else 1.0
+        if not (math.isfinite(scale) and scale > 0):
+            raise ParameterError(layer.name, "activation scale", scale, "must be finite and > 0")
+        last = i == len(graph.layers) - 1
+        lam[layer.name] = 1.0 if last and readout == "membrane" else scale
+    return lam
+
+
+def _if_params(shape: Shape, bias: np.ndarray, max_spikes: int = 1) -> NeuronParams:
+    """IF neurons: no leak, threshold 1, reset by subtraction."""
+    zeros, one = np.zeros(shape), np.ones(shape)
+    return NeuronParams(
+        zeros, one, bias, zeros.copy(), one.copy(), reset="subtract", max_spikes=max_spikes
+    )
+
+
+def _binary_layers(
+    graph: OnnxGraph, lam: dict[str, float], readout: Readout, levels: int
+) -> tuple[list[Population], list[Projection]]:
+    """Rate-coded IF layers (binary spikes) and the projections between them."""
+    pops, projs = [], []
+    for i, layer in enumerate(graph.layers):
+        last = i == len(graph.layers) - 1
+        zeros = np.zeros(layer.shape)
+        bias = zeros if layer.bias is None else layer.bias / lam[layer.name]
+        if last and readout == "membrane":  # outputs its input every step; summed over time
+            params = NeuronParams(np.ones(layer.shape), np.ones(layer.shape), bias, zeros.copy())
+            kind = "Identity"
+        else:
+            params, kind = _if_params(layer.shape, bias), "IF"
+        pops.append(Population(layer.name, layer.shape, kind, params))
+        ops = _times(layer.ops, lam[layer.src] / lam[layer.name])
+        projs.append(Projection(f"{layer.src}->{layer.name}", layer.src, layer.name, ops))
+    return pops, projs
+
+
+def _depths(graph: OnnxGraph) -> dict[str, int]:
+    """Layers (and the input, 0) by the number of projections from the input to them."""
+    depth = {graph.input_name: 0}
+    for layer in graph.layers:
+        depth[layer.name] = depth[layer.src] + 1
+    return depth
+
+
+def _graded_layers(
+    graph: OnnxGraph, lam: dict[str, float], readout: Readout, levels: int
+) -> tuple[list[Population], list[Projection]]:
+    """Multi-spike IF layers (cap `levels`, the state in units of 1/levels of the full rate) and
+    their projections. Biases travel with the spikes: a chain of bias neurons (`graded_bias.d`,
+    one per depth d, sending `levels` every step from the step that depth's input first
+    arrives) feeds each layer its bias, so that on a chip whose synapses deliver a step late a
+    layer does not integrate its bias alone while its input is still on the way."""
+    pops: list[Population] = []
+    projs: list[Projection] = []
+    depth = _depths(graph)
+    chain = [f"graded_bias.{d}" for d in range(1, max(depth.values()) + 1)]
+    for d, name in enumerate(chain):
+        bias = np.full((1,), float(levels) if d == 0 else 0.0)
+        pops.append(Population(name, (1,), "IF", _if_params((1,), bias, levels)))
+        if d:
+            one = sparse.csr_matrix(np.ones((1, 1)))
+            link = Matrix(one, (1,), (1,))
+            projs.append(Projection(f"{chain[d - 1]}->{name}", chain[d - 1], name, (link,)))
+    for i, layer in enumerate(graph.layers):
+        last = i == len(graph.layers) - 1
+        zeros = np.zeros(layer.shape)
+        gain = lam[layer.src] / lam[layer.name]
+        if last and readout == "membrane":  # an integrator: its voltage sums the logits
+            params = NeuronParams(zeros.copy(), np.ones(layer.shape), zeros, zeros.copy())
+            pops.append(Population(layer.name, layer.shape, "I", params))
+            per_count = 1.0 / levels  # a count unit is 1/levels of the full rate
+        else:
+            params = _if_params(layer.shape, zeros, levels)
+            pops.append(Population(layer.name, layer.shape, "IF", params))
+            per_count = 1.0
+        ops = _times(layer.ops, gain * per_count)
+        projs.append(Projection(f"{layer.src}->{layer.name}", layer.src, layer.name, ops))
+        if layer.bias is not None and np.any(layer.bias != 0):
+            # the bias neuron sends `levels` counts a step: bias per count, in state units
+            w = (layer.bias / lam[layer.name]).reshape(-1, 1) * per_count
+            src = chain[depth[layer.name] - 1]
+            m = Matrix(sparse.csr_matrix(w), (1,), layer.shape)
+            projs.append(Projection(f"{src}->{layer.name}", src, layer.name, (m,)))
+    return pops, projs
+
+
 def load_onnx(
     source: Any,
     calibration: Any = None,
@@ -446,6 +571,7 @@ def load_onnx(
     percentile: float = 99.9,
     readout: Readout = "membrane",
     input_scale: float = 1.0,
+    max_spikes: int = 1,
 ) -> Network:
     """Convert a trained ONNX ANN into an IF network for rate-coded input (see module docs).
 
@@ -453,6 +579,10 @@ def load_onnx(
     (T, batch, *input_shape). The SNN input is spikes with probability x / input_scale per step.
     percentile: of each ReLU layer's positive activations, taken as its full-rate value.
     readout: "membrane" (non-spiking, integrate the output over time) or "spikes" (IF, count).
+    max_spikes: 1 for binary rate coding; G > 1 for graded spikes: multi-spike IF neurons with
+        cap G, each count unit 1/G of the full rate, input `graded_code(x / input_scale, T, G)`
+        (calibration spike trains in that coding too). Needs a chip with a spike payload of
+        at least G.bit_length() bits.
     """
     if not 0 < percentile <= 100:
         raise ParameterError("<network>", "percentile", percentile, "must be in (0, 100]")
@@ -460,32 +590,17 @@ def load_onnx(
         raise ParameterError("<network>", "readout", readout, "must be 'membrane' or 'spikes'")
     if not input_scale > 0:
         raise ParameterError("<network>", "input_scale", input_scale, "must be > 0")
+    if isinstance(max_spikes, bool) or not isinstance(max_spikes, (int, np.integer)):
+        raise ParameterError("<network>", "max_spikes", max_spikes, "must be an integer >= 1")
+    if max_spikes < 1:
+        raise ParameterError("<network>", "max_spikes", max_spikes, "must be an integer >= 1")
+    levels = int(max_spikes)
     graph = parse_onnx(source)
-    x01 = _calibration_input(graph, calibration, float(input_scale))
-    acts = graph.forward(x01 * input_scale)
-    lam: dict[str, float] = {graph.input_name: float(input_scale)}
-    pops, projs = [], []
-    for i, layer in enumerate(graph.layers):
-        last = i == len(graph.layers) - 1
-        positive = acts[layer.name][acts[layer.name] > 0]
-        scale = float(np.percentile(positive, percentile)) if positive.size else 1.0
-        if not (math.isfinite(scale) and scale > 0):
-            raise ParameterError(layer.name, "activation scale", scale, "must be finite and > 0")
-        lam[layer.name] = 1.0 if last and readout == "membrane" else scale
-        zeros = np.zeros(layer.shape)
-        bias = zeros if layer.bias is None else layer.bias / lam[layer.name]
-        if last and readout == "membrane":  # outputs its input every step; summed over time
-            params = NeuronParams(np.ones(layer.shape), np.ones(layer.shape), bias, zeros.copy())
-            kind = "Identity"
-        else:
-            one = np.ones(layer.shape)
-            params = NeuronParams(
-                zeros.copy(), one, bias, zeros.copy(), one.copy(), reset="subtract"
-            )
-            kind = "IF"
-        pops.append(Population(layer.name, layer.shape, kind, params))
-        ops = _times(layer.ops, lam[layer.src] / lam[layer.name])
-        projs.append(Projection(f"{layer.src}->{layer.name}", layer.src, layer.name, ops))
+    x01 = _calibration_input(graph, calibration, float(input_scale), levels)
+    lam = _activation_scales(graph, graph.forward(x01 * input_scale), percentile, readout)
+    lam[graph.input_name] = float(input_scale)
+    build = _binary_layers if levels == 1 else _graded_layers
+    pops, projs = build(graph, lam, readout, levels)
     return Network(
         inputs={graph.input_name: graph.input_shape},
         populations=tuple(pops),
@@ -498,6 +613,7 @@ def load_onnx(
             "readout": readout,
             "percentile": float(percentile),
             "input_scale": float(input_scale),
+            **({"spikes": "graded", "max_spikes": levels} if levels > 1 else {}),
             "activation_scales": {k: v for k, v in lam.items() if k != graph.input_name},
         },
     )

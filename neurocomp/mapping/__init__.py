@@ -18,8 +18,9 @@ from ..errors import Violation
 from ..ir.integer import IntNetwork
 from ..progress import advance
 from ..target.spec import TargetSpec
+from .chips import place_on_board
 from .pack import Core, Packing, count_output_axons, destinations, neuron_cores, pack_blocks
-from .place import hop_matrices, place, slot_coords
+from .place import hop_matrices, slot_coords
 from .sizing import candidates, choose
 from .split import (
     Block,
@@ -380,7 +381,7 @@ def map_network(
     advance("map: place cores on the mesh", 0, 1)
     where = neuron_cores(net, cores)
     traffic = _traffic(net, cores, dest, where, activity)
-    slots, report = place(traffic, spec, placement)
+    slots, report = place_on_board(traffic, spec, placement)  # one chip: place.place
     advance("map: place cores on the mesh", 1, 1)
     report["traffic_source"] = "calibration activity" if activity else "synapse fan-out"
     report["packing"] = packing.method if packing is not None else "none"

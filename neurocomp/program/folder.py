@@ -157,6 +157,17 @@ def manifest(prog: Saved) -> Manifest:
     return Manifest.model_validate_json(json.dumps(_plain(doc)))
 
 
+def lava_loader_text(net: IntNetwork) -> str:
+    """run_lava.py for `net`: binary programs keep the original text (and their bytes)."""
+    if not any(p.spiking and p.max_spikes != 1 for p in net.populations):
+        return LAVA_LOADER_TEXT
+    return LAVA_LOADER_TEXT.replace(
+        "binary input spikes (T, batch, *input_shape).",
+        "input spikes (T, batch, *input_shape),\nbinary or graded (values within the target's "
+        "spike payload). Multi-spike layers run NcLIF\nsending graded spikes (their counts).",
+    )
+
+
 def manifest_text(prog: Saved) -> str:
     """program.json's text: the manifest, keys sorted, one space of indent."""
     return json.dumps(_plain(manifest(prog).model_dump()), indent=1, sort_keys=True) + "\n"
@@ -206,7 +217,7 @@ def save_program(prog: Saved, directory: str | os.PathLike[str]) -> Path:
         (tmp / "program.json").write_text(manifest_text(prog))
         write_npz(tmp / "arrays.npz", arrays(prog.net))
         if "lava" in prog.engines:
-            (tmp / LAVA_LOADER).write_text(LAVA_LOADER_TEXT)
+            (tmp / LAVA_LOADER).write_text(lava_loader_text(prog.net))
 
     return replace_folder(directory, write, PROGRAM_FILES)
 

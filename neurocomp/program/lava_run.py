@@ -3,8 +3,9 @@
     python -m neurocomp.program.lava_run PROGRAM_DIR spikes.npz            # Lava's CPU simulation
     python -m neurocomp.program.lava_run PROGRAM_DIR spikes.npz --loihi2   # on a Loihi 2 system
 
-spikes.npz holds `x` (or one array per input name): binary input spikes (T, batch,
-*input_shape). The spikes of every population go to PROGRAM_DIR/lava_outputs.npz.
+spikes.npz holds `x` (or one array per input name): input spikes (T, batch, *input_shape),
+binary, or graded values within the target's spike payload. The spikes (graded: counts) of
+every population go to PROGRAM_DIR/lava_outputs.npz.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..backends.lava import LavaNetwork, binary_inputs
+from ..backends.lava import network_for
 from ..backends.lava_compat import import_lava
 from ..errors import InputError, NeurocompError
 from .artifact import load_program
@@ -30,9 +31,7 @@ def run(folder: Path, spikes: Path, loihi2: bool = False) -> Path:
     if not all(n in data for n in names) and "x" not in data:
         raise InputError(f"{spikes}: needs an array 'x' or arrays {names}")
     x = {n: data[n] for n in names} if all(n in data for n in names) else data["x"]
-    xs = binary_inputs(prog.net, x)
-    batch = next(iter(xs.values())).shape[1]
-    lava_net = LavaNetwork(prog.net, prog.target.format, batch)
+    lava_net, xs = network_for(prog.net, x, prog.target.format)
     if loihi2:
         run_configs = import_lava("lava.magma.core.run_configs")
         lava_net.run_cfg = run_configs.Loihi2HwCfg()

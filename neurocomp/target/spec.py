@@ -138,12 +138,14 @@ class TimingModel:
 @dataclass(frozen=True)
 class BoardModel:
     """Figures of the board around the chips: a message over a chip-to-chip link (or read out to
-    the host), the barrier across chips (default: the chip's own), and every value streamed
-    between host and chip each step (an input channel in, an output neuron out)."""
+    the host), the barrier across two chips (default: the chip's own) and what it adds per
+    doubling of the chips in use, and every value streamed between host and chip each step (an
+    input channel in, an output neuron out)."""
 
     chip_link_j: float = 0.0
     chip_link_s: float = 0.0
     chip_barrier_s: float = -1.0  # -1: same as timing.barrier_s
+    chip_barrier_doubling_s: float = 0.0
     host_value_j: float = 0.0
     host_value_s: float = 0.0
 
@@ -220,6 +222,18 @@ def _check_mesh(source: str, mesh: Mesh) -> None:
             f"{source}: [mesh] tiles_x x tiles_y x cores_per_tile x chips_per_board = "
             f"{cores} cores, more than the {MAX_CORES} neurocomp maps"
         )
+
+
+def _check_board(source: str, figures: dict[str, Figure]) -> None:
+    """A barrier across chips waits for each chip's own barrier: never shorter, at any end."""
+    chips, chip = figures["board.chip_barrier_s"], figures["timing.barrier_s"]
+    for end in ("low", "nominal", "high"):
+        if chips.at(end) < chip.at(end):
+            raise TargetError(
+                f"{source}: [board] chip_barrier_s ({end}) = {chips.at(end):g} s: must be at "
+                f"least [timing] barrier_s ({end}) = {chip.at(end):g} s (a barrier across "
+                "chips includes each chip's own)"
+            )
 
 
 def _check_saveable(source: str, data: dict[str, Any]) -> None:
@@ -359,6 +373,7 @@ def spec_from_dict(data: dict[str, Any], source: str = "<dict>") -> TargetSpec:
         parts[section] = _section(source, section, cls, table, figures)
     _fill_defaults(parts, figures)
     _check_mesh(source, parts["mesh"])
+    _check_board(source, figures)
     top = ("name", "description", "time_step_s", "backend")
     extra = {k: v for k, v in data.items() if k not in (*top, *_SECTIONS)}
     # Extra tables document the chip ([cross_check]); an extra plain key is most likely a typo.

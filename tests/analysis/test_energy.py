@@ -181,3 +181,37 @@ def test_html_representations(report):
         assert html.startswith("<div>") and "<table>" in html and needle in html
     html = rep._repr_html_()
     assert "Figures used" in html and "Davies18" in html and "measured" in html
+
+
+def test_one_chip_energy_ignores_the_board_and_reports_zero_board_lines(report):
+    prog, x, rep = report
+    d = rep.to_dict()
+    assert d["chips_used"] == 1 and d["messages_chip"] == 0
+    for key in ("chip_link_per_inference", "chip_barrier_step"):
+        assert [v for k, v in d.items() if k.startswith(key)] == [0.0, 0.0, 0.0]
+    assert not any(line.startswith("chip links") for line in rep.footer())
+    # a one-chip program's energy does not depend on the chip-to-chip figures
+    raw = _toml_shape(prog.target.to_dict())
+    for key in ("chip_link_j", "chip_link_s", "chip_barrier_s", "chip_barrier_doubling_s"):
+        raw["board"][key] = {"value": 1e-3, "kind": "assumed", "source": "a test's board"}
+    other = dataclasses.replace(prog, target=spec_from_dict(raw, "other-board.toml"))
+    assert other.energy(x).to_dict()["energy_per_inference_j"] == d["energy_per_inference_j"]
+
+
+def test_several_chips_report_links_and_barrier_in_the_footer():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nc.NeurocompWarning)
+        prog = nc.compile(EXAMPLES / "digits" / "digits.nir", target=_two_chip_spec(), chips=2)
+    x = np.load(EXAMPLES / "digits" / "digits_test.npz")["x"][:, :5]
+    rep = prog.energy(x)
+    t, spec = rep.totals, prog.target
+    assert t.chips_used == 2
+    assert t.chip_link_per_inference_j == pytest.approx(
+        t.messages_chip / 5 * spec.board.chip_link_j
+    )
+    assert t.chip_link_per_inference_low_j < t.chip_link_per_inference_j
+    assert t.chip_link_per_inference_j < t.chip_link_per_inference_high_j
+    assert t.chip_barrier_step_s == pytest.approx(spec.board.chip_barrier_s)  # two chips
+    lines = [ln for ln in rep.footer() if ln.startswith(("chip links", "barrier across"))]
+    assert len(lines) == 2 and "barrier across 2 of 2 chips" in lines[1]
+    assert f"{t.chip_link_per_inference_j:.3e}" in lines[0] and "[" in lines[0]

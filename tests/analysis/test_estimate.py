@@ -89,3 +89,34 @@ def test_a_graded_payload_makes_messages_dearer_not_synapses():
     a, b = estimate(spec, bare).parts_j, estimate(spec, graded).parts_j
     assert b["msgs_local"].nominal == pytest.approx(1.5 * a["msgs_local"].nominal)
     assert b["synops"].nominal == pytest.approx(a["synops"].nominal)
+
+
+def test_barrier_across_chips_grows_in_log2_of_the_chips():
+    spec = load_target("reference")
+    two, per_doubling = spec.board.chip_barrier_s, spec.board.chip_barrier_doubling_s
+    eight = barrier(spec, _activity(8, chips=range(8)), "nominal")
+    assert eight == pytest.approx(two + 2 * per_doubling)  # log2(8 / 2) doublings past two
+    # Frady20's ends, which the two figures were derived from: 14.3 us at 256, 16.2 us at 768
+    at = lambda n: barrier(spec, _activity(n, chips=range(n)), "nominal")  # noqa: E731
+    assert at(256) == pytest.approx(14.3e-6, rel=0.01)
+    assert at(768) == pytest.approx(16.2e-6, rel=0.01)
+    for end in ENDS:  # more chips never shorten the barrier; it is never below the chip's own
+        times = [barrier(spec, _activity(n, chips=range(n)), end) for n in (2, 3, 8, 64)]
+        assert times == sorted(times)
+        assert times[0] >= barrier(spec, _activity(32), end)
+
+
+def test_board_parts_zero_on_one_chip_and_banded_on_several():
+    spec = load_target("reference")
+    per_core = {"synops": np.full((4, 4), 10), "msgs_chip": np.full((4, 4), 3)}
+    one = estimate(spec, Activity(per_core, 1, np.zeros(4, int), np.arange(4), 0))
+    assert one.chips_used == 1 and one.chip_barrier_s.high == 0.0
+    two = estimate(spec, Activity(per_core, 1, np.array([0, 0, 1, 1]), np.arange(4), 0))
+    assert two.chips_used == 2
+    link = spec.figures["board.chip_link_j"]
+    for end in ENDS:
+        assert getattr(two.chip_link_j, end) == pytest.approx(48 * link.at(end))
+        assert getattr(two.chip_barrier_s, end) == pytest.approx(
+            barrier(spec, _activity(4, chips=[0, 0, 1, 1]), end)
+        )
+    assert two.chip_link_j.low < two.chip_link_j.nominal < two.chip_link_j.high

@@ -1,6 +1,7 @@
 """Neuron options beyond NIR's equations on chips: graded (multi-) spikes where the target
-declares a payload width, the >= threshold test on neurocomp's engine, both refused by the Lava
-engine, and Spyx's spike-first timing refused everywhere - each by layer, never dropped."""
+declares a payload width, the >= threshold test on neurocomp's engine (both through Lava:
+tests/backends/test_lava_graded.py), and Spyx's spike-first timing refused everywhere - each by
+layer, never dropped."""
 
 from __future__ import annotations
 
@@ -91,18 +92,6 @@ def test_inclusive_threshold_on_reference_equals_float() -> None:
     strict = nc.simulate(_net(inclusive=False), xb)
     assert np.abs(want - strict).sum() > 0  # ties at the threshold happen (2 x 127 = 254)
     np.testing.assert_array_equal(nc.compile(net, target="reference").simulate(xb), want)
-
-
-@pytest.mark.parametrize(
-    "net, quantity",
-    [
-        (_net(inclusive=True, reset="zero"), "threshold test \\(Lava engine\\)"),
-        (_net(max_spikes=4, reset="zero"), "spikes per step \\(Lava engine\\)"),
-    ],
-)
-def test_lava_engine_refuses(net, quantity) -> None:
-    with pytest.raises(ResourceLimitError, match=quantity):
-        nc.compile(net, target="loihi2")
 
 
 def test_program_folder_keeps_graded_spikes(tmp_path: Path) -> None:

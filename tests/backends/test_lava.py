@@ -50,6 +50,37 @@ def test_compat_module_imports_lava_and_restores_dataclasses():
     assert dataclasses._get_field is before
 
 
+_CHOSEN_METHOD = """
+import multiprocessing as mp, sys
+import numpy as np, neurocomp as nc
+mp.set_start_method(sys.argv[1])  # chosen before Lava is first imported (Lava sets "fork")
+net = nc.load(sys.argv[2], dt=1e-4)
+x = np.load(sys.argv[3])["x"][:, :1]
+prog = nc.compile(net, target="loihi2")
+lava, ours = prog.simulate(x, engine="lava"), prog.simulate(x)
+assert (lava == ours).all() and ours.any()
+print(mp.get_start_method())
+"""
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_lava_runs_in_a_program_that_chose_a_start_method(method):
+    # Lava's import used to raise "context has already been set"; the program's method is kept
+    import subprocess
+    import sys
+
+    digits = EXAMPLES / "digits"
+    args = [digits / "digits.nir", digits / "digits_test.npz"]
+    out = subprocess.run(
+        [sys.executable, "-c", _CHOSEN_METHOD, method, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == method
+
+
 def test_digits_engines_identical_and_accurate():
     net = _load(EXAMPLES / "digits" / "digits.nir")
     d = np.load(EXAMPLES / "digits" / "digits_test.npz")

@@ -24,7 +24,7 @@ def _case(seed: int):
     return x, w, rng.integers(-50, 200, N), rng.integers(-300, 300, N)
 
 
-def _run(x, w, bias, cls_name: str, **kw):
+def _run(x, w, bias, cls_name: str, message_bits: int = 0, **kw):
     import_lava()
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -38,7 +38,8 @@ def _run(x, w, bias, cls_name: str, **kw):
 
     cls = {"LIF": LIF, "NcLIF": NcLIF}[cls_name]
     src = Source(data=x.T)
-    syn = Sparse(weights=sparse.csr_matrix(2 * w), weight_exp=-1, num_weight_bits=8)
+    graded = {"num_message_bits": message_bits} if message_bits else {}
+    syn = Sparse(weights=sparse.csr_matrix(2 * w), weight_exp=-1, num_weight_bits=8, **graded)
     lif = cls(shape=(N,), du=DU, dv=DV, vth=VTH, bias_mant=bias, bias_exp=6, **kw)
     src.s_out.connect(syn.s_in)
     syn.a_out.connect(lif.a_in)
@@ -55,8 +56,8 @@ def _run(x, w, bias, cls_name: str, **kw):
     return s, v
 
 
-def _numpy(x, w, bias, u_bias, subtract: bool):
-    """The docstring's equations, written out separately from the model."""
+def _numpy(x, w, bias, u_bias, subtract: bool, cap: int = 1, inclusive: bool = False):
+    """The docstring's equations, written out separately from the model (cap 0: no cap)."""
 
     def decay(q):
         return np.sign(q) * (np.abs(q) >> 12)
@@ -72,9 +73,12 @@ def _numpy(x, w, bias, u_bias, subtract: bool):
         u = decay(u * (4096 - DU - 1)) + (a << 6)
         u = ((u + m - 1) % (2 * m)) - (m - 1)
         v = np.clip(decay(v * (4096 - DV)) + u + (bias << 6), -(m - 1), m - 1)
-        s = v > (VTH << 6)
-        v = np.where(s, v - (VTH << 6), v) if subtract else np.where(s, 0, v)
-        spikes.append(s.astype(np.int64))
+        s = (v >= (VTH << 6) if inclusive else v > (VTH << 6)).astype(np.int64)
+        if cap != 1:
+            k = np.maximum(v // (VTH << 6), 1)
+            s = s * (np.minimum(k, cap) if cap else k)
+        v = v - s * (VTH << 6) if subtract else np.where(s > 0, 0, v)
+        spikes.append(s)
         volts.append(v)
         prev = x[t].astype(np.int64)
     return np.array(spikes), np.array(volts)
@@ -98,3 +102,18 @@ def test_subtract_and_current_bias_follow_the_equations():
     np.testing.assert_array_equal(v, v_np)
     s_zero, _ = _numpy(x, w, bias, u_bias, subtract=False)
     assert s.sum() > 20 and not np.array_equal(s, s_zero)  # subtraction made a difference
+
+
+@pytest.mark.parametrize("cap, subtract", [(3, True), (0, False)])
+def test_graded_spikes_and_inclusive_test_follow_the_equations(cap, subtract):
+    """Graded input (0..3 per step through Sparse with num_message_bits) into NcLIF sending
+    counts, with the >= test."""
+    x, w, bias, _ = _case(3)
+    x = x * np.random.default_rng(3).integers(1, 4, x.shape).astype(np.int32)
+    w = w // 2  # keep the graded synaptic input within int16
+    kw = {"subtract": subtract, "max_spikes": cap, "inclusive": True}
+    s, v = _run(x, w, bias, "NcLIF", message_bits=24, **kw)
+    s_np, v_np = _numpy(x, w, bias, 0, subtract=subtract, cap=cap, inclusive=True)
+    np.testing.assert_array_equal(s, s_np)
+    np.testing.assert_array_equal(v, v_np)
+    assert s.max() > 1  # counts above one

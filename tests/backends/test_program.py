@@ -149,9 +149,9 @@ def test_compile_is_deterministic_across_processes(tmp_path):
 # programs are the same on every machine; a change here is a change of the compiler's output:
 # if it is intended, replace the digest with the one the failure prints.
 GOLDEN = {
-    "reference": "88332aea218451b62f1edf2acc74b43e5d7fb230d9e348158d8a99e9aeff780a",
-    "loihi2": "719a0bdb74a12e06768aa442f0eb21a9321c8322943085dfdeaf6f8ef6c92c0b",
-    "reference-calibrated": "4089e5ea6d4375d0ab7e06e9016433676dcd58c371d110804aecb46565d565ff",
+    "reference": "4ec1cbddc4b85333a194192011e2f34eb5bad8122b79e11ec5b9b86aa2e99fc6",
+    "loihi2": "127548b057d52df86d6abaeb8d1a2c50b35835f50ca8f63018eee2dac2e30675",
+    "reference-calibrated": "3b4c9c68c88f556e437659750e2e80da0daa27d90588d3f48dffce9ea42c9c47",
 }
 DIGEST = """
 import hashlib, json, sys, warnings, numpy as np, neurocomp as nc

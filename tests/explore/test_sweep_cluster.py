@@ -145,3 +145,27 @@ def test_killed_sweep_resumes_where_it_stopped(inputs, tmp_path):
     pd.testing.assert_frame_equal(
         without_timings(resumed.table), without_timings(fresh.table), check_exact=True
     )
+
+
+TRAINING = [
+    "prune{sparsity=0.9},quantize{weight_bits=4},finetune",
+    "prune_gradual{sparsity=0.8,steps=2,epochs=1}",
+]
+
+
+def test_points_that_train_identical_on_the_cluster(inputs):
+    # Training is seeded and each point runs with one torch/BLAS thread wherever it runs, so
+    # the fine-tuned weights, and with them every figure of the row, are equal bit for bit
+    train = {**inputs, "targets": ["loihi2"], "passes": TRAINING}
+    here = nc.sweep(**train)
+    assert (here.table["error"] == "").all(), here.table["error"].tolist()
+    untrained = nc.sweep(**{**train, "passes": ["prune{sparsity=0.9},quantize{weight_bits=4}"]})
+    # training changed the networks (else the equality below would prove nothing): the
+    # fine-tuned weights spike differently, the gradual pruning removed synapses
+    tuned, plain = here.table.iloc[0], untrained.table.iloc[0]
+    assert tuned["dynamic_per_inference_j"] != plain["dynamic_per_inference_j"]
+    assert here.table["synapses"].iloc[1] < 0.3 * inputs["model"].synapses
+    on_cluster = nc.sweep(**train, scheduler="local:2")
+    pd.testing.assert_frame_equal(
+        without_timings(on_cluster.table), without_timings(here.table), check_exact=True
+    )

@@ -100,3 +100,34 @@ def test_figures_survive_a_saved_program(tmp_path):
     again = nc.load_program(tmp_path / "p")
     assert again.target.figures == prog.target.figures
     assert again.target.board == prog.target.board
+
+
+@pytest.mark.parametrize(
+    "key,value,needles",
+    [
+        ("chip_link_j", {"value": -1e-12, "kind": "assumed", "source": "s"},
+         ("[board].chip_link_j.value = -1e-12", "must be finite and >= 0")),
+        ("chip_link_s", {"value": 1e-9, "kind": "assumed", "source": "s", "high": 1e-10},
+         ("[board].chip_link_s", "low 1e-09 <= value 1e-09 <= high 1e-10")),
+        ("chip_barrier_doubling_s", "fast", ("[board].chip_barrier_doubling_s", "number")),
+        # below the chip's own barrier (465 ns): the key, the value and the limit
+        ("chip_barrier_s", {"value": 1e-7, "kind": "assumed", "source": "s"},
+         ("[board] chip_barrier_s (low) = 1e-07 s", "least [timing] barrier_s (low) = 4.65e-07")),
+        ("chip_barrier_s", {"value": 1e-6, "high": 1e-6, "kind": "assumed", "source": "s"},
+         ("[board] chip_barrier_s (high) = 1e-06 s", "barrier_s (high) = 1.8e-06")),
+    ],
+)  # fmt: skip
+def test_bad_board_figures_are_refused_naming_key_value_and_limit(key, value, needles):
+    with pytest.raises(nc.TargetError) as info:
+        spec_from_dict(_with("board", key, value), "board.toml")
+    for needle in needles:
+        assert needle in str(info.value), str(info.value)
+    assert str(info.value).startswith("board.toml")
+
+
+def test_kapoho_point_is_loihi2_on_eight_chips():
+    one, eight = load_target("loihi2"), load_target("loihi2", chips=8)
+    assert eight.chips == 8 and eight.cores_available == 8 * one.cores_available
+    assert eight.core == one.core and eight.board == one.board  # the chip and board data once
+    for key in ("chip_link_j", "chip_link_s", "chip_barrier_s", "chip_barrier_doubling_s"):
+        assert eight.figures[f"board.{key}"].kind == "assumed"  # Loihi 2's are unpublished

@@ -1,4 +1,5 @@
-"""`NcLIF`: Lava's bit-accurate LIF with subtractive reset and a bias into the synaptic current.
+"""`NcLIF`: Lava's bit-accurate LIF with subtractive reset, a bias into the synaptic current,
+the >= threshold test and graded (multi-spike) output.
 
 Lava 0.10's `LIF` resets v to 0 after a spike and adds its bias to v only. Networks trained with
 reset by subtraction (Sinabs, Rockpool and Spyx default to it) or with a bias into the synaptic
@@ -11,9 +12,14 @@ additions, and its model is `PyLifModelBitAcc`'s arithmetic (`AbstractPyLifModel
                                                 which deliver from the second step)
     u   = wrap24(decay(u, du + 1) + (a << 6))
     v   = clip24(decay(v, dv) + u + (bias_mant << bias_exp))
-    s   = v > vth << 6
+    s   = v > vth << 6           (inclusive=True: v >= vth << 6)
+    s   = min(cap, max(1, v // (vth << 6))) where s   (max_spikes != 1: graded spikes, the
+                                 count is the payload, sent as an integer; cap 0: no cap)
     v   = 0 where s              (subtract=False: exactly Lava's LIF)
-    v   = v - (vth << 6) where s (subtract=True)
+    v   = v - s * (vth << 6)     (subtract=True)
+
+The graded count is `neurocomp.ir.graded.spike_counts`' arithmetic; Sparse, Dense and Conv
+with `num_message_bits` > 0 multiply their weights by it (Lava's graded-spike path).
 
 This is a CPU model for Lava's simulation (tags "fixed_pt", "bit_accurate_loihi"). There is no
 Loihi 2 microcode for it yet: on a Loihi 2 system Lava runs it on the host CPU, not on a neuro
@@ -44,7 +50,9 @@ _A_BITS = 16  # LIF's a_in port is int16
 
 class NcLIF(AbstractLIF):
     """Lava's LIF plus `u_bias` (per neuron, in synaptic-input units, added to a_in before the
-    << 6 alignment) and `subtract` (reset by subtracting the threshold instead of to 0)."""
+    << 6 alignment), `subtract` (reset by subtracting the threshold instead of to 0),
+    `inclusive` (spike at v >= threshold) and `max_spikes` (1: binary spikes; k > 1: graded
+    spikes of up to k; 0: graded, no cap)."""
 
     def __init__(
         self,
@@ -57,6 +65,8 @@ class NcLIF(AbstractLIF):
         vth: int = 10,
         u_bias: ty.Any = 0,
         subtract: bool = False,
+        inclusive: bool = False,
+        max_spikes: int = 1,
         name: str | None = None,
         **kwargs: ty.Any,
     ) -> None:
@@ -71,6 +81,8 @@ class NcLIF(AbstractLIF):
             name=name,
             log_config=None,
             subtract=bool(subtract),
+            inclusive=bool(inclusive),
+            max_spikes=int(max_spikes),
             **kwargs,
         )
         self.vth = Var(shape=(1,), init=vth)
@@ -95,6 +107,8 @@ class PyNcLIFModelBitAcc(AbstractPyLifModelFixed):
     def __init__(self, proc_params: ty.Any) -> None:
         super().__init__(proc_params)
         self.subtract = bool(proc_params["subtract"])
+        self.inclusive = bool(proc_params.get("inclusive", False))
+        self.max_spikes = int(proc_params.get("max_spikes", 1))
         self.effective_vth = 0
 
     def scale_threshold(self) -> None:
@@ -102,13 +116,25 @@ class PyNcLIFModelBitAcc(AbstractPyLifModelFixed):
         self.isthrscaled = True
 
     def spiking_activation(self) -> np.ndarray:
-        return self.v > self.effective_vth
+        """Spikes: bool (binary), or int64 counts (graded)."""
+        vth = np.int64(self.effective_vth)
+        v = self.v.astype(np.int64)
+        crossed = v >= vth if self.inclusive else v > vth
+        if self.max_spikes == 1:
+            return crossed
+        k = np.maximum(v // (vth if vth > 0 else 1), 1)
+        if self.max_spikes > 1:
+            k = np.minimum(k, self.max_spikes)
+        return np.where(crossed, k, 0)
 
     def reset_voltage(self, spike_vector: np.ndarray) -> None:
-        if self.subtract:
-            self.v[spike_vector] -= self.effective_vth
+        fired = spike_vector > 0
+        if not self.subtract:
+            self.v[fired] = 0
+        elif self.max_spikes == 1:
+            self.v[fired] -= self.effective_vth
         else:
-            self.v[spike_vector] = 0
+            self.v[:] = self.v - spike_vector * np.int64(self.effective_vth)
 
     def run_spk(self) -> None:
         a_in = self.a_in.recv()
