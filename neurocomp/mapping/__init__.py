@@ -205,12 +205,17 @@ def _split_layers(
             violations.append(
                 Violation(name, "fan-in per neuron", int(layer.fan.max()), lim.fan_in)
             )
+        big = pop.size > 4096  # seconds on 1e8-synapse layers: the bars show them
+        if big:
+            advance(f"map: split {name}", 0, pop.size)
         cap = caps.get(name)
         arr, v = split_layer(
             layer, spec, min(sizes[name], cap or sizes[name]), cap, block_unit(pop)
         )
         violations += v
         into[name] = [] if arr is None else arr.blocks(name)
+        if big:
+            advance(f"map: split {name}", pop.size, pop.size)
         del layer
     advance("map: split layers into blocks", len(names), len(names))
     return violations

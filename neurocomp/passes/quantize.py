@@ -266,4 +266,3 @@ def _errors(q: np.ndarray, w: np.ndarray, ref: float) -> tuple[float, float]:
         top = max(top, float(err.max()))
         squares += float(np.sum(np.square(err)))
     return top, float(np.sqrt(squares / w.size))
-
