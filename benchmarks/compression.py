@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/compression.py            # about 10-20 minutes on 2 shared cores
     .venv/bin/python benchmarks/compression.py --quick    # digits only, fewer rows
+    .venv/bin/python benchmarks/compression.py --table conv   # one table (build/compression/)
+    .venv/bin/python benchmarks/compression.py --assemble     # the section from the tables
 
 For each pipeline, post-training (the passes as they are) and with training passes: compiled for
 the reference chip, then accuracy of the bit-accurate program on the held-out test set and energy
@@ -14,8 +16,10 @@ docs/benchmarks.md is replaced (the rest of the file is kept).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
+import os
 import platform
 import re
 import sys
@@ -37,61 +41,154 @@ from neurocomp.analysis.metrics import accuracy  # noqa: E402
 
 SECTION = "## 5. Compression with training: accuracy vs energy (reference chip)"
 TRAIN_SEED = 10  # spike draws of the training split (the test set uses train.py's seed 0)
-RECIPE = "prune_gradual{sparsity=S,arithmetic=float,resample=true}"
-FT = "finetune{resample=true}"
-CHANNEL = "quantize{weight_bits=B,granularity=channel}"
+SEEDS = (0, 1, 2)  # rows marked so run with each training seed (the pass option `seed`)
 
-# (label, post-training pipeline, pipeline with training)
-DIGITS_ROWS = [
-    ("8-bit", "quantize{weight_bits=8}", None),
+ND = "distill=0"  # knowledge distillation off: the training passes as they were before it
+Row = tuple[str, str | None, list[tuple[str, str, tuple[int, ...]]]]
+
+# (label, post-training pipeline, [(training, pipeline with training passes, seeds)]): the
+# training passes with their defaults (resample="auto" finds the input rate-coded; chip
+# arithmetic once quantized; distillation from the float model), and without distillation.
+DIGITS_ROWS: list[Row] = [
+    ("8-bit", "quantize{weight_bits=8}", []),
     (
-        "4-bit, 90 % pruned, as written",
+        "4-bit, 90 % pruned, as written (one-shot prune)",
         "prune{sparsity=0.9},quantize{weight_bits=4}",
-        "prune{sparsity=0.9},quantize{weight_bits=4},finetune",
+        [
+            ("fine-tuned", "prune{sparsity=0.9},quantize{weight_bits=4},finetune", (0,)),
+            (
+                "fine-tuned, no distillation",
+                "prune{sparsity=0.9},quantize{weight_bits=4},finetune{" + ND + "}",
+                (0,),
+            ),
+        ],
     ),
     (
-        "4-bit channel, 90 % pruned",
-        "prune{sparsity=0.9}," + CHANNEL.replace("B", "4"),
-        RECIPE.replace("S", "0.9") + "," + CHANNEL.replace("B", "4") + "," + FT,
-    ),
-    (
-        "4-bit channel, 95 % pruned",
-        "prune{sparsity=0.95}," + CHANNEL.replace("B", "4"),
-        RECIPE.replace("S", "0.95") + "," + CHANNEL.replace("B", "4") + "," + FT,
-    ),
-    (
-        "4-bit channel, 95 % pruned: 32 hidden neurons (clustered), then 80 % of their synapses",
+        "4-bit, 90 % pruned (gradual, training-aware)",
         None,
-        "cluster_neurons{keep=0.25,arithmetic=float,resample=true},"
-        "prune_gradual{sparsity=0.8,arithmetic=float,resample=true},"
-        + CHANNEL.replace("B", "4")
-        + ","
-        + FT,
+        [
+            ("fine-tuned", "prune_gradual{sparsity=0.9},quantize{weight_bits=4},finetune", SEEDS),
+            (
+                "fine-tuned, no distillation",
+                "prune_gradual{sparsity=0.9,"
+                + ND
+                + "},quantize{weight_bits=4},finetune{"
+                + ND
+                + "}",
+                SEEDS,
+            ),
+        ],
     ),
-    ("2-bit channel, no pruning", CHANNEL.replace("B", "2"), CHANNEL.replace("B", "2") + "," + FT),
+    (
+        "4-bit, 95 % pruned (one-shot; gradual, training-aware)",
+        "prune{sparsity=0.95},quantize{weight_bits=4}",
+        [
+            ("fine-tuned", "prune_gradual{sparsity=0.95},quantize{weight_bits=4},finetune", SEEDS),
+            (
+                "fine-tuned, no distillation",
+                "prune_gradual{sparsity=0.95,"
+                + ND
+                + "},quantize{weight_bits=4},finetune{"
+                + ND
+                + "}",
+                (0,),
+            ),
+        ],
+    ),
+    (
+        "2-bit, no pruning",
+        "quantize{weight_bits=2}",
+        [("fine-tuned, no distillation", "quantize{weight_bits=2},finetune{" + ND + "}", (0,))],
+    ),
     (
         "2-bit channel (90th-percentile scale), no pruning",
-        CHANNEL.replace("B", "2")[:-1] + ",percentile=90}",
-        CHANNEL.replace("B", "2")[:-1] + ",percentile=90}," + FT,
+        "quantize{weight_bits=2,granularity=channel,percentile=90}",
+        [
+            (
+                "fine-tuned",
+                "quantize{weight_bits=2,granularity=channel,percentile=90},finetune",
+                (0,),
+            ),
+            (
+                "fine-tuned, no distillation",
+                "quantize{weight_bits=2,granularity=channel,percentile=90},finetune{" + ND + "}",
+                (0,),
+            ),
+        ],
     ),
     (
         "8-bit, 90 % lottery ticket",
         "prune{sparsity=0.9},quantize{weight_bits=8}",
-        "prune_lottery{sparsity=0.9,arithmetic=float,resample=true},quantize{weight_bits=8}," + FT,
-    ),
-    (
-        "8-bit, half the hidden neurons (clustered)",
-        None,
-        "cluster_neurons{keep=0.5,arithmetic=float,resample=true},quantize{weight_bits=8}," + FT,
+        [
+            (
+                "fine-tuned, no distillation",
+                "prune_lottery{sparsity=0.9,"
+                + ND
+                + "},quantize{weight_bits=8},finetune{"
+                + ND
+                + "}",
+                (0,),
+            )
+        ],
     ),
 ]
 QUICK_ROWS = DIGITS_ROWS[:3]
-ONNX_ROWS = [
-    ("8-bit", "quantize{weight_bits=8}", None),
+CONV_ROWS: list[Row] = [
     (
-        "4-bit channel, 80 % pruned",
-        "prune{sparsity=0.8}," + CHANNEL.replace("B", "4"),
-        RECIPE.replace("S", "0.8") + "," + CHANNEL.replace("B", "4") + "," + FT,
+        "8-bit",
+        "quantize{weight_bits=8}",
+        [("fine-tuned, no distillation", "quantize{weight_bits=8},finetune{" + ND + "}", (0,))],
+    ),
+    (
+        "4-bit, 90 % pruned",
+        "prune{sparsity=0.9},quantize{weight_bits=4}",
+        [
+            ("fine-tuned", "prune_gradual{sparsity=0.9},quantize{weight_bits=4},finetune", (0,)),
+            (
+                "fine-tuned, no distillation",
+                "prune_gradual{sparsity=0.9,"
+                + ND
+                + "},quantize{weight_bits=4},finetune{"
+                + ND
+                + "}",
+                (0,),
+            ),
+        ],
+    ),
+    (
+        "2-bit channel (90th-percentile scale)",
+        "quantize{weight_bits=2,granularity=channel,percentile=90}",
+        [
+            (
+                "fine-tuned, no distillation",
+                "quantize{weight_bits=2,granularity=channel,percentile=90},finetune{" + ND + "}",
+                (0,),
+            )
+        ],
+    ),
+]
+ONNX_ROWS: list[Row] = [
+    ("8-bit", "quantize{weight_bits=8}", []),
+    (
+        "4-bit, 80 % pruned",
+        "prune{sparsity=0.8},quantize{weight_bits=4}",
+        [
+            (
+                "fine-tuned, no distillation",
+                "prune_gradual{sparsity=0.8,"
+                + ND
+                + "},quantize{weight_bits=4},finetune{"
+                + ND
+                + "}",
+                (0,),
+            ),
+            (
+                "fine-tuned, no distillation, shortened (2 steps of 4 epochs, 10 epochs)",
+                "prune_gradual{sparsity=0.8,steps=2,epochs=4," + ND + "},quantize{weight_bits=4},"
+                "finetune{epochs=10," + ND + "}",
+                (0,),
+            ),
+        ],
     ),
 ]
 
@@ -124,21 +221,65 @@ def onnx_data() -> dict[str, Any]:
     }
 
 
-def measure(d: dict[str, Any], passes: str) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    prog = nc.compile(d["net"], passes=passes, calibration=d["x"], labels=d["y"])
-    seconds = time.perf_counter() - t0
+def conv_data() -> dict[str, Any]:
+    from train import load_data, rate_code
+
+    x_train, x_test, y_train, y_test = load_data()
+    net = nc.load(ROOT / "examples" / "conv_digits" / "conv_digits.nir", dt=1e-4)
+    shape = (-1, len(x_train), 1, 8, 8)
+    return {
+        "net": net,
+        "x": rate_code(x_train, np.random.default_rng(TRAIN_SEED)).reshape(shape),
+        "y": y_train,
+        "x_test": rate_code(x_test, np.random.default_rng(0)).reshape(-1, len(x_test), 1, 8, 8),
+        "y_test": y_test,
+    }
+
+
+def seeded(passes: str, seed: int) -> Any:
+    """The pipeline with `seed` set on every pass that trains."""
+    from neurocomp.passes.base import parse_pipeline
+
+    return [
+        dataclasses.replace(p, seed=seed) if getattr(p, "trains", False) else p  # type: ignore[type-var]
+        for p in parse_pipeline(passes)
+    ]
+
+
+def cached(key: str, passes: str, seed: int) -> dict[str, Any] | None:
+    """A result measured before by this code for (table, pipeline, seed), for resuming."""
+    path = PARTS / "cache.jsonl"
+    if not path.exists():
+        return None
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        if (r.get("table"), r["pipeline"], r["seed"]) == (key, passes, seed):
+            return r
+    return None
+
+
+def measure(d: dict[str, Any], passes: str, seed: int = 0) -> dict[str, Any]:
+    hit = cached(d["key"], passes, seed)
+    if hit is not None:
+        return hit
+    load = os.getloadavg()[0]
+    t0, c0 = time.perf_counter(), time.process_time()
+    prog = nc.compile(d["net"], passes=seeded(passes, seed), calibration=d["x"], labels=d["y"])
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     trained = sum(float(r.get("seconds", 0.0)) for r in prog.pass_reports if "val_samples" in r)
     report = prog.energy(d["x_test"])
     y = prog.simulate(d["x_test"])
     return {
         "pipeline": passes,
+        "seed": seed,
         "accuracy": accuracy(y, d["y_test"]),
         "energy_j": report.energy_per_inference_j,
         "dynamic_j": float(report.totals["dynamic_per_inference_j"]),
         "synapses": prog.net.synapses,
         "removed": 1 - prog.net.synapses / d["synapses"],
         "compile_s": seconds,
+        "compile_cpu_s": cpu,
+        "load": [load, os.getloadavg()[0]],  # 1-minute load average before and after
         "train_s": trained,
     }
 
@@ -154,28 +295,50 @@ def table(name: str, d: dict[str, Any], rows: list[Any]) -> tuple[list[str], lis
         f"{len(d['y'])} training samples, {len(d['y_test'])} test samples.",
         "",
         "| weights | training | accuracy | vs float | energy / inference (J) | dynamic (J) "
-        "| synapses removed | training s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| synapses removed | training s | compile CPU s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     results = []
     for label, post, trained in rows:
-        for kind, passes in (("none (post-training)", post), ("fine-tuned", trained)):
-            if passes is None:
-                continue
-            r = measure(d, passes)
-            r.update(label=label, kind=kind, float_accuracy=float_acc)
-            results.append(r)
-            print(json.dumps(r), flush=True)
-            drop = 100 * (r["accuracy"] - float_acc)
-            lines.append(
-                f"| {label} | {kind} | {r['accuracy']:.4f} | {drop:+.2f} "
-                f"| {r['energy_j']:.3e} | {r['dynamic_j']:.3e} | {100 * r['removed']:.1f} % "
-                f"| {r['train_s']:.0f} |"
-            )
+        runs_of = [("none (post-training)", post, (0,))] if post else []
+        for kind, passes, seeds in runs_of + trained:
+            runs = []
+            for seed in seeds:
+                r = measure(d, passes, seed)
+                r.update(label=label, kind=kind, float_accuracy=float_acc, table=d["key"])
+                PARTS.mkdir(parents=True, exist_ok=True)
+                with open(PARTS / "cache.jsonl", "a") as f:
+                    f.write(json.dumps(r) + "\n")
+                results.append(r)
+                runs.append(r)
+                print(json.dumps(r), flush=True)
+            lines.append(_row(label, kind, runs, float_acc))
     lines.append("")
-    lines.append("Pipelines (in order): " + "; ".join(f"`{r['pipeline']}`" for r in results))
+    pipelines = list(dict.fromkeys(r["pipeline"] for r in results))
+    lines.append("Pipelines (in order): " + "; ".join(f"`{p}`" for p in pipelines))
     lines.append("")
     return lines, results
+
+
+def _row(label: str, kind: str, runs: list[dict[str, Any]], float_acc: float) -> str:
+    """One table row; with several seeds, accuracy and drop as mean (each seed's)."""
+    accs = [r["accuracy"] for r in runs]
+    mean = float(np.mean(accs))
+    drops = [100 * (a - float_acc) for a in accs]
+    acc = f"{mean:.4f}"
+    drop = f"{100 * (mean - float_acc):+.2f}"
+    if len(runs) > 1:
+        acc += " (" + ", ".join(f"{a:.4f}" for a in accs) + ")"
+        drop += " (" + ", ".join(f"{x:+.2f}" for x in drops) + ")"
+    energy = float(np.mean([r["energy_j"] for r in runs]))
+    dynamic = float(np.mean([r["dynamic_j"] for r in runs]))
+    removed = 100 * float(np.mean([r["removed"] for r in runs]))
+    train_s = max(r["train_s"] for r in runs)
+    cpu_s = max(r["compile_cpu_s"] for r in runs)
+    return (
+        f"| {label} | {kind} | {acc} | {drop} | {energy:.3e} | {dynamic:.3e} "
+        f"| {removed:.1f} % | {train_s:.0f} | {cpu_s:.0f} |"
+    )
 
 
 def write_section(path: Path, body: list[str]) -> None:
@@ -190,37 +353,85 @@ def write_section(path: Path, body: list[str]) -> None:
     path.write_text(text.rstrip("\n") + "\n")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
-    args = ap.parse_args()
+TABLES = {
+    "digits": ("digits (snnTorch 64-128-10)", digits_data, DIGITS_ROWS),
+    "conv": (
+        "conv SNN (examples/conv_digits: snnTorch Conv2d 1->8 3x3, AvgPool 2, Linear 128->10, LIF)",
+        conv_data,
+        CONV_ROWS,
+    ),
+    "onnx": ("ONNX digits CNN (IF, rate-coded, T = 25)", onnx_data, ONNX_ROWS),
+}
+PARTS = ROOT / "build" / "compression"
+
+
+def run_table(key: str, quick: bool) -> None:
+    """Measure one table; its lines, results and the machine load go to build/compression/."""
+    name, data, rows = TABLES[key]
+    load_before, t0 = os.getloadavg()[0], time.perf_counter()
+    d = data()
+    d["key"] = key
+    lines, results = table(name, d, QUICK_ROWS if quick else rows)
+    part = {
+        "lines": lines,
+        "results": results,
+        "load": [load_before, os.getloadavg()[0]],
+        "minutes": (time.perf_counter() - t0) / 60,
+    }
+    PARTS.mkdir(parents=True, exist_ok=True)
+    (PARTS / f"{key}.json").write_text(json.dumps(part, indent=1))
+
+
+def assemble(keys: list[str], out: Path) -> None:
+    """docs/benchmarks.md section 5 from the parts measured (in the order of `keys`)."""
     import torch
 
-    body = [
+    parts = {k: json.loads((PARTS / f"{k}.json").read_text()) for k in keys}
+    seen = [x for p in parts.values() for r in p["results"] for x in r.get("load", [])]
+    results = [r for p in parts.values() for r in p["results"]]
+    have = sum(1 for r in results if "load" in r)
+    loads = f"between {min(seen):.1f} and {max(seen):.1f}" if seen else "not recorded"
+    loads += f" (recorded for {have} of {len(results)} compiles)"
+    head = [
         f"Measured {datetime.date.today()} on {platform.processor() or platform.machine()}, "
-        f"Python {platform.python_version()}, torch {torch.__version__} (CPU, one thread), "
-        "2 cores shared with other jobs (times are wall clock, loaded machine). "
-        "Regenerate with `.venv/bin/python benchmarks/compression.py`.",
+        f"Python {platform.python_version()}, torch {torch.__version__} (CPU, one thread per "
+        "table; tables measured as separate processes), 2 cores shared with other jobs: the "
+        f"1-minute load average before and after each compile was {loads}. Wall clock times "
+        "are on that loaded machine. Regenerate with `.venv/bin/python benchmarks/compression.py` "
+        "(or `--table digits` etc., then `--assemble`).",
         "",
         "Accuracy: the bit-accurate program on the held-out test set (never trained on). "
-        "Training data: examples/digits/train.py's training split, rate-coded with seed "
-        f"{TRAIN_SEED}; every training pass holds out 20 % of it for its choices. Energy per "
-        "inference from the same test run. Synapses removed: against the float network "
-        "(quantization rounds small weights to zero too).",
+        "Training data: examples/digits/train.py's training split (the data the float models "
+        f"were trained on), rate-coded with seed {TRAIN_SEED}; every training pass holds out "
+        "20 % of it for its choices (its accuracy there is biased upwards: the float model has "
+        "seen those samples). Energy per inference from the same test run. Synapses removed: "
+        "against the float network (quantization rounds small weights to zero too). Rows "
+        f"with several values ran with training seeds {', '.join(map(str, SEEDS))} (mean, "
+        "then each seed's). Training s: the slowest seed's wall-clock seconds in training "
+        "passes; compile CPU s: the CPU seconds of its whole compile (training runs on one "
+        "thread, so this is about what it takes on an idle core).",
         "",
     ]
-    lines, results = table(
-        "digits (snnTorch 64-128-10)", digits_data(), QUICK_ROWS if args.quick else DIGITS_ROWS
-    )
-    body += lines
-    if not args.quick:
-        lines, more = table("ONNX digits CNN (IF, rate-coded, T = 25)", onnx_data(), ONNX_ROWS)
-        body += lines
-        results += more
-    write_section(Path(args.out), body)
-    (ROOT / "build").mkdir(exist_ok=True)
+    body = head + [line for p in parts.values() for line in p["lines"]]
+    write_section(out, body)
     (ROOT / "build" / "compression.json").write_text(json.dumps(results, indent=1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="digits only, the first rows")
+    ap.add_argument("--table", choices=sorted(TABLES), help="measure one table only")
+    ap.add_argument("--assemble", action="store_true", help="write the section from the parts")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    args = ap.parse_args()
+    keys = ["digits"] if args.quick else list(TABLES)
+    if args.table:
+        run_table(args.table, args.quick)
+        return
+    if not args.assemble:
+        for key in keys:
+            run_table(key, args.quick)
+    assemble(keys, Path(args.out))
 
 
 if __name__ == "__main__":

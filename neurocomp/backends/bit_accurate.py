@@ -90,6 +90,12 @@ def _wrap_signed(x: np.ndarray, bits: int) -> np.ndarray:
 
 def integer_inputs(net: IntNetwork, x: object) -> dict[str, np.ndarray]:
     """Check input spikes: integer-valued (T, batch, *shape) arrays, one per network input."""
+    return {k: v.astype(np.int64, copy=False) for k, v in _checked_inputs(net, x).items()}
+
+
+def _checked_inputs(net: IntNetwork, x: object) -> dict[str, np.ndarray]:
+    """`integer_inputs` keeping an integer array's own dtype (a uint8 spike train stays uint8:
+    the kernels read it as it is, no int64 copy); bool as uint8, floats as int64."""
     xs = x if isinstance(x, dict) else {next(iter(net.inputs)): x}
     out = {}
     for name, shape in net.inputs.items():
@@ -108,17 +114,26 @@ def integer_inputs(net: IntNetwork, x: object) -> dict[str, np.ndarray]:
                 f"input '{name}': a chip takes integer spike counts; got "
                 f"non-integer values ({arr.dtype})"
             )
-        out[name] = arr.astype(np.int64).reshape(arr.shape[0], arr.shape[1], -1)
+        if arr.dtype.kind == "b":
+            arr = arr.view(np.uint8)
+        elif arr.dtype.kind == "f":
+            arr = arr.astype(np.int64)
+        out[name] = arr.reshape(arr.shape[0], arr.shape[1], -1)
     return out
 
 
-def _per_core(table: sparse.csc_matrix, sent: np.ndarray) -> np.ndarray:
-    """sent (T, neurons) @ table (neurons, k): a float64 BLAS product where the table is small
-    (counts are integers far below 2**53: exact), a sparse one otherwise."""
+def _per_core(
+    table: sparse.csc_matrix, sent: np.ndarray, dense: np.ndarray | None = None
+) -> np.ndarray:
+    """sent (T, neurons) @ table (neurons, k), int64: a float64 BLAS product where the table is
+    small (`dense`, its float64 copy, if already made; counts are integers far below 2**53:
+    exact), a sparse one otherwise."""
     if table.shape[0] * table.shape[1] <= _DENSE_TABLE:
-        dense = table.toarray().astype(np.float64)
-        return np.rint(sent.astype(np.float64) @ dense).astype(np.int64)
-    return np.asarray(table.T @ np.ascontiguousarray(sent.T)).T
+        if dense is None:
+            dense = table.toarray().astype(np.float64)
+        return np.rint(sent.astype(np.float64, copy=False) @ dense).astype(np.int64)
+    out = np.asarray(table.T @ np.ascontiguousarray(sent.T)).T
+    return np.rint(out).astype(np.int64) if out.dtype.kind == "f" else out
 
 
 _DENSE_TABLE = 1 << 20
@@ -183,6 +198,8 @@ class _Counter:
             p.name: np.bincount(self.where[p.name], minlength=self.n_cores) for p in net.populations
         }
         self.names = [p.name for p in net.populations]
+        self._dense_tables: dict[str, np.ndarray] = {}
+        self._scatter_tables: dict[str, tuple[sparse.csr_matrix, tuple[EventKind, ...]]] = {}
         self.reset(steps)
 
     def reset(self, steps: int) -> None:
@@ -201,19 +218,75 @@ class _Counter:
         if table is None:
             return
         c = self.n_cores
-        out = _per_core(table, sent)  # (T, kinds * cores)
+        out = _per_core(table, sent, self._dense(name, table))  # (T, kinds * cores)
         for k, kind in enumerate(self.kinds[name]):
             part = out[:, k * c : (k + 1) * c]
             self.per_core[kind] += part
             if kind in self.FROM_POPULATION:
                 self.per_layer[name][kind] += int(part.sum())
 
+    def scatter(self, name: str, series: np.ndarray, ones: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Every event of a source's series (T, batch, n) at once, compiled (`jit.scatter`):
+        a population's spikes and, through its table, its messages, hops and synaptic ops
+        (`ones`: one event per non-zero entry, as graded spikes are). Returns what each neuron
+        sent over all steps and in the last."""
+        table, kinds = self._scatter_table(name, series.shape[2])
+        c = self.n_cores
+        out = np.zeros((series.shape[0], len(kinds) * c), np.int64)
+        total, last = jit.scatter(series, table, out, ones=ones)
+        if name not in self.where:
+            self.input_spikes += int(total.sum())
+        for k, kind in enumerate(kinds):
+            part = out[:, k * c : (k + 1) * c]
+            self.per_core[kind] += part
+            if kind in self.FROM_POPULATION or kind is EventKind.SPIKES:
+                self.per_layer[name][kind] += int(part.sum())
+        return total, last
+
+    def _scatter_table(self, name: str, n: int) -> tuple[sparse.csr_matrix, tuple[EventKind, ...]]:
+        """A source's table for `scatter` (a population's with its own SPIKES block first)."""
+        if name not in self._scatter_tables:
+            blocks: list[sparse.csr_matrix] = []
+            kinds: tuple[EventKind, ...] = ()
+            if name in self.where:
+                blocks.append(self.onehot[name])
+                kinds = (EventKind.SPIKES,)
+            if name in self.tables:
+                blocks.append(self.tables[name])
+                kinds = (*kinds, *self.kinds[name])
+            table = (
+                sparse.hstack(blocks, format="csr", dtype=np.int64)
+                if blocks
+                else sparse.csr_matrix((n, 0), dtype=np.int64)
+            )
+            table.sort_indices()
+            self._scatter_tables[name] = (table, kinds)
+        return self._scatter_tables[name]
+
+    def active_per_core(self, pop: IntPopulation, per_core: np.ndarray, batch: int) -> None:
+        """A population's active neurons per step and core (T, cores), batch-summed."""
+        self.per_core[EventKind.UPDATES_ACTIVE] += per_core
+        self.per_core[EventKind.UPDATES_IDLE] += batch * self.per_core_size[pop.name] - per_core
+        layer = self.per_layer[pop.name]
+        total = int(per_core.sum())
+        layer[EventKind.UPDATES_ACTIVE] += total
+        layer[EventKind.UPDATES_IDLE] += batch * per_core.shape[0] * pop.size - total
+
+    def spikes(self, pop: IntPopulation, spikes: np.ndarray) -> None:
+        """A population's spikes (T, n), batch-summed."""
+        onehot = self.onehot[pop.name]
+        self.per_core[EventKind.SPIKES] += _per_core(
+            onehot, spikes, self._dense(pop.name + "\0onehot", onehot)
+        )
+        self.per_layer[pop.name][EventKind.SPIKES] += int(spikes.sum())
+
     def population(
         self, pop: IntPopulation, spikes: np.ndarray | None, active: np.ndarray, batch: int
     ) -> None:
         """A population's active-neuron counts (T, n) and spikes (T, n), batch-summed."""
-        onehot = _onehot(self.where[pop.name], self.n_cores).tocsc()
-        per_core = _per_core(onehot, active)
+        onehot = self.onehot[pop.name]
+        dense = self._dense(pop.name + "\0onehot", onehot)
+        per_core = _per_core(onehot, active, dense)
         self.per_core[EventKind.UPDATES_ACTIVE] += per_core
         self.per_core[EventKind.UPDATES_IDLE] += (
             batch * np.bincount(self.where[pop.name], minlength=self.n_cores) - per_core
@@ -223,8 +296,15 @@ class _Counter:
         layer[EventKind.UPDATES_ACTIVE] += total
         layer[EventKind.UPDATES_IDLE] += batch * active.size - total
         if spikes is not None:
-            self.per_core[EventKind.SPIKES] += _per_core(onehot, spikes)
-            layer[EventKind.SPIKES] += int(spikes.sum())
+            self.spikes(pop, spikes)
+
+    def _dense(self, key: str, table: sparse.csc_matrix) -> np.ndarray | None:
+        """The float64 copy of a small table, made once per counter (None: kept sparse)."""
+        if table.shape[0] * table.shape[1] > _DENSE_TABLE:
+            return None
+        if key not in self._dense_tables:
+            self._dense_tables[key] = table.toarray().astype(np.float64)
+        return self._dense_tables[key]
 
     def counts(self, batch: int) -> EventCounts:
         return EventCounts(
@@ -258,7 +338,11 @@ class _State:
     drive: dict[str, np.ndarray] = field(default_factory=dict)
 
     count: bool = False
-    act: dict[str, np.ndarray] = field(default_factory=dict)  # (T, n), from the compiled scan
+    # counting with the compiled scan: each population's neuron -> core, and the scan's
+    # active neurons per step and core (T, cores)
+    cores: dict[str, np.ndarray] = field(default_factory=dict)
+    n_cores: int = 0
+    act_core: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def of(cls, net: IntNetwork, steps: int, batch: int, record: bool, count: bool) -> _State:
@@ -285,8 +369,6 @@ class _State:
 
     def active(self, name: str) -> np.ndarray:
         """Neurons with non-zero drive or state, (T, n) summed over the batch."""
-        if name in self.act:
-            return self.act[name]
         act = self.drive[name] != 0
         act |= self.rec_v[name] != 0
         if name in self.rec_u:
@@ -298,7 +380,8 @@ def _payload(net: IntNetwork, name: str, xs: dict[str, np.ndarray], fmt: NumberF
     """The largest |value| source `name` can send: its input's largest entry, 1 for spikes, the
     largest spike count for graded spikes, the state range for a voltage read-out."""
     if name in xs:
-        return int(np.abs(xs[name]).max(initial=0))
+        arr = xs[name]
+        return max(abs(int(arr.max())), abs(int(arr.min()))) if arr.size else 0
     pop = net.population(name)
     if _graded(pop):
         return _largest_count(pop, fmt)
@@ -317,6 +400,17 @@ def _largest_count(pop: IntPopulation, fmt: NumberFormat) -> int:
     thr = np.asarray(pop.threshold << fmt.threshold_shift)
     smallest = int(thr.min()) if thr.size else 1
     return top if smallest <= 0 else max(top // smallest, 1)
+
+
+_FANOUT: weakref.WeakKeyDictionary[IntProjection, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def _fanout(pr: IntProjection) -> np.ndarray:
+    """Each source neuron's synapses in `pr` (explicit zeros included), kept with the
+    (immutable) projection: a CSC conversion of a large projection costs more than a run."""
+    if pr not in _FANOUT:
+        _FANOUT[pr] = np.diff(pr.weight.tocsc().indptr)
+    return _FANOUT[pr]
 
 
 _KERNELS: weakref.WeakKeyDictionary[IntProjection, dict[tuple[int, bool], ProjectionKernel]]
@@ -470,10 +564,20 @@ def _compiled_fits(pop: IntPopulation) -> bool:
 
 
 def _scan_compiled(
-    pop: IntPopulation, drive: np.ndarray, state: _State, fmt: NumberFormat, bits: int
+    pop: IntPopulation,
+    drive: np.ndarray,
+    state: _State,
+    fmt: NumberFormat,
+    bits: int,
+    drive_bias: np.ndarray | None = None,
+    bias_from: int = 0,
 ) -> None:
-    """`_scan` without recurrent loops, in compiled code (`jit`)."""
+    """`_scan` without recurrent loops, in compiled code (`jit`), on the raw drive (int64, or
+    a float kernel's exact integers) plus `drive_bias` (from step `bias_from`); counting, it
+    sums the active neurons per step and core (`state.act_core`)."""
     name = pop.name
+    if state.count:
+        state.act_core[name] = np.zeros((drive.shape[0], state.n_cores), np.int64)
     jit.scan(
         drive,
         state.u[name],
@@ -492,11 +596,12 @@ def _scan_compiled(
         out=state.series[name],
         rec_v=state.rec_v.get(name),
         rec_u=None,
-        active=state.act.setdefault(name, np.zeros(drive.shape[::2], np.int64))
-        if state.count
-        else None,
+        active=state.act_core.get(name),
         activation_bits=fmt.activation_bits,
         weight_shift=fmt.weight_shift,
+        drive_bias=drive_bias,
+        bias_from=bias_from,
+        core=state.cores.get(name),
     )
 
 
@@ -565,6 +670,59 @@ def _scan(
         state.drive[name] = drive  # the finished drive series, kept for counting
 
 
+def _summed_drive(
+    pop: IntPopulation,
+    net: IntNetwork,
+    xs: dict[str, np.ndarray],
+    state: _State,
+    fmt: NumberFormat,
+    kern: dict[str, ProjectionKernel],
+    steps: int,
+) -> np.ndarray:
+    """The raw int64 drive (T, batch, n) of `pop` from earlier populations and inputs, with
+    their biases (a delayed projection: from step 1 on)."""
+    batch = state.v[pop.name].shape[0]
+    ready = np.zeros((steps, batch, pop.size), np.int64)
+    first = True
+    for pr in net.projections_into(pop.name):
+        if pr.pre == pop.name:
+            continue
+        delayed = pr.recurrent or fmt.synapse_delay > 0
+        src = _source(pr.pre, xs, state)
+        into = ready[1:] if delayed else ready
+        if not into.shape[0]:
+            continue
+        if first and not delayed:
+            ready = into = _apply(kern[pr.name], src)
+        else:
+            into += _apply(kern[pr.name], src[: into.shape[0]])
+        first = False
+        if pr.bias is not None:
+            into += pr.bias
+    return ready
+
+
+def _single_feed(net: IntNetwork, pop: IntPopulation) -> IntProjection | None:
+    """`pop`'s one projection when a single projection from an earlier population or input is
+    all that feeds it (its kernel's output is then the drive as it is)."""
+    into = list(net.projections_into(pop.name))
+    return into[0] if len(into) == 1 and into[0].pre != pop.name else None
+
+
+def _apply_raw(kernel: ProjectionKernel, src: np.ndarray, delay: int) -> np.ndarray:
+    """`_apply` in the kernel's own arithmetic (exact integers; no int64 conversion), the
+    sums arriving `delay` (0 or 1) steps later: (T, batch, post), zero before they arrive."""
+    steps = src.shape[0]
+    out: np.ndarray = np.empty((steps, *src.shape[1:-1], kernel.post), kernel.dtype)
+    out[:delay] = 0
+    flat = src[: steps - delay].reshape(-1, src.shape[-1])
+    into = out[delay:].reshape(-1, kernel.post)
+    step = max(1, _ROWS_PER_CALL // max(kernel.post, 1))
+    for a in range(0, flat.shape[0], step):
+        kernel.raw(flat[a : a + step], out=into[a : a + step])
+    return out
+
+
 def _run_layerwise(
     net: IntNetwork,
     xs: dict[str, np.ndarray],
@@ -575,33 +733,25 @@ def _run_layerwise(
 ) -> None:
     """Population after population, each over all steps: the synaptic sums from earlier
     populations in one kernel call for every step and sample, then the neurons step by step
-    (with their own recurrent loop, if any). Progress: populations done, from 0."""
+    (with their own recurrent loop, if any). A population fed by one projection reads its
+    kernel's float result directly in the compiled scan. Progress: populations done, from 0."""
     advance("simulate (bit-accurate)", 0, len(net.populations))
-    for pop in net.populations:
-        batch = state.v[pop.name].shape[0]
-        ready = np.zeros((steps, batch, pop.size), np.int64)
-        loops, first = [], True
-        for pr in net.projections_into(pop.name):
-            delayed = pr.recurrent or fmt.synapse_delay > 0
-            if pr.pre == pop.name:
-                loops.append(pr)
-                continue
-            src = _source(pr.pre, xs, state)
-            into = ready[1:] if delayed else ready
-            if not into.shape[0]:
-                continue
-            if first and not delayed:
-                ready = into = _apply(kern[pr.name], src)
-            else:
-                into += _apply(kern[pr.name], src[: into.shape[0]])
-            first = False
-            if pr.bias is not None:
-                into += pr.bias
+    for k, pop in enumerate(net.populations):
+        loops = [pr for pr in net.projections_into(pop.name) if pr.pre == pop.name]
+        single = _single_feed(net, pop)
         if jit.AVAILABLE and not loops and _compiled_fits(pop):
-            _scan_compiled(pop, ready, state, fmt, net.decay_bits)
+            if single is not None:
+                delay = int(single.recurrent or fmt.synapse_delay > 0)
+                src = _source(single.pre, xs, state)
+                drive = _apply_raw(kern[single.name], src, delay)
+                _scan_compiled(pop, drive, state, fmt, net.decay_bits, single.bias, delay)
+            else:
+                drive = _summed_drive(pop, net, xs, state, fmt, kern, steps)
+                _scan_compiled(pop, drive, state, fmt, net.decay_bits)
         else:
-            _scan(pop, ready, loops, kern, state, fmt, net.decay_bits)
-        advance("simulate (bit-accurate)", 1 + net.populations.index(pop), len(net.populations))
+            drive = _summed_drive(pop, net, xs, state, fmt, kern, steps)
+            _scan(pop, drive, loops, kern, state, fmt, net.decay_bits)
+        advance("simulate (bit-accurate)", 1 + k, len(net.populations))
 
 
 def _run_stepwise(
@@ -643,17 +793,30 @@ def _run_stepwise(
             _step(pop, t, _finish_drive(drive, fmt), state, fmt, net.decay_bits)
 
 
-def _synops(net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: NumberFormat) -> dict:
-    """Synaptic operations per receiving population: each sent value times its fan-out."""
-    out = dict.fromkeys((p.name for p in net.populations), 0)
+def _synops(
+    net: IntNetwork,
+    xs: dict[str, np.ndarray],
+    state: _State,
+    fmt: NumberFormat,
+    totals: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> dict:
+    """Synaptic operations per receiving population: each sent value times its fan-out;
+    `totals`: per source, what each neuron sent over all steps and in the last (from
+    `jit.scatter`), where counted already."""
+    out: dict[str, int] = dict.fromkeys((p.name for p in net.populations), 0)
     for pr in net.projections:
-        src = _source(pr.pre, xs, state)
-        if pr.pre not in xs and _graded(net.population(pr.pre)):
-            src = src > 0  # one synaptic event per message, whatever its payload
-        if pr.recurrent or fmt.synapse_delay > 0:
-            src = src[:-1]
-        fanout = np.diff(pr.weight.tocsc().indptr)
-        out[pr.post] += int(src.reshape(-1, fanout.size).sum(axis=0, dtype=np.int64) @ fanout)
+        # a delayed projection's last step lands after the run
+        last = -1 if pr.recurrent or fmt.synapse_delay > 0 else None
+        fanout = _fanout(pr)
+        if pr.pre in totals:
+            total, in_last = totals[pr.pre]
+            per_source = total if last is None else total - in_last
+        else:
+            src = _source(pr.pre, xs, state)
+            if pr.pre not in xs and _graded(net.population(pr.pre)):
+                src = src > 0  # one synaptic event per message, whatever its payload
+            per_source = src[:last].reshape(-1, fanout.size).sum(axis=0, dtype=np.int64)
+        out[pr.post] += int(per_source @ fanout)
     return out
 
 
@@ -675,20 +838,34 @@ def _counter(net: IntNetwork, mapping: Mapping, steps: int) -> _Counter:
 def _count(
     net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: NumberFormat, c: _Counter
 ) -> None:
+    """Every event of a finished run into the counter: compiled (`jit.scatter`: one pass over
+    each source's series through its routing table) where numba is installed, else by the
+    per-step batch sums and table products."""
+    compiled = jit.AVAILABLE
+    totals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, arr in xs.items():
-        c.source(name, arr.sum(axis=1))
-    synops = _synops(net, xs, state, fmt)
+        if compiled:
+            totals[name] = c.scatter(name, arr, ones=False)
+        else:
+            c.source(name, arr.sum(axis=1))
     for pop in net.populations:
         batch = state.v[pop.name].shape[0]
-        # a graded spike is one event (and one message), whatever its payload
+        if pop.name in state.act_core:
+            c.active_per_core(pop, state.act_core[pop.name], batch)
+        else:
+            c.population(pop, None, state.active(pop.name), batch)
+        if not pop.spiking:
+            continue
         series = state.series[pop.name]
-        spikes = None
-        if pop.spiking:
-            spikes = (series > 0 if _graded(pop) else series).sum(axis=1, dtype=np.int64)
-        c.population(pop, spikes, state.active(pop.name), batch)
+        if compiled:  # a graded spike is one event (and one message), whatever its payload
+            totals[pop.name] = c.scatter(pop.name, series, ones=_graded(pop))
+            continue
+        spikes = (series > 0 if _graded(pop) else series).sum(axis=1, dtype=np.int64)
+        c.spikes(pop, spikes)
+        c.source(pop.name, spikes)
+    synops = _synops(net, xs, state, fmt, totals)
+    for pop in net.populations:
         c.per_layer[pop.name][EventKind.SYNOPS] += synops[pop.name]
-        if spikes is not None:
-            c.source(pop.name, spikes)
 
 
 def _outputs(net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: NumberFormat) -> dict:
@@ -722,9 +899,13 @@ def run(
     int64 otherwise (or everywhere with `exact_integers`); the results are the same integers.
     """
     fmt = semantics or Semantics()
-    xs = integer_inputs(net, x)
+    xs = _checked_inputs(net, x)
     steps, batch = next(iter(xs.values())).shape[:2]
     state = _State.of(net, steps, batch, record, count=mapping is not None)
+    counter = None
+    if mapping is not None:
+        counter = _counter(net, mapping, steps)
+        state.cores, state.n_cores = counter.where, counter.n_cores
     kern = _kernels(net, xs, fmt, exact_integers)
     if _layerwise(net):
         _run_layerwise(net, xs, state, fmt, kern, steps)
@@ -732,8 +913,7 @@ def run(
         _run_stepwise(net, xs, state, fmt, kern, steps)
         advance("simulate (bit-accurate)", steps, steps)
     counts = None
-    if mapping is not None:
-        counter = _counter(net, mapping, steps)
+    if counter is not None:
         _count(net, xs, state, fmt, counter)
         counts = counter.counts(batch)
     return RunResult(

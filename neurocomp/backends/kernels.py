@@ -14,7 +14,10 @@ Three kernels compute S W^T for a block of source rows S (time steps x batch, pr
 - ``events_dense``: event-driven, the non-zero entries of S times the rows of the dense W^T;
 - ``events_sparse``: event-driven, the non-zero entries of S times the rows of CSR W^T (the
   work is the synapses of the sources that sent something);
-- ``gather``: the same in one compiled pass (numba, where installed: `jit.gather`).
+- ``gather``: the same in one compiled pass (numba, where installed: `jit.gather`);
+- ``sparse_rows``: every synapse once for all rows at a time, W (CSC, the transpose of the
+  stored W^T, no copy) times S^T: each synapse's weight streams once per call, not once per
+  row, so it beats the event kernels once many sources are active in most rows.
 
 The cheapest is chosen per call from its operation count and rates measured once per process
 (`rates`), so the choice follows the spike rate. Every kernel gives the same integers.
@@ -54,6 +57,7 @@ class Rates:
     events_dense: float  # (event x post) multiply-adds per second
     events_sparse: float  # (event x synapse) multiply-adds per second
     gather: float  # the same, compiled (`jit.gather`; 0 without numba)
+    sparse_rows: float  # (synapse x row) multiply-adds per second, W S^T with W sparse
     scan: float  # source entries scanned per second (finding the events)
 
 
@@ -85,6 +89,7 @@ def rates() -> Rates:
         events_dense=events * post / _best(lambda: kernel(s, "events_dense")),
         events_sparse=max(syn, 1) / _best(lambda: kernel(s, "events_sparse")),
         gather=max(syn, 1) / _best(lambda: kernel(s, "gather")) if jit.AVAILABLE else 0.0,
+        sparse_rows=rows * kernel.wt_csr.nnz / _best(lambda: kernel(s, "sparse_rows")),
         scan=rows * pre / t_scan,
     )
 
@@ -145,7 +150,10 @@ class ProjectionKernel:
         scan = rows * self.pre / r.scan
         active_rows = int(np.count_nonzero(s)) if nz.size else 0
         synapses = active_rows * (float(self.fanout[nz].mean()) if nz.size else 0.0)
-        cost = {"events_sparse": scan + synapses / r.events_sparse}
+        cost = {
+            "events_sparse": scan + synapses / r.events_sparse,
+            "sparse_rows": rows * self.wt_csr.nnz / r.sparse_rows,
+        }
         if jit.AVAILABLE and r.gather:
             cost["gather"] = scan + synapses / r.gather
         if self.wt_dense is not None:
@@ -157,21 +165,33 @@ class ProjectionKernel:
 
     def __call__(self, s: np.ndarray, kernel: str | None = None) -> np.ndarray:
         """The integer sums (rows, post) int64 for integer source values s (rows, pre)."""
+        return self.raw(s, kernel).astype(np.int64, copy=False)
+
+    def raw(
+        self, s: np.ndarray, kernel: str | None = None, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The same sums in the kernel's own arithmetic (`dtype`: float32, float64 or int64),
+        each entry an exact integer; written into `out` (rows, post) of that dtype if given."""
         rows = s.shape[0]
+        if out is None:
+            out = np.empty((rows, self.post), self.dtype)
         if rows == 0 or self.wt_csr.nnz == 0:
-            return np.zeros((rows, self.post), np.int64)
+            out[...] = 0
+            return out
         name = kernel or self.choose(s)
         self.used[name] = self.used.get(name, 0) + 1
         if name == "dense":
             assert self.wt_dense is not None
-            out = s.astype(self.dtype, copy=False) @ self.wt_dense
+            np.matmul(s.astype(self.dtype, copy=False), self.wt_dense, out=out)
         elif name == "events_dense":
             assert self.wt_dense is not None
-            out = _events(s, self.dtype) @ self.wt_dense
+            out[...] = _events(s, self.dtype) @ self.wt_dense
         elif name == "gather":
-            out = jit.gather(
-                _events(s, self.dtype), self.wt_csr, np.zeros((rows, self.post), self.dtype)
-            )
+            out[...] = 0
+            jit.gather(_events(s, self.dtype), self.wt_csr, out)
+        elif name == "sparse_rows":  # (post x pre CSC) @ (pre x rows): one pass over W
+            st: np.ndarray = np.ascontiguousarray(s.T, dtype=self.dtype)
+            out[...] = (self.wt_csr.T @ st).T
         else:
-            out = (_events(s, self.dtype) @ self.wt_csr).toarray()
-        return np.asarray(out).astype(np.int64, copy=False)
+            out[...] = (_events(s, self.dtype) @ self.wt_csr).toarray()
+        return out

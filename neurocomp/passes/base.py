@@ -176,6 +176,8 @@ def run_pipeline(
 ) -> PipelineResult:
     """Run passes in order; with `verify`, re-validate the network after each one."""
     ctx = ctx or PassContext()
+    # The network as given: passes that train may distil its outputs into the compressed one.
+    ctx.options.setdefault("teacher", net)
     reports = []
     pipeline = as_passes(passes)
     for i, p in enumerate(pipeline):

@@ -97,8 +97,11 @@ class TrainConfig:
     seed: int = 0
     patience: int = 40  # stop after this many epochs without a better validation score
     arithmetic: Arithmetic = "chip"  # "float" for unquantized networks
-    resample: bool = False  # rate-coded input: redraw the training spikes every epoch
+    resample: bool | str = "auto"  # redraw rate-coded training spikes every epoch ("auto":
+    # where the input looks rate-coded, `rate_coded`)
     select: str = "accuracy"  # the epoch kept: best validation "accuracy" or "loss"
+    distill: float = 0.0  # weight of the teacher's soft targets in the loss (0: labels only)
+    temperature: float = 4.0  # softmax temperature of the distillation term
 
 
 @dataclass
@@ -110,6 +113,8 @@ class TrainLog:
     best_epoch: int
     epochs_run: int
     seconds: float
+    resampled: bool = False
+    distilled: bool = False
     history: list[dict[str, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -119,6 +124,8 @@ class TrainLog:
             "best_epoch": self.best_epoch,
             "epochs_run": self.epochs_run,
             "seconds": round(self.seconds, 2),
+            "resampled": self.resampled,
+            "distilled": self.distilled,
             "history": self.history,
         }
 
@@ -148,7 +155,60 @@ def resampled(x: Inputs, rng: np.random.Generator) -> Inputs:
     return (rng.random(x.shape) < rate).astype(np.uint8)
 
 
-def train_twin(twin: Twin, data: Split, cfg: TrainConfig, task: str = "finetune") -> TrainLog:
+def _loss(torch: Any, scores: Any, target: Any, soft: Any, cfg: TrainConfig) -> Any:
+    """Cross-entropy on the labels, mixed with the teacher's softened scores (Hinton et al.
+    2015: KL divergence at temperature T, scaled by T^2 to keep its gradient's size)."""
+    f = torch.nn.functional
+    loss = f.cross_entropy(scores, target)
+    if soft is None or cfg.distill <= 0:
+        return loss
+    t = cfg.temperature
+    kl = f.kl_div(
+        f.log_softmax(scores / t, dim=1),
+        f.log_softmax(soft / t, dim=1),
+        log_target=True,
+        reduction="batchmean",
+    )
+    return (1 - cfg.distill) * loss + cfg.distill * t * t * kl
+
+
+def rate_coded(x: Inputs, ratio: float = 1.5) -> bool:
+    """Whether spike input looks like independent draws at a rate constant in time (Bernoulli
+    rate coding): binary, and neither (per sample and input) the counts in the two halves of
+    the window nor (per input) the counts over all samples at each step vary more than such
+    draws do (at most `ratio` times the binomial variance). Input with a temporal pattern
+    (events, a ramp, a shared onset) fails the test."""
+    if isinstance(x, Mapping):
+        return all(rate_coded(v, ratio) for v in x.values())
+    x = np.asarray(x)
+    steps = x.shape[0]
+    h = steps // 2
+    if h < 2 or not np.isin(x, (0, 1)).all():
+        return False
+    x = x.reshape(steps, x.shape[1], -1)
+    rate = x.mean(0, dtype=np.float64)  # (sample, input)
+    var = rate * (1 - rate)
+    halves = x[:h].sum(0, dtype=np.float64) - x[h : 2 * h].sum(0, dtype=np.float64)
+    per_step = x.sum(1, dtype=np.float64) - rate.sum(0)  # (step, input) around its mean
+    tests = (
+        (float((halves**2).sum()), 2 * h * float(var.sum())),
+        (float((per_step**2).sum()), steps * float(var.sum())),
+    )
+    return all(expected > 0 and seen <= ratio * expected for seen, expected in tests)
+
+
+def resample_for(cfg: TrainConfig, x: Inputs) -> bool:
+    """The `resample` setting resolved ("auto": `rate_coded(x)`)."""
+    if cfg.resample == "auto":
+        return rate_coded(x)
+    if isinstance(cfg.resample, bool):
+        return cfg.resample
+    raise TrainingError(f"resample = {cfg.resample} (must be true, false or auto)")
+
+
+def train_twin(
+    twin: Twin, data: Split, cfg: TrainConfig, task: str = "finetune", teacher: Twin | None = None
+) -> TrainLog:
     """Adam on the training split; keeps the parameters of the epoch with the best validation
     accuracy (lower validation loss breaks ties), the untrained ones if no epoch beats them."""
     t0 = time.perf_counter()
@@ -162,19 +222,26 @@ def train_twin(twin: Twin, data: Split, cfg: TrainConfig, task: str = "finetune"
         val_before = best[0]
         best_state, history, since = twin.state(), [], 0
         n = len(data.y_train)
+        fresh = resample_for(cfg, data.x_train)
         epoch = 0
         for epoch in range(1, cfg.epochs + 1):
             advance(task, epoch - 1, cfg.epochs)
             order = rng.permutation(n)
-            x_epoch = resampled(data.x_train, rng) if cfg.resample else data.x_train
+            x_epoch = resampled(data.x_train, rng) if fresh else data.x_train
             for start in range(0, n, cfg.batch):
                 idx = np.sort(order[start : start + cfg.batch])
-                scores = twin.scores(_take(x_epoch, idx))
+                xb = _take(x_epoch, idx)
+                scores = twin.scores(xb)
                 target = torch.from_numpy(data.y_train[idx].astype(np.int64))
-                loss = torch.nn.functional.cross_entropy(scores, target)
+                soft = None
+                if teacher is not None and cfg.distill > 0:
+                    with torch.no_grad():
+                        soft = teacher.scores(xb)
+                loss = _loss(torch, scores, target, soft, cfg)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+                twin.constrain()
             sched.step()
             acc, val_loss = evaluate(twin, data.x_val, data.y_val)
             history.append({"epoch": epoch, "val_accuracy": acc, "val_loss": round(val_loss, 4)})
@@ -188,7 +255,9 @@ def train_twin(twin: Twin, data: Split, cfg: TrainConfig, task: str = "finetune"
                     break
         advance(task, cfg.epochs, cfg.epochs)
         twin.load(best_state)
-    return TrainLog(val_before, best[0], best[2], epoch, time.perf_counter() - t0, history)
+    return TrainLog(
+        val_before, best[0], best[2], epoch, time.perf_counter() - t0, fresh, history=history
+    )
 
 
 def arithmetic_for(net: Network, requested: str) -> Arithmetic:
@@ -200,9 +269,23 @@ def arithmetic_for(net: Network, requested: str) -> Arithmetic:
 
 
 def finetune_network(
-    net: Network, data: Split, cfg: TrainConfig, fmt: NumberFormat | None, task: str = "finetune"
+    net: Network,
+    data: Split,
+    cfg: TrainConfig,
+    fmt: NumberFormat | None,
+    task: str = "finetune",
+    teacher: Network | None = None,
 ) -> tuple[Network, TrainLog]:
-    """Fine-tune `net` (its pruning structure and quantization grid kept) and return it."""
+    """Fine-tune `net` (its pruning structure and quantization grid kept) and return it;
+    `teacher` (a network with the same inputs and outputs) gives soft targets."""
     twin = Twin(net, arithmetic_for(net, cfg.arithmetic), fmt)
-    log = train_twin(twin, data, cfg, task)
+    guide = None
+    if teacher is not None and cfg.distill > 0:
+        guide = Twin(teacher, "float")
+        # A teacher no better than the student on held-out data (the pipeline's input already
+        # compressed, say) would pull it down: distil only from a better one.
+        if evaluate(guide, data.x_val, data.y_val)[0] <= evaluate(twin, data.x_val, data.y_val)[0]:
+            guide = None
+    log = train_twin(twin, data, cfg, task, guide)
+    log.distilled = guide is not None
     return twin.to_network(), log

@@ -46,7 +46,10 @@ class _Training:
     seed: int = 0
     patience: int = 40
     arithmetic: Literal["chip", "float"] = "chip"
-    resample: bool = False  # rate-coded input: fresh spikes at the same rates every epoch
+    resample: bool | str = "auto"  # fresh spikes at the same rates every epoch; "auto": where
+    # the calibration input looks rate-coded (`neurocomp.train.loop.rate_coded`)
+    distill: float = 0.5  # weight of the pipeline input's soft targets (knowledge distillation)
+    temperature: float = 4.0
 
     trains: ClassVar[bool] = True
 
@@ -56,6 +59,10 @@ class _Training:
         _check(int(self.batch) >= 1, f"batch = {self.batch} (must be >= 1)")
         _check(0 < float(self.val) < 1, f"val = {self.val} (must be in (0, 1))")
         _check(int(self.patience) >= 1, f"patience = {self.patience} (must be >= 1)")
+        _check(
+            self.resample in (True, False, "auto"),
+            f"resample = {self.resample} (must be true, false or auto)",
+        )
         _check(
             self.arithmetic in ("chip", "float"),
             f"arithmetic = {self.arithmetic} (must be chip or float)",
@@ -69,12 +76,19 @@ class _Training:
             seed=int(self.seed),
             patience=int(self.patience),
             arithmetic=self.arithmetic,
-            resample=bool(self.resample),
+            resample=self.resample,
+            distill=float(self.distill),
+            temperature=float(self.temperature),
         )
 
     def data(self, ctx: PassContext, name: str) -> Split:
         cal = ctx.require_calibration(name, labels=True)
         return split(cal, float(self.val), int(self.seed))
+
+
+def _teacher(ctx: PassContext) -> Network | None:
+    t = ctx.options.get("teacher")
+    return t if isinstance(t, Network) else None
 
 
 def _format(ctx: PassContext) -> NumberFormat | None:
@@ -116,20 +130,71 @@ class Finetune(_Training):
         t0 = time.perf_counter()
         net, folded = ensure_folded(net)
         data = self.data(ctx, self.name)
-        new, log = finetune_network(net, data, self.config(), _format(ctx))
+        new, log = finetune_network(net, data, self.config(), _format(ctx), teacher=_teacher(ctx))
         report = {"folded_first": folded, **log.to_dict()}
         report.update(_common(new, net, data, time.perf_counter() - t0))
         return PassResult(new, report, changed=log.best_epoch > 0)
 
 
+def dead_ends(net: Network) -> dict[str, np.ndarray]:
+    """Per hidden population (not an output, with projections out): the neurons none of whose
+    outgoing synapses survive. What reaches them cannot reach an output."""
+    outputs = set(net.outputs.values())
+    out: dict[str, np.ndarray] = {}
+    for pop in net.populations:
+        leaving = [pr for pr in net.projections if pr.pre == pop.name]
+        if pop.name in outputs or not leaving:
+            continue
+        fanout = np.zeros(pop.size, np.int64)
+        for pr in leaving:
+            w = sparse.csc_matrix(matrix_of(pr).weight)
+            fanout += np.diff(w.indptr)
+        if np.any(fanout == 0):
+            out[pop.name] = fanout == 0
+    return out
+
+
+def _cut_inputs(net: Network, dead: dict[str, np.ndarray]) -> Network:
+    """`net` without the synapses into the `dead` neurons."""
+    projections = []
+    for pr in net.projections:
+        if pr.post not in dead:
+            projections.append(pr)
+            continue
+        m = matrix_of(pr)
+        w = sparse.csr_matrix(m.weight, copy=True)
+        rows = np.repeat(np.arange(w.shape[0]), np.diff(w.indptr))
+        w.data[dead[pr.post][rows]] = 0.0
+        w.eliminate_zeros()
+        projections.append(dataclasses.replace(pr, ops=(dataclasses.replace(m, weight=w),)))
+    return dataclasses.replace(net, projections=tuple(projections))
+
+
 def prune_global(net: Network, sparsity: float, original: int) -> Network:
     """Global magnitude pruning (|w| relative to the post neuron's threshold) until a fraction
-    `sparsity` of `original` synapses is gone; nothing is removed if that is reached already."""
+    `sparsity` of `original` synapses is gone (if that is reached already, only synapses that
+    cannot reach an output are).
+
+    Synapses into a hidden neuron left without outgoing synapses are spent on nothing: they
+    are removed and the budget goes to the next largest synapses, until no such neuron holds
+    any (at 90 % on the digits model, one ranking leaves 61 of 128 hidden neurons so)."""
     keep = int(round((1.0 - sparsity) * original))
-    current = net.synapses
-    if current <= keep or current == 0:
-        return net
-    return prune_to(net, 1.0 - keep / current, None, "global")
+    base = net
+    for _ in range(16):
+        current = base.synapses
+        pruned = base if current <= keep else prune_to(base, 1.0 - keep / current, None, "global")
+        dead = {k: v for k, v in dead_ends(pruned).items() if _fan_in(pruned, k)[v].sum() > 0}
+        if not dead:
+            return pruned
+        base = _cut_inputs(base, dead)
+    return _cut_inputs(pruned, dead_ends(pruned))
+
+
+def _fan_in(net: Network, name: str) -> np.ndarray:
+    total = np.zeros(net.population(name).size, np.int64)
+    for pr in net.projections_into(name):
+        total += np.diff(sparse.csr_matrix(matrix_of(pr).weight).indptr)
+    return total
 
 
 @register
@@ -142,7 +207,7 @@ class PruneGradual(_Training):
     name: ClassVar[str] = "prune_gradual"
     sparsity: float = 0.9
     steps: int = 4
-    epochs: int = 6
+    epochs: int = 12  # float epochs are cheap; 6 left a point of accuracy at 90 %
     max_drop: float | None = None
 
     def __post_init__(self) -> None:
@@ -167,7 +232,12 @@ class PruneGradual(_Training):
         for i, s in enumerate(self.schedule(start)):
             advance(self.name, i, int(self.steps))
             cand, log = finetune_network(
-                prune_global(current, s, original), data, self.config(), fmt, f"{self.name} {s:.2f}"
+                prune_global(current, s, original),
+                data,
+                self.config(),
+                fmt,
+                f"{self.name} {s:.2f}",
+                _teacher(ctx),
             )
             step = {"sparsity": round(s, 4), "synapses": cand.synapses, **_brief(log)}
             if self.max_drop is not None and base - log.val_after > float(self.max_drop):
@@ -236,17 +306,23 @@ class PruneLottery(_Training):
         original = net.synapses
         rewind_to = net
         if int(self.rewind):
-            rewind_to, _ = finetune_network(net, data, self.config(int(self.rewind)), fmt)
+            rewind_to, _ = finetune_network(
+                net, data, self.config(int(self.rewind)), fmt, teacher=_teacher(ctx)
+            )
         start = 0.0
         keep_per_round = (1 - float(self.sparsity)) ** (1 / int(self.rounds))
         current, path = rewind_to, []
         for r in range(1, int(self.rounds) + 1):
             advance(self.name, r - 1, int(self.rounds))
-            trained, log = finetune_network(current, data, self.config(), fmt, f"{self.name} {r}")
+            trained, log = finetune_network(
+                current, data, self.config(), fmt, f"{self.name} {r}", _teacher(ctx)
+            )
             s = 1 - (1 - start) * keep_per_round**r
             current = _rewound(rewind_to, prune_global(trained, s, original))
             path.append({"round": r, "sparsity": round(s, 4), "trained": _brief(log)})
-        ticket, log = finetune_network(current, data, self.config(), fmt, f"{self.name} ticket")
+        ticket, log = finetune_network(
+            current, data, self.config(), fmt, f"{self.name} ticket", _teacher(ctx)
+        )
         advance(self.name, int(self.rounds), int(self.rounds))
         report = {
             "folded_first": folded,
@@ -367,7 +443,9 @@ class ClusterNeurons(_Training):
         for name in hidden:
             current, removed[name] = cluster_population(current, name, float(self.keep), self.seed)
         merged = val_accuracy(current, data, ctx, self.arithmetic)
-        tuned, log = finetune_network(current, data, self.config(), _format(ctx), self.name)
+        tuned, log = finetune_network(
+            current, data, self.config(), _format(ctx), self.name, _teacher(ctx)
+        )
         report = {
             "folded_first": folded,
             "neurons_removed": removed,

@@ -208,6 +208,20 @@ class Twin:
             w = q if self.arithmetic == "chip" else q * s
         return w * layer.mask if layer.dense else w
 
+    def constrain(self) -> None:
+        """Clip latent weights to half a step beyond the largest integer weight: beyond that
+        the straight-through clip lets them drift where the forward pass no longer follows."""
+        with self.torch.no_grad():
+            for pr in self.net.projections:
+                quant = self.net.population(pr.post).quant
+                if quant is None:
+                    continue
+                layer = self.layers[pr.name]
+                s = self._t(quant.scale.reshape(-1))
+                s = s[:, None] if layer.dense else s[layer.rows]
+                lim = (2.0 ** (quant.weight_bits - 1) - 0.5) * s
+                layer.weight.copy_(self.torch.maximum(self.torch.minimum(layer.weight, lim), -lim))
+
     def _overflow(self, x: Any, mode: str) -> Any:
         bits = self.fmt.state_bits
         m = 2.0 ** (bits - 1)

@@ -16,7 +16,9 @@ from neurocomp.backends.kernels import EXACT_LIMIT, ProjectionKernel, sum_bound
 from neurocomp.ir.integer import IntNetwork, IntPopulation, IntProjection
 from neurocomp.mapping import map_network
 
-KERNELS = ("dense", "events_dense", "events_sparse") + (("gather",) if jit.AVAILABLE else ())
+KERNELS = ("dense", "events_dense", "events_sparse", "sparse_rows") + (
+    ("gather",) if jit.AVAILABLE else ()
+)
 
 
 def _weights(rng: np.random.Generator, post: int, pre: int, row_abs: int) -> np.ndarray:
@@ -147,7 +149,11 @@ def programs(draw):
     sem = Semantics(
         state_bits=draw(st.sampled_from([24, 62])),
         overflow=draw(st.sampled_from(["saturate", "wrap"])),
+        current_overflow=draw(st.sampled_from(["saturate", "wrap"])),
+        decay_rounding=draw(st.sampled_from(["toward_zero", "floor"])),
         synapse_delay=draw(st.sampled_from([0, 1])),
+        weight_shift=draw(st.sampled_from([0, 6])),
+        activation_bits=draw(st.sampled_from([0, 16])),
     )
     return net, x, sem
 
@@ -269,3 +275,37 @@ def test_compiled_scan_equals_the_numpy_scan(case):
         np.testing.assert_array_equal(compiled.v[name], plain.v[name])
     for name in plain.spikes:
         np.testing.assert_array_equal(compiled.spikes[name], plain.spikes[name])
+
+
+def _small_cores(neurons: int):
+    """The reference chip with `neurons` per core, so that small programs span cores and
+    tiles (messages, hops)."""
+    from neurocomp.program.folder import _toml_shape
+    from neurocomp.target import load_target, spec_from_dict
+
+    raw = _toml_shape(load_target("reference").to_dict())
+    raw["core"]["neurons"] = neurons
+    return spec_from_dict(raw, f"reference with {neurons} neurons per core")
+
+
+@pytest.mark.skipif(not jit.AVAILABLE, reason="compiled counting needs numba")
+@settings(max_examples=40, deadline=None)
+@given(programs(), st.sampled_from([2, 3, 1024]))
+def test_compiled_event_counting_equals_the_numpy_counting(case, per_core):
+    """Counting fused into the compiled scan and `jit.scatter` (where numba is installed)
+    gives every event count of the numpy path, per step and core and per population."""
+    net, x, sem = case
+    spec = _small_cores(per_core)
+    mapping = map_network(net, spec)
+    was = jit.AVAILABLE
+    try:
+        jit.AVAILABLE = False
+        plain = run(net, x, sem, mapping=mapping).counts
+    finally:
+        jit.AVAILABLE = was
+    compiled = run(net, x, sem, mapping=mapping).counts
+    assert plain is not None and compiled is not None
+    for kind in plain.per_core:
+        np.testing.assert_array_equal(compiled.per_core[kind], plain.per_core[kind], kind)
+    assert compiled.per_layer == plain.per_layer
+    assert compiled.input_spikes == plain.input_spikes

@@ -135,3 +135,110 @@ def test_cluster_neurons_halves_the_hidden_layer(digits):
     assert report["neurons_removed"] == {"lif1": 64}
     assert report["finetune"]["val_accuracy_after"] >= report["val_accuracy_clustered"]
     assert nc.compile(out).simulate(x[:, :20]).shape == (25, 20, 10)
+
+
+def test_training_aware_pruning_beats_post_training(digits):
+    """Gradual pruning with training between steps against one-shot magnitude pruning, both
+    at 90 % with 4-bit weights, on held-out samples in the chip's arithmetic."""
+    net, x, y, x_test, y_test = digits
+    post = nc.transform(net, "prune{sparsity=0.9},quantize{weight_bits=4}", calibration=x)
+    aware = nc.transform(
+        net,
+        "prune_gradual{sparsity=0.9,steps=2,epochs=3},quantize{weight_bits=4}",
+        calibration=x,
+        labels=y,
+    )
+    assert aware.network.synapses <= post.network.synapses + 30  # about the same budget
+    acc_post = evaluate(Twin(post.network, "chip"), x_test, y_test)[0]
+    acc_aware = evaluate(Twin(aware.network, "chip"), x_test, y_test)[0]
+    print(acc_post, acc_aware)
+    assert acc_aware > acc_post + 0.3
+
+
+def test_global_pruning_spends_no_synapse_on_a_dead_end(digits):
+    from neurocomp.passes.fold import ensure_folded
+    from neurocomp.train.passes import dead_ends, prune_global
+
+    net = ensure_folded(digits[0])[0]
+    one_shot = nc.transform(net, "prune{sparsity=0.9}").network
+    assert dead_ends(one_shot)["lif1"].sum() > 30  # one ranking strands many hidden neurons
+    pruned = prune_global(net, 0.9, net.synapses)
+    assert pruned.synapses == round(0.1 * net.synapses)
+    fan_in = sum(
+        np.diff(matrix_of(pr).weight.tocsr().indptr) for pr in pruned.projections_into("lif1")
+    )
+    stranded = dead_ends(pruned).get("lif1", np.zeros(128, bool))
+    assert not np.any(fan_in[stranded])  # a neuron without outputs keeps no inputs
+    assert stranded.sum() < dead_ends(one_shot)["lif1"].sum()
+
+
+def test_finetune_clips_latent_weights_to_the_grid(digits):
+    net, x, y, _, _ = digits
+    q = nc.transform(net, "quantize{weight_bits=2}", calibration=x).network
+    twin = Twin(q, "chip")
+    from neurocomp.train.loop import Split, TrainConfig, train_twin
+
+    data = Split(x[:, :200], y[:200], x[:, 200:], y[200:])
+    train_twin(twin, data, TrainConfig(epochs=2, lr=0.05))
+    for pr in q.projections:
+        s = q.population(pr.post).quant.scale.reshape(-1)[:, None]
+        latent = twin.layers[pr.name].weight.detach().numpy()
+        assert np.all(np.abs(latent) <= 1.5 * s + 1e-12)  # qmax 1, plus half a step
+
+
+def test_resample_auto_follows_the_input(digits):
+    from neurocomp.train.loop import rate_coded
+
+    net, x, y, _, _ = digits
+    assert rate_coded(x)
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0, 1, 25)[:, None, None] * np.ones((25, 40, 64))
+    assert not rate_coded((rng.random(ramp.shape) < ramp).astype(np.uint8))
+    onset = np.zeros((25, 40, 64), np.uint8)
+    onset[3] = 1
+    assert not rate_coded(onset)
+    assert not rate_coded(rng.random((25, 40, 64)))  # not spikes
+    q = nc.transform(net, "quantize{weight_bits=8}", calibration=x).network
+    for option, expected in (("", True), (",resample=false", False)):
+        r = nc.transform(q, f"finetune{{epochs=1{option}}}", calibration=x, labels=y)
+        assert r.reports[0]["resampled"] is expected
+    with pytest.raises(PassError, match="resample"):
+        make_pass("finetune", resample="sometimes")
+
+
+def test_distillation_term_and_teacher(digits):
+    import torch
+
+    from neurocomp.train.loop import TrainConfig, _loss
+
+    scores = torch.tensor([[2.0, 0.0, 1.0]])
+    target = torch.tensor([0])
+    plain = _loss(torch, scores, target, None, TrainConfig())
+    assert float(plain) == pytest.approx(float(torch.nn.functional.cross_entropy(scores, target)))
+    same = _loss(torch, scores, target, scores.detach(), TrainConfig(distill=1.0))
+    assert float(same) == pytest.approx(0.0, abs=1e-12)  # a student equal to its teacher
+    other = _loss(torch, scores, target, torch.tensor([[0.0, 3.0, 0.0]]), TrainConfig(distill=1.0))
+    assert float(other) > 0.1
+    net, x, y, _, _ = digits
+    # The pipeline's input network is the teacher: distilling changes what training does.
+    runs = [
+        nc.transform(
+            net,
+            f"prune{{sparsity=0.9}},finetune{{epochs=1,distill={a},arithmetic=float}}",
+            calibration=x[:, :128],
+            labels=y[:128],
+        ).network
+        for a in (0.0, 0.9)
+    ]
+    w0, w1 = (matrix_of(r.projections_into("lif1")[0]).weight for r in runs)
+    assert abs(w0 - w1).max() > 1e-6
+    assert make_pass("finetune").distill == 0.5  # on by default
+    # A teacher no better than the student on the validation split is not used: here the
+    # pipeline's input is the pruned network itself.
+    pruned = nc.transform(net, "prune{sparsity=0.9}").network
+    r = nc.transform(pruned, "finetune{epochs=1,arithmetic=float}", calibration=x, labels=y)
+    assert r.reports[0]["distilled"] is False
+    r = nc.transform(
+        net, "prune{sparsity=0.9},finetune{epochs=1,arithmetic=float}", calibration=x, labels=y
+    )
+    assert r.reports[1]["distilled"] is True
