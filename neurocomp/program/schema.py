@@ -138,6 +138,9 @@ class CompileSummary(_Record):
     # Steps each output lags the float network on this target (its synapse delay per
     # feed-forward layer); None where routes of different lengths meet.
     output_lag_steps: dict[str, Count | None] = Field(default_factory=dict)
+    # No packing of the blocks this mapping's split made fits fewer cores (an LP/MILP bound
+    # over them; `cores_lower_bound` holds for every split).
+    cores_lower_bound_packing: Count | None = None
 
     def __getitem__(self, key: str) -> Any:
         if key not in type(self).model_fields:
