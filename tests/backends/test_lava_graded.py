@@ -25,6 +25,7 @@ from neurocomp.target import load_target
 
 from conftest import zoo_file
 from graphs import chain
+from lava_agree import engines_agree
 
 pytestmark = pytest.mark.skipif(not lava_available(), reason="lava-nc is not installed")
 
@@ -63,16 +64,6 @@ def _net(max_spikes: int | None, inclusive: bool, reset: str, recurrent: bool = 
     )
 
 
-def _agree(prog, x) -> dict[str, np.ndarray]:
-    ours = prog.outputs(x, "reference", record=True)
-    lava = prog.outputs(x, "lava", record=True)
-    assert set(ours.spikes) == set(lava.spikes)
-    for name in ours.spikes:
-        np.testing.assert_array_equal(ours.spikes[name], lava.spikes[name], err_msg=name)
-        np.testing.assert_array_equal(ours.v[name], lava.v[name], err_msg=name)
-    return ours.spikes
-
-
 X = np.random.default_rng(1).integers(0, 4, (25, 2, 6))  # graded input: 0..3 per step
 
 
@@ -82,7 +73,7 @@ X = np.random.default_rng(1).integers(0, 4, (25, 2, 6))  # graded input: 0..3 pe
 )
 def test_multi_spike_networks_equal_in_lava(max_spikes, inclusive, reset, recurrent) -> None:
     prog = nc.compile(_net(max_spikes, inclusive, reset, recurrent), target="loihi2")
-    spikes = _agree(prog, X)
+    spikes = engines_agree(prog, X).spikes
     assert max(int(s.max()) for s in spikes.values()) > 1  # several spikes in one message
 
 
@@ -104,7 +95,7 @@ def test_graded_processes_carry_the_payload_width() -> None:
 def test_inclusive_threshold_binary_equal_in_lava() -> None:
     """The >= test in NcLIF (Lava's LIF only has >); ties happen at the integer threshold."""
     prog = nc.compile(_net(1, True, "zero"), target="loihi2")
-    assert _agree(prog, (X > 1).astype(np.uint8))["a"].sum() > 0
+    assert engines_agree(prog, (X > 1).astype(np.uint8)).spikes["a"].sum() > 0
 
 
 def test_graded_convolution_runs_as_lava_conv() -> None:
@@ -123,7 +114,7 @@ def test_graded_convolution_runs_as_lava_conv() -> None:
     kinds = [type(p).__name__ for p in LavaNetwork(prog.net, prog.target.format, 2).sparse]
     assert kinds == ["Conv"]
     x = rng.integers(0, 3, (12, 2, *g.nodes["input"].input_type["input"]))
-    assert _agree(prog, x)["if"].max() > 1
+    assert engines_agree(prog, x).spikes["if"].max() > 1
 
 
 def test_graded_inputs_within_the_payload() -> None:
@@ -232,4 +223,4 @@ def graded_cases(draw):
 @given(graded_cases())
 def test_random_multi_spike_networks_equal_in_lava(case) -> None:
     net, x = case
-    _agree(nc.compile(net, target="loihi2"), x)
+    engines_agree(nc.compile(net, target="loihi2"), x)

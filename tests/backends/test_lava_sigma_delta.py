@@ -20,6 +20,8 @@ from neurocomp.ir.network import Network, NeuronParams, Population, Projection
 from neurocomp.ir.ops import Dense
 from neurocomp.target import load_target
 
+from lava_agree import engines_agree
+
 lava = pytest.mark.skipif(not lava_available(), reason="lava-nc is not installed")
 
 
@@ -61,18 +63,6 @@ def _net(seed: int, sizes=(6, 5, 4), units=(1 / 64, 1 / 32), vth=(2.0, 1.0), rea
     )
 
 
-def _agree(prog: nc.Program, x: np.ndarray) -> dict[str, np.ndarray]:
-    ours = prog.outputs(x, "reference", record=True)
-    theirs = prog.outputs(x, "lava", record=True)
-    assert set(ours.spikes) == set(theirs.spikes)
-    for name in ours.spikes:
-        np.testing.assert_array_equal(ours.spikes[name], theirs.spikes[name], err_msg=name)
-        np.testing.assert_array_equal(ours.v[name], theirs.v[name], err_msg=name)
-    for name in ours.outputs:
-        np.testing.assert_array_equal(ours.outputs[name], theirs.outputs[name], err_msg=name)
-    return ours.spikes
-
-
 X = np.random.default_rng(1).integers(0, 20, (10, 2, 6))
 
 
@@ -82,7 +72,7 @@ def test_sigma_delta_networks_equal_lavas_sigma_delta(readout) -> None:
     prog = nc.compile(_net(3, readout=readout), target="loihi2")
     kinds = {type(p).__name__ for p in LavaNetwork(prog.net, prog.target.format, 2).lif.values()}
     assert "SigmaDelta" in kinds  # Lava's own process, not neurocomp's
-    spikes = _agree(prog, X)
+    spikes = engines_agree(prog, X).spikes
     assert (spikes["a"] < 0).any() and (spikes["a"] > 1).any()  # signed, graded payloads
     assert prog.net.population("a").state_exp > 0
 
@@ -108,7 +98,7 @@ def sigma_delta_cases(draw):
 @given(sigma_delta_cases())
 def test_random_sigma_delta_networks_equal_in_lava(case) -> None:
     net, x = case
-    _agree(nc.compile(net, target="loihi2"), x)
+    engines_agree(nc.compile(net, target="loihi2"), x)
 
 
 def test_reference_chip_refuses_sigma_delta_with_needed_and_available() -> None:

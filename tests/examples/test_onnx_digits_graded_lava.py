@@ -13,31 +13,19 @@ from neurocomp.backends.lava_compat import lava_available
 from neurocomp.frontend.onnx_frontend import graded_code, load_onnx
 
 from conftest import EXAMPLES
+from lava_agree import digits_split, engines_agree
 
 pytest.importorskip("onnx")
 pytestmark = pytest.mark.skipif(not lava_available(), reason="lava-nc is not installed")
 
 
 def test_graded_digits_identical_in_lava() -> None:
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    d = load_digits()
-    x = (d.data / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
-    x_train, x_test, _, _ = train_test_split(
-        x, d.target, test_size=397, random_state=0, stratify=d.target
-    )
+    x_train, x_test = digits_split()
     net = load_onnx(
         EXAMPLES / "onnx_digits" / "digits_ann.onnx", calibration=x_train, max_spikes=16
     )
     prog = nc.compile(net, target="loihi2")
     xs = graded_code(x_test[:4], 6, 16)
-    ours = prog.outputs(xs, "reference", record=True)
-    lava = prog.outputs(xs, "lava", record=True)
-    assert set(ours.spikes) == set(lava.spikes)
-    for name in ours.spikes:
-        np.testing.assert_array_equal(ours.spikes[name], lava.spikes[name], err_msg=name)
-        np.testing.assert_array_equal(ours.v[name], lava.v[name], err_msg=name)
-    np.testing.assert_array_equal(ours.outputs["logits"], lava.outputs["logits"])
+    ours = engines_agree(prog, xs)
     assert max(int(s.max()) for s in ours.spikes.values()) > 1  # graded: counts above 1
     assert np.any(ours.outputs["logits"][-1] != 0)  # the readout has received the pipeline

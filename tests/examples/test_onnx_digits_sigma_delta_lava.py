@@ -5,7 +5,6 @@ examples/onnx_digits/sigma_delta_steps.py --lava does the same from the command 
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import neurocomp as nc
@@ -13,31 +12,18 @@ from neurocomp.backends.lava_compat import lava_available
 from neurocomp.frontend.onnx_frontend import load_onnx, sigma_delta_code
 
 from conftest import EXAMPLES
+from lava_agree import digits_split, engines_agree
 
 pytest.importorskip("onnx")
 pytestmark = pytest.mark.skipif(not lava_available(), reason="lava-nc is not installed")
 
 
 def test_sigma_delta_digits_identical_in_lava() -> None:
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    d = load_digits()
-    x = (d.data / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
-    x_train, x_test, _, _ = train_test_split(
-        x, d.target, test_size=397, random_state=0, stratify=d.target
-    )
+    x_train, x_test = digits_split()
     net = load_onnx(
         EXAMPLES / "onnx_digits" / "digits_ann.onnx", calibration=x_train, neurons="sigma_delta"
     )
     prog = nc.compile(net, target="loihi2")
     xs = sigma_delta_code(x_test[:4], 6)
-    ours = prog.outputs(xs, "reference", record=True)
-    lava = prog.outputs(xs, "lava", record=True)
-    assert set(ours.spikes) == set(lava.spikes)
-    for name in ours.spikes:
-        np.testing.assert_array_equal(ours.spikes[name], lava.spikes[name], err_msg=name)
-        np.testing.assert_array_equal(ours.v[name], lava.v[name], err_msg=name)
-    for name in ours.outputs:
-        np.testing.assert_array_equal(ours.outputs[name], lava.outputs[name], err_msg=name)
+    ours = engines_agree(prog, xs)
     assert any((s < 0).any() for s in ours.spikes.values())  # signed payloads: some fell
