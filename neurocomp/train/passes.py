@@ -22,7 +22,7 @@ from ..ir.network import Network
 from ..ir.ops import Matrix
 from ..passes.base import PassContext, PassResult, register
 from ..passes.fold import ensure_folded, matrix_of
-from ..passes.prune import prune_to
+from ..passes.prune import prune_global
 from ..passes.structured import reshape_neurons
 from ..progress import advance
 from ..target.spec import NumberFormat
@@ -134,67 +134,6 @@ class Finetune(_Training):
         report = {"folded_first": folded, **log.to_dict()}
         report.update(_common(new, net, data, time.perf_counter() - t0))
         return PassResult(new, report, changed=log.best_epoch > 0)
-
-
-def dead_ends(net: Network) -> dict[str, np.ndarray]:
-    """Per hidden population (not an output, with projections out): the neurons none of whose
-    outgoing synapses survive. What reaches them cannot reach an output."""
-    outputs = set(net.outputs.values())
-    out: dict[str, np.ndarray] = {}
-    for pop in net.populations:
-        leaving = [pr for pr in net.projections if pr.pre == pop.name]
-        if pop.name in outputs or not leaving:
-            continue
-        fanout = np.zeros(pop.size, np.int64)
-        for pr in leaving:
-            w = sparse.csc_matrix(matrix_of(pr).weight)
-            fanout += np.diff(w.indptr)
-        if np.any(fanout == 0):
-            out[pop.name] = fanout == 0
-    return out
-
-
-def _cut_inputs(net: Network, dead: dict[str, np.ndarray]) -> Network:
-    """`net` without the synapses into the `dead` neurons."""
-    projections = []
-    for pr in net.projections:
-        if pr.post not in dead:
-            projections.append(pr)
-            continue
-        m = matrix_of(pr)
-        w = sparse.csr_matrix(m.weight, copy=True)
-        rows = np.repeat(np.arange(w.shape[0]), np.diff(w.indptr))
-        w.data[dead[pr.post][rows]] = 0.0
-        w.eliminate_zeros()
-        projections.append(dataclasses.replace(pr, ops=(dataclasses.replace(m, weight=w),)))
-    return dataclasses.replace(net, projections=tuple(projections))
-
-
-def prune_global(net: Network, sparsity: float, original: int) -> Network:
-    """Global magnitude pruning (|w| relative to the post neuron's threshold) until a fraction
-    `sparsity` of `original` synapses is gone (if that is reached already, only synapses that
-    cannot reach an output are).
-
-    Synapses into a hidden neuron left without outgoing synapses are spent on nothing: they
-    are removed and the budget goes to the next largest synapses, until no such neuron holds
-    any (at 90 % on the digits model, one ranking leaves 61 of 128 hidden neurons so)."""
-    keep = int(round((1.0 - sparsity) * original))
-    base = net
-    for _ in range(16):
-        current = base.synapses
-        pruned = base if current <= keep else prune_to(base, 1.0 - keep / current, None, "global")
-        dead = {k: v for k, v in dead_ends(pruned).items() if _fan_in(pruned, k)[v].sum() > 0}
-        if not dead:
-            return pruned
-        base = _cut_inputs(base, dead)
-    return _cut_inputs(pruned, dead_ends(pruned))
-
-
-def _fan_in(net: Network, name: str) -> np.ndarray:
-    total = np.zeros(net.population(name).size, np.int64)
-    for pr in net.projections_into(name):
-        total += np.diff(sparse.csr_matrix(matrix_of(pr).weight).indptr)
-    return total
 
 
 @register
