@@ -66,6 +66,7 @@ def target_pipeline(passes: str | Sequence[Pass] | None, spec: TargetSpec) -> li
             )
             seen = True
         out.append(p)
+    out = _training.gradual_before_training(out)
     if not seen:
         # Before the first pass that trains, so that training sees the chip's arithmetic.
         first = next((i for i, p in enumerate(out) if getattr(p, "trains", False)), len(out))
