@@ -197,8 +197,8 @@ def gradual_before_training(passes: list[Any]) -> list[Any]:
 
     Fine-tuning keeps a mask, and a mask cut in one shot from the dense weights is a poor one:
     on the digits model at 90 % with 4-bit weights, one-shot pruning then `finetune` (40 to 80
-    epochs, learning rates 2e-3 to 1e-2, seeds 0-2) ended 1.5 to 4 points below float on the
-    test set, the gradual mask 0 to 1 point below (docs/benchmarks.md section 5)."""
+    epochs, learning rates 2e-3 to 1e-2, seeds 0-2) ended 1.0 to 4.3 points below float on
+    the test set, the gradual mask 0 to 1 point below (docs/benchmarks.md section 5)."""
     from ..passes.prune import Prune
 
     out = list(passes)
