@@ -380,7 +380,9 @@ def transform(
 
     passes: "quantize{weight_bits=8},prune{sparsity=0.5}" or a list of pass objects.
     calibration: sample input (T, batch, *input_shape) for passes that look at activity;
-    labels: its classes, for the pruning accuracy guard. Returns the new network (`.network`)
+    labels: its classes, for the pruning accuracy guard and the passes that train. A one-shot
+    `prune{sparsity=s}` before a pass that trains runs as `prune_gradual{sparsity=s}`
+    (docs/passes.md, prune). Returns the new network (`.network`)
     and one report per pass (`.reports`); `net` itself is not modified.
     """
     _net_arg("transform", net)

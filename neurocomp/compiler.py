@@ -45,7 +45,9 @@ def _overflow(mode: str) -> Literal["saturate", "wrap"]:
 
 
 def target_pipeline(passes: str | Sequence[Pass] | None, spec: TargetSpec) -> list[Pass]:
-    """The user's passes, with quantization set to (and checked against) the target's format."""
+    """The user's passes, with quantization set to (and checked against) the target's format,
+    the target's quantize before the first pass that trains if none is given, and a one-shot
+    prune before a pass that trains run gradually (`gradual_before_training`)."""
     fmt = spec.format
     out: list[Pass] = []
     seen = False
