@@ -40,6 +40,7 @@ _EXPORTS = {
     "OutputError": ".files",
     "rate_code": ".frontend.onnx_frontend",
     "graded_code": ".frontend.onnx_frontend",
+    "sigma_delta_code": ".frontend.onnx_frontend",
     "Network": ".ir",
     "Population": ".ir",
     "Projection": ".ir",
@@ -75,6 +76,7 @@ __all__ = [
     "compile",
     "from_torch",
     "graded_code",
+    "sigma_delta_code",
     "load",
     "load_program",
     "rate_code",
@@ -110,7 +112,7 @@ if TYPE_CHECKING:
     )
     from .explore import SweepResult, sweep
     from .files import OutputError
-    from .frontend.onnx_frontend import graded_code, rate_code
+    from .frontend.onnx_frontend import graded_code, rate_code, sigma_delta_code
     from .ir import Network, Population, Projection
     from .passes import PassError
     from .program.artifact import Program

@@ -193,6 +193,7 @@ def load(
     *,
     framework: str | None = None,
     max_spikes: Any = _UNSET,
+    neurons: str | None = None,
 ) -> Network:
     """Load a network: a .nir path or `nir.NIRGraph`, or a trained ANN (.onnx path or
     `onnx.ModelProto`) converted to a rate-coded IF network (see docs/onnx.md).
@@ -214,6 +215,8 @@ def load(
         by default the framework's own (Sinabs: None, Rockpool: 65536, others: 1). For ONNX,
         an integer G > 1 converts to graded spikes (multi-spike IF neurons, cap G, input
         `graded_code(x, T, G)`; docs/onnx.md), 1 (the default) to binary rate coding.
+    neurons: ONNX only: "sigma_delta" converts to Loihi 2's sigma-delta neurons (signed graded
+        payloads, input `sigma_delta_code(x, T)`; docs/onnx.md); None or "if": IF neurons.
     """
     check_dt("load", dt)
     _optional("load", "reset", reset, str, '"zero" or "subtract"')
@@ -226,7 +229,11 @@ def load(
                 "<network>", "framework", framework, "NIR files only, not ONNX models"
             )
         graded = {} if max_spikes is _UNSET else {"max_spikes": max_spikes}  # G > 1: graded
+        if neurons is not None:
+            graded["neurons"] = neurons
         return load_onnx(source, calibration=calibration, **graded)
+    if neurons is not None:
+        raise ParameterError("<network>", "neurons", neurons, "ONNX models only, not NIR files")
     return load_nir(source, dt=dt, reset=reset, framework=framework, max_spikes=max_spikes)
 
 

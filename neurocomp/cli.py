@@ -78,6 +78,15 @@ MaxSpikesOpt = Annotated[
         metavar="N|none",
     ),
 ]
+NeuronsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--neurons",
+        help="ONNX: 'sigma-delta' converts to Loihi 2's sigma-delta neurons (signed graded "
+        "payloads, input sigma_delta_code); default: IF neurons.",
+        metavar="if|sigma-delta",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="Print warnings only as errors would: not at all.")
@@ -226,11 +235,13 @@ def _load_model(
     calibration: Path | None,
     framework: str | None = None,
     max_spikes: str | None = None,
+    neurons: str | None = None,
 ) -> Network:
     """Load a .nir file, or convert a .onnx ANN with the rates of its --calibration spikes."""
     _refuse_special_file(model)
+    kind: dict[str, Any] = {} if neurons is None else {"neurons": neurons.replace("-", "_")}
     if model.suffix.lower() != ".onnx":
-        return api.load(model, dt=dt, reset=reset, **_nir_options(framework, max_spikes))
+        return api.load(model, dt=dt, reset=reset, **_nir_options(framework, max_spikes), **kind)
     if calibration is None:
         raise InputError(
             f"{model}: converting an ONNX ANN needs --calibration x.npz (array 'x': rate-coded "
@@ -238,7 +249,7 @@ def _load_model(
         )
     graded = _nir_options(None, max_spikes)  # --max-spikes G > 1: graded conversion
     return api.load(
-        model, dt=dt, reset=reset, calibration=_calibration_array(calibration), **graded
+        model, dt=dt, reset=reset, calibration=_calibration_array(calibration), **graded, **kind
     )
 
 
@@ -285,9 +296,10 @@ def _network(
     calibration: Path | None,
     framework: str | None = None,
     max_spikes: str | None = None,
+    neurons: str | None = None,
 ) -> tuple[Network, list[dict[str, Any]]]:
     """Load a model and run the optional pipeline; returns the network and the pass reports."""
-    net = _load_model(model, dt, reset, calibration, framework, max_spikes)
+    net = _load_model(model, dt, reset, calibration, framework, max_spikes, neurons)
     if not passes:
         return net, []
     cal_x, cal_labels = None, None
@@ -332,6 +344,7 @@ def inspect(
     reset: ResetOpt = None,
     framework: FrameworkOpt = None,
     max_spikes: MaxSpikesOpt = None,
+    neurons: NeuronsOpt = None,
     passes: PassesOpt = None,
     calibration: CalibOpt = None,
     json_out: JsonOpt = False,
@@ -339,7 +352,8 @@ def inspect(
 ) -> None:
     """Show what is in a model: inputs, layers, shapes, neuron and synapse counts, dt used."""
     net, reports = _run(
-        lambda: _network(model, dt, reset, passes, calibration, framework, max_spikes), quiet
+        lambda: _network(model, dt, reset, passes, calibration, framework, max_spikes, neurons),
+        quiet,
     )
     if json_out:
         typer.echo(json.dumps(_jsonable({**describe(net), "passes": reports}), indent=2))
@@ -387,6 +401,7 @@ def simulate(
     reset: ResetOpt = None,
     framework: FrameworkOpt = None,
     max_spikes: MaxSpikesOpt = None,
+    neurons: NeuronsOpt = None,
     passes: PassesOpt = None,
     calibration: CalibOpt = None,
     engine: Annotated[
@@ -411,7 +426,9 @@ def simulate(
             label = f"bit-accurate, {engine} engine, target {prog.target.name}"
             lags = output_lags(prog.net, prog.target.format.synapse_delay)
         else:
-            net, reports = _network(model, dt, reset, passes, calibration, framework, max_spikes)
+            net, reports = _network(
+                model, dt, reset, passes, calibration, framework, max_spikes, neurons
+            )
             xs = _load_inputs(input, net)
             trace = api.simulate(net, xs, record=True)
             outputs, spikes, label = trace.outputs, trace.spikes, "float reference"
@@ -498,6 +515,7 @@ def compile_cmd(
     reset: ResetOpt = None,
     framework: FrameworkOpt = None,
     max_spikes: MaxSpikesOpt = None,
+    neurons: NeuronsOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     fit: Annotated[
@@ -514,7 +532,7 @@ def compile_cmd(
 
     def run() -> tuple[Any, dict[str, Any]]:
         check_output(out, folder=True, owned=PROGRAM_FILES)
-        net = _load_model(model, dt, reset, calibration, framework, max_spikes)
+        net = _load_model(model, dt, reset, calibration, framework, max_spikes, neurons)
         cal_x = cal_labels = None
         if calibration is not None:
             cal_x = _load_inputs(calibration, net)
@@ -557,7 +575,8 @@ def compile_cmd(
     table.add_row(
         "cores used",
         f"{summary['cores_used']} of {summary['cores_available']} "
-        f"(lower bound {summary['cores_lower_bound']})",
+        f"(lower bound {summary['cores_lower_bound']}; packing "
+        f"{summary.get('cores_lower_bound_packing')})",
     )
     table.add_row(
         "synapses kept",
@@ -610,6 +629,7 @@ def check(
     reset: ResetOpt = None,
     framework: FrameworkOpt = None,
     max_spikes: MaxSpikesOpt = None,
+    neurons: NeuronsOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -617,7 +637,7 @@ def check(
     from .compiler import build
 
     def run() -> tuple[Any, list[Any]]:
-        net = _load_model(model, dt, reset, calibration, framework, max_spikes)
+        net = _load_model(model, dt, reset, calibration, framework, max_spikes, neurons)
         cal_x = _load_inputs(calibration, net) if calibration is not None else None
         return build(net, target, passes, cal_x, None, chips)
 

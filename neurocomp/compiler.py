@@ -18,7 +18,7 @@ from .errors import ResourceLimitError, Violation
 from .ir.counts import weight_count
 from .ir.integer import IntNetwork
 from .ir.network import Network
-from .ir.ops import Dense, Matrix
+from .ir.ops import Conv, Dense, Matrix
 from .ir.timing import output_lags
 from .lowering import to_integers
 from .mapping import ChipMapping, map_network
@@ -104,6 +104,7 @@ def _summary(
         cores_used=mapping.cores_used,
         cores_available=spec.cores_available,
         cores_lower_bound=mapping.lower_bound["cores"],
+        cores_lower_bound_packing=mapping.lower_bound.get("packing"),
         neurons=intnet.neurons,
         synapses=intnet.synapses,
         synapses_input=folded_synapses(net),
@@ -133,6 +134,8 @@ def folded_synapses(net: Network) -> int:
             total += pr.ops[0].synapses(shape)
         elif len(pr.ops) == 1 and isinstance(pr.ops[0], Matrix):
             total += int(pr.ops[0].weight.nnz)
+        elif len(pr.ops) == 1 and isinstance(pr.ops[0], Conv):
+            total += pr.ops[0].nonzeros(shape)
         else:
             total += int(compose(pr.ops, shape, pr.name).weight.nnz)
     return total

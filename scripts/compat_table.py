@@ -66,6 +66,7 @@ LIMITS = """
 | Rockpool | `noise_std != 0` | refused by `from_torch` (NIR has no noise) | `test_rockpool_refusals` |
 | Spyx | `ResonateFire`, quantized layers | Spyx's exporter refuses them | - |
 | any | multi-spike, `>=` threshold or spike-first neurons on a chip | multi-spike: graded spikes where the target declares `spike_payload_bits` (needed vs available otherwise), on `loihi2` through Lava too (graded `NcLIF`); `>=`: every chip, Lava included; spike-first refused. See [Targets](targets.md) | `tests/backends/test_departures.py`, `tests/backends/test_lava_graded.py` |
+| ONNX | sigma-delta conversion (`neurons="sigma_delta"`) | Loihi 2's sigma-delta neurons with signed payloads where the target lists `SigmaDelta` and declares `spike_payload_bits` (needed vs available otherwise); on `loihi2` through Lava's own `SigmaDelta`. See [ONNX](onnx.md) | `tests/frontend/test_onnx_sigma_delta.py`, `tests/backends/test_lava_sigma_delta.py` |
 
 snnTorch and Norse: exact against both frameworks, see `tests/interop/test_frameworks.py` and
 `tests/frontend/test_torch_frontend.py`.

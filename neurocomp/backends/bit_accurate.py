@@ -32,10 +32,12 @@ from ..errors import InputError, Violation
 from ..ir.graded import spike_counts
 from ..ir.integer import IntNetwork, IntPopulation, IntProjection
 from ..ir.ops import SynapseDelayLine
+from ..ir.sigma_delta import SigmaDeltaState
 from ..mapping import Mapping
 from ..progress import advance
 from ..target.spec import NEURON_MODELS, NumberFormat
 from . import jit
+from . import sigma_delta as sd
 from .base import RunResult
 from .events import COUNTERS, EventCounts, EventKind
 from .kernels import ProjectionKernel
@@ -317,11 +319,12 @@ class _Counter:
 
 def _binary(pop: IntPopulation) -> bool:
     """Whether `pop` sends one-bit spikes (uint8 series); graded ones send int64 counts."""
-    return pop.spiking and pop.max_spikes == 1
+    return pop.spiking and pop.max_spikes == 1 and not sd.is_sigma_delta(pop)
 
 
 def _graded(pop: IntPopulation) -> bool:
-    return pop.spiking and pop.max_spikes != 1
+    """Multi-spike counts or sigma-delta payloads (signed): values in one message."""
+    return pop.spiking and (pop.max_spikes != 1 or sd.is_sigma_delta(pop))
 
 
 @dataclass
@@ -343,6 +346,7 @@ class _State:
     cores: dict[str, np.ndarray] = field(default_factory=dict)
     n_cores: int = 0
     act_core: dict[str, np.ndarray] = field(default_factory=dict)
+    sigma_delta: dict[str, SigmaDeltaState] = field(default_factory=dict)
 
     @classmethod
     def of(cls, net: IntNetwork, steps: int, batch: int, record: bool, count: bool) -> _State:
@@ -383,6 +387,8 @@ def _payload(net: IntNetwork, name: str, xs: dict[str, np.ndarray], fmt: NumberF
         arr = xs[name]
         return max(abs(int(arr.max())), abs(int(arr.min()))) if arr.size else 0
     pop = net.population(name)
+    if sd.is_sigma_delta(pop):
+        return 1 << (fmt.state_bits - 1)
     if _graded(pop):
         return _largest_count(pop, fmt)
     if pop.spiking:
@@ -436,6 +442,8 @@ def _layerwise(net: IntNetwork) -> bool:
     """Whether every population can run over all steps at once, in order: only itself (a
     recurrent loop) or earlier populations and inputs feed it."""
     index = {p.name: i for i, p in enumerate(net.populations)}
+    if any(sd.is_sigma_delta(p) for p in net.populations):
+        return False  # sigma-delta neurons run step by step (`backends.sigma_delta`)
     if any(pr.delay is not None for pr in net.projections):
         return False  # per-synapse delay lines run step by step
     return all(
@@ -514,6 +522,17 @@ def _step(
         state.drive[pop.name][t] = drive
         if pop.name in state.rec_u:
             state.rec_u[pop.name][t] = uu
+
+
+def _step_sigma_delta(pop: IntPopulation, t: int, drive: np.ndarray, state: _State) -> None:
+    """A sigma-delta population at step t: payloads into the series, activation as its v."""
+    payload, act = sd.step(pop, drive, state.sigma_delta)
+    state.series[pop.name][t] = payload
+    state.v[pop.name] = act
+    if state.rec_v:
+        state.rec_v[pop.name][t] = act
+    if state.drive:
+        state.drive[pop.name][t] = drive
 
 
 def _source(name: str, xs: dict[str, np.ndarray], state: _State) -> np.ndarray:
@@ -790,7 +809,10 @@ def _run_stepwise(
                     drive += kern[pr.name](src)
                 if pr.bias is not None:
                     drive += pr.bias
-            _step(pop, t, _finish_drive(drive, fmt), state, fmt, net.decay_bits)
+            if sd.is_sigma_delta(pop):
+                _step_sigma_delta(pop, t, drive, state)
+            else:
+                _step(pop, t, _finish_drive(drive, fmt), state, fmt, net.decay_bits)
 
 
 def _synops(
@@ -813,8 +835,8 @@ def _synops(
             per_source = total if last is None else total - in_last
         else:
             src = _source(pr.pre, xs, state)
-            if pr.pre not in xs and _graded(net.population(pr.pre)):
-                src = src > 0  # one synaptic event per message, whatever its payload
+            if pr.pre in xs or _graded(net.population(pr.pre)):
+                src = src != 0  # one synaptic event per message, whatever its payload
             per_source = src[:last].reshape(-1, fanout.size).sum(axis=0, dtype=np.int64)
         out[pr.post] += int(per_source @ fanout)
     return out
@@ -845,9 +867,9 @@ def _count(
     totals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, arr in xs.items():
         if compiled:
-            totals[name] = c.scatter(name, arr, ones=False)
+            totals[name] = c.scatter(name, arr, ones=True)  # a message per non-zero value
         else:
-            c.source(name, arr.sum(axis=1))
+            c.source(name, (arr != 0).sum(axis=1, dtype=np.int64))
     for pop in net.populations:
         batch = state.v[pop.name].shape[0]
         if pop.name in state.act_core:
@@ -860,7 +882,7 @@ def _count(
         if compiled:  # a graded spike is one event (and one message), whatever its payload
             totals[pop.name] = c.scatter(pop.name, series, ones=_graded(pop))
             continue
-        spikes = (series > 0 if _graded(pop) else series).sum(axis=1, dtype=np.int64)
+        spikes = (series != 0 if _graded(pop) else series).sum(axis=1, dtype=np.int64)
         c.spikes(pop, spikes)
         c.source(pop.name, spikes)
     synops = _synops(net, xs, state, fmt, totals)
@@ -902,6 +924,7 @@ def run(
     xs = _checked_inputs(net, x)
     steps, batch = next(iter(xs.values())).shape[:2]
     state = _State.of(net, steps, batch, record, count=mapping is not None)
+    exact_integers = exact_integers or any(sd.is_sigma_delta(p) for p in net.populations)
     counter = None
     if mapping is not None:
         counter = _counter(net, mapping, steps)

@@ -77,6 +77,7 @@ def violations(net: IntNetwork, fmt: NumberFormat) -> list[Violation]:
                     "Lava LIF keeps some voltage every step",
                 )
             )
+        out += _sigma_delta_violations(p)
         if _graded(p) and fmt.spike_payload_bits == 0:
             out.append(
                 Violation(
@@ -100,8 +101,42 @@ def violations(net: IntNetwork, fmt: NumberFormat) -> list[Violation]:
     return out
 
 
+def _sigma_delta_violations(p: IntPopulation) -> list[Violation]:
+    """Lava's SigmaDelta takes one vth per process: one per population here."""
+    if p.sigma_delta is None or p.threshold is None or not p.size:
+        return []
+    if np.all(p.threshold == p.threshold[0]):
+        return []
+    return [
+        Violation(
+            p.name,
+            "sigma-delta vth",
+            f"{np.unique(p.threshold).size} values",
+            1,
+            "Lava's SigmaDelta takes one vth per process",
+        )
+    ]
+
+
 def _graded(p: IntPopulation) -> bool:
-    return p.spiking and p.max_spikes != 1
+    """Multi-spike counts or sigma-delta payloads: a value per message."""
+    return p.spiking and (p.max_spikes != 1 or p.sigma_delta is not None)
+
+
+def _sigma_delta_process(p: IntPopulation, batch: int, name: str) -> Any:
+    """Lava's own SigmaDelta (fixed-point model) for a sigma-delta population, the batch side
+    by side: vth, bias and state_exp as neurocomp's integers (the process scales the vth and
+    bias it is given by 2**state_exp; these registers are set to the integers directly)."""
+    from lava.proc.sdn.process import ActivationMode, SigmaDelta
+
+    assert p.threshold is not None
+    mode = ActivationMode.RELU if p.sigma_delta == "relu" else ActivationMode.UNIT
+    proc = SigmaDelta(
+        shape=(p.size * batch,), vth=0, bias=0, act_mode=mode, state_exp=p.state_exp, name=name
+    )
+    proc.vth.init = np.array([int(p.threshold[0])], np.int32)
+    proc.bias.init = np.tile(p.bias, batch).astype(np.int32)
+    return proc
 
 
 def _own(net: IntNetwork, p: IntPopulation, graded: Collection[str]) -> bool:
@@ -134,6 +169,9 @@ def _current_bias(net: IntNetwork, name: str) -> np.ndarray | None:
 
 
 def _groups(p: IntPopulation, widths: LavaWidths) -> list[_Group]:
+    if p.sigma_delta is not None:  # one SigmaDelta process: vth is one value (violations)
+        assert p.threshold is not None
+        return [_Group(p.name, np.arange(p.size), 0, 0, int(p.threshold[0]) if p.size else 0)]
     du = p.du - 1 if p.du is not None else np.full(p.size, widths.decay_max)
     vth = p.threshold if p.threshold is not None else np.full(p.size, widths.vth_max)
     keys = np.stack([du, p.dv, vth], axis=1)
@@ -213,6 +251,9 @@ class LavaNetwork:
         self.groups = {p.name: _groups(p, widths) for p in net.populations}
         self.lif: dict[tuple[str, int], Any] = {}
         for p in net.populations:
+            if p.sigma_delta is not None:
+                self.lif[(p.name, 0)] = _sigma_delta_process(p, batch, f"{p.name}#0")
+                continue
             u_bias = _current_bias(net, p.name)
             own = _own(net, p, graded)
             for k, g in enumerate(self.groups[p.name]):
@@ -330,7 +371,7 @@ class LavaNetwork:
                 lif.s_out.connect(sinks[(name, k)].a_in)
             if not pop.spiking or self.record:
                 monitors[(name, k)] = Monitor()
-                monitors[(name, k)].probe(lif.v, steps)
+                monitors[(name, k)].probe(_state_var(lif, pop), steps)
         anchor = next(iter(self.lif.values()))
         cfg = self.run_cfg or Loihi2SimCfg(select_tag="fixed_pt")
         phases = [warmup, steps - warmup] if 0 < warmup < steps else [steps]
@@ -343,7 +384,9 @@ class LavaNetwork:
             try:
                 spikes = {k: s.data.get().astype(np.int64) for k, s in sinks.items()}
                 volts = {
-                    k: m.get_data()[self.lif[k].name]["v"].astype(np.int64)
+                    k: m.get_data()[self.lif[k].name][
+                        _state_var(self.lif[k], self.net.population(k[0])).name
+                    ].astype(np.int64)
                     for k, m in monitors.items()
                 }
             finally:
@@ -367,6 +410,11 @@ class LavaNetwork:
                     full[:, :, g.index] = data.reshape(steps, self.batch, g.index.size)
                 store[p.name] = full
         return out
+
+
+def _state_var(proc: Any, pop: IntPopulation) -> Any:
+    """The Var recorded as a population's v: LIF's voltage, SigmaDelta's activation."""
+    return proc.act if pop.sigma_delta is not None else proc.v
 
 
 class _Deferred:

@@ -26,6 +26,17 @@ the readout is a non-spiking integrator whose weights are divided by G. The inpu
 input quantised to G levels, the same value every step (`graded_code`). One step then carries
 what G steps of binary rate coding carry, up to the floor of each layer's count.
 
+Sigma-delta mode (`neurons="sigma_delta"`, Loihi 2's sigma-delta neurons, `ir.sigma_delta`):
+each ReLU becomes a sigma-delta population (the dendrite sums incoming deltas, activation
+ReLU(sigma), send threshold one payload unit) that sends the signed change of its activation
+in one message; the readout is a sigma-delta population with the identity activation, whose
+payloads summed over time are the logits. The input is the ANN input quantised to `levels`
+values, carried by the first step only (`sigma_delta_code`; later steps carry no change).
+Biases come once, as the step-0 payload of one constant neuron (`sd_bias`) through synapses:
+sigma keeps them, and they take the weights' precision instead of the neuron bias register's.
+Each layer's payload unit is chosen so that its largest synapse is 128 of its state units
+(Lava's state_exp = 7 on 8-bit weights), its activation is then in units of that.
+
 Every node is converted or refused: unsupported op types are listed by node, all at once.
 """
 
@@ -52,7 +63,7 @@ from ..errors import (
     UnsupportedNodeError,
 )
 from ..ir.network import Network, NeuronParams, Population, Projection
-from ..ir.ops import Conv, Dense, Flatten, Matrix, Op, Pool2d, Scale, Shape
+from ..ir.ops import Conv, Delay, Dense, Flatten, Matrix, Op, Pool2d, Scale, Shape
 from .onnx_checks import check_finite, check_node
 from .shapes import MAX_ELEMENTS
 
@@ -426,11 +437,24 @@ def _constant(node: str, attrs: dict[str, Any]) -> np.ndarray:
     raise ParameterError(node, "value", sorted(attrs), "a Constant needs a numeric value")
 
 
+def sigma_delta_code(x01: Any, steps: int, levels: int = 255) -> np.ndarray:
+    """Sigma-delta input: x01 (batch, *shape) in [0, 1] -> round(x01 * levels) at step 0 and
+    no change after, (steps, batch, *shape) int64, the payloads of
+    `load_onnx(..., neurons="sigma_delta", levels=levels)`."""
+    first = graded_code(x01, 1, levels)
+    if int(steps) < 1:
+        raise InputError(f"sigma_delta_code: steps must be >= 1, got {steps}")
+    out = np.zeros((int(steps), *first.shape[1:]), np.int64)
+    out[0] = first[0]
+    return out
+
+
 def _calibration_input(
-    graph: OnnxGraph, calibration: Any, input_scale: float, levels: int = 1
+    graph: OnnxGraph, calibration: Any, input_scale: float, levels: int = 1, once: bool = False
 ) -> np.ndarray:
     """ANN input (batch, *shape) scaled to [0, 1] from ANN input or spike trains (T, batch, ...)
-    (binary ones, or graded payloads 0..levels: the rate is their mean over levels)."""
+    (binary ones, or graded payloads 0..levels: the rate is their mean over levels; `once`:
+    sigma-delta input, the value is their sum over levels)."""
     dims = ", ".join(map(str, graph.input_shape))
     if calibration is None:
         raise InputError(
@@ -447,8 +471,11 @@ def _calibration_input(
         if x.size and (x.min() < 0 or x.max() > levels):
             raise InputError(
                 f"calibration: spike trains must hold values 0..{levels} "
-                f"(max_spikes = {levels}), range seen: {x.min():g} .. {x.max():g}"
+                f"({'levels' if once else 'max_spikes'} = {levels}), "
+                f"range seen: {x.min():g} .. {x.max():g}"
             )
+        if once:
+            return np.clip(x.sum(axis=0) / levels, 0.0, 1.0)
         return x.mean(axis=0) / levels  # spike trains: the rate is the input in [0, 1]
     if x.ndim != n + 1 or tuple(x.shape[1:]) != graph.input_shape or len(x) == 0:
         raise InputError(f"calibration: expected shape (batch, {dims}) or (T, batch, {dims})")
@@ -564,6 +591,69 @@ def _graded_layers(
     return pops, projs
 
 
+def _peak_weight(ops: tuple[Op, ...], in_shape: Shape) -> float:
+    """The largest |synapse| of a chain of linear operators (its explicit matrix's)."""
+    shape, m = tuple(in_shape), sparse.identity(int(np.prod(in_shape)), format="csr")
+    for op in ops:
+        assert not isinstance(op, Delay)  # ONNX layers have none
+        m = sparse.csr_matrix(op.matrix(shape) @ m)
+        shape = op.out_shape(shape)
+    return float(np.abs(m.data).max()) if m.nnz else 0.0
+
+
+# A layer's payload unit per its largest synapse: on 8-bit weights its state unit is then
+# peak / 127 and the payload unit about 2**6 of those (Lava's state_exp = 6: finer payloads
+# lose less to its >> e than 2**7, and cost no weight bit)
+SD_UNIT_PER_PEAK = 64 / 127
+SD_BIAS_COUNT_BITS = 11
+
+
+def _sd_params(shape: Shape, unit: float, activation: str, bias: float = 0.0) -> NeuronParams:
+    """Sigma-delta neurons sending every change of at least one payload unit (or, with a
+    bias, its value once: vth = the bias, so that its scale, hence its register, stays small)."""
+    zeros = np.zeros(shape)
+    return NeuronParams(
+        zeros, np.ones(shape), np.full(shape, bias), zeros.copy(), np.full(shape, max(unit, bias)),
+        sigma_delta=activation, payload_unit=unit,
+    )  # fmt: skip
+
+
+def _sigma_delta_layers(
+    graph: OnnxGraph, lam: dict[str, float], readout: Readout, levels: int
+) -> tuple[list[Population], list[Projection]]:
+    """Sigma-delta layers (ReLU; the readout's identity), their bias neurons and projections.
+    A layer's state is its activation / lam; a payload from `src` counts unit[src] of it."""
+    pops: list[Population] = []
+    projs: list[Projection] = []
+    unit = {graph.input_name: 1.0 / levels}
+    in_shapes = {graph.input_name: graph.input_shape}
+    for i, layer in enumerate(graph.layers):
+        last = i == len(graph.layers) - 1
+        ops = _times(layer.ops, lam[layer.src] / lam[layer.name] * unit[layer.src])
+        peak = _peak_weight(ops, in_shapes[layer.src]) or 1.0
+        projs.append(Projection(f"{layer.src}->{layer.name}", layer.src, layer.name, ops))
+        if layer.bias is not None and np.any(layer.bias != 0):
+            projs.append(_sd_bias(layer.name, layer.bias / lam[layer.name], peak, pops))
+        unit[layer.name] = peak * SD_UNIT_PER_PEAK
+        in_shapes[layer.name] = layer.shape
+        params = _sd_params(layer.shape, unit[layer.name], "unit" if last else "relu")
+        pops.append(Population(layer.name, layer.shape, "SigmaDelta", params))
+    return pops, projs
+
+
+def _sd_bias(name: str, bias: np.ndarray, peak: float, pops: list[Population]) -> Projection:
+    """A layer's bias: a constant neuron (appended to `pops`) sending one payload N = 2**k at
+    step 0 through synapses bias / N, k the least (>= 0) that keeps them within the layer's
+    largest other synapse `peak` (so they share its 8-bit weight scale), at most
+    2**SD_BIAS_COUNT_BITS (N is the neuron's bias register: 13 signed bits on Loihi 2)."""
+    top = float(np.abs(bias).max())
+    count = 2.0 ** min(max(0, math.ceil(math.log2(top / peak))), SD_BIAS_COUNT_BITS)
+    source = f"{name}.bias"
+    pops.append(Population(source, (1,), "SigmaDelta", _sd_params((1,), 1.0, "unit", count)))
+    m = Matrix(sparse.csr_matrix(bias.reshape(-1, 1) / count), (1,), tuple(bias.shape))
+    return Projection(f"{source}->{name}", source, name, (m,))
+
+
 def load_onnx(
     source: Any,
     calibration: Any = None,
@@ -572,6 +662,8 @@ def load_onnx(
     readout: Readout = "membrane",
     input_scale: float = 1.0,
     max_spikes: int = 1,
+    neurons: Literal["if", "sigma_delta"] = "if",
+    levels: int = 255,
 ) -> Network:
     """Convert a trained ONNX ANN into an IF network for rate-coded input (see module docs).
 
@@ -583,7 +675,25 @@ def load_onnx(
         cap G, each count unit 1/G of the full rate, input `graded_code(x / input_scale, T, G)`
         (calibration spike trains in that coding too). Needs a chip with a spike payload of
         at least G.bit_length() bits.
+    neurons: "if" (the above) or "sigma_delta": sigma-delta neurons carrying each layer's
+        activation change as a signed payload (module docs), input
+        `sigma_delta_code(x / input_scale, T, levels)`; needs a chip with a spike payload
+        (Loihi 2), membrane readout (its logits) and max_spikes = 1.
+    levels: the sigma-delta input's quantisation (payload 0..levels at step 0).
     """
+    if neurons not in ("if", "sigma_delta"):
+        raise ParameterError("<network>", "neurons", neurons, "must be 'if' or 'sigma_delta'")
+    if neurons == "sigma_delta":
+        if max_spikes != 1:
+            raise ParameterError(
+                "<network>", "max_spikes", max_spikes, "sigma-delta neurons take max_spikes = 1"
+            )
+        if readout != "membrane":
+            raise ParameterError(
+                "<network>", "readout", readout, "sigma-delta reads out its logits: 'membrane'"
+            )
+        if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 1:
+            raise ParameterError("<network>", "levels", levels, "must be an integer >= 1")
     if not 0 < percentile <= 100:
         raise ParameterError("<network>", "percentile", percentile, "must be in (0, 100]")
     if readout not in ("membrane", "spikes"):
@@ -594,13 +704,19 @@ def load_onnx(
         raise ParameterError("<network>", "max_spikes", max_spikes, "must be an integer >= 1")
     if max_spikes < 1:
         raise ParameterError("<network>", "max_spikes", max_spikes, "must be an integer >= 1")
-    levels = int(max_spikes)
+    input_levels, levels = int(levels), int(max_spikes)
     graph = parse_onnx(source)
-    x01 = _calibration_input(graph, calibration, float(input_scale), levels)
+    sd = neurons == "sigma_delta"
+    x01 = _calibration_input(
+        graph, calibration, float(input_scale), input_levels if sd else levels, once=sd
+    )
     lam = _activation_scales(graph, graph.forward(x01 * input_scale), percentile, readout)
     lam[graph.input_name] = float(input_scale)
-    build = _binary_layers if levels == 1 else _graded_layers
-    pops, projs = build(graph, lam, readout, levels)
+    if neurons == "sigma_delta":
+        pops, projs = _sigma_delta_layers(graph, lam, readout, int(input_levels))
+    else:
+        build = _binary_layers if levels == 1 else _graded_layers
+        pops, projs = build(graph, lam, readout, levels)
     return Network(
         inputs={graph.input_name: graph.input_shape},
         populations=tuple(pops),
@@ -614,6 +730,11 @@ def load_onnx(
             "percentile": float(percentile),
             "input_scale": float(input_scale),
             **({"spikes": "graded", "max_spikes": levels} if levels > 1 else {}),
+            **(
+                {"neurons": "sigma_delta", "input_levels": int(input_levels)}
+                if neurons == "sigma_delta"
+                else {}
+            ),
             "activation_scales": {k: v for k, v in lam.items() if k != graph.input_name},
         },
     )

@@ -28,6 +28,10 @@ class IntPopulation:
     reset: str = "zero"
     max_spikes: int | None = 1  # > 1 or None: graded spikes carrying the spike count
     inclusive: bool = False  # spike at v >= threshold
+    # sigma-delta neurons (`ir.sigma_delta`): "relu"/"unit"; threshold = vth, bias = activation
+    # bias, payload = sent >> state_exp (Lava SigmaDelta's state_exp)
+    sigma_delta: str | None = None
+    state_exp: int = 0
 
     @property
     def size(self) -> int:

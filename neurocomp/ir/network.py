@@ -54,6 +54,11 @@ class NeuronParams:
     inclusive: bool = False  # spike at v >= v_threshold instead of v > v_threshold
     spike_first: bool = False  # spike decided from the previous step's v (Spyx)
     v_step: np.ndarray | None = None  # subtracted per spike (reset "subtract"); None: v_threshold
+    # Sigma-delta neurons ("relu" or "unit" activation; `neurocomp.ir.sigma_delta`): v_threshold
+    # is the send threshold vth, v_bias the activation bias, and each payload counts
+    # `payload_unit` state units (dv, v_reset, reset unused). None: the model above.
+    sigma_delta: str | None = None
+    payload_unit: float | None = None
 
     @property
     def spiking(self) -> bool:
@@ -76,6 +81,8 @@ class NeuronParams:
             out.append("spike decided before the update")
         if self.v_step is not None:
             out.append("reset subtracts v_step, not the threshold")
+        if self.sigma_delta is not None:
+            out.append(f"sigma-delta ({self.sigma_delta}, signed graded payloads)")
         return out
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -287,6 +294,7 @@ def _check_parameter_shapes(pop: Population) -> None:
         raise GraphError(
             f"population '{pop.name}': max_spikes = {mx!r}, must be an int >= 1 or None"
         )
+    _check_sigma_delta(pop)
     arrays = dict(pop.params.arrays())
     if pop.quant is not None:
         arrays["quant.scale"] = pop.quant.scale
@@ -296,6 +304,24 @@ def _check_parameter_shapes(pop: Population) -> None:
                 f"population '{pop.name}': parameter {key} has shape {arr.shape}, "
                 f"population shape is {pop.shape}"
             )
+
+
+def _check_sigma_delta(pop: Population) -> None:
+    """A sigma-delta population needs its activation, a send threshold and a payload unit."""
+    p = pop.params
+    if p.sigma_delta is None:
+        return
+    where = f"population '{pop.name}'"
+    if p.sigma_delta not in ("relu", "unit"):
+        raise GraphError(f"{where}: sigma_delta = {p.sigma_delta!r}, must be 'relu' or 'unit'")
+    if p.v_threshold is None or p.du is not None or p.max_spikes != 1 or p.spike_first:
+        raise GraphError(
+            f"{where}: a sigma-delta population needs v_threshold (its send threshold), no "
+            "current stage, max_spikes = 1 and no spike_first"
+        )
+    unit = p.payload_unit
+    if unit is None or not (isinstance(unit, (int, float)) and np.isfinite(unit) and unit > 0):
+        raise GraphError(f"{where}: payload_unit = {unit!r}, must be a finite number > 0")
 
 
 def _back_edges(

@@ -113,6 +113,19 @@ class Conv:
         per_out = int(np.prod(self.weight.shape[1:]))
         return int(np.prod(out)) * per_out
 
+    def nonzeros(self, in_shape: Shape) -> int:
+        """Entries of `matrix(in_shape)` without building it: per non-zero tap, the output
+        positions where it lands inside the input."""
+        out = self.out_shape(in_shape)
+        kernel = self.weight.shape[2:]
+        per_tap = np.ones((), dtype=np.int64)
+        for d, k in enumerate(kernel):
+            o = np.arange(out[1 + d])[:, None] * self.stride[d] - self.padding[d]
+            p = o + np.arange(k)[None, :] * self.dilation[d]
+            hits = ((p >= 0) & (p < in_shape[1 + d])).sum(axis=0)
+            per_tap = np.multiply.outer(per_tap, hits)
+        return int(((self.weight != 0) * per_tap).sum())
+
     def matrix(self, in_shape: Shape) -> sparse.csr_matrix:
         """Explicit (out x in) synapses: one entry per (output, tap) that lands inside."""
         out = self.out_shape(in_shape)
@@ -135,23 +148,35 @@ class Conv:
             p = opos[d] * self.stride[d] - self.padding[d] + taps[d] * self.dilation[d]
             inside &= (p >= 0) & (p < in_shape[1 + d])
             ipos.append(p)
+        # Enumerated position-major, then input channel, then tap: within each output row the
+        # input index only grows, so each channel's entries come out in CSR order as they are.
+        # The arrays are allocated once at their final size (nonzeros) and filled per channel;
+        # a channel's weights are the same for every position (one row of the grid each).
+        per_pos = cin_g * int(np.prod(kernel))
+        clipped = [
+            np.clip(p, 0, n - 1).reshape(-1) for p, n in zip(ipos, in_shape[1:], strict=True)
+        ]
+        base_col = np.ravel_multi_index((ci.reshape(-1), *clipped), (cin_g, *in_shape[1:]))
+        base_col = base_col.reshape(n_pos, per_pos)
+        del clipped
+        inside = inside.reshape(n_pos, per_pos)
+        per_channel_in = int(np.prod(in_shape[1:])) * cin_g
+        total = self.nonzeros(in_shape)
+        idx_dtype = np.int32 if max(n_in, total) < np.iinfo(np.int32).max else np.int64
+        data = np.empty(total, dtype=self.weight.dtype)
+        indices = np.empty(total, dtype=idx_dtype)
         counts = np.zeros(c_out * n_pos, dtype=np.int64)
-        indices: list[np.ndarray] = []
-        data: list[np.ndarray] = []
+        at = 0
         for co in range(c_out):
-            w = self.weight[co][(ci, *taps)]
+            w = self.weight[co].reshape(1, per_pos)
             valid = inside & (w != 0)
-            cin = (co // per_group) * cin_g + ci[valid]
-            row = np.ravel_multi_index(tuple(o[valid] for o in opos), out[1:])
-            col = np.ravel_multi_index((cin, *[p[valid] for p in ipos]), in_shape)
-            part = sparse.csr_matrix((w[valid], (row, col)), shape=(n_pos, n_in))
-            counts[co * n_pos : (co + 1) * n_pos] = np.diff(part.indptr)
-            indices.append(part.indices)
-            data.append(part.data)
+            k = int(np.count_nonzero(valid))
+            data[at : at + k] = np.broadcast_to(w, valid.shape)[valid]
+            indices[at : at + k] = base_col[valid] + (co // per_group) * per_channel_in
+            counts[co * n_pos : (co + 1) * n_pos] = valid.sum(axis=1)
+            at += k
         indptr = np.concatenate([[0], np.cumsum(counts)])
-        return sparse.csr_matrix(
-            (np.concatenate(data), np.concatenate(indices), indptr), shape=(c_out * n_pos, n_in)
-        )
+        return sparse.csr_matrix((data, indices, indptr), shape=(c_out * n_pos, n_in))
 
 
 @dataclass(frozen=True, eq=False)

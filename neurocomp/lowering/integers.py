@@ -12,6 +12,7 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import NeurocompError, Violation
+from ..ir import sigma_delta
 from ..ir.graded import payload_violations
 from ..ir.integer import IntConv, IntNetwork, IntPopulation, IntProjection
 from ..ir.network import Network, NeuronParams
@@ -66,7 +67,23 @@ def _format_violations(ip: IntPopulation, fmt: NumberFormat) -> list[Violation]:
             )
         )
     out += _graded_violations(ip, fmt)
+    if ip.sigma_delta is not None:
+        out += sigma_delta.payload_violations(
+            ip.name, fmt.state_bits, ip.state_exp, fmt.spike_payload_bits
+        )
     return out
+
+
+def _state_exp(name: str, p: NeuronParams, scale: np.ndarray) -> int:
+    """Lava's state_exp of a sigma-delta population: its payload unit = scale * 2**e."""
+    assert p.payload_unit is not None
+    e = sigma_delta.state_exp(p.payload_unit, scale)
+    if e is None:
+        raise LoweringError(
+            f"population '{name}': sigma-delta payload unit {p.payload_unit:g} is not "
+            f"scale * 2**e (0 <= e <= {sigma_delta.MAX_STATE_EXP}) for one scale: run quantize"
+        )
+    return e
 
 
 def _graded_violations(ip: IntPopulation, fmt: NumberFormat) -> list[Violation]:
@@ -235,13 +252,16 @@ def to_integers(net: Network, spec: TargetSpec) -> tuple[IntNetwork, list[Violat
             v_reset=_ints(p.v_reset, s),
             threshold=None if p.v_threshold is None else _ints(p.v_threshold, s),
             scale=s.astype(np.float64),
-            reset=p.reset,
             max_spikes=p.max_spikes if p.spiking else 1,
             inclusive=p.inclusive,
+            reset="zero" if p.sigma_delta else p.reset,
+            sigma_delta=p.sigma_delta,
+            state_exp=0 if p.sigma_delta is None else _state_exp(pop.name, p, s),
         )
         violations += _format_violations(ip, fmt) + _timing_violations(pop.name, p)
         pops.append(ip)
     scales = {p.name: p.scale for p in pops}
+    sd_posts = {p.name for p in pops if p.sigma_delta is not None}
     projections = []
     for pr in net.projections:
         op = pr.ops[0] if len(pr.ops) == 1 else None
@@ -254,6 +274,17 @@ def to_integers(net: Network, spec: TargetSpec) -> tuple[IntNetwork, list[Violat
         weight = sparse.csr_matrix((data, w.indices.copy(), w.indptr.copy()), shape=w.shape)
         weight.eliminate_zeros()
         bias = None if op.bias is None else _ints(op.bias, scales[pr.post])
+        if bias is not None and np.any(bias != 0) and pr.post in sd_posts:
+            violations.append(
+                Violation(
+                    pr.post,
+                    "projection bias into a sigma-delta neuron",
+                    f"on {int(np.count_nonzero(bias))} neurons",
+                    0,
+                    f"projection '{pr.name}': sigma sums its input every step; "
+                    "give the neurons an activation bias (v_bias) instead",
+                )
+            )
         if weight.nnz and _bits_needed(weight.data) > fmt.weight_bits:
             violations.append(
                 Violation(

@@ -19,23 +19,23 @@ from ..ir.integer import IntNetwork
 from ..progress import advance
 from ..target.spec import TargetSpec
 from .chips import place_on_board
-from .pack import Core, count_output_axons, destinations, first_fit, neuron_cores
+from .pack import Core, Packing, count_output_axons, destinations, neuron_cores, pack_blocks
 from .place import hop_matrices, slot_coords
+from .sizing import candidates, choose
 from .split import (
     Block,
+    LayerSynapses,
+    bits_lower,
+    block_unit,
     conv_sources,
     delayed_sources,
     incoming_by_source,
     list_bits_lower,
     neuron_order,
-    split_population,
+    split_layer,
 )
 
 MAX_OUTPUT_AXON_ROUNDS = 12
-# Mappings above this many times the lower bound of cores also try smaller blocks, which cores
-# shared by layers bound by different resources can fill better; the fewest cores win.
-MIXING_TRIGGER = 1.1
-MIXING_FRACTIONS = (0.5, 0.25)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,7 +122,6 @@ Mapping = ChipMapping  # the old name
 def lower_bound(net: IntNetwork, spec: TargetSpec) -> dict[str, int]:
     """max over resources of ceil(total / per-core limit): no split of the layers into
     contiguous blocks (of the position-major neuron order) can use fewer cores."""
-    lim = spec.core
     bits = axons = 0
     for pop in net.populations:
         order = neuron_order(pop)
@@ -134,6 +133,11 @@ def lower_bound(net: IntNetwork, spec: TargetSpec) -> dict[str, int]:
                 bits += kernels[pre]
             else:
                 bits += list_bits_lower(w, spec, order, pre in delayed)
+    return _bound(net, spec, bits, axons)
+
+
+def _bound(net: IntNetwork, spec: TargetSpec, bits: int, axons: int) -> dict[str, int]:
+    lim = spec.core
     bounds = {
         "neurons": math.ceil(net.neurons / lim.neurons),
         "synapse_bits": math.ceil(bits / lim.synapse_memory_bits),
@@ -164,100 +168,183 @@ def _traffic(
     return traffic
 
 
-def _split_and_pack(
-    net: IntNetwork, spec: TargetSpec, fraction: float
-) -> tuple[list[Block], list[int], list[Core], list[Violation]]:
-    """Split every layer (blocks of at most `fraction` of a core), shrinking layers whose blocks
-    exceed the output-axon limit, then pack: in network order for whole-core blocks, biggest
-    first for smaller ones. Returns blocks, their output-axon bounds, cores, violations."""
+@dataclass
+class _Split:
+    """The blocks of every layer (in network order) and how each layer was sized."""
+
+    layers: dict[str, list[Block]]
+    sizes: dict[str, int]
+    caps: dict[str, int | None]
+    bound: dict[str, int]  # `lower_bound` of the network, from the same lists
+
+    @property
+    def blocks(self) -> list[Block]:
+        return [b for blocks in self.layers.values() for b in blocks]
+
+
+def _split_layers(
+    net: IntNetwork,
+    spec: TargetSpec,
+    names: list[str],
+    sizes: dict[str, int],
+    caps: dict[str, int | None],
+    into: dict[str, list[Block]],
+    lower: dict[str, tuple[int, int]] | None = None,
+) -> list[Violation]:
+    """Split each layer of `names` at its size (one vectorised pass per layer, cuts where a
+    block exceeds a core) into `into`; the violations of neurons no core holds."""
     violations: list[Violation] = []
-    cap: dict[str, int | None] = {p.name: None for p in net.populations}
-    blocks: list[Block] = []
-    out_bound: list[int] = []
-    for _ in range(MAX_OUTPUT_AXON_ROUNDS):
-        blocks, violations = [], []
-        for i, pop in enumerate(net.populations):
-            advance("map: split layers into blocks", i, len(net.populations))
-            b, v = split_population(net, spec, pop.name, cap[pop.name], fraction)
-            blocks += b
-            violations += v
-        advance("map: split layers into blocks", len(net.populations), len(net.populations))
-        if violations:
-            break
-        # Upper bound of each block's output axons: distinct destination blocks per neuron
-        # (packing blocks into cores can only merge destinations).
-        where = neuron_cores(net, [Core(i, [b]) for i, b in enumerate(blocks)])
-        per_neuron = destinations(net, where, len(blocks))
-        out_bound = [0] * len(blocks)
-        for name, d in per_neuron.items():
-            if name in where:
-                counts = np.bincount(where[name], weights=np.diff(d.indptr), minlength=len(blocks))
-                out_bound = [int(a + c) for a, c in zip(out_bound, counts, strict=True)]
-        over = [
-            (b, o) for b, o in zip(blocks, out_bound, strict=True) if o > spec.core.output_axons
-        ]
-        if not over:
-            break
-        for blk, o in over:
-            if blk.neurons == 1:
-                violations.append(
-                    Violation(
-                        blk.population,
-                        "output axons for one neuron",
-                        o,
-                        spec.core.output_axons,
-                        "counted as distinct destination blocks",
-                    )
+    lim = spec.core
+    for i, name in enumerate(names):
+        advance("map: split layers into blocks", i, len(names))
+        pop = net.population(name)
+        layer = LayerSynapses.of(net, spec, pop)
+        if lower is not None:  # the lower bound's synapse memory and axons, from the same lists
+            lower[name] = bits_lower(layer)
+        if layer.size and layer.fan.max() > lim.fan_in:
+            violations.append(
+                Violation(name, "fan-in per neuron", int(layer.fan.max()), lim.fan_in)
+            )
+        big = pop.size > 4096  # seconds on 1e8-synapse layers: the bars show them
+        if big:
+            advance(f"map: split {name}", 0, pop.size)
+        cap = caps.get(name)
+        arr, v = split_layer(
+            layer, spec, min(sizes[name], cap or sizes[name]), cap, block_unit(pop)
+        )
+        violations += v
+        into[name] = [] if arr is None else arr.blocks(name)
+        if big:
+            advance(f"map: split {name}", pop.size, pop.size)
+        del layer
+    advance("map: split layers into blocks", len(names), len(names))
+    return violations
+
+
+def split_network(net: IntNetwork, spec: TargetSpec) -> tuple[_Split, list[Violation]]:
+    """Choose every layer's block size (neurocomp.mapping.sizing), then split each layer once."""
+    options = [candidates(net, spec, pop) for pop in net.populations]
+    chosen = choose(options, spec) if options else []
+    sizes = {p.name: c.size for p, c in zip(net.populations, chosen, strict=True)}
+    caps: dict[str, int | None] = {p.name: None for p in net.populations}
+    layers: dict[str, list[Block]] = {}
+    lower: dict[str, tuple[int, int]] = {}
+    violations = _split_layers(net, spec, list(sizes), sizes, caps, layers, lower)
+    bits = sum(b for b, _ in lower.values())
+    axons = sum(a for _, a in lower.values())
+    return _Split(layers, sizes, caps, _bound(net, spec, bits, axons)), violations
+
+
+def _use(blocks: list[Block], out: np.ndarray) -> np.ndarray:
+    return np.array(
+        [(b.neurons, b.synapse_bits, b.input_axons, o) for b, o in zip(blocks, out, strict=True)],
+        dtype=np.int64,
+    ).reshape(-1, 4)
+
+
+def _per_block_out(
+    net: IntNetwork, blocks: list[Block], dest: dict[str, sparse.csr_matrix]
+) -> np.ndarray:
+    """Output axons of each block: its neurons' distinct destination cores, summed."""
+    where = neuron_cores(net, [Core(i, [b]) for i, b in enumerate(blocks)])
+    out = np.zeros(len(blocks), dtype=np.int64)
+    for name, d in dest.items():
+        if name in where:
+            out += np.bincount(
+                where[name], weights=np.diff(d.indptr), minlength=len(blocks)
+            ).astype(np.int64)
+    return out
+
+
+def _shrink(split: _Split, blocks: list[Block], out: np.ndarray, limit: int) -> list[Violation]:
+    """Lower the cap of every layer with a block over the output-axon limit alone, in
+    proportion to the excess, once per layer and round (its blocks have similar fan-out)."""
+    violations = []
+    for blk, o in zip(blocks, out, strict=True):
+        if o <= limit:
+            continue
+        if blk.neurons == 1:
+            violations.append(
+                Violation(
+                    blk.population,
+                    "output axons for one neuron",
+                    int(o),
+                    limit,
+                    "counted as distinct destination cores",
                 )
-            # Shrink in proportion to the excess, once per population and round: blocks of a
-            # layer have similar fan-out, so one estimate serves them all.
-            fit = max(1, blk.neurons * spec.core.output_axons // o)
-            cap[blk.population] = min(cap[blk.population] or blk.neurons, fit)
-        if violations:
-            break
-    else:
-        violations.append(
+            )
+        fit = max(1, blk.neurons * limit // int(o))
+        cap = split.caps[blk.population]
+        split.caps[blk.population] = min(cap or blk.neurons, fit)
+    return violations
+
+
+ESTIMATE_ROUNDS = 3  # packings with measured output axons before the conservative bound
+
+
+def _pack_network(
+    net: IntNetwork, spec: TargetSpec, split: _Split
+) -> tuple[list[Core], Packing | None, dict[str, sparse.csr_matrix], list[Violation]]:
+    """Pack the blocks into cores within every limit, output axons included.
+
+    Output axons depend on where the destinations land, so the packing is repeated with each
+    block's output axons measured on the last packing (blocks over the limit alone shrink
+    their layer); after ESTIMATE_ROUNDS, each block is charged its distinct destination blocks,
+    an upper bound that holds however the blocks are packed."""
+    lim = spec.core
+    limits = np.array([lim.neurons, lim.synapse_memory_bits, lim.input_axons, lim.output_axons])
+    blocks = split.blocks
+    out = np.zeros(len(blocks), dtype=np.int64)
+    for round_ in range(MAX_OUTPUT_AXON_ROUNDS):
+        advance("map: pack blocks into cores", round_, MAX_OUTPUT_AXON_ROUNDS)
+        layer_of = {name: i for i, name in enumerate(split.layers)}
+        group = np.array([layer_of[b.population] for b in blocks], dtype=np.int64)
+        packing = pack_blocks(_use(blocks, out), limits, group)
+        cores = [Core(k) for k in range(packing.cores)]
+        for b, k in zip(blocks, packing.core, strict=True):
+            cores[int(k)].blocks.append(b)
+        dest = count_output_axons(net, cores)
+        if all(c.output_axons <= lim.output_axons for c in cores):
+            advance("map: pack blocks into cores", 1, 1)
+            return cores, packing, dest, []
+        if round_ + 1 < ESTIMATE_ROUNDS:
+            measured = _per_block_out(net, blocks, dest)
+        else:  # distinct destination blocks: a bound whatever the packing
+            alone = neuron_cores(net, [Core(i, [b]) for i, b in enumerate(blocks)])
+            measured = _per_block_out(net, blocks, destinations(net, alone, len(blocks)))
+        if np.any(measured > lim.output_axons):
+            violations = _shrink(split, blocks, measured, lim.output_axons)
+            if violations:
+                return [], None, {}, violations
+            names = sorted(
+                {
+                    b.population
+                    for b, o in zip(blocks, measured, strict=True)
+                    if o > lim.output_axons
+                },
+                key=list(split.layers).index,
+            )
+            violations = _split_layers(net, spec, names, split.sizes, split.caps, split.layers)
+            if violations:
+                return [], None, {}, violations
+            blocks = split.blocks
+            out = np.zeros(len(blocks), dtype=np.int64)
+            continue
+        out = np.maximum(out, measured)
+    return (
+        [],
+        None,
+        {},
+        [
             Violation(
                 "<network>",
                 "output axons",
-                max(out_bound),
-                spec.core.output_axons,
+                int(out.max()),
+                lim.output_axons,
                 "splitting did not converge",
             )
-        )
-    if violations:
-        return blocks, out_bound, [], violations
-    advance("map: pack blocks into cores", 0, 1)
-    if fraction < 1.0:  # first-fit decreasing by the block's largest share of a core
-        lim = spec.core
-        size = [
-            max(
-                b.neurons / lim.neurons,
-                b.synapse_bits / lim.synapse_memory_bits,
-                b.input_axons / lim.input_axons,
-                o / lim.output_axons,
-            )
-            for b, o in zip(blocks, out_bound, strict=True)
-        ]
-        order = sorted(range(len(blocks)), key=lambda i: (-size[i], i))
-        blocks = [blocks[i] for i in order]
-        out_bound = [out_bound[i] for i in order]
-    cores = first_fit(blocks, spec, out_bound)
-    advance("map: pack blocks into cores", 1, 1)
-    return blocks, out_bound, cores, []
-
-
-def _binding_resources(blocks: list[Block], spec: TargetSpec) -> set[str]:
-    """The resource each layer uses most of, relative to a core (neurons, synapse memory or
-    input axons). Mixing layers in cores can only help when this differs between layers."""
-    lim = spec.core
-    totals: dict[str, np.ndarray] = {}
-    for b in blocks:
-        use = np.array([b.neurons, b.synapse_bits, b.input_axons], dtype=np.float64)
-        totals[b.population] = totals.get(b.population, 0) + use
-    scale = np.array([lim.neurons, lim.synapse_memory_bits, lim.input_axons], dtype=np.float64)
-    names = ("neurons", "synapse_bits", "input_axons")
-    return {names[int(np.argmax(t / scale))] for t in totals.values()}
+        ],
+    )
 
 
 def map_network(
@@ -266,23 +353,19 @@ def map_network(
     activity: dict[str, np.ndarray] | None = None,
     placement: str = "auto",
 ) -> Mapping:
-    """Split, pack and place `net` on `spec`; violations are collected, not raised."""
-    bound = lower_bound(net, spec)
-    blocks, out_bound, cores, violations = _split_and_pack(net, spec, 1.0)
-    if (
-        not violations
-        and len(cores) > MIXING_TRIGGER * bound["cores"]
-        and len(_binding_resources(blocks, spec)) > 1
-    ):
-        # Layers bound by different resources (a wide conv by neurons, the next by synapse
-        # memory) waste the rest of their cores; smaller blocks, biggest first, can share them.
-        for fraction in MIXING_FRACTIONS:
-            alt = _split_and_pack(net, spec, fraction)
-            if not alt[3] and len(alt[2]) < len(cores):
-                blocks, out_bound, cores, violations = alt
+    """Split, pack and place `net` on `spec`; violations are collected, not raised.
+
+    `lower_bound` holds the network's bound per resource and overall ("cores"), and
+    "packing": no packing of the blocks this split made uses fewer cores."""
+    split, violations = split_network(net, spec)
+    bound = split.bound
     dest: dict[str, sparse.csr_matrix] = {}
+    cores: list[Core] = []
+    packing: Packing | None = None
     if not violations:
-        dest = count_output_axons(net, cores)
+        cores, packing, dest, violations = _pack_network(net, spec, split)
+        if packing is not None:
+            bound["packing"] = max(packing.lower_bound, bound["cores"])
     if violations:
         return _unplaced([], {}, bound, violations)
     if len(cores) > spec.cores_available:
@@ -306,6 +389,7 @@ def map_network(
     slots, report = place_on_board(traffic, spec, placement)  # one chip: place.place
     advance("map: place cores on the mesh", 1, 1)
     report["traffic_source"] = "calibration activity" if activity else "synapse fan-out"
+    report["packing"] = packing.method if packing is not None else "none"
     coords = slot_coords(spec)[slots]
     return ChipMapping(
         cores=cores,

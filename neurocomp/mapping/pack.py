@@ -1,4 +1,5 @@
-"""Assign blocks to cores (first fit over every resource) and count output axons per core."""
+"""Pack blocks into cores (first fit, even spread, exact MILP where small) within every
+resource, and count output axons per core."""
 
 from __future__ import annotations
 
@@ -88,24 +89,44 @@ def destinations(
 ) -> dict[str, sparse.csr_matrix]:
     """Per source (input or population): a (source neurons x cores) matrix of synapse counts.
 
-    A neuron sends one message to every core where it has at least one synapse."""
-    out: dict[str, sparse.csr_matrix] = {}
+    A neuron sends one message to every core where it has at least one synapse. One sparse
+    product per projection, transposed synapses times each target's core (one entry per row):
+    linear in the synapses, in rows of CHUNK_SYNAPSES-sized chunks summed once at the end."""
+    parts: dict[str, list[sparse.csr_matrix]] = {}
+    shapes: dict[str, tuple[int, int]] = {}
     for pr in net.projections:
-        w = sparse.csr_matrix(pr.weight)
+        w = pr.weight
         post_core = where[pr.post]
-        shape = (w.shape[1], n_cores)
-        counts = sparse.csr_matrix(shape, dtype=np.int64)
-        # In chunks of rows: the (pre, core) pairs are far fewer than the synapses.
+        shapes[pr.pre] = (w.shape[1], n_cores)
         for r0, r1 in chunks(w.indptr):
-            lo, hi = w.indptr[r0], w.indptr[r1]
+            lo, hi = int(w.indptr[r0]), int(w.indptr[r1])
             if lo == hi:
                 continue
-            core = np.repeat(post_core[r0:r1], np.diff(w.indptr[r0 : r1 + 1]))
-            part = sparse.csr_matrix(
-                (np.ones(hi - lo, dtype=np.int64), (w.indices[lo:hi], core)), shape=shape
+            pattern = sparse.csr_matrix(
+                (np.ones(hi - lo, dtype=np.int64), w.indices[lo:hi], w.indptr[r0 : r1 + 1] - lo),
+                shape=(r1 - r0, w.shape[1]),
             )
-            counts = part if counts.nnz == 0 else sparse.csr_matrix(counts + part)
-        out[pr.pre] = counts if pr.pre not in out else sparse.csr_matrix(out[pr.pre] + counts)
+            onehot = sparse.csr_matrix(
+                (np.ones(r1 - r0, dtype=np.int64), post_core[r0:r1], np.arange(r1 - r0 + 1)),
+                shape=(r1 - r0, n_cores),
+            )
+            parts.setdefault(pr.pre, []).append(sparse.csr_matrix(pattern.T @ onehot))
+    out: dict[str, sparse.csr_matrix] = {}
+    for name, shape in shapes.items():
+        got = parts.get(name, [])
+        total = got[0] if got else sparse.csr_matrix(shape, dtype=np.int64)
+        if len(got) > 1:  # one sum of all chunks (sum_duplicates), not one add per chunk
+            coo = [p.tocoo() for p in got]
+            total = sparse.csr_matrix(
+                (
+                    np.concatenate([c.data for c in coo]),
+                    (np.concatenate([c.row for c in coo]), np.concatenate([c.col for c in coo])),
+                ),
+                shape=shape,
+            )
+        total.sum_duplicates()
+        total.sort_indices()
+        out[name] = total
     return out
 
 
@@ -124,3 +145,168 @@ def count_output_axons(net: IntNetwork, cores: list[Core]) -> dict[str, sparse.c
         for c in cores:
             c.output_axons += int(totals[c.index])
     return dest
+
+
+# -- packing blocks into cores -------------------------------------------------------------------
+FIRST_FIT_WINDOW = 2048  # open cores first fit looks at (the latest): linear time on big networks
+EXACT_BLOCKS = 60  # blocks up to which the packing is solved exactly (HiGHS, node-limited)
+SPREAD_TRIES = 64  # core counts the even spread tries above the bound
+EXACT_NODES = 5000  # branch-and-bound nodes: a work bound, not a clock, keeps it deterministic
+
+
+@dataclass(frozen=True)
+class Packing:
+    """Core of every block; `lower_bound`: no packing of these blocks uses fewer cores;
+    `method`: how it was found ("first fit", "first fit decreasing", "exact")."""
+
+    core: np.ndarray
+    cores: int
+    lower_bound: int
+    method: str
+
+
+def first_fit_order(use: np.ndarray, limits: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Core of each block, blocks taken in `order`, each into the first core (of the latest
+    FIRST_FIT_WINDOW) where every resource still fits."""
+    n = len(use)
+    core = np.full(n, -1, dtype=np.int64)
+    used = np.zeros((max(n, 1), use.shape[1]), dtype=np.int64)
+    open_cores = 0
+    for i in order:
+        lo = max(0, open_cores - FIRST_FIT_WINDOW)
+        fits = np.flatnonzero(np.all(used[lo:open_cores] + use[i] <= limits, axis=1))
+        k = lo + int(fits[0]) if fits.size else open_cores
+        if k == open_cores:
+            open_cores += 1
+        core[i] = k
+        used[k] += use[i]
+    return core
+
+
+def simple_bound(use: np.ndarray, limits: np.ndarray) -> int:
+    """max over resources of ceil(total / limit), and of the blocks using over half of one
+    resource (no two of them share a core)."""
+    if not len(use):
+        return 0
+    fluid = int(np.max(-(-use.sum(axis=0) // limits)))
+    big = int(np.max(np.sum(2 * use > limits, axis=0)))
+    return max(fluid, big)
+
+
+def _exact(use: np.ndarray, limits: np.ndarray, upper: int) -> tuple[np.ndarray | None, int]:
+    """An assignment into fewer than `upper` cores if HiGHS finds one within EXACT_NODES nodes
+    (None otherwise), and a lower bound of the cores (the MILP's dual bound)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    n, r = use.shape
+    m = upper - 1  # look for a packing into at most m cores
+    if m <= 0:
+        return None, upper
+    # x[b, c] (block b in core c), then y[c] (core c used); block b only in cores c <= b.
+    nx = n * m
+    allowed = (np.arange(m)[None, :] <= np.arange(n)[:, None]).reshape(-1)
+    cost = np.concatenate([np.zeros(nx), np.ones(m)])
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    lo: list[float] = []
+    hi: list[float] = []
+
+    def add(entries: list[tuple[int, float]], low: float, high: float) -> None:
+        k = len(lo)
+        for col, v in entries:
+            rows.append(k)
+            cols.append(col)
+            vals.append(v)
+        lo.append(low)
+        hi.append(high)
+
+    for b in range(n):  # each block in one core
+        add([(b * m + c, 1.0) for c in range(min(b + 1, m))], 1, 1)
+    scale = limits.astype(np.float64)
+    for c in range(m):
+        for k in range(r):  # the core's resources, only when it is used
+            entries = [(b * m + c, use[b, k] / scale[k]) for b in range(c, n) if use[b, k]]
+            add([*entries, (nx + c, -1.0)], -np.inf, 0)
+        if c + 1 < m:  # cores used in order
+            add([(nx + c, 1.0), (nx + c + 1, -1.0)], 0, np.inf)
+    a = sparse.csr_matrix((vals, (rows, cols)), shape=(len(lo), nx + m))
+    upper_x = np.concatenate([allowed.astype(np.float64), np.ones(m)])
+    res = milp(
+        cost,
+        constraints=LinearConstraint(a, lo, hi),
+        integrality=np.ones(nx + m),
+        bounds=Bounds(np.zeros(nx + m), upper_x),
+        options={"node_limit": EXACT_NODES, "presolve": True},
+    )
+    dual = getattr(res, "mip_dual_bound", None)
+    bound = 0 if dual is None or not np.isfinite(dual) else int(np.ceil(dual - 1e-6))
+    if res.x is None:
+        # Infeasible: no packing into m cores at all, so `upper` is optimal.
+        return None, upper if res.status == 2 else bound
+    x = np.round(res.x[:nx]).reshape(n, m)
+    core = np.argmax(x, axis=1).astype(np.int64)
+    # Renumber by first appearance so that equal inputs give equal cores.
+    _, first = np.unique(core, return_index=True)
+    rank = np.empty(m, dtype=np.int64)
+    rank[core[np.sort(first)]] = np.arange(len(first))
+    core = rank[core]
+    if res.status == 0:
+        bound = int(core.max()) + 1
+    return core, bound
+
+
+def pack_blocks(use: np.ndarray, limits: np.ndarray, group: np.ndarray | None = None) -> Packing:
+    """Blocks (rows of `use`, one column per resource) into cores within `limits`.
+
+    The fewest cores of: first fit in network order, first fit decreasing (largest share of a
+    core first), and the even spread of every layer (`group`: each block's layer) over the
+    fewest cores it fits; then, up to EXACT_BLOCKS blocks, an exact MILP wherever these may
+    not be optimal. Ties keep the earlier (network order: layers stay together)."""
+    use = np.asarray(use, dtype=np.int64)
+    limits = np.asarray(limits, dtype=np.int64)
+    n = len(use)
+    if n == 0:
+        return Packing(np.zeros(0, dtype=np.int64), 0, 0, "first fit")
+    share = np.max(use / limits, axis=1)
+    plain = first_fit_order(use, limits, np.arange(n))
+    ffd = first_fit_order(use, limits, np.lexsort((np.arange(n), -share)))
+    if plain.max() <= ffd.max():
+        core, method = plain, "first fit"
+    else:
+        core, method = ffd, "first fit decreasing"
+    cores = int(core.max()) + 1
+    bound = simple_bound(use, limits)
+    if group is not None:
+        for c in range(max(bound, 1), min(cores, bound + SPREAD_TRIES)):
+            even = spread(use, limits, group, c)
+            if even is not None:
+                core, cores, method = even, c, "even spread"
+                break
+    if cores > bound and n <= EXACT_BLOCKS:
+        exact, exact_bound = _exact(use, limits, cores)
+        bound = max(bound, exact_bound)
+        if exact is not None and int(exact.max()) + 1 < cores:
+            core, cores, method = exact, int(exact.max()) + 1, "exact"
+    if cores == bound and method != "exact":
+        method += " (optimal)"
+    return Packing(core, cores, min(bound, cores), method)
+
+
+def spread(use: np.ndarray, limits: np.ndarray, group: np.ndarray, cores: int) -> np.ndarray | None:
+    """Every layer's blocks in contiguous runs over `cores` cores, as even as can be (the
+    layers' longer runs on different cores): the core of each block, or None where a core
+    would exceed a limit. Layers bound by different resources then share every core, and each
+    core holds a contiguous part of every layer (few destinations, local traffic)."""
+    core = np.empty(len(use), dtype=np.int64)
+    offset = 0
+    for g in np.unique(group):
+        idx = np.flatnonzero(group == g)
+        q, rem = divmod(len(idx), cores)
+        extra = (np.arange(cores) - offset) % cores < rem
+        run = q + extra.astype(np.int64)
+        core[idx] = np.repeat(np.arange(cores), run)
+        offset = (offset + rem) % cores
+    used = np.zeros((cores, use.shape[1]), dtype=np.int64)
+    np.add.at(used, core, use)
+    return core if np.all(used <= limits) else None

@@ -69,15 +69,13 @@ def _metis_halves(cores: list[int], sym: np.ndarray, n_left: int) -> list[int]:
     if n > 2 and sub.any():
         import pymetis
 
-        xadj: list[int] = [0]
-        adjncy: list[int] = []
-        weights: list[int] = []
-        for i in range(n):
-            nbrs = np.flatnonzero(sub[i])
-            nbrs = nbrs[nbrs != i]
-            adjncy.extend(int(j) for j in nbrs)
-            weights.extend(max(1, int(round(sub[i, j]))) for j in nbrs)
-            xadj.append(len(adjncy))
+        # The traffic graph in CSR form, rows in order, neighbours ascending, no self loops.
+        off = sub.copy()
+        np.fill_diagonal(off, 0)
+        rows, cols = np.nonzero(off)
+        xadj = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))]).tolist()
+        adjncy = cols.tolist()
+        weights = np.maximum(1, np.round(off[rows, cols]).astype(np.int64)).tolist()
         if adjncy:
             frac = n_left / n
             _, metis_parts = pymetis.part_graph(

@@ -1,14 +1,15 @@
 """Split populations into blocks that fit one core, against every per-core limit.
 
-A block is a contiguous range of a population's neurons. Blocks grow neuron by neuron while the
-core's neurons, synapse memory, input axons and fan-in still hold (nengo-loihi splits into equal
-chunks; growing greedily keeps conv layers' shared inputs in one block). Synapse memory follows
-the target's synapse-list format: each input axon owns ceil((header + n * entry) / word) words.
+A block is a contiguous range of a population's neurons (in `neuron_order`). Synapse memory
+follows the target's synapse-list format: each input axon owns, per block, a list of
+ceil((header + n * entry) / word) words, sparse (weight and index per synapse) or dense (a
+weight for every neuron of the block), whichever is smaller; a shared conv kernel is stored
+once per block. `LayerSynapses.evaluate` computes every block of a split at once from the
+layer's synapses sorted by input axon; `block_stats` is the direct count of one block.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,6 @@ from scipy import sparse
 
 from ..errors import Violation
 from ..ir.integer import IntNetwork, IntPopulation
-from ..progress import advance
 from ..target.spec import CoreLimits, TargetSpec
 
 
@@ -91,7 +91,7 @@ def list_bits(
     return int(sparse_words.sum()) * f.word_bits
 
 
-CHUNK_SYNAPSES = 1 << 18  # per-synapse temporaries are made this many synapses at a time
+CHUNK_SYNAPSES = 1 << 22  # per-synapse temporaries are made this many synapses at a time
 
 
 def chunks(indptr: np.ndarray) -> list[tuple[int, int]]:
@@ -153,12 +153,14 @@ def incoming_by_source(net: IntNetwork, pop: IntPopulation) -> dict[str, sparse.
     out: dict[str, sparse.csr_matrix] = {}
     for pr in net.projections_into(pop.name):
         w = sparse.csr_matrix(pr.weight)
-        if np.all(w.data != 0):  # the usual case: share the index arrays, add 4 B per synapse
-            ones = np.ones(w.nnz, dtype=np.int32)
+        if np.all(w.data != 0):  # the usual case: share the index arrays, add 1 B per synapse
+            ones = np.ones(w.nnz, dtype=np.int8)
             w = sparse.csr_matrix((ones, w.indices, w.indptr), shape=w.shape, copy=False)
         else:
-            w = (w != 0).astype(np.int32)
-        out[pr.pre] = w if pr.pre not in out else sparse.csr_matrix(out[pr.pre] + w)
+            w = (w != 0).astype(np.int8)
+        if pr.pre in out:  # synapses per pair: counts up to the projections, in int32
+            w = sparse.csr_matrix(out[pr.pre].astype(np.int32) + w.astype(np.int32))
+        out[pr.pre] = w
     return out
 
 
@@ -191,60 +193,6 @@ def block_stats(
     return Block(name, start, stop, syn, bits, axons, int(fan.max()) if fan.size else 0)
 
 
-class _SynapseLists:
-    """Synapses per input axon of the block being grown, and what one more neuron costs."""
-
-    def __init__(
-        self,
-        spec: TargetSpec,
-        sources: dict[str, sparse.csr_matrix],
-        delayed: frozenset[str] = frozenset(),
-        kernels: dict[str, int] | None = None,
-    ) -> None:
-        self.format = spec.synapse_format
-        self.entry = {k: _entry_bits(spec, k in delayed) for k in sources}
-        self.kernels = kernels or {}
-        self.started: set[str] = set()  # kernels already charged in this block
-        self.sources = sources
-        self.counts = {k: np.zeros(w.shape[1], dtype=np.int64) for k, w in sources.items()}
-
-    def _words(self, n: np.ndarray, entry: int) -> np.ndarray:
-        f = self.format
-        return np.where(n > 0, -(-(f.header_bits + n * entry) // f.word_bits), 0)
-
-    def cost(self, i: int) -> tuple[int, int, list[tuple[str, np.ndarray, np.ndarray]]]:
-        """Synapse-memory bits and input axons that neuron i adds, and the axons it touches."""
-        d_bits = d_axons = 0
-        touched = []
-        for k, w in self.sources.items():
-            lo, hi = w.indptr[i], w.indptr[i + 1]
-            if lo == hi:
-                continue
-            idx, mult = w.indices[lo:hi], w.data[lo:hi]
-            old = self.counts[k][idx]
-            if k in self.kernels:
-                d_bits += 0 if k in self.started else self.kernels[k]
-            else:
-                e = self.entry[k]
-                d_bits += (
-                    int((self._words(old + mult, e) - self._words(old, e)).sum())
-                    * self.format.word_bits
-                )
-            d_axons += int(np.count_nonzero(old == 0))
-            touched.append((k, idx, mult))
-        return d_bits, d_axons, touched
-
-    def add(self, touched: list[tuple[str, np.ndarray, np.ndarray]]) -> None:
-        for k, idx, mult in touched:
-            self.counts[k][idx] += mult
-            self.started.add(k)
-
-    def clear(self) -> None:
-        for c in self.counts.values():
-            c[:] = 0
-        self.started.clear()
-
-
 def _one_neuron_violations(name: str, bits: int, axons: int, lim: CoreLimits) -> list[Violation]:
     """What a neuron that no core can hold alone exceeds."""
     out = []
@@ -262,56 +210,268 @@ def _one_neuron_violations(name: str, bits: int, axons: int, lim: CoreLimits) ->
     return out
 
 
+# -- vectorised block costs ----------------------------------------------------------------------
+EVAL_CHUNK = 1 << 20  # synapses per temporary in `block_arrays` (bounded memory on big layers)
+
+
+@dataclass(frozen=True)
+class _Lists:
+    """One source's synapses onto a layer, by input axon (CSC, rows in block order, sorted):
+    what the synapse lists of any split of the layer are computed from."""
+
+    indptr: np.ndarray
+    rows: np.ndarray
+    mult: np.ndarray | None  # synapses per (neuron, axon) pair where projections share both
+    entry: int  # bits of a sparse entry
+    dense: int  # bits per neuron of a dense list
+    kernel: int | None  # bits of a shared kernel, charged once per block that uses it
+
+
+@dataclass(frozen=True)
+class BlockArrays:
+    """Resources of consecutive blocks of one layer (index i: neurons bounds[i]..bounds[i+1])."""
+
+    bounds: np.ndarray
+    synapses: np.ndarray
+    synapse_bits: np.ndarray
+    input_axons: np.ndarray
+    fan_in: np.ndarray
+
+    @property
+    def neurons(self) -> np.ndarray:
+        return np.diff(self.bounds)
+
+    def fits(self, lim: CoreLimits, cap: int) -> np.ndarray:
+        """Which blocks fit one core alone (neurons up to `cap`)."""
+        return (
+            (self.neurons <= cap)
+            & (self.synapse_bits <= lim.synapse_memory_bits)
+            & (self.input_axons <= lim.input_axons)
+        )
+
+    def blocks(self, name: str, offset: int = 0) -> list[Block]:
+        b = self.bounds + offset
+        return [
+            Block(name, int(s), int(e), int(n), int(bits), int(a), int(f))
+            for s, e, n, bits, a, f in zip(
+                b[:-1],
+                b[1:],
+                self.synapses,
+                self.synapse_bits,
+                self.input_axons,
+                self.fan_in,
+                strict=True,
+            )
+        ]
+
+
+class LayerSynapses:
+    """A layer's incoming synapses arranged so that the resources of every block of any split
+    into contiguous blocks (of the block order, `neuron_order`) come from one vectorised pass:
+    each (input axon, block) pair is a run of the axon's sorted targets."""
+
+    def __init__(
+        self,
+        spec: TargetSpec,
+        name: str,
+        sources: dict[str, sparse.csr_matrix],
+        delayed: frozenset[str],
+        kernels: dict[str, int],
+        rows: int,
+    ) -> None:
+        f = spec.synapse_format
+        self.spec, self.name, self.size = spec, name, rows
+        self.fan = np.zeros(rows, dtype=np.int64)
+        self.lists: list[_Lists] = []
+        for k, w in sources.items():
+            self.fan += np.asarray(w.sum(axis=1), dtype=np.int64).reshape(-1)
+            by_axon = w.tocsc()  # rows come out sorted within each column
+            mult = by_axon.data.astype(np.int32) if np.any(by_axon.data != 1) else None
+            self.lists.append(
+                _Lists(
+                    by_axon.indptr.astype(np.int64),
+                    by_axon.indices.astype(np.int32, copy=False),
+                    mult,
+                    _entry_bits(spec, k in delayed),
+                    spec.format.weight_bits + (f.delay_bits if k in delayed else 0),
+                    kernels.get(k),
+                )
+            )
+
+    @classmethod
+    def of(
+        cls, net: IntNetwork, spec: TargetSpec, pop: IntPopulation, rows: np.ndarray | None = None
+    ) -> LayerSynapses:
+        """The layer `pop`, or only its neurons `rows` of the block order (a sample)."""
+        order = neuron_order(pop)
+        if rows is not None:
+            order = order[rows]
+        sources = incoming_by_source(net, pop)
+        if rows is not None or np.any(order != np.arange(pop.size)):
+            sources = {k: w[order] for k, w in sources.items()}
+        return cls(
+            spec,
+            pop.name,
+            sources,
+            delayed_sources(net, pop),
+            conv_sources(net, pop, spec),
+            len(order),
+        )
+
+    def evaluate(self, bounds: np.ndarray) -> BlockArrays:
+        """Resources of the blocks [bounds[i], bounds[i+1]) (bounds from 0 to the size)."""
+        bounds = np.asarray(bounds, dtype=np.int64)
+        n_blocks = len(bounds) - 1
+        length = np.diff(bounds)
+        starts = bounds[:-1]
+        block_of = np.repeat(np.arange(n_blocks, dtype=np.int32), length)
+        synapses = np.add.reduceat(self.fan, starts) if self.size else np.zeros(0, np.int64)
+        fan_in = np.maximum.reduceat(self.fan, starts) if self.size else np.zeros(0, np.int64)
+        axons = np.zeros(n_blocks, dtype=np.int64)
+        words = np.zeros(n_blocks, dtype=np.float64)
+        kernel_bits = np.zeros(n_blocks, dtype=np.int64)
+        f = self.spec.synapse_format
+        for lst in self.lists:
+            for c0, c1 in _chunks(lst.indptr, EVAL_CHUNK):
+                lo, hi = int(lst.indptr[c0]), int(lst.indptr[c1])
+                if lo == hi:
+                    continue
+                b = block_of[lst.rows[lo:hi]]
+                new = np.empty(hi - lo, dtype=bool)
+                new[0] = True
+                np.not_equal(b[1:], b[:-1], out=new[1:])
+                col_starts = lst.indptr[c0 + 1 : c1] - lo
+                new[col_starts[col_starts < hi - lo]] = True
+                first = np.flatnonzero(new)  # one per (axon, block) pair
+                pair_block = b[first]
+                del b, new
+                axons += np.bincount(pair_block, minlength=n_blocks)
+                if lst.kernel is not None:
+                    kernel_bits += lst.kernel * (np.bincount(pair_block, minlength=n_blocks) > 0)
+                    continue
+                if lst.mult is None:
+                    count = np.diff(np.append(first, hi - lo))
+                else:
+                    count = np.add.reduceat(lst.mult[lo:hi], first).astype(np.int64)
+                sparse_w = -(-(f.header_bits + count * lst.entry) // f.word_bits)
+                dense_w = -(-(f.header_bits + length[pair_block] * lst.dense) // f.word_bits)
+                words += np.bincount(
+                    pair_block, weights=np.minimum(sparse_w, dense_w), minlength=n_blocks
+                )
+        bits = words.astype(np.int64) * f.word_bits + kernel_bits
+        return BlockArrays(bounds, synapses, bits, axons, fan_in)
+
+
+def bits_lower(layer: LayerSynapses) -> tuple[int, int]:
+    """`list_bits_lower` summed over the layer's sources (kernels at one copy), and its input
+    axons: from the lists by axon, whose targets are already sorted in block order."""
+    f = layer.spec.synapse_format
+    bits = axons = 0
+    for lst in layer.lists:
+        counts = np.diff(lst.indptr)
+        cols = np.flatnonzero(counts)
+        axons += int(cols.size)
+        if lst.kernel is not None:
+            bits += lst.kernel  # at least one copy of the kernel
+            continue
+        for c0, c1 in _chunks(lst.indptr, EVAL_CHUNK):
+            lo, hi = int(lst.indptr[c0]), int(lst.indptr[c1])
+            if lo == hi:
+                continue
+            rows = lst.rows[lo:hi]
+            gaps = np.ones(hi - lo, dtype=np.int64)
+            gaps[:-1] = np.diff(rows)
+            starts = lst.indptr[c0:c1][counts[c0:c1] > 0] - lo
+            ends = lst.indptr[c0 + 1 : c1 + 1][counts[c0:c1] > 0] - lo
+            gaps[ends - 1] = 1  # an axon's last target closes its dense span
+            cost = np.minimum(lst.entry, lst.dense * gaps)
+            per_axon = np.add.reduceat(cost, starts) + f.header_bits
+            bits += int((-(-per_axon // f.word_bits)).sum()) * f.word_bits
+    return bits, axons
+
+
+def _chunks(indptr: np.ndarray, size: int) -> list[tuple[int, int]]:
+    """(first, stop) columns in runs of about `size` entries (one column may hold more)."""
+    nnz = int(indptr[-1])
+    starts = np.searchsorted(indptr, np.arange(0, nnz, size), side="right") - 1
+    bounds = [*dict.fromkeys(int(r) for r in starts), len(indptr) - 1]
+    return list(zip(bounds[:-1], bounds[1:], strict=False))
+
+
+def block_unit(pop: IntPopulation) -> int:
+    """Neurons of one position (every channel) in the block order of (C, H, W) and (C, L)
+    layers: blocks are sized in whole positions, which share their input axons; 1 otherwise."""
+    return int(pop.shape[0]) if len(pop.shape) in (2, 3) else 1
+
+
+def _shrink_ratio(arr: BlockArrays, lim: CoreLimits, cap: int) -> np.ndarray:
+    """Per block, the largest used / limit over neurons, synapse memory and input axons."""
+    return np.maximum.reduce(
+        [
+            arr.neurons / cap,
+            arr.synapse_bits / lim.synapse_memory_bits,
+            arr.input_axons / lim.input_axons,
+        ]
+    )
+
+
+def split_layer(
+    layer: LayerSynapses, spec: TargetSpec, size: int, cap: int | None = None, unit: int = 1
+) -> tuple[BlockArrays | None, list[Violation]]:
+    """Blocks of `size` neurons (the last one the rest), each cut where it exceeds a core.
+
+    Blocks that do not fit are cut at the share of them that should (their largest used /
+    limit), the rest forming a block of its own; when more than a tenth of the blocks do not
+    fit, the size itself shrinks. Returns None and violations for a neuron no core holds."""
+    lim = spec.core
+    cap = min(lim.neurons, cap or lim.neurons)
+    n = layer.size
+    size = max(1, min(size, cap))
+    bounds = np.append(np.arange(0, n, size, dtype=np.int64), n)
+    for _ in range(256):
+        arr = layer.evaluate(bounds)
+        ok = arr.fits(lim, cap)
+        if ok.all():
+            return arr, []
+        bad = np.flatnonzero(~ok)
+        single = bad[arr.neurons[bad] == 1]
+        if single.size:
+            i = int(single[0])
+            return None, _one_neuron_violations(
+                layer.name, int(arr.synapse_bits[i]), int(arr.input_axons[i]), lim
+            )
+        ratio = _shrink_ratio(arr, lim, cap)
+        if bad.size > 0.1 * len(ok):
+            size = max(1, int(size / float(np.quantile(ratio[bad], 0.9))))
+            if size > unit:
+                size -= size % unit
+            bounds = np.append(np.arange(0, n, size, dtype=np.int64), n)
+            continue
+        keep = arr.neurons[bad] / ratio[bad]
+        cut = np.maximum(1, keep.astype(np.int64))
+        aligned = cut - cut % unit
+        cut = np.where(aligned > 0, aligned, cut)
+        cut = np.minimum(cut, arr.neurons[bad] - 1)
+        bounds = np.union1d(bounds, bounds[bad] + cut)
+    raise AssertionError("split_layer did not converge")  # each round cuts a block at least
+
+
 def split_population(
     net: IntNetwork,
     spec: TargetSpec,
     name: str,
     max_neurons: int | None = None,
-    fraction: float = 1.0,
+    size: int | None = None,
 ) -> tuple[list[Block], list[Violation]]:
-    """Greedy contiguous blocks of population `name`; violations for neurons no core can hold.
-
-    fraction < 1 closes blocks at that share of a core's neurons, synapse memory and input
-    axons, so that blocks of layers bound by different resources can share cores."""
+    """Blocks of population `name` of `size` neurons (default: as many as a core holds), cut
+    where they exceed a core; violations for neurons no core can hold."""
     pop = net.population(name)
-    lim = spec.core
-    budget = dataclasses.replace(
-        lim,
-        synapse_memory_bits=max(1, int(lim.synapse_memory_bits * fraction)),
-        input_axons=max(1, int(lim.input_axons * fraction)),
-    )
-    cap = min(lim.neurons, max_neurons or lim.neurons, max(1, int(lim.neurons * fraction)))
-    order = neuron_order(pop)
-    sources = incoming_by_source(net, pop)
-    if np.any(order != np.arange(pop.size)):  # a permuted copy only where the order changes
-        sources = {k: w[order] for k, w in sources.items()}
-    delayed = delayed_sources(net, pop)
-    kernels = conv_sources(net, pop, spec)
-    lists = _SynapseLists(spec, sources, delayed, kernels)
-    fan_in = np.zeros(pop.size, dtype=np.int64)
-    for w in sources.values():
-        fan_in += np.diff(w.indptr)
+    layer = LayerSynapses.of(net, spec, pop)
     violations: list[Violation] = []
-    if fan_in.size and fan_in.max() > lim.fan_in:
-        violations.append(Violation(name, "fan-in per neuron", int(fan_in.max()), lim.fan_in))
-    blocks: list[Block] = []
-    start = bits = axons = 0
-    for i in range(pop.size):
-        if i % 4096 == 0 and pop.size > 4096:  # big layers take seconds here
-            advance(f"map: split {name}", i, pop.size)
-        d_bits, d_axons, touched = lists.cost(i)
-        if i > start and not _fits(i - start, bits + d_bits, axons + d_axons, cap, budget):
-            blocks.append(block_stats(spec, name, start, i, sources, delayed, kernels))
-            start, bits, axons = i, 0, 0
-            lists.clear()
-            d_bits, d_axons, touched = lists.cost(i)
-        if not _fits(i - start, bits + d_bits, axons + d_axons, cap, lim):  # one neuron alone
-            return [], violations + _one_neuron_violations(name, d_bits, d_axons, lim)
-        lists.add(touched)
-        bits += d_bits
-        axons += d_axons
-    if pop.size > start:
-        blocks.append(block_stats(spec, name, start, pop.size, sources, delayed, kernels))
-    if pop.size > 4096:
-        advance(f"map: split {name}", pop.size, pop.size)
-    return blocks, violations
+    if layer.size and layer.fan.max() > spec.core.fan_in:
+        violations.append(
+            Violation(name, "fan-in per neuron", int(layer.fan.max()), spec.core.fan_in)
+        )
+    cap = min(spec.core.neurons, max_neurons or spec.core.neurons)
+    arr, v = split_layer(layer, spec, size or cap, cap, block_unit(pop))
+    return ([] if arr is None else arr.blocks(name)), violations + v

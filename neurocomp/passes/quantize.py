@@ -21,6 +21,7 @@ from scipy import sparse
 
 from ..ir.network import Network, NeuronParams, Population, QuantInfo
 from ..ir.ops import Matrix
+from ..ir.sigma_delta import snap_scale
 from ..sim.float_sim import simulate
 from .base import PassContext, PassResult, register
 from .fold import ensure_folded, matrix_of
@@ -118,6 +119,8 @@ class Quantize:
                 s = np.maximum(s, need)
             s, fitted = self._fit_registers(pop, net, s)
             raised += fitted
+            if pop.params.payload_unit is not None:  # sigma-delta: payload unit = s * 2**e
+                s = snap_scale(pop.params.payload_unit, s)
             scales[pop.name] = s
             layers.append(
                 {
@@ -177,14 +180,7 @@ class Quantize:
             q *= srow
             del srow
             ref = float(np.abs(w.data).max()) if w.data.size else 1.0
-            err = q - w.data
-            np.abs(err, out=err)
-            err /= ref if ref > 0 else 1.0
-            err_max = float(err.max()) if err.size else 0.0
-            # numpy's pairwise sum, not BLAS np.dot: its order is the same on every CPU, so
-            # this figure (saved in program.json) is too.
-            err_rms = float(np.sqrt(np.mean(np.square(err)))) if err.size else 0.0
-            del err
+            err_max, err_rms = _errors(q, w.data, ref if ref > 0 else 1.0)
             weight = sparse.csr_matrix(
                 (q, w.indices.copy(), w.indptr.copy()), shape=w.shape, copy=False
             )
@@ -255,3 +251,21 @@ class Quantize:
                 count += int(np.count_nonzero(np.abs(trace.u[pop.name]) > limit))
             out[pop.name] = count
         return out
+
+
+ERROR_CHUNK = 1 << 20  # synapses per temporary in `_errors` (peak memory on big layers)
+
+
+def _errors(q: np.ndarray, w: np.ndarray, ref: float) -> tuple[float, float]:
+    """Largest and root-mean-square |q - w| / ref, in fixed chunks: numpy's pairwise sums, not
+    BLAS np.dot, so that the figures (saved in program.json) are the same on every CPU."""
+    if not w.size:
+        return 0.0, 0.0
+    top, squares = 0.0, 0.0
+    for lo in range(0, w.size, ERROR_CHUNK):
+        err = q[lo : lo + ERROR_CHUNK] - w[lo : lo + ERROR_CHUNK]
+        np.abs(err, out=err)
+        err /= ref
+        top = max(top, float(err.max()))
+        squares += float(np.sum(np.square(err)))
+    return top, float(np.sqrt(squares / w.size))

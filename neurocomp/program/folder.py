@@ -109,6 +109,8 @@ def manifest(prog: Saved) -> Manifest:
             "current": p.du is not None,
             "max_spikes": p.max_spikes,
             "inclusive": p.inclusive,
+            # only sigma-delta neurons write these: other programs' bytes stay as they were
+            **({"sigma_delta": p.sigma_delta, "state_exp": p.state_exp} if p.sigma_delta else {}),
         }
         for p in net.populations
     ]
@@ -291,6 +293,8 @@ def _network(m: Manifest, arr: dict[str, np.ndarray]) -> IntNetwork:
             du=arr.get(f"pop/{p.name}/du"),
             max_spikes=p.max_spikes,
             inclusive=p.inclusive,
+            sigma_delta=p.sigma_delta,
+            state_exp=p.state_exp,
         )
         for p in m.populations
     ]

@@ -18,6 +18,7 @@ from pydantic import (
     Strict,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -53,6 +54,17 @@ class PopulationEntry(_Record):
     current: bool
     max_spikes: Annotated[int, Strict(), Field(ge=1, le=1 << 32)] | None = 1
     inclusive: bool = False
+    sigma_delta: Literal["relu", "unit"] | None = None  # written only for sigma-delta neurons
+    state_exp: Annotated[int, Strict(), Field(ge=0, le=7)] = 0
+
+    @model_serializer(mode="wrap")
+    def _only_sigma_delta_fields(self, handler: Any) -> Any:
+        """Other programs' program.json stays byte for byte what it was."""
+        out = handler(self)
+        if self.sigma_delta is None:
+            out.pop("sigma_delta", None)
+            out.pop("state_exp", None)
+        return out
 
     @field_validator("kind")
     @classmethod
@@ -126,6 +138,9 @@ class CompileSummary(_Record):
     # Steps each output lags the float network on this target (its synapse delay per
     # feed-forward layer); None where routes of different lengths meet.
     output_lag_steps: dict[str, Count | None] = Field(default_factory=dict)
+    # No packing of the blocks this mapping's split made fits fewer cores (an LP/MILP bound
+    # over them; `cores_lower_bound` holds for every split).
+    cores_lower_bound_packing: Count | None = None
 
     def __getitem__(self, key: str) -> Any:
         if key not in type(self).model_fields:

@@ -16,7 +16,8 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import InputError
-from ..ir.network import Network, NeuronParams, Projection
+from ..ir import sigma_delta
+from ..ir.network import Network, NeuronParams, Population, Projection
 from ..ir.ops import Delay, DelayLine, Matrix, Op, SynapseDelayLine
 from ..progress import advance
 
@@ -175,6 +176,7 @@ def simulate(
         n: np.zeros((batch, *net.shape_of(n)), dtype) for n in [*net.inputs, *state_v]
     }
     trace = _empty_trace(net, steps, batch, dtype, record)
+    sd_states: dict[str, sigma_delta.SigmaDeltaState] = {}
     for t in range(steps):
         advance("simulate (float)", t, steps)
         now = {n: arr[t].astype(dtype, copy=False) for n, arr in xs.items()}
@@ -196,9 +198,7 @@ def simulate(
                 for i, op in enumerate(ops[pr.name]):
                     sig = _apply(op, lines.get((pr.name, i)), sig)
                 total += sig
-            out, state_u[pop.name], state_v[pop.name] = _neuron_step(
-                params[pop.name], total, state_u[pop.name], state_v[pop.name]
-            )
+            out = _update(pop, params[pop.name], total, state_u, state_v, sd_states)
             now[pop.name] = out
             if record:
                 _record(trace, pop.name, t, out, state_u[pop.name], state_v[pop.name])
@@ -207,6 +207,46 @@ def simulate(
         prev = now
     advance("simulate (float)", steps, steps)
     return trace
+
+
+def _update(
+    pop: Population,
+    p: _Neurons,
+    total: np.ndarray,
+    state_u: dict[str, np.ndarray | None],
+    state_v: dict[str, np.ndarray],
+    sd_states: dict[str, sigma_delta.SigmaDeltaState],
+) -> np.ndarray:
+    """One population's step on its summed input: its output; its states updated."""
+    if pop.params.sigma_delta is not None:
+        out = _sigma_delta_step(pop.params, total, sd_states, pop.name, total.dtype.type)
+        state_v[pop.name] = sd_states[pop.name].act
+        return out
+    out, state_u[pop.name], state_v[pop.name] = _neuron_step(
+        p, total, state_u[pop.name], state_v[pop.name]
+    )
+    return out
+
+
+def _sigma_delta_step(
+    p: NeuronParams,
+    x: np.ndarray,
+    states: dict[str, sigma_delta.SigmaDeltaState],
+    name: str,
+    dtype: type,
+) -> np.ndarray:
+    """A sigma-delta population's step (`ir.sigma_delta`): its payloads, in payload units."""
+    if name not in states:
+        states[name] = sigma_delta.SigmaDeltaState.zeros(x.shape, dtype)
+    assert p.v_threshold is not None and p.sigma_delta is not None and p.payload_unit
+    return sigma_delta.step(
+        states[name],
+        p.v_gain.astype(dtype) * x,
+        p.v_bias.astype(dtype),
+        p.v_threshold.astype(dtype),
+        float(p.payload_unit),
+        p.sigma_delta,
+    )
 
 
 def _apply(op: Op, line: Any, sig: np.ndarray) -> np.ndarray:
@@ -232,7 +272,8 @@ def _empty_trace(net: Network, steps: int, batch: int, dtype: type, record: bool
         for p in net.populations:
             trace.v[p.name] = np.zeros((steps, batch, *p.shape), dtype)
             if p.params.spiking:
-                kind = np.uint8 if p.params.max_spikes == 1 else np.int64  # counts: multi-spike
+                binary = p.params.max_spikes == 1 and p.params.sigma_delta is None
+                kind = np.uint8 if binary else np.int64  # counts: multi-spike; sigma-delta
                 trace.spikes[p.name] = np.zeros((steps, batch, *p.shape), kind)
             if p.params.du is not None:
                 trace.u[p.name] = np.zeros((steps, batch, *p.shape), dtype)

@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import NeurocompError
 from .figures import Figure, FigureError, parse_figure
 
-NEURON_MODELS = ("LIF", "CubaLIF", "IF", "LI", "CubaLI", "I", "Threshold", "Identity")
+NEURON_MODELS = ("LIF", "CubaLIF", "IF", "LI", "CubaLI", "I", "Threshold", "Identity", "SigmaDelta")
 # Bounds checked before anything is built from a chip description.
 MAX_CORES = 2**20  # tiles_x * tiles_y * cores_per_tile * chips_per_board (Hala Point: 147456)
 MAX_TOML_BYTES = 2**20  # a chip description file larger than this is refused unread

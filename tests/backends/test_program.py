@@ -149,9 +149,9 @@ def test_compile_is_deterministic_across_processes(tmp_path):
 # programs are the same on every machine; a change here is a change of the compiler's output:
 # if it is intended, replace the digest with the one the failure prints.
 GOLDEN = {
-    "reference": "93d655b81755a906aac71eb6fc68a0126fbe586404e52f28e4a1e7f43b20a852",
-    "loihi2": "60530a6573c9a673c909b9379f14f22888f4ac34421728bcfca1ed5b12250c9f",
-    "reference-calibrated": "80d648d065fcb0d683f3432560fa69847d6add587942f0b5b88f3852bb9bb525",
+    "reference": "4ec1cbddc4b85333a194192011e2f34eb5bad8122b79e11ec5b9b86aa2e99fc6",
+    "loihi2": "8003a5f8f98d4a4032746b3fb226bf1848ea569fc834c914ce2003f72894012e",
+    "reference-calibrated": "3b4c9c68c88f556e437659750e2e80da0daa27d90588d3f48dffce9ea42c9c47",
 }
 DIGEST = """
 import hashlib, json, sys, warnings, numpy as np, neurocomp as nc

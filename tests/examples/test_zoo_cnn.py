@@ -49,7 +49,7 @@ def test_cnn_sinabs_float_vs_chips(tmp_path):
     }
     assert set(rows) == {"reference", "loihi2"}, stdout
     for cores, bound, counts_equal, _, predictions_equal, _, energy in rows.values():
-        assert bound <= cores <= 22  # README: 20 and 9 cores, lower bounds 10 and 4
+        assert bound <= cores <= 17  # README: 16 and 8 cores, lower bounds 10 and 4
         assert counts_equal > 60 and predictions_equal > 75  # README (loihi2 compared aligned)
         assert 1e-4 < energy < 1e-1  # README: 6.0e-3, 2.4e-2 J (host traffic and static power)
     results = json.loads((tmp_path / "results.json").read_text())

@@ -1,0 +1,68 @@
+"""Packing blocks into cores: the exact packing is optimal (against brute force), every
+packing holds every limit, and the reported lower bound never exceeds the cores found."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import neurocomp as nc
+from neurocomp.mapping.pack import pack_blocks, simple_bound, spread
+
+from conftest import zoo_file
+
+LIMITS = np.array([10, 10, 10])
+
+
+def _fits(use: np.ndarray, core: np.ndarray, limits: np.ndarray) -> bool:
+    used = np.zeros((int(core.max()) + 1, use.shape[1]), dtype=np.int64)
+    np.add.at(used, core, use)
+    return bool(np.all(used <= limits))
+
+
+def _brute_force(use: np.ndarray, limits: np.ndarray) -> int:
+    """The fewest cores over every assignment of the blocks (small cases only)."""
+    n = len(use)
+    for cores in range(1, n + 1):
+        for assign in itertools.product(range(cores), repeat=n):
+            if assign[0] == 0 and _fits(use, np.array(assign), limits):
+                return cores
+    return n
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(*[st.integers(0, 10)] * 3), min_size=1, max_size=7))
+def test_packing_is_optimal_on_small_cases(rows):
+    use = np.array(rows, dtype=np.int64)
+    p = pack_blocks(use, LIMITS, np.zeros(len(use), dtype=np.int64))
+    assert _fits(use, p.core, LIMITS)
+    assert p.cores == int(p.core.max()) + 1 == _brute_force(use, LIMITS)
+    assert simple_bound(use, LIMITS) <= p.lower_bound <= p.cores
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(*[st.integers(0, 10)] * 3), min_size=1, max_size=120),
+    st.integers(1, 4),
+)
+def test_every_packing_holds_the_limits_and_the_bound_holds(rows, layers):
+    use = np.array(rows, dtype=np.int64)
+    group = np.arange(len(use)) * layers // len(use)
+    p = pack_blocks(use, LIMITS, group)
+    assert _fits(use, p.core, LIMITS)
+    assert simple_bound(use, LIMITS) <= p.lower_bound <= p.cores
+    even = spread(use, LIMITS, group, p.cores)
+    if even is not None:
+        assert _fits(use, even, LIMITS)
+        for g in np.unique(group):  # each layer in contiguous runs, in core order
+            assert np.all(np.diff(even[group == g]) >= 0)
+
+
+def test_zoo_cnn_packing_bound_is_reported_and_below_the_cores():
+    prog = nc.compile(nc.load(zoo_file("cnn_sinabs.nir"), framework="nir"))
+    lb = prog.mapping.lower_bound
+    assert lb["cores"] <= lb["packing"] <= prog.summary.cores_used
+    assert prog.summary.cores_lower_bound_packing == lb["packing"]
