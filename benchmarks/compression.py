@@ -52,10 +52,10 @@ Row = tuple[str, str | None, list[tuple[str, str, tuple[int, ...]]]]
 DIGITS_ROWS: list[Row] = [
     ("8-bit", "quantize{weight_bits=8}", []),
     (
-        "4-bit, 90 % pruned, as written (one-shot prune)",
+        "4-bit, 90 % pruned, as written (one-shot prune; gradual before a training pass)",
         "prune{sparsity=0.9},quantize{weight_bits=4}",
         [
-            ("fine-tuned", "prune{sparsity=0.9},quantize{weight_bits=4},finetune", (0,)),
+            ("fine-tuned", "prune{sparsity=0.9},quantize{weight_bits=4},finetune", SEEDS),
             (
                 "fine-tuned, no distillation",
                 "prune{sparsity=0.9},quantize{weight_bits=4},finetune{" + ND + "}",

@@ -43,6 +43,7 @@ from .program.artifact import load_program as _load_program
 from .sim.float_sim import Trace, as_inputs
 from .sim.float_sim import simulate as _simulate
 from .target.spec import TargetSpec, check_chips
+from .train.passes import gradual_before_training
 
 # Legal ranges of the options checked here (the one definition of each lives with its reader;
 # chips per board: target.spec.MAX_CORES cores on a board, checked by target.spec.check_chips).
@@ -386,12 +387,15 @@ def transform(
 
     passes: "quantize{weight_bits=8},prune{sparsity=0.5}" or a list of pass objects.
     calibration: sample input (T, batch, *input_shape) for passes that look at activity;
-    labels: its classes, for the pruning accuracy guard. Returns the new network (`.network`)
+    labels: its classes, for the pruning accuracy guard and the passes that train. A one-shot
+    `prune{sparsity=s}` before a pass that trains runs as `prune_gradual{sparsity=s}`
+    (docs/passes.md, prune). Returns the new network (`.network`)
     and one report per pass (`.reports`); `net` itself is not modified.
     """
     _net_arg("transform", net)
     pipeline = _passes_arg("transform", passes)
     _bool_arg("transform", "verify", verify)
+    pipeline = gradual_before_training(pipeline)
     cal = _calibration("transform", net, calibration, labels)
     return run_pipeline(net, pipeline, PassContext(calibration=cal), verify=verify)
 

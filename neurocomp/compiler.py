@@ -45,7 +45,9 @@ def _overflow(mode: str) -> Literal["saturate", "wrap"]:
 
 
 def target_pipeline(passes: str | Sequence[Pass] | None, spec: TargetSpec) -> list[Pass]:
-    """The user's passes, with quantization set to (and checked against) the target's format."""
+    """The user's passes, with quantization set to (and checked against) the target's format,
+    the target's quantize before the first pass that trains if none is given, and a one-shot
+    prune before a pass that trains run gradually (`gradual_before_training`)."""
     fmt = spec.format
     out: list[Pass] = []
     seen = False
@@ -66,6 +68,7 @@ def target_pipeline(passes: str | Sequence[Pass] | None, spec: TargetSpec) -> li
             )
             seen = True
         out.append(p)
+    out = _training.gradual_before_training(out)
     if not seen:
         # Before the first pass that trains, so that training sees the chip's arithmetic.
         first = next((i for i, p in enumerate(out) if getattr(p, "trains", False)), len(out))

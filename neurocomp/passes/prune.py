@@ -5,7 +5,8 @@ as a fraction of what it takes to fire), so one global ranking is fair across la
 different scales; `criterion=activity` also weighs it by its source's mean activity on the
 calibration input. With calibration input, `bias_correction` adds to each neuron's bias the mean
 drive its removed synapses delivered (rounded to the neuron's quantization grid), so the average
-input a neuron sees is unchanged. Biases are never pruned.
+input a neuron sees is unchanged. Biases are never pruned. A sparsity is spent only on
+synapses that can reach an output (`prune_within`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+from scipy import sparse
 
 from ..ir.network import Network
 from ..present.metrics import accuracy
@@ -84,6 +86,101 @@ def _apply_masks(net: Network, keep: dict[str, np.ndarray]) -> Network:
     return dataclasses.replace(net, projections=tuple(projections))
 
 
+def budget(net: Network, sparsity: float, scope: str) -> int | dict[str, int]:
+    """Synapses to keep at `sparsity` (fraction removed): one total for `scope=global`, one
+    count per projection for `layer`."""
+    s = float(sparsity)
+    if scope == "global":
+        return net.synapses - int(round(s * net.synapses))
+    nnz = {pr.name: matrix_of(pr).weight.nnz for pr in net.projections}
+    return {k: n - int(round(s * n)) for k, n in nnz.items()}
+
+
+def _largest(imp: dict[str, np.ndarray], keep: int | dict[str, int]) -> dict[str, np.ndarray]:
+    """Masks keeping the `keep` most important synapses (globally, or per projection)."""
+    if isinstance(keep, dict):
+        out = {}
+        for k, v in imp.items():
+            mask = np.zeros(v.size, bool)
+            mask[np.argsort(v, kind="stable")[max(0, v.size - keep[k]) :]] = True
+            out[k] = mask
+        return out
+    allv = np.concatenate(list(imp.values())) if imp else np.zeros(0)
+    mask = np.zeros(allv.size, bool)
+    mask[np.argsort(allv, kind="stable")[max(0, allv.size - keep) :]] = True
+    out, pos = {}, 0
+    for k, v in imp.items():
+        out[k] = mask[pos : pos + v.size]
+        pos += v.size
+    return out
+
+
+def dead_ends(net: Network) -> dict[str, np.ndarray]:
+    """Per hidden population (not an output, with projections out): the neurons none of whose
+    outgoing synapses survive. What reaches them cannot reach an output."""
+    outputs = set(net.outputs.values())
+    out: dict[str, np.ndarray] = {}
+    for pop in net.populations:
+        leaving = [pr for pr in net.projections if pr.pre == pop.name]
+        if pop.name in outputs or not leaving:
+            continue
+        fanout = np.zeros(pop.size, np.int64)
+        for pr in leaving:
+            fanout += np.diff(sparse.csc_matrix(matrix_of(pr).weight).indptr)
+        if np.any(fanout == 0):
+            out[pop.name] = fanout == 0
+    return out
+
+
+def _fan_in(net: Network, name: str) -> np.ndarray:
+    total = np.zeros(net.population(name).size, np.int64)
+    for pr in net.projections_into(name):
+        total += np.diff(sparse.csr_matrix(matrix_of(pr).weight).indptr)
+    return total
+
+
+def _cut_inputs(net: Network, dead: dict[str, np.ndarray]) -> Network:
+    """`net` without the synapses into the `dead` neurons."""
+    projections = []
+    for pr in net.projections:
+        if pr.post not in dead:
+            projections.append(pr)
+            continue
+        m = matrix_of(pr)
+        w = sparse.csr_matrix(m.weight, copy=True)
+        rows = np.repeat(np.arange(w.shape[0]), np.diff(w.indptr))
+        w.data[dead[pr.post][rows]] = 0.0
+        w.eliminate_zeros()
+        projections.append(dataclasses.replace(pr, ops=(dataclasses.replace(m, weight=w),)))
+    return dataclasses.replace(net, projections=tuple(projections))
+
+
+def prune_within(
+    net: Network, keep: int | dict[str, int], rates: dict[str, np.ndarray] | None = None
+) -> Network:
+    """Keep the `keep` most important synapses (see `budget`), spending none on a dead end.
+
+    Synapses into a hidden neuron left without outgoing synapses cannot reach an output: they
+    are removed and their budget goes to the next most important synapses, until no such neuron
+    holds any (at 90 % on the digits model one ranking strands 61 of its 128 hidden neurons
+    per layer, 50 globally).
+    `rates` (mean activity per source) weigh importance."""
+    base, pruned = net, net
+    for _ in range(16):
+        pruned = _apply_masks(base, _largest(_importance(base, rates), keep))
+        dead = {k: v for k, v in dead_ends(pruned).items() if _fan_in(pruned, k)[v].sum() > 0}
+        if not dead:
+            return pruned
+        base = _cut_inputs(base, dead)
+    return _cut_inputs(pruned, dead_ends(pruned))
+
+
+def prune_global(net: Network, sparsity: float, original: int) -> Network:
+    """Global pruning (`prune_within`) until a fraction `sparsity` of `original` synapses is
+    gone (if that is reached already, only synapses that cannot reach an output are)."""
+    return prune_within(net, original - int(round(float(sparsity) * original)))
+
+
 def prune_to(
     net: Network,
     sparsity: float | None,
@@ -93,30 +190,15 @@ def prune_to(
     by_activity: bool = False,
     correct: bool = False,
 ) -> Network:
-    """Remove synapses to reach `sparsity` (fraction removed) or below `threshold` importance;
-    `rates` (mean activity) weigh importance if `by_activity` and drive bias correction if
-    `correct`."""
-    imp = _importance(net, rates if by_activity else None)
-    keep: dict[str, np.ndarray] = {}
+    """Remove synapses to reach `sparsity` (fraction removed, none spent on a dead end:
+    `prune_within`) or below `threshold` importance; `rates` (mean activity) weigh importance
+    if `by_activity` and drive bias correction if `correct`."""
+    weigh = rates if by_activity else None
     if threshold is not None:
-        keep = {k: v >= threshold for k, v in imp.items()}
-    elif scope == "global":
-        allv = np.concatenate(list(imp.values())) if imp else np.zeros(0)
-        n_cut = int(round(float(sparsity or 0.0) * allv.size))
-        order = np.argsort(allv, kind="stable")
-        mask = np.ones(allv.size, bool)
-        mask[order[:n_cut]] = False
-        pos = 0
-        for k, v in imp.items():
-            keep[k] = mask[pos : pos + v.size]
-            pos += v.size
+        keep = {k: v >= threshold for k, v in _importance(net, weigh).items()}
+        pruned = _apply_masks(net, keep)
     else:
-        for k, v in imp.items():
-            n_cut = int(round(float(sparsity or 0.0) * v.size))
-            mask = np.ones(v.size, bool)
-            mask[np.argsort(v, kind="stable")[:n_cut]] = False
-            keep[k] = mask
-    pruned = _apply_masks(net, keep)
+        pruned = prune_within(net, budget(net, float(sparsity or 0.0), scope), weigh)
     return correct_bias(pruned, net, rates) if correct and rates is not None else pruned
 
 

@@ -25,11 +25,11 @@ from ..errors import NeurocompError
 from ..ir.network import Network
 from ..passes.base import Calibration, PassContext
 from ..passes.fold import ensure_folded
+from ..passes.prune import prune_global
 from ..passes.quantize import Quantize
 from ..progress import advance
 from ..target.spec import TargetSpec
 from .loop import Split, TrainConfig, evaluate, finetune_network, split
-from .passes import prune_global
 from .twin import Twin
 
 # (sparsity, weight bits) from least to most compressed; bits above the target's are skipped.

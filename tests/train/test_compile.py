@@ -23,11 +23,25 @@ DIGITS = EXAMPLES / "digits"
 
 def test_target_quantize_goes_before_the_first_training_pass():
     spec = load_target("loihi2")
-    names = [p.name for p in target_pipeline("prune{sparsity=0.5},finetune,prune_gradual", spec)]
-    assert names == ["prune", "quantize", "finetune", "prune_gradual"]
+    names = [p.name for p in target_pipeline("prune_gradual,finetune,prune_lottery", spec)]
+    assert names == ["quantize", "prune_gradual", "finetune", "prune_lottery"]
     assert [p.name for p in target_pipeline("prune{sparsity=0.5}", spec)] == ["prune", "quantize"]
     q = target_pipeline("finetune", spec)[0]
     assert q.weight_bits == spec.format.weight_bits and q.threshold_bits == 17
+
+
+def test_one_shot_prune_before_training_runs_gradually():
+    spec = load_target("loihi2")
+    out = target_pipeline("prune{sparsity=0.9},quantize{weight_bits=4},finetune{seed=3}", spec)
+    assert [p.name for p in out] == ["prune_gradual", "quantize", "finetune"]
+    assert out[0].sparsity == 0.9 and out[0].seed == 3 and out[0].epochs == 12
+    kept = [
+        "prune{sparsity=0.5}",
+        "prune{threshold=0.2},finetune",
+        "prune{sparsity=0.9,max_drop=0.01},finetune",
+    ]
+    for text in kept:  # nothing trains after it, or not a plain one-shot sparsity
+        assert target_pipeline(text, spec)[0].name == "prune"
 
 
 def test_compile_runs_a_training_pipeline_in_the_targets_arithmetic():

@@ -155,21 +155,32 @@ def test_training_aware_pruning_beats_post_training(digits):
     assert acc_aware > acc_post + 0.3
 
 
-def test_global_pruning_spends_no_synapse_on_a_dead_end(digits):
+def test_pruning_spends_no_synapse_on_a_dead_end(digits):
     from neurocomp.passes.fold import ensure_folded
-    from neurocomp.train.passes import dead_ends, prune_global
+    from neurocomp.passes.prune import _apply_masks, _importance, _largest, dead_ends, prune_global
 
     net = ensure_folded(digits[0])[0]
-    one_shot = nc.transform(net, "prune{sparsity=0.9}").network
-    assert dead_ends(one_shot)["lif1"].sum() > 30  # one ranking strands many hidden neurons
-    pruned = prune_global(net, 0.9, net.synapses)
-    assert pruned.synapses == round(0.1 * net.synapses)
-    fan_in = sum(
-        np.diff(matrix_of(pr).weight.tocsr().indptr) for pr in pruned.projections_into("lif1")
-    )
-    stranded = dead_ends(pruned).get("lif1", np.zeros(128, bool))
-    assert not np.any(fan_in[stranded])  # a neuron without outputs keeps no inputs
-    assert stranded.sum() < dead_ends(one_shot)["lif1"].sum()
+    keep = round(0.1 * net.synapses)
+    one_ranking = _apply_masks(net, _largest(_importance(net), keep))
+    assert dead_ends(one_ranking)["lif1"].sum() > 30  # one ranking strands many hidden neurons
+    pruned = [
+        prune_global(net, 0.9, net.synapses),
+        nc.transform(net, "prune{sparsity=0.9,scope=global}").network,
+        nc.transform(net, "prune{sparsity=0.9}").network,  # per layer, the one-shot default
+    ]
+    for p in pruned:
+        assert p.synapses == keep
+        fan_in = sum(
+            np.diff(matrix_of(pr).weight.tocsr().indptr) for pr in p.projections_into("lif1")
+        )
+        stranded = dead_ends(p).get("lif1", np.zeros(128, bool))
+        assert not np.any(fan_in[stranded])  # a neuron without outputs keeps no inputs
+    assert _nnz(pruned[0]) == _nnz(pruned[1])
+    assert _nnz(pruned[2])["fc2"] == 128  # the per-layer budget of the output layer
+
+
+def _nnz(net):
+    return {pr.name: matrix_of(pr).weight.nnz for pr in net.projections}
 
 
 def test_finetune_clips_latent_weights_to_the_grid(digits):
@@ -220,25 +231,23 @@ def test_distillation_term_and_teacher(digits):
     other = _loss(torch, scores, target, torch.tensor([[0.0, 3.0, 0.0]]), TrainConfig(distill=1.0))
     assert float(other) > 0.1
     net, x, y, _, _ = digits
+    from neurocomp.passes.base import Calibration, PassContext, run_pipeline
+
     # The pipeline's input network is the teacher: distilling changes what training does.
+    pruned = nc.transform(net, "prune{sparsity=0.9}").network
     runs = [
-        nc.transform(
-            net,
-            f"prune{{sparsity=0.9}},finetune{{epochs=1,distill={a},arithmetic=float}}",
-            calibration=x[:, :128],
-            labels=y[:128],
-        ).network
+        run_pipeline(
+            pruned,
+            f"finetune{{epochs=1,distill={a},arithmetic=float}}",
+            PassContext(Calibration(x[:, :128], y[:128]), {"teacher": net}),
+        )
         for a in (0.0, 0.9)
     ]
-    w0, w1 = (matrix_of(r.projections_into("lif1")[0]).weight for r in runs)
+    w0, w1 = (matrix_of(r.network.projections_into("lif1")[0]).weight for r in runs)
     assert abs(w0 - w1).max() > 1e-6
+    assert runs[1].reports[0]["distilled"] is True
     assert make_pass("finetune").distill == 0.5  # on by default
     # A teacher no better than the student on the validation split is not used: here the
     # pipeline's input is the pruned network itself.
-    pruned = nc.transform(net, "prune{sparsity=0.9}").network
     r = nc.transform(pruned, "finetune{epochs=1,arithmetic=float}", calibration=x, labels=y)
     assert r.reports[0]["distilled"] is False
-    r = nc.transform(
-        net, "prune{sparsity=0.9},finetune{epochs=1,arithmetic=float}", calibration=x, labels=y
-    )
-    assert r.reports[1]["distilled"] is True
