@@ -319,12 +319,7 @@ class _Counter:
 
 def _binary(pop: IntPopulation) -> bool:
     """Whether `pop` sends one-bit spikes (uint8 series); graded ones send int64 counts."""
-    return pop.spiking and pop.max_spikes == 1 and not sd.is_sigma_delta(pop)
-
-
-def _graded(pop: IntPopulation) -> bool:
-    """Multi-spike counts or sigma-delta payloads (signed): values in one message."""
-    return pop.spiking and (pop.max_spikes != 1 or sd.is_sigma_delta(pop))
+    return pop.spiking and not pop.graded
 
 
 @dataclass
@@ -387,9 +382,9 @@ def _payload(net: IntNetwork, name: str, xs: dict[str, np.ndarray], fmt: NumberF
         arr = xs[name]
         return max(abs(int(arr.max())), abs(int(arr.min()))) if arr.size else 0
     pop = net.population(name)
-    if sd.is_sigma_delta(pop):
+    if pop.sigma_delta is not None:
         return 1 << (fmt.state_bits - 1)
-    if _graded(pop):
+    if pop.graded:
         return _largest_count(pop, fmt)
     if pop.spiking:
         return 1
@@ -442,7 +437,7 @@ def _layerwise(net: IntNetwork) -> bool:
     """Whether every population can run over all steps at once, in order: only itself (a
     recurrent loop) or earlier populations and inputs feed it."""
     index = {p.name: i for i, p in enumerate(net.populations)}
-    if any(sd.is_sigma_delta(p) for p in net.populations):
+    if any(p.sigma_delta is not None for p in net.populations):
         return False  # sigma-delta neurons run step by step (`backends.sigma_delta`)
     if any(pr.delay is not None for pr in net.projections):
         return False  # per-synapse delay lines run step by step
@@ -809,7 +804,7 @@ def _run_stepwise(
                     drive += kern[pr.name](src)
                 if pr.bias is not None:
                     drive += pr.bias
-            if sd.is_sigma_delta(pop):
+            if pop.sigma_delta is not None:
                 _step_sigma_delta(pop, t, drive, state)
             else:
                 _step(pop, t, _finish_drive(drive, fmt), state, fmt, net.decay_bits)
@@ -835,7 +830,7 @@ def _synops(
             per_source = total if last is None else total - in_last
         else:
             src = _source(pr.pre, xs, state)
-            if pr.pre in xs or _graded(net.population(pr.pre)):
+            if pr.pre in xs or net.population(pr.pre).graded:
                 src = src != 0  # one synaptic event per message, whatever its payload
             per_source = src[:last].reshape(-1, fanout.size).sum(axis=0, dtype=np.int64)
         out[pr.post] += int(per_source @ fanout)
@@ -880,9 +875,9 @@ def _count(
             continue
         series = state.series[pop.name]
         if compiled:  # a graded spike is one event (and one message), whatever its payload
-            totals[pop.name] = c.scatter(pop.name, series, ones=_graded(pop))
+            totals[pop.name] = c.scatter(pop.name, series, ones=pop.graded)
             continue
-        spikes = (series != 0 if _graded(pop) else series).sum(axis=1, dtype=np.int64)
+        spikes = (series != 0 if pop.graded else series).sum(axis=1, dtype=np.int64)
         c.spikes(pop, spikes)
         c.source(pop.name, spikes)
     synops = _synops(net, xs, state, fmt, totals)
@@ -924,7 +919,7 @@ def run(
     xs = _checked_inputs(net, x)
     steps, batch = next(iter(xs.values())).shape[:2]
     state = _State.of(net, steps, batch, record, count=mapping is not None)
-    exact_integers = exact_integers or any(sd.is_sigma_delta(p) for p in net.populations)
+    exact_integers = exact_integers or any(p.sigma_delta is not None for p in net.populations)
     counter = None
     if mapping is not None:
         counter = _counter(net, mapping, steps)

@@ -78,7 +78,7 @@ def violations(net: IntNetwork, fmt: NumberFormat) -> list[Violation]:
                 )
             )
         out += _sigma_delta_violations(p)
-        if _graded(p) and fmt.spike_payload_bits == 0:
+        if p.graded and fmt.spike_payload_bits == 0:
             out.append(
                 Violation(
                     p.name,
@@ -116,11 +116,6 @@ def _sigma_delta_violations(p: IntPopulation) -> list[Violation]:
             "Lava's SigmaDelta takes one vth per process",
         )
     ]
-
-
-def _graded(p: IntPopulation) -> bool:
-    """Multi-spike counts or sigma-delta payloads: a value per message."""
-    return p.spiking and (p.max_spikes != 1 or p.sigma_delta is not None)
 
 
 def _sigma_delta_process(p: IntPopulation, batch: int, name: str) -> Any:
@@ -246,7 +241,7 @@ class LavaNetwork:
 
         self.net, self.batch = net, batch
         widths = LavaWidths.of(fmt)
-        graded = graded_inputs | {p.name for p in net.populations if _graded(p)}
+        graded = graded_inputs | {p.name for p in net.populations if p.graded}
         self.payload_bits = fmt.spike_payload_bits
         self.groups = {p.name: _groups(p, widths) for p in net.populations}
         self.lif: dict[tuple[str, int], Any] = {}
@@ -270,7 +265,7 @@ class LavaNetwork:
                 if own:
                     kw["subtract"] = p.spiking and p.reset == "subtract"
                     kw["inclusive"] = p.spiking and p.inclusive
-                    if _graded(p):
+                    if p.graded:
                         kw["max_spikes"] = p.max_spikes or 0
                     if u_bias is not None:
                         kw["u_bias"] = np.tile(u_bias[g.index], batch)
@@ -463,7 +458,7 @@ def as_result(net: IntNetwork, x: Any, raw: dict[str, Any], fmt: NumberFormat) -
         data = raw["spikes"][src] if pop.spiking else raw["v"][src] * (pop.scale / shift)
         outs[name] = data.reshape(data.shape[0], data.shape[1], *shape)
     spikes = {
-        k: v if _graded(net.population(k)) else v.astype(np.uint8) for k, v in raw["spikes"].items()
+        k: v if net.population(k).graded else v.astype(np.uint8) for k, v in raw["spikes"].items()
     }
     return RunResult(outputs=outs, spikes=spikes, v=raw["v"])
 

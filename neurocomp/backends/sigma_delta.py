@@ -14,10 +14,6 @@ from ..ir import sigma_delta
 from ..ir.integer import IntPopulation
 
 
-def is_sigma_delta(pop: IntPopulation) -> bool:
-    return pop.sigma_delta is not None
-
-
 def step(
     pop: IntPopulation, drive: np.ndarray, states: dict[str, sigma_delta.SigmaDeltaState]
 ) -> tuple[np.ndarray, np.ndarray]:

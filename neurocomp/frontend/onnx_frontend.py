@@ -147,6 +147,11 @@ def rate_code(x01: Any, steps: int, seed: int = 0) -> np.ndarray:
     return (rng.random((int(steps), *x.shape)) < x).astype(np.uint8)
 
 
+def _is_count(value: Any) -> bool:
+    """An integer >= 1 (bools are not counts)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and bool(value >= 1)
+
+
 def graded_code(x01: Any, steps: int, levels: int) -> np.ndarray:
     """Graded input: x01 (batch, *shape) in [0, 1] -> round(x01 * levels) every step,
     (steps, batch, *shape) int64, the spike payloads of `load_onnx(..., max_spikes=levels)`."""
@@ -155,7 +160,7 @@ def graded_code(x01: Any, steps: int, levels: int) -> np.ndarray:
         raise InputError("graded_code: values must be finite and lie in [0, 1]")
     if int(steps) < 1:
         raise InputError(f"graded_code: steps must be >= 1, got {steps}")
-    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 1:
+    if not _is_count(levels):
         raise InputError(f"graded_code: levels must be an integer >= 1, got {levels!r}")
     q = np.rint(x * int(levels)).astype(np.int64)
     return np.broadcast_to(q, (int(steps), *q.shape)).copy()
@@ -692,7 +697,7 @@ def load_onnx(
             raise ParameterError(
                 "<network>", "readout", readout, "sigma-delta reads out its logits: 'membrane'"
             )
-        if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 1:
+        if not _is_count(levels):
             raise ParameterError("<network>", "levels", levels, "must be an integer >= 1")
     if not 0 < percentile <= 100:
         raise ParameterError("<network>", "percentile", percentile, "must be in (0, 100]")
@@ -700,9 +705,7 @@ def load_onnx(
         raise ParameterError("<network>", "readout", readout, "must be 'membrane' or 'spikes'")
     if not input_scale > 0:
         raise ParameterError("<network>", "input_scale", input_scale, "must be > 0")
-    if isinstance(max_spikes, bool) or not isinstance(max_spikes, (int, np.integer)):
-        raise ParameterError("<network>", "max_spikes", max_spikes, "must be an integer >= 1")
-    if max_spikes < 1:
+    if not _is_count(max_spikes):
         raise ParameterError("<network>", "max_spikes", max_spikes, "must be an integer >= 1")
     input_levels, levels = int(levels), int(max_spikes)
     graph = parse_onnx(source)
@@ -713,7 +716,7 @@ def load_onnx(
     lam = _activation_scales(graph, graph.forward(x01 * input_scale), percentile, readout)
     lam[graph.input_name] = float(input_scale)
     if neurons == "sigma_delta":
-        pops, projs = _sigma_delta_layers(graph, lam, readout, int(input_levels))
+        pops, projs = _sigma_delta_layers(graph, lam, readout, input_levels)
     else:
         build = _binary_layers if levels == 1 else _graded_layers
         pops, projs = build(graph, lam, readout, levels)

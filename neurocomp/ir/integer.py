@@ -41,6 +41,12 @@ class IntPopulation:
     def spiking(self) -> bool:
         return self.threshold is not None
 
+    @property
+    def graded(self) -> bool:
+        """Whether each message carries a value (a multi-spike count or a signed sigma-delta
+        payload) rather than one bit."""
+        return self.spiking and (self.max_spikes != 1 or self.sigma_delta is not None)
+
 
 @dataclass(frozen=True, eq=False)
 class IntConv:
