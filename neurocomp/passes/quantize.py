@@ -267,5 +267,5 @@ def _errors(q: np.ndarray, w: np.ndarray, ref: float) -> tuple[float, float]:
         np.abs(err, out=err)
         err /= ref
         top = max(top, float(err.max()))
-        squares += float(np.sum(np.square(err)))
+        squares += float(np.sum(np.square(err, out=err)))  # in place: one temporary per chunk
     return top, float(np.sqrt(squares / w.size))
