@@ -390,7 +390,7 @@ def map_network(
     advance("map: place cores on the mesh", 1, 1)
     report["traffic_source"] = "calibration activity" if activity else "synapse fan-out"
     report["packing"] = packing.method if packing is not None else "none"
-    coords = slot_coords(spec)[slots]
+    coords = slot_coords(spec, int(slots.max()) + 1 if len(slots) else 0)[slots]  # used slots
     return ChipMapping(
         cores=cores,
         slots=slots,

@@ -91,7 +91,10 @@ def list_bits(
     return int(sparse_words.sum()) * f.word_bits
 
 
-CHUNK_SYNAPSES = 1 << 22  # per-synapse temporaries are made this many synapses at a time
+# Per-synapse temporaries are made this many synapses at a time: 8 MB int64 arrays, which the
+# allocator reuses; whole-layer temporaries (GBs on 3e8 synapses) are fresh pages every time,
+# and fresh pages (zeroing, huge-page compaction on a busy machine) cost more than the work.
+CHUNK_SYNAPSES = 1 << 20
 
 
 def chunks(indptr: np.ndarray) -> list[tuple[int, int]]:
@@ -101,6 +104,21 @@ def chunks(indptr: np.ndarray) -> list[tuple[int, int]]:
     starts = np.searchsorted(indptr, np.arange(0, nnz, CHUNK_SYNAPSES), side="right") - 1
     bounds = [*dict.fromkeys(int(r) for r in starts), len(indptr) - 1]
     return list(zip(bounds[:-1], bounds[1:], strict=False))
+
+
+def any_equal(a: np.ndarray, value: int) -> bool:
+    """Whether any entry of `a` equals `value`, CHUNK_SYNAPSES entries at a time (no
+    whole-array boolean temporary)."""
+    return any(
+        bool(np.any(a[i : i + CHUNK_SYNAPSES] == value)) for i in range(0, a.size, CHUNK_SYNAPSES)
+    )
+
+
+def any_unequal(a: np.ndarray, value: int) -> bool:
+    """Whether any entry of `a` differs from `value`, in chunks as `any_equal`."""
+    return any(
+        bool(np.any(a[i : i + CHUNK_SYNAPSES] != value)) for i in range(0, a.size, CHUNK_SYNAPSES)
+    )
 
 
 def list_bits_lower(
@@ -153,7 +171,7 @@ def incoming_by_source(net: IntNetwork, pop: IntPopulation) -> dict[str, sparse.
     out: dict[str, sparse.csr_matrix] = {}
     for pr in net.projections_into(pop.name):
         w = sparse.csr_matrix(pr.weight)
-        if np.all(w.data != 0):  # the usual case: share the index arrays, add 1 B per synapse
+        if not any_equal(w.data, 0):  # the usual case: share the index arrays, add 1 B per synapse
             ones = np.ones(w.nnz, dtype=np.int8)
             w = sparse.csr_matrix((ones, w.indices, w.indptr), shape=w.shape, copy=False)
         else:
@@ -290,7 +308,7 @@ class LayerSynapses:
         for k, w in sources.items():
             self.fan += _row_sums(w)
             by_axon = w.tocsc()  # rows come out sorted within each column
-            mult = by_axon.data.astype(np.int32) if np.any(by_axon.data != 1) else None
+            mult = by_axon.data.astype(np.int32) if any_unequal(by_axon.data, 1) else None
             self.lists.append(
                 _Lists(
                     by_axon.indptr.astype(np.int64),
@@ -395,7 +413,7 @@ def bits_lower(layer: LayerSynapses) -> tuple[int, int]:
 def _row_sums(w: sparse.csr_matrix) -> np.ndarray:
     """Synapses per row (neuron) of a pair-count matrix, in int64 without an int64 copy of
     its data (scipy's sum upcasts every entry)."""
-    if not w.nnz or np.all(w.data == 1):
+    if not any_unequal(w.data, 1):
         return np.diff(w.indptr).astype(np.int64)
     out = np.zeros(w.shape[0], dtype=np.int64)
     rows = np.flatnonzero(np.diff(w.indptr))

@@ -42,6 +42,18 @@ def _channel_groups(pop: Population) -> np.ndarray:
     return np.repeat(np.arange(pop.shape[0]), pop.size // pop.shape[0])
 
 
+ROW_CHUNK = 1 << 20  # synapses per temporary (8 MB) in `_row_max` and `_weights`
+
+
+def _row_chunks(indptr: np.ndarray) -> list[tuple[int, int]]:
+    """(first, stop) rows of a CSR matrix in runs of about ROW_CHUNK synapses (a row may hold
+    more): bounded temporaries, which the allocator reuses instead of touching fresh pages."""
+    nnz = int(indptr[-1])
+    starts = np.searchsorted(indptr, np.arange(0, nnz, ROW_CHUNK), side="right") - 1
+    bounds = [*dict.fromkeys(int(r) for r in starts), len(indptr) - 1]
+    return list(zip(bounds[:-1], bounds[1:], strict=False))
+
+
 def _row_max(mats: list[sparse.csr_matrix], n: int, percentile: float) -> np.ndarray:
     """Per post neuron: the `percentile` of |w| over all synapses onto it (100 = max)."""
     out = np.zeros(n)
@@ -50,10 +62,13 @@ def _row_max(mats: list[sparse.csr_matrix], n: int, percentile: float) -> np.nda
     if percentile >= 100:  # row by row without stacking copies of the weights (peak memory)
         for m in mats:
             m = sparse.csr_matrix(m)
-            rows = np.flatnonzero(np.diff(m.indptr))
-            if rows.size:
-                top = np.maximum.reduceat(np.abs(m.data), m.indptr[rows])
-                out[rows] = np.maximum(out[rows], top)
+            for r0, r1 in _row_chunks(m.indptr):  # |w| a chunk at a time (fresh pages)
+                rows = r0 + np.flatnonzero(np.diff(m.indptr[r0 : r1 + 1]))
+                if rows.size:
+                    lo = m.indptr[r0]
+                    part = np.abs(m.data[lo : m.indptr[r1]])
+                    top = np.maximum.reduceat(part, m.indptr[rows] - lo)
+                    out[rows] = np.maximum(out[rows], top)
         return out
     stacked = abs(sparse.hstack(mats, format="csr"))
     for i in range(n):
@@ -172,13 +187,17 @@ class Quantize:
                 w = w.copy()
                 w.sum_duplicates()
             # In place where possible: a few float64 arrays per synapse at most (peak memory).
-            srow = np.repeat(s, np.diff(w.indptr))
-            q = w.data / srow
-            np.round(q, out=q)
-            clipped = int(np.count_nonzero(q > qmax) + np.count_nonzero(q < -qmax))
-            np.clip(q, -qmax, qmax, out=q)
-            q *= srow
-            del srow
+            q = np.empty_like(w.data, dtype=np.float64)
+            clipped = 0
+            for r0, r1 in _row_chunks(w.indptr):  # row chunks: no whole-layer temporaries
+                lo, hi = w.indptr[r0], w.indptr[r1]
+                srow = np.repeat(s[r0:r1], np.diff(w.indptr[r0 : r1 + 1]))
+                part = q[lo:hi]
+                np.divide(w.data[lo:hi], srow, out=part)
+                np.round(part, out=part)
+                clipped += int(np.count_nonzero(part > qmax) + np.count_nonzero(part < -qmax))
+                np.clip(part, -qmax, qmax, out=part)
+                part *= srow
             ref = float(np.abs(w.data).max()) if w.data.size else 1.0
             err_max, err_rms = _errors(q, w.data, ref if ref > 0 else 1.0)
             weight = sparse.csr_matrix(
