@@ -42,7 +42,7 @@ def _channel_groups(pop: Population) -> np.ndarray:
     return np.repeat(np.arange(pop.shape[0]), pop.size // pop.shape[0])
 
 
-ROW_CHUNK = 1 << 20  # synapses per temporary (8 MB) in `_row_max` and `_weights`
+ROW_CHUNK = 1 << 16  # synapses per temporary (0.5 MB) in `_row_max` and `_weights`
 
 
 def _row_chunks(indptr: np.ndarray) -> list[tuple[int, int]]:
@@ -52,6 +52,23 @@ def _row_chunks(indptr: np.ndarray) -> list[tuple[int, int]]:
     starts = np.searchsorted(indptr, np.arange(0, nnz, ROW_CHUNK), side="right") - 1
     bounds = [*dict.fromkeys(int(r) for r in starts), len(indptr) - 1]
     return list(zip(bounds[:-1], bounds[1:], strict=False))
+
+
+def _quantized(w: sparse.csr_matrix, s: np.ndarray, qmax: int) -> tuple[np.ndarray, int]:
+    """Each synapse rounded to a multiple of its row's scale within +-qmax steps, and how many
+    were clipped; in row chunks, so that the only whole-layer array is the result."""
+    q = np.empty_like(w.data, dtype=np.float64)
+    clipped = 0
+    for r0, r1 in _row_chunks(w.indptr):
+        lo, hi = w.indptr[r0], w.indptr[r1]
+        srow = np.repeat(s[r0:r1], np.diff(w.indptr[r0 : r1 + 1]))
+        part = q[lo:hi]
+        np.divide(w.data[lo:hi], srow, out=part)
+        np.round(part, out=part)
+        clipped += int(np.count_nonzero(part > qmax) + np.count_nonzero(part < -qmax))
+        np.clip(part, -qmax, qmax, out=part)
+        part *= srow
+    return q, clipped
 
 
 def _row_max(mats: list[sparse.csr_matrix], n: int, percentile: float) -> np.ndarray:
@@ -186,19 +203,8 @@ class Quantize:
             if not w.has_canonical_format:  # sorted, no duplicates; never edit the input's arrays
                 w = w.copy()
                 w.sum_duplicates()
-            # In place where possible: a few float64 arrays per synapse at most (peak memory).
-            q = np.empty_like(w.data, dtype=np.float64)
-            clipped = 0
-            for r0, r1 in _row_chunks(w.indptr):  # row chunks: no whole-layer temporaries
-                lo, hi = w.indptr[r0], w.indptr[r1]
-                srow = np.repeat(s[r0:r1], np.diff(w.indptr[r0 : r1 + 1]))
-                part = q[lo:hi]
-                np.divide(w.data[lo:hi], srow, out=part)
-                np.round(part, out=part)
-                clipped += int(np.count_nonzero(part > qmax) + np.count_nonzero(part < -qmax))
-                np.clip(part, -qmax, qmax, out=part)
-                part *= srow
-            ref = float(np.abs(w.data).max()) if w.data.size else 1.0
+            q, clipped = _quantized(w, s, qmax)
+            ref = max(abs(float(w.data.max())), abs(float(w.data.min()))) if w.nnz else 1.0
             err_max, err_rms = _errors(q, w.data, ref if ref > 0 else 1.0)
             weight = sparse.csr_matrix(
                 (q, w.indices.copy(), w.indptr.copy()), shape=w.shape, copy=False
@@ -272,7 +278,7 @@ class Quantize:
         return out
 
 
-ERROR_CHUNK = 1 << 20  # synapses per temporary in `_errors` (peak memory on big layers)
+ERROR_CHUNK = 1 << 16  # synapses per temporary in `_errors` (peak memory, small layers too)
 
 
 def _errors(q: np.ndarray, w: np.ndarray, ref: float) -> tuple[float, float]:
