@@ -234,7 +234,7 @@ def float_vs_snntorch(net: Any, x: np.ndarray) -> dict[str, Any]:
 
 # -- 2. compile throughput and scaling ----------------------------------------------------------
 CHILD = r"""
-import json, sys, time, warnings
+import json, os, sys, time, warnings
 warnings.simplefilter("ignore")
 sys.path.insert(0, sys.argv[1])
 import numpy as np, neurocomp as nc
@@ -249,11 +249,34 @@ else:
     c, s = {10**5: (8, 12), 10**6: (16, 20), 10**7: (32, 32), 10**8: (64, 56)}[size]
     net = nc.load(conv_stack(c, s, 2))
 nc.compile(banded([50, 50], 10), chips=1)  # imports and first-call set-up, not timed
-dt = float("inf")
+import neurocomp.compiler as _c, neurocomp.mapping as _m
+stage = {}
+def _timed(mod, name, key):  # wall time per stage of the compile (measuring only)
+    f = getattr(mod, name)
+    def g(*a, **k):
+        t0 = time.perf_counter()
+        try:
+            return f(*a, **k)
+        finally:
+            stage[key] = stage.get(key, 0.0) + time.perf_counter() - t0
+    setattr(mod, name, g)
+for mod, name, key in ((_c, "run_pipeline", "passes"), (_c, "to_integers", "lower"),
+                       (_m, "split_network", "split"), (_m, "_pack_network", "pack"),
+                       (_m, "place_on_board", "place")):
+    _timed(mod, name, key)
+def mem_available():
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemAvailable"):
+            return int(line.split()[1]) * 1024
+load0, avail0 = os.getloadavg()[0], mem_available()
+dt, stages = float("inf"), {}
 for _ in range(int(sys.argv[5]) if len(sys.argv) > 5 else 1):  # best of the repeats
+    stage.clear()
     t = time.perf_counter()
     prog = nc.compile(net, chips=256)
-    dt = min(dt, time.perf_counter() - t)
+    took = time.perf_counter() - t
+    if took < dt:
+        dt, stages = took, dict(stage)
     del prog
 # Memory in a second compile: tracemalloc slows allocation-heavy Python code several-fold, so
 # the timed compile above runs without it.
@@ -270,6 +293,8 @@ def best(fn):
 t_csc = best(lambda: [w.tocsc() for w in ws])
 t_copy = best(lambda: [(w.data.copy(), w.indices.copy(), w.indptr.copy()) for w in ws])
 out = {"kind": kind, "synapses": int(prog.net.synapses), "compile_s": dt,
+       "stages_s": stages, "load": [load0, os.getloadavg()[0]],
+       "mem_available": [avail0, mem_available()],
        "csc_s": t_csc, "copy_s": t_copy,
        "peak_bytes": peak, "cores": prog.summary["cores_used"],
        "lower_bound": prog.summary["cores_lower_bound"],
@@ -299,7 +324,7 @@ def compile_scaling(sizes: list[int], with_lava: bool) -> list[dict[str, Any]]:
         for size in sizes:
             if kind == "conv" and size > 10**8:
                 continue  # conv_stack sizes go to 1e8
-            repeats = 3 if size <= 10**7 else 2 if size <= 10**8 else 1
+            repeats = 3 if size <= 10**7 else 2
             cmd = [sys.executable, "-c", CHILD, str(HERE), kind, str(size), str(int(with_lava))]
             proc = subprocess.run(
                 [*cmd, str(repeats)],
@@ -525,33 +550,48 @@ def section_compile_and_mapping(emit: Any, net: Any, calib: np.ndarray, quick: b
     sizes = [10**5, 10**6] if quick else [10**5, 10**6, 10**7, 10**8, 3 * 10**8]
     rows = compile_scaling(sizes, with_lava=True)
     emit(
-        "Each size compiled for the reference chip in a fresh process after an untimed "
-        "compile of a tiny network (imports): best of 3 timed compiles up to 1e7 synapses, of "
-        "2 up to 1e8, 1 above; then once under tracemalloc for the peak memory (the largest "
-        "traced allocation during compile, numpy included; the input network is not counted); "
-        "weights size = 12 bytes per synapse, CSR float64 + int32. Floors in the same process, "
-        "best of 3: CSR->CSC conversion and a copy of the compiled weights. Packing bound: no "
-        "packing of the split's blocks uses fewer cores. Lava: building the "
-        "same program's processes and running Lava's compiler (Loihi2SimCfg), up to 2e7 "
-        "synapses.\n"
+        "Each size compiled for the reference chip (256 chips) in a fresh process after an "
+        "untimed compile of a tiny network (imports): best of 3 timed compiles up to 1e7 "
+        "synapses, of 2 above; then once under tracemalloc for the peak memory: tracing starts "
+        "just before that compile call, after the imports and the input network were made, so "
+        "the figure is the largest total of live allocations the compile itself made (numpy "
+        "and scipy arrays included: they report to tracemalloc), not the process's resident "
+        "size; weights size = 12 bytes per synapse, CSR float64 + int32. Floors in the same "
+        "process after the compiles, best of 3: CSR->CSC conversion and a copy of the compiled "
+        "weights (both write fresh memory, as the compile does). Placement: the chip assignment "
+        "and on-chip placement (`place_on_board`) within the best compile, and its share. Load: "
+        "the 1-minute load average when the process started (2 cores, shared). Packing bound: "
+        "no packing of the split's blocks uses fewer cores. Lava: building the same program's "
+        "processes and running Lava's compiler (Loihi2SimCfg), up to 2e7 synapses.\n"
     )
     emit(
-        "| network | synapses | compile s | synapses/s | x CSR->CSC | x weights copy | peak "
-        "memory / weights | cores | lower bound | packing bound | Lava build s | Lava compile s |"
+        "| network | synapses | compile s | synapses/s | x CSR->CSC | x weights copy | "
+        "placement s (share) | peak memory / weights | load | cores | lower bound | packing "
+        "bound | Lava build s | Lava compile s |"
     )
-    emit("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    emit("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         if "error" in r:
             emit(f"| {r['kind']} {r['target_synapses']:.0e} | - | failed: {r['error']} |||||||||")
             continue
+        place = r["stages_s"].get("place", float("nan"))
         emit(
             f"| {r['kind']} | {r['synapses']:.3g} | {r['compile_s']:.2f} | "
             f"{fmt(r['synapses_per_s'])} | {r['compile_s'] / r['csc_s']:.0f}x | "
-            f"{r['compile_s'] / r['copy_s']:.0f}x | {r['memory_ratio']:.2f} | {r['cores']} | "
+            f"{r['compile_s'] / r['copy_s']:.0f}x | {place:.2f} "
+            f"({100 * place / r['compile_s']:.0f} %) | {r['memory_ratio']:.2f} | "
+            f"{r['load'][0]:.1f} | {r['cores']} | "
             f"{r['lower_bound']} | {r.get('packing_bound')} | "
             f"{fmt(r.get('lava_build_s', float('nan')))} | "
             f"{fmt(r.get('lava_compile_s', float('nan')))} |"
         )
+    for r in rows:  # the stages of each compile, for where the time goes
+        if "stages_s" in r:
+            print(
+                f"  {r['kind']} {r['synapses']:.3g}: "
+                + json.dumps({k: round(v, 2) for k, v in r["stages_s"].items()}),
+                flush=True,
+            )
     for kind in ("banded", "conv"):
         emit(
             f"\nFitted scaling exponent (compile time ~ synapses^k, sizes from 1e6), {kind}: "

@@ -176,6 +176,9 @@ class _Split:
     sizes: dict[str, int]
     caps: dict[str, int | None]
     bound: dict[str, int]  # `lower_bound` of the network, from the same lists
+    # each layer's synapses by axon, kept for the re-splits that output axons may need
+    # (rebuilding them is a transposed copy of the layer; held until packing ends)
+    synapses: dict[str, LayerSynapses] = field(default_factory=dict)
 
     @property
     def blocks(self) -> list[Block]:
@@ -190,6 +193,7 @@ def _split_layers(
     caps: dict[str, int | None],
     into: dict[str, list[Block]],
     lower: dict[str, tuple[int, int]] | None = None,
+    cache: dict[str, LayerSynapses] | None = None,
 ) -> list[Violation]:
     """Split each layer of `names` at its size (one vectorised pass per layer, cuts where a
     block exceeds a core) into `into`; the violations of neurons no core holds."""
@@ -198,7 +202,11 @@ def _split_layers(
     for i, name in enumerate(names):
         advance("map: split layers into blocks", i, len(names))
         pop = net.population(name)
-        layer = LayerSynapses.of(net, spec, pop)
+        layer = cache.get(name) if cache is not None else None
+        if layer is None:
+            layer = LayerSynapses.of(net, spec, pop)
+        if cache is not None:
+            cache[name] = layer
         if lower is not None:  # the lower bound's synapse memory and axons, from the same lists
             lower[name] = bits_lower(layer)
         if layer.size and layer.fan.max() > lim.fan_in:
@@ -216,7 +224,6 @@ def _split_layers(
         into[name] = [] if arr is None else arr.blocks(name)
         if big:
             advance(f"map: split {name}", pop.size, pop.size)
-        del layer
     advance("map: split layers into blocks", len(names), len(names))
     return violations
 
@@ -229,10 +236,11 @@ def split_network(net: IntNetwork, spec: TargetSpec) -> tuple[_Split, list[Viola
     caps: dict[str, int | None] = {p.name: None for p in net.populations}
     layers: dict[str, list[Block]] = {}
     lower: dict[str, tuple[int, int]] = {}
-    violations = _split_layers(net, spec, list(sizes), sizes, caps, layers, lower)
+    cache: dict[str, LayerSynapses] = {}
+    violations = _split_layers(net, spec, list(sizes), sizes, caps, layers, lower, cache)
     bits = sum(b for b, _ in lower.values())
     axons = sum(a for _, a in lower.values())
-    return _Split(layers, sizes, caps, _bound(net, spec, bits, axons)), violations
+    return _Split(layers, sizes, caps, _bound(net, spec, bits, axons), cache), violations
 
 
 def _use(blocks: list[Block], out: np.ndarray) -> np.ndarray:
@@ -324,7 +332,9 @@ def _pack_network(
                 },
                 key=list(split.layers).index,
             )
-            violations = _split_layers(net, spec, names, split.sizes, split.caps, split.layers)
+            violations = _split_layers(
+                net, spec, names, split.sizes, split.caps, split.layers, cache=split.synapses
+            )
             if violations:
                 return [], None, {}, violations
             blocks = split.blocks
@@ -366,6 +376,7 @@ def map_network(
         cores, packing, dest, violations = _pack_network(net, spec, split)
         if packing is not None:
             bound["packing"] = max(packing.lower_bound, bound["cores"])
+    split.synapses.clear()  # the layers' lists: not needed after packing (memory)
     if violations:
         return _unplaced([], {}, bound, violations)
     if len(cores) > spec.cores_available:

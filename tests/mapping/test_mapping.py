@@ -167,6 +167,42 @@ def test_output_axon_limit_shrinks_blocks_once_per_round(tmp_path):
         assert sum(b.neurons for b in core.blocks if b.population == "h") <= 150
 
 
+def test_resplit_for_output_axons_reuses_each_layers_lists(tmp_path, monkeypatch):
+    """The re-split that the output-axon limit forces takes the layer's synapse lists from the
+    first split (one transposed copy per layer) and cuts the same blocks as fresh lists do."""
+    import neurocomp.mapping as mapping
+    from neurocomp.mapping.split import LayerSynapses
+
+    net, chip = _dense_net(n_hidden=600, n_out=3), _chip(tmp_path, output_axons=30)
+    built: list[str] = []
+
+    class Counted:  # the split's LayerSynapses (the sizing's samples are not counted)
+        @staticmethod
+        def of(net_, spec, pop, rows=None):
+            built.append(pop.name)
+            return LayerSynapses.of(net_, spec, pop, rows)
+
+    monkeypatch.setattr(mapping, "LayerSynapses", Counted)
+    cached = nc.compile(net, target=chip)
+    assert sorted(built) == ["h", "o"]  # once each, though "h" was split again
+
+    class Forget(dict):  # a cache that keeps nothing: every split builds its lists afresh
+        def __setitem__(self, key, value):
+            pass
+
+    real_split = mapping._split_layers
+    monkeypatch.setattr(
+        mapping, "_split_layers", lambda *a, **k: real_split(*a[:7], **{**k, "cache": Forget()})
+    )
+    built.clear()
+    fresh = nc.compile(net, target=chip)
+    assert built.count("h") == 2  # the re-split happened, with new lists
+    blocks = [[(b.population, b.start, b.stop) for b in c.blocks] for c in cached.mapping.cores]
+    assert blocks == [
+        [(b.population, b.start, b.stop) for b in c.blocks] for c in fresh.mapping.cores
+    ]
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.integers(1, 40),
