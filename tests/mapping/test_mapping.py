@@ -131,15 +131,38 @@ def test_lower_bound_is_max_over_resources():
     assert lb["neurons"] == -(-610 // load_target("reference").core.neurons)
 
 
+def _conv_net():
+    """Two 3x3 conv layers on 8 channels of 12 x 12: channel-major rows, position-major blocks
+    (one core's neurons recur in every channel's rows)."""
+    import nir
+
+    rng = np.random.default_rng(3)
+    layers, c_in = [], 2
+    for k in range(2):
+        conv = nir.Conv2d(
+            input_shape=(12, 12), weight=rng.normal(0.1, 0.3, (8, c_in, 3, 3)), stride=1,
+            padding=1, dilation=1, groups=1, bias=np.zeros(8),
+        )  # fmt: skip
+        n = (8, 12, 12)
+        layers += [(f"conv{k}", conv), (f"if{k}", nir.IF(r=np.ones(n), v_threshold=np.ones(n),
+                                                          v_reset=np.zeros(n)))]  # fmt: skip
+        c_in = 8
+    return nc.load(chain(*layers, input_shape=(2, 12, 12), out=(8, 12, 12)), dt=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
 @pytest.mark.parametrize("chunk", [1, 7, 1000, 1 << 20])
-def test_destinations_in_chunks_equal_the_direct_count(monkeypatch, chunk):
-    """`destinations` counts (source neuron, core) synapses in row chunks to bound memory."""
+def test_destinations_in_chunks_equal_the_direct_count(monkeypatch, tmp_path, chunk, kind):
+    """`destinations` counts (source neuron, core) synapses in row chunks to bound memory; the
+    rows are taken core by core (a conv layer's are not in that order)."""
     from scipy import sparse
 
     import neurocomp.mapping.pack as pack
     import neurocomp.mapping.split as split
 
-    prog = nc.compile(_dense_net(), target="reference")
+    net = _dense_net() if kind == "dense" else _conv_net()
+    chip = "reference" if kind == "dense" else _chip(tmp_path, neurons=64)  # several cores
+    prog = nc.compile(net, target=chip)
     net, where = prog.net, pack.neuron_cores(prog.net, prog.mapping.cores)
     n = len(prog.mapping.cores)
     monkeypatch.setattr(split, "CHUNK_SYNAPSES", chunk)
@@ -152,6 +175,9 @@ def test_destinations_in_chunks_equal_the_direct_count(monkeypatch, chunk):
         )
         assert (got[pr.pre] != direct).nnz == 0
         assert got[pr.pre].sum() == w.nnz
+    if kind == "conv":  # the rows of one core are not consecutive: the gathered path ran
+        core_of_row = where[net.projections[-1].post]
+        assert np.any(np.diff(core_of_row) < 0)
 
 
 def test_output_axon_limit_shrinks_blocks_once_per_round(tmp_path):
