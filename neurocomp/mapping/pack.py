@@ -11,6 +11,7 @@ from scipy import sparse
 
 from ..ir.integer import IntNetwork
 from ..target.spec import TargetSpec
+from . import split
 from .split import Block, chunks, neuron_order
 
 
@@ -136,7 +137,9 @@ def _row_chunks_by_core(
     in_order = bool(np.all(order[1:] > order[:-1]))
     lens = np.diff(w.indptr)
     ptr = w.indptr if in_order else np.concatenate([[0], np.cumsum(lens[order])])
-    for r0, r1 in chunks(ptr):
+    # a fraction of the layer at most, as the split's chunks: small layers' peak memory too
+    size = min(split.CHUNK_SYNAPSES, max(1 << 12, w.nnz // 8))
+    for r0, r1 in chunks(ptr, size):
         if in_order:
             lo, hi = int(w.indptr[r0]), int(w.indptr[r1])
             indices, indptr, cores = w.indices[lo:hi], w.indptr[r0 : r1 + 1] - lo, post_core[r0:r1]

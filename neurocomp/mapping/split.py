@@ -97,11 +97,13 @@ def list_bits(
 CHUNK_SYNAPSES = 1 << 20
 
 
-def chunks(indptr: np.ndarray) -> list[tuple[int, int]]:
-    """(first, stop) rows of a compressed sparse matrix, in runs of about `CHUNK_SYNAPSES`
-    entries (a single row may hold more): bounded temporaries on 1e8-synapse networks."""
+def chunks(indptr: np.ndarray, size: int | None = None) -> list[tuple[int, int]]:
+    """(first, stop) rows of a compressed sparse matrix, in runs of about `size` entries
+    (default `CHUNK_SYNAPSES`; a single row may hold more): bounded temporaries on
+    1e8-synapse networks."""
     nnz = int(indptr[-1])
-    starts = np.searchsorted(indptr, np.arange(0, nnz, CHUNK_SYNAPSES), side="right") - 1
+    step = size or CHUNK_SYNAPSES
+    starts = np.searchsorted(indptr, np.arange(0, nnz, step), side="right") - 1
     bounds = [*dict.fromkeys(int(r) for r in starts), len(indptr) - 1]
     return list(zip(bounds[:-1], bounds[1:], strict=False))
 
