@@ -618,6 +618,8 @@ def section_compile_and_mapping(emit: Any, net: Any, calib: np.ndarray, quick: b
     for label, p in maps:
         pl = p.mapping.placement
         g, m = pl.get("greedy_traffic_hops", 0.0), pl.get("metis_traffic_hops", float("nan"))
+        if m != m and "metis" in str(pl.get("method")):  # a board's report: the placement used
+            m = pl.get("traffic_hops", m)
         gain = f"{100 * (1 - m / g):.0f} % lower" if g else "-"
         emit(
             f"| {label} | {p.summary['cores_used']} | {p.summary['cores_lower_bound']} | "
