@@ -149,9 +149,9 @@ def test_compile_is_deterministic_across_processes(tmp_path):
 # programs are the same on every machine; a change here is a change of the compiler's output:
 # if it is intended, replace the digest with the one the failure prints.
 GOLDEN = {
-    "reference": "4ec1cbddc4b85333a194192011e2f34eb5bad8122b79e11ec5b9b86aa2e99fc6",
-    "loihi2": "8003a5f8f98d4a4032746b3fb226bf1848ea569fc834c914ce2003f72894012e",
-    "reference-calibrated": "3b4c9c68c88f556e437659750e2e80da0daa27d90588d3f48dffce9ea42c9c47",
+    "reference": "01966b9ce41bd1dcf30a92398c54d638e69499a231bcd233873bbcbe85320a3e",
+    "loihi2": "7e183e4c0bb857bb1c9095c2b3bf530eef9bdbaef02a431c1e91e18ef5492569",
+    "reference-calibrated": "47ce9f907afae91bde25cd2c3cd5c3bbfc14e1f8525c1c25bd38414fc48b1bb2",
 }
 DIGEST = """
 import hashlib, json, sys, warnings, numpy as np, neurocomp as nc
