@@ -151,10 +151,7 @@ CONV_ROWS: list[Row] = [
     (
         "8-bit",
         "quantize{weight_bits=8}",
-        [
-            ("fine-tuned", "quantize{weight_bits=8},finetune", (0,)),
-            ("fine-tuned, no distillation", "quantize{weight_bits=8},finetune{" + ND + "}", (0,)),
-        ],
+        [("fine-tuned, no distillation", "quantize{weight_bits=8},finetune{" + ND + "}", (0,))],
     ),
     (
         "4-bit, 90 % pruned",
@@ -200,7 +197,6 @@ ONNX_ROWS: list[Row] = [
         "4-bit, 80 % pruned",
         "prune{sparsity=0.8},quantize{weight_bits=4}",
         [
-            ("fine-tuned", "prune_gradual{sparsity=0.8},quantize{weight_bits=4},finetune", (0,)),
             (
                 "fine-tuned, no distillation",
                 "prune_gradual{sparsity=0.8,"
@@ -208,6 +204,12 @@ ONNX_ROWS: list[Row] = [
                 + "},quantize{weight_bits=4},finetune{"
                 + ND
                 + "}",
+                (0,),
+            ),
+            (
+                "fine-tuned, shortened (2 steps of 4 epochs, 10 epochs)",
+                "prune_gradual{sparsity=0.8,steps=2,epochs=4},quantize{weight_bits=4},"
+                "finetune{epochs=10}",
                 (0,),
             ),
             (
