@@ -151,7 +151,10 @@ CONV_ROWS: list[Row] = [
     (
         "8-bit",
         "quantize{weight_bits=8}",
-        [("fine-tuned, no distillation", "quantize{weight_bits=8},finetune{" + ND + "}", (0,))],
+        [
+            ("fine-tuned", "quantize{weight_bits=8},finetune", (0,)),
+            ("fine-tuned, no distillation", "quantize{weight_bits=8},finetune{" + ND + "}", (0,)),
+        ],
     ),
     (
         "4-bit, 90 % pruned",
@@ -170,7 +173,30 @@ CONV_ROWS: list[Row] = [
         ],
     ),
     (
-        "2-bit, as written (MSE-optimal clip, a scale per neuron)",
+        "4-bit, 90 % pruned, distillation at temperature 1 (the default is 4)",
+        None,
+        [
+            (
+                "fine-tuned",
+                "prune_gradual{sparsity=0.9,temperature=1},quantize{weight_bits=4},"
+                "finetune{temperature=1}",
+                (0,),
+            )
+        ],
+    ),
+    (
+        "4-bit, 90 % pruned, distillation in finetune only",
+        None,
+        [
+            (
+                "fine-tuned",
+                "prune_gradual{sparsity=0.9," + ND + "},quantize{weight_bits=4},finetune",
+                (0,),
+            )
+        ],
+    ),
+    (
+        "2-bit, as written (MSE-optimal clip, a scale per channel)",
         "quantize{weight_bits=2}",
         [("fine-tuned", "quantize{weight_bits=2},finetune", (0,))],
     ),
@@ -189,7 +215,7 @@ CONV_ROWS: list[Row] = [
 ONNX_ROWS: list[Row] = [
     ("8-bit", "quantize{weight_bits=8}", []),
     (
-        "2-bit, as written (MSE-optimal clip, a scale per neuron)",
+        "2-bit, as written (MSE-optimal clip, a scale per channel)",
         "quantize{weight_bits=2}",
         [("fine-tuned", "quantize{weight_bits=2},finetune", (0,))],
     ),
@@ -197,6 +223,7 @@ ONNX_ROWS: list[Row] = [
         "4-bit, 80 % pruned",
         "prune{sparsity=0.8},quantize{weight_bits=4}",
         [
+            ("fine-tuned", "prune_gradual{sparsity=0.8},quantize{weight_bits=4},finetune", (0,)),
             (
                 "fine-tuned, no distillation",
                 "prune_gradual{sparsity=0.8,"
