@@ -13,10 +13,10 @@ The clip (the |w| that maps to the largest integer) is the largest |w| onto the 
 |w|) with the least squared weight error (`clip="mse"`), never worse than max-abs on the same
 weights. `"auto"` (the default, for `clip` and `granularity`): at `LOW_BITS` (3) weight bits or
 fewer the MSE-optimal clip with one scale per neuron (per output channel), above it max-abs with
-one scale per layer, so 8- and 4-bit programs are what they were. A scale per neuron is legal on
-both targets: the scale lives only in the integer thresholds, resets and biases, which the
-reference chip and Loihi 2 hold per neuron (on Lava, one LIF process per distinct threshold and
-decays; sigma-delta populations keep one scale, `snap_scale`).
+one scale per layer, so 8- and 4-bit integer programs are what they were. A scale per neuron is
+legal on both targets: the scale lives only in the integer thresholds, resets and biases, which
+the reference chip and Loihi 2 hold per neuron (on Lava, one LIF process per distinct threshold
+and decays; sigma-delta populations keep one scale, `snap_scale`).
 """
 
 from __future__ import annotations
