@@ -175,18 +175,31 @@ def _traffic(
     dest: dict[str, sparse.csr_matrix],
     where: dict[str, np.ndarray],
     activity: dict[str, np.ndarray] | None,
-) -> np.ndarray:
-    """Messages per step between cores: each neuron's activity to each core it targets."""
+) -> sparse.csr_matrix:
+    """Messages per step between cores (sparse, cores x cores, no self traffic): each neuron's
+    activity to each core it targets; linear in the destinations' entries."""
     n = len(cores)
-    traffic = np.zeros((n, n))
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
     for name, d in dest.items():
         if name not in where:
             continue
         rate = activity.get(name) if activity else None
         rate = np.ones(d.shape[0]) if rate is None else np.asarray(rate, dtype=np.float64)
-        src = sparse.csr_matrix((rate, (where[name], np.arange(d.shape[0]))), shape=(n, d.shape[0]))
-        traffic += (src @ (d > 0).astype(np.float64)).toarray()
-    np.fill_diagonal(traffic, 0.0)
+        neuron = np.repeat(np.arange(d.shape[0]), np.diff(d.indptr))
+        hit = d.data > 0
+        rows.append(where[name][neuron[hit]])
+        cols.append(d.indices[hit])
+        vals.append(rate.reshape(-1)[neuron[hit]])
+    if not rows:
+        return sparse.csr_matrix((n, n))
+    r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+    off = r != c
+    traffic = sparse.csr_matrix((v[off], (r[off], c[off])), shape=(n, n))
+    traffic.sum_duplicates()
+    traffic.eliminate_zeros()
+    traffic.sort_indices()
     return traffic
 
 
