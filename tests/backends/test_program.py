@@ -149,9 +149,9 @@ def test_compile_is_deterministic_across_processes(tmp_path):
 # programs are the same on every machine; a change here is a change of the compiler's output:
 # if it is intended, replace the digest with the one the failure prints.
 GOLDEN = {
-    "reference": "4ec1cbddc4b85333a194192011e2f34eb5bad8122b79e11ec5b9b86aa2e99fc6",
-    "loihi2": "8003a5f8f98d4a4032746b3fb226bf1848ea569fc834c914ce2003f72894012e",
-    "reference-calibrated": "3b4c9c68c88f556e437659750e2e80da0daa27d90588d3f48dffce9ea42c9c47",
+    "reference": "ed6dd4a47c4ac191410cc0926dd2ef3abb39e8e1002375f0a7aa1e5defc09eb5",
+    "loihi2": "aee1b2aa82c6cc143df5571a260749d5a0cae4e6fb33d3b6b0c8c3386ed11062",
+    "reference-calibrated": "68ba320ed4d8ab6d87c4ac0a3de47e0d47a33cfce5771684e5dfb55db8a4fef8",
 }
 DIGEST = """
 import hashlib, json, sys, warnings, numpy as np, neurocomp as nc
