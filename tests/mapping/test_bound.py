@@ -160,3 +160,11 @@ def test_the_lp_bound_on_real_networks_is_between_the_simple_bound_and_the_cores
         assert s.cores_lower_bound <= s.cores_lower_bound_lp <= s.cores_used
         assert s.cores_lower_bound_lp_method == "configuration LP"
         assert prog.mapping.lower_bound["lp"] == s.cores_lower_bound_lp
+
+
+def test_a_network_of_many_layers_keeps_the_simple_bound_and_says_so():
+    net = _net(np.random.default_rng(1), 3, [2] * 25, 0.5)
+    spec = _chip(neurons=4, words=8, axons=8, out=8)
+    lp = lower_bound_lp(net, spec)
+    assert lp.cores == lower_bound(net, spec)["cores"]
+    assert lp.method == "simple (LP skipped: 25 > 24 layers)"
