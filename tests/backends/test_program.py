@@ -149,9 +149,9 @@ def test_compile_is_deterministic_across_processes(tmp_path):
 # programs are the same on every machine; a change here is a change of the compiler's output:
 # if it is intended, replace the digest with the one the failure prints.
 GOLDEN = {
-    "reference": "01966b9ce41bd1dcf30a92398c54d638e69499a231bcd233873bbcbe85320a3e",
-    "loihi2": "7e183e4c0bb857bb1c9095c2b3bf530eef9bdbaef02a431c1e91e18ef5492569",
-    "reference-calibrated": "47ce9f907afae91bde25cd2c3cd5c3bbfc14e1f8525c1c25bd38414fc48b1bb2",
+    "reference": "1a9fbf855be7decbb0c48c4689f4b739168e86323bfec052e7aa91057005ccfb",
+    "loihi2": "617a43484a00ddeae79d1ec7b2aab633b5d3e9d9ce436f27f618284135159ed9",
+    "reference-calibrated": "0a5c5037c1f32b979cd136bdeb2dd3b922b60f6f74d70ab53999c0a5e2eeaf86",
 }
 DIGEST = """
 import hashlib, json, sys, warnings, numpy as np, neurocomp as nc
