@@ -176,9 +176,10 @@ def int_weights(w: sparse.csr_matrix, scale: np.ndarray) -> sparse.csr_matrix:
     network, whole-layer temporaries were 4 GB of fresh memory, the compile's peak)."""
     ptr = w.indptr
     data = np.empty(w.nnz, dtype=np.int64)
+    chunk = min(ROUND_CHUNK, max(1 << 10, w.nnz // 8))  # small layers: a fraction of theirs
     r0 = 0
     while r0 < w.shape[0]:
-        r1 = max(r0 + 1, int(np.searchsorted(ptr, ptr[r0] + ROUND_CHUNK, side="right")) - 1)
+        r1 = max(r0 + 1, int(np.searchsorted(ptr, ptr[r0] + chunk, side="right")) - 1)
         r1 = min(r1, w.shape[0])
         lo, hi = int(ptr[r0]), int(ptr[r1])
         q = w.data[lo:hi] / np.repeat(scale[r0:r1], np.diff(ptr[r0 : r1 + 1]))
