@@ -203,6 +203,7 @@ class _Counter:
         self.names = [p.name for p in net.populations]
         self._dense_tables: dict[str, np.ndarray] = {}
         self._scatter_tables: dict[str, tuple[sparse.csr_matrix, tuple[EventKind, ...]]] = {}
+        self._event_static: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         self.reset(steps)
 
     def reset(self, steps: int) -> None:
@@ -235,7 +236,7 @@ class _Counter:
         sent over all steps and in the last."""
         table, kinds = self._scatter_table(name, series.shape[2])
         out = np.zeros((series.shape[0], len(kinds) * self.n_cores), np.int64)
-        total, last = jit.scatter(series, table, out, ones=ones)
+        total, last = jit.scatter(series, table, out, ones, self._static(name, table)[0])
         self._fold(name, kinds, out, total)
         return total, last
 
@@ -245,9 +246,19 @@ class _Counter:
         self._fold(name, self._scatter_table(name, events.total.size)[1], events.out, events.total)
         return events.total, events.last
 
-    def table(self, name: str, n: int) -> sparse.csr_matrix:
-        """A source's routing table (n x kinds*cores, int64) as `scatter` and `take` use it."""
-        return self._scatter_table(name, n)[0]
+    def event_table(self, name: str, n: int, steps: int) -> jit.EventTable:
+        """Zeroed in-scan counts of a source through its routing table (n x kinds*cores, as
+        `scatter` uses it); the table's arrays are made once per counter."""
+        table = self._scatter_table(name, n)[0]
+        return jit.EventTable.fresh(self._static(name, table), table.shape[1], steps)
+
+    def _static(
+        self, name: str, table: sparse.csr_matrix
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """A source's table arrays for the compiled counting, made once per counter."""
+        if name not in self._event_static:
+            self._event_static[name] = jit.EventTable.static(table)
+        return self._event_static[name]
 
     def _fold(
         self, name: str, kinds: tuple[EventKind, ...], out: np.ndarray, total: np.ndarray
@@ -378,14 +389,11 @@ class _State:
             }
         return state
 
-    def table(self, name: str, n: int) -> sparse.csr_matrix:
-        assert self.counter is not None
-        return self.counter.table(name, n)
-
     def event_table(self, name: str, n: int, steps: int) -> jit.EventTable:
         """Source `name`'s events to count inside the compiled scan (made once per run)."""
+        assert self.counter is not None
         if name not in self.events:
-            self.events[name] = jit.EventTable.of(self.table(name, n), steps)
+            self.events[name] = self.counter.event_table(name, n, steps)
         return self.events[name]
 
     def keep_for_counting(self, pop: IntPopulation) -> None:
@@ -609,6 +617,10 @@ def _compiled_fits(pop: IntPopulation) -> bool:
 
 
 _FUSE = os.environ.get("NEUROCOMP_FUSE", "auto")  # auto | never | always (measuring)
+# the batch from which events are counted inside the compiled scan (`jit.EventTable`); below
+# it `jit.scatter` reads the finished series once (measured: one stream's series is small,
+# and a separate tight pass over it beats the per-step work inside the scan)
+_SCAN_COUNTS_FROM = int(os.environ.get("NEUROCOMP_SCAN_COUNTS_FROM", "2"))
 
 
 def _fuses(kernel: ProjectionKernel, src: np.ndarray) -> bool:
@@ -631,13 +643,10 @@ def _fused_synapses(
     """The fused scan's synapses; counting, an input's events per step are summed on the way
     (`state.sent`) unless another projection of it did so already."""
     events = None
-    if state.count and pre in xs and pre not in state.events:
+    if state.count and pre in xs and pre not in state.events and src.shape[1] >= _SCAN_COUNTS_FROM:
         events = state.event_table(pre, src.shape[2], src.shape[0])
         if delay:  # the scan reads the source's last step nowhere: counted here
-            last = np.count_nonzero(src[-1], axis=0).astype(np.int64)
-            events.out[-1] += state.table(pre, src.shape[2]).T @ last
-            events.total[:] += last
-            events.last[:] = last
+            events.add_row(src.shape[0] - 1, np.count_nonzero(src[-1], axis=0).astype(np.int64))
     binary = src.dtype == np.uint8 and kernel.payload <= 1
     kernel.used["fused"] = kernel.used.get("fused", 0) + 1
     return jit.Synapses(src, kernel.fused_weights(), delay, events, binary)
@@ -660,7 +669,7 @@ def _scan_compiled(
     steps = state.series[name].shape[0]
     if state.count:
         state.act_core[name] = np.zeros((steps, state.n_cores), np.int64)
-        if pop.spiking:
+        if pop.spiking and state.v[name].shape[0] >= _SCAN_COUNTS_FROM:
             state.event_table(name, pop.size, steps)
     jit.scan(
         drive,

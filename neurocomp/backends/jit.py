@@ -64,21 +64,44 @@ class EventTable(NamedTuple):
     @classmethod
     def of(cls, table: Any, steps: int) -> EventTable:
         """For a CSR routing table (n x k, int64)."""
+        return cls.fresh(cls.static(table), table.shape[1], steps)
+
+    @staticmethod
+    def static(table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The table's part that does not change between runs (keep it with the table)."""
         n, k = table.shape
         dense = (
             np.ascontiguousarray(table.T.toarray(), np.int64)
             if n * k <= _DENSE_SCATTER
             else np.zeros((0, n), np.int64)
         )
-        return cls(
+        return (
             dense,
             table.indptr.astype(np.int64),
             table.indices.astype(np.int64),
             table.data.astype(np.int64),
-            np.zeros((steps, k), np.int64),
-            np.zeros(n, np.int64),
-            np.zeros(n, np.int64),
         )
+
+    @classmethod
+    def fresh(
+        cls, static: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], k: int, steps: int
+    ) -> EventTable:
+        """Zeroed counts for a run of `steps` steps over a `static` table of k columns."""
+        n = static[1].size - 1
+        zeros = np.zeros((steps, k), np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64)
+        return cls(*static, *zeros)
+
+    def add_row(self, t: int, row: np.ndarray) -> None:
+        """One step's batch-summed values through the table, outside the scan (in numpy)."""
+        if self.dense.shape[0]:
+            self.out[t] += self.dense @ row
+        else:
+            for i in np.flatnonzero(row):
+                lo, hi = self.indptr[i], self.indptr[i + 1]
+                np.add.at(self.out[t], self.indices[lo:hi], row[i] * self.data[lo:hi])
+        self.total[:] += row
+        if t == self.out.shape[0] - 1:
+            self.last[:] = row
 
     @classmethod
     def empty(cls) -> EventTable:
@@ -189,6 +212,8 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         row = np.zeros(n, np.int64)  # this step's spikes per neuron, batch-summed
         src_row = np.zeros(pre, np.int64)  # this step's source events per entry, batch-summed
         counts_spikes = count and spiking
+        e0, e1, e2, e3, e4, e5, e6 = ev  # unpacked once: no reference counting per step
+        f0, f1, f2, f3, f4, f5, f6 = src_ev
         for t in range(steps):
             db = drive_bias if t >= bias_from else no_bias
             for b in range(batch):
@@ -266,21 +291,9 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                         if counts_spikes:
                             row[i] += np.int64(out_s[t, b, i])
             if counts_spikes:  # this step's events through the routing table
-                flush(row, t, t == steps - 1, ev[0], ev[1], ev[2], ev[3], ev[4], ev[5], ev[6])
+                flush(row, t, t == steps - 1, e0, e1, e2, e3, e4, e5, e6)
             if count_src and t - delay >= 0:
-                f = src_ev
-                flush(
-                    src_row,
-                    t - delay,
-                    t - delay == steps - 1,
-                    f[0],
-                    f[1],
-                    f[2],
-                    f[3],
-                    f[4],
-                    f[5],
-                    f[6],
-                )
+                flush(src_row, t - delay, t - delay == steps - 1, f0, f1, f2, f3, f4, f5, f6)
             if count:  # folded per step into the cores: no (T, n) array
                 for r in range(run_core.shape[0]):  # sums over runs: no chain of adds
                     acc = np.int64(0)
@@ -382,8 +395,10 @@ def scan(
     steps = steps or drive.shape[0]
     if counting and core is None:
         core = np.arange(n, dtype=np.int64)
-    if counting and spiking and events is None:
-        events = EventTable.of(_csr_zeros(n), steps)
+    if counting and spiking and events is None:  # counted elsewhere: an empty table
+        z = np.zeros(n, np.int64)
+        events = EventTable(np.zeros((0, n), np.int64), np.zeros(n + 1, np.int64), z, z,
+                            np.zeros((steps, 0), np.int64), np.zeros(n, np.int64), z)  # fmt: skip
     fn(
         np.ascontiguousarray(drive),
         c(drive_bias),
@@ -419,12 +434,6 @@ def _runs(core: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     starts = np.flatnonzero(np.diff(core)) + 1
     bounds = np.concatenate([[0], starts, [core.size]]).astype(np.int64)
     return bounds, np.ascontiguousarray(core[bounds[:-1]])
-
-
-def _csr_zeros(n: int) -> Any:
-    from scipy import sparse
-
-    return sparse.csr_matrix((n, 0), dtype=np.int64)
 
 
 def _synapse_args(
@@ -535,7 +544,11 @@ _DENSE_SCATTER = 1 << 14  # table entries up to which each step's counts are dot
 
 
 def scatter(
-    src: np.ndarray, table: Any, out: np.ndarray, ones: bool = False
+    src: np.ndarray,
+    table: Any,
+    out: np.ndarray,
+    ones: bool = False,
+    dense_t: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """out (T, k) int64 += the events of src (T, batch, n) through `table` (CSR n x k, int64),
     compiled (see `_scatter_py`); returns each neuron's total over all steps and over the
@@ -546,11 +559,12 @@ def scatter(
     n = src.shape[2]
     total, last = np.zeros(n, np.int64), np.zeros(n, np.int64)
     k = table.shape[1]
-    dense_t = (
-        np.ascontiguousarray(table.T.toarray(), np.int64)
-        if n * k <= _DENSE_SCATTER
-        else np.zeros((0, n), np.int64)
-    )
+    if dense_t is None:  # `EventTable.static(table)[0]`, where kept
+        dense_t = (
+            np.ascontiguousarray(table.T.toarray(), np.int64)
+            if n * k <= _DENSE_SCATTER
+            else np.zeros((0, n), np.int64)
+        )
     _scatters(
         np.ascontiguousarray(src),
         bool(ones),
