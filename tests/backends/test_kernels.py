@@ -312,7 +312,7 @@ def test_compiled_event_counting_equals_the_numpy_counting(case, per_core):
 
 
 @pytest.mark.skipif(not jit.AVAILABLE, reason="the fused scan needs numba")
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(programs(), st.sampled_from([2, 1024]))
 def test_fused_synapses_equal_the_separate_kernel_and_scan(case, per_core):
     """A projection summed inside the compiled scan (`jit.Synapses`, int32/int64 rows)
