@@ -291,6 +291,7 @@ out = {"kind": kind, "synapses": int(prog.net.synapses), "compile_s": dt,
        "csc_s": t_csc, "copy_s": t_copy,
        "peak_bytes": peak, "cores": prog.summary["cores_used"],
        "lower_bound": prog.summary["cores_lower_bound"],
+       "lp_bound": prog.summary["cores_lower_bound_lp"],
        "packing_bound": prog.summary["cores_lower_bound_packing"],
        "metis": prog.mapping.placement.get("metis_traffic_hops"),
        "greedy": prog.mapping.placement.get("greedy_traffic_hops")}
@@ -580,18 +581,19 @@ def section_compile_and_mapping(emit: Any, net: Any, calib: np.ndarray, quick: b
     )
     emit(
         "| network | synapses | compile s | synapses/s | x CSR->CSC | x weights copy | peak "
-        "memory / weights | cores | lower bound | packing bound | Lava build s | Lava compile s |"
+        "memory / weights | cores | lower bound | LP bound | packing bound | Lava build s | "
+        "Lava compile s |"
     )
-    emit("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    emit("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         if "error" in r:
-            emit(f"| {r['kind']} {r['target_synapses']:.0e} | - | failed: {r['error']} |||||||||")
+            emit(f"| {r['kind']} {r['target_synapses']:.0e} | - | failed: {r['error']} ||||||||||")
             continue
         emit(
             f"| {r['kind']} | {r['synapses']:.3g} | {r['compile_s']:.2f} | "
             f"{fmt(r['synapses_per_s'])} | {r['compile_s'] / r['csc_s']:.0f}x | "
             f"{r['compile_s'] / r['copy_s']:.0f}x | {r['memory_ratio']:.2f} | {r['cores']} | "
-            f"{r['lower_bound']} | {r.get('packing_bound')} | "
+            f"{r['lower_bound']} | {r.get('lp_bound')} | {r.get('packing_bound')} | "
             f"{fmt(r.get('lava_build_s', float('nan')))} | "
             f"{fmt(r.get('lava_compile_s', float('nan')))} |"
         )
@@ -606,14 +608,16 @@ def section_compile_and_mapping(emit: Any, net: Any, calib: np.ndarray, quick: b
         "Lower bound: max over neurons, synapse memory and input axons of ceil(total / per-core "
         "limit), synapse memory priced per synapse at the cheaper of a sparse entry and a dense "
         "weight (docs/targets.md#mapping): a true bound for every split, and a loose one. "
+        "LP bound: the configuration LP over per-core floors of every layer (neurocomp/mapping/"
+        "bound.py), also true for every split and at least the lower bound. "
         "Packing bound: no packing of the blocks this split made fits fewer cores (fluid bound "
         "over the blocks, blocks over half a resource, HiGHS's dual bound up to 60 blocks).\n"
     )
     emit(
-        "| network | cores used | lower bound | packing bound | ratio | traffic x hops, greedy | "
-        "METIS | METIS vs greedy |"
+        "| network | cores used | lower bound | LP bound | packing bound | ratio | "
+        "traffic x hops, greedy | METIS | METIS vs greedy |"
     )
-    emit("|---|---|---|---|---|---|---|---|")
+    emit("|---|---|---|---|---|---|---|---|---|")
     maps = [("digits", nc.compile(net, calibration=calib))]
     if (ZOO / "cnn_sinabs.nir").exists():
         maps.append(("cnn_sinabs (NIR zoo)", nc.compile(nc.load(ZOO / "cnn_sinabs.nir"))))
@@ -624,7 +628,7 @@ def section_compile_and_mapping(emit: Any, net: Any, calib: np.ndarray, quick: b
         gain = f"{100 * (1 - m / g):.0f} % lower" if g else "-"
         emit(
             f"| {label} | {p.summary['cores_used']} | {p.summary['cores_lower_bound']} | "
-            f"{p.summary['cores_lower_bound_packing']} | "
+            f"{p.summary['cores_lower_bound_lp']} | {p.summary['cores_lower_bound_packing']} | "
             f"{p.summary['cores_used'] / p.summary['cores_lower_bound']:.2f} | {fmt(g)} | "
             f"{fmt(m)} | {gain} |"
         )
