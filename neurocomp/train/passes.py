@@ -22,7 +22,7 @@ from ..ir.network import Network
 from ..ir.ops import Matrix
 from ..passes.base import PassContext, PassResult, register
 from ..passes.fold import ensure_folded, matrix_of
-from ..passes.prune import prune_global
+from ..passes.prune import prune_global, rewire
 from ..passes.structured import reshape_neurons
 from ..progress import advance
 from ..target.spec import NumberFormat
@@ -148,11 +148,19 @@ class PruneGradual(_Training):
     steps: int = 4
     epochs: int = 12  # float epochs are cheap; 6 left a point of accuracy at 90 %
     max_drop: float | None = None
+    regrow: int = 0  # rounds of drop-and-regrow (RigL) at the final sparsity
+    regrow_fraction: float = 0.3  # share of each layer's synapses swapped in the first round
+    # (cosine decay over the rounds, as in RigL)
 
     def __post_init__(self) -> None:
         self._check_training()
         _check(0 <= float(self.sparsity) < 1, f"sparsity = {self.sparsity} (must be in [0, 1))")
         _check(int(self.steps) >= 1, f"steps = {self.steps} (must be >= 1)")
+        _check(int(self.regrow) >= 0, f"regrow = {self.regrow} (must be >= 0)")
+        _check(
+            0 < float(self.regrow_fraction) < 1,
+            f"regrow_fraction = {self.regrow_fraction} (must be in (0, 1))",
+        )
 
     def schedule(self, start: float) -> list[float]:
         """Sparsity after each step (Zhu & Gupta 2017's cubic ramp from `start`)."""
@@ -185,10 +193,56 @@ class PruneGradual(_Training):
             path.append({**step, "accepted": True})
             current = cand
         advance(self.name, int(self.steps), int(self.steps))
+        rewired: list[dict[str, Any]] = []
+        if int(self.regrow) and len(path) == int(self.steps) and path[-1]["accepted"]:
+            current, rewired = self._regrow(current, data, ctx, original)
         report = {"folded_first": folded, "val_accuracy_before": base, "steps": path}
+        if rewired:
+            report["regrow"] = rewired
         report["sparsity"] = 1.0 - current.synapses / original if original else 0.0
         report.update(_common(current, net, data, time.perf_counter() - t0))
         return PassResult(current, report, changed=current is not net)
+
+    def _regrow(
+        self, net: Network, data: Split, ctx: PassContext, original: int
+    ) -> tuple[Network, list[dict[str, Any]]]:
+        """Rounds of drop-and-regrow by gradient (`rewire`) with fine-tuning after each; the
+        network with the best validation accuracy (then loss) is kept."""
+        from .loop import arithmetic_for, dense_gradients
+
+        fmt, cfg = _format(ctx), self.config()
+        rounds = int(self.regrow)
+
+        def score(n: Network) -> tuple[float, float]:
+            acc, loss = evaluate(
+                Twin(n, arithmetic_for(n, self.arithmetic), fmt), data.x_val, data.y_val
+            )
+            return acc, -loss
+
+        best, best_key, current, path = net, score(net), net, []
+        for r in range(rounds):
+            advance(f"{self.name} regrow", r, rounds)
+            frac = float(self.regrow_fraction) * 0.5 * (1 + np.cos(np.pi * r / rounds))
+            grads = dense_gradients(current, data, cfg, fmt)
+            grown, swapped = rewire(current, grads, frac)
+            current, log = finetune_network(
+                grown, data, cfg, fmt, f"{self.name} regrow {r + 1}", _teacher(ctx)
+            )
+            current = prune_global(current, float(self.sparsity), original)
+            key = score(current)
+            path.append(
+                {
+                    "round": r + 1,
+                    "swapped": sum(swapped.values()),
+                    "synapses": current.synapses,
+                    **_brief(log),
+                    "kept": key > best_key,
+                }
+            )
+            if key > best_key:
+                best, best_key = current, key
+        advance(f"{self.name} regrow", rounds, rounds)
+        return best, path
 
 
 def gradual_before_training(passes: list[Any]) -> list[Any]:
