@@ -285,7 +285,7 @@ def test_dense_gradients_reach_pruned_synapses_and_match_the_masked_ones(digits)
     at pruned ones it is nonzero (what the loss would gain from growing them)."""
     from neurocomp.passes.fold import ensure_folded
     from neurocomp.passes.prune import prune_global
-    from neurocomp.train.loop import TrainConfig, Split, dense_gradients
+    from neurocomp.train.loop import Split, TrainConfig, dense_gradients
 
     net, x, y, _, _ = digits
     folded = ensure_folded(net)[0]
