@@ -146,7 +146,11 @@ class PruneGradual(_Training):
     name: ClassVar[str] = "prune_gradual"
     sparsity: float = 0.9
     steps: int = 4
-    epochs: int = 12  # float epochs are cheap; 6 left a point of accuracy at 90 %
+    # Per step. Float epochs are cheap, and a sparse network trains slowly: on the digits model
+    # at 95 % the float network scored 3.44 points below the dense one with 12 epochs at lr
+    # 2e-3 (seeds 0-2), 2.60 with 30 epochs, 0.76 with 30 epochs at 5e-3.
+    epochs: int = 30
+    lr: float = 5e-3
     max_drop: float | None = None
     regrow: int = 0  # rounds of drop-and-regrow (RigL) at the final sparsity
     regrow_fraction: float = 0.3  # share of each layer's synapses swapped in the first round
@@ -262,7 +266,8 @@ def gradual_before_training(passes: list[Any]) -> list[Any]:
         if later is None or not one_shot or p.criterion != "magnitude":
             continue
         shared = {f.name: getattr(later, f.name) for f in dataclasses.fields(_Training)}
-        shared.pop("epochs")  # prune_gradual's own per-step default
+        for own in ("epochs", "lr"):  # prune_gradual's own per-step defaults
+            shared.pop(own)
         out[i] = PruneGradual(sparsity=float(p.sparsity), **shared)
     return out
 
