@@ -304,3 +304,32 @@ def test_dense_gradients_reach_pruned_synapses_and_match_the_masked_ones(digits)
         masked = twin.layers[pr.name].weight.grad.numpy()
         np.testing.assert_allclose(grads[pr.name][present], masked[present], rtol=1e-9, atol=1e-12)
         assert np.abs(grads[pr.name][~present]).max() > 0
+
+
+def test_one_shot_prune_before_training_runs_gradually_with_its_own_schedule():
+    """The rewritten `prune` takes the training pass's shared options but prune_gradual's own
+    per-step epochs and learning rate (a finetune's 40 epochs at 0.002 are not a step's)."""
+    from neurocomp.train.passes import PruneGradual, gradual_before_training
+
+    passes = gradual_before_training(
+        parse_pipeline("prune{sparsity=0.9},quantize{weight_bits=4},finetune{seed=3,lr=0.01}")
+    )
+    gradual = passes[0]
+    assert isinstance(gradual, PruneGradual) and gradual.sparsity == 0.9
+    assert (gradual.seed, gradual.epochs, gradual.lr) == (3, 30, 0.005)
+    kept = parse_pipeline("prune{sparsity=0.9,max_drop=0.01},finetune")
+    assert gradual_before_training(kept)[0].name == "prune"  # a guarded prune stays one-shot
+
+
+def test_gradual_regrow_keeps_the_sparsity_and_is_deterministic(digits):
+    net, x, y, _, _ = digits
+    pipeline = "prune_gradual{sparsity=0.9,steps=1,epochs=1,regrow=2,distill=0}"
+    runs = [nc.transform(net, pipeline, calibration=x, labels=y) for _ in range(2)]
+    report = runs[0].reports[0]
+    assert [r["round"] for r in report["regrow"]] == [1, 2]
+    assert report["regrow"][0]["swapped"] > 0
+    assert runs[0].network.synapses <= round(0.1 * net.synapses)
+    for a, b in zip(*[_structure(r.network).values() for r in runs], strict=True):
+        assert (a != b).nnz == 0
+    with pytest.raises(PassError, match="regrow_fraction"):
+        make_pass("prune_gradual", regrow_fraction=1.5)
