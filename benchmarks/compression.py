@@ -72,11 +72,6 @@ DIGITS_ROWS: list[Row] = [
                 "prune_gradual{sparsity=0.95},quantize{weight_bits=4,granularity=channel},finetune",
                 SEEDS,
             ),
-            (
-                "fine-tuned, one scale per layer",
-                "prune_gradual{sparsity=0.95},quantize{weight_bits=4},finetune",
-                (0,),
-            ),
         ],
     ),
     (
