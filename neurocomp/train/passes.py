@@ -251,7 +251,8 @@ class PruneGradual(_Training):
 
 def gradual_before_training(passes: list[Any]) -> list[Any]:
     """`passes` with each one-shot `prune{sparsity=s}` (magnitude, no guard) that precedes a
-    pass that trains run as `prune_gradual{sparsity=s}` with that pass's training options.
+    pass that trains run as `prune_gradual{sparsity=s}` with that pass's training options
+    (but prune_gradual's own epochs and learning rate per step).
 
     Fine-tuning keeps a mask, and a mask cut in one shot from the dense weights is a poor one:
     on the digits model at 90 % with 4-bit weights, one-shot pruning then `finetune` (40 to 80
