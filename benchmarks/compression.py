@@ -56,11 +56,6 @@ DIGITS_ROWS: list[Row] = [
         "prune{sparsity=0.9},quantize{weight_bits=4}",
         [
             ("fine-tuned", "prune{sparsity=0.9},quantize{weight_bits=4},finetune", SEEDS),
-            (
-                "fine-tuned, no distillation",
-                "prune{sparsity=0.9},quantize{weight_bits=4},finetune{" + ND + "}",
-                (0,),
-            ),
         ],
     ),
     (
