@@ -306,9 +306,9 @@ def test_dense_gradients_reach_pruned_synapses_and_match_the_masked_ones(digits)
         assert np.abs(grads[pr.name][~present]).max() > 0
 
 
-def test_one_shot_prune_before_training_runs_gradually_with_its_own_schedule():
-    """The rewritten `prune` takes the training pass's shared options but prune_gradual's own
-    per-step epochs and learning rate (a finetune's 40 epochs at 0.002 are not a step's)."""
+def test_one_shot_prune_before_training_runs_gradually_with_its_own_epochs():
+    """The rewritten `prune` takes the training pass's shared options (learning rate, seed)
+    but prune_gradual's own epochs per step (a finetune's 40 epochs are not a step's)."""
     from neurocomp.train.passes import PruneGradual, gradual_before_training
 
     passes = gradual_before_training(
@@ -316,7 +316,7 @@ def test_one_shot_prune_before_training_runs_gradually_with_its_own_schedule():
     )
     gradual = passes[0]
     assert isinstance(gradual, PruneGradual) and gradual.sparsity == 0.9
-    assert (gradual.seed, gradual.epochs, gradual.lr) == (3, 30, 0.005)
+    assert (gradual.seed, gradual.epochs, gradual.lr) == (3, 30, 0.01)
     kept = parse_pipeline("prune{sparsity=0.9,max_drop=0.01},finetune")
     assert gradual_before_training(kept)[0].name == "prune"  # a guarded prune stays one-shot
 
