@@ -63,7 +63,12 @@ DIGITS_ROWS: list[Row] = [
         "prune{sparsity=0.95},quantize{weight_bits=4,granularity=channel}",
         [
             (
-                "fine-tuned",
+                "gradual pruning (trained), then quantized",
+                "prune_gradual{sparsity=0.95},quantize{weight_bits=4,granularity=channel}",
+                SEEDS,
+            ),
+            (
+                "gradual pruning, quantized, fine-tuned",
                 "prune_gradual{sparsity=0.95},quantize{weight_bits=4,granularity=channel},finetune",
                 SEEDS,
             ),
