@@ -306,21 +306,6 @@ def test_dense_gradients_reach_pruned_synapses_and_match_the_masked_ones(digits)
         assert np.abs(grads[pr.name][~present]).max() > 0
 
 
-def test_one_shot_prune_before_training_runs_gradually_with_its_own_epochs():
-    """The rewritten `prune` takes the training pass's shared options (learning rate, seed)
-    but prune_gradual's own epochs per step (a finetune's 40 epochs are not a step's)."""
-    from neurocomp.train.passes import PruneGradual, gradual_before_training
-
-    passes = gradual_before_training(
-        parse_pipeline("prune{sparsity=0.9},quantize{weight_bits=4},finetune{seed=3,lr=0.01}")
-    )
-    gradual = passes[0]
-    assert isinstance(gradual, PruneGradual) and gradual.sparsity == 0.9
-    assert (gradual.seed, gradual.epochs, gradual.lr) == (3, 30, 0.01)
-    kept = parse_pipeline("prune{sparsity=0.9,max_drop=0.01},finetune")
-    assert gradual_before_training(kept)[0].name == "prune"  # a guarded prune stays one-shot
-
-
 def test_gradual_regrow_keeps_the_sparsity_and_is_deterministic(digits):
     net, x, y, _, _ = digits
     pipeline = "prune_gradual{sparsity=0.9,steps=1,epochs=1,regrow=2,distill=0}"
