@@ -575,7 +575,8 @@ def compile_cmd(
     table.add_row(
         "cores used",
         f"{summary['cores_used']} of {summary['cores_available']} "
-        f"(lower bound {summary['cores_lower_bound']}; packing "
+        f"(lower bound {summary['cores_lower_bound']}; LP "
+        f"{summary.get('cores_lower_bound_lp')}; packing "
         f"{summary.get('cores_lower_bound_packing')})",
     )
     table.add_row(

@@ -105,6 +105,8 @@ def _summary(
         cores_available=spec.cores_available,
         cores_lower_bound=mapping.lower_bound["cores"],
         cores_lower_bound_packing=mapping.lower_bound.get("packing"),
+        cores_lower_bound_lp=mapping.lower_bound.get("lp"),
+        cores_lower_bound_lp_method=mapping.bound_method or None,
         neurons=intnet.neurons,
         synapses=intnet.synapses,
         synapses_input=folded_synapses(net),

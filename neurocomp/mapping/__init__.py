@@ -18,6 +18,7 @@ from ..errors import Violation
 from ..ir.integer import IntNetwork
 from ..progress import advance
 from ..target.spec import TargetSpec
+from .bound import LPBound, lp_bound
 from .chips import place_on_board
 from .pack import Core, Packing, count_output_axons, destinations, neuron_cores, pack_blocks
 from .place import hop_matrices, slot_coords
@@ -79,6 +80,7 @@ class ChipMapping:
     placement: dict[str, Any]
     violations: list[Violation] = field(default_factory=list)
     core_chip: np.ndarray | None = None  # chip index of each core (None: all on one chip)
+    bound_method: str = ""  # how lower_bound["lp"] was reached (`neurocomp.mapping.bound`)
 
     @property
     def cores_used(self) -> int:
@@ -119,21 +121,41 @@ class ChipMapping:
 Mapping = ChipMapping  # the old name
 
 
-def lower_bound(net: IntNetwork, spec: TargetSpec) -> dict[str, int]:
-    """max over resources of ceil(total / per-core limit): no split of the layers into
-    contiguous blocks (of the position-major neuron order) can use fewer cores."""
-    bits = axons = 0
+def _layer_totals(net: IntNetwork, spec: TargetSpec) -> dict[str, tuple[int, int]]:
+    """Per layer, lower bounds of its synapse memory and input axons summed over the blocks of
+    any split into contiguous blocks (of the position-major neuron order)."""
+    per_layer: dict[str, tuple[int, int]] = {}
     for pop in net.populations:
         order = neuron_order(pop)
         delayed = delayed_sources(net, pop)
         kernels = conv_sources(net, pop, spec)
+        bits = axons = 0
         for pre, w in incoming_by_source(net, pop).items():
             axons += int(np.count_nonzero(np.bincount(w.indices, minlength=w.shape[1])))
             if pre in kernels:  # at least one copy of the kernel
                 bits += kernels[pre]
             else:
                 bits += list_bits_lower(w, spec, order, pre in delayed)
+        per_layer[pop.name] = (bits, axons)
+    return per_layer
+
+
+def lower_bound(net: IntNetwork, spec: TargetSpec) -> dict[str, int]:
+    """max over resources of ceil(total / per-core limit): no split of the layers into
+    contiguous blocks (of the position-major neuron order) can use fewer cores."""
+    per_layer = _layer_totals(net, spec)
+    bits = sum(b for b, _ in per_layer.values())
+    axons = sum(a for _, a in per_layer.values())
     return _bound(net, spec, bits, axons)
+
+
+def lower_bound_lp(net: IntNetwork, spec: TargetSpec) -> LPBound:
+    """The configuration LP's bound over the same splits as `lower_bound`, at least its "cores"
+    (`neurocomp.mapping.bound`); `map_network` reports it as `lower_bound["lp"]`."""
+    per_layer = _layer_totals(net, spec)
+    bits = sum(b for b, _ in per_layer.values())
+    axons = sum(a for _, a in per_layer.values())
+    return lp_bound(net, spec, _bound(net, spec, bits, axons)["cores"], per_layer)
 
 
 def _bound(net: IntNetwork, spec: TargetSpec, bits: int, axons: int) -> dict[str, int]:
@@ -153,18 +175,31 @@ def _traffic(
     dest: dict[str, sparse.csr_matrix],
     where: dict[str, np.ndarray],
     activity: dict[str, np.ndarray] | None,
-) -> np.ndarray:
-    """Messages per step between cores: each neuron's activity to each core it targets."""
+) -> sparse.csr_matrix:
+    """Messages per step between cores (sparse, cores x cores, no self traffic): each neuron's
+    activity to each core it targets; linear in the destinations' entries."""
     n = len(cores)
-    traffic = np.zeros((n, n))
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
     for name, d in dest.items():
         if name not in where:
             continue
         rate = activity.get(name) if activity else None
         rate = np.ones(d.shape[0]) if rate is None else np.asarray(rate, dtype=np.float64)
-        src = sparse.csr_matrix((rate, (where[name], np.arange(d.shape[0]))), shape=(n, d.shape[0]))
-        traffic += (src @ (d > 0).astype(np.float64)).toarray()
-    np.fill_diagonal(traffic, 0.0)
+        neuron = np.repeat(np.arange(d.shape[0]), np.diff(d.indptr))
+        hit = d.data > 0
+        rows.append(where[name][neuron[hit]])
+        cols.append(d.indices[hit])
+        vals.append(rate.reshape(-1)[neuron[hit]])
+    if not rows:
+        return sparse.csr_matrix((n, n))
+    r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+    off = r != c
+    traffic = sparse.csr_matrix((v[off], (r[off], c[off])), shape=(n, n))
+    traffic.sum_duplicates()
+    traffic.eliminate_zeros()
+    traffic.sort_indices()
     return traffic
 
 
@@ -176,6 +211,7 @@ class _Split:
     sizes: dict[str, int]
     caps: dict[str, int | None]
     bound: dict[str, int]  # `lower_bound` of the network, from the same lists
+    layer_bound: dict[str, tuple[int, int]] = field(default_factory=dict)  # bits, axons per layer
 
     @property
     def blocks(self) -> list[Block]:
@@ -232,7 +268,7 @@ def split_network(net: IntNetwork, spec: TargetSpec) -> tuple[_Split, list[Viola
     violations = _split_layers(net, spec, list(sizes), sizes, caps, layers, lower)
     bits = sum(b for b, _ in lower.values())
     axons = sum(a for _, a in lower.values())
-    return _Split(layers, sizes, caps, _bound(net, spec, bits, axons)), violations
+    return _Split(layers, sizes, caps, _bound(net, spec, bits, axons), lower), violations
 
 
 def _use(blocks: list[Block], out: np.ndarray) -> np.ndarray:
@@ -355,10 +391,13 @@ def map_network(
 ) -> Mapping:
     """Split, pack and place `net` on `spec`; violations are collected, not raised.
 
-    `lower_bound` holds the network's bound per resource and overall ("cores"), and
+    `lower_bound` holds the network's bound per resource and overall ("cores"), "lp": the
+    configuration LP's bound for every split (`neurocomp.mapping.bound`, at least "cores"), and
     "packing": no packing of the blocks this split made uses fewer cores."""
     split, violations = split_network(net, spec)
     bound = split.bound
+    lp = lp_bound(net, spec, bound["cores"], split.layer_bound)
+    bound["lp"] = lp.cores
     dest: dict[str, sparse.csr_matrix] = {}
     cores: list[Core] = []
     packing: Packing | None = None
@@ -367,7 +406,7 @@ def map_network(
         if packing is not None:
             bound["packing"] = max(packing.lower_bound, bound["cores"])
     if violations:
-        return _unplaced([], {}, bound, violations)
+        return _unplaced([], {}, bound, violations, lp.method)
     if len(cores) > spec.cores_available:
         biggest = max(
             {b.population for c in cores for b in c.blocks},
@@ -382,7 +421,7 @@ def map_network(
                 f"the network needs {len(cores)} cores; add chips with --chips",
             )
         )
-        return _unplaced(cores, dest, bound, violations)
+        return _unplaced(cores, dest, bound, violations, lp.method)
     advance("map: place cores on the mesh", 0, 1)
     where = neuron_cores(net, cores)
     traffic = _traffic(net, cores, dest, where, activity)
@@ -401,6 +440,7 @@ def map_network(
         placement=report,
         violations=violations,
         core_chip=np.asarray(slots, dtype=np.int64) // spec.mesh.cores_per_chip,
+        bound_method=lp.method,
     )
 
 
@@ -409,6 +449,7 @@ def _unplaced(
     dest: dict[str, sparse.csr_matrix],
     bound: dict[str, int],
     violations: list[Violation],
+    bound_method: str = "",
 ) -> ChipMapping:
     """The mapping of a network that does not fit: its violations, no placement."""
     return ChipMapping(
@@ -420,7 +461,18 @@ def _unplaced(
         lower_bound=bound,
         placement={},
         violations=violations,
+        bound_method=bound_method,
     )
 
 
-__all__ = ["Block", "ChipMapping", "Core", "CoreUsage", "Mapping", "lower_bound", "map_network"]
+__all__ = [
+    "Block",
+    "ChipMapping",
+    "Core",
+    "CoreUsage",
+    "LPBound",
+    "Mapping",
+    "lower_bound",
+    "lower_bound_lp",
+    "map_network",
+]

@@ -26,7 +26,7 @@ import numpy as np
 from scipy import sparse
 
 from ..target.spec import TargetSpec
-from .place import cost, place, slot_coords
+from .place import Traffic, as_sparse, cost, place, slot_coords
 
 REFINE_PASSES = 20
 SWAP_LIMIT = 2000  # cores; above it only moves refine (a swap pass costs O(cores^2))
@@ -46,25 +46,37 @@ class ChipAssignment:
     method: str  # "naive" or "metis" (the start that won), "+refined" where moves helped
 
 
-def crossing(traffic: np.ndarray, chip: np.ndarray) -> float:
+def crossing(traffic: Traffic, chip: np.ndarray) -> float:
     """Messages per step between cores on different chips (traffic[a, b]: a to b)."""
-    return float(traffic[chip[:, None] != chip[None, :]].sum())
+    t = as_sparse(traffic).tocoo()
+    return float(t.data[chip[t.row] != chip[t.col]].sum())
 
 
-def chip_links(traffic: np.ndarray, chip: np.ndarray) -> int:
+def chip_links(traffic: Traffic, chip: np.ndarray) -> int:
     """Ordered chip pairs (a != b) with messages from a to b."""
-    a, b = np.nonzero(traffic)
-    pairs = {(int(chip[i]), int(chip[j])) for i, j in zip(a, b, strict=True)}
-    return sum(1 for p, q in pairs if p != q)
+    t = as_sparse(traffic).tocoo()
+    a, b = chip[t.row], chip[t.col]
+    other = a != b
+    return int(np.unique(a[other] * (int(chip.max()) + 1) + b[other]).size) if other.any() else 0
 
 
-def _refine(sym: np.ndarray, chip: np.ndarray, cap: int, k: int) -> tuple[np.ndarray, bool]:
-    """Move or swap single cores between chips while that cuts the crossing traffic."""
+def _connections(sym: sparse.csr_matrix, chip: np.ndarray, k: int) -> np.ndarray:
+    """conn[i, q]: traffic between core i and the cores on chip q (dense: cores x chips)."""
+    onehot = sparse.csr_matrix(
+        (np.ones(len(chip)), (np.arange(len(chip)), chip)), shape=(len(chip), k)
+    )
+    return np.asarray((sym @ onehot).todense())
+
+
+def _refine(sym: sparse.csr_matrix, chip: np.ndarray, cap: int, k: int) -> tuple[np.ndarray, bool]:
+    """Move or swap single cores between chips while that cuts the crossing traffic.
+
+    A move costs O(chips + the core's edges); swaps (O(cores) per core) only up to SWAP_LIMIT
+    cores."""
     chip = chip.copy()
-    onehot = np.zeros((len(chip), k))
-    onehot[np.arange(len(chip)), chip] = 1.0
-    conn = sym @ onehot  # conn[i, q]: traffic between core i and the cores on chip q
+    conn = _connections(sym, chip, k)
     count = np.bincount(chip, minlength=k)
+    dense = sym.toarray() if len(chip) <= SWAP_LIMIT else None
     changed = False
     for _ in range(REFINE_PASSES):
         improved = False
@@ -78,12 +90,12 @@ def _refine(sym: np.ndarray, chip: np.ndarray, cap: int, k: int) -> tuple[np.nda
                 _move(conn, sym, count, chip, a, q)
                 improved = True
                 continue
-            if len(chip) > SWAP_LIMIT:
+            if dense is None:
                 continue
             # swap a with a core b on another chip
             cb = chip
             swap = conn[a, cb] - conn[a, p] + conn[:, p] - conn[np.arange(len(chip)), cb]
-            swap -= 2 * sym[a]
+            swap -= 2 * dense[a]
             swap[cb == p] = -np.inf
             b = int(np.argmax(swap))
             if swap[b] > _EPS:
@@ -98,37 +110,37 @@ def _refine(sym: np.ndarray, chip: np.ndarray, cap: int, k: int) -> tuple[np.nda
 
 
 def _move(
-    conn: np.ndarray, sym: np.ndarray, count: np.ndarray, chip: np.ndarray, a: int, q: int
+    conn: np.ndarray, sym: sparse.csr_matrix, count: np.ndarray, chip: np.ndarray, a: int, q: int
 ) -> None:
     p = int(chip[a])
-    conn[:, p] -= sym[:, a]
-    conn[:, q] += sym[:, a]
+    lo, hi = sym.indptr[a], sym.indptr[a + 1]  # symmetric: row a is column a
+    idx, w = sym.indices[lo:hi], sym.data[lo:hi]
+    conn[idx, p] -= w
+    conn[idx, q] += w
     count[p] -= 1
     count[q] += 1
     chip[a] = q
 
 
-def _metis(sym: np.ndarray, k: int, cap: int) -> np.ndarray | None:
+def _metis(sym: sparse.csr_matrix, k: int, cap: int) -> np.ndarray | None:
     """A k-way METIS partition of the traffic graph, repaired so that no chip holds more than
     `cap` cores (None where the graph has no edges)."""
-    nz = sym > 0
-    np.fill_diagonal(nz, False)
-    if not nz.any():
+    graph = as_sparse(sym - sparse.diags(sym.diagonal()))
+    graph.data[graph.data < 0] = 0.0
+    graph.eliminate_zeros()
+    if not graph.nnz:
         return None
     import pymetis
 
-    graph = sparse.csr_matrix(np.where(nz, sym, 0.0))
     scale = 1000.0 / graph.data.max()
-    weights = [max(1, int(round(w * scale))) for w in graph.data]
+    weights = np.maximum(1, np.round(graph.data * scale).astype(np.int64)).tolist()
     _, parts = pymetis.part_graph(
         k,
         pymetis.CSRAdjacency(graph.indptr.tolist(), graph.indices.tolist()),
         eweights=weights,
     )
     chip = np.asarray(parts, dtype=np.int64)
-    onehot = np.zeros((len(chip), k))
-    onehot[np.arange(len(chip)), chip] = 1.0
-    conn = sym @ onehot
+    conn = _connections(sym, chip, k)
     count = np.bincount(chip, minlength=k)
     while count.max() > cap:  # move the core that loses least from an over-full chip
         p = int(np.argmax(count))
@@ -140,34 +152,38 @@ def _metis(sym: np.ndarray, k: int, cap: int) -> np.ndarray | None:
     return chip
 
 
-def _order_chips(traffic: np.ndarray, chip: np.ndarray, k: int) -> np.ndarray:
+def _order_chips(traffic: sparse.csr_matrix, chip: np.ndarray, k: int) -> np.ndarray:
     """Renumber chips (positions along the board's x) to shorten the chip distance of what
     crosses: every order for up to BRUTE_FORCE_CHIPS chips, else by mean core index."""
-    onehot = np.zeros((len(chip), k))
-    onehot[np.arange(len(chip)), chip] = 1.0
-    between = onehot.T @ traffic @ onehot
+    onehot = sparse.csr_matrix(
+        (np.ones(len(chip)), (np.arange(len(chip)), chip)), shape=(len(chip), k)
+    )
+    between = np.asarray((onehot.T @ traffic @ onehot).todense())
     between = between + between.T
     if k <= BRUTE_FORCE_CHIPS:
         perms = np.array(list(itertools.permutations(range(k))))  # perms[i, chip] = position
         dist = np.abs(perms[:, :, None] - perms[:, None, :])
         position = perms[int(np.argmin((dist * between).sum(axis=(1, 2))))]
     else:
-        mean = np.array([np.flatnonzero(chip == q).mean() for q in range(k)])
+        count = np.bincount(chip, minlength=k)
+        total = np.bincount(chip, weights=np.arange(len(chip)), minlength=k)
+        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)  # empty chips last
         position = np.argsort(np.argsort(mean, kind="stable"), kind="stable")
     return position[chip]
 
 
-def assign_chips(traffic: np.ndarray, cores_per_chip: int, greedy: bool = False) -> ChipAssignment:
+def assign_chips(traffic: Traffic, cores_per_chip: int, greedy: bool = False) -> ChipAssignment:
     """Chip of every core on the fewest chips of `cores_per_chip` cores, with the fewest
     messages per step crossing chips (see the module docstring)."""
+    traffic = as_sparse(traffic)
     n = traffic.shape[0]
     k = max(1, math.ceil(n / cores_per_chip))
     naive = np.arange(n, dtype=np.int64) // cores_per_chip
     base = crossing(traffic, naive)
     if k == 1 or greedy:
         return ChipAssignment(naive, k, base, base, chip_links(traffic, naive), "naive")
-    sym = traffic + traffic.T
-    np.fill_diagonal(sym, 0.0)
+    sym = as_sparse(traffic + traffic.T)
+    sym = as_sparse(sym - sparse.diags(sym.diagonal()))
     best, best_cost, method = naive, base, "naive"
     starts = [("naive", naive), ("metis", _metis(sym, k, cores_per_chip))]
     for name, start in starts:
@@ -182,10 +198,11 @@ def assign_chips(traffic: np.ndarray, cores_per_chip: int, greedy: bool = False)
 
 
 def place_on_board(
-    traffic: np.ndarray, spec: TargetSpec, method: str = "auto"
+    traffic: Traffic, spec: TargetSpec, method: str = "auto"
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Slot of every core on a board of several chips, and the placement report with the chip
     assignment's figures. A one-chip board goes straight to `place.place` (unchanged)."""
+    traffic = as_sparse(traffic)
     if spec.chips == 1:
         return place(traffic, spec, method)
     n = traffic.shape[0]
@@ -196,7 +213,7 @@ def place_on_board(
     methods = set()
     for q in range(assign.chips_used):
         idx = np.flatnonzero(assign.chip == q)
-        local, rep = place(traffic[np.ix_(idx, idx)], one_chip, method)
+        local, rep = place(traffic[idx][:, idx], one_chip, method)
         slots[idx] = q * per + local
         methods.add(str(rep["method"]))
     coords = slot_coords(spec)

@@ -9,7 +9,11 @@ mesh region, then improves by pairwise swaps. The better of the two is kept and 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TypeAlias
+
 import numpy as np
+from scipy import sparse
 
 from ..target.spec import TargetSpec
 
@@ -32,17 +36,58 @@ def hop_matrices(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ew, ns
 
 
-def cost(traffic: np.ndarray, placement: np.ndarray, coords: np.ndarray) -> float:
+Traffic: TypeAlias = "np.ndarray | sparse.spmatrix"  # messages per step, core a to core b
+
+
+def as_sparse(traffic: Traffic) -> sparse.csr_matrix:
+    """The traffic as CSR, explicit zeros dropped, indices sorted (a dense array is accepted)."""
+    t = sparse.csr_matrix(traffic, dtype=np.float64)
+    t.eliminate_zeros()
+    t.sort_indices()
+    return t
+
+
+def cost(traffic: Traffic, placement: np.ndarray, coords: np.ndarray) -> float:
     """Sum of traffic[a, b] * hops between the slots of cores a and b (nonzero traffic only)."""
-    a, b = np.nonzero(traffic)
-    pa, pb = coords[placement[a]], coords[placement[b]]
+    t = as_sparse(traffic).tocoo()
+    pa, pb = coords[placement[t.row]], coords[placement[t.col]]
     hops = np.abs(pa[:, 0] - pb[:, 0]) + np.abs(pa[:, 1] - pb[:, 1])
-    return float((traffic[a, b] * hops).sum())
+    return float((t.data * hops).sum())
+
+
+@dataclass(frozen=True)
+class _Graph:
+    """Symmetric traffic among n cores as edge arrays sorted by (u, v): cheap to cut into the
+    subgraphs of a bisection (no sparse-matrix objects per level)."""
+
+    n: int
+    u: np.ndarray
+    v: np.ndarray
+    w: np.ndarray
+
+    @classmethod
+    def of(cls, sym: sparse.csr_matrix) -> _Graph:
+        coo = sym.tocoo()
+        order = np.lexsort((coo.col, coo.row))
+        return cls(sym.shape[0], coo.row[order], coo.col[order], coo.data[order])
+
+    def sub(self, keep: np.ndarray) -> _Graph:
+        """The subgraph of the cores `keep` (ascending), renumbered in their order."""
+        local = np.full(self.n, -1, dtype=np.int64)
+        local[keep] = np.arange(len(keep))
+        m = (local[self.u] >= 0) & (local[self.v] >= 0)
+        return _Graph(len(keep), local[self.u[m]], local[self.v[m]], self.w[m])
+
+    def times(self, x: np.ndarray) -> np.ndarray:
+        """The traffic matrix times x."""
+        return np.bincount(self.u, weights=self.w * x[self.v], minlength=self.n)
 
 
 def _bisect(
-    cores: list[int], slots: list[int], sym: np.ndarray, coords: np.ndarray, out: np.ndarray
+    cores: list[int], slots: list[int], graph: _Graph, coords: np.ndarray, out: np.ndarray
 ) -> None:
+    """Cores into slots by recursive bisection; `graph`: the traffic among `cores` (in their
+    order), cut with them, so that each level takes time linear in its edges."""
     if len(cores) <= 1 or len(slots) <= 1 or len({coords[s, 2] for s in slots}) == 1:
         for c, s in zip(cores, slots, strict=False):
             out[c] = s
@@ -54,47 +99,47 @@ def _bisect(
     left_slots, right_slots = order[:half], order[half:]
     share = round(len(cores) * len(left_slots) / len(slots))
     n_left = min(len(left_slots), max(len(cores) - len(right_slots), share))
-    parts = _metis_halves(cores, sym, n_left)
-    left = [c for c, p in zip(cores, parts, strict=True) if p == 0]
-    right = [c for c, p in zip(cores, parts, strict=True) if p == 1]
-    _bisect(left, left_slots, sym, coords, out)
-    _bisect(right, right_slots, sym, coords, out)
+    parts = _metis_halves(graph, n_left)
+    li, ri = np.flatnonzero(parts == 0), np.flatnonzero(parts == 1)
+    _bisect([cores[i] for i in li], left_slots, graph.sub(li), coords, out)
+    _bisect([cores[i] for i in ri], right_slots, graph.sub(ri), coords, out)
 
 
-def _metis_halves(cores: list[int], sym: np.ndarray, n_left: int) -> list[int]:
-    """Split `cores` into exactly n_left | rest, minimising the traffic cut (METIS + repair)."""
-    n = len(cores)
-    sub = sym[np.ix_(cores, cores)]
-    parts = [0] * n_left + [1] * (n - n_left)
-    if n > 2 and sub.any():
+def _metis_halves(graph: _Graph, n_left: int) -> np.ndarray:
+    """Split the cores of `graph` into exactly n_left | rest (side 0 | 1 of each), minimising
+    the traffic cut (METIS + repair)."""
+    n = graph.n
+    side = np.array([0] * n_left + [1] * (n - n_left))
+    off = graph.u != graph.v
+    if n > 2 and graph.w.size and off.any():
         import pymetis
 
         # The traffic graph in CSR form, rows in order, neighbours ascending, no self loops.
-        off = sub.copy()
-        np.fill_diagonal(off, 0)
-        rows, cols = np.nonzero(off)
-        xadj = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))]).tolist()
-        adjncy = cols.tolist()
-        weights = np.maximum(1, np.round(off[rows, cols]).astype(np.int64)).tolist()
-        if adjncy:
-            frac = n_left / n
-            _, metis_parts = pymetis.part_graph(
-                2,
-                pymetis.CSRAdjacency(xadj, adjncy),
-                eweights=weights,
-                tpwgts=[frac, 1 - frac],
-            )
-            parts = list(metis_parts)
-    # Repair sizes: move the cores with the least affinity to their side.
-    parts_arr = np.array(parts)
-    while (parts_arr == 0).sum() != n_left:
-        src = 0 if (parts_arr == 0).sum() > n_left else 1
-        cand = np.flatnonzero(parts_arr == src)
-        gain = sub[np.ix_(cand, np.flatnonzero(parts_arr != src))].sum(axis=1) - sub[
-            np.ix_(cand, cand)
-        ].sum(axis=1)
-        parts_arr[cand[int(np.argmax(gain))]] = 1 - src
-    return [int(p) for p in parts_arr]
+        xadj = np.concatenate([[0], np.cumsum(np.bincount(graph.u[off], minlength=n))])
+        weights = np.maximum(1, np.round(graph.w[off]).astype(np.int64))
+        frac = n_left / n
+        _, metis_parts = pymetis.part_graph(
+            2,
+            pymetis.CSRAdjacency(xadj.tolist(), graph.v[off].tolist()),
+            eweights=weights.tolist(),
+            tpwgts=[frac, 1 - frac],
+        )
+        side = np.asarray(metis_parts, dtype=np.int64)
+    if (side == 0).sum() == n_left:
+        return side
+    # Repair sizes: move the cores with the least affinity to their side, the affinities kept
+    # up to date from the moved core's edges.
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(graph.u, minlength=n))])
+    to = np.stack([graph.times((side == 0).astype(float)), graph.times((side == 1).astype(float))])
+    while (side == 0).sum() != n_left:
+        src = 0 if (side == 0).sum() > n_left else 1
+        cand = np.flatnonzero(side == src)
+        m = int(cand[int(np.argmax(to[1 - src, cand] - to[src, cand]))])
+        side[m] = 1 - src
+        nb, w = graph.v[ptr[m] : ptr[m + 1]], graph.w[ptr[m] : ptr[m + 1]]
+        to[src, nb] -= w
+        to[1 - src, nb] += w
+    return side
 
 
 def compact_region(spec: TargetSpec, n_cores: int, coords: np.ndarray) -> list[int]:
@@ -115,9 +160,10 @@ SWAP_LIMIT = 400  # cores; each pass costs O(n^3) operations
 
 
 def _swap_improve(
-    traffic: np.ndarray, placement: np.ndarray, coords: np.ndarray, passes: int = 3
+    traffic: sparse.csr_matrix, placement: np.ndarray, coords: np.ndarray, passes: int = 3
 ) -> np.ndarray:
-    """Pairwise swaps of cores' slots, best swap per core, while they lower the cost.
+    """Pairwise swaps of cores' slots, best swap per core, while they lower the cost (up to
+    SWAP_LIMIT cores: dense matrices there).
 
     Swapping a and b changes the cost by sum_k (S[a,k] - S[b,k]) (D[b,k] - D[a,k])
     + 2 S[a,b] D[a,b] (S symmetric traffic, D hops between current slots)."""
@@ -125,7 +171,7 @@ def _swap_improve(
     n = len(best)
     if n > SWAP_LIMIT:
         return best
-    sym = traffic + traffic.T
+    sym = (traffic + traffic.T).toarray()
     for _ in range(passes):
         pos = coords[best]
         dist = np.abs(pos[:, None, 0] - pos[None, :, 0]) + np.abs(pos[:, None, 1] - pos[None, :, 1])
@@ -146,21 +192,25 @@ def _swap_improve(
 
 
 def place(
-    traffic: np.ndarray, spec: TargetSpec, method: str = "auto"
+    traffic: Traffic, spec: TargetSpec, method: str = "auto"
 ) -> tuple[np.ndarray, dict[str, float | str]]:
-    """Slot of every core, and the traffic x hops of the greedy and partitioned placements."""
-    n = traffic.shape[0]
+    """Slot of every core, and the traffic x hops of the greedy and partitioned placements.
+
+    `traffic` (cores x cores, sparse or dense) is only read through its nonzero entries: time
+    linear in them (plus the bisection's sorting of slots) above SWAP_LIMIT cores."""
+    t = as_sparse(traffic)
+    n = t.shape[0]
     coords = slot_coords(spec)
     greedy = np.arange(n)
-    report: dict[str, float | str] = {"greedy_traffic_hops": cost(traffic, greedy, coords)}
+    report: dict[str, float | str] = {"greedy_traffic_hops": cost(t, greedy, coords)}
     if method == "greedy" or n <= 1:
         report.update(method="greedy", traffic_hops=report["greedy_traffic_hops"])
         return greedy, report
-    sym = traffic + traffic.T
+    sym = as_sparse(t + t.T)
     part = np.full(n, -1, dtype=np.int64)
-    _bisect(list(range(n)), compact_region(spec, n, coords), sym, coords, part)
-    part = _swap_improve(traffic, part, coords)
-    greedy_cost, metis_cost = float(report["greedy_traffic_hops"]), cost(traffic, part, coords)
+    _bisect(list(range(n)), compact_region(spec, n, coords), _Graph.of(sym), coords, part)
+    part = _swap_improve(t, part, coords)
+    greedy_cost, metis_cost = float(report["greedy_traffic_hops"]), cost(t, part, coords)
     report["metis_traffic_hops"] = metis_cost
     if metis_cost <= greedy_cost:
         report.update(method="metis", traffic_hops=metis_cost)

@@ -346,6 +346,7 @@ def _mapping(m: Manifest, net: IntNetwork, spec: TargetSpec, where: str) -> Mapp
         lower_bound=dict(m.lower_bound),
         placement=dict(m.placement),
         core_chip=slots // spec.mesh.cores_per_chip,
+        bound_method=m.summary.cores_lower_bound_lp_method or "",
     )
 
 

@@ -141,6 +141,11 @@ class CompileSummary(_Record):
     # No packing of the blocks this mapping's split made fits fewer cores (an LP/MILP bound
     # over them; `cores_lower_bound` holds for every split).
     cores_lower_bound_packing: Count | None = None
+    # The configuration LP's bound for every split (neurocomp.mapping.bound; at least
+    # `cores_lower_bound`) and how it was reached ("configuration LP", or "simple (...)" where
+    # the LP was skipped or failed and the simple bound stands).
+    cores_lower_bound_lp: Count | None = None
+    cores_lower_bound_lp_method: str | None = None
 
     def __getitem__(self, key: str) -> Any:
         if key not in type(self).model_fields:

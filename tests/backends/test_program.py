@@ -149,9 +149,9 @@ def test_compile_is_deterministic_across_processes(tmp_path):
 # programs are the same on every machine; a change here is a change of the compiler's output:
 # if it is intended, replace the digest with the one the failure prints.
 GOLDEN = {
-    "reference": "4ec1cbddc4b85333a194192011e2f34eb5bad8122b79e11ec5b9b86aa2e99fc6",
-    "loihi2": "8003a5f8f98d4a4032746b3fb226bf1848ea569fc834c914ce2003f72894012e",
-    "reference-calibrated": "3b4c9c68c88f556e437659750e2e80da0daa27d90588d3f48dffce9ea42c9c47",
+    "reference": "1a9fbf855be7decbb0c48c4689f4b739168e86323bfec052e7aa91057005ccfb",
+    "loihi2": "617a43484a00ddeae79d1ec7b2aab633b5d3e9d9ce436f27f618284135159ed9",
+    "reference-calibrated": "0a5c5037c1f32b979cd136bdeb2dd3b922b60f6f74d70ab53999c0a5e2eeaf86",
 }
 DIGEST = """
 import hashlib, json, sys, warnings, numpy as np, neurocomp as nc

@@ -1,0 +1,454 @@
+"""A lower bound of the cores that holds for every split and every packing: a configuration LP.
+
+The mapper's cost model (`neurocomp.mapping.split`, `pack`): a core holds blocks, each a set of
+neurons of one layer; the core's neurons, synapse memory, input axons and output axons are the
+sums over its blocks (output axons: per neuron, the distinct cores it has synapses on). A block
+of m neurons owns, per input axon with c > 0 synapses into it (per source), one synapse list of
+min(ceil((h + c e) / w), ceil((h + m d) / w)) words (h header bits, e bits of a sparse entry, d
+bits per neuron of a dense list, w bits per word) and a shared conv kernel once if it uses it.
+
+**The bound.** For each layer L and each count k, `LayerCosts` holds `floor[k]`: per resource, a
+lower bound of what any k neurons of L on one core use, however they are cut into blocks:
+
+- neurons: k.
+- input axons, A(k): per source, the union of the k neurons' input axons is at least (a) the
+  k-th smallest in-degree (the union holds each neuron's axons) and (b) the fewest axons u whose
+  u largest min(out-degree, k) sum to the k smallest in-degrees' sum (each axon reaches at most
+  min(out-degree, k) of the k neurons). Blocks on one core pay their unions separately, and a sum
+  of unions is at least the union of all.
+- synapse memory: one block of m neurons has n >= max(A(m), ceil(S(m) / U)) lists (S(m): the m
+  smallest fan-ins summed, U = min(largest out-degree, m): no list has more synapses) and words
+  phi(c) per list with c in [1, U]. For any line alpha + beta c <= phi(c) on [1, U] with alpha,
+  beta >= 0, the block's words are >= alpha n + beta S; the best of a few such lines is taken,
+  and a kernel is added where every m-subset uses it. The true least cost of m neurons in one
+  block does not fall as m grows (dropping a neuron shortens every dense list and no sparse one
+  grows), so values between the points computed hold from the point below. For k neurons in any
+  number of blocks: the least sum over the partitions of k (a dynamic programme over k).
+- output axons: each neuron with t distinct targets sends to at least ceil(t / neurons per
+  core) cores; the k smallest summed.
+
+Each floor is made non-decreasing in k (the least over k' >= k: the true least cost of k' >= k
+neurons is at least that of k), so counts can be grouped: option j stands for every count in
+(k_{j-1}, k_j], counts k_j neurons and costs the floor at k_{j-1} + 1.
+
+**Validity.** Take any mapping onto n cores. Each core holds some count of each layer, so it is a
+configuration: one option per layer (or none) whose floors, summed, fit the core's limits, since
+the core's true use does and each floor is below it. The cores' configurations cover every
+layer's neurons. So the configuration LP, min sum x_c subject to sum_c k_{c,L} x_c >= |L|, x >= 0
+over all configurations c that fit, is at most n, and so is the ceiling of any lower bound of it.
+The LP is solved by column generation: the master LP over the configurations found so far gives
+duals pi; pricing (the best configuration for pi, a multiple-choice knapsack solved by HiGHS's
+MILP) returns an upper bound v of max_c sum_L pi_L k_{c,L} (HiGHS's dual bound, so valid even
+when pricing stops at its node limit). Then pi / v is feasible for the dual LP, so
+sum_L pi_L |L| / v is a lower bound of the LP (Farley's bound) at every round; the best over the
+rounds, rounded up, is reported.
+
+It is tighter than `lower_bound` (total / limit) where the per-core overheads bind: halos of
+input axons, list headers and word rounding on small blocks, a kernel copy per core, at most one
+core's worth of every layer per core together. It ignores where the neurons with the fewest
+synapses are (every core may take the cheapest ones), so it stays below the optimum.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from ..ir.integer import IntNetwork, IntPopulation
+from ..target.spec import TargetSpec
+from .split import _entry_bits, conv_sources, delayed_sources
+
+RESOURCES = ("neurons", "synapse_bits", "input_axons", "output_axons")
+EXACT_COUNTS = 16  # every count up to this, then counts growing by GRID_STEP
+GRID_STEP = 1.06
+MAX_OPTIONS = 6000  # options over all layers above which the grid is coarsened
+MAX_LAYERS = 24  # above this many layers the LP is skipped (the simple bound stands): its
+# column generation grows with the layers (12 s at 40 layers, 110 s at 120, measured)
+MAX_ROUNDS = 60  # column generation rounds
+PRICING_NODES = 2000  # branch-and-bound nodes per pricing MILP (a work bound: deterministic)
+LINE_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)  # alpha as a share of phi(1)
+PRICING_GAP = 1e-3  # the dual bound is used, so a loose gap only weakens the bound a little
+_EPS = 1e-7
+_ROUND = 1e-6  # LP values within this of an integer round down to it
+
+
+@dataclass(frozen=True)
+class LayerCosts:
+    """Per-core floors of one layer: option j counts `counts[j]` neurons and uses at least
+    `floor[j]` (neurons, synapse bits, input axons, output axons) on any core."""
+
+    name: str
+    size: int
+    counts: np.ndarray  # (options,)
+    floor: np.ndarray  # (options, 4), int64
+
+
+@dataclass(frozen=True)
+class LPBound:
+    """The configuration LP's bound: `cores` (rounded up), `value` (the LP's lower bound before
+    rounding), how it was reached (`method`), and its time."""
+
+    cores: int
+    value: float
+    method: str
+    columns: int
+    seconds: float
+
+
+# -- per-layer statistics ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Source:
+    indeg: np.ndarray  # distinct input axons of this source per neuron of the layer
+    outdeg: np.ndarray  # distinct targets in the layer per axon with any (sorted descending)
+    entry: int  # bits of a sparse entry
+    dense: int  # bits per neuron of a dense list
+    kernel: int | None  # bits of a shared kernel, once per block that uses it
+
+
+def _pattern(weights: list[sparse.csr_matrix]) -> sparse.csr_matrix:
+    """The (neuron, axon) pairs with a nonzero weight in any of `weights` (one per projection)."""
+    if len(weights) == 1 and np.all(weights[0].data != 0):
+        return weights[0]
+    total = None
+    for w in weights:
+        p = sparse.csr_matrix(w != 0, dtype=np.int8)
+        total = p if total is None else sparse.csr_matrix((total + p) > 0, dtype=np.int8)
+    assert total is not None
+    total.eliminate_zeros()
+    return total
+
+
+def _sources(net: IntNetwork, pop: IntPopulation, spec: TargetSpec) -> list[_Source]:
+    delayed = delayed_sources(net, pop)
+    kernels = conv_sources(net, pop, spec)
+    by_pre: dict[str, list[sparse.csr_matrix]] = {}
+    for pr in net.projections_into(pop.name):
+        by_pre.setdefault(pr.pre, []).append(pr.weight)
+    f = spec.synapse_format
+    out = []
+    for pre, ws in by_pre.items():
+        w = _pattern(ws)
+        outdeg = np.bincount(w.indices, minlength=w.shape[1])
+        out.append(
+            _Source(
+                np.diff(w.indptr).astype(np.int64),
+                -np.sort(-outdeg[outdeg > 0]),
+                _entry_bits(spec, pre in delayed),
+                spec.format.weight_bits + (f.delay_bits if pre in delayed else 0),
+                kernels.get(pre),
+            )
+        )
+    return out
+
+
+def _fan_out_cores(net: IntNetwork, pop: IntPopulation, per_core: int) -> np.ndarray:
+    """Per neuron of `pop`, the fewest cores its synapses can land on: ceil(distinct targets /
+    neurons per core), targets in different layers counted apart (they are distinct neurons)."""
+    per_post: dict[str, np.ndarray] = {}
+    for pr in net.projections:
+        if pr.pre != pop.name:
+            continue
+        w = pr.weight
+        nz = w.indices[w.data != 0] if not np.all(w.data != 0) else w.indices
+        t = np.bincount(nz, minlength=pop.size)
+        per_post[pr.post] = np.maximum(per_post.get(pr.post, t), t)
+    targets = sum(per_post.values(), np.zeros(pop.size, dtype=np.int64))
+    return -(-np.asarray(targets, dtype=np.int64) // per_core)
+
+
+def _grid(top: int, exact: int, step: float) -> np.ndarray:
+    """Counts 1..exact, then growing by `step`, ending at `top`."""
+    pts = list(range(1, min(exact, top) + 1))
+    k = float(pts[-1]) if pts else 1.0
+    while pts and pts[-1] < top:
+        k = max(k * step, pts[-1] + 1)
+        pts.append(min(top, int(k)))
+    return np.array(pts or [top], dtype=np.int64)
+
+
+def _axons(src: _Source, ks: np.ndarray) -> np.ndarray:
+    """A lower bound of the union of any k neurons' axons from `src`, for every k in `ks`."""
+    indeg = np.sort(src.indeg)
+    kth = indeg[ks - 1]
+    s = np.concatenate([[0], np.cumsum(indeg)])[ks]  # least synapses of k neurons
+    o = src.outdeg  # descending
+    if not o.size:
+        return np.zeros(len(ks), dtype=np.int64)
+    prefix = np.concatenate([[0], np.cumsum(o)])
+    cap = np.empty(len(ks), dtype=np.int64)
+    for i, (k, need) in enumerate(zip(ks, s, strict=True)):
+        big = int(np.searchsorted(-o, -k, side="right"))  # axons with out-degree >= k
+        if need <= big * k:
+            cap[i] = -(-int(need) // int(k))
+        else:  # the first `big` axons reach k each, the rest their out-degree
+            rest = int(need) - big * int(k)
+            reach = prefix[big:] - prefix[big]
+            cap[i] = big + int(np.searchsorted(reach, rest, side="left"))
+    return np.maximum(kth, np.minimum(cap, o.size))
+
+
+def _block_words(
+    n: np.ndarray,
+    s: np.ndarray,
+    ms: np.ndarray,
+    umax: int,
+    spec: TargetSpec,
+    entry: int,
+    dense: int,
+) -> np.ndarray:
+    """Words of one block of m neurons (for m in `ms`) with at least n lists and s synapses: the
+    best line alpha + beta c below phi_m(c) on [1, min(umax, m)], evaluated at (n, s)."""
+    f = spec.synapse_format
+    out = np.zeros(len(ms), dtype=np.float64)
+    for i, m in enumerate(ms):
+        u = max(1, min(umax, int(m)))
+        c = np.arange(1, u + 1, dtype=np.int64)
+        dense_w = -(-(f.header_bits + int(m) * dense) // f.word_bits)
+        phi = np.minimum(-(-(f.header_bits + c * entry) // f.word_bits), dense_w).astype(float)
+        lists = max(float(n[i]), math.ceil(s[i] / u))
+        best = 0.0
+        for t in LINE_FRACTIONS:
+            alpha = t * phi[0]
+            beta = max(0.0, float(np.min((phi - alpha) / c)))
+            best = max(best, alpha * lists + beta * s[i])
+        out[i] = best
+    return out
+
+
+def _partition_min(single: np.ndarray) -> np.ndarray:
+    """g[k] = least sum of single[m_i] over partitions of k into parts m_i (index 0 unused)."""
+    g = single.astype(np.float64).copy()
+    for k in range(2, len(g)):
+        best = np.min(g[1:k] + single[k - 1 : 0 : -1])
+        if best < g[k]:
+            g[k] = best
+    return g
+
+
+def _suffix_min(a: np.ndarray) -> np.ndarray:
+    return np.minimum.accumulate(a[::-1])[::-1]
+
+
+def layer_costs(
+    net: IntNetwork, spec: TargetSpec, pop: IntPopulation, step: float = GRID_STEP
+) -> LayerCosts:
+    """The per-core floors of `pop` (see the module docstring) on the count grid."""
+    lim = spec.core
+    top = min(pop.size, lim.neurons)
+    ks_all = np.arange(1, top + 1, dtype=np.int64)
+    srcs = _sources(net, pop, spec)
+    lists = [s for s in srcs if s.kernel is None]
+    # Input axons, every count (the dynamic programme below needs every m).
+    axons = np.zeros(top, dtype=np.float64)
+    list_axons = np.zeros(top, dtype=np.float64)
+    kernel_bits = np.zeros(top, dtype=np.float64)
+    for s in srcs:
+        a = _axons(s, ks_all)
+        axons += a
+        if s.kernel is None:
+            list_axons += a
+        else:  # used by every block of more neurons than have no synapse from it
+            unused = int(np.count_nonzero(s.indeg == 0))
+            kernel_bits += np.where(ks_all > unused, s.kernel, 0)
+    fan = sum((s.indeg for s in lists), np.zeros(pop.size, dtype=np.int64))
+    least = np.concatenate([[0], np.cumsum(np.sort(fan))])[1 : top + 1].astype(np.float64)
+    # One block of m neurons, on a grid of m (the true least cost does not fall with m).
+    words = np.zeros(top + 1)
+    if lists:
+        grid = _grid(top, EXACT_COUNTS, step)
+        umax = max(int(s.outdeg[0]) if s.outdeg.size else 1 for s in lists)
+        entry = min(s.entry for s in lists)
+        dense = min(s.dense for s in lists)
+        at = _block_words(list_axons[grid - 1], least[grid - 1], grid, umax, spec, entry, dense)
+        idx = np.searchsorted(grid, ks_all, side="right") - 1  # the grid point at or below
+        words[1:] = at[idx]
+    single = np.ceil(words - _EPS) * spec.synapse_format.word_bits
+    single[1:] += kernel_bits
+    bits = _partition_min(single)[1:]
+    out_cores = np.concatenate([[0], np.cumsum(np.sort(_fan_out_cores(net, pop, lim.neurons)))])
+    floor_all = np.stack(
+        [
+            ks_all.astype(np.float64),
+            _suffix_min(bits),
+            _suffix_min(axons),
+            out_cores[1 : top + 1].astype(np.float64),
+        ],
+        axis=1,
+    )
+    counts = _grid(top, EXACT_COUNTS, step)
+    lo = np.concatenate([[1], counts[:-1] + 1])  # option j: counts (counts[j-1], counts[j]]
+    floor = np.floor(floor_all[lo - 1] + _EPS).astype(np.int64)
+    return LayerCosts(pop.name, pop.size, counts, floor)
+
+
+# -- the configuration LP ------------------------------------------------------------------------
+def _limits(spec: TargetSpec) -> np.ndarray:
+    lim = spec.core
+    return np.array(
+        [lim.neurons, lim.synapse_memory_bits, lim.input_axons, lim.output_axons], dtype=np.int64
+    )
+
+
+def _master(columns: list[np.ndarray], demand: np.ndarray) -> tuple[float, np.ndarray]:
+    """min sum x subject to sum_c col_c x_c >= demand: the value and the duals (>= 0)."""
+    from scipy.optimize import linprog
+
+    a = np.stack(columns, axis=1).astype(np.float64)
+    scale = np.maximum(demand, 1.0)  # rows scaled to order one (the duals scaled back)
+    res = linprog(
+        np.ones(a.shape[1]),
+        A_ub=-a / scale[:, None],
+        b_ub=-demand / scale,
+        bounds=(0, None),
+        method="highs",
+    )
+    if res.status != 0:
+        raise RuntimeError(f"master LP: {res.message}")
+    return float(res.fun), np.maximum(0.0, -np.asarray(res.ineqlin.marginals)) / scale
+
+
+def _price(
+    layers: list[LayerCosts], dual: np.ndarray, limits: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """An upper bound of the best configuration's value for `dual` (per layer and resource),
+    and that configuration (per layer: neurons, then the use of each other resource).
+
+    Variables: y (one binary per option, at most one per layer), the layer's neurons k (within
+    the chosen option's counts: a relaxation of integer k) and u[L, r] >= 0, the layer's use of
+    resource r: at least the option's floor, zero without one, the layers' sums within the
+    limits (neurons included)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    n_l, n_r = len(layers), len(RESOURCES)
+    dual = dual.reshape(n_l, n_r)
+    lim = limits.astype(np.float64)
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    lo: list[float] = []
+    hi: list[float] = []
+    offsets = np.cumsum([0] + [len(lc.counts) for lc in layers])
+    n_y = int(offsets[-1])
+    n_var = n_y + n_l * n_r
+
+    def u(layer: int, r: int) -> int:  # r = 0: the neurons k; all in units of the limit
+        return n_y + layer * n_r + r
+
+    def row(c: np.ndarray, v: np.ndarray, low: float, high: float) -> None:
+        rows.append(np.full(len(c), len(lo)))
+        cols.append(np.asarray(c))
+        vals.append(np.asarray(v, dtype=np.float64))
+        lo.append(low)
+        hi.append(high)
+
+    cost = np.zeros(n_var)
+    for i, lc in enumerate(layers):
+        y = np.arange(offsets[i], offsets[i + 1])
+        row(y, np.ones(len(y)), -np.inf, 1)  # one option at most
+        for r in range(n_r):
+            cost[u(i, r)] = -dual[i, r] * lim[r]  # u in units of the limit
+            fl = lc.floor[:, r] / lim[r]
+            row(np.append(y, u(i, r)), np.append(fl, -1.0), -np.inf, 0)  # u >= floor
+            top = lc.counts / lim[0] if r == 0 else np.ones(len(y))
+            row(np.append(y, u(i, r)), np.append(-top, 1.0), -np.inf, 0)  # u <= top, 0 if none
+    for r in range(n_r):
+        row(np.array([u(i, r) for i in range(n_l)]), np.ones(n_l), -np.inf, 1)
+    fits = np.concatenate([np.all(lc.floor <= limits, axis=1) for lc in layers])
+    a = sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(lo), n_var)
+    )
+    res = milp(
+        cost,
+        constraints=LinearConstraint(a, lo, hi),
+        integrality=np.concatenate([np.ones(n_y), np.zeros(n_var - n_y)]),
+        bounds=Bounds(np.zeros(n_var), np.concatenate([fits.astype(float), np.ones(n_var - n_y)])),
+        options={"node_limit": PRICING_NODES, "presolve": True, "mip_rel_gap": PRICING_GAP},
+    )
+    bound = getattr(res, "mip_dual_bound", None)
+    if res.x is None or bound is None or not np.isfinite(bound):
+        raise RuntimeError(f"pricing MILP: {res.message}")
+    config = res.x[n_y:].reshape(n_l, n_r) * lim[None, :]
+    return max(-float(bound), -float(res.fun)), config.reshape(-1)
+
+
+def configuration_bound(
+    layers: list[LayerCosts], spec: TargetSpec, totals: np.ndarray
+) -> tuple[float, int]:
+    """Farley's lower bound of the configuration LP after column generation, and the columns.
+
+    `totals` (layers x resources): a lower bound of each layer's total use of each resource over
+    all cores (neurons: the layer's size), the demand each configuration's share covers."""
+    limits = _limits(spec)
+    n_l, n_r = len(layers), len(RESOURCES)
+    demand = np.asarray(totals, dtype=np.float64).reshape(-1)
+    columns = []
+    for i, lc in enumerate(layers):  # start: each layer alone, a full core of it
+        fits = np.flatnonzero(np.all(lc.floor <= limits, axis=1))
+        if not fits.size:
+            raise RuntimeError(f"no core holds one neuron of {lc.name}")
+        col = np.zeros((n_l, n_r))
+        col[i, 0] = lc.counts[fits[-1]]
+        col[i, 1:] = limits[1:]
+        columns.append(col.reshape(-1))
+    best = 0.0
+    for _ in range(MAX_ROUNDS):
+        z, pi = _master(columns, demand)
+        v, config = _price(layers, pi, limits)
+        best = max(best, z / max(v, 1.0))
+        # z bounds the LP from above: once both round up alike, no round can raise the bound.
+        if v <= 1.0 + 1e-6 or math.ceil(best - _ROUND) >= math.ceil(z - _ROUND):
+            break
+        columns.append(config)
+    return best, len(columns)
+
+
+def lp_bound(
+    net: IntNetwork, spec: TargetSpec, simple: int, totals: dict[str, tuple[int, int]]
+) -> LPBound:
+    """The configuration LP's bound (at least `simple`, the simple bound) or, where the network
+    has too many layers or the LP fails, the simple bound with the reason in `method`.
+
+    `totals`: per layer, the simple bound's synapse memory and input axons (lower bounds of the
+    layer's total over every split into contiguous blocks)."""
+    t0 = time.perf_counter()
+    pops = [p for p in net.populations if p.size]
+    if not pops:
+        return LPBound(0, 0.0, "no neurons", 0, 0.0)
+    if len(pops) > MAX_LAYERS:
+        return LPBound(
+            simple, float(simple), f"simple (LP skipped: {len(pops)} > {MAX_LAYERS} layers)", 0, 0.0
+        )
+    step = GRID_STEP
+    while True:
+        layers = [layer_costs(net, spec, p, step) for p in pops]
+        if sum(len(lc.counts) for lc in layers) <= MAX_OPTIONS or step > 2:
+            break
+        step = 1 + 2 * (step - 1)
+    lim = spec.core
+    demand = np.array(
+        [
+            [
+                p.size,
+                totals[p.name][0],
+                totals[p.name][1],
+                int(_fan_out_cores(net, p, lim.neurons).sum()),
+            ]
+            for p in pops
+        ],
+        dtype=np.float64,
+    )
+    try:
+        value, columns = configuration_bound(layers, spec, demand)
+    except RuntimeError as err:
+        return LPBound(
+            simple, float(simple), f"simple (LP failed: {err})", 0, time.perf_counter() - t0
+        )
+    cores = max(simple, math.ceil(value - _ROUND))
+    return LPBound(cores, value, "configuration LP", columns, time.perf_counter() - t0)
+
+
+__all__ = ["LPBound", "LayerCosts", "configuration_bound", "layer_costs", "lp_bound"]

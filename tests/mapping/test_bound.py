@@ -1,0 +1,170 @@
+"""The configuration LP's core bound (neurocomp.mapping.bound): never above the fewest cores of
+any split into contiguous blocks and any packing (found by exhaustive search on tiny networks),
+never below the simple bound, and below what the mapper uses on real networks."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import sparse
+
+from neurocomp.ir.integer import IntNetwork, IntPopulation, IntProjection
+from neurocomp.mapping import lower_bound, lower_bound_lp
+from neurocomp.mapping.split import (
+    block_stats,
+    conv_sources,
+    delayed_sources,
+    incoming_by_source,
+    neuron_order,
+)
+from neurocomp.program.folder import _toml_shape
+from neurocomp.target import load_target, spec_from_dict
+from neurocomp.target.spec import TargetSpec
+
+
+def _chip(neurons: int, words: int, axons: int, out: int) -> TargetSpec:
+    raw = _toml_shape(load_target("reference").to_dict())
+    raw["mesh"].update(tiles_x=8, tiles_y=1, cores_per_tile=4)
+    raw["core"].update(
+        neurons=neurons, synapse_memory_bits=64 * words, input_axons=axons, output_axons=out
+    )
+    raw["name"] = "tiny"
+    return spec_from_dict(raw, "tiny.toml")
+
+
+def _pop(name: str, n: int) -> IntPopulation:
+    z = np.zeros(n, np.int64)
+    return IntPopulation(name, "LIF", (n,), z, z, z, np.ones(n), threshold=z + 1)
+
+
+def _net(rng: np.random.Generator, n_in: int, sizes: list[int], p: float) -> IntNetwork:
+    pops, projs, prev, prev_n = [], [], "in", n_in
+    for k, n in enumerate(sizes):
+        w = (rng.random((n, prev_n)) < p).astype(np.int64)
+        w[np.arange(n), rng.integers(0, prev_n, n)] = 1  # every neuron has an input
+        pops.append(_pop(f"p{k}", n))
+        projs.append(IntProjection(f"w{k}", prev, f"p{k}", sparse.csr_matrix(w)))
+        prev, prev_n = f"p{k}", n
+    return IntNetwork({"in": (n_in,)}, tuple(pops), tuple(projs), {"out": prev}, 12)
+
+
+def _partitions(n: int):
+    """Every set partition of range(n), as the part of each item (restricted growth strings)."""
+
+    def grow(prefix: list[int], top: int):
+        if len(prefix) == n:
+            yield list(prefix)
+            return
+        for part in range(top + 2):
+            yield from grow([*prefix, part], max(top, part))
+
+    yield from grow([], -1)
+
+
+def _fewest_cores(net: IntNetwork, spec: TargetSpec) -> int | None:
+    """The fewest cores over every split into contiguous blocks and every packing of the
+    blocks, by the mapper's own block count (block_stats) and output axons (distinct cores a
+    neuron has synapses on); None where nothing fits."""
+    lim = spec.core
+    per_layer = []
+    for pop in net.populations:
+        order = neuron_order(pop)
+        sources = {k: w[order] for k, w in incoming_by_source(net, pop).items()}
+        delayed, kernels = delayed_sources(net, pop), conv_sources(net, pop, spec)
+        options = []
+        for cuts in itertools.product([False, True], repeat=pop.size - 1):
+            bounds = [0, *(i + 1 for i, c in enumerate(cuts) if c), pop.size]
+            options.append(
+                [
+                    block_stats(spec, pop.name, a, b, sources, delayed, kernels)
+                    for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+                ]
+            )
+        per_layer.append(options)
+    targets = {  # per (population, neuron): the (population, neuron) pairs it reaches
+        (pr.pre, j): [(pr.post, int(i)) for i in pr.weight.getcol(j).nonzero()[0]]
+        for pr in net.projections
+        if pr.pre in {p.name for p in net.populations}
+        for j in range(pr.weight.shape[1])
+    }
+    best = None
+    for blocks in itertools.product(*per_layer):
+        flat = [b for layer in blocks for b in layer]
+        for part in _partitions(len(flat)):
+            n_cores = max(part) + 1
+            if best is not None and n_cores >= best:
+                continue
+            where = {}
+            use = np.zeros((n_cores, 3), dtype=np.int64)
+            for b, c in zip(flat, part, strict=True):
+                use[c] += (b.neurons, b.synapse_bits, b.input_axons)
+                for i in range(b.start, b.stop):
+                    where[(b.population, i)] = c
+            if np.any(use > [lim.neurons, lim.synapse_memory_bits, lim.input_axons]):
+                continue
+            out = np.zeros(n_cores, dtype=np.int64)
+            for key, reach in targets.items():
+                out[where[key]] += len({where[t] for t in reach})
+            if np.all(out <= lim.output_axons):
+                best = n_cores
+    return best
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(1, 4),
+    st.lists(st.integers(1, 3), min_size=1, max_size=2),
+    st.floats(0.2, 1.0),
+    st.integers(1, 4),
+    st.integers(1, 8),
+    st.integers(1, 6),
+    st.integers(1, 8),
+    st.integers(0, 2**32 - 1),
+)
+def test_the_lp_bound_is_below_every_split_and_packing(
+    n_in, sizes, p, neurons, words, axons, out, seed
+):
+    net = _net(np.random.default_rng(seed), n_in, sizes, p)
+    spec = _chip(neurons, words, axons, out)
+    fewest = _fewest_cores(net, spec)
+    lp = lower_bound_lp(net, spec)
+    simple = lower_bound(net, spec)["cores"]
+    assert lp.cores >= simple
+    if fewest is not None:
+        assert simple <= fewest
+        assert lp.cores <= fewest, (lp, fewest)
+
+
+def test_the_lp_bound_can_beat_the_simple_one():
+    """input -> 3 -> 3, all to all, 3 neurons and 1 output axon per core: the simple bound
+    counts neurons (6 / 3 = 2); every neuron of the first layer sends to at least one core, so
+    a core holds at most one of them (the LP's floors): 3; the exhaustive fewest is 4."""
+    net = _net(np.random.default_rng(0), 2, [3, 3], 1.0)
+    spec = _chip(neurons=3, words=8, axons=8, out=1)
+    lp = lower_bound_lp(net, spec)
+    assert (lower_bound(net, spec)["cores"], lp.cores, _fewest_cores(net, spec)) == (2, 3, 4)
+    assert lp.method == "configuration LP"
+
+
+def test_the_lp_bound_on_real_networks_is_between_the_simple_bound_and_the_cores_used():
+    import neurocomp as nc
+
+    from conftest import zoo_file
+
+    for target in ("reference", "loihi2"):
+        prog = nc.compile(nc.load(zoo_file("cnn_sinabs.nir"), framework="nir"), target=target)
+        s = prog.summary
+        assert s.cores_lower_bound <= s.cores_lower_bound_lp <= s.cores_used
+        assert s.cores_lower_bound_lp_method == "configuration LP"
+        assert prog.mapping.lower_bound["lp"] == s.cores_lower_bound_lp
+
+
+def test_a_network_of_many_layers_keeps_the_simple_bound_and_says_so():
+    net = _net(np.random.default_rng(1), 3, [2] * 25, 0.5)
+    spec = _chip(neurons=4, words=8, axons=8, out=8)
+    lp = lower_bound_lp(net, spec)
+    assert lp.cores == lower_bound(net, spec)["cores"]
+    assert lp.method == "simple (LP skipped: 25 > 24 layers)"
