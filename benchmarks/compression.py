@@ -1,6 +1,6 @@
 """Compression that keeps accuracy: accuracy vs energy with and without fine-tuning.
 
-    .venv/bin/python benchmarks/compression.py            # about 10-20 minutes on 2 shared cores
+    .venv/bin/python benchmarks/compression.py    # about 35 CPU minutes (3.5 h wall, 2 busy cores)
     .venv/bin/python benchmarks/compression.py --quick    # digits only, fewer rows
     .venv/bin/python benchmarks/compression.py --table conv   # one table (build/compression/)
     .venv/bin/python benchmarks/compression.py --assemble     # the section from the tables
