@@ -56,42 +56,21 @@ DIGITS_ROWS: list[Row] = [
         "prune{sparsity=0.9},quantize{weight_bits=4}",
         [
             ("fine-tuned", "prune{sparsity=0.9},quantize{weight_bits=4},finetune", SEEDS),
-            (
-                "fine-tuned, no distillation",
-                "prune{sparsity=0.9},quantize{weight_bits=4},finetune{" + ND + "}",
-                (0,),
-            ),
         ],
     ),
     (
-        "4-bit, 90 % pruned (gradual, training-aware)",
-        None,
+        "4-bit (per-neuron scales), 95 % pruned (one-shot; gradual, training-aware)",
+        "prune{sparsity=0.95},quantize{weight_bits=4,granularity=channel}",
         [
-            ("fine-tuned", "prune_gradual{sparsity=0.9},quantize{weight_bits=4},finetune", SEEDS),
             (
-                "fine-tuned, no distillation",
-                "prune_gradual{sparsity=0.9,"
-                + ND
-                + "},quantize{weight_bits=4},finetune{"
-                + ND
-                + "}",
+                "gradual pruning (trained), then quantized",
+                "prune_gradual{sparsity=0.95},quantize{weight_bits=4,granularity=channel}",
                 SEEDS,
             ),
-        ],
-    ),
-    (
-        "4-bit, 95 % pruned (one-shot; gradual, training-aware)",
-        "prune{sparsity=0.95},quantize{weight_bits=4}",
-        [
-            ("fine-tuned", "prune_gradual{sparsity=0.95},quantize{weight_bits=4},finetune", SEEDS),
             (
-                "fine-tuned, no distillation",
-                "prune_gradual{sparsity=0.95,"
-                + ND
-                + "},quantize{weight_bits=4},finetune{"
-                + ND
-                + "}",
-                (0,),
+                "gradual pruning, quantized, fine-tuned",
+                "prune_gradual{sparsity=0.95},quantize{weight_bits=4,granularity=channel},finetune",
+                SEEDS,
             ),
         ],
     ),
@@ -146,7 +125,7 @@ DIGITS_ROWS: list[Row] = [
         ],
     ),
 ]
-QUICK_ROWS = DIGITS_ROWS[:3]
+QUICK_ROWS = DIGITS_ROWS[:2]
 CONV_ROWS: list[Row] = [
     (
         "8-bit",

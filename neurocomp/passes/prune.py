@@ -291,3 +291,44 @@ class Prune:
             "stopped_early": best_s < target,
             "tried": tried,
         }
+
+
+def rewire(
+    net: Network, grads: dict[str, np.ndarray], fraction: float
+) -> tuple[Network, dict[str, int]]:
+    """Drop and regrow (Evci et al. 2020, RigL): per projection with a dense gradient in
+    `grads` (post x pre, of the loss with respect to every weight, present or not), remove the
+    round(fraction * nnz) least important synapses and add as many absent ones where the
+    gradient is largest, each starting at the weakest survivor's magnitude against its
+    gradient (so it is stored and trained; fine-tuning decides its value). The synapse count
+    stays; what is grown never replaces what was just dropped. Returns the network and, per
+    projection, the synapses swapped."""
+    projections, swapped = [], {}
+    imp = _importance(net)
+    for pr in net.projections:
+        g = grads.get(pr.name)
+        m = matrix_of(pr)
+        w = sparse.csr_matrix(m.weight, copy=True)
+        k = int(round(float(fraction) * w.nnz))
+        if g is None or k == 0:
+            projections.append(pr)
+            continue
+        dense = w.toarray()
+        active = dense != 0
+        score = np.where(active, -np.inf, np.abs(g))
+        flat = np.argsort(-score, axis=None, kind="stable")[:k]
+        flat = flat[np.isfinite(score.reshape(-1)[flat]) & (score.reshape(-1)[flat] > 0)]
+        k = int(flat.size)
+        rows = np.repeat(np.arange(w.shape[0]), np.diff(w.indptr))
+        order = np.argsort(imp[pr.name], kind="stable")
+        drop = order[:k]
+        weakest = np.abs(w.data[order[k]]) if k < w.nnz else np.abs(w.data).min()
+        dense[rows[drop], w.indices[drop]] = 0.0
+        r, c = np.unravel_index(flat, dense.shape)
+        dense[r, c] = -np.sign(g[r, c]) * weakest
+        new = sparse.csr_matrix(dense)
+        new.eliminate_zeros()
+        new.sort_indices()
+        swapped[pr.name] = k
+        projections.append(dataclasses.replace(pr, ops=(dataclasses.replace(m, weight=new),)))
+    return dataclasses.replace(net, projections=tuple(projections)), swapped

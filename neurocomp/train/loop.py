@@ -289,3 +289,29 @@ def finetune_network(
     log = train_twin(twin, data, cfg, task, guide)
     log.distilled = guide is not None
     return twin.to_network(), log
+
+
+def dense_gradients(
+    net: Network, data: Split, cfg: TrainConfig, fmt: NumberFormat | None
+) -> dict[str, np.ndarray]:
+    """Per projection trained densely (`Twin` below `DENSE_LIMIT`), the gradient of the mean
+    training cross-entropy with respect to every weight, present or pruned (post x pre): the
+    twin's mask lifted, which changes no forward value since pruned latent weights are zero."""
+    twin = Twin(net, arithmetic_for(net, cfg.arithmetic), fmt)
+    with deterministic(cfg.seed) as torch:
+        dense = {k: layer for k, layer in twin.layers.items() if layer.dense}
+        for layer in dense.values():
+            layer.mask = torch.ones_like(layer.mask)
+        n = len(data.y_train)
+        for start in range(0, n, 256):
+            idx = np.arange(start, min(n, start + 256))
+            target = torch.from_numpy(data.y_train[idx].astype(np.int64))
+            loss = torch.nn.functional.cross_entropy(
+                twin.scores(_take(data.x_train, idx)), target, reduction="sum"
+            )
+            (loss / n).backward()
+        return {
+            k: layer.weight.grad.numpy().copy()
+            for k, layer in dense.items()
+            if layer.weight.grad is not None
+        }

@@ -32,9 +32,11 @@ def test_target_quantize_goes_before_the_first_training_pass():
 
 def test_one_shot_prune_before_training_runs_gradually():
     spec = load_target("loihi2")
-    out = target_pipeline("prune{sparsity=0.9},quantize{weight_bits=4},finetune{seed=3}", spec)
+    text = "prune{sparsity=0.9},quantize{weight_bits=4},finetune{seed=3,lr=0.01}"
+    out = target_pipeline(text, spec)
     assert [p.name for p in out] == ["prune_gradual", "quantize", "finetune"]
-    assert out[0].sparsity == 0.9 and out[0].seed == 3 and out[0].epochs == 12
+    # the finetune's shared options (seed, learning rate), prune_gradual's own epochs per step
+    assert (out[0].sparsity, out[0].seed, out[0].lr, out[0].epochs) == (0.9, 3, 0.01, 30)
     kept = [
         "prune{sparsity=0.5}",
         "prune{threshold=0.2},finetune",

@@ -251,3 +251,70 @@ def test_distillation_term_and_teacher(digits):
     # pipeline's input is the pruned network itself.
     r = nc.transform(pruned, "finetune{epochs=1,arithmetic=float}", calibration=x, labels=y)
     assert r.reports[0]["distilled"] is False
+
+
+def test_rewire_swaps_the_weakest_for_the_steepest_absent_synapses(digits):
+    """Drop-and-regrow on a computed case: the count stays, the dropped synapses are the least
+    important, the grown ones the absent ones of largest gradient, signed against it."""
+    from neurocomp.passes.fold import ensure_folded
+    from neurocomp.passes.prune import _importance, prune_global, rewire
+
+    net = prune_global(ensure_folded(digits[0])[0], 0.9, ensure_folded(digits[0])[0].synapses)
+    rng = np.random.default_rng(3)
+    grads = {pr.name: rng.normal(size=matrix_of(pr).weight.shape) for pr in net.projections}
+    new, swapped = rewire(net, grads, 0.25)
+    imp = _importance(net)
+    for pr, pr0 in zip(new.projections, net.projections, strict=True):
+        w, w0 = matrix_of(pr).weight.toarray(), matrix_of(pr0).weight.toarray()
+        k = int(round(0.25 * (w0 != 0).sum()))
+        assert swapped[pr.name] == k and (w != 0).sum() == (w0 != 0).sum()
+        dropped = (w0 != 0) & (w == 0)
+        grown = (w0 == 0) & (w != 0)
+        assert dropped.sum() == k and grown.sum() == k
+        dense_imp = np.zeros_like(w0)
+        rows = np.repeat(np.arange(w0.shape[0]), np.diff(matrix_of(pr0).weight.indptr))
+        dense_imp[rows, matrix_of(pr0).weight.indices] = imp[pr.name]
+        assert dense_imp[dropped].max() <= dense_imp[(w0 != 0) & ~dropped].min()
+        g = np.abs(grads[pr.name])
+        assert g[grown].min() >= g[(w0 == 0) & ~grown].max()
+        assert np.all(np.sign(w[grown]) == -np.sign(grads[pr.name][grown]))
+
+
+def test_dense_gradients_reach_pruned_synapses_and_match_the_masked_ones(digits):
+    """The gradient the regrowth ranks by: at present synapses it is the training gradient;
+    at pruned ones it is nonzero (what the loss would gain from growing them)."""
+    from neurocomp.passes.fold import ensure_folded
+    from neurocomp.passes.prune import prune_global
+    from neurocomp.train.loop import Split, TrainConfig, dense_gradients
+
+    net, x, y, _, _ = digits
+    folded = ensure_folded(net)[0]
+    pruned = prune_global(folded, 0.9, folded.synapses)
+    data = Split(x[:, :64], y[:64], x[:, 64:96], y[64:96])
+    grads = dense_gradients(pruned, data, TrainConfig(arithmetic="float"), None)
+    twin = Twin(pruned, "float")
+    import torch
+
+    loss = torch.nn.functional.cross_entropy(
+        twin.scores(data.x_train), torch.from_numpy(data.y_train.astype(np.int64))
+    )
+    loss.backward()
+    for pr in pruned.projections:
+        present = matrix_of(pr).weight.toarray() != 0
+        masked = twin.layers[pr.name].weight.grad.numpy()
+        np.testing.assert_allclose(grads[pr.name][present], masked[present], rtol=1e-9, atol=1e-12)
+        assert np.abs(grads[pr.name][~present]).max() > 0
+
+
+def test_gradual_regrow_keeps_the_sparsity_and_is_deterministic(digits):
+    net, x, y, _, _ = digits
+    pipeline = "prune_gradual{sparsity=0.9,steps=1,epochs=1,regrow=2,distill=0}"
+    runs = [nc.transform(net, pipeline, calibration=x, labels=y) for _ in range(2)]
+    report = runs[0].reports[0]
+    assert [r["round"] for r in report["regrow"]] == [1, 2]
+    assert report["regrow"][0]["swapped"] > 0
+    assert runs[0].network.synapses <= round(0.1 * net.synapses)
+    for a, b in zip(*[_structure(r.network).values() for r in runs], strict=True):
+        assert (a != b).nnz == 0
+    with pytest.raises(PassError, match="regrow_fraction"):
+        make_pass("prune_gradual", regrow_fraction=1.5)
