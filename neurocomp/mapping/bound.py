@@ -60,12 +60,14 @@ from scipy import sparse
 
 from ..ir.integer import IntNetwork, IntPopulation
 from ..target.spec import TargetSpec
-from .split import _entry_bits, conv_sources, delayed_sources
+from .split import _entry_bits, conv_sources, delayed_sources, neuron_order
 
 RESOURCES = ("neurons", "synapse_bits", "input_axons", "output_axons")
 EXACT_COUNTS = 16  # every count up to this, then counts growing by GRID_STEP
 GRID_STEP = 1.06
 MAX_OPTIONS = 6000  # options over all layers above which the grid is coarsened
+WINDOW_SYNAPSES = 20_000_000  # above this many synapses into a layer the window floors are
+# skipped (their O(synapses) pass per count and its index arrays; the subset floors stand)
 MAX_LAYERS = 24  # above this many layers the LP is skipped (the simple bound stands): its
 # column generation grows with the layers (12 s at 40 layers, 110 s at 120, measured)
 MAX_ROUNDS = 60  # column generation rounds
@@ -107,6 +109,7 @@ class _Source:
     entry: int  # bits of a sparse entry
     dense: int  # bits per neuron of a dense list
     kernel: int | None  # bits of a shared kernel, once per block that uses it
+    pattern: sparse.csr_matrix  # (neuron, axon) pairs with synapses, rows in block order
 
 
 def _pattern(weights: list[sparse.csr_matrix]) -> sparse.csr_matrix:
@@ -125,6 +128,7 @@ def _pattern(weights: list[sparse.csr_matrix]) -> sparse.csr_matrix:
 def _sources(net: IntNetwork, pop: IntPopulation, spec: TargetSpec) -> list[_Source]:
     delayed = delayed_sources(net, pop)
     kernels = conv_sources(net, pop, spec)
+    order = neuron_order(pop)
     by_pre: dict[str, list[sparse.csr_matrix]] = {}
     for pr in net.projections_into(pop.name):
         by_pre.setdefault(pr.pre, []).append(pr.weight)
@@ -140,6 +144,7 @@ def _sources(net: IntNetwork, pop: IntPopulation, spec: TargetSpec) -> list[_Sou
                 _entry_bits(spec, pre in delayed),
                 spec.format.weight_bits + (f.delay_bits if pre in delayed else 0),
                 kernels.get(pre),
+                w[order] if np.any(order != np.arange(pop.size)) else w,
             )
         )
     return out
@@ -191,6 +196,64 @@ def _axons(src: _Source, ks: np.ndarray) -> np.ndarray:
     return np.maximum(kth, np.minimum(cap, o.size))
 
 
+@dataclass(frozen=True)
+class _Runs:
+    """Per input axon (all sources of a layer together), its first and last target in block
+    order and the gaps between consecutive targets (`lo` -> `hi`, sorted by length `gap`)."""
+
+    first: np.ndarray
+    last: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    gap: np.ndarray
+
+
+def _runs(srcs: list[_Source]) -> _Runs:
+    parts: list[list[np.ndarray]] = [[], [], [], [], []]
+    for s in srcs:
+        c = s.pattern.tocsc()
+        c.sort_indices()
+        r, ptr = c.indices.astype(np.int64), c.indptr
+        used = np.flatnonzero(np.diff(ptr))
+        parts[0].append(r[ptr[used]])
+        parts[1].append(r[ptr[used + 1] - 1])
+        col = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))
+        same = col[:-1] == col[1:]  # consecutive targets of one axon
+        parts[2].append(r[:-1][same])
+        parts[3].append(r[1:][same])
+    for i in range(4):
+        parts[i] = [np.concatenate(parts[i])] if parts[i] else [np.zeros(0, np.int64)]
+    gap = parts[3][0] - parts[2][0]
+    by = np.argsort(gap, kind="stable")
+    return _Runs(parts[0][0], parts[1][0], parts[2][0][by], parts[3][0][by], gap[by])
+
+
+def _window_axons(runs: _Runs, size: int, ms: np.ndarray) -> np.ndarray:
+    """For every m in `ms`, the fewest input axons of any m consecutive neurons in block order
+    (exact: the least over every window). A window [a, a + m) holds a target t of an axon iff
+    a lies in (t - m, t]; per axon the union of these intervals is (first - m, last] less the
+    gaps (t_i, t_{i+1} - m] between consecutive targets further apart than m. A difference
+    array over a counts, per window start, the axons it holds: O(axons + gaps over m + size)."""
+    out = np.zeros(len(ms), dtype=np.int64)
+    n = size + 2
+    for i, m in enumerate(ms):
+        m = int(m)
+        d = np.bincount(np.maximum(runs.first - m + 1, 0), minlength=n)[:n]
+        d = d - np.bincount(runs.last + 1, minlength=n)[:n]
+        wide = int(np.searchsorted(runs.gap, m, side="right"))  # gaps longer than m
+        d -= np.bincount(runs.lo[wide:] + 1, minlength=n)[:n]
+        d += np.bincount(runs.hi[wide:] - m + 1, minlength=n)[:n]
+        out[i] = int(np.min(np.cumsum(d)[: size - m + 1]))
+    return out
+
+
+def _window_synapses(fan: np.ndarray, ms: np.ndarray) -> np.ndarray:
+    """For every m in `ms`, the fewest synapses of any m consecutive neurons (fan-ins in block
+    order)."""
+    c = np.concatenate([[0], np.cumsum(fan)])
+    return np.array([int(np.min(c[m:] - c[:-m])) for m in ms], dtype=np.int64)
+
+
 def _block_words(
     n: np.ndarray,
     s: np.ndarray,
@@ -233,6 +296,43 @@ def _suffix_min(a: np.ndarray) -> np.ndarray:
     return np.minimum.accumulate(a[::-1])[::-1]
 
 
+def _below(values: np.ndarray, grid: np.ndarray, top: int) -> np.ndarray:
+    """Values on `grid` spread to every count 1..top, each from the grid point at or below (a
+    valid floor where the true value does not fall with the count)."""
+    return values[np.searchsorted(grid, np.arange(1, top + 1), side="right") - 1]
+
+
+def _with_windows(
+    srcs: list[_Source],
+    lists: list[_Source],
+    size: int,
+    top: int,
+    step: float,
+    axons: np.ndarray,
+    list_axons: np.ndarray,
+    least: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The floors raised by the windows of the block order (blocks are contiguous there).
+
+    One block of m neurons is a window of m consecutive neurons, so its input axons (its
+    synapses) are at least the fewest of any such window, `_window_axons` (`_window_synapses`),
+    which counts halos and borders as they are; that least does not fall with m (a longer
+    window holds a shorter one), so grid points hold up to the next. k neurons of the layer on
+    one core are blocks of m_1 + ... = k neurons, each a window: their input axons are at
+    least the least sum of window floors over the partitions of k. Each floor is the larger of
+    this and the subset floor, both valid."""
+    grid = _grid(top, EXACT_COUNTS, step)
+    win = _below(_window_axons(_runs(srcs), size, grid), grid, top).astype(np.float64)
+    axons = np.maximum(axons, _partition_min(np.concatenate([[0.0], win]))[1:])
+    if lists:
+        win_l = _below(_window_axons(_runs(lists), size, grid), grid, top)
+        list_axons = np.maximum(list_axons, win_l)
+        fan = sum((np.diff(s.pattern.indptr) for s in lists), np.zeros(size, dtype=np.int64))
+        syn = _below(_window_synapses(fan, grid), grid, top)  # fan-ins in block order
+        least = np.maximum(least, syn)
+    return axons, list_axons, least
+
+
 def layer_costs(
     net: IntNetwork, spec: TargetSpec, pop: IntPopulation, step: float = GRID_STEP
 ) -> LayerCosts:
@@ -256,6 +356,10 @@ def layer_costs(
             kernel_bits += np.where(ks_all > unused, s.kernel, 0)
     fan = sum((s.indeg for s in lists), np.zeros(pop.size, dtype=np.int64))
     least = np.concatenate([[0], np.cumsum(np.sort(fan))])[1 : top + 1].astype(np.float64)
+    if sum(int(s.pattern.nnz) for s in srcs) <= WINDOW_SYNAPSES:
+        axons, list_axons, least = _with_windows(
+            srcs, lists, pop.size, top, step, axons, list_axons, least
+        )
     # One block of m neurons, on a grid of m (the true least cost does not fall with m).
     words = np.zeros(top + 1)
     if lists:
