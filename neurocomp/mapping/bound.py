@@ -68,6 +68,7 @@ GRID_STEP = 1.06
 MAX_OPTIONS = 6000  # options over all layers above which the grid is coarsened
 WINDOW_SYNAPSES = 20_000_000  # above this many synapses into a layer the window floors are
 # skipped (their O(synapses) pass per count and its index arrays; the subset floors stand)
+WORDS_EXACT, WORDS_STEP = 4, 1.15  # the count grid of the exact window words
 MAX_LAYERS = 24  # above this many layers the LP is skipped (the simple bound stands): its
 # column generation grows with the layers (12 s at 40 layers, 110 s at 120, measured)
 MAX_ROUNDS = 60  # column generation rounds
@@ -247,6 +248,51 @@ def _window_axons(runs: _Runs, size: int, ms: np.ndarray) -> np.ndarray:
     return out
 
 
+def _counts_in(keys: np.ndarray, big: int, size: int, ax: np.ndarray, a: np.ndarray, m: int):
+    """Targets of axon `ax` in [a, a + m) (`keys`: axon * big + target, sorted)."""
+    lo = np.searchsorted(keys, ax * big + np.clip(a - 1, -1, size), side="right")
+    return np.searchsorted(keys, ax * big + np.clip(a + m - 1, -1, size), side="right") - lo
+
+
+def _list_words(n: np.ndarray, src: _Source, m: int, spec: TargetSpec) -> np.ndarray:
+    """Words of lists of n synapses in a block of m neurons (`split.list_bits`; 0 for n = 0)."""
+    f = spec.synapse_format
+    dense = -(-(f.header_bits + m * src.dense) // f.word_bits)
+    sp = -(-(f.header_bits + n * src.entry) // f.word_bits)
+    return np.where(n > 0, np.minimum(sp, dense), 0)
+
+
+def _window_words(lists: list[_Source], size: int, ms: np.ndarray, spec: TargetSpec) -> np.ndarray:
+    """For every m in `ms`, the fewest synapse-list words of any m consecutive neurons in one
+    block (exact: per window, every axon's list at the cheaper of sparse and dense, as
+    `split.list_bits`). Per axon the count of its targets in [a, a + m) changes only where a
+    target enters (a = t - m + 1) or leaves (a = t + 1); the change of its words there, put in
+    a difference array over a, gives every window's words: O(synapses log synapses) per m."""
+    big = 2 * size + 4
+    keyed = []
+    for s in lists:
+        c = s.pattern.tocsc()
+        c.sort_indices()
+        axon = np.repeat(np.arange(c.shape[1], dtype=np.int64), np.diff(c.indptr))
+        t = c.indices.astype(np.int64)
+        keyed.append((s, t, axon, axon * big + t))  # sorted: by axon, then target
+    out = np.zeros(len(ms), dtype=np.int64)
+    for i, m in enumerate(int(m) for m in ms):
+        d = np.zeros(size + 1, dtype=np.float64)
+        for s, t, axon, keys in keyed:
+            pos = np.concatenate([np.maximum(t - m + 1, 0), t + 1])
+            ax = np.concatenate([axon, axon])
+            keep = pos <= size - m
+            key = np.unique(ax[keep] * big + pos[keep])
+            ax, pos = key // big, key % big
+            now = _list_words(_counts_in(keys, big, size, ax, pos, m), s, m, spec)
+            before = _list_words(_counts_in(keys, big, size, ax, pos - 1, m), s, m, spec)
+            delta = now - np.where(pos > 0, before, 0)
+            d += np.bincount(pos, weights=delta, minlength=size + 1)[: size + 1]
+        out[i] = int(round(float(np.min(np.cumsum(d)[: size - m + 1]))))
+    return out
+
+
 def _window_synapses(fan: np.ndarray, ms: np.ndarray) -> np.ndarray:
     """For every m in `ms`, the fewest synapses of any m consecutive neurons (fan-ins in block
     order)."""
@@ -303,6 +349,7 @@ def _below(values: np.ndarray, grid: np.ndarray, top: int) -> np.ndarray:
 
 
 def _with_windows(
+    spec: TargetSpec,
     srcs: list[_Source],
     lists: list[_Source],
     size: int,
@@ -311,7 +358,7 @@ def _with_windows(
     axons: np.ndarray,
     list_axons: np.ndarray,
     least: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """The floors raised by the windows of the block order (blocks are contiguous there).
 
     One block of m neurons is a window of m consecutive neurons, so its input axons (its
@@ -320,7 +367,8 @@ def _with_windows(
     window holds a shorter one), so grid points hold up to the next. k neurons of the layer on
     one core are blocks of m_1 + ... = k neurons, each a window: their input axons are at
     least the least sum of window floors over the partitions of k. Each floor is the larger of
-    this and the subset floor, both valid."""
+    this and the subset floor, both valid. The same holds for one block's synapse-list words
+    (`_window_words`, on a coarser grid: its pass is the dearest), returned per count."""
     grid = _grid(top, EXACT_COUNTS, step)
     win = _below(_window_axons(_runs(srcs), size, grid), grid, top).astype(np.float64)
     axons = np.maximum(axons, _partition_min(np.concatenate([[0.0], win]))[1:])
@@ -330,7 +378,10 @@ def _with_windows(
         fan = sum((np.diff(s.pattern.indptr) for s in lists), np.zeros(size, dtype=np.int64))
         syn = _below(_window_synapses(fan, grid), grid, top)  # fan-ins in block order
         least = np.maximum(least, syn)
-    return axons, list_axons, least
+        coarse = _grid(top, WORDS_EXACT, WORDS_STEP)
+        exact = _below(_window_words(lists, size, coarse, spec), coarse, top)
+        return axons, list_axons, least, exact
+    return axons, list_axons, least, None
 
 
 def layer_costs(
@@ -356,9 +407,10 @@ def layer_costs(
             kernel_bits += np.where(ks_all > unused, s.kernel, 0)
     fan = sum((s.indeg for s in lists), np.zeros(pop.size, dtype=np.int64))
     least = np.concatenate([[0], np.cumsum(np.sort(fan))])[1 : top + 1].astype(np.float64)
+    exact = None
     if sum(int(s.pattern.nnz) for s in srcs) <= WINDOW_SYNAPSES:
-        axons, list_axons, least = _with_windows(
-            srcs, lists, pop.size, top, step, axons, list_axons, least
+        axons, list_axons, least, exact = _with_windows(
+            spec, srcs, lists, pop.size, top, step, axons, list_axons, least
         )
     # One block of m neurons, on a grid of m (the true least cost does not fall with m).
     words = np.zeros(top + 1)
@@ -370,6 +422,8 @@ def layer_costs(
         at = _block_words(list_axons[grid - 1], least[grid - 1], grid, umax, spec, entry, dense)
         idx = np.searchsorted(grid, ks_all, side="right") - 1  # the grid point at or below
         words[1:] = at[idx]
+        if exact is not None:
+            words[1:] = np.maximum(words[1:], exact)
     single = np.ceil(words - _EPS) * spec.synapse_format.word_bits
     single[1:] += kernel_bits
     bits = _partition_min(single)[1:]

@@ -244,3 +244,31 @@ def test_a_network_of_many_layers_keeps_the_simple_bound_and_says_so():
     lp = lower_bound_lp(net, spec)
     assert lp.cores == lower_bound(net, spec)["cores"]
     assert lp.method == "simple (LP skipped: 25 > 24 layers)"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 12),
+    st.integers(1, 9),
+    st.floats(0.05, 0.9),
+    st.booleans(),
+    st.integers(0, 2**32 - 1),
+)
+def test_window_words_are_the_least_over_every_window(size, n_axons, p, delayed, seed):
+    from neurocomp.mapping.split import _entry_bits, list_bits
+
+    rng = np.random.default_rng(seed)
+    w = sparse.csr_matrix((rng.random((size, n_axons)) < p).astype(np.int64))
+    spec = _chip(4, 8, 8, 8)
+    dense_bits = spec.format.weight_bits + (spec.synapse_format.delay_bits if delayed else 0)
+    src = bound._Source(
+        np.diff(w.indptr), np.zeros(0, np.int64), _entry_bits(spec, delayed), dense_bits, None, w
+    )
+    ms = np.arange(1, size + 1)
+    a = w.toarray()
+    brute = [
+        min(list_bits(a[s : s + m].sum(axis=0), spec, m, delayed) for s in range(size - m + 1))
+        // spec.synapse_format.word_bits
+        for m in ms
+    ]
+    assert list(bound._window_words([src, src], size, ms, spec)) == [2 * b for b in brute]
