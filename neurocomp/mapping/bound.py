@@ -68,6 +68,7 @@ GRID_STEP = 1.06
 MAX_OPTIONS = 6000  # options over all layers above which the grid is coarsened
 WINDOW_SYNAPSES = 20_000_000  # above this many synapses into a layer the window floors are
 # skipped (their O(synapses) pass per count and its index arrays; the subset floors stand)
+SPLIT_NEURONS = 50_000  # above this many neurons the split programme is skipped (O(n x top))
 WORDS_EXACT, WORDS_STEP = 4, 1.15  # the count grid of the exact window words
 MAX_LAYERS = 24  # above this many layers the LP is skipped (the simple bound stands): its
 # column generation grows with the layers (12 s at 40 layers, 110 s at 120, measured)
@@ -82,12 +83,14 @@ _ROUND = 1e-6  # LP values within this of an integer round down to it
 @dataclass(frozen=True)
 class LayerCosts:
     """Per-core floors of one layer: option j counts `counts[j]` neurons and uses at least
-    `floor[j]` (neurons, synapse bits, input axons, output axons) on any core."""
+    `floor[j]` (neurons, synapse bits, input axons, output axons) on any core; `split_bits`,
+    bits over all its cores (from the windows)."""
 
     name: str
     size: int
     counts: np.ndarray  # (options,)
     floor: np.ndarray  # (options, 4), int64
+    split_bits: int = 0  # a lower bound of the layer's synapse bits over every split (0: none)
 
 
 @dataclass(frozen=True)
@@ -268,6 +271,14 @@ def _window_words(lists: list[_Source], size: int, ms: np.ndarray, spec: TargetS
     `split.list_bits`). Per axon the count of its targets in [a, a + m) changes only where a
     target enters (a = t - m + 1) or leaves (a = t + 1); the change of its words there, put in
     a difference array over a, gives every window's words: O(synapses log synapses) per m."""
+    big, keyed = _keyed(lists, size)
+    per_start = _window_words_at(keyed, big, size, ms, spec)
+    return np.array([int(np.min(w)) for w in per_start], dtype=np.int64)
+
+
+def _keyed(
+    lists: list[_Source], size: int
+) -> tuple[int, list[tuple[_Source, np.ndarray, np.ndarray, np.ndarray]]]:
     big = 2 * size + 4
     keyed = []
     for s in lists:
@@ -276,8 +287,19 @@ def _window_words(lists: list[_Source], size: int, ms: np.ndarray, spec: TargetS
         axon = np.repeat(np.arange(c.shape[1], dtype=np.int64), np.diff(c.indptr))
         t = c.indices.astype(np.int64)
         keyed.append((s, t, axon, axon * big + t))  # sorted: by axon, then target
-    out = np.zeros(len(ms), dtype=np.int64)
-    for i, m in enumerate(int(m) for m in ms):
+    return big, keyed
+
+
+def _window_words_at(
+    keyed: list[tuple[_Source, np.ndarray, np.ndarray, np.ndarray]],
+    big: int,
+    size: int,
+    ms: np.ndarray,
+    spec: TargetSpec,
+) -> list[np.ndarray]:
+    """Per m in `ms`, the words of the window [a, a + m) for every start a (0..size - m)."""
+    out = []
+    for m in (int(m) for m in ms):
         d = np.zeros(size + 1, dtype=np.float64)
         for s, t, axon, keys in keyed:
             pos = np.concatenate([np.maximum(t - m + 1, 0), t + 1])
@@ -289,8 +311,28 @@ def _window_words(lists: list[_Source], size: int, ms: np.ndarray, spec: TargetS
             before = _list_words(_counts_in(keys, big, size, ax, pos - 1, m), s, m, spec)
             delta = now - np.where(pos > 0, before, 0)
             d += np.bincount(pos, weights=delta, minlength=size + 1)[: size + 1]
-        out[i] = int(round(float(np.min(np.cumsum(d)[: size - m + 1]))))
+        out.append(np.rint(np.cumsum(d)[: size - m + 1]).astype(np.int64))
     return out
+
+
+def _least_split(per_start: list[np.ndarray], ms: np.ndarray, size: int, top: int, cap: int) -> int:
+    """The fewest words over every split of the layer into contiguous blocks of at most `top`
+    neurons: a block [a, b) holds the window [a, a + m) for the grid point m <= b - a, so it
+    uses at least that window's words, and no block whose window exceeds `cap` words fits a
+    core. A dynamic programme over the block ends b: O(size x top)."""
+    inf = np.float64(np.inf)
+    wmat = np.full((len(ms), size + 1), inf)
+    for g, w in enumerate(per_start):
+        wmat[g, : w.size] = np.where(w <= cap, w, inf)
+    lengths = np.arange(1, top + 1)
+    g_of = np.searchsorted(ms, lengths, side="right") - 1
+    f = np.full(size + 1, inf)
+    f[0] = 0.0
+    for b in range(1, size + 1):
+        m = lengths[: min(b, top)]
+        a = b - m
+        f[b] = np.min(f[a] + wmat[g_of[: m.size], a])
+    return int(f[size]) if np.isfinite(f[size]) else -1
 
 
 def _window_synapses(fan: np.ndarray, ms: np.ndarray) -> np.ndarray:
@@ -358,7 +400,7 @@ def _with_windows(
     axons: np.ndarray,
     list_axons: np.ndarray,
     least: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, int]:
     """The floors raised by the windows of the block order (blocks are contiguous there).
 
     One block of m neurons is a window of m consecutive neurons, so its input axons (its
@@ -368,7 +410,8 @@ def _with_windows(
     one core are blocks of m_1 + ... = k neurons, each a window: their input axons are at
     least the least sum of window floors over the partitions of k. Each floor is the larger of
     this and the subset floor, both valid. The same holds for one block's synapse-list words
-    (`_window_words`, on a coarser grid: its pass is the dearest), returned per count."""
+    (`_window_words`, on a coarser grid: its pass is the dearest), returned per count, and
+    with them the layer's least list bits over every split (`_least_split`; 0 if skipped)."""
     grid = _grid(top, EXACT_COUNTS, step)
     win = _below(_window_axons(_runs(srcs), size, grid), grid, top).astype(np.float64)
     axons = np.maximum(axons, _partition_min(np.concatenate([[0.0], win]))[1:])
@@ -379,9 +422,16 @@ def _with_windows(
         syn = _below(_window_synapses(fan, grid), grid, top)  # fan-ins in block order
         least = np.maximum(least, syn)
         coarse = _grid(top, WORDS_EXACT, WORDS_STEP)
-        exact = _below(_window_words(lists, size, coarse, spec), coarse, top)
-        return axons, list_axons, least, exact
-    return axons, list_axons, least, None
+        big, keyed = _keyed(lists, size)
+        per_start = _window_words_at(keyed, big, size, coarse, spec)
+        exact = _below(np.array([int(np.min(w)) for w in per_start]), coarse, top)
+        total = 0
+        if size <= SPLIT_NEURONS:
+            f = spec.synapse_format
+            cap = spec.core.synapse_memory_bits // f.word_bits
+            total = max(0, _least_split(per_start, coarse, size, top, cap)) * f.word_bits
+        return axons, list_axons, least, exact, total
+    return axons, list_axons, least, None, 0
 
 
 def layer_costs(
@@ -407,9 +457,9 @@ def layer_costs(
             kernel_bits += np.where(ks_all > unused, s.kernel, 0)
     fan = sum((s.indeg for s in lists), np.zeros(pop.size, dtype=np.int64))
     least = np.concatenate([[0], np.cumsum(np.sort(fan))])[1 : top + 1].astype(np.float64)
-    exact = None
+    exact, split_bits = None, 0
     if sum(int(s.pattern.nnz) for s in srcs) <= WINDOW_SYNAPSES:
-        axons, list_axons, least, exact = _with_windows(
+        axons, list_axons, least, exact, split_bits = _with_windows(
             spec, srcs, lists, pop.size, top, step, axons, list_axons, least
         )
     # One block of m neurons, on a grid of m (the true least cost does not fall with m).
@@ -440,7 +490,8 @@ def layer_costs(
     counts = _grid(top, EXACT_COUNTS, step)
     lo = np.concatenate([[1], counts[:-1] + 1])  # option j: counts (counts[j-1], counts[j]]
     floor = np.floor(floor_all[lo - 1] + _EPS).astype(np.int64)
-    return LayerCosts(pop.name, pop.size, counts, floor)
+    kernels = sum(s.kernel for s in srcs if s.kernel is not None and s.pattern.nnz)
+    return LayerCosts(pop.name, pop.size, counts, floor, split_bits + kernels if split_bits else 0)
 
 
 # -- the configuration LP ------------------------------------------------------------------------
@@ -591,11 +642,11 @@ def lp_bound(
         [
             [
                 p.size,
-                totals[p.name][0],
+                max(totals[p.name][0], lc.split_bits),
                 totals[p.name][1],
                 int(_fan_out_cores(net, p, lim.neurons).sum()),
             ]
-            for p in pops
+            for p, lc in zip(pops, layers, strict=True)
         ],
         dtype=np.float64,
     )

@@ -272,3 +272,36 @@ def test_window_words_are_the_least_over_every_window(size, n_axons, p, delayed,
         for m in ms
     ]
     assert list(bound._window_words([src, src], size, ms, spec)) == [2 * b for b in brute]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(2, 9),
+    st.integers(1, 6),
+    st.floats(0.1, 0.9),
+    st.integers(1, 5),
+    st.integers(1, 6),
+    st.integers(0, 2**32 - 1),
+)
+def test_the_split_bits_are_below_every_split(size, n_in, p, neurons, words, seed):
+    """`LayerCosts.split_bits` (the layer's least synapse bits over every split into blocks
+    that fit a core) against every contiguous split, by `block_stats`."""
+    net = _net(np.random.default_rng(seed), n_in, [size], p)
+    spec = _chip(neurons, words, 64, 64)
+    pop = net.populations[0]
+    lc = bound.layer_costs(net, spec, pop)
+    sources = incoming_by_source(net, pop)
+    best = None
+    for cuts in itertools.product([False, True], repeat=size - 1):
+        ends = [0, *(i + 1 for i, c in enumerate(cuts) if c), size]
+        blocks = [
+            block_stats(spec, "p0", a, b, sources) for a, b in zip(ends[:-1], ends[1:], strict=True)
+        ]
+        if all(
+            b.neurons <= neurons and b.synapse_bits <= spec.core.synapse_memory_bits for b in blocks
+        ):
+            total = sum(b.synapse_bits for b in blocks)
+            best = total if best is None else min(best, total)
+    if best is not None:
+        assert lc.split_bits <= best
+    assert lc.split_bits > 0 or best is None or best == 0
