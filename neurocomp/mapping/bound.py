@@ -251,12 +251,6 @@ def _window_axons(runs: _Runs, size: int, ms: np.ndarray) -> np.ndarray:
     return out
 
 
-def _counts_in(keys: np.ndarray, big: int, size: int, ax: np.ndarray, a: np.ndarray, m: int):
-    """Targets of axon `ax` in [a, a + m) (`keys`: axon * big + target, sorted)."""
-    lo = np.searchsorted(keys, ax * big + np.clip(a - 1, -1, size), side="right")
-    return np.searchsorted(keys, ax * big + np.clip(a + m - 1, -1, size), side="right") - lo
-
-
 def _list_words(n: np.ndarray, src: _Source, m: int, spec: TargetSpec) -> np.ndarray:
     """Words of lists of n synapses in a block of m neurons (`split.list_bits`; 0 for n = 0)."""
     f = spec.synapse_format
@@ -270,7 +264,8 @@ def _window_words(lists: list[_Source], size: int, ms: np.ndarray, spec: TargetS
     block (exact: per window, every axon's list at the cheaper of sparse and dense, as
     `split.list_bits`). Per axon the count of its targets in [a, a + m) changes only where a
     target enters (a = t - m + 1) or leaves (a = t + 1); the change of its words there, put in
-    a difference array over a, gives every window's words: O(synapses log synapses) per m."""
+    a difference array over a, gives every window's words: O(synapses log synapses) per m (the
+    count itself is the running sum of the axon's changes, events sorted by position)."""
     big, keyed = _keyed(lists, size)
     per_start = _window_words_at(keyed, big, size, ms, spec)
     return np.array([int(np.min(w)) for w in per_start], dtype=np.int64)
@@ -278,7 +273,7 @@ def _window_words(lists: list[_Source], size: int, ms: np.ndarray, spec: TargetS
 
 def _keyed(
     lists: list[_Source], size: int
-) -> tuple[int, list[tuple[_Source, np.ndarray, np.ndarray, np.ndarray]]]:
+) -> tuple[int, list[tuple[_Source, np.ndarray, np.ndarray]]]:
     big = 2 * size + 4
     keyed = []
     for s in lists:
@@ -286,12 +281,12 @@ def _keyed(
         c.sort_indices()
         axon = np.repeat(np.arange(c.shape[1], dtype=np.int64), np.diff(c.indptr))
         t = c.indices.astype(np.int64)
-        keyed.append((s, t, axon, axon * big + t))  # sorted: by axon, then target
+        keyed.append((s, t, axon))
     return big, keyed
 
 
 def _window_words_at(
-    keyed: list[tuple[_Source, np.ndarray, np.ndarray, np.ndarray]],
+    keyed: list[tuple[_Source, np.ndarray, np.ndarray]],
     big: int,
     size: int,
     ms: np.ndarray,
@@ -301,15 +296,22 @@ def _window_words_at(
     out = []
     for m in (int(m) for m in ms):
         d = np.zeros(size + 1, dtype=np.float64)
-        for s, t, axon, keys in keyed:
+        for s, t, axon in keyed:
             pos = np.concatenate([np.maximum(t - m + 1, 0), t + 1])
-            ax = np.concatenate([axon, axon])
+            sign = np.concatenate([np.ones(t.size, np.int64), -np.ones(t.size, np.int64)])
             keep = pos <= size - m
-            key = np.unique(ax[keep] * big + pos[keep])
+            if not np.any(keep):
+                continue
+            key, inv = np.unique(np.tile(axon, 2)[keep] * big + pos[keep], return_inverse=True)
+            dc = np.bincount(inv, weights=sign[keep]).astype(np.int64)  # net change at (axon, a)
             ax, pos = key // big, key % big
-            now = _list_words(_counts_in(keys, big, size, ax, pos, m), s, m, spec)
-            before = _list_words(_counts_in(keys, big, size, ax, pos - 1, m), s, m, spec)
-            delta = now - np.where(pos > 0, before, 0)
+            cs = np.cumsum(dc)
+            first = np.flatnonzero(np.r_[True, ax[1:] != ax[:-1]])
+            base = np.repeat(cs[first] - dc[first], np.diff(np.r_[first, ax.size]))
+            now = cs - base  # the axon's targets in [a, a + m) after its changes at a
+            delta = _list_words(now, s, m, spec) - np.where(
+                pos > 0, _list_words(now - dc, s, m, spec), 0
+            )
             d += np.bincount(pos, weights=delta, minlength=size + 1)[: size + 1]
         out.append(np.rint(np.cumsum(d)[: size - m + 1]).astype(np.int64))
     return out
