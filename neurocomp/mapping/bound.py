@@ -68,8 +68,9 @@ GRID_STEP = 1.06
 MAX_OPTIONS = 6000  # options over all layers above which the grid is coarsened
 WINDOW_SYNAPSES = 20_000_000  # above this many synapses into a layer the window floors are
 # skipped (their O(synapses) pass per count and its index arrays; the subset floors stand)
-SPLIT_NEURONS = 50_000  # above this many neurons the split programme is skipped (O(n x top))
-WORDS_EXACT, WORDS_STEP = 8, 1.08  # the count grid of the exact window words
+SPLIT_WORK = 5_000_000  # neurons x neurons per core above which the split programme is skipped
+WORDS_EXACT, WORDS_STEP = 8, 1.08  # the count grid of the exact window words, coarsened until
+WORDS_WORK = 80_000_000  # its events (2 per synapse per count) are at most this many
 MAX_LAYERS = 24  # above this many layers the LP is skipped (the simple bound stands): its
 # column generation grows with the layers (12 s at 40 layers, 110 s at 120, measured)
 MAX_ROUNDS = 60  # column generation rounds
@@ -428,12 +429,17 @@ def _with_windows(
         fan = sum((np.diff(s.pattern.indptr) for s in lists), np.zeros(size, dtype=np.int64))
         syn = _below(_window_synapses(fan, grid), grid, top)  # fan-ins in block order
         least = np.maximum(least, syn)
-        coarse = _grid(top, WORDS_EXACT, WORDS_STEP)
+        events = 2 * sum(int(s.pattern.nnz) for s in lists)
+        words_step = WORDS_STEP
+        coarse = _grid(top, WORDS_EXACT, words_step)
+        while events * len(coarse) > WORDS_WORK and len(coarse) > 2:
+            words_step = 1 + 2 * (words_step - 1)
+            coarse = _grid(top, min(WORDS_EXACT, len(coarse) // 2), words_step)
         big, keyed = _keyed(lists, size)
         per_start = _window_words_at(keyed, big, size, coarse, spec)
         exact = _below(np.array([int(np.min(w)) for w in per_start]), coarse, top)
         total = 0
-        if size <= SPLIT_NEURONS:
+        if size * top <= SPLIT_WORK:
             f = spec.synapse_format
             cap = spec.core.synapse_memory_bits // f.word_bits
             total = max(0, _least_split(per_start, coarse, size, top, cap)) * f.word_bits
