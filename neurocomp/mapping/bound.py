@@ -70,7 +70,7 @@ WINDOW_SYNAPSES = 20_000_000  # above this many synapses into a layer the window
 # skipped (their O(synapses) pass per count and its index arrays; the subset floors stand)
 SPLIT_WORK = 5_000_000  # neurons x neurons per core above which the split programme is skipped
 WORDS_EXACT, WORDS_STEP = 8, 1.08  # the count grid of the exact window words, coarsened until
-WORDS_WORK = 80_000_000  # its events (2 per synapse per count) are at most this many
+WORDS_WORK = 40_000_000  # its events (2 per synapse per count) are at most this many
 MAX_LAYERS = 24  # above this many layers the LP is skipped (the simple bound stands): its
 # column generation grows with the layers (12 s at 40 layers, 110 s at 120, measured)
 MAX_ROUNDS = 60  # column generation rounds
