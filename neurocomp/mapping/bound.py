@@ -27,6 +27,19 @@ lower bound of what any k neurons of L on one core use, however they are cut int
 - output axons: each neuron with t distinct targets sends to at least ceil(t / neurons per
   core) cores; the k smallest summed.
 
+**Windows.** Blocks are contiguous in the block order (`split.neuron_order`), so one block of
+m neurons is a window [a, a + m) of it, and its input axons, synapses and list words are at
+least the fewest of any window of m, computed exactly (`_window_axons`, `_window_synapses`,
+`_window_words`): this sees halos, borders and part-filled dense lists as they are. The least
+over windows of m does not fall as m grows (a window of m + 1 holds one of m and its cost is at
+least that one's: lists only lose targets and dense lists shorten), so a value on a grid of m
+holds up to the next grid point. k neurons on one core are blocks m_1 + ... = k, each a window,
+so the least sum over the partitions of k bounds their axons and words. Over the whole layer,
+a split is a chain of blocks [a, b) each fitting a core, and block [a, b) uses at least the
+words of window [a, a + m) for the grid point m <= b - a (and cannot fit where those exceed
+the core): the least such chain (`_least_split`) bounds the layer's list bits over every
+split, and replaces the simple total where larger. Each is the larger of two valid floors.
+
 Each floor is made non-decreasing in k (the least over k' >= k: the true least cost of k' >= k
 neurons is at least that of k), so counts can be grouped: option j stands for every count in
 (k_{j-1}, k_j], counts k_j neurons and costs the floor at k_{j-1} + 1.
@@ -45,8 +58,8 @@ rounds, rounded up, is reported.
 
 It is tighter than `lower_bound` (total / limit) where the per-core overheads bind: halos of
 input axons, list headers and word rounding on small blocks, a kernel copy per core, at most one
-core's worth of every layer per core together. It ignores where the neurons with the fewest
-synapses are (every core may take the cheapest ones), so it stays below the optimum.
+core's worth of every layer per core together. The per-core floors still let every block
+of a core sit at the layer's cheapest window, so it stays below the optimum.
 """
 
 from __future__ import annotations
