@@ -79,7 +79,7 @@ RESOURCES = ("neurons", "synapse_bits", "input_axons", "output_axons")
 EXACT_COUNTS = 16  # every count up to this, then counts growing by GRID_STEP
 GRID_STEP = 1.06
 MAX_OPTIONS = 6000  # options over all layers above which the grid is coarsened
-WINDOW_SYNAPSES = 20_000_000  # above this many synapses into a layer the window floors are
+WINDOW_SYNAPSES = 2_000_000  # above this many synapses into a layer the window floors are
 # skipped (their O(synapses) pass per count and its index arrays; the subset floors stand)
 SPLIT_WORK = 5_000_000  # neurons x neurons per core above which the split programme is skipped
 WORDS_EXACT, WORDS_STEP = 8, 1.08  # the count grid of the exact window words, coarsened until
