@@ -96,9 +96,23 @@ DIGITS_ROWS: list[Row] = [
         ],
     ),
     (
-        "2-bit, no pruning",
+        "2-bit, no pruning, as written (defaults at 2 bits: MSE-optimal clip, a scale per neuron)",
         "quantize{weight_bits=2}",
-        [("fine-tuned, no distillation", "quantize{weight_bits=2},finetune{" + ND + "}", (0,))],
+        [
+            ("fine-tuned", "quantize{weight_bits=2},finetune", SEEDS),
+            ("fine-tuned, no distillation", "quantize{weight_bits=2},finetune{" + ND + "}", (0,)),
+        ],
+    ),
+    (
+        "2-bit, no pruning, max-abs clip, one scale per layer (the defaults before)",
+        "quantize{weight_bits=2,clip=max,granularity=layer}",
+        [
+            (
+                "fine-tuned, no distillation",
+                "quantize{weight_bits=2,clip=max,granularity=layer},finetune{" + ND + "}",
+                (0,),
+            )
+        ],
     ),
     (
         "2-bit channel (90th-percentile scale), no pruning",
@@ -137,7 +151,10 @@ CONV_ROWS: list[Row] = [
     (
         "8-bit",
         "quantize{weight_bits=8}",
-        [("fine-tuned, no distillation", "quantize{weight_bits=8},finetune{" + ND + "}", (0,))],
+        [
+            ("fine-tuned", "quantize{weight_bits=8},finetune", (0,)),
+            ("fine-tuned, no distillation", "quantize{weight_bits=8},finetune{" + ND + "}", (0,)),
+        ],
     ),
     (
         "4-bit, 90 % pruned",
@@ -156,6 +173,34 @@ CONV_ROWS: list[Row] = [
         ],
     ),
     (
+        "4-bit, 90 % pruned, distillation at temperature 1 (the default is 4)",
+        None,
+        [
+            (
+                "fine-tuned",
+                "prune_gradual{sparsity=0.9,temperature=1},quantize{weight_bits=4},"
+                "finetune{temperature=1}",
+                (0,),
+            )
+        ],
+    ),
+    (
+        "4-bit, 90 % pruned, distillation in finetune only",
+        None,
+        [
+            (
+                "fine-tuned",
+                "prune_gradual{sparsity=0.9," + ND + "},quantize{weight_bits=4},finetune",
+                (0,),
+            )
+        ],
+    ),
+    (
+        "2-bit, as written (MSE-optimal clip, a scale per channel)",
+        "quantize{weight_bits=2}",
+        [("fine-tuned", "quantize{weight_bits=2},finetune", (0,))],
+    ),
+    (
         "2-bit channel (90th-percentile scale)",
         "quantize{weight_bits=2,granularity=channel,percentile=90}",
         [
@@ -170,9 +215,15 @@ CONV_ROWS: list[Row] = [
 ONNX_ROWS: list[Row] = [
     ("8-bit", "quantize{weight_bits=8}", []),
     (
+        "2-bit, as written (MSE-optimal clip, a scale per channel)",
+        "quantize{weight_bits=2}",
+        [("fine-tuned", "quantize{weight_bits=2},finetune", (0,))],
+    ),
+    (
         "4-bit, 80 % pruned",
         "prune{sparsity=0.8},quantize{weight_bits=4}",
         [
+            ("fine-tuned", "prune_gradual{sparsity=0.8},quantize{weight_bits=4},finetune", (0,)),
             (
                 "fine-tuned, no distillation",
                 "prune_gradual{sparsity=0.8,"
@@ -180,6 +231,12 @@ ONNX_ROWS: list[Row] = [
                 + "},quantize{weight_bits=4},finetune{"
                 + ND
                 + "}",
+                (0,),
+            ),
+            (
+                "fine-tuned, shortened (2 steps of 4 epochs, 10 epochs)",
+                "prune_gradual{sparsity=0.8,steps=2,epochs=4},quantize{weight_bits=4},"
+                "finetune{epochs=10}",
                 (0,),
             ),
             (
@@ -365,12 +422,16 @@ TABLES = {
 PARTS = ROOT / "build" / "compression"
 
 
-def run_table(key: str, quick: bool) -> None:
-    """Measure one table; its lines, results and the machine load go to build/compression/."""
+def run_table(key: str, quick: bool, only: str | None = None) -> None:
+    """Measure one table; its lines, results and the machine load go to build/compression/.
+    With `only`, the rows whose label contains it, into the cache only (no table written)."""
     name, data, rows = TABLES[key]
     load_before, t0 = os.getloadavg()[0], time.perf_counter()
     d = data()
     d["key"] = key
+    if only is not None:
+        table(name, d, [r for r in rows if only in r[0]])
+        return
     lines, results = table(name, d, QUICK_ROWS if quick else rows)
     part = {
         "lines": lines,
@@ -422,11 +483,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="digits only, the first rows")
     ap.add_argument("--table", choices=sorted(TABLES), help="measure one table only")
     ap.add_argument("--assemble", action="store_true", help="write the section from the parts")
+    ap.add_argument("--rows", help="with --table: only rows whose label contains this")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = ap.parse_args()
     keys = ["digits"] if args.quick else list(TABLES)
     if args.table:
-        run_table(args.table, args.quick)
+        run_table(args.table, args.quick, args.rows)
         return
     if not args.assemble:
         for key in keys:

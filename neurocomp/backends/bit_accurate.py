@@ -21,6 +21,7 @@ state), spike messages within a tile and between tiles with their east-west and 
 
 from __future__ import annotations
 
+import os
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -202,6 +203,7 @@ class _Counter:
         self.names = [p.name for p in net.populations]
         self._dense_tables: dict[str, np.ndarray] = {}
         self._scatter_tables: dict[str, tuple[sparse.csr_matrix, tuple[EventKind, ...]]] = {}
+        self._event_static: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         self.reset(steps)
 
     def reset(self, steps: int) -> None:
@@ -233,9 +235,36 @@ class _Counter:
         (`ones`: one event per non-zero entry, as graded spikes are). Returns what each neuron
         sent over all steps and in the last."""
         table, kinds = self._scatter_table(name, series.shape[2])
+        out = np.zeros((series.shape[0], len(kinds) * self.n_cores), np.int64)
+        total, last = jit.scatter(series, table, out, ones, self._static(name, table)[0])
+        self._fold(name, kinds, out, total)
+        return total, last
+
+    def take(self, name: str, events: jit.EventTable) -> tuple[np.ndarray, np.ndarray]:
+        """`scatter`'s counts as the compiled scan left them (through `table`'s table, step
+        by step, no second pass over the series)."""
+        self._fold(name, self._scatter_table(name, events.total.size)[1], events.out, events.total)
+        return events.total, events.last
+
+    def event_table(self, name: str, n: int, steps: int) -> jit.EventTable:
+        """Zeroed in-scan counts of a source through its routing table (n x kinds*cores, as
+        `scatter` uses it); the table's arrays are made once per counter."""
+        table = self._scatter_table(name, n)[0]
+        return jit.EventTable.fresh(self._static(name, table), table.shape[1], steps)
+
+    def _static(
+        self, name: str, table: sparse.csr_matrix
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """A source's table arrays for the compiled counting, made once per counter."""
+        if name not in self._event_static:
+            self._event_static[name] = jit.EventTable.static(table)
+        return self._event_static[name]
+
+    def _fold(
+        self, name: str, kinds: tuple[EventKind, ...], out: np.ndarray, total: np.ndarray
+    ) -> None:
+        """A source's counts (T, kinds * cores) into the per-core and per-population totals."""
         c = self.n_cores
-        out = np.zeros((series.shape[0], len(kinds) * c), np.int64)
-        total, last = jit.scatter(series, table, out, ones=ones)
         if name not in self.where:
             self.input_spikes += int(total.sum())
         for k, kind in enumerate(kinds):
@@ -243,7 +272,6 @@ class _Counter:
             self.per_core[kind] += part
             if kind in self.FROM_POPULATION or kind is EventKind.SPIKES:
                 self.per_layer[name][kind] += int(part.sum())
-        return total, last
 
     def _scatter_table(self, name: str, n: int) -> tuple[sparse.csr_matrix, tuple[EventKind, ...]]:
         """A source's table for `scatter` (a population's with its own SPIKES block first)."""
@@ -261,6 +289,7 @@ class _Counter:
                 if blocks
                 else sparse.csr_matrix((n, 0), dtype=np.int64)
             )
+            table.eliminate_zeros()  # a neuron with no remote messages, say: no work
             table.sort_indices()
             self._scatter_tables[name] = (table, kinds)
         return self._scatter_tables[name]
@@ -341,6 +370,9 @@ class _State:
     cores: dict[str, np.ndarray] = field(default_factory=dict)
     n_cores: int = 0
     act_core: dict[str, np.ndarray] = field(default_factory=dict)
+    # ... and the events of a source counted inside the compiled scan, by source
+    counter: _Counter | None = None
+    events: dict[str, jit.EventTable] = field(default_factory=dict)
     sigma_delta: dict[str, SigmaDeltaState] = field(default_factory=dict)
 
     @classmethod
@@ -356,6 +388,13 @@ class _State:
                 p.name: np.zeros((steps, batch, p.size), np.int64) for p in net.populations
             }
         return state
+
+    def event_table(self, name: str, n: int, steps: int) -> jit.EventTable:
+        """Source `name`'s events to count inside the compiled scan (made once per run)."""
+        assert self.counter is not None
+        if name not in self.events:
+            self.events[name] = self.counter.event_table(name, n, steps)
+        return self.events[name]
 
     def keep_for_counting(self, pop: IntPopulation) -> None:
         """Keep the series that `active` needs (voltages, currents, drives) for `pop`."""
@@ -577,21 +616,61 @@ def _compiled_fits(pop: IntPopulation) -> bool:
     return not pop.spiking or (_binary(pop) and not pop.inclusive)
 
 
+_FUSE = os.environ.get("NEUROCOMP_FUSE", "auto")  # auto | never | always (measuring)
+# the batch from which events are counted inside the compiled scan (`jit.EventTable`); below
+# it `jit.scatter` reads the finished series once (measured: one stream's series is small,
+# and a separate tight pass over it beats the per-step work inside the scan)
+_SCAN_COUNTS_FROM = int(os.environ.get("NEUROCOMP_SCAN_COUNTS_FROM", "2"))
+
+
+def _fuses(kernel: ProjectionKernel, src: np.ndarray) -> bool:
+    """Whether a projection's sums run inside the compiled scan (`jit.Synapses`): where its
+    source sends spikes or small counts and the float kernels would be chosen (not the exact
+    int64 fall-back, which stays the plain path tests compare against)."""
+    if _FUSE == "never" or kernel.dtype is np.int64:
+        return False
+    return _FUSE == "always" or src.dtype == np.uint8 or kernel.payload <= 1 << 8
+
+
+def _fused_synapses(
+    pre: str,
+    kernel: ProjectionKernel,
+    src: np.ndarray,
+    delay: int,
+    state: _State,
+    xs: dict[str, np.ndarray],
+) -> jit.Synapses:
+    """The fused scan's synapses; counting, an input's events per step are summed on the way
+    (`state.sent`) unless another projection of it did so already."""
+    events = None
+    if state.count and pre in xs and pre not in state.events and src.shape[1] >= _SCAN_COUNTS_FROM:
+        events = state.event_table(pre, src.shape[2], src.shape[0])
+        if delay:  # the scan reads the source's last step nowhere: counted here
+            events.add_row(src.shape[0] - 1, np.count_nonzero(src[-1], axis=0).astype(np.int64))
+    binary = src.dtype == np.uint8 and kernel.payload <= 1
+    kernel.used["fused"] = kernel.used.get("fused", 0) + 1
+    return jit.Synapses(src, kernel.fused_weights(), delay, events, binary)
+
+
 def _scan_compiled(
     pop: IntPopulation,
-    drive: np.ndarray,
+    drive: np.ndarray | None,
     state: _State,
     fmt: NumberFormat,
     bits: int,
     drive_bias: np.ndarray | None = None,
     bias_from: int = 0,
+    synapses: jit.Synapses | None = None,
 ) -> None:
     """`_scan` without recurrent loops, in compiled code (`jit`), on the raw drive (int64, or
     a float kernel's exact integers) plus `drive_bias` (from step `bias_from`); counting, it
     sums the active neurons per step and core (`state.act_core`)."""
     name = pop.name
+    steps = state.series[name].shape[0]
     if state.count:
-        state.act_core[name] = np.zeros((drive.shape[0], state.n_cores), np.int64)
+        state.act_core[name] = np.zeros((steps, state.n_cores), np.int64)
+        if pop.spiking and state.v[name].shape[0] >= _SCAN_COUNTS_FROM:
+            state.event_table(name, pop.size, steps)
     jit.scan(
         drive,
         state.u[name],
@@ -616,6 +695,8 @@ def _scan_compiled(
         drive_bias=drive_bias,
         bias_from=bias_from,
         core=state.cores.get(name),
+        events=state.events.get(name),
+        synapses=synapses,
     )
 
 
@@ -757,8 +838,13 @@ def _run_layerwise(
             if single is not None:
                 delay = int(single.recurrent or fmt.synapse_delay > 0)
                 src = _source(single.pre, xs, state)
-                drive = _apply_raw(kern[single.name], src, delay)
-                _scan_compiled(pop, drive, state, fmt, net.decay_bits, single.bias, delay)
+                kernel = kern[single.name]
+                if _fuses(kernel, src):  # synaptic sums inside the scan, row by row
+                    syn = _fused_synapses(single.pre, kernel, src, delay, state, xs)
+                    _scan_compiled(pop, None, state, fmt, net.decay_bits, single.bias, delay, syn)
+                else:
+                    drive = _apply_raw(kernel, src, delay)
+                    _scan_compiled(pop, drive, state, fmt, net.decay_bits, single.bias, delay)
             else:
                 drive = _summed_drive(pop, net, xs, state, fmt, kern, steps)
                 _scan_compiled(pop, drive, state, fmt, net.decay_bits)
@@ -861,7 +947,9 @@ def _count(
     compiled = jit.AVAILABLE
     totals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, arr in xs.items():
-        if compiled:
+        if compiled and name in state.events:  # counted by a fused scan on the way
+            totals[name] = c.take(name, state.events[name])
+        elif compiled:
             totals[name] = c.scatter(name, arr, ones=True)  # a message per non-zero value
         else:
             c.source(name, (arr != 0).sum(axis=1, dtype=np.int64))
@@ -874,6 +962,9 @@ def _count(
         if not pop.spiking:
             continue
         series = state.series[pop.name]
+        if compiled and pop.name in state.events:  # counted by the compiled scan
+            totals[pop.name] = c.take(pop.name, state.events[pop.name])
+            continue
         if compiled:  # a graded spike is one event (and one message), whatever its payload
             totals[pop.name] = c.scatter(pop.name, series, ones=pop.graded)
             continue
@@ -924,6 +1015,7 @@ def run(
     if mapping is not None:
         counter = _counter(net, mapping, steps)
         state.cores, state.n_cores = counter.where, counter.n_cores
+        state.counter = counter
     kern = _kernels(net, xs, fmt, exact_integers)
     if _layerwise(net):
         _run_layerwise(net, xs, state, fmt, kern, steps)

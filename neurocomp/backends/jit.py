@@ -25,7 +25,7 @@ except ImportError:  # pragma: no cover
     numba = None  # type: ignore[assignment, unused-ignore]
     AVAILABLE = False
 
-__all__ = ["AVAILABLE", "gather", "scan", "scatter"]
+__all__ = ["AVAILABLE", "Synapses", "gather", "scan", "scatter", "scatter_sums"]
 
 
 class _Switches(NamedTuple):
@@ -42,12 +42,132 @@ class _Switches(NamedTuple):
     counting: bool  # active neurons counted per step and core
     wrap_drive: bool  # the drive wraps to activation_bits
     shift: bool  # the drive is shifted by weight_shift
+    synapses: int = 0  # the drive: 0 given, 1 from dense rows of W^T, 2 from CSR rows (fused)
+    binary_src: bool = False  # fused: the source sends 0/1 (no multiply)
+    count_src: bool = False  # fused: the source's non-zero entries counted per step
+
+
+class EventTable(NamedTuple):
+    """A source's events counted inside the scan, step by step: each step's batch-summed
+    values (n,) times its routing table (n x k: dense transposed (k, n) where small, else CSR)
+    into out (T, k); total and last (n,) get each neuron's sum over all steps and in the last
+    (what the synaptic-op totals need)."""
+
+    dense: np.ndarray  # (k, n) int64, or (0, n) with the CSR arrays below
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    out: np.ndarray  # (T, k) int64
+    total: np.ndarray  # (n,) int64
+    last: np.ndarray  # (n,) int64
+
+    @classmethod
+    def of(cls, table: Any, steps: int) -> EventTable:
+        """For a CSR routing table (n x k, int64)."""
+        return cls.fresh(cls.static(table), table.shape[1], steps)
+
+    @staticmethod
+    def static(table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The table's part that does not change between runs (keep it with the table)."""
+        n, k = table.shape
+        dense = (
+            np.ascontiguousarray(table.T.toarray(), np.int64)
+            if n * k <= _DENSE_SCATTER
+            else np.zeros((0, n), np.int64)
+        )
+        return (
+            dense,
+            table.indptr.astype(np.int64),
+            table.indices.astype(np.int64),
+            table.data.astype(np.int64),
+        )
+
+    @classmethod
+    def fresh(
+        cls, static: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], k: int, steps: int
+    ) -> EventTable:
+        """Zeroed counts for a run of `steps` steps over a `static` table of k columns."""
+        n = static[1].size - 1
+        zeros = np.zeros((steps, k), np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64)
+        return cls(*static, *zeros)
+
+    def add_row(self, t: int, row: np.ndarray) -> None:
+        """One step's batch-summed values through the table, outside the scan (in numpy)."""
+        if self.dense.shape[0]:
+            self.out[t] += self.dense @ row
+        else:
+            for i in np.flatnonzero(row):
+                lo, hi = self.indptr[i], self.indptr[i + 1]
+                np.add.at(self.out[t], self.indices[lo:hi], row[i] * self.data[lo:hi])
+        self.total[:] += row
+        if t == self.out.shape[0] - 1:
+            self.last[:] = row
+
+    @classmethod
+    def empty(cls) -> EventTable:
+        z1, z2 = np.zeros(0, np.int64), np.zeros((0, 0), np.int64)
+        return cls(z2, z1, z1, z1, z2, z1, z1)
+
+
+def _flush_py(  # noqa: C901 - one compiled loop
+    row: np.ndarray,
+    t: int,
+    final: bool,
+    dense: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    out: np.ndarray,
+    total: np.ndarray,
+    last: np.ndarray,
+) -> None:
+    """One step's batch-summed values `row` through the table into out[t] (`EventTable`),
+    then zeroed: dot products with the dense table's rows, or, for a large table, the CSR
+    rows of the non-zero entries only (found without a branch)."""
+    n = row.shape[0]
+    for i in range(n):
+        total[i] += row[i]
+    if final:
+        for i in range(n):
+            last[i] = row[i]
+    if out.shape[1] == 0:
+        pass
+    elif dense.shape[0]:
+        for k in range(dense.shape[0]):
+            acc = np.int64(0)
+            for i in range(n):
+                acc += row[i] * dense[k, i]
+            out[t, k] += acc
+    else:
+        idx = np.zeros(n, np.int64)
+        m = np.int64(0)
+        for i in range(n):
+            idx[m] = i
+            m += np.int64(row[i] != 0)
+        for j in range(m):
+            i = idx[j]
+            for e in range(indptr[i], indptr[i + 1]):
+                out[t, indices[e]] += row[i] * data[e]
+    for i in range(n):
+        row[i] = 0
+
+
+_flush: Any = None
+
+
+def _flusher() -> Any:
+    global _flush
+    if _flush is None:
+        _flush = numba.njit(inline="always", nogil=True)(_flush_py)
+    return _flush
 
 
 def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's equations
     has_u, spiking, zero_reset, floor = sw.has_u, sw.spiking, sw.zero_reset, sw.floor
     sat_u, sat_v, keep_rec_v, keep_rec_u = sw.sat_u, sw.sat_v, sw.rec_v, sw.rec_u
     count, wrap_drive, shift_on = sw.counting, sw.wrap_drive, sw.shift
+    synapses, binary_src, count_src = sw.synapses, sw.binary_src, sw.count_src
+    flush = _flusher()
 
     def scan_variant(  # noqa: C901
         drive: np.ndarray,  # (T, batch, n): int64, or float holding exact integers
@@ -65,26 +185,72 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         rec_v: np.ndarray,
         rec_u: np.ndarray,
         active: np.ndarray,  # (T, cores): active neurons per step and core
-        core: np.ndarray,  # (n,): each neuron's column of `active`
+        runs: np.ndarray,  # (r + 1,): runs of neurons on one core, runs[k]:runs[k+1]
+        run_core: np.ndarray,  # (r,): each run's column of `active`
+        ev: tuple,  # counting a spiking population: its `EventTable` arrays (`_flush`)
+        src: np.ndarray,  # fused: the source's series (T, batch, pre), read `delay` steps late
+        wt: np.ndarray,  # fused, dense: W^T (pre, n), int32 or int64 exact (buf's dtype)
+        indptr: np.ndarray,  # fused, CSR: W^T's rows (pre x n)
+        indices: np.ndarray,
+        data: np.ndarray,
+        buf0: np.ndarray,  # fused: one row's synaptic sums (n,): its dtype (a local copy)
+        src_ev: tuple,  # fused, counting the source: its `EventTable` arrays
     ) -> None:
         bits, top, act_bits, shift, bias_from = ints[0], ints[1], ints[2], ints[3], ints[4]
+        delay = ints[5]
+        n = keep_v.shape[0]
         no_bias = np.zeros_like(drive_bias)
-        act_row = np.zeros(drive.shape[2], np.int64)  # this step's active samples per neuron
+        act_row = np.zeros(n, np.int64)  # this step's active samples per neuron
         act_half = (1 << (act_bits - 1)) if act_bits > 0 else 0
         act_mask = ((1 << act_bits) - 1) if act_bits > 0 else 0
         m = (1 << bits) - 1
         span = 2 * (top + 1) - 1
-        steps, batch, n = drive.shape
+        steps, batch = (src.shape[0], src.shape[1]) if synapses else drive.shape[:2]
+        pre = src.shape[2]
+        idx = np.zeros(pre, np.int64)  # the sources that sent something, this row
+        buf = np.zeros_like(buf0)  # local: the compiler sees it alias nothing
+        row = np.zeros(n, np.int64)  # this step's spikes per neuron, batch-summed
+        src_row = np.zeros(pre, np.int64)  # this step's source events per entry, batch-summed
+        counts_spikes = count and spiking
+        e0, e1, e2, e3, e4, e5, e6 = ev  # unpacked once: no reference counting per step
+        f0, f1, f2, f3, f4, f5, f6 = src_ev
         for t in range(steps):
             db = drive_bias if t >= bias_from else no_bias
             for b in range(batch):
+                if synapses:  # this row's synaptic sums, event-driven, into buf
+                    buf[:] = 0
+                    ts = t - delay
+                    k = np.int64(0)
+                    if ts >= 0:
+                        for c in range(pre):
+                            nz = src[ts, b, c] != 0
+                            idx[k] = c
+                            k += np.int64(nz)
+                            if count_src:
+                                src_row[c] += np.int64(nz)
+                    for e in range(k):
+                        c = idx[e]
+                        if synapses == 1:
+                            if binary_src:
+                                for j in range(n):
+                                    buf[j] += wt[c, j]
+                            else:
+                                w = src[ts, b, c]
+                                for j in range(n):
+                                    buf[j] += w * wt[c, j]
+                        else:
+                            w = src[ts, b, c]
+                            for r in range(indptr[c], indptr[c + 1]):
+                                buf[indices[r]] += data[r] if binary_src else w * data[r]
                 for i in range(n):
-                    d = np.int64(drive[t, b, i]) + db[i]
+                    if synapses:  # noqa: SIM108 - one type per branch (compiled)
+                        d = np.int64(buf[i]) + db[i]
+                    else:
+                        d = np.int64(drive[t, b, i]) + db[i]
                     if wrap_drive:  # the drive's wrap to activation_bits, then the shift
                         d = ((d + act_half) & act_mask) - act_half
                     if shift_on:
                         d <<= shift
-                    busy = d != 0
                     if has_u:
                         q = u[b, i] * keep_u[i]
                         if not floor:
@@ -92,7 +258,6 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                         x = (q >> bits) + d
                         x = min(max(x, -top), top) if sat_u else ((x + top) & span) - top
                         u[b, i] = x
-                        busy = busy or x != 0
                         if keep_rec_u:
                             rec_u[t, b, i] = x
                         d = x
@@ -109,14 +274,33 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                     else:
                         out_v[t, b, i] = y
                     v[b, i] = y
-                    if count:
-                        act_row[i] += busy or y != 0
                     if keep_rec_v:
                         rec_v[t, b, i] = y
+                if count:  # a loop of its own: the neuron loop above stays vectorised
+                    for i in range(n):
+                        if synapses:
+                            d = np.int64(buf[i]) + db[i]
+                        else:
+                            d = np.int64(drive[t, b, i]) + db[i]
+                        if wrap_drive:  # zero after the wrap (the shift keeps zero zero)
+                            d = ((d + act_half) & act_mask) - act_half
+                        busy = (d != 0) | (v[b, i] != 0)
+                        if has_u:
+                            busy = busy | (u[b, i] != 0)
+                        act_row[i] += np.int64(busy)
+                        if counts_spikes:
+                            row[i] += np.int64(out_s[t, b, i])
+            if counts_spikes:  # this step's events through the routing table
+                flush(row, t, t == steps - 1, e0, e1, e2, e3, e4, e5, e6)
+            if count_src and t - delay >= 0:
+                flush(src_row, t - delay, t - delay == steps - 1, f0, f1, f2, f3, f4, f5, f6)
             if count:  # folded per step into the cores: no (T, n) array
-                for i in range(n):
-                    active[t, core[i]] += act_row[i]
-                    act_row[i] = 0
+                for r in range(run_core.shape[0]):  # sums over runs: no chain of adds
+                    acc = np.int64(0)
+                    for i in range(runs[r], runs[r + 1]):
+                        acc += act_row[i]
+                        act_row[i] = 0
+                    active[t, run_core[r]] += acc
 
     return numba.njit(cache=True, nogil=True)(scan_variant)
 
@@ -124,8 +308,20 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
 _VARIANTS: dict[_Switches, Any] = {}
 
 
+class Synapses(NamedTuple):
+    """A population's one feeding projection, summed inside the scan (fused: no drive array):
+    the source's series (T, batch, pre), read `delay` steps late, and W^T (pre x n) as a dense
+    array or CSR of exact integers (int32 where its sums are proven to fit, else int64)."""
+
+    src: np.ndarray
+    wt: Any  # np.ndarray (pre, n), or scipy CSR (pre x n)
+    delay: int = 0
+    events: EventTable | None = None  # counting: the source's events, summed on the way
+    binary: bool = False  # every source value is 0 or 1 (each event adds its row unscaled)
+
+
 def scan(
-    drive: np.ndarray,
+    drive: np.ndarray | None,
     u: np.ndarray,
     v: np.ndarray,
     keep_u: np.ndarray | None,
@@ -149,14 +345,22 @@ def scan(
     drive_bias: np.ndarray | None = None,
     bias_from: int = 0,
     core: np.ndarray | None = None,
+    events: EventTable | None = None,
+    synapses: Synapses | None = None,
 ) -> None:
     """Run a population's neurons over every step (see `bit_accurate._scan`) on its raw drive
     (T, batch, n): int64, or a float array of exact integers (a float kernel's result, read
-    without a conversion pass), plus `drive_bias` (n,) from step `bias_from` on; u and v in
+    without a conversion pass), or, with `synapses` (drive None), the sums of its one
+    projection computed row by row in the same loop (event-driven: each non-zero source
+    entry adds its row of W^T); plus `drive_bias` (n,) from step `bias_from` on; u and v in
     place. `active` (T, cores) int64, if given, gets the batch-summed count of active
-    neurons per step at column core[i] of neuron i (None: column i)."""
+    neurons per step at column core[i] of neuron i (None: column i), and `events`, given with
+    `active` for a spiking population, its spikes through its routing table step by step
+    (`EventTable`: no second pass over the series)."""
     spiking = thr is not None
     counting = active is not None
+    n = v.shape[1]
+    syn, wt, csr = _synapse_args(synapses, n)
     sw = _Switches(
         has_u=keep_u is not None,
         spiking=spiking,
@@ -169,22 +373,32 @@ def scan(
         counting=counting,
         wrap_drive=activation_bits > 0,
         shift=weight_shift != 0,
+        synapses=0 if synapses is None else (1 if isinstance(synapses.wt, np.ndarray) else 2),
+        binary_src=synapses is not None and synapses.binary,
+        count_src=synapses is not None and synapses.events is not None,
     )
     fn = _VARIANTS.get(sw)
     if fn is None:
         fn = _VARIANTS[sw] = _make(sw)
-    n = drive.shape[2]
     empty3 = np.zeros((0, 0, 0), np.int64)
+    steps = syn.src.shape[0] if synapses is not None else 0
 
     def c(a: np.ndarray | None) -> np.ndarray:
         if a is None:
             return np.zeros(n, np.int64)
         return np.ascontiguousarray(np.broadcast_to(a, (n,)), np.int64)
 
-    if drive.dtype not in (np.float32, np.float64, np.int64):
+    if drive is None:
+        drive = empty3
+    elif drive.dtype not in (np.float32, np.float64, np.int64):
         drive = drive.astype(np.int64)
+    steps = steps or drive.shape[0]
     if counting and core is None:
         core = np.arange(n, dtype=np.int64)
+    if counting and spiking and events is None:  # counted elsewhere: an empty table
+        z = np.zeros(n, np.int64)
+        events = EventTable(np.zeros((0, n), np.int64), np.zeros(n + 1, np.int64), z, z,
+                            np.zeros((steps, 0), np.int64), np.zeros(n, np.int64), z)  # fmt: skip
     fn(
         np.ascontiguousarray(drive),
         c(drive_bias),
@@ -195,14 +409,50 @@ def scan(
         c(bias),
         c(thr),
         c(reset),
-        np.array([bits, top, activation_bits, weight_shift, bias_from], np.int64),
+        np.array([bits, top, activation_bits, weight_shift, bias_from, syn.delay], np.int64),
         out if spiking else np.zeros((0, 0, 0), np.uint8),
         empty3 if spiking else out,
         empty3 if rec_v is None else rec_v,
         empty3 if rec_u is None else rec_u,
         np.zeros((0, 0), np.int64) if active is None else active,
-        np.zeros(0, np.int64) if core is None else np.ascontiguousarray(core, np.int64),
+        *_runs(core),
+        tuple(events or EventTable.empty()),
+        syn.src,
+        wt,
+        *csr,
+        np.zeros(n, wt.dtype),
+        tuple(syn.events or EventTable.empty()),
     )
+
+
+def _runs(core: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The runs of consecutive neurons on one core (a mapping places blocks of neurons):
+    their bounds (r + 1,) and cores (r,)."""
+    if core is None or not core.size:
+        return np.zeros(1, np.int64), np.zeros(0, np.int64)
+    core = np.asarray(core, np.int64)
+    starts = np.flatnonzero(np.diff(core)) + 1
+    bounds = np.concatenate([[0], starts, [core.size]]).astype(np.int64)
+    return bounds, np.ascontiguousarray(core[bounds[:-1]])
+
+
+def _synapse_args(
+    synapses: Synapses | None, n: int
+) -> tuple[Synapses, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The fused scan's synapse arguments, typed alike where unused (one compiled variant)."""
+    if synapses is None:
+        none = np.zeros(0, np.int64)
+        return Synapses(np.zeros((0, 0, 0), np.uint8), None), np.zeros((0, 0)), (none,) * 3
+    src = np.ascontiguousarray(synapses.src)
+    if src.dtype not in (np.uint8, np.int64):
+        src = src.astype(np.int64)
+    syn = synapses._replace(src=src)
+    if isinstance(synapses.wt, np.ndarray):
+        wt = np.ascontiguousarray(synapses.wt)
+        none = np.zeros(0, np.int64)
+        return syn, wt, (none, none, np.zeros(0, wt.dtype))
+    m = synapses.wt
+    return syn, np.zeros((0, 0), m.dtype), (m.indptr, m.indices, m.data)
 
 
 def _gather_py(
@@ -294,7 +544,11 @@ _DENSE_SCATTER = 1 << 14  # table entries up to which each step's counts are dot
 
 
 def scatter(
-    src: np.ndarray, table: Any, out: np.ndarray, ones: bool = False
+    src: np.ndarray,
+    table: Any,
+    out: np.ndarray,
+    ones: bool = False,
+    dense_t: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """out (T, k) int64 += the events of src (T, batch, n) through `table` (CSR n x k, int64),
     compiled (see `_scatter_py`); returns each neuron's total over all steps and over the
@@ -305,11 +559,12 @@ def scatter(
     n = src.shape[2]
     total, last = np.zeros(n, np.int64), np.zeros(n, np.int64)
     k = table.shape[1]
-    dense_t = (
-        np.ascontiguousarray(table.T.toarray(), np.int64)
-        if n * k <= _DENSE_SCATTER
-        else np.zeros((0, n), np.int64)
-    )
+    if dense_t is None:  # `EventTable.static(table)[0]`, where kept
+        dense_t = (
+            np.ascontiguousarray(table.T.toarray(), np.int64)
+            if n * k <= _DENSE_SCATTER
+            else np.zeros((0, n), np.int64)
+        )
     _scatters(
         np.ascontiguousarray(src),
         bool(ones),
@@ -322,3 +577,40 @@ def scatter(
         dense_t,
     )
     return total, last
+
+
+def _scatter_sums_py(
+    sums: np.ndarray, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, out: np.ndarray
+) -> None:
+    """out[t, indices[e]] += sums[t, i] * data[e] over row i of the CSR table, for the
+    non-zero entries of sums (T, n) only: the work is the events times their table rows."""
+    idx = np.zeros(sums.shape[1], np.int64)
+    for t in range(sums.shape[0]):
+        k = np.int64(0)
+        for i in range(sums.shape[1]):  # the non-zero sums, found without a branch
+            idx[k] = i
+            k += np.int64(sums[t, i] != 0)
+        for j in range(k):
+            i = idx[j]
+            x = sums[t, i]
+            for e in range(indptr[i], indptr[i + 1]):
+                out[t, indices[e]] += x * data[e]
+
+
+_sums: Any = None
+
+
+def scatter_sums(sums: np.ndarray, table: Any, out: np.ndarray) -> None:
+    """out (T, k) int64 += sums (T, n) int64 @ table (CSR n x k, int64), compiled, reading
+    only the non-zero sums: the batch-summed events a scan left (`scan`'s `sent`) through a
+    source's routing table (the same integers as `scatter` on the series they sum)."""
+    global _sums
+    if _sums is None:
+        _sums = numba.njit(cache=True, nogil=True)(_scatter_sums_py)
+    _sums(
+        np.ascontiguousarray(sums, np.int64),
+        table.indptr,
+        table.indices,
+        table.data.astype(np.int64, copy=False),
+        out,
+    )

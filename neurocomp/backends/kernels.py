@@ -119,6 +119,7 @@ class ProjectionKernel:
         self, weight: sparse.csr_matrix, payload: int, *, exact_integers: bool = False
     ) -> None:
         self.bound = sum_bound(weight, payload)
+        self.payload = payload
         self.dtype: type
         if not exact_integers and self.bound < EXACT_LIMIT["float32"]:
             self.dtype = np.float32
@@ -136,6 +137,19 @@ class ProjectionKernel:
         if elements <= DENSE_MAX_ELEMENTS and elements <= DENSE_MAX_FILL * max(weight.nnz, 1):
             self.wt_dense = wt.toarray()
         self.used: dict[str, int] = {}  # kernel name -> calls (what a run chose)
+        self._fused: np.ndarray | sparse.csr_matrix | None = None
+
+    def fused_weights(self) -> np.ndarray | sparse.csr_matrix:
+        """W^T (pre x post) for the fused scan (`jit.Synapses`): dense where a dense copy is
+        kept, else CSR; int32 where the bound proves every partial sum fits (exact), else
+        int64."""
+        if self._fused is None:
+            dtype = np.int32 if self.bound < 1 << 31 else np.int64
+            if self.wt_dense is not None:
+                self._fused = np.ascontiguousarray(self.wt_dense, dtype)
+            else:
+                self._fused = self.wt_csr.astype(dtype)
+        return self._fused
 
     @property
     def arithmetic(self) -> str:

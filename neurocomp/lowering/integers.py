@@ -16,7 +16,7 @@ from ..ir import sigma_delta
 from ..ir.graded import payload_violations
 from ..ir.integer import IntConv, IntNetwork, IntPopulation, IntProjection
 from ..ir.network import Network, NeuronParams
-from ..ir.ops import Matrix, aligned_delays
+from ..ir.ops import Conv, Matrix, aligned_delays
 from ..target.spec import NumberFormat, TargetSpec
 
 
@@ -166,6 +166,30 @@ def _biases_to_neurons(
     return pops, kept, violations
 
 
+ROUND_CHUNK = 1 << 16  # synapses per float temporary in `int_weights`
+
+
+def int_weights(w: sparse.csr_matrix, scale: np.ndarray) -> sparse.csr_matrix:
+    """The integers of `w`: each synapse over its post neuron's (row's) scale, rounded half
+    to even, zeros dropped. Rows are taken ROUND_CHUNK synapses at a time into the one int64
+    array: the float temporaries stay a few MB however large the layer (on a 3e8-synapse
+    network, whole-layer temporaries were 4 GB of fresh memory, the compile's peak)."""
+    ptr = w.indptr
+    data = np.empty(w.nnz, dtype=np.int64)
+    chunk = min(ROUND_CHUNK, max(1 << 10, w.nnz // 8))  # small layers: a fraction of theirs
+    r0 = 0
+    while r0 < w.shape[0]:
+        r1 = max(r0 + 1, int(np.searchsorted(ptr, ptr[r0] + chunk, side="right")) - 1)
+        r1 = min(r1, w.shape[0])
+        lo, hi = int(ptr[r0]), int(ptr[r1])
+        q = w.data[lo:hi] / np.repeat(scale[r0:r1], np.diff(ptr[r0 : r1 + 1]))
+        data[lo:hi] = np.round(q, out=q)
+        r0 = r1
+    weight = sparse.csr_matrix((data, w.indices.copy(), ptr.copy()), shape=w.shape)
+    weight.eliminate_zeros()
+    return weight
+
+
 def _int_conv(op: Matrix, weight: sparse.csr_matrix, scale: np.ndarray) -> IntConv | None:
     """The integer kernel of a convolution projection, if its integer synapses are exactly that
     kernel's expansion (one scale per output channel, no synapse pruned on its own)."""
@@ -176,12 +200,7 @@ def _int_conv(op: Matrix, weight: sparse.csr_matrix, scale: np.ndarray) -> IntCo
     if np.any(per_channel != per_channel[:, :1]):
         return None
     kernel = np.round(conv.weight / per_channel[:, 0, None, None, None]).astype(np.int64)
-    expanded = sparse.csr_matrix(
-        dataclasses.replace(conv, weight=kernel.astype(np.float64), bias=None).matrix(op.in_shape)
-    )
-    diff = sparse.csr_matrix(expanded - weight.astype(np.float64))
-    diff.eliminate_zeros()
-    if diff.nnz:
+    if not _expands_to(dataclasses.replace(conv, weight=kernel, bias=None), op.in_shape, weight):
         return None
     c, h, w = (int(n) for n in op.in_shape)
     oc, oh, ow = (int(n) for n in op.out_shape_)
@@ -193,6 +212,50 @@ def _int_conv(op: Matrix, weight: sparse.csr_matrix, scale: np.ndarray) -> IntCo
         padding=(int(conv.padding[0]), int(conv.padding[1])),
         dilation=(int(conv.dilation[0]), int(conv.dilation[1])),
         groups=int(conv.groups),
+    )
+
+
+def _expands_to(conv: Conv, in_shape: tuple[int, ...], weight: sparse.csr_matrix) -> bool:
+    """Whether `weight` holds exactly the synapses of `conv` (an integer kernel) on `in_shape`.
+    Without groups, one output channel at a time against its rows of `weight` (rows are
+    channel-major, entries in the expansion's order): one channel's expansion in memory, not
+    the layer's."""
+    c_out = int(conv.weight.shape[0])
+    if conv.groups != 1 or weight.shape[0] % max(c_out, 1):
+        return _same_entries(sparse.csr_matrix(conv.matrix(in_shape)), weight)
+    n_pos = weight.shape[0] // c_out
+    ptr = weight.indptr
+    for co in range(c_out):
+        part = dataclasses.replace(conv, weight=conv.weight[co : co + 1]).matrix(in_shape)
+        r0, r1 = co * n_pos, (co + 1) * n_pos
+        lo, hi = int(ptr[r0]), int(ptr[r1])
+        if not (
+            part.shape == (n_pos, weight.shape[1])
+            and part.nnz == hi - lo
+            and np.array_equal(part.indptr, ptr[r0 : r1 + 1] - lo)
+            and np.array_equal(part.indices, weight.indices[lo:hi])
+            and np.array_equal(part.data, weight.data[lo:hi])
+        ):
+            return False
+    return True
+
+
+def _same_entries(ours: sparse.csr_matrix, weight: sparse.csr_matrix) -> bool:
+    """Whether two matrices hold the same non-zero entries: compared array by array in
+    canonical form (sorted, no duplicates, no zeros), not through a difference matrix (three
+    float copies of a conv layer's synapses: the compile's peak memory). `ours` is edited."""
+    ours.eliminate_zeros()
+    ours.sum_duplicates()
+    if not weight.has_canonical_format:  # a copy: the program's own order stays as it is
+        weight = weight.copy()
+        weight.sum_duplicates()
+        weight.eliminate_zeros()
+    return (
+        ours.shape == weight.shape
+        and ours.nnz == weight.nnz
+        and np.array_equal(ours.indptr, weight.indptr)
+        and np.array_equal(ours.indices, weight.indices)
+        and np.array_equal(ours.data, weight.data)
     )
 
 
@@ -267,12 +330,7 @@ def to_integers(net: Network, spec: TargetSpec) -> tuple[IntNetwork, list[Violat
         op = pr.ops[0] if len(pr.ops) == 1 else None
         if not isinstance(op, Matrix):
             raise LoweringError(f"projection '{pr.name}' is not folded: run fold first")
-        w = op.weight.tocsr()
-        q = w.data / np.repeat(scales[pr.post], np.diff(w.indptr))
-        data = np.round(q, out=q).astype(np.int64)
-        del q
-        weight = sparse.csr_matrix((data, w.indices.copy(), w.indptr.copy()), shape=w.shape)
-        weight.eliminate_zeros()
+        weight = int_weights(op.weight.tocsr(), scales[pr.post])
         bias = None if op.bias is None else _ints(op.bias, scales[pr.post])
         if bias is not None and np.any(bias != 0) and pr.post in sd_posts:
             violations.append(

@@ -217,6 +217,9 @@ class _Split:
     caps: dict[str, int | None]
     bound: dict[str, int]  # `lower_bound` of the network, from the same lists
     layer_bound: dict[str, tuple[int, int]] = field(default_factory=dict)  # bits, axons per layer
+    # each layer's synapses by axon, kept for the re-splits that output axons may need
+    # (rebuilding them is a transposed copy of the layer; held until packing ends)
+    synapses: dict[str, LayerSynapses] = field(default_factory=dict)
 
     @property
     def blocks(self) -> list[Block]:
@@ -231,6 +234,7 @@ def _split_layers(
     caps: dict[str, int | None],
     into: dict[str, list[Block]],
     lower: dict[str, tuple[int, int]] | None = None,
+    cache: dict[str, LayerSynapses] | None = None,
 ) -> list[Violation]:
     """Split each layer of `names` at its size (one vectorised pass per layer, cuts where a
     block exceeds a core) into `into`; the violations of neurons no core holds."""
@@ -239,7 +243,11 @@ def _split_layers(
     for i, name in enumerate(names):
         advance("map: split layers into blocks", i, len(names))
         pop = net.population(name)
-        layer = LayerSynapses.of(net, spec, pop)
+        layer = cache.get(name) if cache is not None else None
+        if layer is None:
+            layer = LayerSynapses.of(net, spec, pop)
+        if cache is not None:
+            cache[name] = layer
         if lower is not None:  # the lower bound's synapse memory and axons, from the same lists
             lower[name] = bits_lower(layer)
         if layer.size and layer.fan.max() > lim.fan_in:
@@ -257,7 +265,6 @@ def _split_layers(
         into[name] = [] if arr is None else arr.blocks(name)
         if big:
             advance(f"map: split {name}", pop.size, pop.size)
-        del layer
     advance("map: split layers into blocks", len(names), len(names))
     return violations
 
@@ -270,10 +277,12 @@ def split_network(net: IntNetwork, spec: TargetSpec) -> tuple[_Split, list[Viola
     caps: dict[str, int | None] = {p.name: None for p in net.populations}
     layers: dict[str, list[Block]] = {}
     lower: dict[str, tuple[int, int]] = {}
-    violations = _split_layers(net, spec, list(sizes), sizes, caps, layers, lower)
+    cache: dict[str, LayerSynapses] = {}
+    violations = _split_layers(net, spec, list(sizes), sizes, caps, layers, lower, cache)
     bits = sum(b for b, _ in lower.values())
     axons = sum(a for _, a in lower.values())
-    return _Split(layers, sizes, caps, _bound(net, spec, bits, axons), lower), violations
+    split = _Split(layers, sizes, caps, _bound(net, spec, bits, axons), lower, cache)
+    return split, violations
 
 
 def _use(blocks: list[Block], out: np.ndarray) -> np.ndarray:
@@ -365,7 +374,9 @@ def _pack_network(
                 },
                 key=list(split.layers).index,
             )
-            violations = _split_layers(net, spec, names, split.sizes, split.caps, split.layers)
+            violations = _split_layers(
+                net, spec, names, split.sizes, split.caps, split.layers, cache=split.synapses
+            )
             if violations:
                 return [], None, {}, violations
             blocks = split.blocks
@@ -410,6 +421,7 @@ def map_network(
         cores, packing, dest, violations = _pack_network(net, spec, split)
         if packing is not None:
             bound["packing"] = max(packing.lower_bound, bound["cores"])
+    split.synapses.clear()  # the layers' lists: not needed after packing (memory)
     if violations:
         return _unplaced([], {}, bound, violations, lp.method)
     if len(cores) > spec.cores_available:
@@ -434,7 +446,7 @@ def map_network(
     advance("map: place cores on the mesh", 1, 1)
     report["traffic_source"] = "calibration activity" if activity else "synapse fan-out"
     report["packing"] = packing.method if packing is not None else "none"
-    coords = slot_coords(spec)[slots]
+    coords = slot_coords(spec, int(slots.max()) + 1 if len(slots) else 0)[slots]  # used slots
     return ChipMapping(
         cores=cores,
         slots=slots,

@@ -216,7 +216,8 @@ def place_on_board(
         local, rep = place(traffic[idx][:, idx], one_chip, method)
         slots[idx] = q * per + local
         methods.add(str(rep["method"]))
-    coords = slot_coords(spec)
+    # the slots in use only, not a whole board's (a 256-chip board: 32768 slots, MBs)
+    coords = slot_coords(spec, int(max(slots.max(initial=0), n - 1)) + 1)
     report: dict[str, Any] = {
         "greedy_traffic_hops": cost(traffic, np.arange(n), coords),
         "method": "+".join(sorted(methods)),

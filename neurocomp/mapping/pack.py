@@ -3,6 +3,7 @@ resource, and count output axons per core."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,6 +11,7 @@ from scipy import sparse
 
 from ..ir.integer import IntNetwork
 from ..target.spec import TargetSpec
+from . import split
 from .split import Block, chunks, neuron_order
 
 
@@ -91,24 +93,20 @@ def destinations(
 
     A neuron sends one message to every core where it has at least one synapse. One sparse
     product per projection, transposed synapses times each target's core (one entry per row):
-    linear in the synapses, in rows of CHUNK_SYNAPSES-sized chunks summed once at the end."""
+    linear in the synapses, in chunks of about CHUNK_SYNAPSES synapses summed once at the end.
+    The chunks take the target rows core by core, so that a (source, core) pair comes out of
+    one or two chunks: in a conv layer's channel-major rows one core's neurons (a patch, every
+    channel) recur in every channel, and chunks of consecutive rows repeated every pair once
+    per channel before the final sum (gigabytes and minutes on a 1e8-synapse conv net)."""
     parts: dict[str, list[sparse.csr_matrix]] = {}
     shapes: dict[str, tuple[int, int]] = {}
     for pr in net.projections:
         w = pr.weight
-        post_core = where[pr.post]
         shapes[pr.pre] = (w.shape[1], n_cores)
-        for r0, r1 in chunks(w.indptr):
-            lo, hi = int(w.indptr[r0]), int(w.indptr[r1])
-            if lo == hi:
-                continue
-            pattern = sparse.csr_matrix(
-                (np.ones(hi - lo, dtype=np.int64), w.indices[lo:hi], w.indptr[r0 : r1 + 1] - lo),
-                shape=(r1 - r0, w.shape[1]),
-            )
+        for pattern, cores in _row_chunks_by_core(w, where[pr.post]):
             onehot = sparse.csr_matrix(
-                (np.ones(r1 - r0, dtype=np.int64), post_core[r0:r1], np.arange(r1 - r0 + 1)),
-                shape=(r1 - r0, n_cores),
+                (np.ones(len(cores), dtype=np.int64), cores, np.arange(len(cores) + 1)),
+                shape=(len(cores), n_cores),
             )
             parts.setdefault(pr.pre, []).append(sparse.csr_matrix(pattern.T @ onehot))
     out: dict[str, sparse.csr_matrix] = {}
@@ -128,6 +126,32 @@ def destinations(
         total.sort_indices()
         out[name] = total
     return out
+
+
+def _row_chunks_by_core(
+    w: sparse.csr_matrix, post_core: np.ndarray
+) -> Iterator[tuple[sparse.csr_matrix, np.ndarray]]:
+    """The synapse pattern of `w` (ones) in chunks of rows taken in order of their core, each
+    with its rows' cores; rows already in that order are sliced, others gathered."""
+    order = np.argsort(post_core, kind="stable")
+    in_order = bool(np.all(order[1:] > order[:-1]))
+    lens = np.diff(w.indptr)
+    ptr = w.indptr if in_order else np.concatenate([[0], np.cumsum(lens[order])])
+    # a fraction of the layer at most, as the split's chunks: small layers' peak memory too
+    size = min(split.CHUNK_SYNAPSES, max(1 << 12, w.nnz // 8))
+    for r0, r1 in chunks(ptr, size):
+        if in_order:
+            lo, hi = int(w.indptr[r0]), int(w.indptr[r1])
+            indices, indptr, cores = w.indices[lo:hi], w.indptr[r0 : r1 + 1] - lo, post_core[r0:r1]
+        else:
+            sub = w[order[r0:r1]]
+            indices, indptr, cores = sub.indices, sub.indptr, post_core[order[r0:r1]]
+        if indices.size == 0:
+            continue
+        pattern = sparse.csr_matrix(
+            (np.ones(indices.size, dtype=np.int64), indices, indptr), shape=(r1 - r0, w.shape[1])
+        )
+        yield pattern, cores
 
 
 def count_output_axons(net: IntNetwork, cores: list[Core]) -> dict[str, sparse.csr_matrix]:

@@ -91,16 +91,36 @@ def list_bits(
     return int(sparse_words.sum()) * f.word_bits
 
 
-CHUNK_SYNAPSES = 1 << 22  # per-synapse temporaries are made this many synapses at a time
+# Per-synapse temporaries are made this many synapses at a time: 8 MB int64 arrays, which the
+# allocator reuses; whole-layer temporaries (GBs on 3e8 synapses) are fresh pages every time,
+# and fresh pages (zeroing, huge-page compaction on a busy machine) cost more than the work.
+CHUNK_SYNAPSES = 1 << 20
 
 
-def chunks(indptr: np.ndarray) -> list[tuple[int, int]]:
-    """(first, stop) rows of a compressed sparse matrix, in runs of about `CHUNK_SYNAPSES`
-    entries (a single row may hold more): bounded temporaries on 1e8-synapse networks."""
+def chunks(indptr: np.ndarray, size: int | None = None) -> list[tuple[int, int]]:
+    """(first, stop) rows of a compressed sparse matrix, in runs of about `size` entries
+    (default `CHUNK_SYNAPSES`; a single row may hold more): bounded temporaries on
+    1e8-synapse networks."""
     nnz = int(indptr[-1])
-    starts = np.searchsorted(indptr, np.arange(0, nnz, CHUNK_SYNAPSES), side="right") - 1
+    step = size or CHUNK_SYNAPSES
+    starts = np.searchsorted(indptr, np.arange(0, nnz, step), side="right") - 1
     bounds = [*dict.fromkeys(int(r) for r in starts), len(indptr) - 1]
     return list(zip(bounds[:-1], bounds[1:], strict=False))
+
+
+def any_equal(a: np.ndarray, value: int) -> bool:
+    """Whether any entry of `a` equals `value`, CHUNK_SYNAPSES entries at a time (no
+    whole-array boolean temporary)."""
+    return any(
+        bool(np.any(a[i : i + CHUNK_SYNAPSES] == value)) for i in range(0, a.size, CHUNK_SYNAPSES)
+    )
+
+
+def any_unequal(a: np.ndarray, value: int) -> bool:
+    """Whether any entry of `a` differs from `value`, in chunks as `any_equal`."""
+    return any(
+        bool(np.any(a[i : i + CHUNK_SYNAPSES] != value)) for i in range(0, a.size, CHUNK_SYNAPSES)
+    )
 
 
 def list_bits_lower(
@@ -153,7 +173,7 @@ def incoming_by_source(net: IntNetwork, pop: IntPopulation) -> dict[str, sparse.
     out: dict[str, sparse.csr_matrix] = {}
     for pr in net.projections_into(pop.name):
         w = sparse.csr_matrix(pr.weight)
-        if np.all(w.data != 0):  # the usual case: share the index arrays, add 1 B per synapse
+        if not any_equal(w.data, 0):  # the usual case: share the index arrays, add 1 B per synapse
             ones = np.ones(w.nnz, dtype=np.int8)
             w = sparse.csr_matrix((ones, w.indices, w.indptr), shape=w.shape, copy=False)
         else:
@@ -211,7 +231,8 @@ def _one_neuron_violations(name: str, bits: int, axons: int, lim: CoreLimits) ->
 
 
 # -- vectorised block costs ----------------------------------------------------------------------
-EVAL_CHUNK = 1 << 20  # synapses per temporary in `block_arrays` (bounded memory on big layers)
+EVAL_CHUNK = 1 << 20  # synapses per temporary in `evaluate` at most (bounded memory on big layers)
+MIN_EVAL_CHUNK = 1 << 12  # ... and at least (a layer's eighth otherwise)
 
 
 @dataclass(frozen=True)
@@ -283,10 +304,13 @@ class LayerSynapses:
         self.spec, self.name, self.size = spec, name, rows
         self.fan = np.zeros(rows, dtype=np.int64)
         self.lists: list[_Lists] = []
+        nnz = sum(int(w.nnz) for w in sources.values())
+        # synapses per temporary: a fraction of the layer's (peak memory of small layers too)
+        self.chunk = int(min(EVAL_CHUNK, max(MIN_EVAL_CHUNK, nnz // 8)))
         for k, w in sources.items():
-            self.fan += np.asarray(w.sum(axis=1), dtype=np.int64).reshape(-1)
+            self.fan += _row_sums(w)
             by_axon = w.tocsc()  # rows come out sorted within each column
-            mult = by_axon.data.astype(np.int32) if np.any(by_axon.data != 1) else None
+            mult = by_axon.data.astype(np.int32) if any_unequal(by_axon.data, 1) else None
             self.lists.append(
                 _Lists(
                     by_axon.indptr.astype(np.int64),
@@ -332,32 +356,30 @@ class LayerSynapses:
         kernel_bits = np.zeros(n_blocks, dtype=np.int64)
         f = self.spec.synapse_format
         for lst in self.lists:
-            for c0, c1 in _chunks(lst.indptr, EVAL_CHUNK):
+            dense_words = -(-(f.header_bits + length * lst.dense) // f.word_bits)  # per block
+            for c0, c1 in _chunks(lst.indptr, self.chunk):
                 lo, hi = int(lst.indptr[c0]), int(lst.indptr[c1])
                 if lo == hi:
                     continue
-                b = block_of[lst.rows[lo:hi]]
-                new = np.empty(hi - lo, dtype=bool)
-                new[0] = True
-                np.not_equal(b[1:], b[:-1], out=new[1:])
-                col_starts = lst.indptr[c0 + 1 : c1] - lo
-                new[col_starts[col_starts < hi - lo]] = True
-                first = np.flatnonzero(new)  # one per (axon, block) pair
-                pair_block = b[first]
-                del b, new
-                axons += np.bincount(pair_block, minlength=n_blocks)
+                first, pair_block = _pairs(block_of, lst, c0, c1)
+                per_block = np.bincount(pair_block, minlength=n_blocks)
+                axons += per_block
                 if lst.kernel is not None:
-                    kernel_bits += lst.kernel * (np.bincount(pair_block, minlength=n_blocks) > 0)
+                    kernel_bits += lst.kernel * (per_block > 0)
                     continue
-                if lst.mult is None:
-                    count = np.diff(np.append(first, hi - lo))
+                if lst.mult is None:  # synapses per pair: the gaps between the pairs' starts
+                    count = np.empty(first.size, dtype=np.int64)
+                    np.subtract(first[1:], first[:-1], out=count[:-1])
+                    count[-1] = hi - lo - first[-1]
                 else:
                     count = np.add.reduceat(lst.mult[lo:hi], first).astype(np.int64)
-                sparse_w = -(-(f.header_bits + count * lst.entry) // f.word_bits)
-                dense_w = -(-(f.header_bits + length[pair_block] * lst.dense) // f.word_bits)
-                words += np.bincount(
-                    pair_block, weights=np.minimum(sparse_w, dense_w), minlength=n_blocks
-                )
+                del first
+                # sparse words in place, ceil((header + n * entry) / word), then the cheaper
+                count *= lst.entry
+                count += f.header_bits + f.word_bits - 1
+                count //= f.word_bits
+                np.minimum(count, dense_words[pair_block], out=count)
+                words += np.bincount(pair_block, weights=count, minlength=n_blocks)
         bits = words.astype(np.int64) * f.word_bits + kernel_bits
         return BlockArrays(bounds, synapses, bits, axons, fan_in)
 
@@ -374,7 +396,7 @@ def bits_lower(layer: LayerSynapses) -> tuple[int, int]:
         if lst.kernel is not None:
             bits += lst.kernel  # at least one copy of the kernel
             continue
-        for c0, c1 in _chunks(lst.indptr, EVAL_CHUNK):
+        for c0, c1 in _chunks(lst.indptr, layer.chunk):
             lo, hi = int(lst.indptr[c0]), int(lst.indptr[c1])
             if lo == hi:
                 continue
@@ -388,6 +410,32 @@ def bits_lower(layer: LayerSynapses) -> tuple[int, int]:
             per_axon = np.add.reduceat(cost, starts) + f.header_bits
             bits += int((-(-per_axon // f.word_bits)).sum()) * f.word_bits
     return bits, axons
+
+
+def _row_sums(w: sparse.csr_matrix) -> np.ndarray:
+    """Synapses per row (neuron) of a pair-count matrix, in int64 without an int64 copy of
+    its data (scipy's sum upcasts every entry)."""
+    if not any_unequal(w.data, 1):
+        return np.diff(w.indptr).astype(np.int64)
+    out = np.zeros(w.shape[0], dtype=np.int64)
+    rows = np.flatnonzero(np.diff(w.indptr))
+    out[rows] = np.add.reduceat(w.data, w.indptr[rows], dtype=np.int64)
+    return out
+
+
+def _pairs(block_of: np.ndarray, lst: _Lists, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (input axon, block) pairs of axons c0..c1 of `lst`: each pair's first synapse (from
+    the chunk's first) and its block. An axon's sorted targets run through the blocks in
+    order, so a pair starts where the block changes or a new axon starts."""
+    lo, hi = int(lst.indptr[c0]), int(lst.indptr[c1])
+    b = block_of[lst.rows[lo:hi]]
+    new = np.empty(hi - lo, dtype=bool)
+    new[0] = True
+    np.not_equal(b[1:], b[:-1], out=new[1:])
+    col_starts = lst.indptr[c0 + 1 : c1] - lo
+    new[col_starts[col_starts < hi - lo]] = True
+    first = np.flatnonzero(new)
+    return first, b[first]
 
 
 def _chunks(indptr: np.ndarray, size: int) -> list[tuple[int, int]]:

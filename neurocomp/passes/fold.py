@@ -50,12 +50,22 @@ def compose(ops: tuple[Op, ...], in_shape: Shape, name: str) -> Matrix:
     Delay is present from the first step once folded, as a chip adds its bias every step: only
     the first `delay` steps differ from the chain's."""
     shape = tuple(in_shape)
-    weight = sparse.identity(int(np.prod(in_shape)), format="csr")
+    weight: sparse.csr_matrix | None = None
     for op in ops:
         if isinstance(op, Delay):
             continue
-        weight = sparse.csr_matrix(op.matrix(shape) @ weight)
+        m = op.matrix(shape)
+        if weight is None:  # the first operator's matrix as it is, no product with identity
+            # (seconds on a 1e8-synapse conv layer); a copy of a Matrix op's own weights,
+            # which are edited in place below
+            dtype = np.result_type(m.dtype, np.float64)
+            weight = sparse.csr_matrix(m, dtype=dtype, copy=isinstance(op, Matrix))
+            weight.sum_duplicates()
+        else:
+            weight = sparse.csr_matrix(m @ weight)
         shape = op.out_shape(shape)
+    if weight is None:
+        weight = sparse.identity(int(np.prod(in_shape)), format="csr")
     weight.eliminate_zeros()
     weight.sort_indices()
     bias = None

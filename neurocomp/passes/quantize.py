@@ -7,6 +7,16 @@ Decays are rounded to multiples of 2**-decay_bits (Loihi: 12-bit du/dv). With ca
 `s` is raised where needed so the state fits `state_bits` on that data (saturation stays rare).
 The float network keeps the dequantized values (integer * s) and each population records its
 `QuantInfo`, from which a backend reads the integers exactly.
+
+The clip (the |w| that maps to the largest integer) is the largest |w| onto the scale's neurons
+(`clip="max"`, or a `percentile` of |w|), or the one of 100 candidates (k/100 of the largest
+|w|) with the least squared weight error (`clip="mse"`), never worse than max-abs on the same
+weights. `"auto"` (the default, for `clip` and `granularity`): at `LOW_BITS` (3) weight bits or
+fewer the MSE-optimal clip with one scale per neuron (per output channel), above it max-abs with
+one scale per layer, so 8- and 4-bit integer programs are what they were. A scale per neuron is
+legal on both targets: the scale lives only in the integer thresholds, resets and biases, which
+the reference chip and Loihi 2 hold per neuron (on Lava, one LIF process per distinct threshold
+and decays; sigma-delta populations keep one scale, `snap_scale`).
 """
 
 from __future__ import annotations
@@ -42,6 +52,73 @@ def _channel_groups(pop: Population) -> np.ndarray:
     return np.repeat(np.arange(pop.shape[0]), pop.size // pop.shape[0])
 
 
+ROW_CHUNK = 1 << 16  # synapses per temporary (0.5 MB) in `_row_max` and `_weights`
+
+
+def _row_chunks(indptr: np.ndarray) -> list[tuple[int, int]]:
+    """(first, stop) rows of a CSR matrix in runs of about ROW_CHUNK synapses (a row may hold
+    more): bounded temporaries, which the allocator reuses instead of touching fresh pages."""
+    nnz = int(indptr[-1])
+    starts = np.searchsorted(indptr, np.arange(0, nnz, ROW_CHUNK), side="right") - 1
+    bounds = [*dict.fromkeys(int(r) for r in starts), len(indptr) - 1]
+    return list(zip(bounds[:-1], bounds[1:], strict=False))
+
+
+def _quantized(w: sparse.csr_matrix, s: np.ndarray, qmax: int) -> tuple[np.ndarray, int]:
+    """Each synapse rounded to a multiple of its row's scale within +-qmax steps, and how many
+    were clipped; in row chunks, so that the only whole-layer array is the result."""
+    q = np.empty_like(w.data, dtype=np.float64)
+    clipped = 0
+    for r0, r1 in _row_chunks(w.indptr):
+        lo, hi = w.indptr[r0], w.indptr[r1]
+        srow = np.repeat(s[r0:r1], np.diff(w.indptr[r0 : r1 + 1]))
+        part = q[lo:hi]
+        np.divide(w.data[lo:hi], srow, out=part)
+        np.round(part, out=part)
+        clipped += int(np.count_nonzero(part > qmax) + np.count_nonzero(part < -qmax))
+        np.clip(part, -qmax, qmax, out=part)
+        part *= srow
+    return q, clipped
+
+
+# At this many weight bits or fewer, `clip="auto"` takes the MSE-optimal clip and
+# `granularity="auto"` one scale per neuron: max-abs scaling leaves most of so few levels unused
+# (2-bit weights on the digits model: 96 % of them round to zero with one scale per layer).
+LOW_BITS = 3
+CLIP_CANDIDATES = 100  # clips searched: k / CLIP_CANDIDATES of the largest |w|, k = 1..100
+
+
+def mse_clip(
+    mats: list[sparse.csr_matrix], wmax: np.ndarray, groups: np.ndarray, qmax: int
+) -> np.ndarray:
+    """Per group of neurons: the clip c (a share k/100 of the group's largest |w|, k = 1..100)
+    minimising the squared error sum (w - clip(round(w/s), -qmax, qmax) s)^2 over the synapses
+    onto the group's neurons, s = c / qmax. k = 100 is the largest |w| itself, so the error is
+    never above max-abs scaling's. Returns c per neuron (the group's)."""
+    n_groups = int(groups.max()) + 1 if groups.size else 0
+    top = np.zeros(n_groups)
+    np.maximum.at(top, groups, wmax)
+    rows, vals = [], []
+    for m in mats:
+        m = sparse.csr_matrix(m)
+        rows.append(np.repeat(np.arange(m.shape[0]), np.diff(m.indptr)))
+        vals.append(m.data.astype(np.float64))
+    if not rows:
+        return top[groups] if groups.size else wmax
+    g = groups[np.concatenate(rows)]
+    w = np.concatenate(vals)
+    best_err = np.full(n_groups, np.inf)
+    best = top.copy()
+    for k in range(CLIP_CANDIDATES, 0, -1):  # the largest first: ties keep the wider clip
+        c = top * (k / CLIP_CANDIDATES)
+        s = np.where(c > 0, c / qmax, 1.0)[g]
+        q = np.clip(np.round(w / s), -qmax, qmax) * s
+        err = np.bincount(g, weights=np.square(w - q), minlength=n_groups)
+        better = err < best_err
+        best_err[better], best[better] = err[better], c[better]
+    return best[groups]
+
+
 def _row_max(mats: list[sparse.csr_matrix], n: int, percentile: float) -> np.ndarray:
     """Per post neuron: the `percentile` of |w| over all synapses onto it (100 = max)."""
     out = np.zeros(n)
@@ -50,10 +127,13 @@ def _row_max(mats: list[sparse.csr_matrix], n: int, percentile: float) -> np.nda
     if percentile >= 100:  # row by row without stacking copies of the weights (peak memory)
         for m in mats:
             m = sparse.csr_matrix(m)
-            rows = np.flatnonzero(np.diff(m.indptr))
-            if rows.size:
-                top = np.maximum.reduceat(np.abs(m.data), m.indptr[rows])
-                out[rows] = np.maximum(out[rows], top)
+            for r0, r1 in _row_chunks(m.indptr):  # |w| a chunk at a time (fresh pages)
+                rows = r0 + np.flatnonzero(np.diff(m.indptr[r0 : r1 + 1]))
+                if rows.size:
+                    lo = m.indptr[r0]
+                    part = np.abs(m.data[lo : m.indptr[r1]])
+                    top = np.maximum.reduceat(part, m.indptr[rows] - lo)
+                    out[rows] = np.maximum(out[rows], top)
         return out
     stacked = abs(sparse.hstack(mats, format="csr"))
     for i in range(n):
@@ -70,8 +150,9 @@ class Quantize:
 
     name: ClassVar[str] = "quantize"
     weight_bits: int = 8
-    granularity: Literal["layer", "channel"] = "layer"
+    granularity: Literal["auto", "layer", "channel"] = "auto"
     percentile: float = 100.0  # clip weights above this percentile of |w| (100: no clipping)
+    clip: Literal["auto", "max", "mse"] = "auto"  # how the scale's clip is chosen (see module)
     decay_bits: int = 12
     state_bits: int = 24
     overflow: Literal["saturate", "wrap"] = "saturate"
@@ -81,14 +162,37 @@ class Quantize:
     def __post_init__(self) -> None:
         if not 2 <= int(self.weight_bits) <= 32:
             raise ValueError(f"weight_bits = {self.weight_bits} (must be 2..32)")
-        if self.granularity not in ("layer", "channel"):
-            raise ValueError(f"granularity = {self.granularity} (must be layer or channel)")
+        if self.granularity not in ("auto", "layer", "channel"):
+            raise ValueError(f"granularity = {self.granularity} (must be auto, layer or channel)")
         if not 0 < self.percentile <= 100:
             raise ValueError(f"percentile = {self.percentile} (must be in (0, 100])")
+        if self.clip not in ("auto", "max", "mse"):
+            raise ValueError(f"clip = {self.clip} (must be auto, max or mse)")
+        if self.clip == "mse" and self.percentile < 100:
+            raise ValueError(f"percentile = {self.percentile} with clip = mse (choose one)")
         if not 1 <= int(self.decay_bits) <= 24 or not 4 <= int(self.state_bits) <= 64:
             raise ValueError("decay_bits must be 1..24 and state_bits 4..64")
         if self.overflow not in ("saturate", "wrap"):
             raise ValueError(f"overflow = {self.overflow} (must be saturate or wrap)")
+
+    @property
+    def low_bits(self) -> bool:
+        return int(self.weight_bits) <= LOW_BITS
+
+    @property
+    def resolved_granularity(self) -> str:
+        """`granularity` with "auto" resolved: "channel" at LOW_BITS or fewer, else "layer"."""
+        if self.granularity != "auto":
+            return self.granularity
+        return "channel" if self.low_bits else "layer"
+
+    @property
+    def resolved_clip(self) -> str:
+        """`clip` with "auto" resolved: "mse" at LOW_BITS or fewer unless a percentile is
+        given, else "max"."""
+        if self.clip != "auto":
+            return self.clip
+        return "mse" if self.low_bits and self.percentile >= 100 else "max"
 
     def run(self, net: Network, ctx: PassContext) -> PassResult:
         net, folded = ensure_folded(net)
@@ -100,14 +204,7 @@ class Quantize:
         for pop in net.populations:
             incoming = net.projections_into(pop.name)
             mats = [matrix_of(pr).weight for pr in incoming]
-            wmax = _row_max(mats, pop.size, self.percentile)
-            if self.granularity == "layer" or pop.size == 0:
-                wmax = np.full(pop.size, wmax.max() if wmax.size else 0.0)
-            else:
-                groups = _channel_groups(pop)
-                per = np.zeros(groups.max() + 1 if groups.size else 0)
-                np.maximum.at(per, groups, wmax)
-                wmax = per[groups]
+            wmax, clip = self._clip(pop, mats, qmax)
             s = wmax / qmax
             thr = pop.params.v_threshold
             fallback = float(np.abs(thr).max()) / qmax if thr is not None and thr.size else 1.0
@@ -122,15 +219,16 @@ class Quantize:
             if pop.params.payload_unit is not None:  # sigma-delta: payload unit = s * 2**e
                 s = snap_scale(pop.params.payload_unit, s)
             scales[pop.name] = s
-            layers.append(
-                {
-                    "layer": pop.name,
-                    "scale_min": float(s.min()),
-                    "scale_max": float(s.max()),
-                    "exponent": float(np.log2(np.median(s))),
-                    "scales_raised_for_state": raised,
-                }
-            )
+            rep: dict[str, Any] = {
+                "layer": pop.name,
+                "scale_min": float(s.min()),
+                "scale_max": float(s.max()),
+                "exponent": float(np.log2(np.median(s))),
+                "scales_raised_for_state": raised,
+            }
+            if clip is not None:  # only where it departs from max-abs (8-bit reports unchanged)
+                rep["clip"], rep["clip_share_median"] = "mse", clip
+            layers.append(rep)
         projections = []
         for pr, row in zip(net.projections, self._weights(net, scales, qmax), strict=True):
             projections.append(dataclasses.replace(pr, ops=(row[0],)))
@@ -156,10 +254,29 @@ class Quantize:
             {
                 "folded_first": folded,
                 "weight_bits": int(self.weight_bits),
-                "granularity": self.granularity,
+                "granularity": self.resolved_granularity,
                 "layers": layers,
             },
         )
+
+    def _clip(
+        self, pop: Population, mats: list[sparse.csr_matrix], qmax: int
+    ) -> tuple[np.ndarray, float | None]:
+        """Per neuron, the |w| that maps to qmax; with the MSE-optimal clip also the median of
+        clip / largest |w| over the groups (None: max-abs or the percentile)."""
+        row = _row_max(mats, pop.size, self.percentile)
+        if self.resolved_granularity == "layer" or pop.size == 0:
+            groups = np.zeros(pop.size, np.int64)
+        else:
+            groups = _channel_groups(pop)
+        top = np.zeros(int(groups.max()) + 1 if groups.size else 0)
+        np.maximum.at(top, groups, row)
+        wmax = top[groups]
+        if self.resolved_clip != "mse":
+            return wmax, None
+        c = mse_clip(mats, wmax, groups, qmax)
+        share = np.divide(c, wmax, out=np.ones_like(c), where=wmax > 0)
+        return c, float(np.median(share)) if share.size else 1.0
 
     def _weights(
         self, net: Network, scales: dict[str, np.ndarray], qmax: int
@@ -171,15 +288,8 @@ class Quantize:
             if not w.has_canonical_format:  # sorted, no duplicates; never edit the input's arrays
                 w = w.copy()
                 w.sum_duplicates()
-            # In place where possible: a few float64 arrays per synapse at most (peak memory).
-            srow = np.repeat(s, np.diff(w.indptr))
-            q = w.data / srow
-            np.round(q, out=q)
-            clipped = int(np.count_nonzero(q > qmax) + np.count_nonzero(q < -qmax))
-            np.clip(q, -qmax, qmax, out=q)
-            q *= srow
-            del srow
-            ref = float(np.abs(w.data).max()) if w.data.size else 1.0
+            q, clipped = _quantized(w, s, qmax)
+            ref = max(abs(float(w.data.max())), abs(float(w.data.min()))) if w.nnz else 1.0
             err_max, err_rms = _errors(q, w.data, ref if ref > 0 else 1.0)
             weight = sparse.csr_matrix(
                 (q, w.indices.copy(), w.indptr.copy()), shape=w.shape, copy=False
@@ -253,7 +363,7 @@ class Quantize:
         return out
 
 
-ERROR_CHUNK = 1 << 20  # synapses per temporary in `_errors` (peak memory on big layers)
+ERROR_CHUNK = 1 << 16  # synapses per temporary in `_errors` (peak memory, small layers too)
 
 
 def _errors(q: np.ndarray, w: np.ndarray, ref: float) -> tuple[float, float]:
@@ -267,5 +377,5 @@ def _errors(q: np.ndarray, w: np.ndarray, ref: float) -> tuple[float, float]:
         np.abs(err, out=err)
         err /= ref
         top = max(top, float(err.max()))
-        squares += float(np.sum(np.square(err)))
+        squares += float(np.sum(np.square(err, out=err)))  # in place: one temporary per chunk
     return top, float(np.sqrt(squares / w.size))

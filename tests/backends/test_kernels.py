@@ -309,3 +309,63 @@ def test_compiled_event_counting_equals_the_numpy_counting(case, per_core):
         np.testing.assert_array_equal(compiled.per_core[kind], plain.per_core[kind], kind)
     assert compiled.per_layer == plain.per_layer
     assert compiled.input_spikes == plain.input_spikes
+
+
+@pytest.mark.skipif(not jit.AVAILABLE, reason="the fused scan needs numba")
+@settings(max_examples=15, deadline=None)
+@given(programs(), st.sampled_from([2, 1024]))
+def test_fused_synapses_equal_the_separate_kernel_and_scan(case, per_core):
+    """A projection summed inside the compiled scan (`jit.Synapses`, int32/int64 rows)
+    gives the integers and every event count of the float kernel followed by the scan."""
+    from neurocomp.backends import bit_accurate
+
+    net, x, sem = case
+    mapping = map_network(net, _small_cores(per_core))
+    was = bit_accurate._FUSE
+    try:
+        bit_accurate._FUSE = "never"
+        plain = run(net, x, sem, mapping=mapping, record=True)
+        bit_accurate._FUSE = "always"
+        fused = run(net, x, sem, mapping=mapping, record=True)
+    finally:
+        bit_accurate._FUSE = was
+    for name in plain.v:
+        np.testing.assert_array_equal(fused.v[name], plain.v[name])
+    for name in plain.spikes:
+        np.testing.assert_array_equal(fused.spikes[name], plain.spikes[name])
+    assert plain.counts is not None and fused.counts is not None
+    for kind in plain.counts.per_core:
+        np.testing.assert_array_equal(fused.counts.per_core[kind], plain.counts.per_core[kind])
+    assert fused.counts.per_layer == plain.counts.per_layer
+
+
+@pytest.mark.skipif(not jit.AVAILABLE, reason="counting in the scan needs numba")
+@pytest.mark.parametrize(("n", "k", "batch"), [(7, 5, 3), (300, 90, 1), (50, 400, 2)])
+def test_events_counted_in_the_scan_equal_the_per_step_table_product(n, k, batch) -> None:
+    """Events counted step by step inside the compiled scan (`jit.EventTable`: dense dot
+    products for a small table, CSR rows of the non-zero sums for a large one) equal the old
+    per-step counting: the batch-summed spikes of each step times the routing table."""
+    rng = np.random.default_rng(n * k)
+    steps = 40
+    table = sparse.random(n, k, 0.3, format="csr", random_state=n, dtype=np.float64)
+    table.data = rng.integers(1, 9, table.nnz).astype(np.float64)
+    table = table.astype(np.int64)
+    drive = rng.integers(-200, 600, (steps, batch, n)).astype(np.int64)
+    out = np.zeros((steps, batch, n), np.uint8)
+    ev = jit.EventTable.of(table, steps)
+    jit.scan(
+        drive, np.zeros((batch, n), np.int64), np.zeros((batch, n), np.int64), None,
+        np.full(n, 4096 - 500), np.zeros(n, np.int64), np.full(n, 300), np.zeros(n, np.int64),
+        zero_reset=True, floor=False, bits=12, top=(1 << 23) - 1, saturate_u=True,
+        saturate_v=True, out=out, rec_v=None, rec_u=None,
+        active=np.zeros((steps, 1), np.int64), core=np.zeros(n, np.int64), events=ev,
+    )  # fmt: skip
+    sent = out.sum(axis=1, dtype=np.int64)  # (T, n): the old per-step batch sums
+    assert sent.any() and not sent.all()
+    np.testing.assert_array_equal(ev.out, sent @ table.toarray())
+    np.testing.assert_array_equal(ev.total, sent.sum(axis=0))
+    np.testing.assert_array_equal(ev.last, sent[-1])
+    old = np.zeros((steps, k), np.int64)
+    total, last = jit.scatter(out, table, old)
+    np.testing.assert_array_equal(ev.out, old)
+    np.testing.assert_array_equal(ev.total, total)

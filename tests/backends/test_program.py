@@ -149,9 +149,9 @@ def test_compile_is_deterministic_across_processes(tmp_path):
 # programs are the same on every machine; a change here is a change of the compiler's output:
 # if it is intended, replace the digest with the one the failure prints.
 GOLDEN = {
-    "reference": "ed6dd4a47c4ac191410cc0926dd2ef3abb39e8e1002375f0a7aa1e5defc09eb5",
-    "loihi2": "aee1b2aa82c6cc143df5571a260749d5a0cae4e6fb33d3b6b0c8c3386ed11062",
-    "reference-calibrated": "68ba320ed4d8ab6d87c4ac0a3de47e0d47a33cfce5771684e5dfb55db8a4fef8",
+    "reference": "1a9fbf855be7decbb0c48c4689f4b739168e86323bfec052e7aa91057005ccfb",
+    "loihi2": "617a43484a00ddeae79d1ec7b2aab633b5d3e9d9ce436f27f618284135159ed9",
+    "reference-calibrated": "0a5c5037c1f32b979cd136bdeb2dd3b922b60f6f74d70ab53999c0a5e2eeaf86",
 }
 DIGEST = """
 import hashlib, json, sys, warnings, numpy as np, neurocomp as nc

@@ -131,15 +131,38 @@ def test_lower_bound_is_max_over_resources():
     assert lb["neurons"] == -(-610 // load_target("reference").core.neurons)
 
 
+def _conv_net():
+    """Two 3x3 conv layers on 8 channels of 12 x 12: channel-major rows, position-major blocks
+    (one core's neurons recur in every channel's rows)."""
+    import nir
+
+    rng = np.random.default_rng(3)
+    layers, c_in = [], 2
+    for k in range(2):
+        conv = nir.Conv2d(
+            input_shape=(12, 12), weight=rng.normal(0.1, 0.3, (8, c_in, 3, 3)), stride=1,
+            padding=1, dilation=1, groups=1, bias=np.zeros(8),
+        )  # fmt: skip
+        n = (8, 12, 12)
+        layers += [(f"conv{k}", conv), (f"if{k}", nir.IF(r=np.ones(n), v_threshold=np.ones(n),
+                                                          v_reset=np.zeros(n)))]  # fmt: skip
+        c_in = 8
+    return nc.load(chain(*layers, input_shape=(2, 12, 12), out=(8, 12, 12)), dt=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
 @pytest.mark.parametrize("chunk", [1, 7, 1000, 1 << 20])
-def test_destinations_in_chunks_equal_the_direct_count(monkeypatch, chunk):
-    """`destinations` counts (source neuron, core) synapses in row chunks to bound memory."""
+def test_destinations_in_chunks_equal_the_direct_count(monkeypatch, tmp_path, chunk, kind):
+    """`destinations` counts (source neuron, core) synapses in row chunks to bound memory; the
+    rows are taken core by core (a conv layer's are not in that order)."""
     from scipy import sparse
 
     import neurocomp.mapping.pack as pack
     import neurocomp.mapping.split as split
 
-    prog = nc.compile(_dense_net(), target="reference")
+    net = _dense_net() if kind == "dense" else _conv_net()
+    chip = "reference" if kind == "dense" else _chip(tmp_path, neurons=64)  # several cores
+    prog = nc.compile(net, target=chip)
     net, where = prog.net, pack.neuron_cores(prog.net, prog.mapping.cores)
     n = len(prog.mapping.cores)
     monkeypatch.setattr(split, "CHUNK_SYNAPSES", chunk)
@@ -152,6 +175,9 @@ def test_destinations_in_chunks_equal_the_direct_count(monkeypatch, chunk):
         )
         assert (got[pr.pre] != direct).nnz == 0
         assert got[pr.pre].sum() == w.nnz
+    if kind == "conv":  # the rows of one core are not consecutive: the gathered path ran
+        core_of_row = where[net.projections[-1].post]
+        assert np.any(np.diff(core_of_row) < 0)
 
 
 def test_output_axon_limit_shrinks_blocks_once_per_round(tmp_path):
@@ -165,6 +191,42 @@ def test_output_axon_limit_shrinks_blocks_once_per_round(tmp_path):
     for core in prog.mapping.cores:
         assert core.output_axons <= 150
         assert sum(b.neurons for b in core.blocks if b.population == "h") <= 150
+
+
+def test_resplit_for_output_axons_reuses_each_layers_lists(tmp_path, monkeypatch):
+    """The re-split that the output-axon limit forces takes the layer's synapse lists from the
+    first split (one transposed copy per layer) and cuts the same blocks as fresh lists do."""
+    import neurocomp.mapping as mapping
+    from neurocomp.mapping.split import LayerSynapses
+
+    net, chip = _dense_net(n_hidden=600, n_out=3), _chip(tmp_path, output_axons=30)
+    built: list[str] = []
+
+    class Counted:  # the split's LayerSynapses (the sizing's samples are not counted)
+        @staticmethod
+        def of(net_, spec, pop, rows=None):
+            built.append(pop.name)
+            return LayerSynapses.of(net_, spec, pop, rows)
+
+    monkeypatch.setattr(mapping, "LayerSynapses", Counted)
+    cached = nc.compile(net, target=chip)
+    assert sorted(built) == ["h", "o"]  # once each, though "h" was split again
+
+    class Forget(dict):  # a cache that keeps nothing: every split builds its lists afresh
+        def __setitem__(self, key, value):
+            pass
+
+    real_split = mapping._split_layers
+    monkeypatch.setattr(
+        mapping, "_split_layers", lambda *a, **k: real_split(*a[:7], **{**k, "cache": Forget()})
+    )
+    built.clear()
+    fresh = nc.compile(net, target=chip)
+    assert built.count("h") == 2  # the re-split happened, with new lists
+    blocks = [[(b.population, b.start, b.stop) for b in c.blocks] for c in cached.mapping.cores]
+    assert blocks == [
+        [(b.population, b.start, b.stop) for b in c.blocks] for c in fresh.mapping.cores
+    ]
 
 
 @settings(max_examples=60, deadline=None)

@@ -61,3 +61,36 @@ def test_fold_refuses_a_delay_it_cannot_give_each_synapse():
     )  # fmt: skip
     with pytest.raises(nc.PassError, match="Delay between two linear operators"):
         nc.transform(nc.load(g, dt=1e-4), "fold")
+
+
+@pytest.mark.parametrize("op_kind", ["matrix", "conv", "dense"])
+def test_compose_of_one_operator_equals_its_product_with_identity(op_kind):
+    """One operator folds to its own matrix (no product with the identity, which took seconds
+    on 1e8-synapse conv layers), canonical, equal to the product, the input left unedited."""
+    from scipy import sparse
+
+    from neurocomp.ir.ops import Conv, Dense
+    from neurocomp.passes.fold import compose
+
+    rng = np.random.default_rng(5)
+    if op_kind == "matrix":  # unsorted, a duplicate and an explicit zero: compose cleans a copy
+        w = sparse.csr_matrix(
+            (np.array([1.0, 0.0, 2.0, 3.0, 4.0]), np.array([2, 1, 0, 0, 3]),
+             np.array([0, 3, 5])), shape=(2, 4),
+        )  # fmt: skip
+        op, shape = Matrix(w, (4,), (2,)), (4,)
+    elif op_kind == "conv":
+        op = Conv(rng.normal(size=(3, 2, 3, 3)), (1, 1), (1, 1), (1, 1))
+        shape = (2, 5, 4)
+    else:
+        op, shape = Dense(rng.normal(size=(3, 4)).astype(np.float32)), (2, 4)
+    before = op.matrix(shape).copy()
+    got = compose((op,), shape, "p").weight
+    want = sparse.csr_matrix(op.matrix(shape) @ sparse.identity(int(np.prod(shape))))
+    want.eliminate_zeros()
+    want.sort_indices()
+    assert got.dtype == want.dtype and got.has_canonical_format
+    for a, b in ((got.indptr, want.indptr), (got.indices, want.indices), (got.data, want.data)):
+        assert np.array_equal(a, b)
+    after = op.matrix(shape)
+    assert np.array_equal(after.indices, before.indices) and np.array_equal(after.data, before.data)
