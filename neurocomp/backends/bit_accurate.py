@@ -167,7 +167,7 @@ class _Counter:
         self.where: dict[str, np.ndarray] = mapping.neuron_core
         coords = mapping.coords
         self.n_cores = len(coords)
-        ew, ns = mapping.hops()
+        ew, ns = mapping.pair_hops()  # indexed per traffic edge below, no cores x cores matrix
         same_tile = coords[:, None, 2] == coords[None, :, 2]
         chip = mapping.core_chip if mapping.core_chip is not None else np.zeros(len(coords), int)
         other_chip = chip[:, None] != chip[None, :]

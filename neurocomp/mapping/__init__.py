@@ -21,7 +21,7 @@ from ..target.spec import TargetSpec
 from .bound import LPBound, lp_bound
 from .chips import place_on_board
 from .pack import Core, Packing, count_output_axons, destinations, neuron_cores, pack_blocks
-from .place import hop_matrices, slot_coords
+from .place import PairHops, hop_matrices, slot_coords
 from .sizing import candidates, choose
 from .split import (
     Block,
@@ -89,6 +89,11 @@ class ChipMapping:
     def hops(self) -> tuple[np.ndarray, np.ndarray]:
         """East-west and north-south hops between every pair of used cores."""
         return hop_matrices(self.coords)
+
+    def pair_hops(self) -> tuple[PairHops, PairHops]:
+        """East-west and north-south hops of any pairs of used cores, indexed as `hops()`'s
+        matrices ([sources, destinations]) without building them (linear memory)."""
+        return PairHops(self.coords, 0), PairHops(self.coords, 1)
 
     def usage(self, spec: TargetSpec) -> list[CoreUsage]:
         """used / limit of every resource of every core."""

@@ -27,6 +27,19 @@ lower bound of what any k neurons of L on one core use, however they are cut int
 - output axons: each neuron with t distinct targets sends to at least ceil(t / neurons per
   core) cores; the k smallest summed.
 
+**Windows.** Blocks are contiguous in the block order (`split.neuron_order`), so one block of
+m neurons is a window [a, a + m) of it, and its input axons, synapses and list words are at
+least the fewest of any window of m, computed exactly (`_window_axons`, `_window_synapses`,
+`_window_words`): this sees halos, borders and part-filled dense lists as they are. The least
+over windows of m does not fall as m grows (a window of m + 1 holds one of m and its cost is at
+least that one's: lists only lose targets and dense lists shorten), so a value on a grid of m
+holds up to the next grid point. k neurons on one core are blocks m_1 + ... = k, each a window,
+so the least sum over the partitions of k bounds their axons and words. Over the whole layer,
+a split is a chain of blocks [a, b) each fitting a core, and block [a, b) uses at least the
+words of window [a, a + m) for the grid point m <= b - a (and cannot fit where those exceed
+the core): the least such chain (`_least_split`) bounds the layer's list bits over every
+split, and replaces the simple total where larger. Each is the larger of two valid floors.
+
 Each floor is made non-decreasing in k (the least over k' >= k: the true least cost of k' >= k
 neurons is at least that of k), so counts can be grouped: option j stands for every count in
 (k_{j-1}, k_j], counts k_j neurons and costs the floor at k_{j-1} + 1.
@@ -45,8 +58,8 @@ rounds, rounded up, is reported.
 
 It is tighter than `lower_bound` (total / limit) where the per-core overheads bind: halos of
 input axons, list headers and word rounding on small blocks, a kernel copy per core, at most one
-core's worth of every layer per core together. It ignores where the neurons with the fewest
-synapses are (every core may take the cheapest ones), so it stays below the optimum.
+core's worth of every layer per core together. The per-core floors still let every block
+of a core sit at the layer's cheapest window, so it stays below the optimum.
 """
 
 from __future__ import annotations
@@ -60,12 +73,17 @@ from scipy import sparse
 
 from ..ir.integer import IntNetwork, IntPopulation
 from ..target.spec import TargetSpec
-from .split import _entry_bits, conv_sources, delayed_sources
+from .split import _entry_bits, conv_sources, delayed_sources, neuron_order
 
 RESOURCES = ("neurons", "synapse_bits", "input_axons", "output_axons")
 EXACT_COUNTS = 16  # every count up to this, then counts growing by GRID_STEP
 GRID_STEP = 1.06
 MAX_OPTIONS = 6000  # options over all layers above which the grid is coarsened
+WINDOW_SYNAPSES = 2_000_000  # above this many synapses into a layer the window floors are
+# skipped (their O(synapses) pass per count and its index arrays; the subset floors stand)
+SPLIT_WORK = 5_000_000  # neurons x neurons per core above which the split programme is skipped
+WORDS_EXACT, WORDS_STEP = 8, 1.08  # the count grid of the exact window words, coarsened until
+WORDS_WORK = 40_000_000  # its events (2 per synapse per count) are at most this many
 MAX_LAYERS = 24  # above this many layers the LP is skipped (the simple bound stands): its
 # column generation grows with the layers (12 s at 40 layers, 110 s at 120, measured)
 MAX_ROUNDS = 60  # column generation rounds
@@ -79,12 +97,14 @@ _ROUND = 1e-6  # LP values within this of an integer round down to it
 @dataclass(frozen=True)
 class LayerCosts:
     """Per-core floors of one layer: option j counts `counts[j]` neurons and uses at least
-    `floor[j]` (neurons, synapse bits, input axons, output axons) on any core."""
+    `floor[j]` (neurons, synapse bits, input axons, output axons) on any core; `split_bits`,
+    bits over all its cores (from the windows)."""
 
     name: str
     size: int
     counts: np.ndarray  # (options,)
     floor: np.ndarray  # (options, 4), int64
+    split_bits: int = 0  # a lower bound of the layer's synapse bits over every split (0: none)
 
 
 @dataclass(frozen=True)
@@ -107,6 +127,7 @@ class _Source:
     entry: int  # bits of a sparse entry
     dense: int  # bits per neuron of a dense list
     kernel: int | None  # bits of a shared kernel, once per block that uses it
+    pattern: sparse.csr_matrix  # (neuron, axon) pairs with synapses, rows in block order
 
 
 def _pattern(weights: list[sparse.csr_matrix]) -> sparse.csr_matrix:
@@ -125,6 +146,7 @@ def _pattern(weights: list[sparse.csr_matrix]) -> sparse.csr_matrix:
 def _sources(net: IntNetwork, pop: IntPopulation, spec: TargetSpec) -> list[_Source]:
     delayed = delayed_sources(net, pop)
     kernels = conv_sources(net, pop, spec)
+    order = neuron_order(pop)
     by_pre: dict[str, list[sparse.csr_matrix]] = {}
     for pr in net.projections_into(pop.name):
         by_pre.setdefault(pr.pre, []).append(pr.weight)
@@ -140,6 +162,7 @@ def _sources(net: IntNetwork, pop: IntPopulation, spec: TargetSpec) -> list[_Sou
                 _entry_bits(spec, pre in delayed),
                 spec.format.weight_bits + (f.delay_bits if pre in delayed else 0),
                 kernels.get(pre),
+                w[order] if np.any(order != np.arange(pop.size)) else w,
             )
         )
     return out
@@ -191,6 +214,155 @@ def _axons(src: _Source, ks: np.ndarray) -> np.ndarray:
     return np.maximum(kth, np.minimum(cap, o.size))
 
 
+@dataclass(frozen=True)
+class _Runs:
+    """Per input axon (all sources of a layer together), its first and last target in block
+    order and the gaps between consecutive targets (`lo` -> `hi`, sorted by length `gap`)."""
+
+    first: np.ndarray
+    last: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    gap: np.ndarray
+
+
+def _runs(srcs: list[_Source]) -> _Runs:
+    parts: list[list[np.ndarray]] = [[], [], [], [], []]
+    for s in srcs:
+        c = s.pattern.tocsc()
+        c.sort_indices()
+        r, ptr = c.indices.astype(np.int64), c.indptr
+        used = np.flatnonzero(np.diff(ptr))
+        parts[0].append(r[ptr[used]])
+        parts[1].append(r[ptr[used + 1] - 1])
+        col = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))
+        same = col[:-1] == col[1:]  # consecutive targets of one axon
+        parts[2].append(r[:-1][same])
+        parts[3].append(r[1:][same])
+    for i in range(4):
+        parts[i] = [np.concatenate(parts[i])] if parts[i] else [np.zeros(0, np.int64)]
+    gap = parts[3][0] - parts[2][0]
+    by = np.argsort(gap, kind="stable")
+    return _Runs(parts[0][0], parts[1][0], parts[2][0][by], parts[3][0][by], gap[by])
+
+
+def _window_axons(runs: _Runs, size: int, ms: np.ndarray) -> np.ndarray:
+    """For every m in `ms`, the fewest input axons of any m consecutive neurons in block order
+    (exact: the least over every window). A window [a, a + m) holds a target t of an axon iff
+    a lies in (t - m, t]; per axon the union of these intervals is (first - m, last] less the
+    gaps (t_i, t_{i+1} - m] between consecutive targets further apart than m. A difference
+    array over a counts, per window start, the axons it holds: O(axons + gaps over m + size)."""
+    out = np.zeros(len(ms), dtype=np.int64)
+    n = size + 2
+    for i, m in enumerate(ms):
+        m = int(m)
+        d = np.bincount(np.maximum(runs.first - m + 1, 0), minlength=n)[:n]
+        d = d - np.bincount(runs.last + 1, minlength=n)[:n]
+        wide = int(np.searchsorted(runs.gap, m, side="right"))  # gaps longer than m
+        d -= np.bincount(runs.lo[wide:] + 1, minlength=n)[:n]
+        d += np.bincount(runs.hi[wide:] - m + 1, minlength=n)[:n]
+        out[i] = int(np.min(np.cumsum(d)[: size - m + 1]))
+    return out
+
+
+def _list_words(n: np.ndarray, src: _Source, m: int, spec: TargetSpec) -> np.ndarray:
+    """Words of lists of n synapses in a block of m neurons (`split.list_bits`; 0 for n = 0)."""
+    f = spec.synapse_format
+    dense = -(-(f.header_bits + m * src.dense) // f.word_bits)
+    sp = -(-(f.header_bits + n * src.entry) // f.word_bits)
+    return np.where(n > 0, np.minimum(sp, dense), 0)
+
+
+def _window_words(lists: list[_Source], size: int, ms: np.ndarray, spec: TargetSpec) -> np.ndarray:
+    """For every m in `ms`, the fewest synapse-list words of any m consecutive neurons in one
+    block (exact: per window, every axon's list at the cheaper of sparse and dense, as
+    `split.list_bits`). Per axon the count of its targets in [a, a + m) changes only where a
+    target enters (a = t - m + 1) or leaves (a = t + 1); the change of its words there, put in
+    a difference array over a, gives every window's words: O(synapses log synapses) per m (the
+    count itself is the running sum of the axon's changes, events sorted by position)."""
+    big, keyed = _keyed(lists, size)
+    per_start = _window_words_at(keyed, big, size, ms, spec)
+    return np.array([int(np.min(w)) for w in per_start], dtype=np.int64)
+
+
+def _keyed(
+    lists: list[_Source], size: int
+) -> tuple[int, list[tuple[_Source, np.ndarray, np.ndarray]]]:
+    big = 2 * size + 4
+    keyed = []
+    for s in lists:
+        c = s.pattern.tocsc()
+        c.sort_indices()
+        axon = np.repeat(np.arange(c.shape[1], dtype=np.int64), np.diff(c.indptr))
+        t = c.indices.astype(np.int64)
+        keyed.append((s, t, axon))
+    return big, keyed
+
+
+def _window_words_at(
+    keyed: list[tuple[_Source, np.ndarray, np.ndarray]],
+    big: int,
+    size: int,
+    ms: np.ndarray,
+    spec: TargetSpec,
+) -> list[np.ndarray]:
+    """Per m in `ms`, the words of the window [a, a + m) for every start a (0..size - m)."""
+    out = []
+    for m in (int(m) for m in ms):
+        d = np.zeros(size + 1, dtype=np.float64)
+        for s, t, axon in keyed:
+            pos = np.concatenate([np.maximum(t - m + 1, 0), t + 1])
+            sign = np.concatenate([np.ones(t.size, np.int64), -np.ones(t.size, np.int64)])
+            keep = pos <= size - m
+            if not np.any(keep):
+                continue
+            keys = np.tile(axon, 2)[keep] * big + pos[keep]
+            # two sorted runs (entries, leaves): a stable sort merges them in linear time
+            by = np.argsort(keys, kind="stable")
+            keys, sign = keys[by], sign[keep][by]
+            new = np.r_[True, keys[1:] != keys[:-1]]
+            key = keys[new]
+            dc = np.bincount(np.cumsum(new) - 1, weights=sign).astype(np.int64)  # net change
+            ax, pos = key // big, key % big
+            cs = np.cumsum(dc)
+            first = np.flatnonzero(np.r_[True, ax[1:] != ax[:-1]])
+            base = np.repeat(cs[first] - dc[first], np.diff(np.r_[first, ax.size]))
+            now = cs - base  # the axon's targets in [a, a + m) after its changes at a
+            delta = _list_words(now, s, m, spec) - np.where(
+                pos > 0, _list_words(now - dc, s, m, spec), 0
+            )
+            d += np.bincount(pos, weights=delta, minlength=size + 1)[: size + 1]
+        out.append(np.rint(np.cumsum(d)[: size - m + 1]).astype(np.int64))
+    return out
+
+
+def _least_split(per_start: list[np.ndarray], ms: np.ndarray, size: int, top: int, cap: int) -> int:
+    """The fewest words over every split of the layer into contiguous blocks of at most `top`
+    neurons: a block [a, b) holds the window [a, a + m) for the grid point m <= b - a, so it
+    uses at least that window's words, and no block whose window exceeds `cap` words fits a
+    core. A dynamic programme over the block ends b: O(size x top)."""
+    inf = np.float64(np.inf)
+    wmat = np.full((len(ms), size + 1), inf)
+    for g, w in enumerate(per_start):
+        wmat[g, : w.size] = np.where(w <= cap, w, inf)
+    lengths = np.arange(1, top + 1)
+    g_of = np.searchsorted(ms, lengths, side="right") - 1
+    f = np.full(size + 1, inf)
+    f[0] = 0.0
+    for b in range(1, size + 1):
+        m = lengths[: min(b, top)]
+        a = b - m
+        f[b] = np.min(f[a] + wmat[g_of[: m.size], a])
+    return int(f[size]) if np.isfinite(f[size]) else -1
+
+
+def _window_synapses(fan: np.ndarray, ms: np.ndarray) -> np.ndarray:
+    """For every m in `ms`, the fewest synapses of any m consecutive neurons (fan-ins in block
+    order)."""
+    c = np.concatenate([[0], np.cumsum(fan)])
+    return np.array([int(np.min(c[m:] - c[:-m])) for m in ms], dtype=np.int64)
+
+
 def _block_words(
     n: np.ndarray,
     s: np.ndarray,
@@ -233,6 +405,61 @@ def _suffix_min(a: np.ndarray) -> np.ndarray:
     return np.minimum.accumulate(a[::-1])[::-1]
 
 
+def _below(values: np.ndarray, grid: np.ndarray, top: int) -> np.ndarray:
+    """Values on `grid` spread to every count 1..top, each from the grid point at or below (a
+    valid floor where the true value does not fall with the count)."""
+    return values[np.searchsorted(grid, np.arange(1, top + 1), side="right") - 1]
+
+
+def _with_windows(
+    spec: TargetSpec,
+    srcs: list[_Source],
+    lists: list[_Source],
+    size: int,
+    top: int,
+    step: float,
+    axons: np.ndarray,
+    list_axons: np.ndarray,
+    least: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, int]:
+    """The floors raised by the windows of the block order (blocks are contiguous there).
+
+    One block of m neurons is a window of m consecutive neurons, so its input axons (its
+    synapses) are at least the fewest of any such window, `_window_axons` (`_window_synapses`),
+    which counts halos and borders as they are; that least does not fall with m (a longer
+    window holds a shorter one), so grid points hold up to the next. k neurons of the layer on
+    one core are blocks of m_1 + ... = k neurons, each a window: their input axons are at
+    least the least sum of window floors over the partitions of k. Each floor is the larger of
+    this and the subset floor, both valid. The same holds for one block's synapse-list words
+    (`_window_words`, on a coarser grid: its pass is the dearest), returned per count, and
+    with them the layer's least list bits over every split (`_least_split`; 0 if skipped)."""
+    grid = _grid(top, EXACT_COUNTS, step)
+    win = _below(_window_axons(_runs(srcs), size, grid), grid, top).astype(np.float64)
+    axons = np.maximum(axons, _partition_min(np.concatenate([[0.0], win]))[1:])
+    if lists:
+        win_l = _below(_window_axons(_runs(lists), size, grid), grid, top)
+        list_axons = np.maximum(list_axons, win_l)
+        fan = sum((np.diff(s.pattern.indptr) for s in lists), np.zeros(size, dtype=np.int64))
+        syn = _below(_window_synapses(fan, grid), grid, top)  # fan-ins in block order
+        least = np.maximum(least, syn)
+        events = 2 * sum(int(s.pattern.nnz) for s in lists)
+        words_step = WORDS_STEP
+        coarse = _grid(top, WORDS_EXACT, words_step)
+        while events * len(coarse) > WORDS_WORK and len(coarse) > 2:
+            words_step = 1 + 2 * (words_step - 1)
+            coarse = _grid(top, min(WORDS_EXACT, len(coarse) // 2), words_step)
+        big, keyed = _keyed(lists, size)
+        per_start = _window_words_at(keyed, big, size, coarse, spec)
+        exact = _below(np.array([int(np.min(w)) for w in per_start]), coarse, top)
+        total = 0
+        if size * top <= SPLIT_WORK:
+            f = spec.synapse_format
+            cap = spec.core.synapse_memory_bits // f.word_bits
+            total = max(0, _least_split(per_start, coarse, size, top, cap)) * f.word_bits
+        return axons, list_axons, least, exact, total
+    return axons, list_axons, least, None, 0
+
+
 def layer_costs(
     net: IntNetwork, spec: TargetSpec, pop: IntPopulation, step: float = GRID_STEP
 ) -> LayerCosts:
@@ -256,6 +483,11 @@ def layer_costs(
             kernel_bits += np.where(ks_all > unused, s.kernel, 0)
     fan = sum((s.indeg for s in lists), np.zeros(pop.size, dtype=np.int64))
     least = np.concatenate([[0], np.cumsum(np.sort(fan))])[1 : top + 1].astype(np.float64)
+    exact, split_bits = None, 0
+    if sum(int(s.pattern.nnz) for s in srcs) <= WINDOW_SYNAPSES:
+        axons, list_axons, least, exact, split_bits = _with_windows(
+            spec, srcs, lists, pop.size, top, step, axons, list_axons, least
+        )
     # One block of m neurons, on a grid of m (the true least cost does not fall with m).
     words = np.zeros(top + 1)
     if lists:
@@ -266,6 +498,8 @@ def layer_costs(
         at = _block_words(list_axons[grid - 1], least[grid - 1], grid, umax, spec, entry, dense)
         idx = np.searchsorted(grid, ks_all, side="right") - 1  # the grid point at or below
         words[1:] = at[idx]
+        if exact is not None:
+            words[1:] = np.maximum(words[1:], exact)
     single = np.ceil(words - _EPS) * spec.synapse_format.word_bits
     single[1:] += kernel_bits
     bits = _partition_min(single)[1:]
@@ -282,7 +516,8 @@ def layer_costs(
     counts = _grid(top, EXACT_COUNTS, step)
     lo = np.concatenate([[1], counts[:-1] + 1])  # option j: counts (counts[j-1], counts[j]]
     floor = np.floor(floor_all[lo - 1] + _EPS).astype(np.int64)
-    return LayerCosts(pop.name, pop.size, counts, floor)
+    kernels = sum(s.kernel for s in srcs if s.kernel is not None and s.pattern.nnz)
+    return LayerCosts(pop.name, pop.size, counts, floor, split_bits + kernels if split_bits else 0)
 
 
 # -- the configuration LP ------------------------------------------------------------------------
@@ -433,11 +668,11 @@ def lp_bound(
         [
             [
                 p.size,
-                totals[p.name][0],
+                max(totals[p.name][0], lc.split_bits),
                 totals[p.name][1],
                 int(_fan_out_cores(net, p, lim.neurons).sum()),
             ]
-            for p in pops
+            for p, lc in zip(pops, layers, strict=True)
         ],
         dtype=np.float64,
     )

@@ -36,6 +36,21 @@ def hop_matrices(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ew, ns
 
 
+@dataclass(frozen=True)
+class PairHops:
+    """The entries of a hop matrix without the matrix: `hops[a, b]` (index arrays a, b) is
+    |coords[a, axis] - coords[b, axis]|, as `hop_matrices(coords)[axis][a, b]`, in memory linear
+    in the pairs asked for, not quadratic in the cores."""
+
+    coords: np.ndarray
+    axis: int
+
+    def __getitem__(self, pair: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        a, b = pair
+        c = self.coords[:, self.axis]
+        return np.abs(c[a] - c[b])
+
+
 Traffic: TypeAlias = "np.ndarray | sparse.spmatrix"  # messages per step, core a to core b
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scipy import sparse
 
 from neurocomp.ir.integer import IntNetwork, IntPopulation, IntProjection
-from neurocomp.mapping import lower_bound, lower_bound_lp
+from neurocomp.mapping import bound, lower_bound, lower_bound_lp
 from neurocomp.mapping.split import (
     block_stats,
     conv_sources,
@@ -38,6 +38,29 @@ def _chip(neurons: int, words: int, axons: int, out: int) -> TargetSpec:
 def _pop(name: str, n: int) -> IntPopulation:
     z = np.zeros(n, np.int64)
     return IntPopulation(name, "LIF", (n,), z, z, z, np.ones(n), threshold=z + 1)
+
+
+def _conv_net(
+    rng: np.random.Generator, c_in: int, c_out: int, out_hw: tuple[int, int], k: int, pad: int
+) -> IntNetwork:
+    """input (c_in, H, W) -> one conv layer (c_out, *out_hw), stride 1, kernel k x k with random
+    zero taps, expanded to its synapses (the pattern the split sees)."""
+    oh, ow = out_hw
+    ih, iw = oh + k - 1 - 2 * pad, ow + k - 1 - 2 * pad
+    taps = rng.random((c_out, c_in, k, k)) < 0.7
+    taps[:, 0, pad, pad] = True  # every output has an input
+    w = np.zeros((c_out, oh, ow, c_in, ih, iw), dtype=np.int64)
+    for o, ci, dy, dx in zip(*np.nonzero(taps), strict=True):
+        for y in range(oh):
+            for x in range(ow):
+                yy, xx = y + dy - pad, x + dx - pad
+                if 0 <= yy < ih and 0 <= xx < iw:
+                    w[o, y, x, ci, yy, xx] = 1
+    n = c_out * oh * ow
+    z = np.zeros(n, np.int64)
+    pop = IntPopulation("c", "LIF", (c_out, oh, ow), z, z, z, np.ones(n), threshold=z + 1)
+    proj = IntProjection("w", "in", "c", sparse.csr_matrix(w.reshape(n, -1)))
+    return IntNetwork({"in": (c_in, ih, iw)}, (pop,), (proj,), {"out": "c"}, 12)
 
 
 def _net(rng: np.random.Generator, n_in: int, sizes: list[int], p: float) -> IntNetwork:
@@ -138,6 +161,59 @@ def test_the_lp_bound_is_below_every_split_and_packing(
         assert lp.cores <= fewest, (lp, fewest)
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(1, 2),
+    st.sampled_from([(1, 1, 4), (1, 2, 3), (2, 1, 3), (2, 2, 1), (1, 3, 2), (1, 1, 6)]),
+    st.sampled_from([(2, 0), (3, 1)]),
+    st.integers(1, 4),
+    st.integers(1, 8),
+    st.integers(1, 12),
+    st.integers(0, 2**32 - 1),
+)
+def test_the_lp_bound_is_below_every_split_of_a_conv_layer(
+    c_in, shape, kernel, neurons, words, axons, seed
+):
+    """Conv layers (position-major block order, halos, borders): exhaustive over every
+    contiguous split and packing."""
+    c_out, oh, ow = shape
+    net = _conv_net(np.random.default_rng(seed), c_in, c_out, (oh, ow), *kernel)
+    spec = _chip(neurons, words, axons, 8)
+    fewest = _fewest_cores(net, spec)
+    lp = lower_bound_lp(net, spec)
+    assert lp.cores >= lower_bound(net, spec)["cores"]
+    if fewest is not None:
+        assert lp.cores <= fewest, (lp, fewest)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 9), st.floats(0.05, 0.9), st.integers(0, 2**32 - 1))
+def test_window_floors_are_the_least_over_every_window(size, n_axons, p, seed):
+    rng = np.random.default_rng(seed)
+    w = sparse.csr_matrix((rng.random((size, n_axons)) < p).astype(np.int64))
+    src = bound._Source(np.diff(w.indptr), np.zeros(0, np.int64), 1, 1, None, w)
+    ms = np.arange(1, size + 1)
+    dense = w.toarray() != 0
+    brute = [min(int(dense[a : a + m].any(axis=0).sum()) for a in range(size - m + 1)) for m in ms]
+    assert list(bound._window_axons(bound._runs([src]), size, ms)) == brute
+    fan = dense.sum(axis=1)
+    least = [min(int(fan[a : a + m].sum()) for a in range(size - m + 1)) for m in ms]
+    assert list(bound._window_synapses(fan, ms)) == least
+
+
+def test_halos_raise_the_lp_bound():
+    """A 1-d 3-tap conv over 8 positions, 4 neurons and 4 input axons per core: m consecutive
+    neurons need m + 2 axons (m + 1 at a border), so a core holds at most 3: the LP says 3
+    where the simple bound (8 / 4) says 2; the exhaustive fewest is 3."""
+    w = sparse.csr_matrix(sum(np.eye(8, k=d, dtype=np.int64) for d in (-1, 0, 1)))
+    z = np.zeros(8, np.int64)
+    pop = IntPopulation("c", "LIF", (8,), z, z, z, np.ones(8), threshold=z + 1)
+    net = IntNetwork({"in": (8,)}, (pop,), (IntProjection("w", "in", "c", w),), {"o": "c"}, 12)
+    spec = _chip(neurons=4, words=64, axons=4, out=8)
+    lp = lower_bound_lp(net, spec)
+    assert (lower_bound(net, spec)["cores"], lp.cores, _fewest_cores(net, spec)) == (2, 3, 3)
+
+
 def test_the_lp_bound_can_beat_the_simple_one():
     """input -> 3 -> 3, all to all, 3 neurons and 1 output axon per core: the simple bound
     counts neurons (6 / 3 = 2); every neuron of the first layer sends to at least one core, so
@@ -168,3 +244,64 @@ def test_a_network_of_many_layers_keeps_the_simple_bound_and_says_so():
     lp = lower_bound_lp(net, spec)
     assert lp.cores == lower_bound(net, spec)["cores"]
     assert lp.method == "simple (LP skipped: 25 > 24 layers)"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 12),
+    st.integers(1, 9),
+    st.floats(0.05, 0.9),
+    st.booleans(),
+    st.integers(0, 2**32 - 1),
+)
+def test_window_words_are_the_least_over_every_window(size, n_axons, p, delayed, seed):
+    from neurocomp.mapping.split import _entry_bits, list_bits
+
+    rng = np.random.default_rng(seed)
+    w = sparse.csr_matrix((rng.random((size, n_axons)) < p).astype(np.int64))
+    spec = _chip(4, 8, 8, 8)
+    dense_bits = spec.format.weight_bits + (spec.synapse_format.delay_bits if delayed else 0)
+    src = bound._Source(
+        np.diff(w.indptr), np.zeros(0, np.int64), _entry_bits(spec, delayed), dense_bits, None, w
+    )
+    ms = np.arange(1, size + 1)
+    a = w.toarray()
+    brute = [
+        min(list_bits(a[s : s + m].sum(axis=0), spec, m, delayed) for s in range(size - m + 1))
+        // spec.synapse_format.word_bits
+        for m in ms
+    ]
+    assert list(bound._window_words([src, src], size, ms, spec)) == [2 * b for b in brute]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(2, 9),
+    st.integers(1, 6),
+    st.floats(0.1, 0.9),
+    st.integers(1, 5),
+    st.integers(1, 6),
+    st.integers(0, 2**32 - 1),
+)
+def test_the_split_bits_are_below_every_split(size, n_in, p, neurons, words, seed):
+    """`LayerCosts.split_bits` (the layer's least synapse bits over every split into blocks
+    that fit a core) against every contiguous split, by `block_stats`."""
+    net = _net(np.random.default_rng(seed), n_in, [size], p)
+    spec = _chip(neurons, words, 64, 64)
+    pop = net.populations[0]
+    lc = bound.layer_costs(net, spec, pop)
+    sources = incoming_by_source(net, pop)
+    best = None
+    for cuts in itertools.product([False, True], repeat=size - 1):
+        ends = [0, *(i + 1 for i, c in enumerate(cuts) if c), size]
+        blocks = [
+            block_stats(spec, "p0", a, b, sources) for a, b in zip(ends[:-1], ends[1:], strict=True)
+        ]
+        if all(
+            b.neurons <= neurons and b.synapse_bits <= spec.core.synapse_memory_bits for b in blocks
+        ):
+            total = sum(b.synapse_bits for b in blocks)
+            best = total if best is None else min(best, total)
+    if best is not None:
+        assert lc.split_bits <= best
+    assert lc.split_bits > 0 or best is None or best == 0

@@ -35,3 +35,18 @@ def test_sparse_and_dense_traffic_place_alike(n, density, chips, seed):
     coords = slot_coords(spec)
     assert rep_s["traffic_hops"] == pytest.approx(_dense_cost(t.toarray(), slots_s, coords))
     assert rep_s["traffic_hops"] <= rep_s["greedy_traffic_hops"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 40), st.integers(0, 200), st.integers(0, 2**32 - 1))
+def test_pair_hops_are_the_hop_matrices_entries(n, pairs, seed):
+    """`PairHops` (what energy counting indexes per traffic edge) equals the dense matrices."""
+    from neurocomp.mapping.place import PairHops, hop_matrices
+
+    rng = np.random.default_rng(seed)
+    coords = rng.integers(0, 12, (n, 3))
+    a, b = rng.integers(0, n, pairs), rng.integers(0, n, pairs)
+    for axis, dense in enumerate(hop_matrices(coords)):
+        got = PairHops(coords, axis)[a, b]
+        assert got.dtype == dense.dtype
+        assert np.array_equal(got, dense[a, b])
