@@ -8,6 +8,7 @@ literally (rich markup is never interpreted).
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import functools
 import json
@@ -15,6 +16,8 @@ import os
 import signal
 import stat
 import sys
+import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -743,17 +746,33 @@ app.command("sweep")(_sweep)
 _interrupted = False
 
 
+_in_hook = False
+
+
 def _unraisable(info: Any) -> None:
     """A ^C that lands in a finalizer or weakref callback is 'ignored' by Python (printed as
     a traceback, and the program runs on): note it and raise it again in the main flow."""
-    global _interrupted
+    global _interrupted, _in_hook
     if info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt):
         _interrupted = True
-        import _thread
-
-        _thread.interrupt_main()
+        if threading.current_thread() is threading.main_thread():
+            # Raised now, it would land in this hook and be 'ignored' again: a helper thread
+            # raises it once the hook has returned.
+            _in_hook = True
+            with contextlib.suppress(RuntimeError):  # no threads at shutdown: 130 at the end
+                threading.Thread(target=_interrupt_main_after_hook, daemon=True).start()
+            _in_hook = False
+        else:
+            _thread.interrupt_main()
         return
     sys.__unraisablehook__(info)
+
+
+def _interrupt_main_after_hook() -> None:
+    while _in_hook:
+        time.sleep(0.001)
+    time.sleep(0.001)  # the hook's last bytecodes (no interrupt check between them)
+    _thread.interrupt_main()
 
 
 def main() -> None:

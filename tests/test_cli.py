@@ -6,9 +6,11 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import nir
@@ -559,3 +561,23 @@ def test_compile_on_several_chips_reports_the_board(tmp_path):
     en = run("energy", out, "--input", DIGITS_X)
     assert en.returncode == 0, en.stderr
     assert "chip links:" in en.stdout and "barrier across 2 of 3 chips" in en.stdout
+
+
+def test_an_interrupt_ignored_in_a_finalizer_on_the_main_thread_reaches_the_main_flow():
+    """A ^C that Python 'ignores' in a finalizer run on the main thread must not be raised again
+    inside the hook (it would be ignored again, printed as a traceback): it reaches the code that
+    runs after the hook."""
+    import types
+
+    from neurocomp import cli
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    info = types.SimpleNamespace(exc_type=KeyboardInterrupt)
+    try:
+        cli._unraisable(info)  # a KeyboardInterrupt raised inside the hook fails the test here
+        with pytest.raises(KeyboardInterrupt):
+            for _ in range(1000):
+                time.sleep(0.01)
+        assert cli._interrupted
+    finally:
+        cli._interrupted = False
