@@ -698,16 +698,17 @@ def main() -> None:
 
     net, x, labels = digits()
     calib = np.load(DIGITS / "digits_calib.npz")["x"]
-    if args.only == "compile":
-        lines.append("Sections 2 and 3 rerun alone (`--only compile`); the others are kept.\n")
-        section_compile_and_mapping(emit, net, calib, args.quick)
-        kept = others_sections(Path(args.out), lines)
-        Path(args.out).write_text(in_order("\n".join(lines) + "\n" + kept))
-        print(f"\nwrote {args.out}")
-        return
-    if args.only == "simulation":
-        lines.append("Section 1 rerun alone (`--only simulation`); the others are kept.\n")
-        section_simulation(emit, net, x, args.quick)
+    alone = {
+        "compile": (
+            "Sections 2 and 3",
+            lambda: section_compile_and_mapping(emit, net, calib, args.quick),
+        ),
+        "simulation": ("Section 1", lambda: section_simulation(emit, net, x, args.quick)),
+    }
+    if args.only in alone:
+        which, run_section = alone[args.only]
+        lines.append(f"{which} rerun alone (`--only {args.only}`); the others are kept.\n")
+        run_section()
         kept = others_sections(Path(args.out), lines)
         Path(args.out).write_text(in_order("\n".join(lines) + "\n" + kept))
         print(f"\nwrote {args.out}")
