@@ -16,6 +16,18 @@ def zoo_file(name: str) -> Path:
     return path
 
 
+def onnx_digits_split() -> list:
+    """The split of examples/onnx_digits (sklearn digits, images (N, 1, 8, 8) in [0, 1]):
+    x_train, x_test, y_train, y_test with 397 test samples, as its train.py makes it."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = load_digits()
+    x = (d.data / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
+    return train_test_split(x, d.target, test_size=397, random_state=0, stratify=d.target)
+
+
 def lif_norse_input() -> object:
     """The NIR paper's single-LIF input: 100 events spread over 1000 steps, shape (1000, 1, 1)."""
     import numpy as np

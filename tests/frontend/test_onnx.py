@@ -16,7 +16,7 @@ from neurocomp.frontend.onnx_frontend import (
 from neurocomp.ir.ops import Scale
 from neurocomp.present.metrics import accuracy
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, onnx_digits_split
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -252,18 +252,9 @@ def test_rate_code_and_conversion_are_deterministic():
     np.testing.assert_array_equal(nc.simulate(n1, a), nc.simulate(n2, b))
 
 
-def _digits():
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    d = load_digits()
-    x = (d.data / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
-    return train_test_split(x, d.target, test_size=397, random_state=0, stratify=d.target)
-
-
 def test_digits_snn_within_one_point_of_the_ann():
     """The figure in examples/onnx_digits/README.md: T = 50, Bernoulli seed 1."""
-    x_train, x_test, _, y_test = _digits()
+    x_train, x_test, _, y_test = onnx_digits_split()
     model = onnx.load(str(SHIPPED))
     ann_logits = _ort(model, x_test)
     np.testing.assert_allclose(parse_onnx(model)(x_test), ann_logits, rtol=1e-4, atol=1e-4)
@@ -289,7 +280,7 @@ def test_api_and_cli_load_onnx(tmp_path):
 
     from neurocomp.cli import app
 
-    x_train, x_test, _, y_test = _digits()
+    x_train, x_test, _, y_test = onnx_digits_split()
     net = nc.load(SHIPPED, calibration=x_train[:200])
     assert net.metadata["source"] == "onnx"
     with pytest.raises(nc.InputError, match="needs calibration data"):

@@ -16,7 +16,7 @@ from neurocomp.frontend.onnx_frontend import graded_code, load_onnx
 from neurocomp.present.metrics import accuracy
 from neurocomp.target import load_target
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, onnx_digits_split
 
 pytest.importorskip("onnx")
 
@@ -24,18 +24,9 @@ SHIPPED = EXAMPLES / "onnx_digits" / "digits_ann.onnx"
 BINARY_T25 = 0.9849  # examples/onnx_digits/README.md: float and reference chip at T = 25
 
 
-def _digits():
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    d = load_digits()
-    x = (d.data / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
-    return train_test_split(x, d.target, test_size=397, random_state=0, stratify=d.target)
-
-
 @pytest.fixture(scope="module")
 def digits():
-    return _digits()
+    return onnx_digits_split()
 
 
 @pytest.fixture(scope="module")

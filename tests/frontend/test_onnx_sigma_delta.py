@@ -14,7 +14,7 @@ from neurocomp.errors import InputError, ParameterError, ResourceLimitError
 from neurocomp.frontend.onnx_frontend import load_onnx, sigma_delta_code
 from neurocomp.present.metrics import accuracy
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, onnx_digits_split
 
 pytest.importorskip("onnx")
 
@@ -22,18 +22,9 @@ SHIPPED = EXAMPLES / "onnx_digits" / "digits_ann.onnx"
 BINARY_T25 = 391 / 397 - 1e-9  # 98.49 %: README.md, binary float and reference chip at T = 25
 
 
-def _digits():
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    d = load_digits()
-    x = (d.data / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
-    return train_test_split(x, d.target, test_size=397, random_state=0, stratify=d.target)
-
-
 @pytest.fixture(scope="module")
 def digits():
-    return _digits()
+    return onnx_digits_split()
 
 
 @pytest.fixture(scope="module")
