@@ -203,7 +203,7 @@ class _Counter:
         self.names = [p.name for p in net.populations]
         self._dense_tables: dict[str, np.ndarray] = {}
         self._scatter_tables: dict[str, tuple[sparse.csr_matrix, tuple[EventKind, ...]]] = {}
-        self._event_static: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._event_static: dict[str, tuple[np.ndarray, ...]] = {}
         self.reset(steps)
 
     def reset(self, steps: int) -> None:
@@ -236,7 +236,7 @@ class _Counter:
         sent over all steps and in the last."""
         table, kinds = self._scatter_table(name, series.shape[2])
         out = np.zeros((series.shape[0], len(kinds) * self.n_cores), np.int64)
-        total, last = jit.scatter(series, table, out, ones, self._static(name, table)[0])
+        total, last = jit.scatter(series, table, out, ones, self._static(name, table))
         self._fold(name, kinds, out, total)
         return total, last
 
@@ -252,9 +252,7 @@ class _Counter:
         table = self._scatter_table(name, n)[0]
         return jit.EventTable.fresh(self._static(name, table), table.shape[1], steps)
 
-    def _static(
-        self, name: str, table: sparse.csr_matrix
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _static(self, name: str, table: sparse.csr_matrix) -> tuple[np.ndarray, ...]:
         """A source's table arrays for the compiled counting, made once per counter."""
         if name not in self._event_static:
             self._event_static[name] = jit.EventTable.static(table)
