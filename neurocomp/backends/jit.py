@@ -93,7 +93,8 @@ class EventTable(NamedTuple):
         """Zeroed counts for a run of `steps` steps over a `static` table of k columns."""
         n = static[2].size - 1
         zeros = np.zeros((steps, k), np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64)
-        return cls(*static, *zeros)
+        dense, cols, indptr, indices, data = static
+        return cls(dense, cols, indptr, indices, data, *zeros)
 
     def add_row(self, t: int, row: np.ndarray) -> None:
         """One step's batch-summed values through the table, outside the scan (in numpy)."""
@@ -181,7 +182,14 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                             k += np.int64(nz)
                             if count_src:
                                 src_row[c] += np.int64(nz)
-                    for e in range(k):
+                    rest = np.int64(0)  # the events not summed four at a time
+                    if synapses == 1 and binary_src:  # four rows per pass over buf
+                        for e in range(0, k - 3, 4):
+                            c0, c1, c2, c3 = idx[e], idx[e + 1], idx[e + 2], idx[e + 3]
+                            for j in range(n):
+                                buf[j] += (wt[c0, j] + wt[c1, j]) + (wt[c2, j] + wt[c3, j])
+                        rest = k - k % 4
+                    for e in range(rest, k):
                         c = idx[e]
                         if synapses == 1:
                             if binary_src:
@@ -253,11 +261,11 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                 if t == steps - 1:
                     e7[:] = row
                 if e0.shape[0]:  # dense: a dot product per non-zero column
-                    for k in range(e0.shape[0]):
+                    for col in range(e0.shape[0]):
                         acc = np.int64(0)
                         for i in range(n):
-                            acc += row[i] * e0[k, i]
-                        e5[t, e1[k]] += acc
+                            acc += row[i] * e0[col, i]
+                        e5[t, e1[col]] += acc
                 elif e5.shape[1]:  # CSR rows of the non-zero entries, found without a branch
                     k = np.int64(0)
                     for i in range(n):
@@ -275,11 +283,11 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                 if ts == steps - 1:
                     f7[:] = src_row
                 if f0.shape[0]:
-                    for k in range(f0.shape[0]):
+                    for col in range(f0.shape[0]):
                         acc = np.int64(0)
                         for i in range(pre):
-                            acc += src_row[i] * f0[k, i]
-                        f5[ts, f1[k]] += acc
+                            acc += src_row[i] * f0[col, i]
+                        f5[ts, f1[col]] += acc
                 elif f5.shape[1]:
                     k = np.int64(0)
                     for i in range(pre):
@@ -471,61 +479,58 @@ def gather(events: Any, wt: Any, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _scatter_py(  # noqa: C901 - one compiled loop (helpers would be more compiled functions)
-    src: np.ndarray,
-    ones: bool,
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    data: np.ndarray,
-    out: np.ndarray,
-    total: np.ndarray,
-    last: np.ndarray,
-    dense_t: np.ndarray,
-    cols: np.ndarray,
-) -> None:
-    """Event counts from a series src (T, batch, n): with x the values (or, with `ones`, the
-    non-zero entries) of neuron i at step t summed over the batch, out[t, indices[e]] +=
-    x * data[e] over row i of the CSR table (indptr, indices, data); total[i] and last[i] get
-    x summed over every step and over the last step. With `dense_t` (k x n: the table,
-    transposed and dense, its non-zero columns `cols` only; empty: not used) each step's counts
-    are dot products of the row instead (no chain of additions into the same counter:
-    vectorised)."""
-    steps, batch, n = src.shape
-    row = np.zeros(n, np.int64)  # step t's values summed over the batch, per neuron
-    for t in range(steps):
-        if batch > 1:
+def _make_scatter(ones: bool) -> Any:  # noqa: C901 - one compiled loop
+    """The compiled `scatter` loop, with `ones` a constant of it."""
+
+    def scatter_loop(  # noqa: C901 - one compiled loop
+        src: np.ndarray,
+        indptr: np.ndarray,
+        indices: np.ndarray,
+        data: np.ndarray,
+        out: np.ndarray,
+        total: np.ndarray,
+        last: np.ndarray,
+        dense_t: np.ndarray,
+        cols: np.ndarray,
+        row: np.ndarray,
+    ) -> None:
+        """Event counts from a series src (T, batch, n): with x the values (or, with `ones`,
+        the non-zero entries) of neuron i at step t summed over the batch (into `row`),
+        out[t, indices[e]] += x * data[e] over row i of the CSR table (indptr, indices, data);
+        total[i] and last[i] get x summed over every step and over the last step. With
+        `dense_t` (k' x n: the table's non-zero columns `cols`, transposed and dense; empty:
+        not used) each step's counts are dot products of the row instead (no chain of
+        additions into the same counter: vectorised)."""
+        steps, batch, n = src.shape
+        if n == 0:
+            return
+        for t in range(steps):
             row[:] = 0
             for b in range(batch):
                 for i in range(n):
-                    x = np.int64(src[t, b, i])
-                    row[i] += np.int64(x != 0) if ones else x
-        if batch == 1:
-            for i in range(n):
-                x = np.int64(src[t, 0, i])
-                row[i] = np.int64(x != 0) if ones else x
-        if dense_t.shape[0]:
+                    x = src[t, b, i]
+                    row[i] += (x != 0) if ones else x
             for i in range(n):
                 total[i] += row[i]
-                if t == steps - 1:
-                    last[i] += row[i]
-            for k in range(dense_t.shape[0]):
-                acc = np.int64(0)
-                for i in range(n):
-                    acc += row[i] * dense_t[k, i]
-                out[t, cols[k]] += acc
-            continue
-        for i in range(n):
-            x = row[i]
-            if x == 0:
+            if dense_t.shape[0]:
+                for col in range(dense_t.shape[0]):
+                    acc = row[0] * dense_t[col, 0]
+                    for i in range(1, n):
+                        acc += row[i] * dense_t[col, i]
+                    out[t, cols[col]] += acc
                 continue
-            total[i] += x
-            if t == steps - 1:
-                last[i] += x
-            for e in range(indptr[i], indptr[i + 1]):
-                out[t, indices[e]] += x * data[e]
+            for i in range(n):
+                x = row[i]
+                if x != 0:
+                    for e in range(indptr[i], indptr[i + 1]):
+                        out[t, indices[e]] += x * data[e]
+        if steps:
+            last[:] = row
+
+    return numba.njit(cache=True, nogil=True)(scatter_loop)
 
 
-_scatters: Any = None
+_scatters: dict[bool, Any] = {}
 _DENSE_SCATTER = 1 << 14  # table entries up to which each step's counts are dot products
 
 
@@ -537,25 +542,25 @@ def scatter(
     static: tuple[np.ndarray, ...] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """out (T, k) int64 += the events of src (T, batch, n) through `table` (CSR n x k, int64),
-    compiled (see `_scatter_py`); returns each neuron's total over all steps and over the
+    compiled (see `_make_scatter`); returns each neuron's total over all steps and over the
     last step, (n,) int64 each. `static`: `EventTable.static(table)`, where kept."""
-    global _scatters
-    if _scatters is None:
-        _scatters = numba.njit(cache=True, nogil=True)(_scatter_py)
+    ones = bool(ones)
+    if ones not in _scatters:
+        _scatters[ones] = _make_scatter(ones)
     n = src.shape[2]
     total, last = np.zeros(n, np.int64), np.zeros(n, np.int64)
     dense_t, cols = (static or EventTable.static(table))[:2]
-    _scatters(
+    _scatters[ones](
         np.ascontiguousarray(src),
-        bool(ones),
         table.indptr,
-        table.indices,
+        table.indices.view(np.uint32) if table.indices.dtype == np.int32 else table.indices,
         table.data.astype(np.int64, copy=False),
         out,
         total,
         last,
         dense_t,
         cols,
+        np.zeros(n, np.int64),
     )
     return total, last
 
