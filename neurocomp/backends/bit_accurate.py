@@ -619,6 +619,7 @@ _FUSE = os.environ.get("NEUROCOMP_FUSE", "auto")  # auto | never | always (measu
 # it `jit.scatter` reads the finished series once (measured: one stream's series is small,
 # and a separate tight pass over it beats the per-step work inside the scan)
 _SCAN_COUNTS_FROM = int(os.environ.get("NEUROCOMP_SCAN_COUNTS_FROM", "2"))
+_INPUTS_IN_SCAN = bool(os.environ.get("NEUROCOMP_INPUTS_IN_SCAN"))  # measuring only
 
 
 def _fuses(kernel: ProjectionKernel, src: np.ndarray) -> bool:
@@ -641,13 +642,41 @@ def _fused_synapses(
     """The fused scan's synapses; counting, an input's events per step are summed on the way
     (`state.sent`) unless another projection of it did so already."""
     events = None
-    if state.count and pre in xs and pre not in state.events and src.shape[1] >= _SCAN_COUNTS_FROM:
+    if state.count and pre in xs and pre not in state.events and _INPUTS_IN_SCAN:
         events = state.event_table(pre, src.shape[2], src.shape[0])
         if delay:  # the scan reads the source's last step nowhere: counted here
             events.add_row(src.shape[0] - 1, np.count_nonzero(src[-1], axis=0).astype(np.int64))
     binary = src.dtype == np.uint8 and kernel.payload <= 1
     kernel.used["fused"] = kernel.used.get("fused", 0) + 1
     return jit.Synapses(src, kernel.fused_weights(), delay, events, binary)
+
+
+_CONSTANTS: weakref.WeakKeyDictionary[IntPopulation, dict[tuple[int, int, int], tuple]]
+_CONSTANTS = weakref.WeakKeyDictionary()  # a program's per-neuron constants, made once
+
+
+def _neuron_constants(
+    pop: IntPopulation, fmt: NumberFormat, bits: int
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """`pop`'s per-neuron constants of the compiled scan, (n,) int64 each: the decay factors
+    of u and v, the shifted bias, threshold and reset; kept with the (immutable) population
+    (a run of a small network otherwise spends a tenth of its time making them)."""
+    key = (bits, fmt.weight_shift, fmt.threshold_shift)
+    per = _CONSTANTS.setdefault(pop, {})
+    if key not in per:
+        n = pop.size
+
+        def vec(a: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(np.broadcast_to(a, (n,)), np.int64)
+
+        per[key] = (
+            None if pop.du is None else vec((1 << bits) - pop.du),
+            vec((1 << bits) - pop.dv),
+            vec(pop.bias << fmt.weight_shift),
+            None if pop.threshold is None else vec(pop.threshold << fmt.threshold_shift),
+            vec(pop.v_reset << fmt.weight_shift),
+        )
+    return per[key]
 
 
 def _scan_compiled(
@@ -669,15 +698,16 @@ def _scan_compiled(
         state.act_core[name] = np.zeros((steps, state.n_cores), np.int64)
         if pop.spiking and state.v[name].shape[0] >= _SCAN_COUNTS_FROM:
             state.event_table(name, pop.size, steps)
+    keep_u, keep_v, bias, thr, reset = _neuron_constants(pop, fmt, bits)
     jit.scan(
         drive,
         state.u[name],
         state.v[name],
-        None if pop.du is None else (1 << bits) - pop.du,
-        (1 << bits) - pop.dv,
-        pop.bias << fmt.weight_shift,
-        None if pop.threshold is None else pop.threshold << fmt.threshold_shift,
-        np.broadcast_to(pop.v_reset << fmt.weight_shift, (pop.size,)),
+        keep_u,
+        keep_v,
+        bias,
+        thr,
+        reset,
         zero_reset=pop.reset == "zero",
         floor=fmt.decay_rounding == "floor",
         bits=bits,

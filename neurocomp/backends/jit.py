@@ -383,6 +383,8 @@ def scan(
     def c(a: np.ndarray | None) -> np.ndarray:
         if a is None:
             return np.zeros(n, np.int64)
+        if a.dtype == np.int64 and a.shape == (n,) and a.flags.c_contiguous:
+            return a  # as `bit_accurate` keeps them: no copy per call
         return np.ascontiguousarray(np.broadcast_to(a, (n,)), np.int64)
 
     if drive is None:
