@@ -168,9 +168,8 @@ class _Counter:
         coords = mapping.coords
         self.n_cores = len(coords)
         ew, ns = mapping.pair_hops()  # indexed per traffic edge below, no cores x cores matrix
-        same_tile = coords[:, None, 2] == coords[None, :, 2]
+        tile = coords[:, 2]
         chip = mapping.core_chip if mapping.core_chip is not None else np.zeros(len(coords), int)
-        other_chip = chip[:, None] != chip[None, :]
         self.tables: dict[str, sparse.csc_matrix] = {}
         self.kinds: dict[str, tuple[EventKind, ...]] = {}
         for src, d in mapping.destinations.items():
@@ -180,12 +179,13 @@ class _Counter:
                 coo = (d > 0).tocoo()
                 srcc = own[coo.row]
                 n = d.shape[0]
+                same_tile = tile[srcc] == tile[coo.col]  # per (neuron, destination core) pair
                 for weights in (
-                    same_tile[srcc, coo.col],
-                    ~same_tile[srcc, coo.col],
+                    same_tile,
+                    ~same_tile,
                     ew[srcc, coo.col],
                     ns[srcc, coo.col],
-                    other_chip[srcc, coo.col],
+                    chip[srcc] != chip[coo.col],
                 ):
                     per_neuron = np.bincount(coo.row, weights, minlength=n).astype(np.int64)
                     blocks.append(_onehot(own, self.n_cores, per_neuron))
