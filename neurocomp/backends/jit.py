@@ -506,6 +506,7 @@ def _make_scatter(ones: bool) -> Any:  # noqa: C901 - one compiled loop
         steps, batch, n = src.shape
         if n == 0:
             return
+        idx = np.zeros(n, np.int64)
         for t in range(steps):
             row[:] = 0
             for b in range(batch):
@@ -521,11 +522,15 @@ def _make_scatter(ones: bool) -> Any:  # noqa: C901 - one compiled loop
                         acc += row[i] * dense_t[col, i]
                     out[t, cols[col]] += acc
                 continue
-            for i in range(n):
+            k = 0
+            for i in range(n):  # the non-zero entries, found without a branch
+                idx[k] = i
+                k += row[i] != 0
+            for j in range(k):
+                i = idx[j]
                 x = row[i]
-                if x != 0:
-                    for e in range(indptr[i], indptr[i + 1]):
-                        out[t, indices[e]] += x * data[e]
+                for e in range(indptr[i], indptr[i + 1]):
+                    out[t, indices[e]] += x * data[e]
         if steps:
             last[:] = row
 
