@@ -208,7 +208,9 @@ class _Counter:
 
     def reset(self, steps: int) -> None:
         """Zero the counts, for a run of `steps` steps."""
-        self.per_core = {k: np.zeros((steps, self.n_cores), dtype=np.int64) for k in COUNTERS}
+        # one array (kinds, T, cores): a source's counts fold in with one addition
+        self.all_kinds = np.zeros((len(COUNTERS), steps, self.n_cores), dtype=np.int64)
+        self.per_core = {k: self.all_kinds[i] for i, k in enumerate(COUNTERS)}
         self.per_layer: dict[str, dict[EventKind, int]] = {
             name: dict.fromkeys(COUNTERS, 0) for name in self.names
         }
@@ -262,14 +264,17 @@ class _Counter:
         self, name: str, kinds: tuple[EventKind, ...], out: np.ndarray, total: np.ndarray
     ) -> None:
         """A source's counts (T, kinds * cores) into the per-core and per-population totals."""
-        c = self.n_cores
         if name not in self.where:
             self.input_spikes += int(total.sum())
+        if not kinds:
+            return
+        parts = out.reshape(out.shape[0], len(kinds), self.n_cores)
+        self.all_kinds[[COUNTERS.index(k) for k in kinds]] += parts.transpose(1, 0, 2)
+        sums = parts.sum(axis=(0, 2))
+        layer = self.per_layer.get(name)
         for k, kind in enumerate(kinds):
-            part = out[:, k * c : (k + 1) * c]
-            self.per_core[kind] += part
-            if kind in self.FROM_POPULATION or kind is EventKind.SPIKES:
-                self.per_layer[name][kind] += int(part.sum())
+            if layer is not None and (kind in self.FROM_POPULATION or kind is EventKind.SPIKES):
+                layer[kind] += int(sums[k])
 
     def _scatter_table(self, name: str, n: int) -> tuple[sparse.csr_matrix, tuple[EventKind, ...]]:
         """A source's table for `scatter` (a population's with its own SPIKES block first)."""
