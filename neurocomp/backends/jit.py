@@ -507,6 +507,21 @@ def _make_scatter(ones: bool) -> Any:  # noqa: C901 - one compiled loop
         if n == 0:
             return
         idx = np.zeros(n, np.int64)
+        if batch == 1 and dense_t.shape[0]:  # one sample: the series' rows as they are
+            for t in range(steps):
+                for i in range(n):
+                    x = src[t, 0, i]
+                    total[i] += (x != 0) if ones else x
+                for col in range(dense_t.shape[0]):
+                    acc = dense_t[col, 0] * 0  # the table's type (int32 where `scatter` proved it)
+                    for i in range(n):
+                        x = src[t, 0, i]
+                        acc += ((x != 0) if ones else x) * dense_t[col, i]
+                    out[t, cols[col]] += acc
+            for i in range(n):
+                x = src[steps - 1, 0, i] if steps else 0
+                last[i] = (x != 0) if ones else x
+            return
         for t in range(steps):
             row[:] = 0
             for b in range(batch):
@@ -557,6 +572,10 @@ def scatter(
     n = src.shape[2]
     total, last = np.zeros(n, np.int64), np.zeros(n, np.int64)
     dense_t, cols = (static or EventTable.static(table))[:2]
+    if src.shape[1] == 1 and dense_t.shape[0] and src.size:  # int32 where each step's sum fits
+        top = 1 if ones else max(abs(int(src.max())), abs(int(src.min())))
+        if top * int(np.abs(dense_t).sum(axis=1).max()) < 1 << 31:
+            dense_t = dense_t.astype(np.int32)
     _scatters[ones](
         np.ascontiguousarray(src),
         table.indptr,

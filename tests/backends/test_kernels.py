@@ -342,7 +342,13 @@ def test_fused_synapses_equal_the_separate_kernel_and_scan(case, per_core):
 @pytest.mark.skipif(not jit.AVAILABLE, reason="counting in the scan needs numba")
 @pytest.mark.parametrize(
     ("n", "k", "batch", "zero_columns"),
-    [(7, 5, 3, False), (300, 90, 1, False), (50, 400, 2, False), (9, 12, 2, True)],
+    [
+        (7, 5, 3, False),
+        (300, 90, 1, False),
+        (50, 400, 2, False),
+        (9, 12, 2, True),
+        (20, 6, 1, True),
+    ],
 )
 def test_events_counted_in_the_scan_equal_the_per_step_table_product(
     n, k, batch, zero_columns
