@@ -237,7 +237,7 @@ class _Counter:
         (`ones`: one event per non-zero entry, as graded spikes are). Returns what each neuron
         sent over all steps and in the last."""
         table, kinds = self._scatter_table(name, series.shape[2])
-        out = np.zeros((series.shape[0], len(kinds) * self.n_cores), np.int64)
+        out = np.zeros((len(kinds) * self.n_cores, series.shape[0]), np.int64).T  # `_fold`
         total, last = jit.scatter(series, table, out, ones, self._static(name, table))
         self._fold(name, kinds, out, total)
         return total, last
@@ -266,15 +266,12 @@ class _Counter:
         """A source's counts (T, kinds * cores) into the per-core and per-population totals."""
         if name not in self.where:
             self.input_spikes += int(total.sum())
-        if not kinds:
-            return
-        parts = out.reshape(out.shape[0], len(kinds), self.n_cores)
-        self.all_kinds[[COUNTERS.index(k) for k in kinds]] += parts.transpose(1, 0, 2)
-        sums = parts.sum(axis=(0, 2))
-        layer = self.per_layer.get(name)
-        for k, kind in enumerate(kinds):
+        c, layer = self.n_cores, self.per_layer.get(name)
+        for k, kind in enumerate(kinds):  # out is column-major: each kind's block contiguous
+            part = out[:, k * c : (k + 1) * c]
+            self.per_core[kind] += part
             if layer is not None and (kind in self.FROM_POPULATION or kind is EventKind.SPIKES):
-                layer[kind] += int(sums[k])
+                layer[kind] += int(part.sum())
 
     def _scatter_table(self, name: str, n: int) -> tuple[sparse.csr_matrix, tuple[EventKind, ...]]:
         """A source's table for `scatter` (a population's with its own SPIKES block first)."""

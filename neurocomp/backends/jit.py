@@ -61,7 +61,7 @@ class EventTable(NamedTuple):
     indptr: np.ndarray
     indices: np.ndarray
     data: np.ndarray
-    out: np.ndarray  # (T, k) int64
+    out: np.ndarray  # (T, k) int64, column-major
     total: np.ndarray  # (n,) int64
     last: np.ndarray  # (n,) int64
 
@@ -92,7 +92,9 @@ class EventTable(NamedTuple):
     def fresh(cls, static: tuple[np.ndarray, ...], k: int, steps: int) -> EventTable:
         """Zeroed counts for a run of `steps` steps over a `static` table of k columns."""
         n = static[2].size - 1
-        zeros = np.zeros((steps, k), np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64)
+        # out column-major: a kind's counts over all steps are one block (folded cheaply)
+        out = np.zeros((k, steps), np.int64).T
+        zeros = out, np.zeros(n, np.int64), np.zeros(n, np.int64)
         dense, cols, indptr, indices, data = static
         return cls(dense, cols, indptr, indices, data, *zeros)
 
