@@ -112,7 +112,7 @@ def _gather_floor_loops() -> Any:
         return None
 
     @numba.njit(cache=True, nogil=True)
-    def events(src, t, b, idx):  # type: ignore[no-untyped-def]
+    def events(src, t, b, idx):
         k = 0
         for c in range(src.shape[2]):
             idx[k] = c
@@ -120,7 +120,7 @@ def _gather_floor_loops() -> Any:
         return k
 
     @numba.njit(cache=True, nogil=True)
-    def dense(src, wt, out):  # type: ignore[no-untyped-def]
+    def dense(src, wt, out):
         steps, batch, pre = src.shape
         idx = np.zeros(pre, np.int64)
         for t in range(steps):
@@ -133,7 +133,7 @@ def _gather_floor_loops() -> Any:
                         out[j] += w * wt[c, j]
 
     @numba.njit(cache=True, nogil=True)
-    def csr(src, indptr, indices, data, out):  # type: ignore[no-untyped-def]
+    def csr(src, indptr, indices, data, out):
         steps, batch, pre = src.shape
         idx = np.zeros(pre, np.int64)
         for t in range(steps):
