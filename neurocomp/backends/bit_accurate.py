@@ -621,7 +621,8 @@ _FUSE = os.environ.get("NEUROCOMP_FUSE", "auto")  # auto | never | always (measu
 # it `jit.scatter` reads the finished series once (measured: one stream's series is small,
 # and a separate tight pass over it beats the per-step work inside the scan)
 _SCAN_COUNTS_FROM = int(os.environ.get("NEUROCOMP_SCAN_COUNTS_FROM", "2"))
-_INPUTS_IN_SCAN = bool(os.environ.get("NEUROCOMP_INPUTS_IN_SCAN"))  # measuring only
+# inputs' events counted inside the fused scan too (measured slower than one pass after it)
+_INPUTS_IN_SCAN = bool(os.environ.get("NEUROCOMP_INPUTS_IN_SCAN"))
 
 
 def _fuses(kernel: ProjectionKernel, src: np.ndarray) -> bool:
