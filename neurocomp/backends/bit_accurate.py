@@ -642,8 +642,9 @@ def _fused_synapses(
     state: _State,
     xs: dict[str, np.ndarray],
 ) -> jit.Synapses:
-    """The fused scan's synapses; counting, an input's events per step are summed on the way
-    (`state.sent`) unless another projection of it did so already."""
+    """The fused scan's synapses; counting with `_INPUTS_IN_SCAN`, an input's events per step
+    are summed on the way unless another projection of it did so already (by default `_count`
+    counts them after the run, in one compiled pass)."""
     events = None
     if state.count and pre in xs and pre not in state.events and _INPUTS_IN_SCAN:
         events = state.event_table(pre, src.shape[2], src.shape[0])
