@@ -99,9 +99,12 @@ class TrainConfig:
     arithmetic: Arithmetic = "chip"  # "float" for unquantized networks
     resample: bool | str = "auto"  # redraw rate-coded training spikes every epoch ("auto":
     # where the input looks rate-coded, `rate_coded`)
-    select: str = "accuracy"  # the epoch kept: best validation "accuracy" or "loss"
+    select: str = "accuracy"  # the epoch kept: best validation "accuracy" or "loss", or the
+    # "last" one (validation then only reports)
     distill: float = 0.0  # weight of the teacher's soft targets in the loss (0: labels only)
     temperature: float = 4.0  # softmax temperature of the distillation term
+    ema: float = 0.0  # decay per optimiser step of an exponential moving average of the
+    # parameters, which is what is validated and kept (0: the parameters themselves)
 
 
 @dataclass
@@ -206,11 +209,49 @@ def resample_for(cfg: TrainConfig, x: Inputs) -> bool:
     raise TrainingError(f"resample = {cfg.resample} (must be true, false or auto)")
 
 
+class _Average:
+    """An exponential moving average of a twin's parameters (Polyak averaging): the weights
+    validated and kept, while the optimiser steps the raw ones. It smooths the last epochs'
+    hopping between neighbouring grid points, which otherwise differs from seed to seed."""
+
+    def __init__(self, twin: Twin, decay: float) -> None:
+        self.twin, self.decay = twin, decay
+        self.values = twin.state()
+
+    def update(self) -> None:
+        with self.twin.torch.no_grad():
+            for a, p in zip(self.values, self.twin.parameters(), strict=True):
+                a.mul_(self.decay).add_(p.detach(), alpha=1 - self.decay)
+
+    @contextmanager
+    def swapped(self) -> Iterator[None]:
+        """The twin with the averaged parameters for the duration, its own ones afterwards."""
+        raw = self.twin.state()
+        self.twin.load(self.values)
+        try:
+            yield
+        finally:
+            self.twin.load(raw)
+
+
+def _epoch(
+    twin: Twin, data: Split, cfg: TrainConfig, x_epoch: Inputs, order: np.ndarray, step: Any
+) -> None:
+    """One pass over the training split in batches of `cfg.batch` (`step` takes the loss)."""
+    torch = twin.torch
+    for start in range(0, len(data.y_train), cfg.batch):
+        idx = np.sort(order[start : start + cfg.batch])
+        xb = _take(x_epoch, idx)
+        target = torch.from_numpy(data.y_train[idx].astype(np.int64))
+        step(twin.scores(xb), target, xb)
+
+
 def train_twin(
     twin: Twin, data: Split, cfg: TrainConfig, task: str = "finetune", teacher: Twin | None = None
 ) -> TrainLog:
     """Adam on the training split; keeps the parameters of the epoch with the best validation
-    accuracy (lower validation loss breaks ties), the untrained ones if no epoch beats them."""
+    accuracy (lower validation loss breaks ties), the untrained ones if no epoch beats them.
+    With `cfg.ema`, the moving average of the parameters is what is validated and kept."""
     t0 = time.perf_counter()
     with deterministic(cfg.seed) as torch:
         rng = np.random.default_rng(cfg.seed)
@@ -218,46 +259,54 @@ def train_twin(
         # Cosine decay to zero over the epochs: late epochs settle on the grid instead of
         # hopping between neighbouring integer weights.
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs))
+        average = _Average(twin, cfg.ema) if cfg.ema > 0 else None
         best = (*evaluate(twin, data.x_val, data.y_val), 0)
         val_before = best[0]
         best_state, history, since = twin.state(), [], 0
-        n = len(data.y_train)
         fresh = resample_for(cfg, data.x_train)
+
+        def step(scores: Any, target: Any, xb: Inputs) -> None:
+            soft = None
+            if teacher is not None and cfg.distill > 0:
+                with torch.no_grad():
+                    soft = teacher.scores(xb)
+            loss = _loss(torch, scores, target, soft, cfg)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            twin.constrain()
+            if average is not None:
+                average.update()
+
         epoch = 0
         for epoch in range(1, cfg.epochs + 1):
             advance(task, epoch - 1, cfg.epochs)
-            order = rng.permutation(n)
+            order = rng.permutation(len(data.y_train))
             x_epoch = resampled(data.x_train, rng) if fresh else data.x_train
-            for start in range(0, n, cfg.batch):
-                idx = np.sort(order[start : start + cfg.batch])
-                xb = _take(x_epoch, idx)
-                scores = twin.scores(xb)
-                target = torch.from_numpy(data.y_train[idx].astype(np.int64))
-                soft = None
-                if teacher is not None and cfg.distill > 0:
-                    with torch.no_grad():
-                        soft = teacher.scores(xb)
-                loss = _loss(torch, scores, target, soft, cfg)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                twin.constrain()
+            _epoch(twin, data, cfg, x_epoch, order, step)
             sched.step()
-            acc, val_loss = evaluate(twin, data.x_val, data.y_val)
+            with average.swapped() if average is not None else _nothing():
+                acc, val_loss = evaluate(twin, data.x_val, data.y_val)
+                candidate = twin.state()
             history.append({"epoch": epoch, "val_accuracy": acc, "val_loss": round(val_loss, 4)})
             key = (acc, -val_loss) if cfg.select == "accuracy" else (-val_loss, acc)
             best_key = (best[0], -best[1]) if cfg.select == "accuracy" else (-best[1], best[0])
-            if key > best_key:
-                best, best_state, since = (acc, val_loss, epoch), twin.state(), 0
+            if key > best_key or (cfg.select == "last" and epoch == cfg.epochs):
+                best, best_state, since = (acc, val_loss, epoch), candidate, 0
             else:
                 since += 1
-                if since >= cfg.patience:
+                if since >= cfg.patience and cfg.select != "last":
                     break
         advance(task, cfg.epochs, cfg.epochs)
         twin.load(best_state)
     return TrainLog(
         val_before, best[0], best[2], epoch, time.perf_counter() - t0, fresh, history=history
     )
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 def arithmetic_for(net: Network, requested: str) -> Arithmetic:

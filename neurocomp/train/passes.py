@@ -50,6 +50,8 @@ class _Training:
     # the calibration input looks rate-coded (`neurocomp.train.loop.rate_coded`)
     distill: float = 0.5  # weight of the pipeline input's soft targets (knowledge distillation)
     temperature: float = 4.0
+    ema: float = 0.0  # decay per step of the moving average of the weights validated and kept
+    select: Literal["accuracy", "loss", "last"] = "accuracy"  # the epoch kept
 
     trains: ClassVar[bool] = True
 
@@ -67,6 +69,11 @@ class _Training:
             self.arithmetic in ("chip", "float"),
             f"arithmetic = {self.arithmetic} (must be chip or float)",
         )
+        _check(0 <= float(self.ema) < 1, f"ema = {self.ema} (must be in [0, 1))")
+        _check(
+            self.select in ("accuracy", "loss", "last"),
+            f"select = {self.select} (must be accuracy, loss or last)",
+        )
 
     def config(self, epochs: int | None = None) -> TrainConfig:
         return TrainConfig(
@@ -79,6 +86,8 @@ class _Training:
             resample=self.resample,
             distill=float(self.distill),
             temperature=float(self.temperature),
+            ema=float(self.ema),
+            select=self.select,
         )
 
     def data(self, ctx: PassContext, name: str) -> Split:

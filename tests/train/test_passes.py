@@ -318,3 +318,40 @@ def test_gradual_regrow_keeps_the_sparsity_and_is_deterministic(digits):
         assert (a != b).nnz == 0
     with pytest.raises(PassError, match="regrow_fraction"):
         make_pass("prune_gradual", regrow_fraction=1.5)
+
+
+def test_moving_average_of_the_weights(digits):
+    """`ema`: the average follows a*d + p*(1-d) per step and is what validation sees and the
+    pass keeps; `select=last` keeps the final epoch whatever validation says."""
+    import torch
+
+    from neurocomp.train.loop import Split, TrainConfig, _Average, train_twin
+
+    net, x, y, _, _ = digits
+    q = nc.transform(net, "quantize{weight_bits=4}", calibration=x).network
+    twin = Twin(q, "chip")
+    avg = _Average(twin, 0.9)
+    start = [p.detach().clone() for p in twin.parameters()]
+    with torch.no_grad():
+        for p in twin.parameters():
+            p.add_(1.0)
+    avg.update()
+    avg.update()
+    for a, s in zip(avg.values, start, strict=True):  # two steps towards p = s + 1
+        torch.testing.assert_close(a, s + 1 - 0.9**2, rtol=0, atol=1e-12)
+    with avg.swapped():
+        torch.testing.assert_close(twin.parameters()[0], avg.values[0])
+    torch.testing.assert_close(twin.parameters()[0], start[0] + 1)  # its own weights again
+
+    data = Split(x[:, :200], y[:200], x[:, 200:], y[200:])
+    runs = {}
+    for ema in (0.0, 0.5):
+        t = Twin(q, "chip")
+        log = train_twin(t, data, TrainConfig(epochs=3, lr=0.01, ema=ema, select="last"))
+        assert log.best_epoch == 3 and log.epochs_run == 3
+        runs[ema] = t.state()
+    assert any(not torch.equal(a, b) for a, b in zip(runs[0.0], runs[0.5], strict=True))
+    with pytest.raises(PassError, match="ema"):
+        make_pass("finetune", ema=1.0)
+    with pytest.raises(PassError, match="select"):
+        make_pass("finetune", select="best")
