@@ -48,7 +48,9 @@ class _Training:
     arithmetic: Literal["chip", "float"] = "chip"
     resample: bool | str = "auto"  # fresh spikes at the same rates every epoch; "auto": where
     # the calibration input looks rate-coded (`neurocomp.train.loop.rate_coded`)
-    distill: float = 0.5  # weight of the pipeline input's soft targets (knowledge distillation)
+    # Weight of the pipeline input's soft targets (knowledge distillation); "auto": 0.5 or 0,
+    # whichever ends better on the validation split (every training run is done twice).
+    distill: float | str = 0.5
     temperature: float = 4.0
     ema: float = 0.0  # decay per step of the moving average of the weights validated and kept
     select: Literal["accuracy", "loss", "last"] = "accuracy"  # the epoch kept
@@ -70,6 +72,11 @@ class _Training:
             f"arithmetic = {self.arithmetic} (must be chip or float)",
         )
         _check(0 <= float(self.ema) < 1, f"ema = {self.ema} (must be in [0, 1))")
+        auto = self.distill == "auto"
+        _check(
+            auto or (not isinstance(self.distill, str) and 0 <= float(self.distill) <= 1),
+            f"distill = {self.distill} (must be in [0, 1] or auto)",
+        )
         _check(
             self.select in ("accuracy", "loss", "last"),
             f"select = {self.select} (must be accuracy, loss or last)",
@@ -84,7 +91,8 @@ class _Training:
             patience=int(self.patience),
             arithmetic=self.arithmetic,
             resample=self.resample,
-            distill=float(self.distill),
+            distill=AUTO_DISTILL if self.distill == "auto" else float(self.distill),
+            choose_distill=self.distill == "auto",
             temperature=float(self.temperature),
             ema=float(self.ema),
             select=self.select,
@@ -93,6 +101,9 @@ class _Training:
     def data(self, ctx: PassContext, name: str) -> Split:
         cal = ctx.require_calibration(name, labels=True)
         return split(cal, float(self.val), int(self.seed))
+
+
+AUTO_DISTILL = 0.5  # the distillation weight `distill=auto` tries against labels alone
 
 
 def _teacher(ctx: PassContext) -> Network | None:

@@ -355,3 +355,30 @@ def test_moving_average_of_the_weights(digits):
         make_pass("finetune", ema=1.0)
     with pytest.raises(PassError, match="select"):
         make_pass("finetune", select="best")
+
+
+def test_distill_auto_keeps_the_better_of_both_runs(digits):
+    from neurocomp.passes.base import Calibration, PassContext, run_pipeline
+
+    net, x, y, _, _ = digits
+    pruned = nc.transform(net, "prune{sparsity=0.9}").network
+    ctx = PassContext(Calibration(x[:, :160], y[:160]), {"teacher": net})
+    auto = run_pipeline(pruned, "finetune{epochs=1,distill=auto,arithmetic=float}", ctx)
+    report = auto.reports[0]
+    choice = report["distill_choice"]
+    assert set(choice) == {"distilled", "labels only"}
+    assert report["val_accuracy_after"] == max(choice.values())
+    kept = "distilled" if report["distilled"] else "labels only"
+    assert choice[kept] == report["val_accuracy_after"]
+    # The run kept is the one trained alone with that setting.
+    alone = run_pipeline(
+        pruned,
+        f"finetune{{epochs=1,distill={0.5 if report['distilled'] else 0},arithmetic=float}}",
+        PassContext(Calibration(x[:, :160], y[:160]), {"teacher": net}),
+    )
+    kept_w, alone_w = _structure(auto.network).values(), _structure(alone.network).values()
+    for a, b in zip(kept_w, alone_w, strict=True):
+        assert (a != b).nnz == 0
+    for bad in ("sometimes", 1.5, -0.1):
+        with pytest.raises(PassError, match="distill"):
+            make_pass("finetune", distill=bad)
