@@ -105,6 +105,7 @@ class TrainConfig:
     temperature: float = 4.0  # softmax temperature of the distillation term
     ema: float = 0.0  # decay per optimiser step of an exponential moving average of the
     # parameters, which is what is validated and kept (0: the parameters themselves)
+    thresholds: bool = False  # train the thresholds too (on their grid, straight through)
     choose_distill: bool = False  # train with and without the teacher, keep the better on the
     # validation split (`finetune_network`)
 
@@ -343,7 +344,7 @@ def finetune_network(
     `cfg.choose_distill`, trained twice, with the teacher and on the labels alone, and the run
     with the better validation accuracy (then loss) kept."""
     arithmetic = arithmetic_for(net, cfg.arithmetic)
-    twin = Twin(net, arithmetic, fmt)
+    twin = Twin(net, arithmetic, fmt, cfg.thresholds)
     guide = None
     if teacher is not None and cfg.distill > 0:
         guide = Twin(teacher, "float")
@@ -357,7 +358,7 @@ def finetune_network(
         return twin.to_network(), log
     # Whether soft targets help depends on the model: on the digits MLP at 95 % sparsity they
     # are worth 10 to 25 test samples, on the conv SNN at 90 % they cost 18 (docs/passes.md).
-    plain = Twin(net, arithmetic, fmt)
+    plain = Twin(net, arithmetic, fmt, cfg.thresholds)
     alone = train_twin(plain, data, cfg, f"{task} (labels only)")
     seconds = log.seconds + alone.seconds
     both = {"distilled": log.val_after, "labels only": alone.val_after}

@@ -54,6 +54,7 @@ class _Training:
     temperature: float = 4.0
     ema: float = 0.0  # decay per step of the moving average of the weights validated and kept
     select: Literal["accuracy", "loss", "last"] = "accuracy"  # the epoch kept
+    thresholds: bool = False  # train the neurons' thresholds too (on the quantization grid)
 
     trains: ClassVar[bool] = True
 
@@ -96,6 +97,7 @@ class _Training:
             temperature=float(self.temperature),
             ema=float(self.ema),
             select=self.select,
+            thresholds=bool(self.thresholds),
         )
 
     def data(self, ctx: PassContext, name: str) -> Split:
