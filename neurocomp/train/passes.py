@@ -109,8 +109,23 @@ AUTO_DISTILL = 0.5  # the distillation weight `distill=auto` tries against label
 
 
 def _teacher(ctx: PassContext) -> Network | None:
+    """The network distilled from: the pipeline's input, unless an earlier `distill=auto`
+    run found labels alone better for this model."""
     t = ctx.options.get("teacher")
+    if ctx.options.get("distill_rejected"):
+        return None
     return t if isinstance(t, Network) else None
+
+
+def _tune(
+    ctx: PassContext, net: Network, data: Split, cfg: TrainConfig, task: str = "finetune"
+) -> tuple[Network, TrainLog]:
+    """`finetune_network` with the pipeline's teacher and format; a rejection of
+    distillation (`distill=auto`) holds for the rest of the pipeline."""
+    out, log = finetune_network(net, data, cfg, _format(ctx), task, _teacher(ctx))
+    if log.rejected:
+        ctx.options["distill_rejected"] = True
+    return out, log
 
 
 def _format(ctx: PassContext) -> NumberFormat | None:
@@ -152,7 +167,7 @@ class Finetune(_Training):
         t0 = time.perf_counter()
         net, folded = ensure_folded(net)
         data = self.data(ctx, self.name)
-        new, log = finetune_network(net, data, self.config(), _format(ctx), teacher=_teacher(ctx))
+        new, log = _tune(ctx, net, data, self.config())
         report = {"folded_first": folded, **log.to_dict()}
         report.update(_common(new, net, data, time.perf_counter() - t0))
         return PassResult(new, report, changed=log.best_epoch > 0)
@@ -197,20 +212,14 @@ class PruneGradual(_Training):
         t0 = time.perf_counter()
         net, folded = ensure_folded(net)
         data = self.data(ctx, self.name)
-        fmt = _format(ctx)
         original = net.synapses
         start = 0.0
         base = val_accuracy(net, data, ctx, self.arithmetic)
         current, path = net, []
         for i, s in enumerate(self.schedule(start)):
             advance(self.name, i, int(self.steps))
-            cand, log = finetune_network(
-                prune_global(current, s, original),
-                data,
-                self.config(),
-                fmt,
-                f"{self.name} {s:.2f}",
-                _teacher(ctx),
+            cand, log = _tune(
+                ctx, prune_global(current, s, original), data, self.config(), f"{self.name} {s:.2f}"
             )
             step = {"sparsity": round(s, 4), "synapses": cand.synapses, **_brief(log)}
             if self.max_drop is not None and base - log.val_after > float(self.max_drop):
@@ -251,9 +260,7 @@ class PruneGradual(_Training):
             frac = float(self.regrow_fraction) * 0.5 * (1 + np.cos(np.pi * r / rounds))
             grads = dense_gradients(current, data, cfg, fmt)
             grown, swapped = rewire(current, grads, frac)
-            current, log = finetune_network(
-                grown, data, cfg, fmt, f"{self.name} regrow {r + 1}", _teacher(ctx)
-            )
+            current, log = _tune(ctx, grown, data, cfg, f"{self.name} regrow {r + 1}")
             current = prune_global(current, float(self.sparsity), original)
             key = score(current)
             path.append(
@@ -298,11 +305,15 @@ def gradual_before_training(passes: list[Any]) -> list[Any]:
 
 
 def _brief(log: TrainLog) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "val_accuracy": log.val_after,
         "best_epoch": log.best_epoch,
         "seconds": round(log.seconds, 2),
+        "distilled": log.distilled,
     }
+    if log.alternatives:
+        out["distill_choice"] = log.alternatives
+    return out
 
 
 def _rewound(values: Network, structure: Network) -> Network:
@@ -347,27 +358,20 @@ class PruneLottery(_Training):
         t0 = time.perf_counter()
         net, folded = ensure_folded(net)
         data = self.data(ctx, self.name)
-        fmt = _format(ctx)
         original = net.synapses
         rewind_to = net
         if int(self.rewind):
-            rewind_to, _ = finetune_network(
-                net, data, self.config(int(self.rewind)), fmt, teacher=_teacher(ctx)
-            )
+            rewind_to, _ = _tune(ctx, net, data, self.config(int(self.rewind)))
         start = 0.0
         keep_per_round = (1 - float(self.sparsity)) ** (1 / int(self.rounds))
         current, path = rewind_to, []
         for r in range(1, int(self.rounds) + 1):
             advance(self.name, r - 1, int(self.rounds))
-            trained, log = finetune_network(
-                current, data, self.config(), fmt, f"{self.name} {r}", _teacher(ctx)
-            )
+            trained, log = _tune(ctx, current, data, self.config(), f"{self.name} {r}")
             s = 1 - (1 - start) * keep_per_round**r
             current = _rewound(rewind_to, prune_global(trained, s, original))
             path.append({"round": r, "sparsity": round(s, 4), "trained": _brief(log)})
-        ticket, log = finetune_network(
-            current, data, self.config(), fmt, f"{self.name} ticket", _teacher(ctx)
-        )
+        ticket, log = _tune(ctx, current, data, self.config(), f"{self.name} ticket")
         advance(self.name, int(self.rounds), int(self.rounds))
         report = {
             "folded_first": folded,
@@ -488,9 +492,7 @@ class ClusterNeurons(_Training):
         for name in hidden:
             current, removed[name] = cluster_population(current, name, float(self.keep), self.seed)
         merged = val_accuracy(current, data, ctx, self.arithmetic)
-        tuned, log = finetune_network(
-            current, data, self.config(), _format(ctx), self.name, _teacher(ctx)
-        )
+        tuned, log = _tune(ctx, current, data, self.config(), self.name)
         report = {
             "folded_first": folded,
             "neurons_removed": removed,

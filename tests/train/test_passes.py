@@ -357,28 +357,43 @@ def test_moving_average_of_the_weights(digits):
         make_pass("finetune", select="best")
 
 
-def test_distill_auto_keeps_the_better_of_both_runs(digits):
+def test_distill_auto_replaces_distillation_only_beyond_chance(digits):
     from neurocomp.passes.base import Calibration, PassContext, run_pipeline
+    from neurocomp.train.loop import better_beyond_chance
+
+    one = np.ones(280, bool)
+    worse = one.copy()
+    worse[:3] = False  # 3 samples of 280: chance (McNemar 3.0 < 3.84)
+    assert not better_beyond_chance(one, worse)
+    worse[:8] = False  # 8 samples only the challenger gets right: beyond chance
+    assert better_beyond_chance(one, worse)
+    assert not better_beyond_chance(worse, one)
+    mixed = one.copy()
+    mixed[10:14] = False  # 8 won, 4 lost: 16 / 12 < 3.84
+    assert not better_beyond_chance(mixed, worse)
 
     net, x, y, _, _ = digits
     pruned = nc.transform(net, "prune{sparsity=0.9}").network
     ctx = PassContext(Calibration(x[:, :160], y[:160]), {"teacher": net})
     auto = run_pipeline(pruned, "finetune{epochs=1,distill=auto,arithmetic=float}", ctx)
     report = auto.reports[0]
-    choice = report["distill_choice"]
-    assert set(choice) == {"distilled", "labels only"}
-    assert report["val_accuracy_after"] == max(choice.values())
-    kept = "distilled" if report["distilled"] else "labels only"
-    assert choice[kept] == report["val_accuracy_after"]
+    assert set(report["distill_choice"]) == {"distilled", "labels only"}
+    rejected = report.get("distill_rejected", False)
+    assert report["distilled"] is not rejected
+    assert ctx.options.get("distill_rejected", False) is rejected  # for the passes after it
     # The run kept is the one trained alone with that setting.
     alone = run_pipeline(
         pruned,
-        f"finetune{{epochs=1,distill={0.5 if report['distilled'] else 0},arithmetic=float}}",
+        f"finetune{{epochs=1,distill={0 if rejected else 0.5},arithmetic=float}}",
         PassContext(Calibration(x[:, :160], y[:160]), {"teacher": net}),
     )
     kept_w, alone_w = _structure(auto.network).values(), _structure(alone.network).values()
     for a, b in zip(kept_w, alone_w, strict=True):
         assert (a != b).nnz == 0
+    # Once rejected, later training passes of the pipeline train on the labels alone.
+    ctx.options["distill_rejected"] = True
+    later = run_pipeline(pruned, "finetune{epochs=1,distill=auto,arithmetic=float}", ctx)
+    assert later.reports[0]["distilled"] is False and "distill_choice" not in later.reports[0]
     for bad in ("sometimes", 1.5, -0.1):
         with pytest.raises(PassError, match="distill"):
             make_pass("finetune", distill=bad)
