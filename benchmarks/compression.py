@@ -48,7 +48,8 @@ Row = tuple[str, str | None, list[tuple[str, str, tuple[int, ...]]]]
 
 # (label, post-training pipeline, [(training, pipeline with training passes, seeds)]): the
 # training passes with their defaults (resample="auto" finds the input rate-coded; chip
-# arithmetic once quantized; distillation from the float model), and without distillation.
+# arithmetic once quantized; distill=auto: distillation from the float model unless labels
+# alone do better on the validation split), and without distillation.
 DIGITS_ROWS: list[Row] = [
     ("8-bit", "quantize{weight_bits=8}", []),
     (
@@ -71,6 +72,15 @@ DIGITS_ROWS: list[Row] = [
                 "gradual pruning, quantized, fine-tuned",
                 "prune_gradual{sparsity=0.95},quantize{weight_bits=4,granularity=channel},finetune",
                 SEEDS,
+            ),
+            (
+                "gradual pruning, quantized, fine-tuned, no distillation",
+                "prune_gradual{sparsity=0.95,"
+                + ND
+                + "},quantize{weight_bits=4,granularity=channel},finetune{"
+                + ND
+                + "}",
+                (0,),
             ),
         ],
     ),
@@ -152,24 +162,13 @@ CONV_ROWS: list[Row] = [
         ],
     ),
     (
-        "4-bit, 90 % pruned, distillation at temperature 1 (the default is 4)",
+        "4-bit, 90 % pruned, distillation always (distill=0.5, the default before auto)",
         None,
         [
             (
                 "fine-tuned",
-                "prune_gradual{sparsity=0.9,temperature=1},quantize{weight_bits=4},"
-                "finetune{temperature=1}",
-                (0,),
-            )
-        ],
-    ),
-    (
-        "4-bit, 90 % pruned, distillation in finetune only",
-        None,
-        [
-            (
-                "fine-tuned",
-                "prune_gradual{sparsity=0.9," + ND + "},quantize{weight_bits=4},finetune",
+                "prune_gradual{sparsity=0.9,distill=0.5},quantize{weight_bits=4},"
+                "finetune{distill=0.5}",
                 (0,),
             )
         ],

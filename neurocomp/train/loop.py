@@ -99,15 +99,10 @@ class TrainConfig:
     arithmetic: Arithmetic = "chip"  # "float" for unquantized networks
     resample: bool | str = "auto"  # redraw rate-coded training spikes every epoch ("auto":
     # where the input looks rate-coded, `rate_coded`)
-    select: str = "accuracy"  # the epoch kept: best validation "accuracy" or "loss", or the
-    # "last" one (validation then only reports)
+    select: str = "accuracy"  # the epoch kept: best validation "accuracy" or "loss"
     distill: float = 0.0  # weight of the teacher's soft targets in the loss (0: labels only)
     temperature: float = 4.0  # softmax temperature of the distillation term
-    ema: float = 0.0  # decay per optimiser step of an exponential moving average of the
-    # parameters, which is what is validated and kept (0: the parameters themselves)
     thresholds: bool = False  # train the thresholds too (on their grid, straight through)
-    choose_distill: bool = False  # train with and without the teacher, keep the better on the
-    # validation split (`finetune_network`)
 
 
 @dataclass
@@ -122,11 +117,6 @@ class TrainLog:
     resampled: bool = False
     distilled: bool = False
     history: list[dict[str, float]] = field(default_factory=list)
-    val_loss_after: float = 0.0
-    # With `choose_distill`: the validation accuracy each candidate ended with, and whether
-    # labels alone won beyond chance (then distillation is rejected for the model).
-    alternatives: dict[str, float] = field(default_factory=dict)
-    rejected: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -137,8 +127,6 @@ class TrainLog:
             "seconds": round(self.seconds, 2),
             "resampled": self.resampled,
             "distilled": self.distilled,
-            **({"distill_choice": self.alternatives} if self.alternatives else {}),
-            **({"distill_rejected": True} if self.rejected else {}),
             "history": self.history,
         }
 
@@ -156,29 +144,6 @@ def evaluate(twin: Twin, x: Inputs, y: np.ndarray, batch: int = 256) -> tuple[fl
             loss += float(torch.nn.functional.cross_entropy(scores, target, reduction="sum"))
             correct += int((np.argmax(scores.numpy(), axis=1) == y[idx]).sum())
     return correct / n, loss / n
-
-
-def right(twin: Twin, x: Inputs, y: np.ndarray, batch: int = 256) -> np.ndarray:
-    """Per sample of x, whether the twin's prediction is its label."""
-    out = []
-    with twin.torch.no_grad():
-        for start in range(0, len(y), batch):
-            idx = np.arange(start, min(len(y), start + batch))
-            out.append(np.argmax(twin.scores(_take(x, idx)).numpy(), axis=1) == y[idx])
-    return np.concatenate(out) if out else np.zeros(0, bool)
-
-
-# McNemar's test, chi-squared with one degree of freedom at 5 %: labels alone replace
-# distillation only where they are better on the validation split beyond chance.
-MCNEMAR_5 = 3.841
-
-
-def better_beyond_chance(challenger: np.ndarray, incumbent: np.ndarray) -> bool:
-    """Whether `challenger` (per-sample right/wrong) beats `incumbent` on the same samples by
-    more than chance (McNemar: b samples only it gets right, c only the incumbent)."""
-    b = int(np.count_nonzero(challenger & ~incumbent))
-    c = int(np.count_nonzero(incumbent & ~challenger))
-    return b > c and (b - c) ** 2 > MCNEMAR_5 * (b + c)
 
 
 def resampled(x: Inputs, rng: np.random.Generator) -> Inputs:
@@ -242,49 +207,11 @@ def resample_for(cfg: TrainConfig, x: Inputs) -> bool:
     raise TrainingError(f"resample = {cfg.resample} (must be true, false or auto)")
 
 
-class _Average:
-    """An exponential moving average of a twin's parameters (Polyak averaging): the weights
-    validated and kept, while the optimiser steps the raw ones. It smooths the last epochs'
-    hopping between neighbouring grid points, which otherwise differs from seed to seed."""
-
-    def __init__(self, twin: Twin, decay: float) -> None:
-        self.twin, self.decay = twin, decay
-        self.values = twin.state()
-
-    def update(self) -> None:
-        with self.twin.torch.no_grad():
-            for a, p in zip(self.values, self.twin.parameters(), strict=True):
-                a.mul_(self.decay).add_(p.detach(), alpha=1 - self.decay)
-
-    @contextmanager
-    def swapped(self) -> Iterator[None]:
-        """The twin with the averaged parameters for the duration, its own ones afterwards."""
-        raw = self.twin.state()
-        self.twin.load(self.values)
-        try:
-            yield
-        finally:
-            self.twin.load(raw)
-
-
-def _epoch(
-    twin: Twin, data: Split, cfg: TrainConfig, x_epoch: Inputs, order: np.ndarray, step: Any
-) -> None:
-    """One pass over the training split in batches of `cfg.batch` (`step` takes the loss)."""
-    torch = twin.torch
-    for start in range(0, len(data.y_train), cfg.batch):
-        idx = np.sort(order[start : start + cfg.batch])
-        xb = _take(x_epoch, idx)
-        target = torch.from_numpy(data.y_train[idx].astype(np.int64))
-        step(twin.scores(xb), target, xb)
-
-
 def train_twin(
     twin: Twin, data: Split, cfg: TrainConfig, task: str = "finetune", teacher: Twin | None = None
 ) -> TrainLog:
     """Adam on the training split; keeps the parameters of the epoch with the best validation
-    accuracy (lower validation loss breaks ties), the untrained ones if no epoch beats them.
-    With `cfg.ema`, the moving average of the parameters is what is validated and kept."""
+    accuracy (lower validation loss breaks ties), the untrained ones if no epoch beats them."""
     t0 = time.perf_counter()
     with deterministic(cfg.seed) as torch:
         rng = np.random.default_rng(cfg.seed)
@@ -292,61 +219,46 @@ def train_twin(
         # Cosine decay to zero over the epochs: late epochs settle on the grid instead of
         # hopping between neighbouring integer weights.
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs))
-        average = _Average(twin, cfg.ema) if cfg.ema > 0 else None
         best = (*evaluate(twin, data.x_val, data.y_val), 0)
         val_before = best[0]
         best_state, history, since = twin.state(), [], 0
+        n = len(data.y_train)
         fresh = resample_for(cfg, data.x_train)
-
-        def step(scores: Any, target: Any, xb: Inputs) -> None:
-            soft = None
-            if teacher is not None and cfg.distill > 0:
-                with torch.no_grad():
-                    soft = teacher.scores(xb)
-            loss = _loss(torch, scores, target, soft, cfg)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            twin.constrain()
-            if average is not None:
-                average.update()
-
         epoch = 0
         for epoch in range(1, cfg.epochs + 1):
             advance(task, epoch - 1, cfg.epochs)
-            order = rng.permutation(len(data.y_train))
+            order = rng.permutation(n)
             x_epoch = resampled(data.x_train, rng) if fresh else data.x_train
-            _epoch(twin, data, cfg, x_epoch, order, step)
+            for start in range(0, n, cfg.batch):
+                idx = np.sort(order[start : start + cfg.batch])
+                xb = _take(x_epoch, idx)
+                scores = twin.scores(xb)
+                target = torch.from_numpy(data.y_train[idx].astype(np.int64))
+                soft = None
+                if teacher is not None and cfg.distill > 0:
+                    with torch.no_grad():
+                        soft = teacher.scores(xb)
+                loss = _loss(torch, scores, target, soft, cfg)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                twin.constrain()
             sched.step()
-            with average.swapped() if average is not None else _nothing():
-                acc, val_loss = evaluate(twin, data.x_val, data.y_val)
-                candidate = twin.state()
+            acc, val_loss = evaluate(twin, data.x_val, data.y_val)
             history.append({"epoch": epoch, "val_accuracy": acc, "val_loss": round(val_loss, 4)})
             key = (acc, -val_loss) if cfg.select == "accuracy" else (-val_loss, acc)
             best_key = (best[0], -best[1]) if cfg.select == "accuracy" else (-best[1], best[0])
-            if key > best_key or (cfg.select == "last" and epoch == cfg.epochs):
-                best, best_state, since = (acc, val_loss, epoch), candidate, 0
+            if key > best_key:
+                best, best_state, since = (acc, val_loss, epoch), twin.state(), 0
             else:
                 since += 1
-                if since >= cfg.patience and cfg.select != "last":
+                if since >= cfg.patience:
                     break
         advance(task, cfg.epochs, cfg.epochs)
         twin.load(best_state)
     return TrainLog(
-        val_before,
-        best[0],
-        best[2],
-        epoch,
-        time.perf_counter() - t0,
-        fresh,
-        history=history,
-        val_loss_after=best[1],
+        val_before, best[0], best[2], epoch, time.perf_counter() - t0, fresh, history=history
     )
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 def arithmetic_for(net: Network, requested: str) -> Arithmetic:
@@ -366,11 +278,8 @@ def finetune_network(
     teacher: Network | None = None,
 ) -> tuple[Network, TrainLog]:
     """Fine-tune `net` (its pruning structure and quantization grid kept) and return it;
-    `teacher` (a network with the same inputs and outputs) gives soft targets. With
-    `cfg.choose_distill`, also trained on the labels alone, which is kept (and the log says
-    `rejected`) only where it beats the distilled run on the validation split beyond chance."""
-    arithmetic = arithmetic_for(net, cfg.arithmetic)
-    twin = Twin(net, arithmetic, fmt, cfg.thresholds)
+    `teacher` (a network with the same inputs and outputs) gives soft targets."""
+    twin = Twin(net, arithmetic_for(net, cfg.arithmetic), fmt, cfg.thresholds)
     guide = None
     if teacher is not None and cfg.distill > 0:
         guide = Twin(teacher, "float")
@@ -380,21 +289,6 @@ def finetune_network(
             guide = None
     log = train_twin(twin, data, cfg, task, guide)
     log.distilled = guide is not None
-    if guide is None or not cfg.choose_distill:
-        return twin.to_network(), log
-    # Whether soft targets help depends on the model: on the digits MLP at 95 % sparsity they
-    # are worth 10 to 25 test samples, on the conv SNN at 90 % they cost 18 (docs/passes.md).
-    # Validation differences of a few samples are noise, hence the test.
-    plain = Twin(net, arithmetic, fmt, cfg.thresholds)
-    alone = train_twin(plain, data, cfg, f"{task} (labels only)")
-    seconds = log.seconds + alone.seconds
-    both = {"distilled": log.val_after, "labels only": alone.val_after}
-    if better_beyond_chance(
-        right(plain, data.x_val, data.y_val), right(twin, data.x_val, data.y_val)
-    ):
-        twin, log = plain, alone
-        log.rejected = True
-    log.alternatives, log.seconds = both, seconds
     return twin.to_network(), log
 
 

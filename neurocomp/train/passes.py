@@ -48,12 +48,8 @@ class _Training:
     arithmetic: Literal["chip", "float"] = "chip"
     resample: bool | str = "auto"  # fresh spikes at the same rates every epoch; "auto": where
     # the calibration input looks rate-coded (`neurocomp.train.loop.rate_coded`)
-    # Weight of the pipeline input's soft targets (knowledge distillation); "auto": 0.5 or 0,
-    # whichever ends better on the validation split (every training run is done twice).
-    distill: float | str = 0.5
+    distill: float = 0.5  # weight of the pipeline input's soft targets (knowledge distillation)
     temperature: float = 4.0
-    ema: float = 0.0  # decay per step of the moving average of the weights validated and kept
-    select: Literal["accuracy", "loss", "last"] = "accuracy"  # the epoch kept
     thresholds: bool = False  # train the neurons' thresholds too (on the quantization grid)
 
     trains: ClassVar[bool] = True
@@ -72,15 +68,9 @@ class _Training:
             self.arithmetic in ("chip", "float"),
             f"arithmetic = {self.arithmetic} (must be chip or float)",
         )
-        _check(0 <= float(self.ema) < 1, f"ema = {self.ema} (must be in [0, 1))")
-        auto = self.distill == "auto"
         _check(
-            auto or (not isinstance(self.distill, str) and 0 <= float(self.distill) <= 1),
-            f"distill = {self.distill} (must be in [0, 1] or auto)",
-        )
-        _check(
-            self.select in ("accuracy", "loss", "last"),
-            f"select = {self.select} (must be accuracy, loss or last)",
+            isinstance(self.thresholds, bool),
+            f"thresholds = {self.thresholds} (must be true or false)",
         )
 
     def config(self, epochs: int | None = None) -> TrainConfig:
@@ -92,11 +82,8 @@ class _Training:
             patience=int(self.patience),
             arithmetic=self.arithmetic,
             resample=self.resample,
-            distill=AUTO_DISTILL if self.distill == "auto" else float(self.distill),
-            choose_distill=self.distill == "auto",
+            distill=float(self.distill),
             temperature=float(self.temperature),
-            ema=float(self.ema),
-            select=self.select,
             thresholds=bool(self.thresholds),
         )
 
@@ -105,27 +92,9 @@ class _Training:
         return split(cal, float(self.val), int(self.seed))
 
 
-AUTO_DISTILL = 0.5  # the distillation weight `distill=auto` tries against labels alone
-
-
 def _teacher(ctx: PassContext) -> Network | None:
-    """The network distilled from: the pipeline's input, unless an earlier `distill=auto`
-    run found labels alone better for this model."""
     t = ctx.options.get("teacher")
-    if ctx.options.get("distill_rejected"):
-        return None
     return t if isinstance(t, Network) else None
-
-
-def _tune(
-    ctx: PassContext, net: Network, data: Split, cfg: TrainConfig, task: str = "finetune"
-) -> tuple[Network, TrainLog]:
-    """`finetune_network` with the pipeline's teacher and format; a rejection of
-    distillation (`distill=auto`) holds for the rest of the pipeline."""
-    out, log = finetune_network(net, data, cfg, _format(ctx), task, _teacher(ctx))
-    if log.rejected:
-        ctx.options["distill_rejected"] = True
-    return out, log
 
 
 def _format(ctx: PassContext) -> NumberFormat | None:
@@ -167,7 +136,7 @@ class Finetune(_Training):
         t0 = time.perf_counter()
         net, folded = ensure_folded(net)
         data = self.data(ctx, self.name)
-        new, log = _tune(ctx, net, data, self.config())
+        new, log = finetune_network(net, data, self.config(), _format(ctx), teacher=_teacher(ctx))
         report = {"folded_first": folded, **log.to_dict()}
         report.update(_common(new, net, data, time.perf_counter() - t0))
         return PassResult(new, report, changed=log.best_epoch > 0)
@@ -212,14 +181,20 @@ class PruneGradual(_Training):
         t0 = time.perf_counter()
         net, folded = ensure_folded(net)
         data = self.data(ctx, self.name)
+        fmt = _format(ctx)
         original = net.synapses
         start = 0.0
         base = val_accuracy(net, data, ctx, self.arithmetic)
         current, path = net, []
         for i, s in enumerate(self.schedule(start)):
             advance(self.name, i, int(self.steps))
-            cand, log = _tune(
-                ctx, prune_global(current, s, original), data, self.config(), f"{self.name} {s:.2f}"
+            cand, log = finetune_network(
+                prune_global(current, s, original),
+                data,
+                self.config(),
+                fmt,
+                f"{self.name} {s:.2f}",
+                _teacher(ctx),
             )
             step = {"sparsity": round(s, 4), "synapses": cand.synapses, **_brief(log)}
             if self.max_drop is not None and base - log.val_after > float(self.max_drop):
@@ -260,7 +235,9 @@ class PruneGradual(_Training):
             frac = float(self.regrow_fraction) * 0.5 * (1 + np.cos(np.pi * r / rounds))
             grads = dense_gradients(current, data, cfg, fmt)
             grown, swapped = rewire(current, grads, frac)
-            current, log = _tune(ctx, grown, data, cfg, f"{self.name} regrow {r + 1}")
+            current, log = finetune_network(
+                grown, data, cfg, fmt, f"{self.name} regrow {r + 1}", _teacher(ctx)
+            )
             current = prune_global(current, float(self.sparsity), original)
             key = score(current)
             path.append(
@@ -305,15 +282,11 @@ def gradual_before_training(passes: list[Any]) -> list[Any]:
 
 
 def _brief(log: TrainLog) -> dict[str, Any]:
-    out: dict[str, Any] = {
+    return {
         "val_accuracy": log.val_after,
         "best_epoch": log.best_epoch,
         "seconds": round(log.seconds, 2),
-        "distilled": log.distilled,
     }
-    if log.alternatives:
-        out["distill_choice"] = log.alternatives
-    return out
 
 
 def _rewound(values: Network, structure: Network) -> Network:
@@ -358,20 +331,27 @@ class PruneLottery(_Training):
         t0 = time.perf_counter()
         net, folded = ensure_folded(net)
         data = self.data(ctx, self.name)
+        fmt = _format(ctx)
         original = net.synapses
         rewind_to = net
         if int(self.rewind):
-            rewind_to, _ = _tune(ctx, net, data, self.config(int(self.rewind)))
+            rewind_to, _ = finetune_network(
+                net, data, self.config(int(self.rewind)), fmt, teacher=_teacher(ctx)
+            )
         start = 0.0
         keep_per_round = (1 - float(self.sparsity)) ** (1 / int(self.rounds))
         current, path = rewind_to, []
         for r in range(1, int(self.rounds) + 1):
             advance(self.name, r - 1, int(self.rounds))
-            trained, log = _tune(ctx, current, data, self.config(), f"{self.name} {r}")
+            trained, log = finetune_network(
+                current, data, self.config(), fmt, f"{self.name} {r}", _teacher(ctx)
+            )
             s = 1 - (1 - start) * keep_per_round**r
             current = _rewound(rewind_to, prune_global(trained, s, original))
             path.append({"round": r, "sparsity": round(s, 4), "trained": _brief(log)})
-        ticket, log = _tune(ctx, current, data, self.config(), f"{self.name} ticket")
+        ticket, log = finetune_network(
+            current, data, self.config(), fmt, f"{self.name} ticket", _teacher(ctx)
+        )
         advance(self.name, int(self.rounds), int(self.rounds))
         report = {
             "folded_first": folded,
@@ -492,7 +472,9 @@ class ClusterNeurons(_Training):
         for name in hidden:
             current, removed[name] = cluster_population(current, name, float(self.keep), self.seed)
         merged = val_accuracy(current, data, ctx, self.arithmetic)
-        tuned, log = _tune(ctx, current, data, self.config(), self.name)
+        tuned, log = finetune_network(
+            current, data, self.config(), _format(ctx), self.name, _teacher(ctx)
+        )
         report = {
             "folded_first": folded,
             "neurons_removed": removed,

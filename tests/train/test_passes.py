@@ -320,80 +320,37 @@ def test_gradual_regrow_keeps_the_sparsity_and_is_deterministic(digits):
         make_pass("prune_gradual", regrow_fraction=1.5)
 
 
-def test_moving_average_of_the_weights(digits):
-    """`ema`: the average follows a*d + p*(1-d) per step and is what validation sees and the
-    pass keeps; `select=last` keeps the final epoch whatever validation says."""
+def test_finetune_can_train_thresholds_on_their_grid(digits):
     import torch
 
-    from neurocomp.train.loop import Split, TrainConfig, _Average, train_twin
+    from neurocomp.train.loop import Split, TrainConfig, train_twin
 
     net, x, y, _, _ = digits
     q = nc.transform(net, "quantize{weight_bits=4}", calibration=x).network
-    twin = Twin(q, "chip")
-    avg = _Average(twin, 0.9)
-    start = [p.detach().clone() for p in twin.parameters()]
-    with torch.no_grad():
-        for p in twin.parameters():
-            p.add_(1.0)
-    avg.update()
-    avg.update()
-    for a, s in zip(avg.values, start, strict=True):  # two steps towards p = s + 1
-        torch.testing.assert_close(a, s + 1 - 0.9**2, rtol=0, atol=1e-12)
-    with avg.swapped():
-        torch.testing.assert_close(twin.parameters()[0], avg.values[0])
-    torch.testing.assert_close(twin.parameters()[0], start[0] + 1)  # its own weights again
-
+    assert make_pass("finetune").thresholds is False  # off by default
+    twin = Twin(q, "chip", thresholds=True)
+    opt = torch.optim.Adam(list(twin.thresholds.values()), lr=0.05)
+    for _ in range(3):  # thresholds alone, a few large steps
+        loss = torch.nn.functional.cross_entropy(
+            twin.scores(x[:, :64]), torch.from_numpy(y[:64].astype(np.int64))
+        )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        twin.constrain()
+    tuned = twin.to_network()
+    moved = 0
+    for pop in tuned.populations:
+        s = pop.quant.scale.reshape(-1)
+        steps = pop.params.v_threshold.reshape(-1) / s
+        np.testing.assert_allclose(steps, np.round(steps), atol=1e-9)  # whole steps
+        assert np.all(np.round(steps) >= 1)
+        before = q.population(pop.name).params.v_threshold
+        moved += int(np.count_nonzero(pop.params.v_threshold != before))
+    assert moved > 0
+    # The pass option reaches the twin: the thresholds are among the trained tensors.
     data = Split(x[:, :200], y[:200], x[:, 200:], y[200:])
-    runs = {}
-    for ema in (0.0, 0.5):
-        t = Twin(q, "chip")
-        log = train_twin(t, data, TrainConfig(epochs=3, lr=0.01, ema=ema, select="last"))
-        assert log.best_epoch == 3 and log.epochs_run == 3
-        runs[ema] = t.state()
-    assert any(not torch.equal(a, b) for a, b in zip(runs[0.0], runs[0.5], strict=True))
-    with pytest.raises(PassError, match="ema"):
-        make_pass("finetune", ema=1.0)
-    with pytest.raises(PassError, match="select"):
-        make_pass("finetune", select="best")
-
-
-def test_distill_auto_replaces_distillation_only_beyond_chance(digits):
-    from neurocomp.passes.base import Calibration, PassContext, run_pipeline
-    from neurocomp.train.loop import better_beyond_chance
-
-    one = np.ones(280, bool)
-    worse = one.copy()
-    worse[:3] = False  # 3 samples of 280: chance (McNemar 3.0 < 3.84)
-    assert not better_beyond_chance(one, worse)
-    worse[:8] = False  # 8 samples only the challenger gets right: beyond chance
-    assert better_beyond_chance(one, worse)
-    assert not better_beyond_chance(worse, one)
-    mixed = one.copy()
-    mixed[10:14] = False  # 8 won, 4 lost: 16 / 12 < 3.84
-    assert not better_beyond_chance(mixed, worse)
-
-    net, x, y, _, _ = digits
-    pruned = nc.transform(net, "prune{sparsity=0.9}").network
-    ctx = PassContext(Calibration(x[:, :160], y[:160]), {"teacher": net})
-    auto = run_pipeline(pruned, "finetune{epochs=1,distill=auto,arithmetic=float}", ctx)
-    report = auto.reports[0]
-    assert set(report["distill_choice"]) == {"distilled", "labels only"}
-    rejected = report.get("distill_rejected", False)
-    assert report["distilled"] is not rejected
-    assert ctx.options.get("distill_rejected", False) is rejected  # for the passes after it
-    # The run kept is the one trained alone with that setting.
-    alone = run_pipeline(
-        pruned,
-        f"finetune{{epochs=1,distill={0 if rejected else 0.5},arithmetic=float}}",
-        PassContext(Calibration(x[:, :160], y[:160]), {"teacher": net}),
-    )
-    kept_w, alone_w = _structure(auto.network).values(), _structure(alone.network).values()
-    for a, b in zip(kept_w, alone_w, strict=True):
-        assert (a != b).nnz == 0
-    # Once rejected, later training passes of the pipeline train on the labels alone.
-    ctx.options["distill_rejected"] = True
-    later = run_pipeline(pruned, "finetune{epochs=1,distill=auto,arithmetic=float}", ctx)
-    assert later.reports[0]["distilled"] is False and "distill_choice" not in later.reports[0]
-    for bad in ("sometimes", 1.5, -0.1):
-        with pytest.raises(PassError, match="distill"):
-            make_pass("finetune", distill=bad)
+    log = train_twin(Twin(q, "chip", thresholds=True), data, TrainConfig(epochs=1))
+    assert log.epochs_run == 1
+    with pytest.raises(PassError, match="thresholds"):
+        make_pass("finetune", thresholds="sometimes")
