@@ -48,8 +48,7 @@ Row = tuple[str, str | None, list[tuple[str, str, tuple[int, ...]]]]
 
 # (label, post-training pipeline, [(training, pipeline with training passes, seeds)]): the
 # training passes with their defaults (resample="auto" finds the input rate-coded; chip
-# arithmetic once quantized; distill=auto: distillation from the float model unless labels
-# alone do better on the validation split), and without distillation.
+# arithmetic once quantized; distillation from the float model), and without distillation.
 DIGITS_ROWS: list[Row] = [
     ("8-bit", "quantize{weight_bits=8}", []),
     (
@@ -74,6 +73,12 @@ DIGITS_ROWS: list[Row] = [
                 SEEDS,
             ),
             (
+                "gradual pruning, quantized, fine-tuned with thresholds trained",
+                "prune_gradual{sparsity=0.95},quantize{weight_bits=4,granularity=channel},"
+                "finetune{thresholds=true}",
+                SEEDS,
+            ),
+            (
                 "gradual pruning, quantized, fine-tuned, no distillation",
                 "prune_gradual{sparsity=0.95,"
                 + ND
@@ -89,6 +94,11 @@ DIGITS_ROWS: list[Row] = [
         "quantize{weight_bits=2}",
         [
             ("fine-tuned", "quantize{weight_bits=2},finetune", SEEDS),
+            (
+                "fine-tuned with thresholds trained",
+                "quantize{weight_bits=2},finetune{thresholds=true}",
+                SEEDS,
+            ),
             ("fine-tuned, no distillation", "quantize{weight_bits=2},finetune{" + ND + "}", (0,)),
         ],
     ),
@@ -162,13 +172,24 @@ CONV_ROWS: list[Row] = [
         ],
     ),
     (
-        "4-bit, 90 % pruned, distillation always (distill=0.5, the default before auto)",
+        "4-bit, 90 % pruned, distillation at temperature 1 (the default is 4)",
         None,
         [
             (
                 "fine-tuned",
-                "prune_gradual{sparsity=0.9,distill=0.5},quantize{weight_bits=4},"
-                "finetune{distill=0.5}",
+                "prune_gradual{sparsity=0.9,temperature=1},quantize{weight_bits=4},"
+                "finetune{temperature=1}",
+                (0,),
+            )
+        ],
+    ),
+    (
+        "4-bit, 90 % pruned, distillation in finetune only",
+        None,
+        [
+            (
+                "fine-tuned",
+                "prune_gradual{sparsity=0.9," + ND + "},quantize{weight_bits=4},finetune",
                 (0,),
             )
         ],
