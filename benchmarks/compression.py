@@ -78,6 +78,15 @@ DIGITS_ROWS: list[Row] = [
                 "finetune{thresholds=true}",
                 SEEDS,
             ),
+            (
+                "gradual pruning, quantized, fine-tuned, no distillation",
+                "prune_gradual{sparsity=0.95,"
+                + ND
+                + "},quantize{weight_bits=4,granularity=channel},finetune{"
+                + ND
+                + "}",
+                (0,),
+            ),
         ],
     ),
     (
