@@ -40,7 +40,7 @@ from ..target.spec import NEURON_MODELS, NumberFormat
 from . import jit
 from . import sigma_delta as sd
 from .base import RunResult
-from .events import COUNTERS, EventCounts, EventKind
+from .events import COUNTERS, MESSAGE_KINDS, EventCounts, EventKind
 from .kernels import ProjectionKernel
 
 __all__ = ["COUNTERS", "ENGINE", "EventCounts", "RunResult", "Semantics", "integer_inputs", "run"]
@@ -201,6 +201,7 @@ class _Counter:
             p.name: np.bincount(self.where[p.name], minlength=self.n_cores) for p in net.populations
         }
         self.names = [p.name for p in net.populations]
+        self.graded = frozenset(p.name for p in net.populations if p.graded)
         self._dense_tables: dict[str, np.ndarray] = {}
         self._scatter_tables: dict[str, tuple[sparse.csr_matrix, tuple[EventKind, ...]]] = {}
         self._event_static: dict[str, tuple[np.ndarray, ...]] = {}
@@ -208,13 +209,17 @@ class _Counter:
 
     def reset(self, steps: int) -> None:
         """Zero the counts, for a run of `steps` steps."""
-        # one array (kinds, T, cores): a source's counts fold in with one addition
-        self.all_kinds = np.zeros((len(COUNTERS), steps, self.n_cores), dtype=np.int64)
-        self.per_core = {k: self.all_kinds[i] for i, k in enumerate(COUNTERS)}
+        self.per_core = {k: np.zeros((steps, self.n_cores), dtype=np.int64) for k in COUNTERS}
         self.per_layer: dict[str, dict[EventKind, int]] = {
             name: dict.fromkeys(COUNTERS, 0) for name in self.names
         }
         self.input_spikes = 0
+        self.payload = {k: np.zeros((steps, self.n_cores), dtype=np.int64) for k in MESSAGE_KINDS}
+        self.with_payload = set(self.graded)  # sources whose messages carry a payload
+
+    def graded_inputs(self, xs: dict[str, np.ndarray]) -> None:
+        """Inputs with values above 1 send them as payloads (as the Lava backend does)."""
+        self.with_payload |= {k for k, a in xs.items() if k not in self.where and _above_one(a)}
 
     def source(self, name: str, sent: np.ndarray) -> None:
         """Spikes (or values) a source sent, (T, neurons) summed over the batch."""
@@ -228,6 +233,8 @@ class _Counter:
         for k, kind in enumerate(self.kinds[name]):
             part = out[:, k * c : (k + 1) * c]
             self.per_core[kind] += part
+            if name in self.with_payload and kind in self.payload:
+                self.payload[kind] += part
             if kind in self.FROM_POPULATION:
                 self.per_layer[name][kind] += int(part.sum())
 
@@ -267,9 +274,12 @@ class _Counter:
         if name not in self.where:
             self.input_spikes += int(total.sum())
         c, layer = self.n_cores, self.per_layer.get(name)
+        payload = name in self.with_payload
         for k, kind in enumerate(kinds):  # out is column-major: each kind's block contiguous
             part = out[:, k * c : (k + 1) * c]
             self.per_core[kind] += part
+            if payload and kind in self.payload:
+                self.payload[kind] += part
             if layer is not None and (kind in self.FROM_POPULATION or kind is EventKind.SPIKES):
                 layer[kind] += int(part.sum())
 
@@ -343,7 +353,12 @@ class _Counter:
             per_core=self.per_core,
             per_layer=self.per_layer,
             input_spikes=self.input_spikes,
+            payload=self.payload,
         )
+
+
+def _above_one(a: np.ndarray) -> bool:
+    return bool(a.size) and bool(a.max() > 1)
 
 
 def _binary(pop: IntPopulation) -> bool:
@@ -978,6 +993,7 @@ def _count(
     per-step batch sums and table products."""
     compiled = jit.AVAILABLE
     totals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    c.graded_inputs(xs)
     for name, arr in xs.items():
         if compiled and name in state.events:  # counted by a fused scan on the way
             totals[name] = c.take(name, state.events[name])
