@@ -81,6 +81,9 @@ GRID_STEP = 1.06
 MAX_OPTIONS = 6000  # options over all layers above which the grid is coarsened
 WINDOW_SYNAPSES = 2_000_000  # above this many synapses into a layer the window floors are
 # skipped (their O(synapses) pass per count and its index arrays; the subset floors stand)
+COMPILE_WINDOW_SYNAPSES = 250_000  # a compile takes the window floors up to this many synapses
+# in the network: they cost ~1.5 us per synapse (O(synapses) per count of the grid), 15x the
+# rest of a compile; `lower_bound_lp` takes them at any size (up to WINDOW_SYNAPSES per layer)
 SPLIT_WORK = 5_000_000  # neurons x neurons per core above which the split programme is skipped
 WORDS_EXACT, WORDS_STEP = 8, 1.08  # the count grid of the exact window words, coarsened until
 WORDS_WORK = 40_000_000  # its events (2 per synapse per count) are at most this many
@@ -461,9 +464,14 @@ def _with_windows(
 
 
 def layer_costs(
-    net: IntNetwork, spec: TargetSpec, pop: IntPopulation, step: float = GRID_STEP
+    net: IntNetwork,
+    spec: TargetSpec,
+    pop: IntPopulation,
+    step: float = GRID_STEP,
+    windows: bool = True,
 ) -> LayerCosts:
-    """The per-core floors of `pop` (see the module docstring) on the count grid."""
+    """The per-core floors of `pop` (see the module docstring) on the count grid; the window
+    floors only with `windows` (and up to WINDOW_SYNAPSES into the layer)."""
     lim = spec.core
     top = min(pop.size, lim.neurons)
     ks_all = np.arange(1, top + 1, dtype=np.int64)
@@ -484,7 +492,7 @@ def layer_costs(
     fan = sum((s.indeg for s in lists), np.zeros(pop.size, dtype=np.int64))
     least = np.concatenate([[0], np.cumsum(np.sort(fan))])[1 : top + 1].astype(np.float64)
     exact, split_bits = None, 0
-    if sum(int(s.pattern.nnz) for s in srcs) <= WINDOW_SYNAPSES:
+    if windows and sum(int(s.pattern.nnz) for s in srcs) <= WINDOW_SYNAPSES:
         axons, list_axons, least, exact, split_bits = _with_windows(
             spec, srcs, lists, pop.size, top, step, axons, list_axons, least
         )
@@ -642,13 +650,18 @@ def configuration_bound(
 
 
 def lp_bound(
-    net: IntNetwork, spec: TargetSpec, simple: int, totals: dict[str, tuple[int, int]]
+    net: IntNetwork,
+    spec: TargetSpec,
+    simple: int,
+    totals: dict[str, tuple[int, int]],
+    windows: bool = True,
 ) -> LPBound:
     """The configuration LP's bound (at least `simple`, the simple bound) or, where the network
     has too many layers or the LP fails, the simple bound with the reason in `method`.
 
     `totals`: per layer, the simple bound's synapse memory and input axons (lower bounds of the
-    layer's total over every split into contiguous blocks)."""
+    layer's total over every split into contiguous blocks). `windows`: with the window floors
+    (tighter, dearer); without them `method` says so."""
     t0 = time.perf_counter()
     pops = [p for p in net.populations if p.size]
     if not pops:
@@ -659,7 +672,7 @@ def lp_bound(
         )
     step = GRID_STEP
     while True:
-        layers = [layer_costs(net, spec, p, step) for p in pops]
+        layers = [layer_costs(net, spec, p, step, windows) for p in pops]
         if sum(len(lc.counts) for lc in layers) <= MAX_OPTIONS or step > 2:
             break
         step = 1 + 2 * (step - 1)
@@ -683,7 +696,15 @@ def lp_bound(
             simple, float(simple), f"simple (LP failed: {err})", 0, time.perf_counter() - t0
         )
     cores = max(simple, math.ceil(value - _ROUND))
-    return LPBound(cores, value, "configuration LP", columns, time.perf_counter() - t0)
+    method = "configuration LP" + ("" if windows else " (without the window floors)")
+    return LPBound(cores, value, method, columns, time.perf_counter() - t0)
 
 
-__all__ = ["LPBound", "LayerCosts", "configuration_bound", "layer_costs", "lp_bound"]
+__all__ = [
+    "COMPILE_WINDOW_SYNAPSES",
+    "LPBound",
+    "LayerCosts",
+    "configuration_bound",
+    "layer_costs",
+    "lp_bound",
+]

@@ -234,8 +234,12 @@ def test_the_lp_bound_on_real_networks_is_between_the_simple_bound_and_the_cores
         prog = nc.compile(nc.load(zoo_file("cnn_sinabs.nir"), framework="nir"), target=target)
         s = prog.summary
         assert s.cores_lower_bound <= s.cores_lower_bound_lp <= s.cores_used
-        assert s.cores_lower_bound_lp_method == "configuration LP"
+        # 1.1e6 synapses: the compile's LP leaves out the window floors, lower_bound_lp not
+        assert s.cores_lower_bound_lp_method == "configuration LP (without the window floors)"
         assert prog.mapping.lower_bound["lp"] == s.cores_lower_bound_lp
+        tight = lower_bound_lp(prog.net, prog.target)
+        assert tight.method == "configuration LP"
+        assert s.cores_lower_bound_lp <= tight.cores <= s.cores_used
 
 
 def test_a_network_of_many_layers_keeps_the_simple_bound_and_says_so():
@@ -305,3 +309,28 @@ def test_the_split_bits_are_below_every_split(size, n_in, p, neurons, words, see
     if best is not None:
         assert lc.split_bits <= best
     assert lc.split_bits > 0 or best is None or best == 0
+
+
+def test_a_compile_takes_the_window_floors_up_to_its_synapse_cap(monkeypatch):
+    import neurocomp as nc
+    import neurocomp.mapping as mapping
+
+    net = nc.load(_conv_stack_graph())
+    prog = nc.compile(net)
+    assert prog.summary.cores_lower_bound_lp_method == "configuration LP"
+    assert prog.summary.cores_lower_bound_lp == lower_bound_lp(prog.net, prog.target).cores
+    monkeypatch.setattr(mapping, "COMPILE_WINDOW_SYNAPSES", prog.net.synapses - 1)
+    fast = nc.compile(net).summary
+    assert fast.cores_lower_bound_lp_method == "configuration LP (without the window floors)"
+    assert prog.summary.cores_lower_bound <= fast.cores_lower_bound_lp
+    assert fast.cores_lower_bound_lp <= prog.summary.cores_lower_bound_lp
+
+
+def _conv_stack_graph():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
+    from generate import conv_stack
+
+    return conv_stack(4, 8, 2)
