@@ -192,11 +192,13 @@ def int_weights(w: sparse.csr_matrix, scale: np.ndarray, reuse: bool = False) ->
         q = w.data[lo:hi] / np.repeat(scale[r0:r1], np.diff(ptr[r0 : r1 + 1]))
         data[lo:hi] = np.round(q, out=q)  # q is a copy: writing over w.data[lo:hi] is safe
         r0 = r1
-    if reuse and not _any_zero(data):  # dropping zeros would move the shared indices
+    zeros = _any_zero(data)
+    if reuse and not zeros:  # (dropping zeros would move the shared indices)
         weight = sparse.csr_matrix((data, w.indices, ptr), shape=w.shape, copy=False)
     else:
         weight = sparse.csr_matrix((data, w.indices.copy(), ptr.copy()), shape=w.shape)
-    weight.eliminate_zeros()
+    if zeros:
+        weight.eliminate_zeros()
     return weight
 
 

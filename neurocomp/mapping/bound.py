@@ -73,7 +73,14 @@ from scipy import sparse
 
 from ..ir.integer import IntNetwork, IntPopulation
 from ..target.spec import TargetSpec
-from .split import _entry_bits, conv_sources, delayed_sources, neuron_order
+from .split import (
+    CHUNK_SYNAPSES,
+    _entry_bits,
+    any_equal,
+    conv_sources,
+    delayed_sources,
+    neuron_order,
+)
 
 RESOURCES = ("neurons", "synapse_bits", "input_axons", "output_axons")
 EXACT_COUNTS = 16  # every count up to this, then counts growing by GRID_STEP
@@ -108,6 +115,7 @@ class LayerCosts:
     counts: np.ndarray  # (options,)
     floor: np.ndarray  # (options, 4), int64
     split_bits: int = 0  # a lower bound of the layer's synapse bits over every split (0: none)
+    output_axons: int = 0  # a lower bound of the layer's output axons (`_fan_out_cores`, summed)
 
 
 @dataclass(frozen=True)
@@ -133,9 +141,19 @@ class _Source:
     pattern: sparse.csr_matrix  # (neuron, axon) pairs with synapses, rows in block order
 
 
+def _counts(a: np.ndarray, minlength: int) -> np.ndarray:
+    """np.bincount of an index array CHUNK_SYNAPSES entries at a time: bincount converts its
+    input to int64, a whole-array copy of a 1e8-entry int32 array otherwise (fresh memory)."""
+    out = np.zeros(minlength, dtype=np.int64)
+    for i in range(0, a.size, CHUNK_SYNAPSES):
+        part = np.bincount(a[i : i + CHUNK_SYNAPSES], minlength=minlength)
+        out[: part.size] += part
+    return out
+
+
 def _pattern(weights: list[sparse.csr_matrix]) -> sparse.csr_matrix:
     """The (neuron, axon) pairs with a nonzero weight in any of `weights` (one per projection)."""
-    if len(weights) == 1 and np.all(weights[0].data != 0):
+    if len(weights) == 1 and not any_equal(weights[0].data, 0):
         return weights[0]
     total = None
     for w in weights:
@@ -157,7 +175,7 @@ def _sources(net: IntNetwork, pop: IntPopulation, spec: TargetSpec) -> list[_Sou
     out = []
     for pre, ws in by_pre.items():
         w = _pattern(ws)
-        outdeg = np.bincount(w.indices, minlength=w.shape[1])
+        outdeg = _counts(w.indices, w.shape[1])
         out.append(
             _Source(
                 np.diff(w.indptr).astype(np.int64),
@@ -179,8 +197,8 @@ def _fan_out_cores(net: IntNetwork, pop: IntPopulation, per_core: int) -> np.nda
         if pr.pre != pop.name:
             continue
         w = pr.weight
-        nz = w.indices[w.data != 0] if not np.all(w.data != 0) else w.indices
-        t = np.bincount(nz, minlength=pop.size)
+        nz = w.indices[w.data != 0] if any_equal(w.data, 0) else w.indices
+        t = _counts(nz, pop.size)
         per_post[pr.post] = np.maximum(per_post.get(pr.post, t), t)
     targets = sum(per_post.values(), np.zeros(pop.size, dtype=np.int64))
     return -(-np.asarray(targets, dtype=np.int64) // per_core)
@@ -511,7 +529,8 @@ def layer_costs(
     single = np.ceil(words - _EPS) * spec.synapse_format.word_bits
     single[1:] += kernel_bits
     bits = _partition_min(single)[1:]
-    out_cores = np.concatenate([[0], np.cumsum(np.sort(_fan_out_cores(net, pop, lim.neurons)))])
+    fan_out = _fan_out_cores(net, pop, lim.neurons)
+    out_cores = np.concatenate([[0], np.cumsum(np.sort(fan_out))])
     floor_all = np.stack(
         [
             ks_all.astype(np.float64),
@@ -525,7 +544,14 @@ def layer_costs(
     lo = np.concatenate([[1], counts[:-1] + 1])  # option j: counts (counts[j-1], counts[j]]
     floor = np.floor(floor_all[lo - 1] + _EPS).astype(np.int64)
     kernels = sum(s.kernel for s in srcs if s.kernel is not None and s.pattern.nnz)
-    return LayerCosts(pop.name, pop.size, counts, floor, split_bits + kernels if split_bits else 0)
+    return LayerCosts(
+        pop.name,
+        pop.size,
+        counts,
+        floor,
+        split_bits + kernels if split_bits else 0,
+        int(fan_out.sum()),
+    )
 
 
 # -- the configuration LP ------------------------------------------------------------------------
@@ -676,14 +702,13 @@ def lp_bound(
         if sum(len(lc.counts) for lc in layers) <= MAX_OPTIONS or step > 2:
             break
         step = 1 + 2 * (step - 1)
-    lim = spec.core
     demand = np.array(
         [
             [
                 p.size,
                 max(totals[p.name][0], lc.split_bits),
                 totals[p.name][1],
-                int(_fan_out_cores(net, p, lim.neurons).sum()),
+                lc.output_axons,
             ]
             for p, lc in zip(pops, layers, strict=True)
         ],
