@@ -223,15 +223,16 @@ def _axons(src: _Source, ks: np.ndarray) -> np.ndarray:
     if not o.size:
         return np.zeros(len(ks), dtype=np.int64)
     prefix = np.concatenate([[0], np.cumsum(o)])
-    cap = np.empty(len(ks), dtype=np.int64)
-    for i, (k, need) in enumerate(zip(ks, s, strict=True)):
-        big = int(np.searchsorted(-o, -k, side="right"))  # axons with out-degree >= k
-        if need <= big * k:
-            cap[i] = -(-int(need) // int(k))
-        else:  # the first `big` axons reach k each, the rest their out-degree
-            rest = int(need) - big * int(k)
-            reach = prefix[big:] - prefix[big]
-            cap[i] = big + int(np.searchsorted(reach, rest, side="left"))
+    big = np.searchsorted(-o, -ks, side="right")  # axons with out-degree >= k
+    # need <= big * k: those axons alone, ceil(need / k); else the first `big` axons reach k
+    # each and the rest their out-degree: the fewest u with prefix[u] - prefix[big] >= rest
+    # (prefix[big] + rest > prefix[big], so the search lands above big)
+    rest = s - big * ks
+    cap = np.where(
+        rest <= 0,
+        -(-s // ks),
+        np.searchsorted(prefix, prefix[big] + np.maximum(rest, 0), side="left"),
+    )
     return np.maximum(kth, np.minimum(cap, o.size))
 
 

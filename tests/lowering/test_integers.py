@@ -21,13 +21,14 @@ from neurocomp.lowering import integers
     cols=st.integers(1, 30),
     density=st.floats(0.0, 1.0),
     chunk=st.integers(1, 40),
+    one_scale=st.booleans(),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_chunked_rounding_equals_whole_matrix_rounding(rows, cols, density, chunk, seed):
+def test_chunked_rounding_equals_whole_matrix_rounding(rows, cols, density, chunk, one_scale, seed):
     rng = np.random.default_rng(seed)
     w = sparse.csr_matrix(sparse.random(rows, cols, density, format="csr", random_state=rng))
     w.data = w.data * 20 - 10  # signed, some rounding to zero
-    scale = rng.uniform(0.3, 3.0, rows)
+    scale = np.full(rows, 0.7) if one_scale else rng.uniform(0.3, 3.0, rows)
     old = integers.ROUND_CHUNK
     integers.ROUND_CHUNK = chunk  # chunks of a few synapses; rows longer than a chunk too
     try:

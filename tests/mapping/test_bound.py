@@ -334,3 +334,28 @@ def _conv_stack_graph():
     from generate import conv_stack
 
     return conv_stack(4, 8, 2)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.integers(0, 12), min_size=1, max_size=30),
+    st.lists(st.integers(1, 12), min_size=0, max_size=30),
+)
+def test_axon_floors_at_every_count_equal_the_count_by_count_rule(indeg, outdeg):
+    """`_axons` (vectorised over the counts) against the rule applied to one count at a time:
+    the k-th smallest in-degree, and the fewest axons whose reach min(out-degree, k) covers the
+    k smallest in-degrees' synapses."""
+    o = -np.sort(-np.array(outdeg, dtype=np.int64))
+    src = bound._Source(np.array(indeg, np.int64), o, 1, 1, None, sparse.csr_matrix((1, 1)))
+    ks = np.arange(1, len(indeg) + 1)
+    got = bound._axons(src, ks)
+    ind = np.sort(indeg)
+    for k, g in zip(ks, got, strict=True):
+        need = int(ind[:k].sum())
+        if not o.size:
+            assert g == 0
+            continue
+        reach = np.cumsum(np.minimum(o, k))
+        fewest = int(np.searchsorted(reach, need, side="left")) + (1 if need > 0 else 0)
+        fewest = min(fewest if need > 0 else 0, o.size)
+        assert g == max(int(ind[k - 1]), fewest), (k, g)
