@@ -221,9 +221,14 @@ def first_fit_order(use: np.ndarray, limits: np.ndarray, order: np.ndarray) -> n
     n = len(use)
     core = np.full(n, -1, dtype=np.int64)
     used = np.zeros((max(n, 1), use.shape[1]), dtype=np.int64)
-    open_cores = 0
+    # a core without room for the least of every resource over all blocks takes no block:
+    # the leading run of such cores is skipped (the same choices, a shorter search)
+    least = use.min(axis=0) if n else np.zeros(use.shape[1], dtype=np.int64)
+    open_cores = full = 0
     for i in order:
-        lo = max(0, open_cores - FIRST_FIT_WINDOW)
+        while full < open_cores and np.any(used[full] + least > limits):
+            full += 1
+        lo = max(full, open_cores - FIRST_FIT_WINDOW)
         fits = np.flatnonzero(np.all(used[lo:open_cores] + use[i] <= limits, axis=1))
         k = lo + int(fits[0]) if fits.size else open_cores
         if k == open_cores:
