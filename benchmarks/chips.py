@@ -13,21 +13,32 @@ from `Program.energy` on the same input. Prints a markdown table.
 
 from __future__ import annotations
 
-import sys
+import importlib.util
 import warnings
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+import neurocomp as nc
+from neurocomp.compiler import compile_network
+from neurocomp.program.folder import _toml_shape
+from neurocomp.target import load_target, spec_from_dict
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "examples" / "zoo_cnn"))
 warnings.simplefilter("ignore")
 
-import neurocomp as nc  # noqa: E402
-from neurocomp.compiler import compile_network  # noqa: E402
-from neurocomp.program.folder import _toml_shape  # noqa: E402
-from neurocomp.target import load_target, spec_from_dict  # noqa: E402
+
+def zoo_cnn_example() -> ModuleType:
+    """examples/zoo_cnn/run.py, loaded from its path under its own name (on sys.path it would
+    be `run`, the name of benchmarks/run.py)."""
+    path = ROOT / "examples" / "zoo_cnn" / "run.py"
+    spec = importlib.util.spec_from_file_location("zoo_cnn_run", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def small_chip(tiles_x: int, cores_per_tile: int, neurons: int | None = None) -> Any:
@@ -41,8 +52,10 @@ def small_chip(tiles_x: int, cores_per_tile: int, neurons: int | None = None) ->
 
 
 def cases() -> list[tuple[str, Any, Any, np.ndarray, np.ndarray, int]]:
-    from run import SEED, digit_events  # examples/zoo_cnn/run.py
     from sklearn.datasets import load_digits
+
+    zoo_cnn = zoo_cnn_example()
+    seed, digit_events = zoo_cnn.SEED, zoo_cnn.digit_events
 
     digits = ROOT / "examples" / "digits"
     d_net = nc.load(digits / "digits.nir")
@@ -50,8 +63,8 @@ def cases() -> list[tuple[str, Any, Any, np.ndarray, np.ndarray, int]]:
     d_x = np.load(digits / "digits_test.npz")["x"][:, :50]
     images = load_digits().images / 16.0
     cnn = nc.load(ROOT / "tests" / "data" / "nir-zoo" / "cnn_sinabs.nir", framework="nir")
-    c_cal = digit_events(images[64:80], 30, SEED + 1)
-    c_x = digit_events(images[:16], 30, SEED)
+    c_cal = digit_events(images[64:80], 30, seed + 1)
+    c_x = digit_events(images[:16], 30, seed)
     return [
         ("digits, 16-neuron cores, 2 per chip", d_net, small_chip(1, 2, 16), d_cal, d_x, 8),
         ("cnn_sinabs (NIR zoo), 4 cores per chip", cnn, small_chip(2, 2), c_cal, c_x, 8),

@@ -44,6 +44,7 @@ from neurocomp.analysis.estimate import (  # noqa: E402
     estimate,
 )
 from neurocomp.backends.bit_accurate import _Counter  # noqa: E402
+from neurocomp.backends.events import EventKind  # noqa: E402
 from neurocomp.target import load_target, spec_from_dict  # noqa: E402
 
 VIRTUAL_BATCH = 1000  # rates become integer counts over this many virtual samples
@@ -136,18 +137,19 @@ def counts_from_rates(prog: Any, rates: dict[str, float], steps: int, active: fl
         counter.source(name, np.full((steps, n), round(rates.get("input", 0.0) * b)))
     for pop in net.populations:
         own = mapping.neuron_core[pop.name]
-        per_core = np.bincount(own, minlength=counter.n_cores)
-        counter.per_core["updates_active"] += np.round(per_core * b * active).astype(int)
-        counter.per_core["updates_idle"] += np.round(per_core * b * (1 - active)).astype(int)
+        neurons = np.bincount(own, minlength=counter.n_cores)
+        counter.per_core[EventKind.UPDATES_ACTIVE] += np.round(neurons * b * active).astype(int)
+        counter.per_core[EventKind.UPDATES_IDLE] += np.round(neurons * b * (1 - active)).astype(int)
         if pop.spiking:
             s = np.full((steps, pop.size), round(rates.get(pop.name, 0.0) * b))
             fired = np.bincount(own, s[0], minlength=counter.n_cores)
-            counter.per_core["spikes"] += fired.astype(np.int64)
+            counter.per_core[EventKind.SPIKES] += fired.astype(np.int64)
             counter.source(pop.name, s)
     usage = mapping.usage_table(prog.target)
     chips = np.array([r["chip"] for r in usage])
     tiles = np.array([r["tile_x"] * 65536 + r["tile_y"] for r in usage])
-    return Activity(counter.per_core, b, chips, tiles, 0)
+    by_name = {str(k): v for k, v in counter.per_core.items()}  # Activity: by counter name
+    return Activity(by_name, b, chips, tiles, 0)
 
 
 def synops_per_unit_rate(prog: Any) -> float:

@@ -15,7 +15,9 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from scipy import sparse
 
 HERE = Path(__file__).resolve().parent
@@ -27,7 +29,8 @@ from generate import banded  # noqa: E402
 import neurocomp as nc  # noqa: E402
 import neurocomp.mapping as mapping  # noqa: E402
 from neurocomp.mapping.chips import place_on_board  # noqa: E402
-from neurocomp.target import load_target  # noqa: E402
+from neurocomp.mapping.place import Traffic  # noqa: E402
+from neurocomp.target import TargetSpec, load_target  # noqa: E402
 
 
 def base_traffic() -> sparse.csr_matrix:
@@ -36,7 +39,9 @@ def base_traffic() -> sparse.csr_matrix:
     got: list[sparse.csr_matrix] = []
     orig = mapping.place_on_board
 
-    def keep(traffic, spec, method="auto"):  # type: ignore[no-untyped-def]
+    def keep(
+        traffic: Traffic, spec: TargetSpec, method: str = "auto"
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         got.append(sparse.csr_matrix(traffic))
         return orig(traffic, spec, method)
 
@@ -67,7 +72,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for copies in (1, 4, 16, 40):
         big = chained(t, copies)
-        best, rep = float("inf"), {}
+        best = float("inf")
+        rep: dict[str, Any] = {}
         for _ in range(3):
             t0 = time.perf_counter()
             _, rep = place_on_board(big, spec)
