@@ -98,70 +98,41 @@ def destinations(
     one or two chunks: in a conv layer's channel-major rows one core's neurons (a patch, every
     channel) recur in every channel, and chunks of consecutive rows repeated every pair once
     per channel before the final sum (gigabytes and minutes on a 1e8-synapse conv net)."""
-    parts: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    parts: dict[str, list[sparse.csr_matrix]] = {}
     shapes: dict[str, tuple[int, int]] = {}
     for pr in net.projections:
         w = pr.weight
         shapes[pr.pre] = (w.shape[1], n_cores)
-        for indices, indptr, cores in _row_chunks_by_core(w, where[pr.post]):
-            parts.setdefault(pr.pre, []).append(_chunk_pairs(indices, indptr, cores, n_cores))
+        for pattern, cores in _row_chunks_by_core(w, where[pr.post]):
+            onehot = sparse.csr_matrix(
+                (np.ones(len(cores), dtype=np.int64), cores, np.arange(len(cores) + 1)),
+                shape=(len(cores), n_cores),
+            )
+            parts.setdefault(pr.pre, []).append(sparse.csr_matrix(pattern.T @ onehot))
     out: dict[str, sparse.csr_matrix] = {}
     for name, shape in shapes.items():
         got = parts.get(name, [])
-        if not got:
-            out[name] = sparse.csr_matrix(shape, dtype=np.int64)
-            continue
-        # one sum of all chunks (sum_duplicates), not one add per chunk
-        total = sparse.csr_matrix(
-            (
-                np.concatenate([g[2] for g in got]),
-                (np.concatenate([g[0] for g in got]), np.concatenate([g[1] for g in got])),
-            ),
-            shape=shape,
-        )
+        total = got[0] if got else sparse.csr_matrix(shape, dtype=np.int64)
+        if len(got) > 1:  # one sum of all chunks (sum_duplicates), not one add per chunk
+            coo = [p.tocoo() for p in got]
+            total = sparse.csr_matrix(
+                (
+                    np.concatenate([c.data for c in coo]),
+                    (np.concatenate([c.row for c in coo]), np.concatenate([c.col for c in coo])),
+                ),
+                shape=shape,
+            )
         total.sum_duplicates()
         total.sort_indices()
         out[name] = total
     return out
 
 
-PAIR_SPAN = 4  # bins per synapse (+ 1024) up to which a chunk's pairs are one bincount
-
-
-def _chunk_pairs(
-    indices: np.ndarray, indptr: np.ndarray, cores: np.ndarray, n_cores: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(source neuron, core, synapses) of every pair with synapses in one chunk of rows (their
-    `indices`, `indptr` and each row's core). Where the chunk's sources x cores span is small
-    (banded and conv layers: a window of sources, a few cores) one bincount over that span;
-    otherwise a sparse product of the pattern with the rows' cores."""
-    c0, c1 = int(indices.min()), int(indices.max()) + 1
-    k0, k1 = int(cores.min()), int(cores.max()) + 1
-    span = (c1 - c0) * (k1 - k0)
-    if span <= PAIR_SPAN * (indices.size + 1024):
-        key = (indices - c0).astype(np.int64)
-        key *= k1 - k0
-        key += np.repeat(cores - k0, np.diff(indptr))
-        counts = np.bincount(key, minlength=span)
-        pairs = np.flatnonzero(counts)
-        return pairs // (k1 - k0) + c0, pairs % (k1 - k0) + k0, counts[pairs]
-    rows = len(indptr) - 1
-    pattern = sparse.csr_matrix(
-        (np.ones(indices.size, dtype=np.int64), indices, indptr), shape=(rows, c1)
-    )
-    onehot = sparse.csr_matrix(
-        (np.ones(rows, dtype=np.int64), cores, np.arange(rows + 1)), shape=(rows, n_cores)
-    )
-    coo = sparse.coo_matrix(pattern.T @ onehot)
-    return coo.row, coo.col, coo.data
-
-
 def _row_chunks_by_core(
     w: sparse.csr_matrix, post_core: np.ndarray
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The synapses of `w` (column indices, row pointers) in chunks of rows taken in order of
-    their core, each with its rows' cores; rows already in that order are sliced, others
-    gathered."""
+) -> Iterator[tuple[sparse.csr_matrix, np.ndarray]]:
+    """The synapse pattern of `w` (ones) in chunks of rows taken in order of their core, each
+    with its rows' cores; rows already in that order are sliced, others gathered."""
     order = np.argsort(post_core, kind="stable")
     in_order = bool(np.all(order[1:] > order[:-1]))
     lens = np.diff(w.indptr)
@@ -177,7 +148,10 @@ def _row_chunks_by_core(
             indices, indptr, cores = sub.indices, sub.indptr, post_core[order[r0:r1]]
         if indices.size == 0:
             continue
-        yield indices, indptr, cores
+        pattern = sparse.csr_matrix(
+            (np.ones(indices.size, dtype=np.int64), indices, indptr), shape=(r1 - r0, w.shape[1])
+        )
+        yield pattern, cores
 
 
 def count_output_axons(net: IntNetwork, cores: list[Core]) -> dict[str, sparse.csr_matrix]:
