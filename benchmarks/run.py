@@ -633,12 +633,21 @@ def section_compile_and_mapping(emit: Any, net: Any, calib: np.ndarray, quick: b
             f"{fmt(r.get('lava_build_s', float('nan')))} | "
             f"{fmt(r.get('lava_compile_s', float('nan')))} |"
         )
-    for r in rows:  # the stages of each compile, for where the time goes
+    stages = ("passes", "lower", "split", "lp", "pack", "place")
+    emit(
+        "\nWhere the time goes: wall seconds of each stage within the best compile (passes: "
+        "fold and quantize; lower: the integer program; split: block sizes and blocks; lp: the "
+        "LP bound; pack: packing with output axons; place: chips and cores), and the compile's "
+        "CPU time; docs/targets.md#mapping says what was found.\n"
+    )
+    emit("| network | synapses | " + " | ".join(f"{k} s" for k in stages) + " | CPU s |")
+    emit("|---|---|" + "---|" * (len(stages) + 1))
+    for r in rows:
         if "stages_s" in r:
-            print(
-                f"  {r['kind']} {r['synapses']:.3g}: "
-                + json.dumps({k: round(v, 2) for k, v in r["stages_s"].items()}),
-                flush=True,
+            cells = " | ".join(f"{r['stages_s'].get(k, float('nan')):.2f}" for k in stages)
+            emit(
+                f"| {r['kind']} | {r['synapses']:.3g} | {cells} | "
+                f"{r.get('cpu_s', float('nan')):.2f} |"
             )
     for kind in ("banded", "conv"):
         emit(
@@ -654,7 +663,7 @@ def section_compile_and_mapping(emit: Any, net: Any, calib: np.ndarray, quick: b
         "LP bound: the configuration LP over per-core floors of every layer (neurocomp/mapping/"
         "bound.py, `lower_bound_lp`, window floors included), also true for every split and at "
         "least the lower bound; a compile's summary leaves the window floors out above "
-        "2.5e5 synapses (their cost: neurocomp/mapping/bound.py `COMPILE_WINDOW_SYNAPSES`). "
+        "5e4 synapses (their cost: neurocomp/mapping/bound.py `COMPILE_WINDOW_SYNAPSES`). "
         "Packing bound: no packing of the blocks this split made fits fewer cores (fluid bound "
         "over the blocks, blocks over half a resource, HiGHS's dual bound up to 60 blocks).\n"
     )

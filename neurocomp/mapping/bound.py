@@ -88,9 +88,10 @@ GRID_STEP = 1.06
 MAX_OPTIONS = 6000  # options over all layers above which the grid is coarsened
 WINDOW_SYNAPSES = 2_000_000  # above this many synapses into a layer the window floors are
 # skipped (their O(synapses) pass per count and its index arrays; the subset floors stand)
-COMPILE_WINDOW_SYNAPSES = 250_000  # a compile takes the window floors up to this many synapses
+COMPILE_WINDOW_SYNAPSES = 50_000  # a compile takes the window floors up to this many synapses
 # in the network: they cost ~1.5 us per synapse (O(synapses) per count of the grid), 15x the
-# rest of a compile; `lower_bound_lp` takes them at any size (up to WINDOW_SYNAPSES per layer)
+# rest of a compile, and their event arrays ~13x the weights (1e5 banded: 0.9 s, peak memory
+# 13x the weights); `lower_bound_lp` takes them at any size (up to WINDOW_SYNAPSES per layer)
 SPLIT_WORK = 5_000_000  # neurons x neurons per core above which the split programme is skipped
 WORDS_EXACT, WORDS_STEP = 8, 1.08  # the count grid of the exact window words, coarsened until
 WORDS_WORK = 40_000_000  # its events (2 per synapse per count) are at most this many
@@ -153,8 +154,10 @@ def _counts(a: np.ndarray, minlength: int) -> np.ndarray:
 
 def _pattern(weights: list[sparse.csr_matrix]) -> sparse.csr_matrix:
     """The (neuron, axon) pairs with a nonzero weight in any of `weights` (one per projection)."""
-    if len(weights) == 1 and not any_equal(weights[0].data, 0):
-        return weights[0]
+    if len(weights) == 1 and not any_equal(weights[0].data, 0):  # its indices, 1 B of ones
+        w = weights[0]
+        ones = np.ones(w.nnz, dtype=np.int8)  # (a reordered copy then costs 5 B per synapse)
+        return sparse.csr_matrix((ones, w.indices, w.indptr), shape=w.shape, copy=False)
     total = None
     for w in weights:
         p = sparse.csr_matrix(w != 0, dtype=np.int8)
