@@ -72,6 +72,21 @@ DIGITS_ROWS: list[Row] = [
                 "prune_gradual{sparsity=0.95},quantize{weight_bits=4,granularity=channel},finetune",
                 SEEDS,
             ),
+            (
+                "gradual pruning, quantized, fine-tuned with thresholds trained",
+                "prune_gradual{sparsity=0.95},quantize{weight_bits=4,granularity=channel},"
+                "finetune{thresholds=true}",
+                SEEDS,
+            ),
+            (
+                "gradual pruning, quantized, fine-tuned, no distillation",
+                "prune_gradual{sparsity=0.95,"
+                + ND
+                + "},quantize{weight_bits=4,granularity=channel},finetune{"
+                + ND
+                + "}",
+                (0,),
+            ),
         ],
     ),
     (
@@ -79,6 +94,11 @@ DIGITS_ROWS: list[Row] = [
         "quantize{weight_bits=2}",
         [
             ("fine-tuned", "quantize{weight_bits=2},finetune", SEEDS),
+            (
+                "fine-tuned with thresholds trained",
+                "quantize{weight_bits=2},finetune{thresholds=true}",
+                SEEDS,
+            ),
             ("fine-tuned, no distillation", "quantize{weight_bits=2},finetune{" + ND + "}", (0,)),
         ],
     ),

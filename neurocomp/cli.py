@@ -749,6 +749,14 @@ _interrupted = False
 _in_hook = False
 
 
+def _on_sigint(signum: int, frame: Any) -> None:
+    """^C: remember it (a library may turn the KeyboardInterrupt into another exception, as
+    numba does when it lands mid-compile: 'no compiled object yet'), then raise it."""
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
 def _unraisable(info: Any) -> None:
     """A ^C that lands in a finalizer or weakref callback is 'ignored' by Python (printed as
     a traceback, and the program runs on): note it and raise it again in the main flow."""
@@ -782,12 +790,16 @@ def main() -> None:
     included), 130 interrupted by ^C (one line)."""
     # ^C raises KeyboardInterrupt from here on, so that temporaries are removed on the way out
     # (a child of a background job inherits SIGINT ignored: restore it too).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, _on_sigint)
     sys.unraisablehook = _unraisable
     try:
         code = _invoke()
     except KeyboardInterrupt:
         code = 130
+    except Exception:
+        if not _interrupted:
+            raise
+        code = 130  # the interrupt surfaced as another exception
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # from here on, nothing is left to stop
     if _interrupted:
         code = 130

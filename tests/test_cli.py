@@ -581,3 +581,25 @@ def test_an_interrupt_ignored_in_a_finalizer_on_the_main_thread_reaches_the_main
         assert cli._interrupted
     finally:
         cli._interrupted = False
+
+
+def test_an_interrupt_a_library_turns_into_another_error_still_exits_130():
+    """numba turns a ^C that lands mid-compile into RuntimeError('no compiled object yet'): after
+    a ^C, whatever the command raises is reported as the interrupt (one line, status 130)."""
+    code = (
+        "import signal\n"
+        "from neurocomp import cli\n"
+        "def invoke():\n"
+        "    try:\n"
+        "        signal.raise_signal(signal.SIGINT)\n"
+        "    except KeyboardInterrupt:\n"
+        "        raise RuntimeError('no compiled object yet') from None\n"
+        "cli._invoke = invoke\n"
+        "cli.main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert (proc.returncode, proc.stderr) == (130, b"interrupted\n"), proc.stderr
+    # Without a ^C the same error is not hidden.
+    plain = code.replace("signal.raise_signal(signal.SIGINT)", "raise KeyboardInterrupt")
+    proc = subprocess.run([sys.executable, "-c", plain], capture_output=True, timeout=120)
+    assert proc.returncode == 1 and b"RuntimeError" in proc.stderr

@@ -20,7 +20,7 @@ from ..ir.integer import IntNetwork
 from ..mapping import CoreUsage
 from ..target.spec import TargetSpec
 from .ann import ann_baseline, layer_sizes_of
-from .estimate import Activity, Estimate, estimate, event_energy
+from .estimate import MESSAGE_BITS, Activity, Estimate, estimate, event_energy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -341,13 +341,19 @@ def activity_of(
     host = sum(int(np.prod(s)) for s in net.inputs.values()) + sum(
         net.size_of(src) for src in net.outputs.values() if src not in net.inputs
     )
-    # graded spikes (a multi-spike population's count as the payload, interop's
-    # `spike_payload_bits`): each message carries the payload bits beside its 32
-    payload = int(getattr(spec.format, "spike_payload_bits", 0) or 0)
-    graded = any(getattr(p, "max_spikes", 1) != 1 for p in net.populations)
-    factor = (32 + payload) / 32 if payload and graded else 1.0
     per_core = {str(k): v for k, v in counts.per_core.items()}
-    return Activity(per_core, max(counts.batch, 1), chips, tiles, host, factor)
+    payload = {str(k): v for k, v in counts.payload.items()}
+    batch = max(counts.batch, 1)
+    return Activity(per_core, batch, chips, tiles, host, payload_factor(spec), payload)
+
+
+def payload_factor(spec: TargetSpec) -> float:
+    """What a message carrying a graded payload costs in bare messages: its MESSAGE_BITS plus
+    the chip's `spike_payload_bits` over MESSAGE_BITS (1 where the chip declares none). The
+    engine counts which messages carry one (`EventCounts.payload`): those of multi-spike and
+    sigma-delta populations and of inputs with values above 1."""
+    bits = int(getattr(spec.format, "spike_payload_bits", 0) or 0)
+    return (MESSAGE_BITS + bits) / MESSAGE_BITS
 
 
 def _totals(
@@ -414,14 +420,15 @@ def energy_report(
     pc = counts.per_core
     steps = next(iter(pc.values())).shape[0] if pc else 0
 
-    def joules(d: dict[str, Any]) -> float:
-        return sum(event_energy(spec, d, "nominal", act.payload_factor).values())
+    def joules(d: dict[str, Any], payload: dict[str, Any]) -> float:
+        return sum(event_energy(spec, d, "nominal", act.payload_factor, payload).values())
 
     layers: list[dict[str, Any]] = []
     for pop in net.populations:
         if not net.projections_into(pop.name):
             continue
         d = {str(k): v for k, v in counts.per_layer[pop.name].items()}
+        sent = d if pop.graded else {}  # a graded population's messages all carry its payload
         layers.append(
             {
                 "name": pop.name,
@@ -429,14 +436,16 @@ def energy_report(
                 "spikes": d["spikes"],
                 "synops": d["synops"],
                 "neuron_updates": d["updates_active"] + d["updates_idle"],
-                "energy_j": joules(d),
-                "energy_per_inference_j": joules(d) / batch,
+                "energy_j": joules(d, sent),
+                "energy_per_inference_j": joules(d, sent) / batch,
             }
         )
     cores = []
     totals_core = {str(k): v.sum(axis=0) for k, v in pc.items()}
+    payload_core = {k: v.sum(axis=0) for k, v in act.payload.items()}
     for i, row in enumerate(usage):
         cd: dict[str, Any] = {k: float(v[i]) for k, v in totals_core.items()}
+        cp = {k: float(v[i]) for k, v in payload_core.items()}
         cores.append(
             {
                 "core": row.core,
@@ -447,7 +456,7 @@ def energy_report(
                 "spikes": int(cd["spikes"]),
                 "synops": int(cd["synops"]),
                 "neuron_updates": int(cd["updates_active"] + cd["updates_idle"]),
-                "energy_j": joules(cd),
+                "energy_j": joules(cd, cp),
                 "utilisation": row.utilisation,
             }
         )

@@ -3,8 +3,9 @@
 Per inference, at each end ("nominal", "low", "high") of every sourced figure:
 
 - dynamic: every event x its figure: synaptic ops, active and idle neuron updates, spikes,
-  messages (within the chip; a graded spike's payload makes its messages dearer), tile hops,
-  messages over chip-to-chip links, and input spikes arriving at their cores;
+  messages within the chip, tile hops, messages over chip-to-chip links, and input spikes
+  arriving at their cores; a message that carries a graded payload (and its hops and link)
+  costs `Activity.payload_factor` bare ones;
 - host: the values streamed between host and chip every step (each input channel in, each output
   neuron out) x `host_value_j`;
 - static: the chips' static power over the latency. Nominal and high: every chip of the board
@@ -21,6 +22,7 @@ Every term grows with its figures, so low <= nominal <= high.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -64,7 +66,10 @@ class Activity:
     core_chip: np.ndarray  # (cores,) chip index of each used core
     core_tile: np.ndarray  # (cores,) tile id (unique on the board) of each used core
     host_values_per_step: int  # input channels + output neurons streamed each step, per sample
-    payload_factor: float = 1.0  # message cost relative to a bare 32-bit message
+    # a message with a graded payload costs payload_factor bare 32-bit messages (energy, time,
+    # and its hops); `payload` holds, per message counter, the part (T, cores) that carries one
+    payload_factor: float = 1.0
+    payload: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -121,17 +126,33 @@ def _fig(spec: TargetSpec, dotted: str, end: str) -> float:
     return figure(spec, section, key).at(end)
 
 
+def priced(key: str, count: Any, payload: Mapping[str, Any], factor: float) -> Any:
+    """A counter in bare events: a message carrying a payload counts `factor` bare ones."""
+    if key in _MESSAGE_COUNTERS and key in payload and factor != 1.0:
+        return count + (factor - 1.0) * np.asarray(payload[key], dtype=np.float64)
+    return count
+
+
 def event_energy(
-    spec: TargetSpec, counts: Mapping[str, Any], end: str = "nominal", payload_factor: float = 1.0
+    spec: TargetSpec,
+    counts: Mapping[str, Any],
+    end: str = "nominal",
+    payload_factor: float = 1.0,
+    payload: Mapping[str, Any] | None = None,
 ) -> dict[str, float]:
-    """Joules by event kind for event totals `counts` (counter -> number or array summed)."""
+    """Joules by event kind for event totals `counts` (counter -> number or array summed), of
+    which `payload` (counter -> the same) carry a payload worth `payload_factor` messages."""
     out = {}
     for key, (e_fig, _) in _EVENTS.items():
         if key not in counts:
             continue
-        factor = payload_factor if key in _MESSAGE_COUNTERS else 1.0
-        out[key] = float(np.sum(counts[key])) * _fig(spec, e_fig, end) * factor
+        n = priced(key, np.sum(counts[key], dtype=np.float64), _sums(payload), payload_factor)
+        out[key] = float(n) * _fig(spec, e_fig, end)
     return out
+
+
+def _sums(payload: Mapping[str, Any] | None) -> dict[str, float]:
+    return {k: float(np.sum(v, dtype=np.float64)) for k, v in (payload or {}).items()}
 
 
 # a core's pipeline: synapses, then neurons (dendrite and soma), then the axon's messages
@@ -150,8 +171,8 @@ def core_work(spec: TargetSpec, act: Activity, end: str) -> np.ndarray:
     for keys in _STAGES:
         work = np.zeros_like(_counter(act, "synops"))
         for key in keys:
-            factor = act.payload_factor if key in _MESSAGE_COUNTERS else 1.0
-            work += _counter(act, key) * _fig(spec, _EVENTS[key][1], end) * factor
+            n = priced(key, _counter(act, key), act.payload, act.payload_factor)
+            work += n * _fig(spec, _EVENTS[key][1], end)
         stages.append(work)
     combined = np.maximum.reduce(stages) if end == "low" else np.sum(stages, axis=0)
     return combined / max(act.batch, 1)
@@ -218,7 +239,7 @@ def estimate(spec: TargetSpec, act: Activity) -> Estimate:
     res: dict[str, dict[str, float]] = {}
     parts: dict[str, dict[str, float]] = {}
     for end in ENDS:
-        by_kind = event_energy(spec, totals, end, act.payload_factor)
+        by_kind = event_energy(spec, totals, end, act.payload_factor, act.payload)
         dyn = sum(by_kind.values()) / batch
         host = act.host_values_per_step * steps * _fig(spec, "board.host_value_j", end)
         times = step_times(spec, act, end)

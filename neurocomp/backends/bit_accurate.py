@@ -40,7 +40,7 @@ from ..target.spec import NEURON_MODELS, NumberFormat
 from . import jit
 from . import sigma_delta as sd
 from .base import RunResult
-from .events import COUNTERS, EventCounts, EventKind
+from .events import COUNTERS, MESSAGE_KINDS, EventCounts, EventKind
 from .kernels import ProjectionKernel
 
 __all__ = ["COUNTERS", "ENGINE", "EventCounts", "RunResult", "Semantics", "integer_inputs", "run"]
@@ -168,9 +168,8 @@ class _Counter:
         coords = mapping.coords
         self.n_cores = len(coords)
         ew, ns = mapping.pair_hops()  # indexed per traffic edge below, no cores x cores matrix
-        same_tile = coords[:, None, 2] == coords[None, :, 2]
+        tile = coords[:, 2]
         chip = mapping.core_chip if mapping.core_chip is not None else np.zeros(len(coords), int)
-        other_chip = chip[:, None] != chip[None, :]
         self.tables: dict[str, sparse.csc_matrix] = {}
         self.kinds: dict[str, tuple[EventKind, ...]] = {}
         for src, d in mapping.destinations.items():
@@ -180,12 +179,13 @@ class _Counter:
                 coo = (d > 0).tocoo()
                 srcc = own[coo.row]
                 n = d.shape[0]
+                same_tile = tile[srcc] == tile[coo.col]  # per (neuron, destination core) pair
                 for weights in (
-                    same_tile[srcc, coo.col],
-                    ~same_tile[srcc, coo.col],
+                    same_tile,
+                    ~same_tile,
                     ew[srcc, coo.col],
                     ns[srcc, coo.col],
-                    other_chip[srcc, coo.col],
+                    chip[srcc] != chip[coo.col],
                 ):
                     per_neuron = np.bincount(coo.row, weights, minlength=n).astype(np.int64)
                     blocks.append(_onehot(own, self.n_cores, per_neuron))
@@ -201,9 +201,10 @@ class _Counter:
             p.name: np.bincount(self.where[p.name], minlength=self.n_cores) for p in net.populations
         }
         self.names = [p.name for p in net.populations]
+        self.graded = frozenset(p.name for p in net.populations if p.graded)
         self._dense_tables: dict[str, np.ndarray] = {}
         self._scatter_tables: dict[str, tuple[sparse.csr_matrix, tuple[EventKind, ...]]] = {}
-        self._event_static: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._event_static: dict[str, tuple[np.ndarray, ...]] = {}
         self.reset(steps)
 
     def reset(self, steps: int) -> None:
@@ -213,6 +214,12 @@ class _Counter:
             name: dict.fromkeys(COUNTERS, 0) for name in self.names
         }
         self.input_spikes = 0
+        self.payload = {k: np.zeros((steps, self.n_cores), dtype=np.int64) for k in MESSAGE_KINDS}
+        self.with_payload = set(self.graded)  # sources whose messages carry a payload
+
+    def graded_inputs(self, xs: dict[str, np.ndarray]) -> None:
+        """Inputs with values above 1 send them as payloads (as the Lava backend does)."""
+        self.with_payload |= {k for k, a in xs.items() if k not in self.where and _above_one(a)}
 
     def source(self, name: str, sent: np.ndarray) -> None:
         """Spikes (or values) a source sent, (T, neurons) summed over the batch."""
@@ -226,6 +233,8 @@ class _Counter:
         for k, kind in enumerate(self.kinds[name]):
             part = out[:, k * c : (k + 1) * c]
             self.per_core[kind] += part
+            if name in self.with_payload and kind in self.payload:
+                self.payload[kind] += part
             if kind in self.FROM_POPULATION:
                 self.per_layer[name][kind] += int(part.sum())
 
@@ -235,8 +244,8 @@ class _Counter:
         (`ones`: one event per non-zero entry, as graded spikes are). Returns what each neuron
         sent over all steps and in the last."""
         table, kinds = self._scatter_table(name, series.shape[2])
-        out = np.zeros((series.shape[0], len(kinds) * self.n_cores), np.int64)
-        total, last = jit.scatter(series, table, out, ones, self._static(name, table)[0])
+        out = np.zeros((len(kinds) * self.n_cores, series.shape[0]), np.int64).T  # `_fold`
+        total, last = jit.scatter(series, table, out, ones, self._static(name, table))
         self._fold(name, kinds, out, total)
         return total, last
 
@@ -252,9 +261,7 @@ class _Counter:
         table = self._scatter_table(name, n)[0]
         return jit.EventTable.fresh(self._static(name, table), table.shape[1], steps)
 
-    def _static(
-        self, name: str, table: sparse.csr_matrix
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _static(self, name: str, table: sparse.csr_matrix) -> tuple[np.ndarray, ...]:
         """A source's table arrays for the compiled counting, made once per counter."""
         if name not in self._event_static:
             self._event_static[name] = jit.EventTable.static(table)
@@ -264,14 +271,17 @@ class _Counter:
         self, name: str, kinds: tuple[EventKind, ...], out: np.ndarray, total: np.ndarray
     ) -> None:
         """A source's counts (T, kinds * cores) into the per-core and per-population totals."""
-        c = self.n_cores
         if name not in self.where:
             self.input_spikes += int(total.sum())
-        for k, kind in enumerate(kinds):
+        c, layer = self.n_cores, self.per_layer.get(name)
+        payload = name in self.with_payload
+        for k, kind in enumerate(kinds):  # out is column-major: each kind's block contiguous
             part = out[:, k * c : (k + 1) * c]
             self.per_core[kind] += part
-            if kind in self.FROM_POPULATION or kind is EventKind.SPIKES:
-                self.per_layer[name][kind] += int(part.sum())
+            if payload and kind in self.payload:
+                self.payload[kind] += part
+            if layer is not None and (kind in self.FROM_POPULATION or kind is EventKind.SPIKES):
+                layer[kind] += int(part.sum())
 
     def _scatter_table(self, name: str, n: int) -> tuple[sparse.csr_matrix, tuple[EventKind, ...]]:
         """A source's table for `scatter` (a population's with its own SPIKES block first)."""
@@ -343,7 +353,12 @@ class _Counter:
             per_core=self.per_core,
             per_layer=self.per_layer,
             input_spikes=self.input_spikes,
+            payload=self.payload,
         )
+
+
+def _above_one(a: np.ndarray) -> bool:
+    return bool(a.size) and bool(a.max() > 1)
 
 
 def _binary(pop: IntPopulation) -> bool:
@@ -621,6 +636,8 @@ _FUSE = os.environ.get("NEUROCOMP_FUSE", "auto")  # auto | never | always (measu
 # it `jit.scatter` reads the finished series once (measured: one stream's series is small,
 # and a separate tight pass over it beats the per-step work inside the scan)
 _SCAN_COUNTS_FROM = int(os.environ.get("NEUROCOMP_SCAN_COUNTS_FROM", "2"))
+# inputs' events counted inside the fused scan too (measured slower than one pass after it)
+_INPUTS_IN_SCAN = bool(os.environ.get("NEUROCOMP_INPUTS_IN_SCAN"))
 
 
 def _fuses(kernel: ProjectionKernel, src: np.ndarray) -> bool:
@@ -640,16 +657,45 @@ def _fused_synapses(
     state: _State,
     xs: dict[str, np.ndarray],
 ) -> jit.Synapses:
-    """The fused scan's synapses; counting, an input's events per step are summed on the way
-    (`state.sent`) unless another projection of it did so already."""
+    """The fused scan's synapses; counting with `_INPUTS_IN_SCAN`, an input's events per step
+    are summed on the way unless another projection of it did so already (by default `_count`
+    counts them after the run, in one compiled pass)."""
     events = None
-    if state.count and pre in xs and pre not in state.events and src.shape[1] >= _SCAN_COUNTS_FROM:
+    if state.count and pre in xs and pre not in state.events and _INPUTS_IN_SCAN:
         events = state.event_table(pre, src.shape[2], src.shape[0])
         if delay:  # the scan reads the source's last step nowhere: counted here
             events.add_row(src.shape[0] - 1, np.count_nonzero(src[-1], axis=0).astype(np.int64))
     binary = src.dtype == np.uint8 and kernel.payload <= 1
     kernel.used["fused"] = kernel.used.get("fused", 0) + 1
     return jit.Synapses(src, kernel.fused_weights(), delay, events, binary)
+
+
+_CONSTANTS: weakref.WeakKeyDictionary[IntPopulation, dict[tuple[int, int, int], tuple]]
+_CONSTANTS = weakref.WeakKeyDictionary()  # a program's per-neuron constants, made once
+
+
+def _neuron_constants(
+    pop: IntPopulation, fmt: NumberFormat, bits: int
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """`pop`'s per-neuron constants of the compiled scan, (n,) int64 each: the decay factors
+    of u and v, the shifted bias, threshold and reset; kept with the (immutable) population
+    (a run of a small network otherwise spends a tenth of its time making them)."""
+    key = (bits, fmt.weight_shift, fmt.threshold_shift)
+    per = _CONSTANTS.setdefault(pop, {})
+    if key not in per:
+        n = pop.size
+
+        def vec(a: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(np.broadcast_to(a, (n,)), np.int64)
+
+        per[key] = (
+            None if pop.du is None else vec((1 << bits) - pop.du),
+            vec((1 << bits) - pop.dv),
+            vec(pop.bias << fmt.weight_shift),
+            None if pop.threshold is None else vec(pop.threshold << fmt.threshold_shift),
+            vec(pop.v_reset << fmt.weight_shift),
+        )
+    return per[key]
 
 
 def _scan_compiled(
@@ -671,15 +717,16 @@ def _scan_compiled(
         state.act_core[name] = np.zeros((steps, state.n_cores), np.int64)
         if pop.spiking and state.v[name].shape[0] >= _SCAN_COUNTS_FROM:
             state.event_table(name, pop.size, steps)
+    keep_u, keep_v, bias, thr, reset = _neuron_constants(pop, fmt, bits)
     jit.scan(
         drive,
         state.u[name],
         state.v[name],
-        None if pop.du is None else (1 << bits) - pop.du,
-        (1 << bits) - pop.dv,
-        pop.bias << fmt.weight_shift,
-        None if pop.threshold is None else pop.threshold << fmt.threshold_shift,
-        np.broadcast_to(pop.v_reset << fmt.weight_shift, (pop.size,)),
+        keep_u,
+        keep_v,
+        bias,
+        thr,
+        reset,
         zero_reset=pop.reset == "zero",
         floor=fmt.decay_rounding == "floor",
         bits=bits,
@@ -946,6 +993,7 @@ def _count(
     per-step batch sums and table products."""
     compiled = jit.AVAILABLE
     totals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    c.graded_inputs(xs)
     for name, arr in xs.items():
         if compiled and name in state.events:  # counted by a fused scan on the way
             totals[name] = c.take(name, state.events[name])

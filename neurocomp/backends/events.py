@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
@@ -24,6 +24,15 @@ class EventKind(StrEnum):
 
 
 COUNTERS: tuple[EventKind, ...] = tuple(EventKind)
+# the counters of messages (and their hops): what a graded spike's payload makes dearer
+MESSAGE_KINDS: tuple[EventKind, ...] = (
+    EventKind.MSGS_LOCAL,
+    EventKind.MSGS_REMOTE,
+    EventKind.MSGS_INPUT,
+    EventKind.HOPS_EW,
+    EventKind.HOPS_NS,
+    EventKind.MSGS_CHIP,
+)
 
 
 @dataclass(kw_only=True)
@@ -34,6 +43,10 @@ class EventCounts:
     per_core: dict[EventKind, np.ndarray]  # kind -> (T, cores)
     per_layer: dict[str, dict[EventKind, int]]  # population -> kind -> total
     input_spikes: int = 0
+    # the part of each message counter (MESSAGE_KINDS, (T, cores)) that carries a payload: sent
+    # by graded populations (multi-spike counts, sigma-delta values) and by inputs with values
+    # above 1; empty where a run counted none
+    payload: dict[EventKind, np.ndarray] = field(default_factory=dict)
 
     def total(self, counter: str) -> int:
         return int(self.per_core[EventKind(counter)].sum())

@@ -45,19 +45,23 @@ class _Switches(NamedTuple):
     synapses: int = 0  # the drive: 0 given, 1 from dense rows of W^T, 2 from CSR rows (fused)
     binary_src: bool = False  # fused: the source sends 0/1 (no multiply)
     count_src: bool = False  # fused: the source's non-zero entries counted per step
+    count_spikes: bool = True  # counting: the spikes through their `EventTable` here
 
 
 class EventTable(NamedTuple):
     """A source's events counted inside the scan, step by step: each step's batch-summed
-    values (n,) times its routing table (n x k: dense transposed (k, n) where small, else CSR)
-    into out (T, k); total and last (n,) get each neuron's sum over all steps and in the last
-    (what the synaptic-op totals need)."""
+    values (n,) times its routing table (n x k) into out (T, k); total and last (n,) get each
+    neuron's sum over all steps and in the last (what the synaptic-op totals need). A small
+    table is kept dense and transposed, its non-zero columns only (`cols`: a mapped network's
+    tables are mostly zero columns: no messages to most cores, no hops on one tile); a large
+    one as CSR."""
 
-    dense: np.ndarray  # (k, n) int64, or (0, n) with the CSR arrays below
+    dense: np.ndarray  # (k', n) int64: the non-zero columns, or (0, n) with the CSR below
+    cols: np.ndarray  # (k',): each dense row's column of out
     indptr: np.ndarray
     indices: np.ndarray
     data: np.ndarray
-    out: np.ndarray  # (T, k) int64
+    out: np.ndarray  # (T, k) int64, column-major
     total: np.ndarray  # (n,) int64
     last: np.ndarray  # (n,) int64
 
@@ -67,35 +71,38 @@ class EventTable(NamedTuple):
         return cls.fresh(cls.static(table), table.shape[1], steps)
 
     @staticmethod
-    def static(table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def static(table: Any) -> tuple[np.ndarray, ...]:
         """The table's part that does not change between runs (keep it with the table)."""
         n, k = table.shape
-        dense = (
-            np.ascontiguousarray(table.T.toarray(), np.int64)
-            if n * k <= _DENSE_SCATTER
-            else np.zeros((0, n), np.int64)
-        )
+        if n * k <= _DENSE_SCATTER:
+            dense = np.asarray(table.T.toarray(), np.int64)
+            cols = np.flatnonzero(dense.any(axis=1)).astype(np.int64)
+            dense = np.ascontiguousarray(dense[cols])
+        else:
+            dense, cols = np.zeros((0, n), np.int64), np.zeros(0, np.int64)
         return (
             dense,
+            cols,
             table.indptr.astype(np.int64),
             table.indices.astype(np.int64),
             table.data.astype(np.int64),
         )
 
     @classmethod
-    def fresh(
-        cls, static: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], k: int, steps: int
-    ) -> EventTable:
+    def fresh(cls, static: tuple[np.ndarray, ...], k: int, steps: int) -> EventTable:
         """Zeroed counts for a run of `steps` steps over a `static` table of k columns."""
-        n = static[1].size - 1
-        zeros = np.zeros((steps, k), np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64)
-        return cls(*static, *zeros)
+        n = static[2].size - 1
+        # out column-major: a kind's counts over all steps are one block (folded cheaply)
+        out = np.zeros((k, steps), np.int64).T
+        zeros = out, np.zeros(n, np.int64), np.zeros(n, np.int64)
+        dense, cols, indptr, indices, data = static
+        return cls(dense, cols, indptr, indices, data, *zeros)
 
     def add_row(self, t: int, row: np.ndarray) -> None:
         """One step's batch-summed values through the table, outside the scan (in numpy)."""
         if self.dense.shape[0]:
-            self.out[t] += self.dense @ row
-        else:
+            self.out[t, self.cols] += self.dense @ row
+        elif self.out.shape[1]:
             for i in np.flatnonzero(row):
                 lo, hi = self.indptr[i], self.indptr[i + 1]
                 np.add.at(self.out[t], self.indices[lo:hi], row[i] * self.data[lo:hi])
@@ -104,62 +111,10 @@ class EventTable(NamedTuple):
             self.last[:] = row
 
     @classmethod
-    def empty(cls) -> EventTable:
-        z1, z2 = np.zeros(0, np.int64), np.zeros((0, 0), np.int64)
-        return cls(z2, z1, z1, z1, z2, z1, z1)
-
-
-def _flush_py(  # noqa: C901 - one compiled loop
-    row: np.ndarray,
-    t: int,
-    final: bool,
-    dense: np.ndarray,
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    data: np.ndarray,
-    out: np.ndarray,
-    total: np.ndarray,
-    last: np.ndarray,
-) -> None:
-    """One step's batch-summed values `row` through the table into out[t] (`EventTable`),
-    then zeroed: dot products with the dense table's rows, or, for a large table, the CSR
-    rows of the non-zero entries only (found without a branch)."""
-    n = row.shape[0]
-    for i in range(n):
-        total[i] += row[i]
-    if final:
-        for i in range(n):
-            last[i] = row[i]
-    if out.shape[1] == 0:
-        pass
-    elif dense.shape[0]:
-        for k in range(dense.shape[0]):
-            acc = np.int64(0)
-            for i in range(n):
-                acc += row[i] * dense[k, i]
-            out[t, k] += acc
-    else:
-        idx = np.zeros(n, np.int64)
-        m = np.int64(0)
-        for i in range(n):
-            idx[m] = i
-            m += np.int64(row[i] != 0)
-        for j in range(m):
-            i = idx[j]
-            for e in range(indptr[i], indptr[i + 1]):
-                out[t, indices[e]] += row[i] * data[e]
-    for i in range(n):
-        row[i] = 0
-
-
-_flush: Any = None
-
-
-def _flusher() -> Any:
-    global _flush
-    if _flush is None:
-        _flush = numba.njit(inline="always", nogil=True)(_flush_py)
-    return _flush
+    def empty(cls, n: int = 0, steps: int = 0) -> EventTable:
+        """No table (k = 0): nothing counted through it."""
+        z = np.zeros(0, np.int64)
+        return cls.fresh((np.zeros((0, n), np.int64), z, np.zeros(n + 1, np.int64), z, z), 0, steps)
 
 
 def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's equations
@@ -167,7 +122,6 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
     sat_u, sat_v, keep_rec_v, keep_rec_u = sw.sat_u, sw.sat_v, sw.rec_v, sw.rec_u
     count, wrap_drive, shift_on = sw.counting, sw.wrap_drive, sw.shift
     synapses, binary_src, count_src = sw.synapses, sw.binary_src, sw.count_src
-    flush = _flusher()
 
     def scan_variant(  # noqa: C901
         drive: np.ndarray,  # (T, batch, n): int64, or float holding exact integers
@@ -200,7 +154,8 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         delay = ints[5]
         n = keep_v.shape[0]
         no_bias = np.zeros_like(drive_bias)
-        act_row = np.zeros(n, np.int64)  # this step's active samples per neuron
+        n_runs = run_core.shape[0] if count else 1
+        U0, un = np.uint64(0), np.uint64(n)
         act_half = (1 << (act_bits - 1)) if act_bits > 0 else 0
         act_mask = ((1 << act_bits) - 1) if act_bits > 0 else 0
         m = (1 << bits) - 1
@@ -210,10 +165,11 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         idx = np.zeros(pre, np.int64)  # the sources that sent something, this row
         buf = np.zeros_like(buf0)  # local: the compiler sees it alias nothing
         row = np.zeros(n, np.int64)  # this step's spikes per neuron, batch-summed
+        idx_n = np.zeros(n, np.int64)  # its non-zero entries
         src_row = np.zeros(pre, np.int64)  # this step's source events per entry, batch-summed
-        counts_spikes = count and spiking
-        e0, e1, e2, e3, e4, e5, e6 = ev  # unpacked once: no reference counting per step
-        f0, f1, f2, f3, f4, f5, f6 = src_ev
+        counts_spikes = count and spiking and sw.count_spikes
+        e0, e1, e2, e3, e4, e5, e6, e7 = ev  # unpacked once: no reference counting per step
+        f0, f1, f2, f3, f4, f5, f6, f7 = src_ev
         for t in range(steps):
             db = drive_bias if t >= bias_from else no_bias
             for b in range(batch):
@@ -228,7 +184,14 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                             k += np.int64(nz)
                             if count_src:
                                 src_row[c] += np.int64(nz)
-                    for e in range(k):
+                    rest = np.int64(0)  # the events not summed four at a time
+                    if synapses == 1 and binary_src:  # four rows per pass over buf
+                        for e in range(0, k - 3, 4):
+                            c0, c1, c2, c3 = idx[e], idx[e + 1], idx[e + 2], idx[e + 3]
+                            for j in range(n):
+                                buf[j] += (wt[c0, j] + wt[c1, j]) + (wt[c2, j] + wt[c3, j])
+                        rest = k - k % 4
+                    for e in range(rest, k):
                         c = idx[e]
                         if synapses == 1:
                             if binary_src:
@@ -242,65 +205,101 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                             w = src[ts, b, c]
                             for r in range(indptr[c], indptr[c + 1]):
                                 buf[indices[r]] += data[r] if binary_src else w * data[r]
-                for i in range(n):
-                    if synapses:  # noqa: SIM108 - one type per branch (compiled)
-                        d = np.int64(buf[i]) + db[i]
-                    else:
-                        d = np.int64(drive[t, b, i]) + db[i]
-                    if wrap_drive:  # the drive's wrap to activation_bits, then the shift
-                        d = ((d + act_half) & act_mask) - act_half
-                    if shift_on:
-                        d <<= shift
-                    if has_u:
-                        q = u[b, i] * keep_u[i]
-                        if not floor:
-                            q += (q >> 63) & m
-                        x = (q >> bits) + d
-                        x = min(max(x, -top), top) if sat_u else ((x + top) & span) - top
-                        u[b, i] = x
-                        if keep_rec_u:
-                            rec_u[t, b, i] = x
-                        d = x
-                    q = v[b, i] * keep_v[i]
-                    if not floor:
-                        q += (q >> 63) & m
-                    y = (q >> bits) + d + bias[i]
-                    y = min(max(y, -top), top) if sat_v else ((y + top) & span) - top
-                    if spiking:
-                        fire = y > thr[i]
-                        out_s[t, b, i] = fire
-                        if fire:
-                            y = reset[i] if zero_reset else y - thr[i]
-                    else:
-                        out_v[t, b, i] = y
-                    v[b, i] = y
-                    if keep_rec_v:
-                        rec_v[t, b, i] = y
-                if count:  # a loop of its own: the neuron loop above stays vectorised
-                    for i in range(n):
-                        if synapses:
+                # the neurons run by run of one core, so that counting adds each run's active
+                # neurons in a register (a reduction the compiler vectorises), not per neuron
+                for r in range(n_runs):
+                    # unsigned bounds: a signed index the compiler cannot prove non-negative
+                    # gets numba's negative-index wrap on every access, which stops the
+                    # vectorisation (measured: 2.4x slower scans)
+                    lo, hi = (np.uint64(runs[r]), np.uint64(runs[r + 1])) if count else (U0, un)
+                    acc = np.int64(0)
+                    for i in range(lo, hi):
+                        if synapses:  # noqa: SIM108 - one type per branch (compiled)
                             d = np.int64(buf[i]) + db[i]
                         else:
                             d = np.int64(drive[t, b, i]) + db[i]
-                        if wrap_drive:  # zero after the wrap (the shift keeps zero zero)
+                        if wrap_drive:  # the drive's wrap to activation_bits, then the shift
                             d = ((d + act_half) & act_mask) - act_half
-                        busy = (d != 0) | (v[b, i] != 0)
+                        busy = d != 0  # active: non-zero drive or state (the shift keeps 0 0)
+                        if shift_on:
+                            d <<= shift
                         if has_u:
-                            busy = busy | (u[b, i] != 0)
-                        act_row[i] += np.int64(busy)
-                        if counts_spikes:
-                            row[i] += np.int64(out_s[t, b, i])
-            if counts_spikes:  # this step's events through the routing table
-                flush(row, t, t == steps - 1, e0, e1, e2, e3, e4, e5, e6)
-            if count_src and t - delay >= 0:
-                flush(src_row, t - delay, t - delay == steps - 1, f0, f1, f2, f3, f4, f5, f6)
-            if count:  # folded per step into the cores: no (T, n) array
-                for r in range(run_core.shape[0]):  # sums over runs: no chain of adds
-                    acc = np.int64(0)
-                    for i in range(runs[r], runs[r + 1]):
-                        acc += act_row[i]
-                        act_row[i] = 0
-                    active[t, run_core[r]] += acc
+                            q = u[b, i] * keep_u[i]
+                            if not floor:
+                                q += (q >> 63) & m
+                            x = (q >> bits) + d
+                            x = min(max(x, -top), top) if sat_u else ((x + top) & span) - top
+                            u[b, i] = x
+                            if keep_rec_u:
+                                rec_u[t, b, i] = x
+                            d = x
+                            busy = busy | (x != 0)
+                        q = v[b, i] * keep_v[i]
+                        if not floor:
+                            q += (q >> 63) & m
+                        y = (q >> bits) + d + bias[i]
+                        y = min(max(y, -top), top) if sat_v else ((y + top) & span) - top
+                        if spiking:
+                            fire = y > thr[i]
+                            out_s[t, b, i] = fire
+                            if fire:
+                                y = reset[i] if zero_reset else y - thr[i]
+                            if counts_spikes:
+                                row[i] += np.int64(fire)
+                        else:
+                            out_v[t, b, i] = y
+                        v[b, i] = y
+                        if keep_rec_v:
+                            rec_v[t, b, i] = y
+                        if count:
+                            acc += np.int64(busy | (y != 0))
+                    if count:
+                        active[t, run_core[r]] += acc
+            # this step's events through the routing tables (`EventTable`), written out here:
+            # a call, even inlined, costs ~70 ns per step in its arguments' handling (measured)
+            if counts_spikes:
+                for i in range(n):
+                    e6[i] += row[i]
+                if t == steps - 1:
+                    e7[:] = row
+                if e0.shape[0]:  # dense: a dot product per non-zero column
+                    for col in range(e0.shape[0]):
+                        acc = np.int64(0)
+                        for i in range(n):
+                            acc += row[i] * e0[col, i]
+                        e5[t, e1[col]] += acc
+                elif e5.shape[1]:  # CSR rows of the non-zero entries, found without a branch
+                    k = np.int64(0)
+                    for i in range(n):
+                        idx_n[k] = i
+                        k += np.int64(row[i] != 0)
+                    for j in range(k):
+                        i = idx_n[j]
+                        for e in range(e2[i], e2[i + 1]):
+                            e5[t, e3[e]] += row[i] * e4[e]
+                row[:] = 0
+            ts = t - delay
+            if count_src and ts >= 0:  # the same for the source's events of step ts
+                for i in range(pre):
+                    f6[i] += src_row[i]
+                if ts == steps - 1:
+                    f7[:] = src_row
+                if f0.shape[0]:
+                    for col in range(f0.shape[0]):
+                        acc = np.int64(0)
+                        for i in range(pre):
+                            acc += src_row[i] * f0[col, i]
+                        f5[ts, f1[col]] += acc
+                elif f5.shape[1]:
+                    k = np.int64(0)
+                    for i in range(pre):
+                        idx[k] = i
+                        k += np.int64(src_row[i] != 0)
+                    for j in range(k):
+                        i = idx[j]
+                        for e in range(f2[i], f2[i + 1]):
+                            f5[ts, f3[e]] += src_row[i] * f4[e]
+                src_row[:] = 0
 
     return numba.njit(cache=True, nogil=True)(scan_variant)
 
@@ -376,29 +375,26 @@ def scan(
         synapses=0 if synapses is None else (1 if isinstance(synapses.wt, np.ndarray) else 2),
         binary_src=synapses is not None and synapses.binary,
         count_src=synapses is not None and synapses.events is not None,
+        count_spikes=events is not None,  # else counted elsewhere (`scatter`)
     )
     fn = _VARIANTS.get(sw)
     if fn is None:
         fn = _VARIANTS[sw] = _make(sw)
     empty3 = np.zeros((0, 0, 0), np.int64)
-    steps = syn.src.shape[0] if synapses is not None else 0
 
     def c(a: np.ndarray | None) -> np.ndarray:
         if a is None:
             return np.zeros(n, np.int64)
+        if a.dtype == np.int64 and a.shape == (n,) and a.flags.c_contiguous:
+            return a  # as `bit_accurate` keeps them: no copy per call
         return np.ascontiguousarray(np.broadcast_to(a, (n,)), np.int64)
 
     if drive is None:
         drive = empty3
     elif drive.dtype not in (np.float32, np.float64, np.int64):
         drive = drive.astype(np.int64)
-    steps = steps or drive.shape[0]
     if counting and core is None:
         core = np.arange(n, dtype=np.int64)
-    if counting and spiking and events is None:  # counted elsewhere: an empty table
-        z = np.zeros(n, np.int64)
-        events = EventTable(np.zeros((0, n), np.int64), np.zeros(n + 1, np.int64), z, z,
-                            np.zeros((steps, 0), np.int64), np.zeros(n, np.int64), z)  # fmt: skip
     fn(
         np.ascontiguousarray(drive),
         c(drive_bias),
@@ -487,59 +483,78 @@ def gather(events: Any, wt: Any, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _scatter_py(  # noqa: C901 - one compiled loop (helpers would be more compiled functions)
-    src: np.ndarray,
-    ones: bool,
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    data: np.ndarray,
-    out: np.ndarray,
-    total: np.ndarray,
-    last: np.ndarray,
-    dense_t: np.ndarray,
-) -> None:
-    """Event counts from a series src (T, batch, n): with x the values (or, with `ones`, the
-    non-zero entries) of neuron i at step t summed over the batch, out[t, indices[e]] +=
-    x * data[e] over row i of the CSR table (indptr, indices, data); total[i] and last[i] get
-    x summed over every step and over the last step. With `dense_t` (k x n: the table,
-    transposed and dense; empty: not used) each step's counts are k dot products of the row
-    instead (no chain of additions into the same counter: vectorised)."""
-    steps, batch, n = src.shape
-    row = np.zeros(n, np.int64)  # step t's values summed over the batch, per neuron
-    for t in range(steps):
-        if batch > 1:
+def _make_scatter(ones: bool) -> Any:  # noqa: C901 - one compiled loop
+    """The compiled `scatter` loop, with `ones` a constant of it."""
+
+    def scatter_loop(  # noqa: C901 - one compiled loop
+        src: np.ndarray,
+        indptr: np.ndarray,
+        indices: np.ndarray,
+        data: np.ndarray,
+        out: np.ndarray,
+        total: np.ndarray,
+        last: np.ndarray,
+        dense_t: np.ndarray,
+        cols: np.ndarray,
+        row: np.ndarray,
+    ) -> None:
+        """Event counts from a series src (T, batch, n): with x the values (or, with `ones`,
+        the non-zero entries) of neuron i at step t summed over the batch (into `row`),
+        out[t, indices[e]] += x * data[e] over row i of the CSR table (indptr, indices, data);
+        total[i] and last[i] get x summed over every step and over the last step. With
+        `dense_t` (k' x n: the table's non-zero columns `cols`, transposed and dense; empty:
+        not used) each step's counts are dot products of the row instead (no chain of
+        additions into the same counter: vectorised)."""
+        steps, batch, n = src.shape
+        if n == 0:
+            return
+        idx = np.zeros(n, np.int64)
+        if batch == 1 and dense_t.shape[0]:  # one sample: the series' rows as they are
+            for t in range(steps):
+                for i in range(n):
+                    x = src[t, 0, i]
+                    total[i] += (x != 0) if ones else x
+                for col in range(dense_t.shape[0]):
+                    acc = dense_t[col, 0] * 0  # the table's type (int32 where `scatter` proved it)
+                    for i in range(n):
+                        x = src[t, 0, i]
+                        acc += ((x != 0) if ones else x) * dense_t[col, i]
+                    out[t, cols[col]] += acc
+            for i in range(n):
+                x = src[steps - 1, 0, i] if steps else 0
+                last[i] = (x != 0) if ones else x
+            return
+        for t in range(steps):
             row[:] = 0
             for b in range(batch):
                 for i in range(n):
-                    x = np.int64(src[t, b, i])
-                    row[i] += np.int64(x != 0) if ones else x
-        if batch == 1:
-            for i in range(n):
-                x = np.int64(src[t, 0, i])
-                row[i] = np.int64(x != 0) if ones else x
-        if dense_t.shape[0]:
+                    x = src[t, b, i]
+                    row[i] += (x != 0) if ones else x
             for i in range(n):
                 total[i] += row[i]
-                if t == steps - 1:
-                    last[i] += row[i]
-            for k in range(dense_t.shape[0]):
-                acc = np.int64(0)
-                for i in range(n):
-                    acc += row[i] * dense_t[k, i]
-                out[t, k] += acc
-            continue
-        for i in range(n):
-            x = row[i]
-            if x == 0:
+            if dense_t.shape[0]:
+                for col in range(dense_t.shape[0]):
+                    acc = row[0] * dense_t[col, 0]
+                    for i in range(1, n):
+                        acc += row[i] * dense_t[col, i]
+                    out[t, cols[col]] += acc
                 continue
-            total[i] += x
-            if t == steps - 1:
-                last[i] += x
-            for e in range(indptr[i], indptr[i + 1]):
-                out[t, indices[e]] += x * data[e]
+            k = 0
+            for i in range(n):  # the non-zero entries, found without a branch
+                idx[k] = i
+                k += row[i] != 0
+            for j in range(k):
+                i = idx[j]
+                x = row[i]
+                for e in range(indptr[i], indptr[i + 1]):
+                    out[t, indices[e]] += x * data[e]
+        if steps:
+            last[:] = row
+
+    return numba.njit(cache=True, nogil=True)(scatter_loop)
 
 
-_scatters: Any = None
+_scatters: dict[bool, Any] = {}
 _DENSE_SCATTER = 1 << 14  # table entries up to which each step's counts are dot products
 
 
@@ -548,33 +563,32 @@ def scatter(
     table: Any,
     out: np.ndarray,
     ones: bool = False,
-    dense_t: np.ndarray | None = None,
+    static: tuple[np.ndarray, ...] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """out (T, k) int64 += the events of src (T, batch, n) through `table` (CSR n x k, int64),
-    compiled (see `_scatter_py`); returns each neuron's total over all steps and over the
-    last step, (n,) int64 each."""
-    global _scatters
-    if _scatters is None:
-        _scatters = numba.njit(cache=True, nogil=True)(_scatter_py)
+    compiled (see `_make_scatter`); returns each neuron's total over all steps and over the
+    last step, (n,) int64 each. `static`: `EventTable.static(table)`, where kept."""
+    ones = bool(ones)
+    if ones not in _scatters:
+        _scatters[ones] = _make_scatter(ones)
     n = src.shape[2]
     total, last = np.zeros(n, np.int64), np.zeros(n, np.int64)
-    k = table.shape[1]
-    if dense_t is None:  # `EventTable.static(table)[0]`, where kept
-        dense_t = (
-            np.ascontiguousarray(table.T.toarray(), np.int64)
-            if n * k <= _DENSE_SCATTER
-            else np.zeros((0, n), np.int64)
-        )
-    _scatters(
+    dense_t, cols = (static or EventTable.static(table))[:2]
+    if src.shape[1] == 1 and dense_t.shape[0] and src.size:  # int32 where each step's sum fits
+        top = 1 if ones else max(abs(int(src.max())), abs(int(src.min())))
+        if top * int(np.abs(dense_t).sum(axis=1).max()) < 1 << 31:
+            dense_t = dense_t.astype(np.int32)
+    _scatters[ones](
         np.ascontiguousarray(src),
-        bool(ones),
         table.indptr,
-        table.indices,
+        table.indices.view(np.uint32) if table.indices.dtype == np.int32 else table.indices,
         table.data.astype(np.int64, copy=False),
         out,
         total,
         last,
         dense_t,
+        cols,
+        np.zeros(n, np.int64),
     )
     return total, last
 

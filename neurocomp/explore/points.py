@@ -212,6 +212,7 @@ def merge_counts(parts: Sequence[EventCounts]) -> EventCounts:
         per_core=per_core,
         per_layer=per_layer,
         input_spikes=sum(p.input_spikes for p in parts),
+        payload={k: np.sum([p.payload[k] for p in parts], axis=0) for k in first.payload},
     )
 
 

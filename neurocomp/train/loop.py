@@ -102,6 +102,7 @@ class TrainConfig:
     select: str = "accuracy"  # the epoch kept: best validation "accuracy" or "loss"
     distill: float = 0.0  # weight of the teacher's soft targets in the loss (0: labels only)
     temperature: float = 4.0  # softmax temperature of the distillation term
+    thresholds: bool = False  # train the thresholds too (on their grid, straight through)
 
 
 @dataclass
@@ -278,7 +279,7 @@ def finetune_network(
 ) -> tuple[Network, TrainLog]:
     """Fine-tune `net` (its pruning structure and quantization grid kept) and return it;
     `teacher` (a network with the same inputs and outputs) gives soft targets."""
-    twin = Twin(net, arithmetic_for(net, cfg.arithmetic), fmt)
+    twin = Twin(net, arithmetic_for(net, cfg.arithmetic), fmt, cfg.thresholds)
     guide = None
     if teacher is not None and cfg.distill > 0:
         guide = Twin(teacher, "float")

@@ -50,6 +50,7 @@ class _Training:
     # the calibration input looks rate-coded (`neurocomp.train.loop.rate_coded`)
     distill: float = 0.5  # weight of the pipeline input's soft targets (knowledge distillation)
     temperature: float = 4.0
+    thresholds: bool = False  # train the neurons' thresholds too (on the quantization grid)
 
     trains: ClassVar[bool] = True
 
@@ -67,6 +68,10 @@ class _Training:
             self.arithmetic in ("chip", "float"),
             f"arithmetic = {self.arithmetic} (must be chip or float)",
         )
+        _check(
+            isinstance(self.thresholds, bool),
+            f"thresholds = {self.thresholds} (must be true or false)",
+        )
 
     def config(self, epochs: int | None = None) -> TrainConfig:
         return TrainConfig(
@@ -79,6 +84,7 @@ class _Training:
             resample=self.resample,
             distill=float(self.distill),
             temperature=float(self.temperature),
+            thresholds=bool(self.thresholds),
         )
 
     def data(self, ctx: PassContext, name: str) -> Split:

@@ -58,9 +58,12 @@ def _ops() -> Any:
         @staticmethod
         def backward(ctx: Any, grad: Any) -> Any:
             v, thr = ctx.saved_tensors
-            ref = thr.abs().clamp_min(1e-12)
+            ref = thr.detach().abs().clamp_min(1e-12)
             x = (v - thr) / ref
-            return grad / (ref * (1 + SURROGATE_SLOPE * x.abs()) ** 2), None
+            g = grad / (ref * (1 + SURROGATE_SLOPE * x.abs()) ** 2)
+            # A trained threshold moves the spike the other way (d/dthr = -d/dv).
+            g_thr = -g.reshape(-1, thr.shape[-1]).sum(0) if ctx.needs_input_grad[1] else None
+            return g, g_thr
 
     def straight(x: Any, y: Any) -> Any:
         """Forward exactly y, backward the identity on x."""
@@ -106,6 +109,7 @@ class Twin:
         net: Network,
         arithmetic: Arithmetic = "float",
         fmt: NumberFormat | None = None,
+        thresholds: bool = False,
     ) -> None:
         torch, self._spike, self._straight = _ops()
         self.torch = torch
@@ -129,6 +133,13 @@ class Twin:
             for p in self.net.populations
         }
         self._neurons = {p.name: self._constants(p) for p in self.net.populations}
+        self._thr_now: dict[str, Any] = {}  # this run's thresholds, where trained
+        # Trained thresholds (float units, on the grid in the forward pass), by population.
+        self.thresholds = {
+            p.name: torch.nn.Parameter(self._t(p.params.v_threshold.reshape(-1)))
+            for p in self.net.populations
+            if thresholds and p.params.spiking and p.params.v_threshold is not None
+        }
 
     # -- parameters ---------------------------------------------------------------------------
     def _t(self, a: np.ndarray) -> Any:
@@ -139,7 +150,7 @@ class Twin:
         """Every trainable tensor: weights, projection biases, neuron biases."""
         out = [layer.weight for layer in self.layers.values()]
         out += [layer.bias for layer in self.layers.values() if layer.bias is not None]
-        return out + list(self.v_bias.values())
+        return out + list(self.v_bias.values()) + list(self.thresholds.values())
 
     def state(self) -> list[Any]:
         """A copy of every trainable tensor (for rewinding and best-epoch selection)."""
@@ -221,6 +232,21 @@ class Twin:
                 s = s[:, None] if layer.dense else s[layer.rows]
                 lim = (2.0 ** (quant.weight_bits - 1) - 0.5) * s
                 layer.weight.copy_(self.torch.maximum(self.torch.minimum(layer.weight, lim), -lim))
+            for name, t in self.thresholds.items():  # at least one step of the grid
+                quant = self.net.population(name).quant
+                low = self._t(quant.scale.reshape(-1)) if quant is not None else 1e-6
+                t.copy_(self.torch.maximum(t, low * self.torch.ones_like(t)))
+
+    def _threshold(self, name: str) -> Any:
+        """The threshold of `name` in the twin's arithmetic: fixed, or the trained one rounded
+        (straight through) to its grid."""
+        c = self._neurons[name]
+        if name not in self.thresholds:
+            return c["thr"]
+        t = self.thresholds[name]
+        if self.arithmetic == "float":
+            return self._grid(t, name)
+        return self._grid(t, name) * 2.0**self.fmt.threshold_shift
 
     def _overflow(self, x: Any, mode: str) -> Any:
         bits = self.fmt.state_bits
@@ -260,6 +286,7 @@ class Twin:
         steps, batch = next(iter(xs.values())).shape[:2]
         weights = {name: self.weight(name) for name in self.layers}
         biases = self._biases()
+        self._thr_now = {name: self._threshold(name) for name in self.thresholds}
         v = {
             p.name: self.torch.zeros(batch, p.size, dtype=self.dtype) for p in self.net.populations
         }
@@ -327,8 +354,9 @@ class Twin:
         v = c["keep_v"] * v + c["v_gain"] * drive + bias
         if c["thr"] is None:
             return v, u, v
-        s = self._spike(v, c["thr"])
-        return s, u, self._reset(c, s, v)
+        thr = self._thr_now.get(name, c["thr"])
+        s = self._spike(v, thr)
+        return s, u, self._reset(c, s, v, thr)
 
     def _chip_step(self, name: str, x: Any, u: Any, v: Any, bias: Any) -> tuple[Any, Any, Any]:
         c, sem = self._neurons[name], self.fmt
@@ -345,14 +373,15 @@ class Twin:
         v = self._overflow(v, sem.overflow)
         if c["thr"] is None:
             return v, u, v
-        s = self._spike(v, c["thr"])
-        return s, u, self._reset(c, s, v)
+        thr = self._thr_now.get(name, c["thr"])
+        s = self._spike(v, thr)
+        return s, u, self._reset(c, s, v, thr)
 
-    def _reset(self, c: dict[str, Any], s: Any, v: Any) -> Any:
+    def _reset(self, c: dict[str, Any], s: Any, v: Any, thr: Any) -> Any:
         fired = s.detach()
         if c["reset"] == "zero":
             return v * (1 - fired) + fired * c["v_reset"]
-        return v - fired * c["thr"]
+        return v - fired * thr
 
     def _readout(self, src: str, value: Any) -> Any:
         if src in self.net.inputs or self.arithmetic == "float":
@@ -394,6 +423,10 @@ class Twin:
             for pop in self.net.populations:
                 vb = self._float_units(self._grid(self.v_bias[pop.name], pop.name), pop.name)
                 params = dataclasses.replace(pop.params, v_bias=vb.numpy().reshape(pop.shape))
+                if pop.name in self.thresholds:
+                    thr = self._grid(self.thresholds[pop.name], pop.name)
+                    thr = self._float_units(thr, pop.name).numpy().reshape(pop.shape)
+                    params = dataclasses.replace(params, v_threshold=thr)
                 pops.append(dataclasses.replace(pop, params=params))
         return dataclasses.replace(
             self.net, populations=tuple(pops), projections=tuple(projections)

@@ -10,6 +10,8 @@ import pytest
 
 import neurocomp as nc
 from neurocomp.analysis.energy import utilisation_grid
+from neurocomp.ir.network import Network, NeuronParams, Population, Projection
+from neurocomp.ir.ops import Dense
 from neurocomp.program.folder import _toml_shape
 from neurocomp.target import load_target, spec_from_dict
 
@@ -215,3 +217,68 @@ def test_several_chips_report_links_and_barrier_in_the_footer():
     lines = [ln for ln in rep.footer() if ln.startswith(("chip links", "barrier across"))]
     assert len(lines) == 2 and "barrier across 2 of 2 chips" in lines[1]
     assert f"{t.chip_link_per_inference_j:.3e}" in lines[0] and "[" in lines[0]
+
+
+def _graded_net(multi_spike: bool) -> Network:
+    """in -> a -> b -> c; `a` sends graded payloads (sigma-delta values, or multi-spike counts
+    with `multi_spike`), b and c are binary LIFs (b sends one-bit spikes to c)."""
+    rng = np.random.default_rng(4)
+
+    def lif(n: int, vth: float) -> NeuronParams:
+        return NeuronParams(np.full(n, 0.1), np.ones(n), np.zeros(n), np.zeros(n), np.full(n, vth))
+
+    if multi_spike:
+        a = dataclasses.replace(lif(5, 0.3), reset="subtract", max_spikes=4)
+        pop_a = Population("a", (5,), "LIF", a)
+    else:
+        a = NeuronParams(
+            np.zeros(5), np.ones(5), np.zeros(5), np.zeros(5), np.full(5, 2 / 64),
+            sigma_delta="relu", payload_unit=1 / 64,
+        )  # fmt: skip
+        pop_a = Population("a", (5,), "SigmaDelta", a)
+    return Network(
+        inputs={"in": (6,)},
+        populations=(pop_a, Population("b", (4,), "LIF", lif(4, 0.3)),
+                     Population("c", (3,), "LIF", lif(3, 0.3))),
+        projections=(
+            Projection("w1", "in", "a", (Dense(rng.uniform(0.0, 0.2, (5, 6))),)),
+            Projection("w2", "a", "b", (Dense(rng.uniform(0.0, 0.3, (4, 5))),)),
+            Projection("w3", "b", "c", (Dense(rng.uniform(0.0, 0.5, (3, 4))),)),
+        ),
+        outputs={"y": "c"},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("multi_spike", [False, True], ids=["sigma-delta", "multi-spike"])
+def test_a_payload_prices_exactly_the_messages_that_carry_one(multi_spike):
+    """On loihi2 (24-bit payloads: a payload message costs (32 + 24) / 32 bare ones), by hand
+    from the recorded spikes: the graded population's messages and the graded input's (values
+    above 1) at that factor, the binary population's bare; one core, so every message is local.
+    A wider payload changes the graded layer's energy only, by its messages x the difference."""
+    x = np.random.default_rng(5).integers(0, 4, (12, 2, 6))  # graded input: values up to 3
+    net = _graded_net(multi_spike)
+    spec = load_target("loihi2")
+    prog = nc.compile(net, target=spec)
+    assert prog.mapping.cores_used == 1 and spec.format.spike_payload_bits == 24
+    spikes = prog.run(x, record=True, count=False).spikes
+    sent = {k: int(np.count_nonzero(v)) for k, v in spikes.items()}  # one message each
+    assert sent["a"] and sent["b"] and ((spikes["a"] > 1) | (spikes["a"] < 0)).any()  # graded
+    inputs = int(np.count_nonzero(x))  # every channel has synapses on the one core
+    rep = prog.energy(x)
+    t, batch, j = rep.totals, x.shape[1], spec.energy.spike_local_j
+    assert (t.messages_local, t.messages_input) == (sent["a"] + sent["b"], inputs)
+    parts = t.dynamic_by_event_j
+    assert parts["msgs_local"] == pytest.approx((sent["b"] + 1.75 * sent["a"]) * j / batch)
+    assert parts["msgs_input"] == pytest.approx(1.75 * inputs * j / batch)
+    wide = dataclasses.replace(spec, format=dataclasses.replace(spec.format, spike_payload_bits=56))
+    rep56 = nc.compile(net, target=wide).energy(x)
+    layer = lambda r: {d["name"]: d["energy_j"] for d in r.layers}  # noqa: E731
+    l24, l56 = layer(rep), layer(rep56)
+    assert l56["a"] - l24["a"] == pytest.approx(sent["a"] * j * (2.75 - 1.75))
+    assert l56["b"] == pytest.approx(l24["b"]) and l56["c"] == pytest.approx(l24["c"])
+    # binary input (0/1): its messages are bare
+    bits = (x > 1).astype(np.int64)
+    bare_in = nc.compile(net, target=spec).energy(bits).totals
+    assert bare_in.dynamic_by_event_j["msgs_input"] == pytest.approx(
+        bare_in.messages_input * j / batch
+    )

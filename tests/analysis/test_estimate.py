@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from neurocomp.analysis.ann import BLOUW_MACS, ann_baseline, sram_access_j
-from neurocomp.analysis.estimate import ENDS, Activity, barrier, estimate
+from neurocomp.analysis.estimate import ENDS, Activity, barrier, core_work, estimate
 from neurocomp.target import load_target
 
 
@@ -85,10 +85,19 @@ def test_a_graded_payload_makes_messages_dearer_not_synapses():
         "msgs_local": np.full((2, 1), 4, dtype=np.int64),
     }
     bare = Activity(per_core, 1, np.zeros(1, int), np.arange(1), 0)
-    graded = Activity(per_core, 1, np.zeros(1, int), np.arange(1), 0, payload_factor=1.5)
-    a, b = estimate(spec, bare).parts_j, estimate(spec, graded).parts_j
+    every = {"msgs_local": per_core["msgs_local"]}  # every message carries a payload
+    one = {"msgs_local": np.full((2, 1), 1, dtype=np.int64)}  # one in four does
+    graded = Activity(per_core, 1, np.zeros(1, int), np.arange(1), 0, 1.5, every)
+    mixed = Activity(per_core, 1, np.zeros(1, int), np.arange(1), 0, 1.5, one)
+    a, b, c = (estimate(spec, act).parts_j for act in (bare, graded, mixed))
     assert b["msgs_local"].nominal == pytest.approx(1.5 * a["msgs_local"].nominal)
+    assert c["msgs_local"].nominal == pytest.approx((3 + 1.5) / 4 * a["msgs_local"].nominal)
     assert b["synops"].nominal == pytest.approx(a["synops"].nominal)
+    # and slower: the message stage's time, per core and step, by the same count
+    t = spec.timing
+    work = lambda act: core_work(spec, act, "nominal")  # noqa: E731
+    assert (work(mixed) - work(bare)) == pytest.approx(np.full((2, 1), 0.5 * t.spike_local_s))
+    assert Activity(per_core, 1, np.zeros(1, int), np.arange(1), 0, 1.5).payload == {}
 
 
 def test_barrier_across_chips_grows_in_log2_of_the_chips():

@@ -321,35 +321,57 @@ def test_fused_synapses_equal_the_separate_kernel_and_scan(case, per_core):
 
     net, x, sem = case
     mapping = map_network(net, _small_cores(per_core))
-    was = bit_accurate._FUSE
+    was = bit_accurate._FUSE, bit_accurate._INPUTS_IN_SCAN
     try:
         bit_accurate._FUSE = "never"
         plain = run(net, x, sem, mapping=mapping, record=True)
         bit_accurate._FUSE = "always"
         fused = run(net, x, sem, mapping=mapping, record=True)
+        bit_accurate._INPUTS_IN_SCAN = True  # an input's events counted inside the scan too
+        in_scan = run(net, x, sem, mapping=mapping, record=True)
     finally:
-        bit_accurate._FUSE = was
+        bit_accurate._FUSE, bit_accurate._INPUTS_IN_SCAN = was
     for name in plain.v:
         np.testing.assert_array_equal(fused.v[name], plain.v[name])
     for name in plain.spikes:
         np.testing.assert_array_equal(fused.spikes[name], plain.spikes[name])
-    assert plain.counts is not None and fused.counts is not None
-    for kind in plain.counts.per_core:
-        np.testing.assert_array_equal(fused.counts.per_core[kind], plain.counts.per_core[kind])
-    assert fused.counts.per_layer == plain.counts.per_layer
+    for other in (fused, in_scan):
+        assert plain.counts is not None and other.counts is not None
+        for kind in plain.counts.per_core:
+            np.testing.assert_array_equal(other.counts.per_core[kind], plain.counts.per_core[kind])
+        assert other.counts.per_layer == plain.counts.per_layer
+        assert other.counts.input_spikes == plain.counts.input_spikes
 
 
 @pytest.mark.skipif(not jit.AVAILABLE, reason="counting in the scan needs numba")
-@pytest.mark.parametrize(("n", "k", "batch"), [(7, 5, 3), (300, 90, 1), (50, 400, 2)])
-def test_events_counted_in_the_scan_equal_the_per_step_table_product(n, k, batch) -> None:
+@pytest.mark.parametrize(
+    ("n", "k", "batch", "zero_columns"),
+    [
+        (7, 5, 3, False),
+        (300, 90, 1, False),
+        (50, 400, 2, False),
+        (9, 12, 2, True),
+        (20, 6, 1, True),
+    ],
+)
+def test_events_counted_in_the_scan_equal_the_per_step_table_product(
+    n, k, batch, zero_columns
+) -> None:
     """Events counted step by step inside the compiled scan (`jit.EventTable`: dense dot
-    products for a small table, CSR rows of the non-zero sums for a large one) equal the old
-    per-step counting: the batch-summed spikes of each step times the routing table."""
+    products over a small table's non-zero columns, CSR rows of the non-zero sums for a large
+    one) equal the old per-step counting: the batch-summed spikes of each step times the
+    routing table, all-zero columns (a mapped network's usual case) included."""
     rng = np.random.default_rng(n * k)
     steps = 40
     table = sparse.random(n, k, 0.3, format="csr", random_state=n, dtype=np.float64)
     table.data = rng.integers(1, 9, table.nnz).astype(np.float64)
     table = table.astype(np.int64)
+    if zero_columns:  # every other column empty, the last one full
+        dense = table.toarray()
+        dense[:, ::2] = 0
+        dense[:, -1] = 3
+        table = sparse.csr_matrix(dense)
+        assert 0 < jit.EventTable.static(table)[0].shape[0] < k
     drive = rng.integers(-200, 600, (steps, batch, n)).astype(np.int64)
     out = np.zeros((steps, batch, n), np.uint8)
     ev = jit.EventTable.of(table, steps)
@@ -369,3 +391,44 @@ def test_events_counted_in_the_scan_equal_the_per_step_table_product(n, k, batch
     total, last = jit.scatter(out, table, old)
     np.testing.assert_array_equal(ev.out, old)
     np.testing.assert_array_equal(ev.total, total)
+
+
+@pytest.mark.skipif(not jit.AVAILABLE, reason="the fused scan needs numba")
+@pytest.mark.parametrize("dtype", [np.int16, np.int32, np.int64])
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+def test_fused_rows_of_any_exact_width_equal_one_row_at_a_time_in_int64(dtype, layout) -> None:
+    """The fused scan's synaptic rows in int16/int32 (where the bound allows), binary events
+    added four rows per pass, give the spikes and voltages of the same weights in int64 added
+    one event at a time (the path for graded sources): the same integers."""
+    rng = np.random.default_rng(11)
+    steps, batch, pre, n = 30, 3, 37, 23
+    w = rng.integers(-40, 41, (pre, n)) * (rng.random((pre, n)) < 0.7)
+    assert int(np.abs(w).sum(axis=0).max()) < 1 << 15  # exact in int16
+    src = (rng.random((steps, batch, pre)) < 0.4).astype(np.uint8)
+
+    def scan(wt, binary: bool) -> tuple[np.ndarray, np.ndarray]:
+        out = np.zeros((steps, batch, n), np.uint8)
+        v = np.zeros((batch, n), np.int64)
+        jit.scan(
+            None, np.zeros((batch, n), np.int64), v, None, np.full(n, 4096 - 300),
+            np.zeros(n, np.int64), np.full(n, 150), np.zeros(n, np.int64), zero_reset=True,
+            floor=False, bits=12, top=(1 << 23) - 1, saturate_u=True, saturate_v=True, out=out,
+            rec_v=None, rec_u=None, synapses=jit.Synapses(src, wt, 1, None, binary),
+        )  # fmt: skip
+        return out, v
+
+    wt = w.astype(dtype)
+    spikes, v = scan(wt if layout == "dense" else sparse.csr_matrix(wt), True)
+    spikes_ref, v_ref = scan(w.astype(np.int64), False)
+    assert spikes_ref.any() and not spikes_ref.all()
+    np.testing.assert_array_equal(spikes, spikes_ref)
+    np.testing.assert_array_equal(v, v_ref)
+
+
+def test_fused_weights_take_the_narrowest_exact_integer_type() -> None:
+    """int16 up to a sum bound of 2^15 - 1, then int32, then int64."""
+    for row_abs, dtype in ((2**15 - 1, np.int16), (2**15, np.int32), (2**31, np.int64)):
+        w = np.zeros((2, 3), np.int64)
+        w[0, 0] = row_abs
+        kernel = ProjectionKernel(sparse.csr_matrix(w), 1)
+        assert kernel.fused_weights().dtype == dtype, row_abs

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import sparse
 
 import neurocomp as nc
 from neurocomp.compiler import compile_network
-from neurocomp.mapping.chips import assign_chips, crossing, messages_between_chips
+from neurocomp.mapping.chips import _refine, assign_chips, crossing, messages_between_chips
 from neurocomp.program.folder import _toml_shape
 from neurocomp.target import load_target
 from neurocomp.target.spec import spec_from_dict
@@ -150,7 +151,7 @@ def test_assignment_respects_capacity_and_never_loses_to_the_naive_order(n, cap,
     assert a.naive_crossing == pytest.approx(crossing(traffic, naive))
     assert a.crossing == pytest.approx(crossing(traffic, a.chip))
     assert a.crossing <= a.naive_crossing + 1e-9
-    # no single move to a chip with room, nor swap, lowers what crosses
+    # no single move to a chip with room, nor swap of two cores, lowers what crosses
     for i in range(n):
         for q in range(k):
             if q == a.chip[i] or np.sum(a.chip == q) >= cap:
@@ -158,6 +159,24 @@ def test_assignment_respects_capacity_and_never_loses_to_the_naive_order(n, cap,
             moved = a.chip.copy()
             moved[i] = q
             assert crossing(traffic, moved) >= a.crossing - 1e-9
+        for j in range(i + 1, n):
+            swapped = a.chip.copy()
+            swapped[i], swapped[j] = a.chip[j], a.chip[i]
+            assert crossing(traffic, swapped) >= a.crossing - 1e-9
+
+
+def test_refinement_swaps_cores_between_full_chips():
+    # every chip full (6 cores, 3 per chip): no move is possible, only swaps improve
+    traffic = np.zeros((6, 6))
+    for group in ((0, 2, 4), (1, 3, 5)):
+        for i in group:
+            for j in group:
+                traffic[i, j] = 5.0 if i != j else 0.0
+    sym = sparse.csr_matrix(traffic + traffic.T)
+    naive = np.arange(6) // 3
+    refined, changed = _refine(sym, naive, 3, 2)
+    assert changed and crossing(traffic, naive) == 40.0 and crossing(traffic, refined) == 0.0
+    assert np.bincount(refined).tolist() == [3, 3]
 
 
 def test_two_clusters_split_exactly():

@@ -71,8 +71,41 @@ def test_cnn_maps_within_limits_and_placement_keeps_the_better():
     # (core i in slot i) already keeps local; METIS is kept only where it does better.
     pl = m.placement
     assert pl["traffic_hops"] == min(pl["metis_traffic_hops"], pl["greedy_traffic_hops"])
-    assert m.cores_used <= 16  # 20 with blocks sized for sparse lists only
+    # README's figures (integer mapping is deterministic): 16 cores (20 with blocks sized for
+    # sparse lists only), no packing of its blocks in fewer than 15, the network's bound 10
+    bound = m.lower_bound
+    assert (m.cores_used, bound["packing"], bound["cores"], bound["lp"]) == (16, 15, 10, 11)
     assert len(set(m.slots.tolist())) == m.cores_used
+
+
+def test_cnn_on_loihi2_in_8_cores_with_kernels_stored_once_15_without():
+    """README and docs/targets.md's figures: Loihi 2 stores a convolution's kernel once per
+    core (Lava's Conv); with every connection stored the same chip needs 15."""
+    import dataclasses
+
+    net = nc.load(zoo_file("cnn_sinabs.nir"), framework="nir")
+    spec = load_target("loihi2")
+    shared = nc.compile(net, target=spec)
+    assert [pr.conv is not None for pr in shared.net.projections] == [True] * 2 + [False] * 3
+    fmt = dataclasses.replace(spec.synapse_format, shared_conv_weights=False)
+    expanded = nc.compile(net, target=dataclasses.replace(spec, synapse_format=fmt))
+    assert all(pr.conv is None for pr in expanded.net.projections)
+    assert (shared.mapping.cores_used, expanded.mapping.cores_used) == (8, 15)
+
+
+def test_generated_conv_cores_and_bounds():
+    """README's and docs/benchmarks.md's generated 16-channel conv (benchmarks/generate.py) on
+    a board of 8 reference chips: 35 cores, no packing in fewer than 33, the network's bound 32."""
+    import importlib.util
+
+    path = ROOT / "benchmarks" / "generate.py"
+    spec = importlib.util.spec_from_file_location("benchmarks_generate", path)
+    assert spec is not None and spec.loader is not None
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    prog = nc.compile(nc.load(generate.conv_stack(16, 32, 2)), chips=8)
+    bound = prog.mapping.lower_bound
+    assert (prog.mapping.cores_used, bound["packing"], bound["cores"]) == (35, 33, 32)
 
 
 @pytest.mark.parametrize(

@@ -318,3 +318,39 @@ def test_gradual_regrow_keeps_the_sparsity_and_is_deterministic(digits):
         assert (a != b).nnz == 0
     with pytest.raises(PassError, match="regrow_fraction"):
         make_pass("prune_gradual", regrow_fraction=1.5)
+
+
+def test_finetune_can_train_thresholds_on_their_grid(digits):
+    import torch
+
+    from neurocomp.train.loop import Split, TrainConfig, train_twin
+
+    net, x, y, _, _ = digits
+    q = nc.transform(net, "quantize{weight_bits=4}", calibration=x).network
+    assert make_pass("finetune").thresholds is False  # off by default
+    twin = Twin(q, "chip", thresholds=True)
+    opt = torch.optim.Adam(list(twin.thresholds.values()), lr=0.05)
+    for _ in range(3):  # thresholds alone, a few large steps
+        loss = torch.nn.functional.cross_entropy(
+            twin.scores(x[:, :64]), torch.from_numpy(y[:64].astype(np.int64))
+        )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        twin.constrain()
+    tuned = twin.to_network()
+    moved = 0
+    for pop in tuned.populations:
+        s = pop.quant.scale.reshape(-1)
+        steps = pop.params.v_threshold.reshape(-1) / s
+        np.testing.assert_allclose(steps, np.round(steps), atol=1e-9)  # whole steps
+        assert np.all(np.round(steps) >= 1)
+        before = q.population(pop.name).params.v_threshold
+        moved += int(np.count_nonzero(pop.params.v_threshold != before))
+    assert moved > 0
+    # The pass option reaches the twin: the thresholds are among the trained tensors.
+    data = Split(x[:, :200], y[:200], x[:, 200:], y[200:])
+    log = train_twin(Twin(q, "chip", thresholds=True), data, TrainConfig(epochs=1))
+    assert log.epochs_run == 1
+    with pytest.raises(PassError, match="thresholds"):
+        make_pass("finetune", thresholds="sometimes")

@@ -138,3 +138,29 @@ def test_gradients_reach_every_weight():
     twin.scores(x[:, :16]).sum().backward()
     for p in twin.parameters()[:2]:  # the two weight matrices
         assert p.grad is not None and float(p.grad.abs().sum()) > 0
+
+
+def test_trained_thresholds_start_equal_and_receive_gradients():
+    """`thresholds=True`: the same forward pass as the fixed thresholds (they start on their
+    grid), a gradient into every spiking population's threshold, and a network written back
+    whose thresholds are still whole steps of its scale."""
+    net, x, cal = _digits()
+    quantized = nc.transform(net, "quantize{weight_bits=4}", calibration=cal).network
+    fixed, trained = Twin(quantized, "chip"), Twin(quantized, "chip", thresholds=True)
+    assert set(trained.thresholds) == {"lif1", "lif2"}
+    out = trained.scores(x[:, :16])
+    np.testing.assert_array_equal(out.detach().numpy(), fixed.scores(x[:, :16]).detach().numpy())
+    out.sum().backward()
+    for t in trained.thresholds.values():
+        assert t.grad is not None and float(t.grad.abs().sum()) > 0
+    import torch
+
+    with torch.no_grad():
+        trained.thresholds["lif1"].mul_(1.3)
+    back = trained.to_network().population("lif1")
+    s = back.quant.scale.reshape(-1)
+    steps = back.params.v_threshold.reshape(-1) / s
+    np.testing.assert_allclose(steps, np.round(steps), atol=1e-9)
+    assert not np.array_equal(
+        back.params.v_threshold, quantized.population("lif1").params.v_threshold
+    )
