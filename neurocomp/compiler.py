@@ -7,11 +7,13 @@ precision and overflow behaviour. Nothing is written here; `Program.save` writes
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
+from scipy import sparse
 
 from .backends.registry import engine, engines_for
 from .errors import ResourceLimitError, Violation
@@ -126,6 +128,36 @@ def _summary(
     )
 
 
+def _arrays(value: Any, depth: int = 2) -> list[np.ndarray]:
+    """The arrays an operator holds (a sparse matrix's arrays, nested operators' too)."""
+    if isinstance(value, np.ndarray):
+        return [value]
+    if sparse.issparse(value):
+        return [a for a in vars(value).values() if isinstance(a, np.ndarray)]
+    if depth and dataclasses.is_dataclass(value):
+        return [a for v in vars(value).values() for a in _arrays(v, depth - 1)]
+    return []
+
+
+def _owns_weights(net: Network, others: Sequence[Network]) -> bool:
+    """Whether no synapse matrix of `net` shares memory with an operator of `others` (the
+    networks the caller of compile still holds): then lowering may write over them."""
+    if any(other is net for other in others):
+        return False
+    ours = [
+        a
+        for pr in net.projections
+        for op in pr.ops
+        if isinstance(op, Matrix)
+        for a in _arrays(op.weight)
+        if a.size
+    ]
+    theirs = [
+        a for other in others for pr in other.projections for op in pr.ops for a in _arrays(op)
+    ]
+    return not any(np.may_share_memory(a, b) for a in ours for b in theirs)
+
+
 def folded_synapses(net: Network) -> int:
     """Connections of `net` counted as the chip counts them: the non-zero entries of each
     projection's operators folded into one matrix (a dense layer without folding it)."""
@@ -143,6 +175,28 @@ def folded_synapses(net: Network) -> int:
     return total
 
 
+@contextlib.contextmanager
+def small_pages() -> Iterator[None]:
+    """numpy's transparent-huge-page advice off for the arrays made inside (restored after).
+
+    A compile's large arrays are new memory written once. With the advice, each 2 MB huge page
+    must be a free 2 MB block, and on a virtual machine that hands free memory back to its host
+    (virtio balloon free page reporting) those blocks are the ones handed back: the first write
+    faults them in from the host again. Measured on this project's machines
+    (`benchmarks/fresh_memory.py`): 2 GB as new 1 GB arrays took 0.2-14.8 s with the advice
+    (by how long ago the memory was freed) and 0.9-1.3 s without it."""
+    try:
+        from numpy.core.multiarray import _set_madvise_hugepage  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - a numpy without the switch
+        yield
+        return
+    before = _set_madvise_hugepage(False)
+    try:
+        yield
+    finally:
+        _set_madvise_hugepage(before)
+
+
 def build(
     net: Network,
     target: str | TargetSpec = "reference",
@@ -154,6 +208,20 @@ def build(
     fit: Any = None,
 ) -> tuple[Program | None, list[Violation]]:
     """Everything `compile` does, returning the violations instead of raising on them."""
+    with small_pages():
+        return _build(net, target, passes, calibration, labels, chips, placement, fit)
+
+
+def _build(
+    net: Network,
+    target: str | TargetSpec,
+    passes: str | Sequence[Pass] | None,
+    calibration: np.ndarray | Mapping[str, np.ndarray] | None,
+    labels: np.ndarray | None,
+    chips: int | None,
+    placement: str,
+    fit: Any,
+) -> tuple[Program | None, list[Violation]]:
     spec = load_target(target, chips)
     cal = Calibration.of(calibration, labels)
     fitted: dict[str, Any] = {}
@@ -166,7 +234,10 @@ def build(
     ctx = PassContext(calibration=cal, options={"format": spec.format})
     result = run_pipeline(net, pipeline, ctx)
     activity = _activity(result.network, cal)
-    intnet, violations = to_integers(result.network, spec)
+    # The float weights after the passes are written over by their integers where no network
+    # the caller holds shares them (the passes made them; the fit path may not have).
+    reuse = _owns_weights(result.network, (net, source))
+    intnet, violations = to_integers(result.network, spec, reuse_weights=reuse)
     reports = [fitted["report"]] if fitted else result.reports
     del result  # the float network after passes: not needed from here on (peak memory)
     for name in engines_for(spec):

@@ -7,6 +7,7 @@ module extracts those integers and checks them against the target's number forma
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 import numpy as np
 from scipy import sparse
@@ -169,25 +170,69 @@ def _biases_to_neurons(
 ROUND_CHUNK = 1 << 16  # synapses per float temporary in `int_weights`
 
 
-def int_weights(w: sparse.csr_matrix, scale: np.ndarray) -> sparse.csr_matrix:
+def int_weights(w: sparse.csr_matrix, scale: np.ndarray, reuse: bool = False) -> sparse.csr_matrix:
     """The integers of `w`: each synapse over its post neuron's (row's) scale, rounded half
-    to even, zeros dropped. Rows are taken ROUND_CHUNK synapses at a time into the one int64
-    array: the float temporaries stay a few MB however large the layer (on a 3e8-synapse
-    network, whole-layer temporaries were 4 GB of fresh memory, the compile's peak)."""
+    to even, zeros dropped. Rows are taken ROUND_CHUNK synapses at a time: the float
+    temporaries stay a few MB however large the layer (on a 3e8-synapse network, whole-layer
+    temporaries were 4 GB of fresh memory, the compile's peak).
+
+    reuse: write the integers over `w`'s own float64 weights (the same 8 bytes per synapse,
+    viewed as int64) and share its index arrays, so that lowering makes no per-synapse array
+    at all (new memory is the dearest part of a large compile, `small_pages` in
+    neurocomp/compiler.py); `w` holds garbage afterwards. Only for a matrix nobody reads
+    again (`to_integers(..., reuse_weights=True)`)."""
     ptr = w.indptr
-    data = np.empty(w.nnz, dtype=np.int64)
+    reuse = reuse and _overwritable(w)
+    data = w.data.view(np.int64) if reuse else np.empty(w.nnz, dtype=np.int64)
     chunk = min(ROUND_CHUNK, max(1 << 10, w.nnz // 8))  # small layers: a fraction of theirs
-    r0 = 0
-    while r0 < w.shape[0]:
-        r1 = max(r0 + 1, int(np.searchsorted(ptr, ptr[r0] + chunk, side="right")) - 1)
-        r1 = min(r1, w.shape[0])
-        lo, hi = int(ptr[r0]), int(ptr[r1])
-        q = w.data[lo:hi] / np.repeat(scale[r0:r1], np.diff(ptr[r0 : r1 + 1]))
-        data[lo:hi] = np.round(q, out=q)
-        r0 = r1
-    weight = sparse.csr_matrix((data, w.indices.copy(), ptr.copy()), shape=w.shape)
-    weight.eliminate_zeros()
+    for lo, hi, divisor in _scale_chunks(ptr, scale, chunk):
+        q = w.data[lo:hi] / divisor
+        data[lo:hi] = np.round(q, out=q)  # q is a copy: writing over w.data[lo:hi] is safe
+    zeros = _any_zero(data)
+    if reuse and not zeros:  # (dropping zeros would move the shared indices)
+        weight = sparse.csr_matrix((data, w.indices, ptr), shape=w.shape, copy=False)
+    else:
+        weight = sparse.csr_matrix((data, w.indices.copy(), ptr.copy()), shape=w.shape)
+    if zeros:
+        weight.eliminate_zeros()
     return weight
+
+
+def _scale_chunks(
+    ptr: np.ndarray, scale: np.ndarray, chunk: int
+) -> Iterator[tuple[int, int, float | np.ndarray]]:
+    """(lo, hi, divisor) over the synapses in runs of about `chunk` (whole rows): each
+    synapse's row scale, or the one scale of the layer as a number (the same quotients)."""
+    nnz, rows = int(ptr[-1]), len(ptr) - 1
+    if scale.size and not np.any(scale != scale.flat[0]):
+        one = float(scale.flat[0])
+        for lo in range(0, nnz, chunk):
+            yield lo, min(nnz, lo + chunk), one
+        return
+    r0 = 0
+    while r0 < rows:
+        r1 = max(r0 + 1, int(np.searchsorted(ptr, ptr[r0] + chunk, side="right")) - 1)
+        r1 = min(r1, rows)
+        yield int(ptr[r0]), int(ptr[r1]), np.repeat(scale[r0:r1], np.diff(ptr[r0 : r1 + 1]))
+        r0 = r1
+
+
+def _any_zero(a: np.ndarray) -> bool:
+    """Whether `a` holds a zero, ROUND_CHUNK entries at a time (no whole-array temporary)."""
+    return any(bool(np.any(a[i : i + ROUND_CHUNK] == 0)) for i in range(0, a.size, ROUND_CHUNK))
+
+
+def _overwritable(w: sparse.csr_matrix) -> bool:
+    """Whether `w`'s float weights can hold its integers in place (float64, contiguous,
+    writable, int32 or int64 indices)."""
+    d = w.data
+    return bool(
+        d.dtype == np.float64
+        and d.flags.c_contiguous
+        and d.flags.writeable
+        and w.indices.flags.writeable
+        and w.indptr.flags.writeable
+    )
 
 
 def _int_conv(op: Matrix, weight: sparse.csr_matrix, scale: np.ndarray) -> IntConv | None:
@@ -289,8 +334,26 @@ def _int_delays(
     return (delay if need else None), []
 
 
-def to_integers(net: Network, spec: TargetSpec) -> tuple[IntNetwork, list[Violation]]:
-    """Integer program of a folded, quantized network, and every format violation found."""
+def _shared_weights(net: Network) -> set[int]:
+    """Projections whose weight arrays share memory with another projection's (tied weights):
+    never overwritten in place, the other still reads them."""
+    arrays = [
+        (i, a)
+        for i, pr in enumerate(net.projections)
+        for op in pr.ops[:1]
+        if isinstance(op, Matrix) and sparse.issparse(op.weight)
+        for a in (op.weight.data, op.weight.indices, op.weight.indptr)
+    ]
+    return {i for i, a in arrays for j, b in arrays if i != j and np.may_share_memory(a, b)}
+
+
+def to_integers(
+    net: Network, spec: TargetSpec, reuse_weights: bool = False
+) -> tuple[IntNetwork, list[Violation]]:
+    """Integer program of a folded, quantized network, and every format violation found.
+
+    reuse_weights: the integer weights are written over `net`'s float weights (`int_weights`),
+    which are garbage afterwards: for a caller that drops `net` (compile)."""
     fmt = spec.format
     violations: list[Violation] = []
     unit = 2**fmt.decay_bits
@@ -326,11 +389,13 @@ def to_integers(net: Network, spec: TargetSpec) -> tuple[IntNetwork, list[Violat
     scales = {p.name: p.scale for p in pops}
     sd_posts = {p.name for p in pops if p.sigma_delta is not None}
     projections = []
-    for pr in net.projections:
+    shared = _shared_weights(net) if reuse_weights else set()
+    for i, pr in enumerate(net.projections):
         op = pr.ops[0] if len(pr.ops) == 1 else None
         if not isinstance(op, Matrix):
             raise LoweringError(f"projection '{pr.name}' is not folded: run fold first")
-        weight = int_weights(op.weight.tocsr(), scales[pr.post])
+        reuse = reuse_weights and i not in shared
+        weight = int_weights(op.weight.tocsr(), scales[pr.post], reuse)
         bias = None if op.bias is None else _ints(op.bias, scales[pr.post])
         if bias is not None and np.any(bias != 0) and pr.post in sd_posts:
             violations.append(

@@ -18,7 +18,7 @@ from ..errors import Violation
 from ..ir.integer import IntNetwork
 from ..progress import advance
 from ..target.spec import TargetSpec
-from .bound import LPBound, lp_bound
+from .bound import COMPILE_WINDOW_SYNAPSES, LPBound, lp_bound
 from .chips import place_on_board
 from .pack import Core, Packing, count_output_axons, destinations, neuron_cores, pack_blocks
 from .place import PairHops, hop_matrices, slot_coords
@@ -412,7 +412,8 @@ def map_network(
     "packing": no packing of the blocks this split made uses fewer cores."""
     split, violations = split_network(net, spec)
     bound = split.bound
-    lp = lp_bound(net, spec, bound["cores"], split.layer_bound)
+    windows = net.synapses <= COMPILE_WINDOW_SYNAPSES  # their cost: 15x the compile's
+    lp = lp_bound(net, spec, bound["cores"], split.layer_bound, windows)
     bound["lp"] = lp.cores
     dest: dict[str, sparse.csr_matrix] = {}
     cores: list[Core] = []

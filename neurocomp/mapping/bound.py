@@ -73,7 +73,14 @@ from scipy import sparse
 
 from ..ir.integer import IntNetwork, IntPopulation
 from ..target.spec import TargetSpec
-from .split import _entry_bits, conv_sources, delayed_sources, neuron_order
+from .split import (
+    CHUNK_SYNAPSES,
+    _entry_bits,
+    any_equal,
+    conv_sources,
+    delayed_sources,
+    neuron_order,
+)
 
 RESOURCES = ("neurons", "synapse_bits", "input_axons", "output_axons")
 EXACT_COUNTS = 16  # every count up to this, then counts growing by GRID_STEP
@@ -81,6 +88,10 @@ GRID_STEP = 1.06
 MAX_OPTIONS = 6000  # options over all layers above which the grid is coarsened
 WINDOW_SYNAPSES = 2_000_000  # above this many synapses into a layer the window floors are
 # skipped (their O(synapses) pass per count and its index arrays; the subset floors stand)
+COMPILE_WINDOW_SYNAPSES = 50_000  # a compile takes the window floors up to this many synapses
+# in the network: they cost ~1.5 us per synapse (O(synapses) per count of the grid), 15x the
+# rest of a compile, and their event arrays ~13x the weights (1e5 banded: 0.9 s, peak memory
+# 13x the weights); `lower_bound_lp` takes them at any size (up to WINDOW_SYNAPSES per layer)
 SPLIT_WORK = 5_000_000  # neurons x neurons per core above which the split programme is skipped
 WORDS_EXACT, WORDS_STEP = 8, 1.08  # the count grid of the exact window words, coarsened until
 WORDS_WORK = 40_000_000  # its events (2 per synapse per count) are at most this many
@@ -105,6 +116,7 @@ class LayerCosts:
     counts: np.ndarray  # (options,)
     floor: np.ndarray  # (options, 4), int64
     split_bits: int = 0  # a lower bound of the layer's synapse bits over every split (0: none)
+    output_axons: int = 0  # a lower bound of the layer's output axons (`_fan_out_cores`, summed)
 
 
 @dataclass(frozen=True)
@@ -130,10 +142,22 @@ class _Source:
     pattern: sparse.csr_matrix  # (neuron, axon) pairs with synapses, rows in block order
 
 
+def _counts(a: np.ndarray, minlength: int) -> np.ndarray:
+    """np.bincount of an index array CHUNK_SYNAPSES entries at a time: bincount converts its
+    input to int64, a whole-array copy of a 1e8-entry int32 array otherwise (fresh memory)."""
+    out = np.zeros(minlength, dtype=np.int64)
+    for i in range(0, a.size, CHUNK_SYNAPSES):
+        part = np.bincount(a[i : i + CHUNK_SYNAPSES], minlength=minlength)
+        out[: part.size] += part
+    return out
+
+
 def _pattern(weights: list[sparse.csr_matrix]) -> sparse.csr_matrix:
     """The (neuron, axon) pairs with a nonzero weight in any of `weights` (one per projection)."""
-    if len(weights) == 1 and np.all(weights[0].data != 0):
-        return weights[0]
+    if len(weights) == 1 and not any_equal(weights[0].data, 0):  # its indices, 1 B of ones
+        w = weights[0]
+        ones = np.ones(w.nnz, dtype=np.int8)  # (a reordered copy then costs 5 B per synapse)
+        return sparse.csr_matrix((ones, w.indices, w.indptr), shape=w.shape, copy=False)
     total = None
     for w in weights:
         p = sparse.csr_matrix(w != 0, dtype=np.int8)
@@ -154,7 +178,7 @@ def _sources(net: IntNetwork, pop: IntPopulation, spec: TargetSpec) -> list[_Sou
     out = []
     for pre, ws in by_pre.items():
         w = _pattern(ws)
-        outdeg = np.bincount(w.indices, minlength=w.shape[1])
+        outdeg = _counts(w.indices, w.shape[1])
         out.append(
             _Source(
                 np.diff(w.indptr).astype(np.int64),
@@ -176,8 +200,8 @@ def _fan_out_cores(net: IntNetwork, pop: IntPopulation, per_core: int) -> np.nda
         if pr.pre != pop.name:
             continue
         w = pr.weight
-        nz = w.indices[w.data != 0] if not np.all(w.data != 0) else w.indices
-        t = np.bincount(nz, minlength=pop.size)
+        nz = w.indices[w.data != 0] if any_equal(w.data, 0) else w.indices
+        t = _counts(nz, pop.size)
         per_post[pr.post] = np.maximum(per_post.get(pr.post, t), t)
     targets = sum(per_post.values(), np.zeros(pop.size, dtype=np.int64))
     return -(-np.asarray(targets, dtype=np.int64) // per_core)
@@ -202,15 +226,16 @@ def _axons(src: _Source, ks: np.ndarray) -> np.ndarray:
     if not o.size:
         return np.zeros(len(ks), dtype=np.int64)
     prefix = np.concatenate([[0], np.cumsum(o)])
-    cap = np.empty(len(ks), dtype=np.int64)
-    for i, (k, need) in enumerate(zip(ks, s, strict=True)):
-        big = int(np.searchsorted(-o, -k, side="right"))  # axons with out-degree >= k
-        if need <= big * k:
-            cap[i] = -(-int(need) // int(k))
-        else:  # the first `big` axons reach k each, the rest their out-degree
-            rest = int(need) - big * int(k)
-            reach = prefix[big:] - prefix[big]
-            cap[i] = big + int(np.searchsorted(reach, rest, side="left"))
+    big = np.searchsorted(-o, -ks, side="right")  # axons with out-degree >= k
+    # need <= big * k: those axons alone, ceil(need / k); else the first `big` axons reach k
+    # each and the rest their out-degree: the fewest u with prefix[u] - prefix[big] >= rest
+    # (prefix[big] + rest > prefix[big], so the search lands above big)
+    rest = s - big * ks
+    cap = np.where(
+        rest <= 0,
+        -(-s // ks),
+        np.searchsorted(prefix, prefix[big] + np.maximum(rest, 0), side="left"),
+    )
     return np.maximum(kth, np.minimum(cap, o.size))
 
 
@@ -461,9 +486,14 @@ def _with_windows(
 
 
 def layer_costs(
-    net: IntNetwork, spec: TargetSpec, pop: IntPopulation, step: float = GRID_STEP
+    net: IntNetwork,
+    spec: TargetSpec,
+    pop: IntPopulation,
+    step: float = GRID_STEP,
+    windows: bool = True,
 ) -> LayerCosts:
-    """The per-core floors of `pop` (see the module docstring) on the count grid."""
+    """The per-core floors of `pop` (see the module docstring) on the count grid; the window
+    floors only with `windows` (and up to WINDOW_SYNAPSES into the layer)."""
     lim = spec.core
     top = min(pop.size, lim.neurons)
     ks_all = np.arange(1, top + 1, dtype=np.int64)
@@ -484,7 +514,7 @@ def layer_costs(
     fan = sum((s.indeg for s in lists), np.zeros(pop.size, dtype=np.int64))
     least = np.concatenate([[0], np.cumsum(np.sort(fan))])[1 : top + 1].astype(np.float64)
     exact, split_bits = None, 0
-    if sum(int(s.pattern.nnz) for s in srcs) <= WINDOW_SYNAPSES:
+    if windows and sum(int(s.pattern.nnz) for s in srcs) <= WINDOW_SYNAPSES:
         axons, list_axons, least, exact, split_bits = _with_windows(
             spec, srcs, lists, pop.size, top, step, axons, list_axons, least
         )
@@ -503,7 +533,8 @@ def layer_costs(
     single = np.ceil(words - _EPS) * spec.synapse_format.word_bits
     single[1:] += kernel_bits
     bits = _partition_min(single)[1:]
-    out_cores = np.concatenate([[0], np.cumsum(np.sort(_fan_out_cores(net, pop, lim.neurons)))])
+    fan_out = _fan_out_cores(net, pop, lim.neurons)
+    out_cores = np.concatenate([[0], np.cumsum(np.sort(fan_out))])
     floor_all = np.stack(
         [
             ks_all.astype(np.float64),
@@ -517,7 +548,14 @@ def layer_costs(
     lo = np.concatenate([[1], counts[:-1] + 1])  # option j: counts (counts[j-1], counts[j]]
     floor = np.floor(floor_all[lo - 1] + _EPS).astype(np.int64)
     kernels = sum(s.kernel for s in srcs if s.kernel is not None and s.pattern.nnz)
-    return LayerCosts(pop.name, pop.size, counts, floor, split_bits + kernels if split_bits else 0)
+    return LayerCosts(
+        pop.name,
+        pop.size,
+        counts,
+        floor,
+        split_bits + kernels if split_bits else 0,
+        int(fan_out.sum()),
+    )
 
 
 # -- the configuration LP ------------------------------------------------------------------------
@@ -642,13 +680,18 @@ def configuration_bound(
 
 
 def lp_bound(
-    net: IntNetwork, spec: TargetSpec, simple: int, totals: dict[str, tuple[int, int]]
+    net: IntNetwork,
+    spec: TargetSpec,
+    simple: int,
+    totals: dict[str, tuple[int, int]],
+    windows: bool = True,
 ) -> LPBound:
     """The configuration LP's bound (at least `simple`, the simple bound) or, where the network
     has too many layers or the LP fails, the simple bound with the reason in `method`.
 
     `totals`: per layer, the simple bound's synapse memory and input axons (lower bounds of the
-    layer's total over every split into contiguous blocks)."""
+    layer's total over every split into contiguous blocks). `windows`: with the window floors
+    (tighter, dearer); without them `method` says so."""
     t0 = time.perf_counter()
     pops = [p for p in net.populations if p.size]
     if not pops:
@@ -659,18 +702,17 @@ def lp_bound(
         )
     step = GRID_STEP
     while True:
-        layers = [layer_costs(net, spec, p, step) for p in pops]
+        layers = [layer_costs(net, spec, p, step, windows) for p in pops]
         if sum(len(lc.counts) for lc in layers) <= MAX_OPTIONS or step > 2:
             break
         step = 1 + 2 * (step - 1)
-    lim = spec.core
     demand = np.array(
         [
             [
                 p.size,
                 max(totals[p.name][0], lc.split_bits),
                 totals[p.name][1],
-                int(_fan_out_cores(net, p, lim.neurons).sum()),
+                lc.output_axons,
             ]
             for p, lc in zip(pops, layers, strict=True)
         ],
@@ -683,7 +725,15 @@ def lp_bound(
             simple, float(simple), f"simple (LP failed: {err})", 0, time.perf_counter() - t0
         )
     cores = max(simple, math.ceil(value - _ROUND))
-    return LPBound(cores, value, "configuration LP", columns, time.perf_counter() - t0)
+    method = "configuration LP" + ("" if windows else " (without the window floors)")
+    return LPBound(cores, value, method, columns, time.perf_counter() - t0)
 
 
-__all__ = ["LPBound", "LayerCosts", "configuration_bound", "layer_costs", "lp_bound"]
+__all__ = [
+    "COMPILE_WINDOW_SYNAPSES",
+    "LPBound",
+    "LayerCosts",
+    "configuration_bound",
+    "layer_costs",
+    "lp_bound",
+]

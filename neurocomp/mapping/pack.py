@@ -98,7 +98,7 @@ def destinations(
     one or two chunks: in a conv layer's channel-major rows one core's neurons (a patch, every
     channel) recur in every channel, and chunks of consecutive rows repeated every pair once
     per channel before the final sum (gigabytes and minutes on a 1e8-synapse conv net)."""
-    parts: dict[str, list[sparse.csr_matrix]] = {}
+    parts: dict[str, list[sparse.coo_matrix]] = {}
     shapes: dict[str, tuple[int, int]] = {}
     for pr in net.projections:
         w = pr.weight
@@ -108,20 +108,21 @@ def destinations(
                 (np.ones(len(cores), dtype=np.int64), cores, np.arange(len(cores) + 1)),
                 shape=(len(cores), n_cores),
             )
-            parts.setdefault(pr.pre, []).append(sparse.csr_matrix(pattern.T @ onehot))
+            # the product comes out by core (CSC): its triplets as they are, no CSR between
+            parts.setdefault(pr.pre, []).append(sparse.coo_matrix(pattern.T @ onehot))
     out: dict[str, sparse.csr_matrix] = {}
     for name, shape in shapes.items():
         got = parts.get(name, [])
-        total = got[0] if got else sparse.csr_matrix(shape, dtype=np.int64)
-        if len(got) > 1:  # one sum of all chunks (sum_duplicates), not one add per chunk
-            coo = [p.tocoo() for p in got]
+        if got:  # one sum of all chunks (sum_duplicates), not one add per chunk
             total = sparse.csr_matrix(
                 (
-                    np.concatenate([c.data for c in coo]),
-                    (np.concatenate([c.row for c in coo]), np.concatenate([c.col for c in coo])),
+                    np.concatenate([c.data for c in got]),
+                    (np.concatenate([c.row for c in got]), np.concatenate([c.col for c in got])),
                 ),
                 shape=shape,
             )
+        else:
+            total = sparse.csr_matrix(shape, dtype=np.int64)
         total.sum_duplicates()
         total.sort_indices()
         out[name] = total
@@ -139,6 +140,7 @@ def _row_chunks_by_core(
     ptr = w.indptr if in_order else np.concatenate([[0], np.cumsum(lens[order])])
     # a fraction of the layer at most, as the split's chunks: small layers' peak memory too
     size = min(split.CHUNK_SYNAPSES, max(1 << 12, w.nnz // 8))
+    ones = np.ones(0, dtype=np.int64)  # the patterns' weights: one buffer, read only
     for r0, r1 in chunks(ptr, size):
         if in_order:
             lo, hi = int(w.indptr[r0]), int(w.indptr[r1])
@@ -148,8 +150,10 @@ def _row_chunks_by_core(
             indices, indptr, cores = sub.indices, sub.indptr, post_core[order[r0:r1]]
         if indices.size == 0:
             continue
+        if ones.size < indices.size:
+            ones = np.ones(max(indices.size, size), dtype=np.int64)
         pattern = sparse.csr_matrix(
-            (np.ones(indices.size, dtype=np.int64), indices, indptr), shape=(r1 - r0, w.shape[1])
+            (ones[: indices.size], indices, indptr), shape=(r1 - r0, w.shape[1]), copy=False
         )
         yield pattern, cores
 
@@ -195,9 +199,14 @@ def first_fit_order(use: np.ndarray, limits: np.ndarray, order: np.ndarray) -> n
     n = len(use)
     core = np.full(n, -1, dtype=np.int64)
     used = np.zeros((max(n, 1), use.shape[1]), dtype=np.int64)
-    open_cores = 0
+    # a core without room for the least of every resource over all blocks takes no block:
+    # the leading run of such cores is skipped (the same choices, a shorter search)
+    least = use.min(axis=0) if n else np.zeros(use.shape[1], dtype=np.int64)
+    open_cores = full = 0
     for i in order:
-        lo = max(0, open_cores - FIRST_FIT_WINDOW)
+        while full < open_cores and np.any(used[full] + least > limits):
+            full += 1
+        lo = max(full, open_cores - FIRST_FIT_WINDOW)
         fits = np.flatnonzero(np.all(used[lo:open_cores] + use[i] <= limits, axis=1))
         k = lo + int(fits[0]) if fits.size else open_cores
         if k == open_cores:

@@ -309,7 +309,7 @@ class LayerSynapses:
         self.chunk = int(min(EVAL_CHUNK, max(MIN_EVAL_CHUNK, nnz // 8)))
         for k, w in sources.items():
             self.fan += _row_sums(w)
-            by_axon = w.tocsc()  # rows come out sorted within each column
+            by_axon = transpose(w)  # rows come out sorted within each column
             mult = by_axon.data.astype(np.int32) if any_unequal(by_axon.data, 1) else None
             self.lists.append(
                 _Lists(
@@ -410,6 +410,27 @@ def bits_lower(layer: LayerSynapses) -> tuple[int, int]:
             per_axon = np.add.reduceat(cost, starts) + f.header_bits
             bits += int((-(-per_axon // f.word_bits)).sum()) * f.word_bits
     return bits, axons
+
+
+def transpose(w: sparse.csr_matrix) -> sparse.csc_matrix:
+    """`w.tocsc()` without its copies of `w`'s index arrays: scipy's tocsc passes
+    `indices.astype(...)` to its C routine, a copy even where the dtype is already right
+    (4 bytes per synapse of new memory, 0.8 s per 1.5e8-synapse layer). The same arrays."""
+    try:
+        from scipy.sparse._sparsetools import csr_tocsc
+    except ImportError:  # pragma: no cover - a scipy without the routine: its own tocsc
+        return w.tocsc()
+    idx = w.indptr.dtype
+    m, n = w.shape
+    if w.indices.dtype != idx or idx not in (np.int32, np.int64) or m > np.iinfo(idx).max:
+        return w.tocsc()
+    indptr = np.empty(n + 1, dtype=idx)
+    indices = np.empty(w.nnz, dtype=idx)
+    data = np.empty(w.nnz, dtype=w.data.dtype)
+    csr_tocsc(m, n, w.indptr, w.indices, w.data, indptr, indices, data)
+    out = sparse.csc_matrix((data, indices, indptr), shape=w.shape, copy=False)
+    out.has_sorted_indices = True
+    return out
 
 
 def _row_sums(w: sparse.csr_matrix) -> np.ndarray:

@@ -66,12 +66,11 @@ def _row_chunks(indptr: np.ndarray) -> list[tuple[int, int]]:
 
 def _quantized(w: sparse.csr_matrix, s: np.ndarray, qmax: int) -> tuple[np.ndarray, int]:
     """Each synapse rounded to a multiple of its row's scale within +-qmax steps, and how many
-    were clipped; in row chunks, so that the only whole-layer array is the result."""
+    were clipped; in chunks, so that the only whole-layer array is the result. One scale for
+    the whole layer (the default above LOW_BITS) divides as a number: no per-synapse scales."""
     q = np.empty_like(w.data, dtype=np.float64)
     clipped = 0
-    for r0, r1 in _row_chunks(w.indptr):
-        lo, hi = w.indptr[r0], w.indptr[r1]
-        srow = np.repeat(s[r0:r1], np.diff(w.indptr[r0 : r1 + 1]))
+    for lo, hi, srow in _scale_chunks(w.indptr, s):
         part = q[lo:hi]
         np.divide(w.data[lo:hi], srow, out=part)
         np.round(part, out=part)
@@ -79,6 +78,22 @@ def _quantized(w: sparse.csr_matrix, s: np.ndarray, qmax: int) -> tuple[np.ndarr
         np.clip(part, -qmax, qmax, out=part)
         part *= srow
     return q, clipped
+
+
+def _scale_chunks(
+    indptr: np.ndarray, s: np.ndarray
+) -> Iterator[tuple[int, int, float | np.ndarray]]:
+    """(lo, hi, scale) over the synapses of a CSR matrix in runs of about ROW_CHUNK: the scale
+    of each synapse's row (an array), or the layer's one scale (a number, the same quotients)."""
+    nnz = int(indptr[-1])
+    if s.size and not np.any(s != s.flat[0]):
+        one = float(s.flat[0])
+        for lo in range(0, nnz, ROW_CHUNK):
+            yield lo, min(nnz, lo + ROW_CHUNK), one
+        return
+    for r0, r1 in _row_chunks(indptr):
+        lo, hi = int(indptr[r0]), int(indptr[r1])
+        yield lo, hi, np.repeat(s[r0:r1], np.diff(indptr[r0 : r1 + 1]))
 
 
 # At this many weight bits or fewer, `clip="auto"` takes the MSE-optimal clip and

@@ -234,8 +234,12 @@ def test_the_lp_bound_on_real_networks_is_between_the_simple_bound_and_the_cores
         prog = nc.compile(nc.load(zoo_file("cnn_sinabs.nir"), framework="nir"), target=target)
         s = prog.summary
         assert s.cores_lower_bound <= s.cores_lower_bound_lp <= s.cores_used
-        assert s.cores_lower_bound_lp_method == "configuration LP"
+        # 1.1e6 synapses: the compile's LP leaves out the window floors, lower_bound_lp not
+        assert s.cores_lower_bound_lp_method == "configuration LP (without the window floors)"
         assert prog.mapping.lower_bound["lp"] == s.cores_lower_bound_lp
+        tight = lower_bound_lp(prog.net, prog.target)
+        assert tight.method == "configuration LP"
+        assert s.cores_lower_bound_lp <= tight.cores <= s.cores_used
 
 
 def test_a_network_of_many_layers_keeps_the_simple_bound_and_says_so():
@@ -305,3 +309,53 @@ def test_the_split_bits_are_below_every_split(size, n_in, p, neurons, words, see
     if best is not None:
         assert lc.split_bits <= best
     assert lc.split_bits > 0 or best is None or best == 0
+
+
+def test_a_compile_takes_the_window_floors_up_to_its_synapse_cap(monkeypatch):
+    import neurocomp as nc
+    import neurocomp.mapping as mapping
+
+    net = nc.load(_conv_stack_graph())
+    prog = nc.compile(net)
+    assert prog.summary.cores_lower_bound_lp_method == "configuration LP"
+    assert prog.summary.cores_lower_bound_lp == lower_bound_lp(prog.net, prog.target).cores
+    monkeypatch.setattr(mapping, "COMPILE_WINDOW_SYNAPSES", prog.net.synapses - 1)
+    fast = nc.compile(net).summary
+    assert fast.cores_lower_bound_lp_method == "configuration LP (without the window floors)"
+    assert prog.summary.cores_lower_bound <= fast.cores_lower_bound_lp
+    assert fast.cores_lower_bound_lp <= prog.summary.cores_lower_bound_lp
+
+
+def _conv_stack_graph():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
+    from generate import conv_stack
+
+    return conv_stack(4, 8, 2)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.integers(0, 12), min_size=1, max_size=30),
+    st.lists(st.integers(1, 12), min_size=0, max_size=30),
+)
+def test_axon_floors_at_every_count_equal_the_count_by_count_rule(indeg, outdeg):
+    """`_axons` (vectorised over the counts) against the rule applied to one count at a time:
+    the k-th smallest in-degree, and the fewest axons whose reach min(out-degree, k) covers the
+    k smallest in-degrees' synapses."""
+    o = -np.sort(-np.array(outdeg, dtype=np.int64))
+    src = bound._Source(np.array(indeg, np.int64), o, 1, 1, None, sparse.csr_matrix((1, 1)))
+    ks = np.arange(1, len(indeg) + 1)
+    got = bound._axons(src, ks)
+    ind = np.sort(indeg)
+    for k, g in zip(ks, got, strict=True):
+        need = int(ind[:k].sum())
+        if not o.size:
+            assert g == 0
+            continue
+        reach = np.cumsum(np.minimum(o, k))
+        fewest = int(np.searchsorted(reach, need, side="left")) + (1 if need > 0 else 0)
+        fewest = min(fewest if need > 0 else 0, o.size)
+        assert g == max(int(ind[k - 1]), fewest), (k, g)

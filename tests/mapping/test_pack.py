@@ -66,3 +66,36 @@ def test_zoo_cnn_packing_bound_is_reported_and_below_the_cores():
     lb = prog.mapping.lower_bound
     assert lb["cores"] <= lb["packing"] <= prog.summary.cores_used
     assert prog.summary.cores_lower_bound_packing == lb["packing"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=1, max_size=40),
+    st.integers(1, 6),
+    st.booleans(),
+    st.integers(0, 2**31 - 1),
+)
+def test_first_fit_skipping_full_cores_chooses_as_the_plain_first_fit(
+    blocks, window, shuffled, seed
+):
+    from neurocomp.mapping import pack
+
+    use = np.array(blocks, dtype=np.int64)
+    limits = np.array([6, 6], dtype=np.int64)
+    order = np.random.default_rng(seed).permutation(len(use)) if shuffled else np.arange(len(use))
+    old, pack.FIRST_FIT_WINDOW = pack.FIRST_FIT_WINDOW, window
+    try:
+        got = pack.first_fit_order(use, limits, order)
+    finally:
+        pack.FIRST_FIT_WINDOW = old
+    want = np.full(len(use), -1)
+    used: list[np.ndarray] = []
+    for i in order:  # every open core of the latest `window`, the first that fits
+        lo = max(0, len(used) - window)
+        k = next((k for k in range(lo, len(used)) if np.all(used[k] + use[i] <= limits)), None)
+        if k is None:
+            k = len(used)
+            used.append(np.zeros(2, dtype=np.int64))
+        used[k] += use[i]
+        want[i] = k
+    assert np.array_equal(got, want)

@@ -95,3 +95,23 @@ def test_lower_bound_from_the_split_lists_equals_the_direct_one():
         split, _ = split_network(prog.net, prog.target)
         assert split.bound == lower_bound(prog.net, prog.target)
         assert prog.mapping.lower_bound["cores"] == split.bound["cores"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(1, 40),
+    cols=st.integers(1, 40),
+    density=st.floats(0.0, 1.0),
+    dtype=st.sampled_from([np.int8, np.int32, np.float64]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_transpose_equals_scipys_tocsc(rows, cols, density, dtype, seed):
+    from neurocomp.mapping.split import transpose
+
+    rng = np.random.default_rng(seed)
+    w = sparse.random(rows, cols, density, format="csr", random_state=rng)
+    w = sparse.csr_matrix(((w.data * 9).astype(dtype), w.indices, w.indptr), shape=w.shape)
+    got, want = transpose(w), w.tocsc()
+    assert got.shape == want.shape and got.dtype == want.dtype and got.has_sorted_indices
+    for a, b in ((got.indptr, want.indptr), (got.indices, want.indices), (got.data, want.data)):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
