@@ -7,13 +7,13 @@ module extracts those integers and checks them against the target's number forma
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import numpy as np
 from scipy import sparse
 
 from ..errors import NeurocompError, Violation
 from ..ir import sigma_delta
+from ..ir.chunks import any_equal, scale_runs
 from ..ir.graded import payload_violations
 from ..ir.integer import IntConv, IntNetwork, IntPopulation, IntProjection
 from ..ir.network import Network, NeuronParams
@@ -185,10 +185,10 @@ def int_weights(w: sparse.csr_matrix, scale: np.ndarray, reuse: bool = False) ->
     reuse = reuse and _overwritable(w)
     data = w.data.view(np.int64) if reuse else np.empty(w.nnz, dtype=np.int64)
     chunk = min(ROUND_CHUNK, max(1 << 10, w.nnz // 8))  # small layers: a fraction of theirs
-    for lo, hi, divisor in _scale_chunks(ptr, scale, chunk):
+    for lo, hi, divisor in scale_runs(ptr, scale, chunk):
         q = w.data[lo:hi] / divisor
         data[lo:hi] = np.round(q, out=q)  # q is a copy: writing over w.data[lo:hi] is safe
-    zeros = _any_zero(data)
+    zeros = any_equal(data, 0)
     if reuse and not zeros:  # (dropping zeros would move the shared indices)
         weight = sparse.csr_matrix((data, w.indices, ptr), shape=w.shape, copy=False)
     else:
@@ -196,30 +196,6 @@ def int_weights(w: sparse.csr_matrix, scale: np.ndarray, reuse: bool = False) ->
     if zeros:
         weight.eliminate_zeros()
     return weight
-
-
-def _scale_chunks(
-    ptr: np.ndarray, scale: np.ndarray, chunk: int
-) -> Iterator[tuple[int, int, float | np.ndarray]]:
-    """(lo, hi, divisor) over the synapses in runs of about `chunk` (whole rows): each
-    synapse's row scale, or the one scale of the layer as a number (the same quotients)."""
-    nnz, rows = int(ptr[-1]), len(ptr) - 1
-    if scale.size and not np.any(scale != scale.flat[0]):
-        one = float(scale.flat[0])
-        for lo in range(0, nnz, chunk):
-            yield lo, min(nnz, lo + chunk), one
-        return
-    r0 = 0
-    while r0 < rows:
-        r1 = max(r0 + 1, int(np.searchsorted(ptr, ptr[r0] + chunk, side="right")) - 1)
-        r1 = min(r1, rows)
-        yield int(ptr[r0]), int(ptr[r1]), np.repeat(scale[r0:r1], np.diff(ptr[r0 : r1 + 1]))
-        r0 = r1
-
-
-def _any_zero(a: np.ndarray) -> bool:
-    """Whether `a` holds a zero, ROUND_CHUNK entries at a time (no whole-array temporary)."""
-    return any(bool(np.any(a[i : i + ROUND_CHUNK] == 0)) for i in range(0, a.size, ROUND_CHUNK))
 
 
 def _overwritable(w: sparse.csr_matrix) -> bool:

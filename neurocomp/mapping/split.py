@@ -16,6 +16,7 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import Violation
+from ..ir.chunks import any_equal, any_unequal, row_runs
 from ..ir.integer import IntNetwork, IntPopulation
 from ..target.spec import CoreLimits, TargetSpec
 
@@ -101,26 +102,7 @@ def chunks(indptr: np.ndarray, size: int | None = None) -> list[tuple[int, int]]
     """(first, stop) rows of a compressed sparse matrix, in runs of about `size` entries
     (default `CHUNK_SYNAPSES`; a single row may hold more): bounded temporaries on
     1e8-synapse networks."""
-    nnz = int(indptr[-1])
-    step = size or CHUNK_SYNAPSES
-    starts = np.searchsorted(indptr, np.arange(0, nnz, step), side="right") - 1
-    bounds = [*dict.fromkeys(int(r) for r in starts), len(indptr) - 1]
-    return list(zip(bounds[:-1], bounds[1:], strict=False))
-
-
-def any_equal(a: np.ndarray, value: int) -> bool:
-    """Whether any entry of `a` equals `value`, CHUNK_SYNAPSES entries at a time (no
-    whole-array boolean temporary)."""
-    return any(
-        bool(np.any(a[i : i + CHUNK_SYNAPSES] == value)) for i in range(0, a.size, CHUNK_SYNAPSES)
-    )
-
-
-def any_unequal(a: np.ndarray, value: int) -> bool:
-    """Whether any entry of `a` differs from `value`, in chunks as `any_equal`."""
-    return any(
-        bool(np.any(a[i : i + CHUNK_SYNAPSES] != value)) for i in range(0, a.size, CHUNK_SYNAPSES)
-    )
+    return row_runs(indptr, size or CHUNK_SYNAPSES)
 
 
 def list_bits_lower(
@@ -357,7 +339,7 @@ class LayerSynapses:
         f = self.spec.synapse_format
         for lst in self.lists:
             dense_words = -(-(f.header_bits + length * lst.dense) // f.word_bits)  # per block
-            for c0, c1 in _chunks(lst.indptr, self.chunk):
+            for c0, c1 in chunks(lst.indptr, self.chunk):
                 lo, hi = int(lst.indptr[c0]), int(lst.indptr[c1])
                 if lo == hi:
                     continue
@@ -396,7 +378,7 @@ def bits_lower(layer: LayerSynapses) -> tuple[int, int]:
         if lst.kernel is not None:
             bits += lst.kernel  # at least one copy of the kernel
             continue
-        for c0, c1 in _chunks(lst.indptr, layer.chunk):
+        for c0, c1 in chunks(lst.indptr, layer.chunk):
             lo, hi = int(lst.indptr[c0]), int(lst.indptr[c1])
             if lo == hi:
                 continue
@@ -457,14 +439,6 @@ def _pairs(block_of: np.ndarray, lst: _Lists, c0: int, c1: int) -> tuple[np.ndar
     new[col_starts[col_starts < hi - lo]] = True
     first = np.flatnonzero(new)
     return first, b[first]
-
-
-def _chunks(indptr: np.ndarray, size: int) -> list[tuple[int, int]]:
-    """(first, stop) columns in runs of about `size` entries (one column may hold more)."""
-    nnz = int(indptr[-1])
-    starts = np.searchsorted(indptr, np.arange(0, nnz, size), side="right") - 1
-    bounds = [*dict.fromkeys(int(r) for r in starts), len(indptr) - 1]
-    return list(zip(bounds[:-1], bounds[1:], strict=False))
 
 
 def block_unit(pop: IntPopulation) -> int:

@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from scipy import sparse
 
+from ..ir.chunks import row_runs, scale_runs
 from ..ir.network import Network, NeuronParams, Population, QuantInfo
 from ..ir.ops import Matrix
 from ..ir.sigma_delta import snap_scale
@@ -55,22 +56,13 @@ def _channel_groups(pop: Population) -> np.ndarray:
 ROW_CHUNK = 1 << 16  # synapses per temporary (0.5 MB) in `_row_max` and `_weights`
 
 
-def _row_chunks(indptr: np.ndarray) -> list[tuple[int, int]]:
-    """(first, stop) rows of a CSR matrix in runs of about ROW_CHUNK synapses (a row may hold
-    more): bounded temporaries, which the allocator reuses instead of touching fresh pages."""
-    nnz = int(indptr[-1])
-    starts = np.searchsorted(indptr, np.arange(0, nnz, ROW_CHUNK), side="right") - 1
-    bounds = [*dict.fromkeys(int(r) for r in starts), len(indptr) - 1]
-    return list(zip(bounds[:-1], bounds[1:], strict=False))
-
-
 def _quantized(w: sparse.csr_matrix, s: np.ndarray, qmax: int) -> tuple[np.ndarray, int]:
     """Each synapse rounded to a multiple of its row's scale within +-qmax steps, and how many
     were clipped; in chunks, so that the only whole-layer array is the result. One scale for
     the whole layer (the default above LOW_BITS) divides as a number: no per-synapse scales."""
     q = np.empty_like(w.data, dtype=np.float64)
     clipped = 0
-    for lo, hi, srow in _scale_chunks(w.indptr, s):
+    for lo, hi, srow in scale_runs(w.indptr, s, ROW_CHUNK):
         part = q[lo:hi]
         np.divide(w.data[lo:hi], srow, out=part)
         np.round(part, out=part)
@@ -78,22 +70,6 @@ def _quantized(w: sparse.csr_matrix, s: np.ndarray, qmax: int) -> tuple[np.ndarr
         np.clip(part, -qmax, qmax, out=part)
         part *= srow
     return q, clipped
-
-
-def _scale_chunks(
-    indptr: np.ndarray, s: np.ndarray
-) -> Iterator[tuple[int, int, float | np.ndarray]]:
-    """(lo, hi, scale) over the synapses of a CSR matrix in runs of about ROW_CHUNK: the scale
-    of each synapse's row (an array), or the layer's one scale (a number, the same quotients)."""
-    nnz = int(indptr[-1])
-    if s.size and not np.any(s != s.flat[0]):
-        one = float(s.flat[0])
-        for lo in range(0, nnz, ROW_CHUNK):
-            yield lo, min(nnz, lo + ROW_CHUNK), one
-        return
-    for r0, r1 in _row_chunks(indptr):
-        lo, hi = int(indptr[r0]), int(indptr[r1])
-        yield lo, hi, np.repeat(s[r0:r1], np.diff(indptr[r0 : r1 + 1]))
 
 
 # At this many weight bits or fewer, `clip="auto"` takes the MSE-optimal clip and
@@ -142,7 +118,7 @@ def _row_max(mats: list[sparse.csr_matrix], n: int, percentile: float) -> np.nda
     if percentile >= 100:  # row by row without stacking copies of the weights (peak memory)
         for m in mats:
             m = sparse.csr_matrix(m)
-            for r0, r1 in _row_chunks(m.indptr):  # |w| a chunk at a time (fresh pages)
+            for r0, r1 in row_runs(m.indptr, ROW_CHUNK):  # |w| a chunk at a time (fresh pages)
                 rows = r0 + np.flatnonzero(np.diff(m.indptr[r0 : r1 + 1]))
                 if rows.size:
                     lo = m.indptr[r0]
