@@ -218,8 +218,8 @@ class _Counter:
         self.with_payload = set(self.graded)  # sources whose messages carry a payload
 
     def graded_inputs(self, xs: dict[str, np.ndarray]) -> None:
-        """Inputs with values above 1 send them as payloads (as the Lava backend does)."""
-        self.with_payload |= {k for k, a in xs.items() if k not in self.where and _above_one(a)}
+        """Inputs with values above 1 send them as payloads (`graded_inputs`)."""
+        self.with_payload |= {k for k in graded_inputs(xs) if k not in self.where}
 
     def source(self, name: str, sent: np.ndarray) -> None:
         """Spikes (or values) a source sent, (T, neurons) summed over the batch."""
@@ -357,8 +357,10 @@ class _Counter:
         )
 
 
-def _above_one(a: np.ndarray) -> bool:
-    return bool(a.size) and bool(a.max() > 1)
+def graded_inputs(xs: dict[str, np.ndarray]) -> frozenset[str]:
+    """The inputs whose spikes are graded (a value above 1): their messages carry a payload,
+    on the chip and in Lava."""
+    return frozenset(k for k, a in xs.items() if a.size and a.max() > 1)
 
 
 def _binary(pop: IntPopulation) -> bool:

@@ -39,7 +39,7 @@ from ..ir.integer import IntNetwork, IntPopulation, IntProjection
 from ..mapping import Mapping
 from ..target.spec import NumberFormat
 from .base import RunResult
-from .bit_accurate import integer_inputs
+from .bit_accurate import graded_inputs, integer_inputs
 from .lava_compat import fork_start_method, import_lava
 
 
@@ -441,8 +441,7 @@ def network_for(
     """The checked inputs and the Lava network for them (graded where an input exceeds 1)."""
     xs = binary_inputs(net, x, fmt.spike_payload_bits)
     batch = next(iter(xs.values())).shape[1]
-    graded = frozenset(k for k, a in xs.items() if a.size and a.max() > 1)
-    return LavaNetwork(net, fmt, batch, record=record, graded_inputs=graded), xs
+    return LavaNetwork(net, fmt, batch, record=record, graded_inputs=graded_inputs(xs)), xs
 
 
 def as_result(net: IntNetwork, x: Any, raw: dict[str, Any], fmt: NumberFormat) -> RunResult:
