@@ -20,6 +20,7 @@ import numpy as np
 
 from ..ir.integer import IntNetwork, IntPopulation
 from ..target.spec import TargetSpec
+from . import kernels
 from .pack import SPREAD_TRIES
 from .split import LayerSynapses, block_unit
 
@@ -60,12 +61,7 @@ def candidates(net: IntNetwork, spec: TargetSpec, pop: IntPopulation) -> list[Ca
     start -= start % unit
     whole = rows == n
     layer = LayerSynapses.of(net, spec, pop, None if whole else np.arange(start, start + rows))
-    measured: list[tuple[int, int, int]] = []
-    for size in _grid(unit, min(lim.neurons, rows)):
-        bounds = np.append(np.arange(0, rows, size, dtype=np.int64), rows)
-        arr = layer.evaluate(bounds)
-        full = slice(None) if whole or rows % size == 0 else slice(0, -1)
-        measured.append((size, int(arr.synapse_bits[full].max()), int(arr.input_axons[full].max())))
+    measured = measure(layer, _grid(unit, min(lim.neurons, rows)), whole)
     out: dict[int, Candidate] = {}
     for k in range(1, lim.neurons + 1):
         fit = [
@@ -83,6 +79,28 @@ def candidates(net: IntNetwork, spec: TargetSpec, pop: IntPopulation) -> list[Ca
         size = unit
         out[size] = Candidate(size, -(-n // size), (size, 0, 0))
     return sorted(out.values(), key=lambda c: -c.size)
+
+
+def measure(layer: LayerSynapses, sizes: list[int], whole: bool) -> list[tuple[int, int, int]]:
+    """(size, most synapse bits, most input axons) of one block of `layer` split into blocks
+    of each size; the last, shorter block left out unless `whole` (the layer, not a sample).
+    Compiled where numba is (`neurocomp.mapping.kernels`: the same integers), else one
+    `evaluate` per size."""
+    rows = layer.size
+    full = np.array([not whole and rows % s != 0 for s in sizes], dtype=bool)
+    if kernels.available():
+        f = layer.spec.synapse_format
+        lists = [(x.indptr, x.rows, x.mult, x.entry, x.dense, x.kernel) for x in layer.lists]
+        bits, axons = kernels.size_maxima(
+            np.array(sizes, dtype=np.int64), rows, full, lists, f.header_bits, f.word_bits
+        )
+        return [(s, int(b), int(a)) for s, b, a in zip(sizes, bits, axons, strict=True)]
+    out = []
+    for size, drop in zip(sizes, full, strict=True):
+        arr = layer.evaluate(np.append(np.arange(0, rows, size, dtype=np.int64), rows))
+        keep = slice(0, -1) if drop else slice(None)
+        out.append((size, int(arr.synapse_bits[keep].max()), int(arr.input_axons[keep].max())))
+    return out
 
 
 def pack_identical(groups: list[tuple[np.ndarray, int]], limits: np.ndarray) -> int:

@@ -1,0 +1,161 @@
+"""Compiled block costs for block sizing, where numba is installed (as the simulator's scan,
+`neurocomp.backends.jit`; NEUROCOMP_NO_JIT=1 turns it off): the same integers as
+`LayerSynapses.evaluate`, for many block sizes in one call.
+
+Sizing measures a sample of each layer at up to 40 block sizes; numpy's `evaluate` makes about
+ten passes over the sample's synapses per size (1.5 ms per 2.6e5 synapses, half of a 1e6-synapse
+compile). Here each (input axon, block) pair is found by a galloping search for the block's
+end in the axon's sorted targets: work per pair, not per synapse, at large sizes.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+
+def available() -> bool:
+    """Whether the compiled costs run: numba installed, NEUROCOMP_NO_JIT unset. numba is
+    imported on first use, not with the package (0.3 s)."""
+    if os.environ.get("NEUROCOMP_NO_JIT"):
+        return False
+    try:
+        import numba  # type: ignore[import-not-found, import-untyped, unused-ignore]  # noqa: F401
+    except ImportError:  # pragma: no cover - depends on the environment
+        return False
+    return True
+
+
+def _block_end(rows: np.ndarray, i: int, hi: int, bound: int) -> int:
+    """The first index j in (i, hi] with rows[j] >= bound (rows[i] < bound, sorted):
+    galloping from i, then bisection."""
+    step = 1
+    lo = i  # rows[lo] < bound
+    while lo + step < hi and rows[lo + step] < bound:
+        lo += step
+        step *= 2
+    top = min(lo + step, hi)  # rows[top] >= bound, or top == hi
+    while top - lo > 1:
+        mid = (lo + top) // 2
+        if rows[mid] < bound:
+            lo = mid
+        else:
+            top = mid
+    return top
+
+
+def _size_maxima(  # noqa: C901 - one compiled loop over sizes, lists and pairs
+    sizes: np.ndarray,
+    n: int,
+    full_only: np.ndarray,
+    indptrs: tuple[np.ndarray, ...],
+    rowss: tuple[np.ndarray, ...],
+    mults: tuple[np.ndarray, ...],
+    params: np.ndarray,
+    header: int,
+    word: int,
+    bits_out: np.ndarray,
+    axons_out: np.ndarray,
+) -> None:
+    """Per size, the most synapse bits and input axons of one block of the split of n rows
+    into blocks of that size (the last block left out where full_only). params[l]: (sparse
+    entry bits, dense bits per neuron, kernel bits or -1, whether mults[l] holds counts)."""
+    for si in range(sizes.size):
+        s = sizes[si]
+        nb = (n + s - 1) // s
+        words = np.zeros(nb, dtype=np.int64)
+        axons = np.zeros(nb, dtype=np.int64)
+        kbits = np.zeros(nb, dtype=np.int64)
+        for li in range(len(params)):
+            indptr = indptrs[li]
+            rows = rowss[li]
+            mult = mults[li]
+            entry = params[li, 0]
+            dense = params[li, 1]
+            kernel = params[li, 2]
+            counted = params[li, 3]
+            hit = np.zeros(nb if kernel >= 0 else 0, dtype=np.bool_)
+            for a in range(indptr.size - 1):
+                i = indptr[a]
+                hi = indptr[a + 1]
+                while i < hi:
+                    blk = rows[i] // s
+                    j = _block_end(rows, i, hi, (blk + 1) * s)
+                    axons[blk] += 1
+                    if kernel >= 0:
+                        hit[blk] = True
+                    else:
+                        if counted:
+                            cnt = 0
+                            for t in range(i, j):
+                                cnt += mult[t]
+                        else:
+                            cnt = j - i
+                        length = min(s, n - blk * s)
+                        sp = (header + cnt * entry + word - 1) // word
+                        dn = (header + length * dense + word - 1) // word
+                        words[blk] += min(sp, dn)
+                    i = j
+            if kernel >= 0:
+                for b in range(nb):
+                    if hit[b]:
+                        kbits[b] += kernel
+        last = nb - 1 if full_only[si] and nb > 1 else nb
+        best_bits = 0
+        best_axons = 0
+        for b in range(last):
+            v = words[b] * word + kbits[b]
+            best_bits = max(best_bits, v)
+            best_axons = max(best_axons, axons[b])
+        bits_out[si] = best_bits
+        axons_out[si] = best_axons
+
+
+_compiled: Any = None
+
+
+def size_maxima(
+    sizes: np.ndarray,
+    n: int,
+    full_only: np.ndarray,
+    lists: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, int, int, int | None]],
+    header: int,
+    word: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(most synapse bits, most input axons) of one block, per size, compiled. `lists`: per
+    source (indptr, rows sorted per axon, synapses per pair or None, sparse entry bits, dense
+    bits per neuron, kernel bits or None), as `LayerSynapses` holds them."""
+    global _compiled, _block_end
+    bits = np.zeros(len(sizes), dtype=np.int64)
+    axons = np.zeros(len(sizes), dtype=np.int64)
+    if not lists:
+        return bits, axons
+    if _compiled is None:
+        import numba  # type: ignore[import-not-found, import-untyped, unused-ignore]
+
+        _block_end = numba.njit(cache=True, nogil=True)(_block_end)  # what the loop calls
+        _compiled = numba.njit(cache=True, nogil=True)(_size_maxima)
+    empty = np.zeros(0, dtype=np.int32)
+    params = np.array(
+        [
+            (entry, dense, -1 if kernel is None else kernel, mult is not None)
+            for _, _, mult, entry, dense, kernel in lists
+        ],
+        dtype=np.int64,
+    ).reshape(-1, 4)
+    _compiled(
+        np.asarray(sizes, dtype=np.int64),
+        int(n),
+        np.asarray(full_only, dtype=np.bool_),
+        tuple(np.asarray(ptr, dtype=np.int64) for ptr, *_ in lists),
+        tuple(np.asarray(rows, dtype=np.int32) for _, rows, *_ in lists),
+        tuple(empty if m is None else np.asarray(m, dtype=np.int32) for _, _, m, *_ in lists),
+        params,
+        int(header),
+        int(word),
+        bits,
+        axons,
+    )
+    return bits, axons
