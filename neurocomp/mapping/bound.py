@@ -73,6 +73,7 @@ from scipy import sparse
 
 from ..ir.integer import IntNetwork, IntPopulation
 from ..target.spec import TargetSpec
+from . import kernels
 from .split import (
     CHUNK_SYNAPSES,
     _entry_bits,
@@ -102,6 +103,7 @@ PRICING_NODES = 2000  # branch-and-bound nodes per pricing MILP (a work bound: d
 LINE_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)  # alpha as a share of phi(1)
 PRICING_GAP = 1e-3  # the dual bound is used, so a loose gap only weakens the bound a little
 _EPS = 1e-7
+BLOCK_WORDS_CELLS = 1 << 16  # (block size, list length) cells per temporary of `_block_words`
 _ROUND = 1e-6  # LP values within this of an integer round down to it
 
 
@@ -398,26 +400,44 @@ def _block_words(
     dense: int,
 ) -> np.ndarray:
     """Words of one block of m neurons (for m in `ms`) with at least n lists and s synapses: the
-    best line alpha + beta c below phi_m(c) on [1, min(umax, m)], evaluated at (n, s)."""
+    best line alpha + beta c below phi_m(c) on [1, min(umax, m)], evaluated at (n, s). Every m
+    at once, in row chunks of at most BLOCK_WORDS_CELLS (m, c) cells (bounded temporaries)."""
     f = spec.synapse_format
+    ms = np.asarray(ms, dtype=np.int64)
     out = np.zeros(len(ms), dtype=np.float64)
-    for i, m in enumerate(ms):
-        u = max(1, min(umax, int(m)))
-        c = np.arange(1, u + 1, dtype=np.int64)
-        dense_w = -(-(f.header_bits + int(m) * dense) // f.word_bits)
-        phi = np.minimum(-(-(f.header_bits + c * entry) // f.word_bits), dense_w).astype(float)
-        lists = max(float(n[i]), math.ceil(s[i] / u))
-        best = 0.0
+    if not len(ms):
+        return out
+    u = np.maximum(1, np.minimum(umax, ms))
+    c = np.arange(1, int(u.max()) + 1, dtype=np.int64)
+    sparse_w = -(-(f.header_bits + c * entry) // f.word_bits)
+    dense_w = -(-(f.header_bits + ms * dense) // f.word_bits)
+    step = max(1, BLOCK_WORDS_CELLS // len(c))
+    for r0 in range(0, len(ms), step):
+        r = slice(r0, r0 + step)
+        phi = np.minimum(sparse_w[None, :], dense_w[r, None]).astype(float)
+        outside = c[None, :] > u[r, None]  # beyond the block's largest list
+        lists = np.maximum(np.asarray(n[r], dtype=np.float64), np.ceil(s[r] / u[r]))
+        best = np.zeros(phi.shape[0])
         for t in LINE_FRACTIONS:
-            alpha = t * phi[0]
-            beta = max(0.0, float(np.min((phi - alpha) / c)))
-            best = max(best, alpha * lists + beta * s[i])
-        out[i] = best
+            alpha = t * phi[:, 0]
+            ratio = (phi - alpha[:, None]) / c[None, :]
+            ratio[outside] = np.inf
+            beta = np.maximum(0.0, ratio.min(axis=1))
+            best = np.maximum(best, alpha * lists + beta * s[r])
+        out[r] = best
     return out
 
 
 def _partition_min(single: np.ndarray) -> np.ndarray:
-    """g[k] = least sum of single[m_i] over partitions of k into parts m_i (index 0 unused)."""
+    """g[k] = least sum of single[m_i] over partitions of k into parts m_i (index 0 unused);
+    compiled where numba is (`neurocomp.mapping.kernels`, the same sums)."""
+    if kernels.available():
+        return kernels.partition_min(single)
+    return partition_min_py(single)
+
+
+def partition_min_py(single: np.ndarray) -> np.ndarray:
+    """`_partition_min` in numpy, one count at a time."""
     g = single.astype(np.float64).copy()
     for k in range(2, len(g)):
         best = np.min(g[1:k] + single[k - 1 : 0 : -1])

@@ -226,3 +226,32 @@ def size_maxima(
         axons,
     )
     return bits, axons
+
+
+def _partition_loop(single: np.ndarray, g: np.ndarray) -> None:
+    for k in range(2, g.size):
+        best = np.inf
+        for j in range(1, k):
+            v = g[j] + single[k - j]
+            if v < best:
+                best = v
+        if best < g[k]:
+            g[k] = best
+
+
+_partition: Any = None
+
+
+def partition_min(single: np.ndarray) -> np.ndarray:
+    """g[k] = least sum of single[m_i] over partitions of k into parts m_i (index 0 unused),
+    compiled: the same float64 sums as `neurocomp.mapping.bound.partition_min_py`, in a loop
+    (its 1e6 sums per 1024-neuron layer are 6 ms of numpy calls)."""
+    global _partition
+    if _partition is None:
+        import numba  # type: ignore[import-not-found, import-untyped, unused-ignore]
+
+        _partition = numba.njit(cache=True, nogil=True)(_partition_loop)
+    single = np.asarray(single, dtype=np.float64)
+    g = single.copy()
+    _partition(single, g)
+    return g

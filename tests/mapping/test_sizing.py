@@ -69,3 +69,61 @@ def test_compiled_and_numpy_paths_agree_on_a_banded_layer(monkeypatch):
     compiled = sizing.measure(layer, sizes, False)
     monkeypatch.setattr(kernels, "available", lambda: False)
     assert sizing.measure(layer, sizes, False) == compiled
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 10**6), min_size=1, max_size=60))  # bits: whole numbers
+def test_partition_min_compiled_equals_numpy(values):
+    from neurocomp.mapping import bound
+
+    single = np.array([0.0, *values], dtype=np.float64)
+    want = bound.partition_min_py(single)
+    assert np.array_equal(bound._partition_min(single), want)
+    for k in range(1, min(len(single), 9)):  # brute force over the partitions of small k
+        assert want[k] == min(sum(single[m] for m in p) for p in _partitions(k))
+
+
+def _partitions(k: int, most: int | None = None):
+    most = k if most is None else most
+    if k == 0:
+        yield ()
+        return
+    for m in range(min(k, most), 0, -1):
+        for rest in _partitions(k - m, m):
+            yield (m, *rest)
+
+
+def _block_words_loop(n, s, ms, umax, spec, entry, dense):
+    """The definition, one block size at a time (the loop `_block_words` vectorises)."""
+    from neurocomp.mapping.bound import LINE_FRACTIONS
+
+    f = spec.synapse_format
+    out = np.zeros(len(ms))
+    for i, m in enumerate(ms):
+        u = max(1, min(umax, int(m)))
+        c = np.arange(1, u + 1, dtype=np.int64)
+        dense_w = -(-(f.header_bits + int(m) * dense) // f.word_bits)
+        phi = np.minimum(-(-(f.header_bits + c * entry) // f.word_bits), dense_w).astype(float)
+        lists = max(float(n[i]), np.ceil(s[i] / u))
+        best = 0.0
+        for t in LINE_FRACTIONS:
+            alpha = t * phi[0]
+            beta = max(0.0, float(np.min((phi - alpha) / c)))
+            best = max(best, alpha * lists + beta * s[i])
+        out[i] = best
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 3000), st.integers(1, 900), st.integers(0, 2**32 - 1))
+def test_block_words_equals_its_definition(top, umax, seed):
+    from neurocomp.mapping import bound
+
+    rng = np.random.default_rng(seed)
+    spec = load_target("loihi2" if seed % 2 else "reference")
+    ms = bound._grid(top, bound.EXACT_COUNTS, bound.GRID_STEP)
+    n = rng.integers(0, 50, len(ms)).astype(np.float64)
+    s = np.sort(rng.random(len(ms)) * 5000)
+    entry, dense = (18, 8) if seed % 3 else (24, 14)
+    want = _block_words_loop(n, s, ms, umax, spec, entry, dense)
+    assert np.array_equal(bound._block_words(n, s, ms, umax, spec, entry, dense), want)
