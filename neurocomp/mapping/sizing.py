@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from ..ir.integer import IntNetwork, IntPopulation
 from ..target.spec import TargetSpec
@@ -60,7 +61,8 @@ def candidates(net: IntNetwork, spec: TargetSpec, pop: IntPopulation) -> list[Ca
     start = (n - rows) // 2
     start -= start % unit
     whole = rows == n
-    layer = LayerSynapses.of(net, spec, pop, None if whole else np.arange(start, start + rows))
+    sample = None if whole else np.arange(start, start + rows)
+    layer = LayerSynapses.of(net, spec, pop, sample, by_neuron=True)
     measured = measure(layer, _grid(unit, min(lim.neurons, rows)), whole)
     out: dict[int, Candidate] = {}
     for k in range(1, lim.neurons + 1):
@@ -91,8 +93,27 @@ def measure(layer: LayerSynapses, sizes: list[int], whole: bool) -> list[tuple[i
     if kernels.available():
         f = layer.spec.synapse_format
         lists = [(x.indptr, x.rows, x.mult, x.entry, x.dense, x.kernel) for x in layer.lists]
+        by_neuron = layer.by_neuron
+        if by_neuron is None:  # the same patterns by neuron, from the lists by axon
+            by_neuron = [
+                sparse.csc_matrix(
+                    (
+                        np.ones(len(x.rows), np.int32) if x.mult is None else x.mult,
+                        x.rows,
+                        x.indptr,
+                    ),
+                    shape=(rows, len(x.indptr) - 1),
+                ).tocsr()
+                for x in layer.lists
+            ]
         bits, axons = kernels.size_maxima(
-            np.array(sizes, dtype=np.int64), rows, full, lists, f.header_bits, f.word_bits
+            np.array(sizes, dtype=np.int64),
+            rows,
+            full,
+            lists,
+            [(w.indptr, w.indices, w.data) for w in by_neuron],
+            f.header_bits,
+            f.word_bits,
         )
         return [(s, int(b), int(a)) for s, b, a in zip(sizes, bits, axons, strict=True)]
     out = []

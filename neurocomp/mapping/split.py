@@ -281,9 +281,13 @@ class LayerSynapses:
         delayed: frozenset[str],
         kernels: dict[str, int],
         rows: int,
+        by_neuron: bool = False,
     ) -> None:
         f = spec.synapse_format
         self.spec, self.name, self.size = spec, name, rows
+        # with `by_neuron`, each source's pattern by neuron as well (CSR, block order): the
+        # compiled sizing counts small blocks from it (`neurocomp.mapping.kernels`); samples only
+        self.by_neuron = [sparse.csr_matrix(w) for w in sources.values()] if by_neuron else None
         self.fan = np.zeros(rows, dtype=np.int64)
         self.lists: list[_Lists] = []
         nnz = sum(int(w.nnz) for w in sources.values())
@@ -306,9 +310,15 @@ class LayerSynapses:
 
     @classmethod
     def of(
-        cls, net: IntNetwork, spec: TargetSpec, pop: IntPopulation, rows: np.ndarray | None = None
+        cls,
+        net: IntNetwork,
+        spec: TargetSpec,
+        pop: IntPopulation,
+        rows: np.ndarray | None = None,
+        by_neuron: bool = False,
     ) -> LayerSynapses:
-        """The layer `pop`, or only its neurons `rows` of the block order (a sample)."""
+        """The layer `pop`, or only its neurons `rows` of the block order (a sample); with
+        `by_neuron`, its patterns by neuron kept too."""
         order = neuron_order(pop)
         if rows is not None:
             order = order[rows]
@@ -322,6 +332,7 @@ class LayerSynapses:
             delayed_sources(net, pop),
             conv_sources(net, pop, spec),
             len(order),
+            by_neuron,
         )
 
     def evaluate(self, bounds: np.ndarray) -> BlockArrays:

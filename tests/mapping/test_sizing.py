@@ -24,7 +24,8 @@ def _layer(seed: int, n: int, axons: int, p: float, two: bool, delayed: bool, ke
     spec = load_target("loihi2" if seed % 2 else "reference")
     delay = frozenset({"a"}) if delayed else frozenset()
     shared = {"b": 640} if two and kernel else {}
-    return spec, sources, delay, shared, LayerSynapses(spec, "x", sources, delay, shared, n)
+    layer = LayerSynapses(spec, "x", sources, delay, shared, n, by_neuron=seed % 4 == 0)
+    return spec, sources, delay, shared, layer
 
 
 def _direct(spec, sources, delay, shared, n, size, whole):
