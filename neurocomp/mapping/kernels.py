@@ -328,3 +328,57 @@ def partition_min(single: np.ndarray) -> np.ndarray:
     g = single.copy()
     _partition(single, g)
     return g
+
+
+def _over(used: np.ndarray, need: np.ndarray, limits: np.ndarray) -> bool:
+    """Whether used + need exceeds a limit."""
+    for j in range(limits.size):  # noqa: SIM110 - a compiled loop, no generator
+        if used[j] + need[j] > limits[j]:
+            return True
+    return False
+
+
+def _first_fit_loop(
+    use: np.ndarray, limits: np.ndarray, order: np.ndarray, window: int, core: np.ndarray
+) -> None:
+    n, r = use.shape
+    used = np.zeros((max(n, 1), r), dtype=np.int64)
+    least = np.zeros(r, dtype=np.int64)
+    for j in range(r):
+        least[j] = use[:, j].min() if n else 0
+    open_cores = 0
+    full = 0
+    for i in order:
+        while full < open_cores and _over(used[full], least, limits):
+            full += 1
+        k = open_cores
+        for c in range(max(full, open_cores - window), open_cores):
+            if not _over(used[c], use[i], limits):
+                k = c
+                break
+        if k == open_cores:
+            open_cores += 1
+        core[i] = k
+        used[k] += use[i]
+
+
+_first_fit: Any = None
+
+
+def first_fit_order(
+    use: np.ndarray, limits: np.ndarray, order: np.ndarray, window: int
+) -> np.ndarray:
+    """`neurocomp.mapping.pack.first_fit_order`, compiled: the same choices in one loop (its
+    numpy calls per block were 8-17 ms of a 1e6-synapse conv compile)."""
+    global _first_fit, _over
+    if _first_fit is None:
+        import numba  # type: ignore[import-not-found, import-untyped, unused-ignore]
+
+        _over = numba.njit(cache=True, nogil=True)(_over)  # what the loop calls
+        _first_fit = numba.njit(cache=True, nogil=True)(_first_fit_loop)
+    use = np.ascontiguousarray(use, dtype=np.int64)
+    core = np.full(len(use), -1, dtype=np.int64)
+    _first_fit(
+        use, np.asarray(limits, dtype=np.int64), np.asarray(order, dtype=np.int64), window, core
+    )
+    return core

@@ -11,7 +11,7 @@ from scipy import sparse
 
 from ..ir.integer import IntNetwork
 from ..target.spec import TargetSpec
-from . import split
+from . import kernels, split
 from .split import Block, chunks, neuron_order
 
 
@@ -195,7 +195,10 @@ class Packing:
 
 def first_fit_order(use: np.ndarray, limits: np.ndarray, order: np.ndarray) -> np.ndarray:
     """Core of each block, blocks taken in `order`, each into the first core (of the latest
-    FIRST_FIT_WINDOW) where every resource still fits."""
+    FIRST_FIT_WINDOW) where every resource still fits; compiled where numba is
+    (`neurocomp.mapping.kernels`, the same choices)."""
+    if kernels.available():
+        return kernels.first_fit_order(use, limits, order, FIRST_FIT_WINDOW)
     n = len(use)
     core = np.full(n, -1, dtype=np.int64)
     used = np.zeros((max(n, 1), use.shape[1]), dtype=np.int64)
