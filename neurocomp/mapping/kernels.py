@@ -382,3 +382,81 @@ def first_fit_order(
         use, np.asarray(limits, dtype=np.int64), np.asarray(order, dtype=np.int64), window, core
     )
     return core
+
+
+def _dest_count(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    rows: np.ndarray,
+    row_core: np.ndarray,
+    stamp: np.ndarray,
+    counts: np.ndarray,
+) -> None:
+    """Per source neuron, its distinct cores (rows taken core by core)."""
+    for t in range(rows.size):
+        r = rows[t]
+        c = row_core[r]
+        for i in range(indptr[r], indptr[r + 1]):
+            a = indices[i]
+            if stamp[a] != c:
+                stamp[a] = c
+                counts[a] += 1
+
+
+def _dest_fill(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    rows: np.ndarray,
+    row_core: np.ndarray,
+    stamp: np.ndarray,
+    slot: np.ndarray,
+    out_ptr: np.ndarray,
+    out_core: np.ndarray,
+    out_count: np.ndarray,
+) -> None:
+    """Each (source neuron, core) pair's synapses, in the source's row of the output: cores
+    come in increasing order, so each row's entries are sorted."""
+    nxt = out_ptr[:-1].copy()
+    for t in range(rows.size):
+        r = rows[t]
+        c = row_core[r]
+        for i in range(indptr[r], indptr[r + 1]):
+            a = indices[i]
+            if stamp[a] != c:
+                stamp[a] = c
+                slot[a] = nxt[a]
+                nxt[a] += 1
+                out_core[slot[a]] = c
+            out_count[slot[a]] += 1
+
+
+_dest: Any = None
+
+
+def destinations(
+    indptr: np.ndarray, indices: np.ndarray, n_pre: int, row_core: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr, cores, synapse counts) of the (source neuron x core) matrix of one projection
+    whose CSR pattern (rows: targets) is `indptr`/`indices` and whose target rows sit on
+    `row_core`: two passes over the synapses, rows in order of their core (linear time, no
+    sparse products)."""
+    global _dest
+    if _dest is None:
+        import numba  # type: ignore[import-not-found, import-untyped, unused-ignore]
+
+        jit = numba.njit(cache=True, nogil=True)
+        _dest = (jit(_dest_count), jit(_dest_fill))
+    row_core = np.asarray(row_core, dtype=np.int64)
+    rows = np.argsort(row_core, kind="stable")
+    rows = rows[row_core[rows] >= 0]
+    stamp = np.full(n_pre, -1, dtype=np.int64)
+    counts = np.zeros(n_pre, dtype=np.int64)
+    _dest[0](indptr, indices, rows, row_core, stamp, counts)
+    out_ptr = np.zeros(n_pre + 1, dtype=np.int64)
+    np.cumsum(counts, out=out_ptr[1:])
+    total = int(out_ptr[-1])
+    out_core = np.empty(total, dtype=np.int64)
+    out_count = np.zeros(total, dtype=np.int64)
+    stamp[:] = -1
+    _dest[1](indptr, indices, rows, row_core, stamp, counts, out_ptr, out_core, out_count)
+    return out_ptr, out_core, out_count

@@ -97,7 +97,11 @@ def destinations(
     The chunks take the target rows core by core, so that a (source, core) pair comes out of
     one or two chunks: in a conv layer's channel-major rows one core's neurons (a patch, every
     channel) recur in every channel, and chunks of consecutive rows repeated every pair once
-    per channel before the final sum (gigabytes and minutes on a 1e8-synapse conv net)."""
+    per channel before the final sum (gigabytes and minutes on a 1e8-synapse conv net).
+    Compiled where numba is (`neurocomp.mapping.kernels.destinations`: two passes over the
+    synapses, the same matrices)."""
+    if kernels.available():
+        return _destinations_compiled(net, where, n_cores)
     parts: dict[str, list[sparse.coo_matrix]] = {}
     shapes: dict[str, tuple[int, int]] = {}
     for pr in net.projections:
@@ -126,6 +130,26 @@ def destinations(
         total.sum_duplicates()
         total.sort_indices()
         out[name] = total
+    return out
+
+
+def _destinations_compiled(
+    net: IntNetwork, where: dict[str, np.ndarray], n_cores: int
+) -> dict[str, sparse.csr_matrix]:
+    """`destinations` by `kernels.destinations`, per projection; projections from one source
+    summed."""
+    out: dict[str, sparse.csr_matrix] = {}
+    for pr in net.projections:
+        w = pr.weight
+        shape = (w.shape[1], n_cores)
+        ptr, core, count = kernels.destinations(w.indptr, w.indices, shape[0], where[pr.post])
+        d = sparse.csr_matrix((count, core, ptr), shape=shape)
+        if pr.pre in out:
+            d = out[pr.pre] + d
+            d.sum_duplicates()
+            d.sort_indices()
+        d.has_sorted_indices = True
+        out[pr.pre] = d
     return out
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -99,3 +100,24 @@ def test_first_fit_skipping_full_cores_chooses_as_the_plain_first_fit(
         used[k] += use[i]
         want[i] = k
     assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("name", ["cnn_sinabs.nir", "braille_noDelay_bias_zero.nir"])
+def test_compiled_destinations_equal_the_sparse_products(name, monkeypatch):
+    """`destinations` compiled (two passes over the synapses) and by scipy's sparse products:
+    the same matrices, dtypes included (a recurrent net: two projections from one source)."""
+    from neurocomp.mapping import kernels, pack
+
+    if not kernels.available():
+        pytest.skip("numba not installed or NEUROCOMP_NO_JIT")
+    prog = nc.compile(nc.load(zoo_file(name)))
+    where, n = prog.mapping.neuron_core, prog.mapping.cores_used
+    got = pack.destinations(prog.net, where, n)
+    monkeypatch.setattr(kernels, "available", lambda: False)
+    want = pack.destinations(prog.net, where, n)
+    assert got.keys() == want.keys()
+    for key, w in want.items():
+        g = got[key]
+        assert g.shape == w.shape and g.has_sorted_indices
+        for a, b in ((g.indptr, w.indptr), (g.indices, w.indices), (g.data, w.data)):
+            assert a.dtype == b.dtype and np.array_equal(a, b)
