@@ -669,12 +669,15 @@ def _price(
 
 
 def configuration_bound(
-    layers: list[LayerCosts], spec: TargetSpec, totals: np.ndarray
+    layers: list[LayerCosts], spec: TargetSpec, totals: np.ndarray, floor: int = 0
 ) -> tuple[float, int]:
     """Farley's lower bound of the configuration LP after column generation, and the columns.
 
     `totals` (layers x resources): a lower bound of each layer's total use of each resource over
-    all cores (neurons: the layer's size), the demand each configuration's share covers."""
+    all cores (neurons: the layer's size), the demand each configuration's share covers.
+    `floor`: a bound already known (the simple one); generation stops once the master's value,
+    an upper bound of the LP, rounds up to at most it (no round could then raise the bound
+    above `floor`; the returned value is Farley's bound so far)."""
     limits = _limits(spec)
     n_l, n_r = len(layers), len(RESOURCES)
     demand = np.asarray(totals, dtype=np.float64).reshape(-1)
@@ -690,6 +693,8 @@ def configuration_bound(
     best = 0.0
     for _ in range(MAX_ROUNDS):
         z, pi = _master(columns, demand)
+        if math.ceil(z - _ROUND) <= floor:
+            break
         v, config = _price(layers, pi, limits)
         best = max(best, z / max(v, 1.0))
         # z bounds the LP from above: once both round up alike, no round can raise the bound.
@@ -739,7 +744,7 @@ def lp_bound(
         dtype=np.float64,
     )
     try:
-        value, columns = configuration_bound(layers, spec, demand)
+        value, columns = configuration_bound(layers, spec, demand, simple)
     except RuntimeError as err:
         return LPBound(
             simple, float(simple), f"simple (LP failed: {err})", 0, time.perf_counter() - t0

@@ -359,3 +359,36 @@ def test_axon_floors_at_every_count_equal_the_count_by_count_rule(indeg, outdeg)
         fewest = int(np.searchsorted(reach, need, side="left")) + (1 if need > 0 else 0)
         fewest = min(fewest if need > 0 else 0, o.size)
         assert g == max(int(ind[k - 1]), fewest), (k, g)
+
+
+def test_stopping_at_the_simple_bound_gives_the_full_generations_cores():
+    """Column generation stops once the master's value rounds up to at most the simple bound;
+    the cores are those of generation run to its end (simple 0: no early stop) on networks
+    where the LP ends at the simple bound (conv stacks, banded) and where it rises above it."""
+    import sys
+    from pathlib import Path
+
+    import neurocomp as nc
+    from neurocomp.mapping import _layer_totals
+
+    sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
+    from generate import banded, conv_stack
+
+    from conftest import zoo_file
+
+    nets = [
+        nc.load(conv_stack(8, 12, 2)),
+        banded([600, 500, 400], 30),
+        nc.load(zoo_file("cnn_sinabs.nir")),
+    ]
+    stopped = 0
+    for net in nets:
+        prog = nc.compile(net)
+        spec, inet = prog.target, prog.net
+        simple = lower_bound(inet, spec)["cores"]
+        totals = _layer_totals(inet, spec)
+        full = bound.lp_bound(inet, spec, 0, totals, windows=False)
+        early = bound.lp_bound(inet, spec, simple, totals, windows=False)
+        assert early.cores == max(simple, full.cores)
+        stopped += early.columns < full.columns
+    assert stopped  # the early stop happened somewhere
