@@ -233,7 +233,6 @@ def _size_maxima(  # noqa: C901, PLR0913 - one compiled loop over sizes, lists a
 # Block sizes up to which lists are counted from the neurons' side (a constant 1.8 ns per
 # synapse on the 1e6-synapse banded sample; the pair search is faster above about 20).
 NEURON_SIDE_SIZE = 20
-_compiled: Any = None
 
 
 def size_maxima(
@@ -249,19 +248,10 @@ def size_maxima(
     source (indptr, rows sorted per axon, synapses per pair or None, sparse entry bits, dense
     bits per neuron, kernel bits or None), as `LayerSynapses` holds them; `by_neuron`: the
     same patterns by neuron (CSR indptr, indices, synapses per pair)."""
-    global _compiled, _block_end, _block_of, _gallop_pairs, _neuron_pass
     bits = np.zeros(len(sizes), dtype=np.int64)
     axons = np.zeros(len(sizes), dtype=np.int64)
     if not lists:
         return bits, axons
-    if _compiled is None:
-        import numba  # type: ignore[import-not-found, import-untyped, unused-ignore]
-
-        jit = numba.njit(cache=True, nogil=True)
-        # the loops call the compiled helpers (module globals, resolved when compiled)
-        _block_end, _block_of = jit(_block_end), jit(_block_of)
-        _gallop_pairs, _neuron_pass = jit(_gallop_pairs), jit(_neuron_pass)
-        _compiled = jit(_size_maxima)
     empty = np.zeros(0, dtype=np.int32)
     params = np.array(
         [
@@ -281,7 +271,7 @@ def size_maxima(
         most = min(most, int(n) * (1 if mult is None else int(mult.max(initial=1))))
         c = np.arange(most + 1, dtype=np.int64)
         tables.append((header + c * entry + word - 1) // word)
-    _compiled(
+    _jit()["size_maxima"](
         np.asarray(sizes, dtype=np.int64),
         int(n),
         np.asarray(full_only, dtype=np.bool_),
@@ -312,21 +302,13 @@ def _partition_loop(single: np.ndarray, g: np.ndarray) -> None:
             g[k] = best
 
 
-_partition: Any = None
-
-
 def partition_min(single: np.ndarray) -> np.ndarray:
     """g[k] = least sum of single[m_i] over partitions of k into parts m_i (index 0 unused),
     compiled: the same float64 sums as `neurocomp.mapping.bound.partition_min_py`, in a loop
     (its 1e6 sums per 1024-neuron layer are 6 ms of numpy calls)."""
-    global _partition
-    if _partition is None:
-        import numba  # type: ignore[import-not-found, import-untyped, unused-ignore]
-
-        _partition = numba.njit(cache=True, nogil=True)(_partition_loop)
     single = np.asarray(single, dtype=np.float64)
     g = single.copy()
-    _partition(single, g)
+    _jit()["partition"](single, g)
     return g
 
 
@@ -362,23 +344,14 @@ def _first_fit_loop(
         used[k] += use[i]
 
 
-_first_fit: Any = None
-
-
 def first_fit_order(
     use: np.ndarray, limits: np.ndarray, order: np.ndarray, window: int
 ) -> np.ndarray:
     """`neurocomp.mapping.pack.first_fit_order`, compiled: the same choices in one loop (its
     numpy calls per block were 8-17 ms of a 1e6-synapse conv compile)."""
-    global _first_fit, _over
-    if _first_fit is None:
-        import numba  # type: ignore[import-not-found, import-untyped, unused-ignore]
-
-        _over = numba.njit(cache=True, nogil=True)(_over)  # what the loop calls
-        _first_fit = numba.njit(cache=True, nogil=True)(_first_fit_loop)
     use = np.ascontiguousarray(use, dtype=np.int64)
     core = np.full(len(use), -1, dtype=np.int64)
-    _first_fit(
+    _jit()["first_fit"](
         use, np.asarray(limits, dtype=np.int64), np.asarray(order, dtype=np.int64), window, core
     )
     return core
@@ -430,9 +403,6 @@ def _dest_fill(
             out_count[slot[a]] += 1
 
 
-_dest: Any = None
-
-
 def destinations(
     indptr: np.ndarray, indices: np.ndarray, n_pre: int, row_core: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -440,23 +410,109 @@ def destinations(
     whose CSR pattern (rows: targets) is `indptr`/`indices` and whose target rows sit on
     `row_core`: two passes over the synapses, rows in order of their core (linear time, no
     sparse products)."""
-    global _dest
-    if _dest is None:
-        import numba  # type: ignore[import-not-found, import-untyped, unused-ignore]
-
-        jit = numba.njit(cache=True, nogil=True)
-        _dest = (jit(_dest_count), jit(_dest_fill))
     row_core = np.asarray(row_core, dtype=np.int64)
     rows = np.argsort(row_core, kind="stable")
     rows = rows[row_core[rows] >= 0]
     stamp = np.full(n_pre, -1, dtype=np.int64)
     counts = np.zeros(n_pre, dtype=np.int64)
-    _dest[0](indptr, indices, rows, row_core, stamp, counts)
+    _jit()["dest_count"](indptr, indices, rows, row_core, stamp, counts)
     out_ptr = np.zeros(n_pre + 1, dtype=np.int64)
     np.cumsum(counts, out=out_ptr[1:])
     total = int(out_ptr[-1])
     out_core = np.empty(total, dtype=np.int64)
     out_count = np.zeros(total, dtype=np.int64)
     stamp[:] = -1
-    _dest[1](indptr, indices, rows, row_core, stamp, counts, out_ptr, out_core, out_count)
+    _jit()["dest_fill"](
+        indptr, indices, rows, row_core, stamp, counts, out_ptr, out_core, out_count
+    )
     return out_ptr, out_core, out_count
+
+
+def _block_costs_loop(
+    bounds: np.ndarray,
+    block_of: np.ndarray,
+    indptr: np.ndarray,
+    rows: np.ndarray,
+    mult: np.ndarray,
+    counted: int,
+    table: np.ndarray,
+    dense_words: np.ndarray,
+    words: np.ndarray,
+    axons: np.ndarray,
+) -> None:
+    """One list's (input axon, block) pairs of any split: each pair's end by a galloping
+    search for the block's stop in the axon's sorted targets; its words the cheaper of sparse
+    (`table`) and dense (`dense_words`, per block)."""
+    for a in range(indptr.size - 1):
+        i = indptr[a]
+        hi = indptr[a + 1]
+        while i < hi:
+            blk = block_of[rows[i]]
+            j = _block_end(rows, i, hi, bounds[blk + 1])
+            axons[blk] += 1
+            if counted:
+                cnt = 0
+                for t in range(i, j):
+                    cnt += mult[t]
+            else:
+                cnt = j - i
+            words[blk] += min(table[cnt], dense_words[blk])
+            i = j
+
+
+def block_costs(
+    bounds: np.ndarray,
+    block_of: np.ndarray,
+    lst: tuple[np.ndarray, np.ndarray, np.ndarray | None, int],
+    dense_words: np.ndarray,
+    header: int,
+    word: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(synapse-list words, input axons) of every block [bounds[i], bounds[i+1]) from one
+    source's lists by axon `lst` = (indptr, rows sorted per axon, synapses per pair or None,
+    sparse entry bits), compiled: `LayerSynapses.evaluate`'s integers, work per pair."""
+    indptr, rows, mult, entry = lst
+    n_blocks = len(bounds) - 1
+    longest = int(np.diff(bounds).max(initial=0))
+    most = longest * (1 if mult is None else int(mult.max(initial=1)))
+    c = np.arange(most + 1, dtype=np.int64)
+    table = (header + c * entry + word - 1) // word
+    words = np.zeros(n_blocks, dtype=np.int64)
+    axons = np.zeros(n_blocks, dtype=np.int64)
+    _jit()["block_costs"](
+        np.asarray(bounds, dtype=np.int64),
+        np.asarray(block_of, dtype=np.int32),
+        np.asarray(indptr, dtype=np.int64),
+        np.asarray(rows, dtype=np.int32),
+        np.zeros(0, dtype=np.int32) if mult is None else np.asarray(mult, dtype=np.int32),
+        mult is not None,
+        table,
+        np.asarray(dense_words, dtype=np.int64),
+        words,
+        axons,
+    )
+    return words, axons
+
+
+_COMPILED: dict[str, Any] = {}
+
+
+def _jit() -> dict[str, Any]:
+    """The compiled loops (numba, cached on disk), made on first use; the helpers they call
+    are module globals, replaced by their compiled versions before any loop compiles."""
+    if not _COMPILED:
+        import numba  # type: ignore[import-not-found, import-untyped, unused-ignore]
+
+        jit = numba.njit(cache=True, nogil=True)
+        g = globals()
+        for helper in ("_block_end", "_block_of", "_gallop_pairs", "_neuron_pass", "_over"):
+            g[helper] = jit(g[helper])
+        _COMPILED.update(
+            size_maxima=jit(_size_maxima),
+            partition=jit(_partition_loop),
+            first_fit=jit(_first_fit_loop),
+            dest_count=jit(_dest_count),
+            dest_fill=jit(_dest_fill),
+            block_costs=jit(_block_costs_loop),
+        )
+    return _COMPILED

@@ -19,6 +19,7 @@ from ..errors import Violation
 from ..ir.chunks import any_equal, any_unequal, row_runs
 from ..ir.integer import IntNetwork, IntPopulation
 from ..target.spec import CoreLimits, TargetSpec
+from . import kernels
 
 
 @dataclass(frozen=True)
@@ -348,8 +349,24 @@ class LayerSynapses:
         words = np.zeros(n_blocks, dtype=np.float64)
         kernel_bits = np.zeros(n_blocks, dtype=np.int64)
         f = self.spec.synapse_format
+        compiled = kernels.available()
         for lst in self.lists:
             dense_words = -(-(f.header_bits + length * lst.dense) // f.word_bits)  # per block
+            if compiled:  # the same integers, work per (axon, block) pair, no temporaries
+                w, per_block = kernels.block_costs(
+                    bounds,
+                    block_of,
+                    (lst.indptr, lst.rows, lst.mult, lst.entry),
+                    dense_words,
+                    f.header_bits,
+                    f.word_bits,
+                )
+                axons += per_block
+                if lst.kernel is not None:
+                    kernel_bits += lst.kernel * (per_block > 0)
+                else:
+                    words += w
+                continue
             for c0, c1 in chunks(lst.indptr, self.chunk):
                 lo, hi = int(lst.indptr[c0]), int(lst.indptr[c1])
                 if lo == hi:
