@@ -20,7 +20,15 @@ from ..progress import advance
 from ..target.spec import TargetSpec
 from .bound import COMPILE_WINDOW_SYNAPSES, LPBound, lp_bound
 from .chips import place_on_board
-from .pack import Core, Packing, count_output_axons, destinations, neuron_cores, pack_blocks
+from .pack import (
+    Core,
+    Packing,
+    count_output_axons,
+    destinations,
+    merge_destinations,
+    neuron_cores,
+    pack_blocks,
+)
 from .place import PairHops, hop_matrices, slot_coords
 from .sizing import candidates, choose
 from .split import (
@@ -345,6 +353,7 @@ def _pack_network(
     limits = np.array([lim.neurons, lim.synapse_memory_bits, lim.input_axons, lim.output_axons])
     blocks = split.blocks
     out = np.zeros(len(blocks), dtype=np.int64)
+    by_block: dict[str, sparse.csr_matrix] | None = None  # destinations per block, per split
     for round_ in range(MAX_OUTPUT_AXON_ROUNDS):
         advance("map: pack blocks into cores", round_, MAX_OUTPUT_AXON_ROUNDS)
         layer_of = {name: i for i, name in enumerate(split.layers)}
@@ -353,15 +362,18 @@ def _pack_network(
         cores = [Core(k) for k in range(packing.cores)]
         for b, k in zip(blocks, packing.core, strict=True):
             cores[int(k)].blocks.append(b)
-        dest = count_output_axons(net, cores)
+        if by_block is None:  # one pass over the synapses per split, whatever the rounds
+            alone = neuron_cores(net, [Core(i, [b]) for i, b in enumerate(blocks)])
+            by_block = destinations(net, alone, len(blocks))
+        dest = merge_destinations(by_block, packing.core, packing.cores)
+        count_output_axons(net, cores, dest)
         if all(c.output_axons <= lim.output_axons for c in cores):
             advance("map: pack blocks into cores", 1, 1)
             return cores, packing, dest, []
         if round_ + 1 < ESTIMATE_ROUNDS:
             measured = _per_block_out(net, blocks, dest)
         else:  # distinct destination blocks: a bound whatever the packing
-            alone = neuron_cores(net, [Core(i, [b]) for i, b in enumerate(blocks)])
-            measured = _per_block_out(net, blocks, destinations(net, alone, len(blocks)))
+            measured = _per_block_out(net, blocks, by_block)
         if np.any(measured > lim.output_axons):
             violations = _shrink(split, blocks, measured, lim.output_axons)
             if violations:
@@ -381,6 +393,7 @@ def _pack_network(
                 return [], None, {}, violations
             blocks = split.blocks
             out = np.zeros(len(blocks), dtype=np.int64)
+            by_block = None
             continue
         out = np.maximum(out, measured)
     return (

@@ -182,10 +182,14 @@ def _row_chunks_by_core(
         yield pattern, cores
 
 
-def count_output_axons(net: IntNetwork, cores: list[Core]) -> dict[str, sparse.csr_matrix]:
-    """Fill in each core's output axons: (neuron, destination core) pairs of its neurons."""
+def count_output_axons(
+    net: IntNetwork, cores: list[Core], dest: dict[str, sparse.csr_matrix] | None = None
+) -> dict[str, sparse.csr_matrix]:
+    """Fill in each core's output axons: (neuron, destination core) pairs of its neurons;
+    `dest`: the destinations of these cores where already known (`merge_destinations`)."""
     where = neuron_cores(net, cores)
-    dest = destinations(net, where, len(cores))
+    if dest is None:
+        dest = destinations(net, where, len(cores))
     for c in cores:
         c.output_axons = 0
     for name, d in dest.items():
@@ -197,6 +201,27 @@ def count_output_axons(net: IntNetwork, cores: list[Core]) -> dict[str, sparse.c
         for c in cores:
             c.output_axons += int(totals[c.index])
     return dest
+
+
+def merge_destinations(
+    by_block: dict[str, sparse.csr_matrix], core_of_block: np.ndarray, n_cores: int
+) -> dict[str, sparse.csr_matrix]:
+    """Destinations per core from destinations per block (`destinations` with each block a
+    core of its own) and each block's core: the blocks' columns of a core summed, the same
+    matrices as `destinations` of that packing, in work per (neuron, block) pair instead of
+    per synapse (a packing repeated for output axons reuses one pass over the synapses)."""
+    n_blocks = len(core_of_block)
+    onehot = sparse.csr_matrix(
+        (np.ones(n_blocks, dtype=np.int64), np.asarray(core_of_block), np.arange(n_blocks + 1)),
+        shape=(n_blocks, n_cores),
+    )
+    out = {}
+    for name, d in by_block.items():
+        m = sparse.csr_matrix(d @ onehot)
+        m.sum_duplicates()
+        m.sort_indices()
+        out[name] = m
+    return out
 
 
 # -- packing blocks into cores -------------------------------------------------------------------

@@ -121,3 +121,25 @@ def test_compiled_destinations_equal_the_sparse_products(name, monkeypatch):
         assert g.shape == w.shape and g.has_sorted_indices
         for a, b in ((g.indptr, w.indptr), (g.indices, w.indices), (g.data, w.data)):
             assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["cnn_sinabs.nir", "braille_noDelay_bias_zero.nir"])
+def test_destinations_merged_from_blocks_equal_those_of_the_cores(name):
+    """The packing's destinations from the destinations per block (what repeated packings for
+    output axons reuse): the same matrices as counted from the synapses for those cores."""
+    from neurocomp.mapping import pack
+
+    prog = nc.compile(nc.load(zoo_file(name)))
+    cores = prog.mapping.cores
+    blocks = [b for c in cores for b in c.blocks]
+    core_of = np.array([c.index for c in cores for _ in c.blocks])
+    alone = pack.neuron_cores(prog.net, [pack.Core(i, [b]) for i, b in enumerate(blocks)])
+    by_block = pack.destinations(prog.net, alone, len(blocks))
+    got = pack.merge_destinations(by_block, core_of, len(cores))
+    want = pack.destinations(prog.net, prog.mapping.neuron_core, len(cores))
+    assert got.keys() == want.keys()
+    for key, w in want.items():
+        g = got[key]
+        assert g.shape == w.shape
+        for a, b in ((g.indptr, w.indptr), (g.indices, w.indices), (g.data, w.data)):
+            assert a.dtype == b.dtype and np.array_equal(a, b)
