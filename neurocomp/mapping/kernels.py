@@ -382,25 +382,37 @@ def _dest_fill(
     rows: np.ndarray,
     row_core: np.ndarray,
     stamp: np.ndarray,
-    slot: np.ndarray,
+    count: np.ndarray,
     out_ptr: np.ndarray,
     out_core: np.ndarray,
     out_count: np.ndarray,
 ) -> None:
-    """Each (source neuron, core) pair's synapses, in the source's row of the output: cores
-    come in increasing order, so each row's entries are sorted."""
+    """Each (source neuron, core) pair's synapses into the source's row of the output, one
+    core at a time: counts gather in `count` (a source neuron each, cache-resident) and each
+    pair is written once when its core ends. Cores come in increasing order, so each row's
+    entries are sorted."""
     nxt = out_ptr[:-1].copy()
-    for t in range(rows.size):
-        r = rows[t]
-        c = row_core[r]
-        for i in range(indptr[r], indptr[r + 1]):
-            a = indices[i]
-            if stamp[a] != c:
-                stamp[a] = c
-                slot[a] = nxt[a]
-                nxt[a] += 1
-                out_core[slot[a]] = c
-            out_count[slot[a]] += 1
+    touched = np.empty(stamp.size, dtype=np.int64)
+    t = 0
+    while t < rows.size:
+        c = row_core[rows[t]]
+        k = 0
+        while t < rows.size and row_core[rows[t]] == c:
+            r = rows[t]
+            for i in range(indptr[r], indptr[r + 1]):
+                a = indices[i]
+                if stamp[a] != c:
+                    stamp[a] = c
+                    touched[k] = a
+                    k += 1
+                count[a] += 1
+            t += 1
+        for j in range(k):
+            a = touched[j]
+            out_core[nxt[a]] = c
+            out_count[nxt[a]] = count[a]
+            nxt[a] += 1
+            count[a] = 0
 
 
 def destinations(
@@ -415,13 +427,14 @@ def destinations(
     rows = rows[row_core[rows] >= 0]
     stamp = np.full(n_pre, -1, dtype=np.int64)
     counts = np.zeros(n_pre, dtype=np.int64)
-    _jit()["dest_count"](indptr, indices, rows, row_core, stamp, counts)
+    _jit()["dest_count"](indptr, indices, rows, row_core, stamp, counts)  # pairs per source
     out_ptr = np.zeros(n_pre + 1, dtype=np.int64)
     np.cumsum(counts, out=out_ptr[1:])
     total = int(out_ptr[-1])
     out_core = np.empty(total, dtype=np.int64)
     out_count = np.zeros(total, dtype=np.int64)
     stamp[:] = -1
+    counts[:] = 0  # now each source's synapses onto the current core
     _jit()["dest_fill"](
         indptr, indices, rows, row_core, stamp, counts, out_ptr, out_core, out_count
     )

@@ -210,16 +210,15 @@ def merge_destinations(
     core of its own) and each block's core: the blocks' columns of a core summed, the same
     matrices as `destinations` of that packing, in work per (neuron, block) pair instead of
     per synapse (a packing repeated for output axons reuses one pass over the synapses)."""
-    n_blocks = len(core_of_block)
-    onehot = sparse.csr_matrix(
-        (np.ones(n_blocks, dtype=np.int64), np.asarray(core_of_block), np.arange(n_blocks + 1)),
-        shape=(n_blocks, n_cores),
-    )
+    core_of = np.asarray(core_of_block, dtype=np.int64)
     out = {}
-    for name, d in by_block.items():
-        m = sparse.csr_matrix(d @ onehot)
-        m.sum_duplicates()
+    for name, d in by_block.items():  # columns relabelled, then each row sorted and summed
+        m = sparse.csr_matrix(
+            (d.data.copy(), core_of[d.indices], d.indptr.copy()), (d.shape[0], n_cores)
+        )
+        m.has_sorted_indices = False
         m.sort_indices()
+        m.sum_duplicates()
         out[name] = m
     return out
 
