@@ -211,11 +211,12 @@ def merge_destinations(
     matrices as `destinations` of that packing, in work per (neuron, block) pair instead of
     per synapse (a packing repeated for output axons reuses one pass over the synapses)."""
     core_of = np.asarray(core_of_block, dtype=np.int64)
+    if len(core_of) == n_cores and np.array_equal(core_of, np.arange(n_cores)):
+        return dict(by_block)  # a block per core, in order: the same matrices
     out = {}
     for name, d in by_block.items():  # columns relabelled, then each row sorted and summed
-        m = sparse.csr_matrix(
-            (d.data.copy(), core_of[d.indices], d.indptr.copy()), (d.shape[0], n_cores)
-        )
+        cols = core_of.astype(d.indices.dtype)[d.indices]
+        m = sparse.csr_matrix((d.data.copy(), cols, d.indptr.copy()), (d.shape[0], n_cores))
         m.has_sorted_indices = False
         m.sort_indices()
         m.sum_duplicates()
