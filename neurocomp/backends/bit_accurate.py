@@ -149,6 +149,36 @@ def _onehot(own: np.ndarray, n_cores: int, values: np.ndarray | None = None) -> 
     return sparse.csr_matrix((data, own, np.arange(n + 1)), shape=(n, n_cores))
 
 
+@dataclass(frozen=True)
+class _Columns:
+    """A small routing table's distinct non-zero columns (a mapped network's repeat: a spike
+    counter and a message counter on one core are the same column of ones), with each
+    projection's fan-out and a column of ones, for `jit.column_dots`."""
+
+    w: np.ndarray  # (u, n) int16: the distinct columns, transposed
+    table: np.ndarray  # (k,): each table column's row of w (u: an all-zero column)
+    fanout: dict[str, int]  # projection -> its fan-out's row of w
+    ones: int  # the row of ones
+
+    @classmethod
+    def of(cls, table: sparse.csr_matrix, fanouts: dict[str, np.ndarray]) -> _Columns | None:
+        n, k = table.shape
+        if not n or n * k > jit._DENSE_SCATTER:
+            return None
+        rows = np.vstack(
+            [table.T.toarray(), *(np.asarray(f) for f in fanouts.values()), np.ones((1, n))]
+        ).astype(np.int64)
+        nonzero = rows.any(axis=1)
+        distinct, inverse = np.unique(rows[nonzero], axis=0, return_inverse=True)
+        top = int(np.abs(distinct).max())
+        if top >= 1 << 15 or n * top >= 1 << 31:  # int16 entries, int32 sums (events 0/1)
+            return None
+        at = np.full(rows.shape[0], distinct.shape[0], np.int64)
+        at[nonzero] = inverse.reshape(-1)
+        fan = {pr: int(at[k + i]) for i, pr in enumerate(fanouts)}
+        return cls(distinct.astype(np.int16), at[:k], fan, int(at[-1]))
+
+
 class _Counter:
     """Event counting against a mapping, vectorised over every step at once: per source a
     (neurons x kinds*cores) table, so a run's counts are one sparse product per source."""
@@ -205,6 +235,11 @@ class _Counter:
         self._dense_tables: dict[str, np.ndarray] = {}
         self._scatter_tables: dict[str, tuple[sparse.csr_matrix, tuple[EventKind, ...]]] = {}
         self._event_static: dict[str, tuple[np.ndarray, ...]] = {}
+        self._fanouts = {
+            name: {pr.name: _fanout(pr) for pr in net.projections if pr.pre == name}
+            for name in (*net.inputs, *self.names)
+        }
+        self._columns: dict[str, _Columns | None] = {}
         self.reset(steps)
 
     def reset(self, steps: int) -> None:
@@ -214,6 +249,9 @@ class _Counter:
             name: dict.fromkeys(COUNTERS, 0) for name in self.names
         }
         self.input_spikes = 0
+        # per projection, its synaptic ops over all steps and in the last, where a source was
+        # counted by its distinct columns (`_columns`: no per-neuron totals then)
+        self.fan_sums: dict[str, tuple[int, int]] = {}
         self.payload = {k: np.zeros((steps, self.n_cores), dtype=np.int64) for k in MESSAGE_KINDS}
         self.with_payload = set(self.graded)  # sources whose messages carry a payload
 
@@ -238,21 +276,51 @@ class _Counter:
             if kind in self.FROM_POPULATION:
                 self.per_layer[name][kind] += int(part.sum())
 
-    def scatter(self, name: str, series: np.ndarray, ones: bool) -> tuple[np.ndarray, np.ndarray]:
+    def scatter(
+        self, name: str, series: np.ndarray, ones: bool
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         """Every event of a source's series (T, batch, n) at once, compiled (`jit.scatter`):
         a population's spikes and, through its table, its messages, hops and synaptic ops
         (`ones`: one event per non-zero entry, as graded spikes are). Returns what each neuron
-        sent over all steps and in the last."""
+        sent over all steps and in the last; None where its projections' synaptic ops went
+        to `fan_sums` instead (one sample, a small table)."""
         table, kinds = self._scatter_table(name, series.shape[2])
+        # uint8: an input (`ones`) or a binary population, whose 0/1 are its events
+        if series.shape[1] == 1 and series.dtype == np.uint8 and (ones or name in self.where):
+            cols = self._distinct(name, table)
+            if cols is not None:
+                self._fold_columns(name, kinds, cols, series)
+                return None
         out = np.zeros((len(kinds) * self.n_cores, series.shape[0]), np.int64).T  # `_fold`
         total, last = jit.scatter(series, table, out, ones, self._static(name, table))
-        self._fold(name, kinds, out, total)
+        self._fold(name, kinds, out, int(total.sum()) if name not in self.where else 0)
         return total, last
+
+    def _distinct(self, name: str, table: sparse.csr_matrix) -> _Columns | None:
+        """A small table's distinct non-zero columns, with each projection's fan-out and a
+        column of ones (a source's events) beside them, made once per counter; None where
+        the table is large or its entries do not fit `jit.column_dots`' int16."""
+        if name not in self._columns:
+            self._columns[name] = _Columns.of(table, self._fanouts.get(name, {}))
+        return self._columns[name]
+
+    def _fold_columns(
+        self, name: str, kinds: tuple[EventKind, ...], cols: _Columns, series: np.ndarray
+    ) -> None:
+        """One sample's series counted by its table's distinct columns: each column summed
+        once per step (`jit.column_dots`), then spread to the table's counters."""
+        sums = np.zeros((series.shape[0], cols.w.shape[0] + 1), np.int32)  # last: zeros
+        jit.column_dots(series, cols.w, sums)
+        self._fold(name, kinds, sums[:, cols.table], int(sums[:, cols.ones].sum()))
+        for pr, j in cols.fanout.items():
+            self.fan_sums[pr] = (int(sums[:, j].sum()), int(sums[-1, j]) if sums.size else 0)
 
     def take(self, name: str, events: jit.EventTable) -> tuple[np.ndarray, np.ndarray]:
         """`scatter`'s counts as the compiled scan left them (through `table`'s table, step
         by step, no second pass over the series)."""
-        self._fold(name, self._scatter_table(name, events.total.size)[1], events.out, events.total)
+        kinds = self._scatter_table(name, events.total.size)[1]
+        sent = int(events.total.sum()) if name not in self.where else 0
+        self._fold(name, kinds, events.out, sent)
         return events.total, events.last
 
     def event_table(self, name: str, n: int, steps: int) -> jit.EventTable:
@@ -268,11 +336,12 @@ class _Counter:
         return self._event_static[name]
 
     def _fold(
-        self, name: str, kinds: tuple[EventKind, ...], out: np.ndarray, total: np.ndarray
+        self, name: str, kinds: tuple[EventKind, ...], out: np.ndarray, events: int
     ) -> None:
-        """A source's counts (T, kinds * cores) into the per-core and per-population totals."""
+        """A source's counts (T, kinds * cores) into the per-core and per-population totals;
+        `events`: an input's events (its spikes), else unused."""
         if name not in self.where:
-            self.input_spikes += int(total.sum())
+            self.input_spikes += events
         c, layer = self.n_cores, self.per_layer.get(name)
         payload = name in self.with_payload
         for k, kind in enumerate(kinds):  # out is column-major: each kind's block contiguous
@@ -951,14 +1020,20 @@ def _synops(
     state: _State,
     fmt: NumberFormat,
     totals: dict[str, tuple[np.ndarray, np.ndarray]],
+    fan_sums: dict[str, tuple[int, int]],
 ) -> dict:
     """Synaptic operations per receiving population: each sent value times its fan-out;
     `totals`: per source, what each neuron sent over all steps and in the last (from
-    `jit.scatter`), where counted already."""
+    `jit.scatter`), where counted already; `fan_sums`: per projection, its operations over
+    all steps and in the last, where its source was counted by columns (`_Columns`)."""
     out: dict[str, int] = dict.fromkeys((p.name for p in net.populations), 0)
     for pr in net.projections:
         # a delayed projection's last step lands after the run
         last = -1 if pr.recurrent or fmt.synapse_delay > 0 else None
+        if pr.name in fan_sums:  # counted by a column of its fan-out (`_Columns`)
+            every, last_ops = fan_sums[pr.name]
+            out[pr.post] += every if last is None else every - last_ops
+            continue
         fanout = _fanout(pr)
         if pr.pre in totals:
             total, in_last = totals[pr.pre]
@@ -1000,7 +1075,9 @@ def _count(
         if compiled and name in state.events:  # counted by a fused scan on the way
             totals[name] = c.take(name, state.events[name])
         elif compiled:
-            totals[name] = c.scatter(name, arr, ones=True)  # a message per non-zero value
+            sent = c.scatter(name, arr, ones=True)  # a message per non-zero value
+            if sent is not None:
+                totals[name] = sent
         else:
             c.source(name, (arr != 0).sum(axis=1, dtype=np.int64))
     for pop in net.populations:
@@ -1016,12 +1093,14 @@ def _count(
             totals[pop.name] = c.take(pop.name, state.events[pop.name])
             continue
         if compiled:  # a graded spike is one event (and one message), whatever its payload
-            totals[pop.name] = c.scatter(pop.name, series, ones=pop.graded)
+            sent = c.scatter(pop.name, series, ones=pop.graded)
+            if sent is not None:
+                totals[pop.name] = sent
             continue
         spikes = (series != 0 if pop.graded else series).sum(axis=1, dtype=np.int64)
         c.spikes(pop, spikes)
         c.source(pop.name, spikes)
-    synops = _synops(net, xs, state, fmt, totals)
+    synops = _synops(net, xs, state, fmt, totals, c.fan_sums)
     for pop in net.populations:
         c.per_layer[pop.name][EventKind.SYNOPS] += synops[pop.name]
 

@@ -25,7 +25,7 @@ except ImportError:  # pragma: no cover
     numba = None  # type: ignore[assignment, unused-ignore]
     AVAILABLE = False
 
-__all__ = ["AVAILABLE", "Synapses", "gather", "scan", "scatter", "scatter_sums"]
+__all__ = ["AVAILABLE", "Synapses", "column_dots", "gather", "scan", "scatter", "scatter_sums"]
 
 
 class _Switches(NamedTuple):
@@ -628,3 +628,32 @@ def scatter_sums(sums: np.ndarray, table: Any, out: np.ndarray) -> None:
         table.data.astype(np.int64, copy=False),
         out,
     )
+
+
+def _column_dots_py(src: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
+    """out[t, j] = sum over i of (src[t, 0, i] != 0) * w[j, i], for one sample's uint8 series
+    src (T, 1, n) and int16 columns w (u, n), in int32 (`column_dots` checked the bound):
+    narrow lanes, which the compiler vectorises (eight to a 128-bit register)."""
+    steps, n = src.shape[0], src.shape[2]
+    for t in range(steps):
+        for j in range(w.shape[0]):
+            acc = np.int32(0)
+            for i in range(n):
+                acc += np.int32(np.int16(src[t, 0, i] != 0) * w[j, i])
+            out[t, j] = acc
+
+
+_dots: Any = None
+
+
+def column_dots(src: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
+    """One sample's events through a few table columns, every step: out (T, >= u) int32 gets
+    (src (T, 1, n) uint8 != 0) @ w.T (w: (u, n) int16 with n * max|w| < 2^31, exact), compiled.
+    The columns are a routing table's distinct ones (`bit_accurate._Counter`), so each is
+    summed once however many counters share it."""
+    global _dots
+    if _dots is None:
+        _dots = numba.njit(cache=True, nogil=True)(_column_dots_py)
+    assert src.dtype == np.uint8 and w.dtype == np.int16 and out.dtype == np.int32
+    assert src.shape[1] == 1 and out.shape[0] == src.shape[0] and out.shape[1] >= w.shape[0]
+    _dots(np.ascontiguousarray(src), np.ascontiguousarray(w), out)

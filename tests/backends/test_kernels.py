@@ -297,18 +297,21 @@ def test_compiled_event_counting_equals_the_numpy_counting(case, per_core):
     net, x, sem = case
     spec = _small_cores(per_core)
     mapping = map_network(net, spec)
-    was = jit.AVAILABLE
-    try:
-        jit.AVAILABLE = False
-        plain = run(net, x, sem, mapping=mapping).counts
-    finally:
-        jit.AVAILABLE = was
-    compiled = run(net, x, sem, mapping=mapping).counts
-    assert plain is not None and compiled is not None
-    for kind in plain.per_core:
-        np.testing.assert_array_equal(compiled.per_core[kind], plain.per_core[kind], kind)
-    assert compiled.per_layer == plain.per_layer
-    assert compiled.input_spikes == plain.input_spikes
+    for xb in (x, x[:, :1]):  # one sample: counted by the tables' distinct columns
+        was = jit.AVAILABLE
+        try:
+            jit.AVAILABLE = False
+            plain = run(net, xb, sem, mapping=mapping).counts
+        finally:
+            jit.AVAILABLE = was
+        # int64 and uint8 input (uint8: an input counted by `jit.column_dots` too)
+        for xi in (xb, xb.astype(np.uint8)):
+            compiled = run(net, xi, sem, mapping=mapping).counts
+            assert plain is not None and compiled is not None
+            for kind in plain.per_core:
+                np.testing.assert_array_equal(compiled.per_core[kind], plain.per_core[kind])
+            assert compiled.per_layer == plain.per_layer
+            assert compiled.input_spikes == plain.input_spikes
 
 
 @pytest.mark.skipif(not jit.AVAILABLE, reason="the fused scan needs numba")
