@@ -335,9 +335,7 @@ class _Counter:
             self._event_static[name] = jit.EventTable.static(table)
         return self._event_static[name]
 
-    def _fold(
-        self, name: str, kinds: tuple[EventKind, ...], out: np.ndarray, events: int
-    ) -> None:
+    def _fold(self, name: str, kinds: tuple[EventKind, ...], out: np.ndarray, events: int) -> None:
         """A source's counts (T, kinds * cores) into the per-core and per-population totals;
         `events`: an input's events (its spikes), else unused."""
         if name not in self.where:
