@@ -158,15 +158,19 @@ class _Columns:
     w: np.ndarray  # (u, n) int16: the distinct columns, transposed
     table: np.ndarray  # (k,): each table column's row of w (u: an all-zero column)
     fanout: dict[str, int]  # projection -> its fan-out's row of w
-    ones: int  # the row of ones
+    ones: int  # the row of ones (-1: none, a population's table)
 
     @classmethod
-    def of(cls, table: sparse.csr_matrix, fanouts: dict[str, np.ndarray]) -> _Columns | None:
+    def of(
+        cls, table: sparse.csr_matrix, fanouts: dict[str, np.ndarray], ones: bool
+    ) -> _Columns | None:
+        """For a source's table (n x k), its projections' fan-outs, and (`ones`: an input,
+        whose events are counted) a column of ones."""
         n, k = table.shape
         if not n or n * k > jit._DENSE_SCATTER:
             return None
         rows = np.vstack(
-            [table.T.toarray(), *(np.asarray(f) for f in fanouts.values()), np.ones((1, n))]
+            [table.T.toarray(), *(np.asarray(f) for f in fanouts.values()), np.ones((int(ones), n))]
         ).astype(np.int64)
         nonzero = rows.any(axis=1)
         distinct, inverse = np.unique(rows[nonzero], axis=0, return_inverse=True)
@@ -176,7 +180,16 @@ class _Columns:
         at = np.full(rows.shape[0], distinct.shape[0], np.int64)
         at[nonzero] = inverse.reshape(-1)
         fan = {pr: int(at[k + i]) for i, pr in enumerate(fanouts)}
-        return cls(distinct.astype(np.int16), at[:k], fan, int(at[-1]))
+        return cls(distinct.astype(np.int16), at[:k], fan, int(at[-1]) if ones else -1)
+
+    def live(self, cores: int) -> list[int]:
+        """The counters (blocks of `cores` table columns) with a non-zero column."""
+        zero = self.w.shape[0]
+        return [
+            k
+            for k in range(self.table.size // cores)
+            if (self.table[k * cores : (k + 1) * cores] != zero).any()
+        ]
 
 
 class _Counter:
@@ -301,7 +314,8 @@ class _Counter:
         column of ones (a source's events) beside them, made once per counter; None where
         the table is large or its entries do not fit `jit.column_dots`' int16."""
         if name not in self._columns:
-            self._columns[name] = _Columns.of(table, self._fanouts.get(name, {}))
+            fanouts = self._fanouts.get(name, {})
+            self._columns[name] = _Columns.of(table, fanouts, ones=name not in self.where)
         return self._columns[name]
 
     def _fold_columns(
@@ -311,7 +325,11 @@ class _Counter:
         once per step (`jit.column_dots`), then spread to the table's counters."""
         sums = np.zeros((series.shape[0], cols.w.shape[0] + 1), np.int32)  # last: zeros
         jit.column_dots(series, cols.w, sums)
-        self._fold(name, kinds, sums[:, cols.table], int(sums[:, cols.ones].sum()))
+        if name not in self.where:
+            self.input_spikes += int(sums[:, cols.ones].sum())
+        c = self.n_cores
+        for k in cols.live(c):  # a counter all of whose columns are zero adds nothing
+            self._add(name, kinds[k], sums[:, cols.table[k * c : (k + 1) * c]])
         for pr, j in cols.fanout.items():
             self.fan_sums[pr] = (int(sums[:, j].sum()), int(sums[-1, j]) if sums.size else 0)
 
@@ -340,15 +358,18 @@ class _Counter:
         `events`: an input's events (its spikes), else unused."""
         if name not in self.where:
             self.input_spikes += events
-        c, layer = self.n_cores, self.per_layer.get(name)
-        payload = name in self.with_payload
+        c = self.n_cores
         for k, kind in enumerate(kinds):  # out is column-major: each kind's block contiguous
-            part = out[:, k * c : (k + 1) * c]
-            self.per_core[kind] += part
-            if payload and kind in self.payload:
-                self.payload[kind] += part
-            if layer is not None and (kind in self.FROM_POPULATION or kind is EventKind.SPIKES):
-                layer[kind] += int(part.sum())
+            self._add(name, kind, out[:, k * c : (k + 1) * c])
+
+    def _add(self, name: str, kind: EventKind, part: np.ndarray) -> None:
+        """One counter's block (T, cores) of source `name`."""
+        self.per_core[kind] += part
+        if kind in self.payload and name in self.with_payload:
+            self.payload[kind] += part
+        layer = self.per_layer.get(name)
+        if layer is not None and (kind in self.FROM_POPULATION or kind is EventKind.SPIKES):
+            layer[kind] += int(part.sum())
 
     def _scatter_table(self, name: str, n: int) -> tuple[sparse.csr_matrix, tuple[EventKind, ...]]:
         """A source's table for `scatter` (a population's with its own SPIKES block first)."""
