@@ -159,6 +159,7 @@ class _Columns:
     table: np.ndarray  # (k,): each table column's row of w (u: an all-zero column)
     fanout: dict[str, int]  # projection -> its fan-out's row of w
     ones: int  # the row of ones (-1: none, a population's table)
+    top: int  # the largest |entry|
 
     @classmethod
     def of(
@@ -175,12 +176,12 @@ class _Columns:
         nonzero = rows.any(axis=1)
         distinct, inverse = np.unique(rows[nonzero], axis=0, return_inverse=True)
         top = int(np.abs(distinct).max())
-        if top >= 1 << 15 or n * top >= 1 << 31:  # int16 entries, int32 sums (events 0/1)
+        if top >= 1 << 15:  # int16 entries
             return None
         at = np.full(rows.shape[0], distinct.shape[0], np.int64)
         at[nonzero] = inverse.reshape(-1)
         fan = {pr: int(at[k + i]) for i, pr in enumerate(fanouts)}
-        return cls(distinct.astype(np.int16), at[:k], fan, int(at[-1]) if ones else -1)
+        return cls(distinct.astype(np.int16), at[:k], fan, int(at[-1]) if ones else -1, top)
 
     def live(self, cores: int) -> list[int]:
         """The counters (blocks of `cores` table columns) with a non-zero column."""
@@ -298,25 +299,29 @@ class _Counter:
         sent over all steps and in the last; None where its projections' synaptic ops went
         to `fan_sums` instead (one sample, a small table)."""
         table, kinds = self._scatter_table(name, series.shape[2])
-        # uint8: an input (`ones`) or a binary population, whose 0/1 are its events
-        if series.shape[1] == 1 and series.dtype == np.uint8 and (ones or name in self.where):
-            cols = self._distinct(name, table)
-            if cols is not None:
-                self._fold_columns(name, kinds, cols, series)
-                return None
+        cols = self.columns(name, series.shape[2], series.shape[1], series.dtype)
+        if cols is not None and (ones or name in self.where):
+            self._fold_columns(name, kinds, cols, series)
+            return None
         out = np.zeros((len(kinds) * self.n_cores, series.shape[0]), np.int64).T  # `_fold`
         total, last = jit.scatter(series, table, out, ones, self._static(name, table))
         self._fold(name, kinds, out, int(total.sum()) if name not in self.where else 0)
         return total, last
 
-    def _distinct(self, name: str, table: sparse.csr_matrix) -> _Columns | None:
-        """A small table's distinct non-zero columns, with each projection's fan-out and a
-        column of ones (a source's events) beside them, made once per counter; None where
-        the table is large or its entries do not fit `jit.column_dots`' int16."""
+    def columns(self, name: str, n: int, batch: int, dtype: np.dtype) -> _Columns | None:
+        """Source `name`'s small table by its distinct non-zero columns, with each
+        projection's fan-out and (an input) a column of ones beside them, made once per
+        counter, for a uint8 series (an input's events, a binary population's spikes) of
+        `batch` samples; None where the table is large or the sums do not fit int16 entries
+        and int32 sums (`jit.column_dots`)."""
         if name not in self._columns:
             fanouts = self._fanouts.get(name, {})
+            table = self._scatter_table(name, n)[0]
             self._columns[name] = _Columns.of(table, fanouts, ones=name not in self.where)
-        return self._columns[name]
+        cols = self._columns[name]
+        if cols is None or dtype != np.uint8 or batch >= 1 << 15 or batch * n * cols.top >= 1 << 31:
+            return None
+        return cols
 
     def _fold_columns(
         self, name: str, kinds: tuple[EventKind, ...], cols: _Columns, series: np.ndarray
@@ -788,6 +793,13 @@ def _neuron_constants(
     return per[key]
 
 
+def _by_columns(pop: IntPopulation, batch: int, state: _State) -> bool:
+    """Whether `_count` counts `pop`'s spikes after the scan by its table's distinct columns
+    (`_Counter.columns`: a small table; measured faster than counting inside the scan)."""
+    assert state.counter is not None
+    return state.counter.columns(pop.name, pop.size, batch, np.dtype(np.uint8)) is not None
+
+
 def _scan_compiled(
     pop: IntPopulation,
     drive: np.ndarray | None,
@@ -805,7 +817,8 @@ def _scan_compiled(
     steps = state.series[name].shape[0]
     if state.count:
         state.act_core[name] = np.zeros((steps, state.n_cores), np.int64)
-        if pop.spiking and state.v[name].shape[0] >= _SCAN_COUNTS_FROM:
+        batch = state.v[name].shape[0]
+        if pop.spiking and batch >= _SCAN_COUNTS_FROM and not _by_columns(pop, batch, state):
             state.event_table(name, pop.size, steps)
     keep_u, keep_v, bias, thr, reset = _neuron_constants(pop, fmt, bits)
     jit.scan(

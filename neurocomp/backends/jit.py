@@ -631,15 +631,28 @@ def scatter_sums(sums: np.ndarray, table: Any, out: np.ndarray) -> None:
 
 
 def _column_dots_py(src: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
-    """out[t, j] = sum over i of (src[t, 0, i] != 0) * w[j, i], for one sample's uint8 series
-    src (T, 1, n) and int16 columns w (u, n), in int32 (`column_dots` checked the bound):
+    """out[t, j] = sum over b, i of (src[t, b, i] != 0) * w[j, i], for a uint8 series src
+    (T, batch, n) and int16 columns w (u, n), in int32 (`column_dots` checked the bound):
     narrow lanes, which the compiler vectorises (eight to a 128-bit register)."""
-    steps, n = src.shape[0], src.shape[2]
+    steps, batch, n = src.shape
+    if batch == 1:  # one sample: its rows as they are
+        for t in range(steps):
+            for j in range(w.shape[0]):
+                acc = np.int32(0)
+                for i in range(n):
+                    acc += np.int32(np.int16(src[t, 0, i] != 0) * w[j, i])
+                out[t, j] = acc
+        return
+    row = np.zeros(n, np.int16)  # several samples: each step's events per entry (< 2^15)
     for t in range(steps):
+        row[:] = 0
+        for b in range(batch):
+            for i in range(n):
+                row[i] += np.int16(src[t, b, i] != 0)
         for j in range(w.shape[0]):
             acc = np.int32(0)
             for i in range(n):
-                acc += np.int32(np.int16(src[t, 0, i] != 0) * w[j, i])
+                acc += np.int32(row[i]) * np.int32(w[j, i])
             out[t, j] = acc
 
 
@@ -647,13 +660,16 @@ _dots: Any = None
 
 
 def column_dots(src: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
-    """One sample's events through a few table columns, every step: out (T, >= u) int32 gets
-    (src (T, 1, n) uint8 != 0) @ w.T (w: (u, n) int16 with n * max|w| < 2^31, exact), compiled.
-    The columns are a routing table's distinct ones (`bit_accurate._Counter`), so each is
-    summed once however many counters share it."""
+    """A series' events through a few table columns, every step: out (T, >= u) int32 gets
+    the batch sum of (src (T, batch, n) uint8 != 0) @ w.T (w: (u, n) int16 with
+    batch * n * max|w| < 2^31 and batch < 2^15: exact), compiled. The columns are a routing
+    table's distinct ones (`bit_accurate._Columns`), each summed once however many counters
+    share it."""
     global _dots
     if _dots is None:
         _dots = numba.njit(cache=True, nogil=True)(_column_dots_py)
     assert src.dtype == np.uint8 and w.dtype == np.int16 and out.dtype == np.int32
-    assert src.shape[1] == 1 and out.shape[0] == src.shape[0] and out.shape[1] >= w.shape[0]
+    assert out.shape[0] == src.shape[0] and out.shape[1] >= w.shape[0]
+    top = int(np.abs(w).max()) if w.size else 0
+    assert src.shape[1] < 1 << 15 and src.shape[1] * src.shape[2] * top < 1 << 31, "overflow"
     _dots(np.ascontiguousarray(src), np.ascontiguousarray(w), out)
