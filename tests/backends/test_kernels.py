@@ -435,3 +435,25 @@ def test_fused_weights_take_the_narrowest_exact_integer_type() -> None:
         w[0, 0] = row_abs
         kernel = ProjectionKernel(sparse.csr_matrix(w), 1)
         assert kernel.fused_weights().dtype == dtype, row_abs
+
+
+@pytest.mark.skipif(not jit.AVAILABLE, reason="column counting needs numba")
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(1, 30),
+    st.integers(1, 5),
+    st.integers(1, 40),
+    st.integers(1, 4),
+    st.integers(0, 2**32 - 1),
+)
+def test_column_dots_equal_the_batch_summed_events_times_the_columns(steps, batch, n, u, seed):
+    """`jit.column_dots` (int16 columns, int32 sums, one sample or several) gives the numpy
+    product of each step's batch-summed events (non-zero entries) with the columns."""
+    rng = np.random.default_rng(seed)
+    src = rng.integers(0, 4, (steps, batch, n)).astype(np.uint8)  # values above 1: one event
+    w = rng.integers(-(2**15) + 1, 2**15, (u, n)).astype(np.int16)
+    out = np.zeros((steps, u + 1), np.int32)
+    jit.column_dots(src, w, out)
+    want = (src != 0).sum(axis=1, dtype=np.int64) @ w.T.astype(np.int64)
+    np.testing.assert_array_equal(out[:, :u], want)
+    assert not out[:, u].any()
