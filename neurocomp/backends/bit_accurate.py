@@ -193,6 +193,50 @@ class _Columns:
         ]
 
 
+@dataclass(frozen=True)
+class _OwnRuns:
+    """A population's routing table split for `jit.scatter_runs`: the counters at each
+    neuron's own core (its spikes, messages and hops: one entry per neuron, at its core),
+    as weights per neuron summed over the runs of neurons on one core, and the rest (synaptic
+    ops at the destination cores) as CSR."""
+
+    own: tuple[np.ndarray, ...]  # w (q, n) int16, at (q,), bounds (r + 1,), core (r,)
+    rest: sparse.csr_matrix  # (n x k) int64
+    events: bool  # each neuron's events wanted (its projections' synaptic-op totals)
+
+    @classmethod
+    def of(
+        cls,
+        table: sparse.csr_matrix,
+        kinds: tuple[EventKind, ...],
+        where: np.ndarray,
+        cores: int,
+        events: bool,
+    ) -> _OwnRuns | None:
+        n = table.shape[0]
+        coo = table.tocoo()
+        block = coo.col // max(cores, 1)
+        own_kinds = [
+            k for k, kind in enumerate(kinds)
+            if kind is EventKind.SPIKES or kind in _Counter.FROM_POPULATION
+        ]  # fmt: skip
+        is_own = np.isin(block, own_kinds)
+        if not np.array_equal(coo.col[is_own] % cores, where[coo.row[is_own]]):
+            return None  # not at the sending core: counted event by event
+        w = np.zeros((len(kinds), n), np.int64)
+        np.add.at(w, (block[is_own], coo.row[is_own]), coo.data[is_own])
+        live = [k for k in own_kinds if w[k].any()]
+        if live and int(np.abs(w[live]).max()) >= 1 << 15:
+            return None  # int16 weights
+        rest = sparse.csr_matrix(
+            (coo.data[~is_own], (coo.row[~is_own], coo.col[~is_own])), shape=table.shape
+        )
+        rest.sort_indices()
+        bounds, core = jit._runs(where)
+        at = np.asarray(live, np.int64) * cores
+        return cls((w[live].astype(np.int16), at, bounds, core), rest, events)
+
+
 class _Counter:
     """Event counting against a mapping, vectorised over every step at once: per source a
     (neurons x kinds*cores) table, so a run's counts are one sparse product per source."""
@@ -254,6 +298,7 @@ class _Counter:
             for name in (*net.inputs, *self.names)
         }
         self._columns: dict[str, _Columns | None] = {}
+        self._runs_split: dict[str, _OwnRuns | None] = {}
         self.reset(steps)
 
     def reset(self, steps: int) -> None:
@@ -304,7 +349,11 @@ class _Counter:
             self._fold_columns(name, kinds, cols, series)
             return None
         out = np.zeros((len(kinds) * self.n_cores, series.shape[0]), np.int64).T  # `_fold`
-        total, last = jit.scatter(series, table, out, ones, self._static(name, table))
+        runs = self._own_runs(name, table, kinds)
+        if runs is not None and series.shape[1] == 1 and series.dtype == np.uint8:
+            total, last = jit.scatter_runs(series, runs.own, runs.rest, out, runs.events)
+        else:
+            total, last = jit.scatter(series, table, out, ones, self._static(name, table))
         self._fold(name, kinds, out, int(total.sum()) if name not in self.where else 0)
         return total, last
 
@@ -322,6 +371,19 @@ class _Counter:
         if cols is None or dtype != np.uint8 or batch >= 1 << 15 or batch * n * cols.top >= 1 << 31:
             return None
         return cols
+
+    def _own_runs(
+        self, name: str, table: sparse.csr_matrix, kinds: tuple[EventKind, ...]
+    ) -> _OwnRuns | None:
+        """A population's large table split for `jit.scatter_runs`, made once per counter."""
+        if name not in self._runs_split:
+            split = None
+            if name in self.where:
+                split = _OwnRuns.of(
+                    table, kinds, self.where[name], self.n_cores, bool(self._fanouts.get(name))
+                )
+            self._runs_split[name] = split
+        return self._runs_split[name]
 
     def _fold_columns(
         self, name: str, kinds: tuple[EventKind, ...], cols: _Columns, series: np.ndarray

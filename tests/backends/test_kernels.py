@@ -290,13 +290,27 @@ def _small_cores(neurons: int):
 
 @pytest.mark.skipif(not jit.AVAILABLE, reason="compiled counting needs numba")
 @settings(max_examples=40, deadline=None)
-@given(programs(), st.sampled_from([2, 3, 1024]))
-def test_compiled_event_counting_equals_the_numpy_counting(case, per_core):
+@given(programs(), st.sampled_from([2, 3, 1024]), st.sampled_from([None, 0]))
+def test_compiled_event_counting_equals_the_numpy_counting(case, per_core, dense_limit):
     """Counting fused into the compiled scan and `jit.scatter` (where numba is installed)
-    gives every event count of the numpy path, per step and core and per population."""
+    gives every event count of the numpy path, per step and core and per population; with
+    `dense_limit` 0 every table counts as large (CSR rows, `jit.scatter_runs`)."""
+    from neurocomp.backends import bit_accurate
+
     net, x, sem = case
     spec = _small_cores(per_core)
     mapping = map_network(net, spec)
+    limit = jit._DENSE_SCATTER
+    if dense_limit is not None:
+        jit._DENSE_SCATTER = dense_limit
+    try:
+        _counts_agree(net, x, sem, mapping)
+    finally:
+        jit._DENSE_SCATTER = limit
+        bit_accurate._COUNTERS.clear()  # their tables were split under the limit set here
+
+
+def _counts_agree(net, x, sem, mapping) -> None:
     for xb in (x, x[:, :1]):  # one sample: counted by the tables' distinct columns
         was = jit.AVAILABLE
         try:
