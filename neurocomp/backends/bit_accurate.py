@@ -183,6 +183,14 @@ class _Columns:
         fan = {pr: int(at[k + i]) for i, pr in enumerate(fanouts)}
         return cls(distinct.astype(np.int16), at[:k], fan, int(at[-1]) if ones else -1, top)
 
+    def targets(self, kinds: tuple[EventKind, ...], cores: int) -> np.ndarray:
+        """(m, 3): each non-zero table column's counter (its index in COUNTERS), core and
+        row of w, for `jit.column_dots`."""
+        zero = self.w.shape[0]
+        k = np.flatnonzero(self.table != zero)
+        kind = np.array([COUNTERS.index(kinds[i // cores]) for i in k], np.int64)
+        return np.stack([kind, k % cores, self.table[k]], axis=1).astype(np.int64)
+
     def live(self, cores: int) -> list[int]:
         """The counters (blocks of `cores` table columns) with a non-zero column."""
         zero = self.w.shape[0]
@@ -299,11 +307,14 @@ class _Counter:
         }
         self._columns: dict[str, _Columns | None] = {}
         self._runs_split: dict[str, _OwnRuns | None] = {}
+        self._targets: dict[str, np.ndarray] = {}  # `_Columns.targets`, per source
         self.reset(steps)
 
     def reset(self, steps: int) -> None:
         """Zero the counts, for a run of `steps` steps."""
-        self.per_core = {k: np.zeros((steps, self.n_cores), dtype=np.int64) for k in COUNTERS}
+        # one block (kinds, T, cores), which `jit.column_dots` adds into directly
+        self.block = np.zeros((len(COUNTERS), steps, self.n_cores), dtype=np.int64)
+        self.per_core = {k: self.block[i] for i, k in enumerate(COUNTERS)}
         self.per_layer: dict[str, dict[EventKind, int]] = {
             name: dict.fromkeys(COUNTERS, 0) for name in self.names
         }
@@ -391,12 +402,24 @@ class _Counter:
         """One sample's series counted by its table's distinct columns: each column summed
         once per step (`jit.column_dots`), then spread to the table's counters."""
         sums = np.zeros((series.shape[0], cols.w.shape[0] + 1), np.int32)  # last: zeros
-        jit.column_dots(series, cols.w, sums)
+        c = self.n_cores
+        live = cols.live(c)  # a counter all of whose columns are zero adds nothing
+        if name in self.with_payload:  # folded here, payloads beside the counts
+            jit.column_dots(series, cols.w, sums)
+            for k in live:
+                self._add(name, kinds[k], sums[:, cols.table[k * c : (k + 1) * c]])
+        else:  # added to the counters inside the compiled loop
+            if name not in self._targets:
+                self._targets[name] = cols.targets(kinds, c)
+            jit.column_dots(series, cols.w, sums, self._targets[name], self.block)
+            every = sums.sum(axis=0, dtype=np.int64)
+            layer = self.per_layer.get(name)
+            for k in live:
+                kind = kinds[k]
+                if layer is not None and (kind in self.FROM_POPULATION or kind is EventKind.SPIKES):
+                    layer[kind] += int(every[cols.table[k * c : (k + 1) * c]].sum())
         if name not in self.where:
             self.input_spikes += int(sums[:, cols.ones].sum())
-        c = self.n_cores
-        for k in cols.live(c):  # a counter all of whose columns are zero adds nothing
-            self._add(name, kinds[k], sums[:, cols.table[k * c : (k + 1) * c]])
         for pr, j in cols.fanout.items():
             self.fan_sums[pr] = (int(sums[:, j].sum()), int(sums[-1, j]) if sums.size else 0)
 

@@ -710,10 +710,13 @@ def scatter_sums(sums: np.ndarray, table: Any, out: np.ndarray) -> None:
     )
 
 
-def _column_dots_py(src: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
+def _column_dots_py(
+    src: np.ndarray, w: np.ndarray, out: np.ndarray, to: np.ndarray, block: np.ndarray
+) -> None:
     """out[t, j] = sum over b, i of (src[t, b, i] != 0) * w[j, i], for a uint8 series src
     (T, batch, n) and int16 columns w (u, n), in int32 (`column_dots` checked the bound):
-    narrow lanes, which the compiler vectorises (eight to a 128-bit register)."""
+    narrow lanes, which the compiler vectorises (eight to a 128-bit register); then each
+    step's sums added to their counters, block[to[m, 0], t, to[m, 1]] += out[t, to[m, 2]]."""
     steps, batch, n = src.shape
     if batch == 1:  # one sample: its rows as they are
         for t in range(steps):
@@ -722,6 +725,8 @@ def _column_dots_py(src: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
                 for i in range(n):
                     acc += np.int32(np.int16(src[t, 0, i] != 0) * w[j, i])
                 out[t, j] = acc
+            for m in range(to.shape[0]):
+                block[to[m, 0], t, to[m, 1]] += out[t, to[m, 2]]
         return
     row = np.zeros(n, np.int16)  # several samples: each step's events per entry (< 2^15)
     for t in range(steps):
@@ -734,17 +739,26 @@ def _column_dots_py(src: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
             for i in range(n):
                 acc += np.int32(row[i]) * np.int32(w[j, i])
             out[t, j] = acc
+        for m in range(to.shape[0]):
+            block[to[m, 0], t, to[m, 1]] += out[t, to[m, 2]]
 
 
 _dots: Any = None
 
 
-def column_dots(src: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
+def column_dots(
+    src: np.ndarray,
+    w: np.ndarray,
+    out: np.ndarray,
+    to: np.ndarray | None = None,
+    block: np.ndarray | None = None,
+) -> None:
     """A series' events through a few table columns, every step: out (T, >= u) int32 gets
     the batch sum of (src (T, batch, n) uint8 != 0) @ w.T (w: (u, n) int16 with
-    batch * n * max|w| < 2^31 and batch < 2^15: exact), compiled. The columns are a routing
-    table's distinct ones (`bit_accurate._Columns`), each summed once however many counters
-    share it."""
+    batch * n * max|w| < 2^31 and batch < 2^15: exact), compiled; with `to` (m, 3) and
+    `block` (kinds, T, cores) int64, each step's column to[m, 2] is added to counter
+    block[to[m, 0], :, to[m, 1]] too. The columns are a routing table's distinct ones
+    (`bit_accurate._Columns`), each summed once however many counters share it."""
     global _dots
     if _dots is None:
         _dots = numba.njit(cache=True, nogil=True)(_column_dots_py)
@@ -752,7 +766,9 @@ def column_dots(src: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
     assert out.shape[0] == src.shape[0] and out.shape[1] >= w.shape[0]
     top = int(np.abs(w).max()) if w.size else 0
     assert src.shape[1] < 1 << 15 and src.shape[1] * src.shape[2] * top < 1 << 31, "overflow"
-    _dots(np.ascontiguousarray(src), np.ascontiguousarray(w), out)
+    if to is None or block is None:
+        to, block = np.zeros((0, 3), np.int64), np.zeros((0, 0, 0), np.int64)
+    _dots(np.ascontiguousarray(src), np.ascontiguousarray(w), out, to, block)
 
 
 def _scatter_runs_py(  # noqa: C901 - one compiled loop
