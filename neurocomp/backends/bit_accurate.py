@@ -308,6 +308,7 @@ class _Counter:
         self._columns: dict[str, _Columns | None] = {}
         self._runs_split: dict[str, _OwnRuns | None] = {}
         self._targets: dict[str, np.ndarray] = {}  # `_Columns.targets`, per source
+        self._live: dict[str, list[int]] = {}  # `_Columns.live`, per source
         self.reset(steps)
 
     def reset(self, steps: int) -> None:
@@ -403,25 +404,25 @@ class _Counter:
         once per step (`jit.column_dots`), then spread to the table's counters."""
         sums = np.zeros((series.shape[0], cols.w.shape[0] + 1), np.int32)  # last: zeros
         c = self.n_cores
-        live = cols.live(c)  # a counter all of whose columns are zero adds nothing
+        if name not in self._targets:  # made once per counter
+            self._targets[name] = cols.targets(kinds, c)
+            self._live[name] = cols.live(c)  # a counter whose columns are all zero: none
+        live = self._live[name]
         if name in self.with_payload:  # folded here, payloads beside the counts
-            jit.column_dots(series, cols.w, sums)
+            every = jit.column_dots(series, cols.w, sums)
             for k in live:
                 self._add(name, kinds[k], sums[:, cols.table[k * c : (k + 1) * c]])
         else:  # added to the counters inside the compiled loop
-            if name not in self._targets:
-                self._targets[name] = cols.targets(kinds, c)
-            jit.column_dots(series, cols.w, sums, self._targets[name], self.block)
-            every = sums.sum(axis=0, dtype=np.int64)
+            every = jit.column_dots(series, cols.w, sums, self._targets[name], self.block)
             layer = self.per_layer.get(name)
             for k in live:
                 kind = kinds[k]
                 if layer is not None and (kind in self.FROM_POPULATION or kind is EventKind.SPIKES):
                     layer[kind] += int(every[cols.table[k * c : (k + 1) * c]].sum())
         if name not in self.where:
-            self.input_spikes += int(sums[:, cols.ones].sum())
+            self.input_spikes += int(every[cols.ones])
         for pr, j in cols.fanout.items():
-            self.fan_sums[pr] = (int(sums[:, j].sum()), int(sums[-1, j]) if sums.size else 0)
+            self.fan_sums[pr] = (int(every[j]), int(sums[-1, j]) if sums.size else 0)
 
     def take(self, name: str, events: jit.EventTable) -> tuple[np.ndarray, np.ndarray]:
         """`scatter`'s counts as the compiled scan left them (through `table`'s table, step

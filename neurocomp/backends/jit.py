@@ -711,12 +711,18 @@ def scatter_sums(sums: np.ndarray, table: Any, out: np.ndarray) -> None:
 
 
 def _column_dots_py(
-    src: np.ndarray, w: np.ndarray, out: np.ndarray, to: np.ndarray, block: np.ndarray
+    src: np.ndarray,
+    w: np.ndarray,
+    out: np.ndarray,
+    to: np.ndarray,
+    block: np.ndarray,
+    total: np.ndarray,
 ) -> None:
     """out[t, j] = sum over b, i of (src[t, b, i] != 0) * w[j, i], for a uint8 series src
     (T, batch, n) and int16 columns w (u, n), in int32 (`column_dots` checked the bound):
     narrow lanes, which the compiler vectorises (eight to a 128-bit register); then each
-    step's sums added to their counters, block[to[m, 0], t, to[m, 1]] += out[t, to[m, 2]]."""
+    step's sums added to their counters, block[to[m, 0], t, to[m, 1]] += out[t, to[m, 2]],
+    and total[j] (int64) += out[t, j] (a numpy sum over the steps took 0.12 ms at 10^4)."""
     steps, batch, n = src.shape
     if batch == 1:  # one sample: its rows as they are
         for t in range(steps):
@@ -727,9 +733,8 @@ def _column_dots_py(
                 out[t, j] = acc
             for m in range(to.shape[0]):
                 block[to[m, 0], t, to[m, 1]] += out[t, to[m, 2]]
-        return
     row = np.zeros(n, np.int16)  # several samples: each step's events per entry (< 2^15)
-    for t in range(steps):
+    for t in range(steps if batch > 1 else 0):
         row[:] = 0
         for b in range(batch):
             for i in range(n):
@@ -741,6 +746,9 @@ def _column_dots_py(
             out[t, j] = acc
         for m in range(to.shape[0]):
             block[to[m, 0], t, to[m, 1]] += out[t, to[m, 2]]
+    for t in range(steps):  # each column over all steps, in a pass of its own
+        for j in range(w.shape[0]):
+            total[j] += out[t, j]
 
 
 _dots: Any = None
@@ -752,13 +760,14 @@ def column_dots(
     out: np.ndarray,
     to: np.ndarray | None = None,
     block: np.ndarray | None = None,
-) -> None:
+) -> np.ndarray:
     """A series' events through a few table columns, every step: out (T, >= u) int32 gets
     the batch sum of (src (T, batch, n) uint8 != 0) @ w.T (w: (u, n) int16 with
     batch * n * max|w| < 2^31 and batch < 2^15: exact), compiled; with `to` (m, 3) and
     `block` (kinds, T, cores) int64, each step's column to[m, 2] is added to counter
-    block[to[m, 0], :, to[m, 1]] too. The columns are a routing table's distinct ones
-    (`bit_accurate._Columns`), each summed once however many counters share it."""
+    block[to[m, 0], :, to[m, 1]] too. Returns each column's sum over all steps, (out's
+    width,) int64. The columns are a routing table's distinct ones (`bit_accurate._Columns`),
+    each summed once however many counters share it."""
     global _dots
     if _dots is None:
         _dots = numba.njit(cache=True, nogil=True)(_column_dots_py)
@@ -768,7 +777,9 @@ def column_dots(
     assert src.shape[1] < 1 << 15 and src.shape[1] * src.shape[2] * top < 1 << 31, "overflow"
     if to is None or block is None:
         to, block = np.zeros((0, 3), np.int64), np.zeros((0, 0, 0), np.int64)
-    _dots(np.ascontiguousarray(src), np.ascontiguousarray(w), out, to, block)
+    total = np.zeros(out.shape[1], np.int64)
+    _dots(np.ascontiguousarray(src), np.ascontiguousarray(w), out, to, block, total)
+    return total
 
 
 def _scatter_runs_py(  # noqa: C901 - one compiled loop
