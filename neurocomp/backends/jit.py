@@ -710,7 +710,7 @@ def scatter_sums(sums: np.ndarray, table: Any, out: np.ndarray) -> None:
     )
 
 
-def _column_dots_py(
+def _column_dots_py(  # noqa: C901 - one compiled loop
     src: np.ndarray,
     w: np.ndarray,
     out: np.ndarray,
