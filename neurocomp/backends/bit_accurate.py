@@ -326,9 +326,11 @@ class _Counter:
         self.payload = {k: np.zeros((steps, self.n_cores), dtype=np.int64) for k in MESSAGE_KINDS}
         self.with_payload = set(self.graded)  # sources whose messages carry a payload
 
-    def graded_inputs(self, xs: dict[str, np.ndarray]) -> None:
+    def graded_inputs(
+        self, xs: dict[str, np.ndarray], extremes: dict[str, tuple[int, int]] | None = None
+    ) -> None:
         """Inputs with values above 1 send them as payloads (`graded_inputs`)."""
-        self.with_payload |= {k for k in graded_inputs(xs) if k not in self.where}
+        self.with_payload |= {k for k in graded_inputs(xs, extremes) if k not in self.where}
 
     def source(self, name: str, sent: np.ndarray) -> None:
         """Spikes (or values) a source sent, (T, neurons) summed over the batch."""
@@ -536,10 +538,20 @@ class _Counter:
         )
 
 
-def graded_inputs(xs: dict[str, np.ndarray]) -> frozenset[str]:
+def graded_inputs(
+    xs: dict[str, np.ndarray], extremes: dict[str, tuple[int, int]] | None = None
+) -> frozenset[str]:
     """The inputs whose spikes are graded (a value above 1): their messages carry a payload,
-    on the chip and in Lava."""
+    on the chip and in Lava; `extremes`: each input's (min, max), where known (`_extremes`)."""
+    if extremes is not None:
+        return frozenset(k for k, a in xs.items() if a.size and extremes[k][1] > 1)
     return frozenset(k for k, a in xs.items() if a.size and a.max() > 1)
+
+
+def _extremes(xs: dict[str, np.ndarray]) -> dict[str, tuple[int, int]]:
+    """Each input's smallest and largest entry ((0, 0) where empty), found once per run (the
+    kernels' payload bounds and the counter's graded inputs both read them)."""
+    return {k: (int(a.min()), int(a.max())) if a.size else (0, 0) for k, a in xs.items()}
 
 
 def _binary(pop: IntPopulation) -> bool:
@@ -610,12 +622,15 @@ class _State:
         return act.sum(axis=1, dtype=np.int64)
 
 
-def _payload(net: IntNetwork, name: str, xs: dict[str, np.ndarray], fmt: NumberFormat) -> int:
-    """The largest |value| source `name` can send: its input's largest entry, 1 for spikes, the
-    largest spike count for graded spikes, the state range for a voltage read-out."""
-    if name in xs:
-        arr = xs[name]
-        return max(abs(int(arr.max())), abs(int(arr.min()))) if arr.size else 0
+def _payload(
+    net: IntNetwork, name: str, extremes: dict[str, tuple[int, int]], fmt: NumberFormat
+) -> int:
+    """The largest |value| source `name` can send: its input's largest entry (`extremes`:
+    each input's (min, max)), 1 for spikes, the largest spike count for graded spikes, the
+    state range for a voltage read-out."""
+    if name in extremes:
+        lo, hi = extremes[name]
+        return max(abs(lo), abs(hi))
     pop = net.population(name)
     if pop.sigma_delta is not None:
         return 1 << (fmt.state_bits - 1)
@@ -654,13 +669,16 @@ _KERNELS = weakref.WeakKeyDictionary()  # a program's kernels, built once per pa
 
 
 def _kernels(
-    net: IntNetwork, xs: dict[str, np.ndarray], fmt: NumberFormat, exact_integers: bool
+    net: IntNetwork,
+    extremes: dict[str, tuple[int, int]],
+    fmt: NumberFormat,
+    exact_integers: bool,
 ) -> dict[str, ProjectionKernel]:
     """Each projection's kernel for this run's payloads; the transposed weights are kept with
     the (immutable) projection, so repeated runs of a program build them once."""
     out = {}
     for pr in net.projections:
-        key = (_payload(net, pr.pre, xs, fmt), exact_integers)
+        key = (_payload(net, pr.pre, extremes, fmt), exact_integers)
         per = _KERNELS.setdefault(pr, {})
         if key not in per:
             per[key] = ProjectionKernel(pr.weight, key[0], exact_integers=exact_integers)
@@ -1181,14 +1199,19 @@ def _counter(net: IntNetwork, mapping: Mapping, steps: int) -> _Counter:
 
 
 def _count(
-    net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: NumberFormat, c: _Counter
+    net: IntNetwork,
+    xs: dict[str, np.ndarray],
+    state: _State,
+    fmt: NumberFormat,
+    c: _Counter,
+    extremes: dict[str, tuple[int, int]],
 ) -> None:
     """Every event of a finished run into the counter: compiled (`jit.scatter`: one pass over
     each source's series through its routing table) where numba is installed, else by the
     per-step batch sums and table products."""
     compiled = jit.AVAILABLE
     totals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    c.graded_inputs(xs)
+    c.graded_inputs(xs, extremes)
     for name, arr in xs.items():
         if compiled and name in state.events:  # counted by a fused scan on the way
             totals[name] = c.take(name, state.events[name])
@@ -1263,7 +1286,8 @@ def run(
         counter = _counter(net, mapping, steps)
         state.cores, state.n_cores = counter.where, counter.n_cores
         state.counter = counter
-    kern = _kernels(net, xs, fmt, exact_integers)
+    extremes = _extremes(xs)
+    kern = _kernels(net, extremes, fmt, exact_integers)
     if _layerwise(net):
         _run_layerwise(net, xs, state, fmt, kern, steps)
     else:
@@ -1271,7 +1295,7 @@ def run(
         advance("simulate (bit-accurate)", steps, steps)
     counts = None
     if counter is not None:
-        _count(net, xs, state, fmt, counter)
+        _count(net, xs, state, fmt, counter, extremes)
         counts = counter.counts(batch)
     return RunResult(
         outputs=_outputs(net, xs, state, fmt),
