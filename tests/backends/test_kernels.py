@@ -208,7 +208,7 @@ def test_event_counts_equal_on_both_paths() -> None:
 def test_graded_spikes_bound_the_kernel_and_count_as_one_event() -> None:
     """A graded source's kernel is bounded by its largest count (its cap), not by 1; each
     graded spike is one SPIKES event and one synaptic op per synapse, whatever its count."""
-    from neurocomp.backends.bit_accurate import _kernels, integer_inputs
+    from neurocomp.backends.bit_accurate import _extremes, _kernels, integer_inputs
     from neurocomp.target.spec import load_target
 
     rng = np.random.default_rng(5)
@@ -242,7 +242,7 @@ def test_graded_spikes_bound_the_kernel_and_count_as_one_event() -> None:
     )
     spec = load_target("reference")
     x = (rng.random((20, 3, n_in)) < 0.4).astype(np.int64)
-    kern = _kernels(net, integer_inputs(net, x), spec.format, False)
+    kern = _kernels(net, _extremes(integer_inputs(net, x)), spec.format, False)
     assert kern["w2"].bound == sum_bound(sparse.csr_matrix(w2), 4)
     res = run(net, x, spec.format, mapping=map_network(net, spec), record=True)
     exact = run(net, x, spec.format, record=True, exact_integers=True)
