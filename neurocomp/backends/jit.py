@@ -766,7 +766,7 @@ def column_dots(
     batch * n * max|w| < 2^31 and batch < 2^15: exact), compiled; with `to` (m, 3) and
     `block` (kinds, T, cores) int64, each step's column to[m, 2] is added to counter
     block[to[m, 0], :, to[m, 1]] too. Returns each column's sum over all steps, (out's
-    width,) int64. The columns are a routing table's distinct ones (`bit_accurate._Columns`),
+    width,) int64. The columns are a routing table's distinct ones (`counting._Columns`),
     each summed once however many counters share it."""
     global _dots
     if _dots is None:
@@ -840,7 +840,7 @@ def scatter_runs(
     events: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """out (T, k) int64 += one sample's events src (T, 1, n) uint8 through a population's
-    table split in two (`bit_accurate._OwnRuns`): `own` = (w (q, n) int16, at (q,), bounds
+    table split in two (`counting._OwnRuns`): `own` = (w (q, n) int16, at (q,), bounds
     (r + 1,), core (r,)), the counters at the sending core, summed densely run by run, and
     `rest` (CSR n x k, int64), the others, event by event; returns each neuron's events over
     all steps and in the last (zeros unless `events`)."""

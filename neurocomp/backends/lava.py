@@ -39,7 +39,8 @@ from ..ir.integer import IntNetwork, IntPopulation, IntProjection
 from ..mapping import Mapping
 from ..target.spec import NumberFormat
 from .base import RunResult
-from .bit_accurate import graded_inputs, integer_inputs
+from .bit_accurate import integer_inputs
+from .counting import graded_inputs
 from .lava_compat import fork_start_method, import_lava
 
 

@@ -295,7 +295,7 @@ def test_compiled_event_counting_equals_the_numpy_counting(case, per_core, dense
     """Counting fused into the compiled scan and `jit.scatter` (where numba is installed)
     gives every event count of the numpy path, per step and core and per population; with
     `dense_limit` 0 every table counts as large (CSR rows, `jit.scatter_runs`)."""
-    from neurocomp.backends import bit_accurate
+    from neurocomp.backends import counting
 
     net, x, sem = case
     spec = _small_cores(per_core)
@@ -307,7 +307,7 @@ def test_compiled_event_counting_equals_the_numpy_counting(case, per_core, dense
         _counts_agree(net, x, sem, mapping)
     finally:
         jit._DENSE_SCATTER = limit
-        bit_accurate._COUNTERS.clear()  # their tables were split under the limit set here
+        counting._COUNTERS.clear()  # their tables were split under the limit set here
 
 
 def _counts_agree(net, x, sem, mapping) -> None:
