@@ -44,6 +44,8 @@ TRAIN_SEED = 10  # spike draws of the training split (the test set uses train.py
 SEEDS = (0, 1, 2)  # rows marked so run with each training seed (the pass option `seed`)
 
 ND = "distill=0"  # knowledge distillation off: the training passes as they were before it
+# Distillation of z-scored spike counts (`standardize`) at temperature 1 or 2.
+Z1, Z2 = "standardize=true,temperature=1", "standardize=true,temperature=2"
 Row = tuple[str, str | None, list[tuple[str, str, tuple[int, ...]]]]
 
 # (label, post-training pipeline, [(training, pipeline with training passes, seeds)]): the
@@ -76,6 +78,26 @@ DIGITS_ROWS: list[Row] = [
                 "gradual pruning, quantized, fine-tuned with thresholds trained",
                 "prune_gradual{sparsity=0.95},quantize{weight_bits=4,granularity=channel},"
                 "finetune{thresholds=true}",
+                SEEDS,
+            ),
+            (
+                "gradual pruning, quantized, fine-tuned with thresholds trained, distillation of "
+                "z-scored counts at T = 1",
+                "prune_gradual{sparsity=0.95,"
+                + Z1
+                + "},quantize{weight_bits=4,granularity=channel},finetune{thresholds=true,"
+                + Z1
+                + "}",
+                SEEDS,
+            ),
+            (
+                "gradual pruning, quantized, fine-tuned with thresholds trained, distillation of "
+                "z-scored counts at T = 2",
+                "prune_gradual{sparsity=0.95,"
+                + Z2
+                + "},quantize{weight_bits=4,granularity=channel},finetune{thresholds=true,"
+                + Z2
+                + "}",
                 SEEDS,
             ),
             (
@@ -179,6 +201,30 @@ CONV_ROWS: list[Row] = [
                 "fine-tuned",
                 "prune_gradual{sparsity=0.9,temperature=1},quantize{weight_bits=4},"
                 "finetune{temperature=1}",
+                (0,),
+            )
+        ],
+    ),
+    (
+        "4-bit, 90 % pruned, distillation of z-scored counts (standardize=true) at T = 1",
+        None,
+        [
+            (
+                "fine-tuned",
+                "prune_gradual{sparsity=0.9," + Z1 + "},quantize{weight_bits=4},"
+                "finetune{" + Z1 + "}",
+                (0,),
+            )
+        ],
+    ),
+    (
+        "4-bit, 90 % pruned, distillation of z-scored counts (standardize=true) at T = 2",
+        None,
+        [
+            (
+                "fine-tuned",
+                "prune_gradual{sparsity=0.9," + Z2 + "},quantize{weight_bits=4},"
+                "finetune{" + Z2 + "}",
                 (0,),
             )
         ],
