@@ -112,6 +112,17 @@ DIGITS_ROWS: list[Row] = [
         ],
     ),
     (
+        "8-bit, 95 % pruned (one-shot; gradual, training-aware)",
+        "prune{sparsity=0.95},quantize{weight_bits=8}",
+        [
+            (
+                "gradual pruning, quantized, fine-tuned",
+                "prune_gradual{sparsity=0.95},quantize{weight_bits=8},finetune",
+                SEEDS,
+            ),
+        ],
+    ),
+    (
         "2-bit, no pruning, as written (defaults at 2 bits: MSE-optimal clip, a scale per neuron)",
         "quantize{weight_bits=2}",
         [
