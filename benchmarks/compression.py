@@ -101,6 +101,13 @@ DIGITS_ROWS: list[Row] = [
                 SEEDS,
             ),
             (
+                "gradual pruning to 90 %, quantized, last step to 95 % on the 4-bit grid, "
+                "fine-tuned with thresholds trained",
+                "prune_gradual{sparsity=0.9},quantize{weight_bits=4,granularity=channel},"
+                "prune_gradual{sparsity=0.5,steps=1},finetune{thresholds=true}",
+                (0,),
+            ),
+            (
                 "gradual pruning, quantized, fine-tuned, no distillation",
                 "prune_gradual{sparsity=0.95,"
                 + ND
