@@ -224,6 +224,17 @@ CONV_ROWS: list[Row] = [
         ],
     ),
     (
+        "4-bit (per-neuron scales), 90 % pruned",
+        None,
+        [
+            (
+                "fine-tuned",
+                "prune_gradual{sparsity=0.9},quantize{weight_bits=4,granularity=channel},finetune",
+                (0,),
+            )
+        ],
+    ),
+    (
         "4-bit, 90 % pruned, distillation of z-scored counts (standardize=true) at T = 1",
         None,
         [
