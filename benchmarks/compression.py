@@ -199,7 +199,7 @@ CONV_ROWS: list[Row] = [
         "4-bit, 90 % pruned",
         "prune{sparsity=0.9},quantize{weight_bits=4}",
         [
-            ("fine-tuned", "prune_gradual{sparsity=0.9},quantize{weight_bits=4},finetune", (0,)),
+            ("fine-tuned", "prune_gradual{sparsity=0.9},quantize{weight_bits=4},finetune", (0, 1)),
             (
                 "fine-tuned, no distillation",
                 "prune_gradual{sparsity=0.9,"
@@ -207,7 +207,7 @@ CONV_ROWS: list[Row] = [
                 + "},quantize{weight_bits=4},finetune{"
                 + ND
                 + "}",
-                (0,),
+                (0, 1),
             ),
         ],
     ),
@@ -254,7 +254,7 @@ CONV_ROWS: list[Row] = [
                 "fine-tuned",
                 "prune_gradual{sparsity=0.9," + Z2 + "},quantize{weight_bits=4},"
                 "finetune{" + Z2 + "}",
-                (0,),
+                (0, 1),
             )
         ],
     ),
@@ -541,10 +541,11 @@ def assemble(keys: list[str], out: Path) -> None:
         "20 % of it for its choices (its accuracy there is biased upwards: the float model has "
         "seen those samples). Energy per inference from the same test run. Synapses removed: "
         "against the float network (quantization rounds small weights to zero too). Rows "
-        f"with several values ran with training seeds {', '.join(map(str, SEEDS))} (mean, "
-        "then each seed's). Training s: the slowest seed's wall-clock seconds in training "
-        "passes; compile CPU s: the CPU seconds of its whole compile (training runs on one "
-        "thread, so this is about what it takes on an idle core).",
+        f"with several values ran with training seeds {', '.join(map(str, SEEDS))} (conv "
+        "rows with two: 0, 1; mean, then each seed's). Training s: the slowest seed's "
+        "wall-clock seconds in training passes; compile CPU s: the CPU seconds of its whole "
+        "compile (training runs on one thread, so this is about what it takes on an idle "
+        "core).",
         "",
     ]
     body = head + [line for p in parts.values() for line in p["lines"]]
