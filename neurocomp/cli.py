@@ -10,38 +10,37 @@ from __future__ import annotations
 
 import _thread
 import contextlib
-import functools
 import json
 import os
 import signal
-import stat
 import sys
 import threading
 import time
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import numpy as np
 import typer
 
 from . import api
-from .errors import InputError, NeurocompError, NirFileError, ParameterError
+from .cli_io import (
+    chip_inputs,
+    load_inputs,
+    load_model,
+    load_network,
+    read_labels,
+    run_command,
+    table_console,
+)
+from .cli_sweep import sweep
 from .files import check_output, write_atomic
-from .inputs import check_chip_inputs, check_labels, check_time_batch, read_npz
-from .ir.integer import IntNetwork
+from .inputs import check_chip_inputs
 from .ir.network import Network
 from .ir.timing import output_lags
 from .mapping.chips import board_summary
 from .present.metrics import accuracy
 from .program.artifact import Program, write_npz
 from .program.folder import PROGRAM_FILES
-from .progress import reporting
-
-if TYPE_CHECKING:
-    from rich.progress import TaskID
 
 app = typer.Typer(
     add_completion=True,
@@ -109,106 +108,6 @@ CalibOpt = Annotated[
     ),
 ]
 
-T = TypeVar("T")
-
-
-@contextmanager
-def _progress_bars(quiet: bool) -> Iterator[None]:
-    """Rich progress bars on stderr for long steps, when stderr is a terminal (or
-    NEUROCOMP_PROGRESS=always; =never turns them off). They vanish when the step ends."""
-    mode = os.environ.get("NEUROCOMP_PROGRESS", "auto")
-    if quiet or mode == "never" or (mode != "always" and not sys.stderr.isatty()):
-        yield
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    console = Console(stderr=True, force_terminal=True if mode == "always" else None, markup=False)
-    columns = (TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bars:
-        tasks: dict[str, TaskID] = {}
-
-        def report(task: str, done: int, total: int) -> None:
-            if task not in tasks:
-                tasks[task] = bars.add_task(task, total=total)
-            bars.update(tasks[task], completed=done, total=total)
-
-        with reporting(report):
-            yield
-
-
-def _run(fn: Callable[[], T], quiet: bool = False) -> T:
-    """Call fn; turn NeurocompErrors into one line + exit 2, and warnings into one line each."""
-    _read_npz_cached.cache_clear()  # a file is read once per command, never across commands
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            with _progress_bars(quiet):
-                result = fn()
-        except NeurocompError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-    if not quiet:
-        for w in caught:
-            if issubclass(w.category, UserWarning):
-                typer.echo(f"warning: {w.message}", err=True)
-    return result
-
-
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every array of an .npz file (read once per command; see inputs.read_npz for what is
-    refused)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        st = None
-    if st is None or not stat.S_ISREG(st.st_mode):
-        return read_npz(path)  # raises the one-line error
-    return _read_npz_cached(str(path), os.path.realpath(path), st.st_ino, st.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=4)
-def _read_npz_cached(shown: str, real: str, ino: int, mtime_ns: int) -> dict[str, np.ndarray]:
-    return read_npz(shown)
-
-
-def _load_inputs(path: Path, net: Network | IntNetwork) -> dict[str, np.ndarray]:
-    """The input arrays of `net` in an .npz file, each (T >= 1, batch >= 1, ...)."""
-    xs = _pick_inputs(path, _read_npz(path), list(net.inputs))
-    for name, arr in xs.items():
-        check_time_batch(name, arr)
-    return xs
-
-
-def _pick_inputs(path: Path, arrays: dict[str, np.ndarray], names: list[str]) -> dict[str, Any]:
-    if len(names) == 1:
-        for key in (names[0], "x", "input"):
-            if key in arrays:
-                return {names[0]: arrays[key]}
-        candidates = [k for k in arrays if k not in ("labels", "dt")]
-        if len(candidates) == 1:
-            return {names[0]: arrays[candidates[0]]}
-        raise InputError(
-            f"{path}: expected an array named 'x' or '{names[0]}', found {sorted(arrays)}"
-        )
-    missing = [n for n in names if n not in arrays]
-    if missing:
-        raise InputError(f"{path}: missing arrays for inputs {missing}")
-    return {n: arrays[n] for n in names}
-
-
-def _chip_inputs(path: Path, prog: Program) -> dict[str, np.ndarray]:
-    """Input arrays for a compiled program: spike values the target chip takes."""
-    xs = _load_inputs(path, prog.net)
-    check_chip_inputs(xs, prog.target)
-    return xs
-
 
 def _save_program(prog: Program, out: Path) -> None:
     """Program.save writes through files.replace_folder (locked, leftovers of killed runs
@@ -229,88 +128,6 @@ def _jsonable(x: Any) -> Any:
     if isinstance(x, np.generic):
         return x.item()
     return x
-
-
-def _load_model(
-    model: Path,
-    dt: float | None,
-    reset: str | None,
-    calibration: Path | None,
-    framework: str | None = None,
-    max_spikes: str | None = None,
-    neurons: str | None = None,
-) -> Network:
-    """Load a .nir file, or convert a .onnx ANN with the rates of its --calibration spikes."""
-    _refuse_special_file(model)
-    kind: dict[str, Any] = {} if neurons is None else {"neurons": neurons.replace("-", "_")}
-    if model.suffix.lower() != ".onnx":
-        return api.load(model, dt=dt, reset=reset, **_nir_options(framework, max_spikes), **kind)
-    if calibration is None:
-        raise InputError(
-            f"{model}: converting an ONNX ANN needs --calibration x.npz (array 'x': rate-coded "
-            "spike trains (T, batch, *input_shape), e.g. from neurocomp.rate_code)"
-        )
-    graded = _nir_options(None, max_spikes)  # --max-spikes G > 1: graded conversion
-    return api.load(
-        model, dt=dt, reset=reset, calibration=_calibration_array(calibration), **graded, **kind
-    )
-
-
-def _refuse_special_file(path: Path) -> None:
-    """A FIFO, socket or device as a model would block the reader or never end."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return  # missing or unreadable: the reader says so
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        raise NirFileError(f"{path}: not a regular file (a FIFO, socket or device)")
-
-
-def _nir_options(framework: str | None, max_spikes: str | None) -> dict[str, Any]:
-    """load() keywords for --framework and --max-spikes (absent ones keep their defaults)."""
-    opts: dict[str, Any] = {} if framework is None else {"framework": framework}
-    if max_spikes is None:
-        return opts
-    if max_spikes.lower() == "none":
-        return {**opts, "max_spikes": None}
-    try:
-        return {**opts, "max_spikes": int(max_spikes)}
-    except ValueError:
-        raise ParameterError(
-            "<network>", "--max-spikes", max_spikes, "an integer >= 1 or 'none'"
-        ) from None
-
-
-def _calibration_array(path: Path) -> np.ndarray:
-    """The array 'x' (or the only array besides labels) of an .npz file."""
-    arrays = {k: v for k, v in _read_npz(path).items() if k not in ("labels", "dt")}
-    if "x" in arrays:
-        return arrays["x"]
-    if len(arrays) == 1:
-        return next(iter(arrays.values()))
-    raise InputError(f"{path}: expected an array named 'x', found {sorted(arrays)}")
-
-
-def _network(
-    model: Path,
-    dt: float | None,
-    reset: str | None,
-    passes: str | None,
-    calibration: Path | None,
-    framework: str | None = None,
-    max_spikes: str | None = None,
-    neurons: str | None = None,
-) -> tuple[Network, list[dict[str, Any]]]:
-    """Load a model and run the optional pipeline; returns the network and the pass reports."""
-    net = _load_model(model, dt, reset, calibration, framework, max_spikes, neurons)
-    if not passes:
-        return net, []
-    cal_x, cal_labels = None, None
-    if calibration is not None:
-        cal_x = _load_inputs(calibration, net)
-        cal_labels = _labels(calibration, cal_x)
-    result = api.transform(net, passes, calibration=cal_x, labels=cal_labels)
-    return result.network, result.reports
 
 
 def describe(net: Network) -> dict[str, Any]:
@@ -354,8 +171,8 @@ def inspect(
     quiet: QuietOpt = False,
 ) -> None:
     """Show what is in a model: inputs, layers, shapes, neuron and synapse counts, dt used."""
-    net, reports = _run(
-        lambda: _network(model, dt, reset, passes, calibration, framework, max_spikes, neurons),
+    net, reports = run_command(
+        lambda: load_network(model, dt, reset, passes, calibration, framework, max_spikes, neurons),
         quiet,
     )
     if json_out:
@@ -379,7 +196,7 @@ def inspect(
         )
     table.add_section()
     table.add_row("total", "", "", str(net.neurons), str(net.synapses), "")
-    console = _console()
+    console = table_console()
     console.print(table)
     for out, src in net.outputs.items():
         console.print(f"output {out} <- {src}")
@@ -422,17 +239,17 @@ def simulate(
             check_output(output, folder=False)
         if model.is_dir():
             prog = api.load_program(model)
-            xs = _chip_inputs(input, prog)
+            xs = chip_inputs(input, prog)
             result = prog.outputs(xs, engine=engine, record=True)
             outputs, spikes = result.outputs, result.spikes
             reports: list[dict[str, Any]] = []
             label = f"bit-accurate, {engine} engine, target {prog.target.name}"
             lags = output_lags(prog.net, prog.target.format.synapse_delay)
         else:
-            net, reports = _network(
+            net, reports = load_network(
                 model, dt, reset, passes, calibration, framework, max_spikes, neurons
             )
-            xs = _load_inputs(input, net)
+            xs = load_inputs(input, net)
             trace = api.simulate(net, xs, record=True)
             outputs, spikes, label = trace.outputs, trace.spikes, "float reference"
             lags = {}
@@ -448,14 +265,14 @@ def simulate(
         summary["spikes"] = {k: int(v.sum()) for k, v in spikes.items()}
         summary["output_lag_steps"] = lags
         summary["passes"] = _jsonable(reports)
-        labels = _labels(input, xs)
+        labels = read_labels(input, xs)
         if labels is not None and len(outputs) == 1:
             summary["accuracy"] = accuracy(next(iter(outputs.values())), labels)
         if output is not None:
             save_npz_atomic(output, dict(outputs))
         return outputs, summary
 
-    _, summary = _run(run, quiet)
+    _, summary = run_command(run, quiet)
     if json_out:
         typer.echo(json.dumps(summary, indent=2))
         return
@@ -483,21 +300,6 @@ def _echo_simulation(summary: dict[str, Any], output: Path | None) -> None:
         typer.echo(f"accuracy (output spike count argmax vs labels): {summary['accuracy']:.4f}")
     if output is not None:
         typer.echo(f"wrote {output}")
-
-
-def _console() -> Any:
-    """Console for tables: markup off, so names and paths from files print literally."""
-    from rich.console import Console
-
-    return Console(width=100, highlight=False, soft_wrap=True, markup=False)
-
-
-def _labels(path: Path, xs: dict[str, np.ndarray]) -> np.ndarray | None:
-    """The file's labels, if any: one whole class number >= 0 per sample."""
-    labels = _read_npz(path).get("labels")
-    if labels is None:
-        return None
-    return check_labels(labels, next(iter(xs.values())).shape[1], f"{path}: 'labels'")
 
 
 TargetOpt = Annotated[
@@ -535,11 +337,11 @@ def compile_cmd(
 
     def run() -> tuple[Any, dict[str, Any]]:
         check_output(out, folder=True, owned=PROGRAM_FILES)
-        net = _load_model(model, dt, reset, calibration, framework, max_spikes, neurons)
+        net = load_model(model, dt, reset, calibration, framework, max_spikes, neurons)
         cal_x = cal_labels = None
         if calibration is not None:
-            cal_x = _load_inputs(calibration, net)
-            cal_labels = _labels(calibration, cal_x)
+            cal_x = load_inputs(calibration, net)
+            cal_labels = read_labels(calibration, cal_x)
         prog = api.compile(
             net,
             target=target,
@@ -564,7 +366,7 @@ def compile_cmd(
         summary["output"] = str(out)
         return prog, summary
 
-    _, summary = _run(run, quiet)
+    _, summary = run_command(run, quiet)
     if json_out:
         typer.echo(json.dumps(_jsonable(summary), indent=2, sort_keys=True))
         return
@@ -619,7 +421,7 @@ def compile_cmd(
         )
     else:
         table.add_row("energy", "pass --calibration x.npz for an estimate per inference")
-    _console().print(table)
+    table_console().print(table)
 
 
 @app.command()
@@ -641,11 +443,11 @@ def check(
     from .compiler import build
 
     def run() -> tuple[Any, list[Any]]:
-        net = _load_model(model, dt, reset, calibration, framework, max_spikes, neurons)
-        cal_x = _load_inputs(calibration, net) if calibration is not None else None
+        net = load_model(model, dt, reset, calibration, framework, max_spikes, neurons)
+        cal_x = load_inputs(calibration, net) if calibration is not None else None
         return build(net, target, passes, cal_x, None, chips)
 
-    prog, violations = _run(run, quiet)
+    prog, violations = run_command(run, quiet)
     if json_out:
         typer.echo(
             json.dumps(
@@ -682,9 +484,9 @@ def energy(
 
     def run() -> Any:
         prog = api.load_program(program)
-        return prog.energy(_chip_inputs(input, prog))
+        return prog.energy(chip_inputs(input, prog))
 
-    report = _run(run, quiet)
+    report = run_command(run, quiet)
     if json_out:
         typer.echo(json.dumps(_jsonable(report.to_dict()), indent=2))
         return
@@ -700,7 +502,7 @@ def energy(
         table.add_row(*row)
     table.add_section()
     table.add_row(*total)
-    console = _console()
+    console = table_console()
     console.print(table)
     for line in report.footer():
         console.print(line)
@@ -711,7 +513,7 @@ def targets(json_out: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """List the chips neurocomp knows and their limits."""
     from .target import load_target, shipped_targets
 
-    specs = _run(lambda: [load_target(name) for name in shipped_targets()], quiet)
+    specs = run_command(lambda: [load_target(name) for name in shipped_targets()], quiet)
     if json_out:
         typer.echo(json.dumps(_jsonable([s.to_dict() for s in specs]), indent=2))
         return
@@ -738,9 +540,7 @@ def targets(json_out: JsonOpt = False, quiet: QuietOpt = False) -> None:
         )
 
 
-from .cli_sweep import sweep as _sweep  # noqa: E402 (it reads this module's helpers)
-
-app.command("sweep")(_sweep)
+app.command("sweep")(sweep)  # registered last: the help lists it after the others
 
 
 _interrupted = False

@@ -1,5 +1,5 @@
 """`neurocomp sweep`: the command line of `nc.sweep` (neurocomp/explore), registered by cli.py;
-a module of the CLI stage that reads cli.py's helpers."""
+it reads its files through cli_io, as every command does."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .cli_io import load_inputs, load_model, read_labels, run_command, table_console
 from .errors import InputError
 
 
@@ -66,7 +67,6 @@ def sweep(
 ) -> None:
     """Compile and evaluate every --target x --passes point; write the table and a Pareto
     report. Finished points are cached in OUTPUT/cache: rerun the same command to resume."""
-    from . import cli
     from .explore.run import sweep as run_sweep
 
     def run() -> Any:
@@ -74,12 +74,12 @@ def sweep(
             raise InputError("give --workers or --scheduler, not both")
         if workers is not None and workers < 1:
             raise InputError(f"--workers {workers}: at least 1 worker")
-        net = cli._load_model(model, dt, reset, calibration)
+        net = load_model(model, dt, reset, calibration)
         cal_x = cal_labels = None
         if calibration is not None:
-            cal_x = cli._load_inputs(calibration, net)
-            cal_labels = cli._labels(calibration, cal_x)
-        eval_x = cli._load_inputs(eval_file, net)
+            cal_x = load_inputs(calibration, net)
+            cal_labels = read_labels(calibration, cal_x)
+        eval_x = load_inputs(eval_file, net)
         return run_sweep(
             net,
             targets=target or ["reference"],
@@ -87,7 +87,7 @@ def sweep(
             calibration=cal_x,
             labels=cal_labels,
             eval_input=eval_x,
-            eval_labels=cli._labels(eval_file, eval_x),
+            eval_labels=read_labels(eval_file, eval_x),
             scheduler=f"local:{workers}" if workers is not None else scheduler,
             folder=out,
             output=readout,
@@ -95,7 +95,7 @@ def sweep(
             chips=chips,
         )
 
-    result = cli._run(run, quiet)
+    result = run_command(run, quiet)
     if json_out:
         records = result.table.astype(object).where(result.table.notna(), None)
         typer.echo(json.dumps(records.to_dict(orient="records"), indent=2))
@@ -106,8 +106,6 @@ def sweep(
 
 def _print(result: Any, out: Path) -> None:
     from rich.table import Table
-
-    from .cli import _console
 
     front = set(result.pareto()["point"])
     table = Table(title=f"{len(result.table)} points ({result.cached} from the cache)")
@@ -124,7 +122,7 @@ def _print(result: Any, out: Path) -> None:
             figures = [acc, f"{r['energy_per_inference_j']:.3e}", str(r["cores_used"])]
         mark = "*" if r["point"] in front else ""
         table.add_row(str(r["point"]), r["target"], r["passes"] or "-", *figures, mark)
-    console = _console()
+    console = table_console()
     console.print(table)
     for line in errors:
         console.print(line)

@@ -31,6 +31,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("compiler",),
     ("api",),
     ("explore",),  # design-space sweeps over compile (nc.sweep)
+    ("cli_io",),  # what every command shares: reading its files, running its work
     ("cli", "cli_sweep", "__init__", "__main__"),
 )
 

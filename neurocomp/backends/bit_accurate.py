@@ -149,6 +149,102 @@ def _onehot(own: np.ndarray, n_cores: int, values: np.ndarray | None = None) -> 
     return sparse.csr_matrix((data, own, np.arange(n + 1)), shape=(n, n_cores))
 
 
+@dataclass(frozen=True)
+class _Columns:
+    """A small routing table's distinct non-zero columns (a mapped network's repeat: a spike
+    counter and a message counter on one core are the same column of ones), with each
+    projection's fan-out and a column of ones, for `jit.column_dots`."""
+
+    w: np.ndarray  # (u, n) int16: the distinct columns, transposed
+    table: np.ndarray  # (k,): each table column's row of w (u: an all-zero column)
+    fanout: dict[str, int]  # projection -> its fan-out's row of w
+    ones: int  # the row of ones (-1: none, a population's table)
+    top: int  # the largest |entry|
+
+    @classmethod
+    def of(
+        cls, table: sparse.csr_matrix, fanouts: dict[str, np.ndarray], ones: bool
+    ) -> _Columns | None:
+        """For a source's table (n x k), its projections' fan-outs, and (`ones`: an input,
+        whose events are counted) a column of ones."""
+        n, k = table.shape
+        if not n or n * k > jit._DENSE_SCATTER:
+            return None
+        rows = np.vstack(
+            [table.T.toarray(), *(np.asarray(f) for f in fanouts.values()), np.ones((int(ones), n))]
+        ).astype(np.int64)
+        nonzero = rows.any(axis=1)
+        distinct, inverse = np.unique(rows[nonzero], axis=0, return_inverse=True)
+        top = int(np.abs(distinct).max())
+        if top >= 1 << 15:  # int16 entries
+            return None
+        at = np.full(rows.shape[0], distinct.shape[0], np.int64)
+        at[nonzero] = inverse.reshape(-1)
+        fan = {pr: int(at[k + i]) for i, pr in enumerate(fanouts)}
+        return cls(distinct.astype(np.int16), at[:k], fan, int(at[-1]) if ones else -1, top)
+
+    def targets(self, kinds: tuple[EventKind, ...], cores: int) -> np.ndarray:
+        """(m, 3): each non-zero table column's counter (its index in COUNTERS), core and
+        row of w, for `jit.column_dots`."""
+        zero = self.w.shape[0]
+        k = np.flatnonzero(self.table != zero)
+        kind = np.array([COUNTERS.index(kinds[i // cores]) for i in k], np.int64)
+        return np.stack([kind, k % cores, self.table[k]], axis=1).astype(np.int64)
+
+    def live(self, cores: int) -> list[int]:
+        """The counters (blocks of `cores` table columns) with a non-zero column."""
+        zero = self.w.shape[0]
+        return [
+            k
+            for k in range(self.table.size // cores)
+            if (self.table[k * cores : (k + 1) * cores] != zero).any()
+        ]
+
+
+@dataclass(frozen=True)
+class _OwnRuns:
+    """A population's routing table split for `jit.scatter_runs`: the counters at each
+    neuron's own core (its spikes, messages and hops: one entry per neuron, at its core),
+    as weights per neuron summed over the runs of neurons on one core, and the rest (synaptic
+    ops at the destination cores) as CSR."""
+
+    own: tuple[np.ndarray, ...]  # w (q, n) int16, at (q,), bounds (r + 1,), core (r,)
+    rest: sparse.csr_matrix  # (n x k) int64
+    events: bool  # each neuron's events wanted (its projections' synaptic-op totals)
+
+    @classmethod
+    def of(
+        cls,
+        table: sparse.csr_matrix,
+        kinds: tuple[EventKind, ...],
+        where: np.ndarray,
+        cores: int,
+        events: bool,
+    ) -> _OwnRuns | None:
+        n = table.shape[0]
+        coo = table.tocoo()
+        block = coo.col // max(cores, 1)
+        own_kinds = [
+            k for k, kind in enumerate(kinds)
+            if kind is EventKind.SPIKES or kind in _Counter.FROM_POPULATION
+        ]  # fmt: skip
+        is_own = np.isin(block, own_kinds)
+        if not np.array_equal(coo.col[is_own] % cores, where[coo.row[is_own]]):
+            return None  # not at the sending core: counted event by event
+        w = np.zeros((len(kinds), n), np.int64)
+        np.add.at(w, (block[is_own], coo.row[is_own]), coo.data[is_own])
+        live = [k for k in own_kinds if w[k].any()]
+        if live and int(np.abs(w[live]).max()) >= 1 << 15:
+            return None  # int16 weights
+        rest = sparse.csr_matrix(
+            (coo.data[~is_own], (coo.row[~is_own], coo.col[~is_own])), shape=table.shape
+        )
+        rest.sort_indices()
+        bounds, core = jit._runs(where)
+        at = np.asarray(live, np.int64) * cores
+        return cls((w[live].astype(np.int16), at, bounds, core), rest, events)
+
+
 class _Counter:
     """Event counting against a mapping, vectorised over every step at once: per source a
     (neurons x kinds*cores) table, so a run's counts are one sparse product per source."""
@@ -205,21 +301,36 @@ class _Counter:
         self._dense_tables: dict[str, np.ndarray] = {}
         self._scatter_tables: dict[str, tuple[sparse.csr_matrix, tuple[EventKind, ...]]] = {}
         self._event_static: dict[str, tuple[np.ndarray, ...]] = {}
+        self._fanouts = {
+            name: {pr.name: _fanout(pr) for pr in net.projections if pr.pre == name}
+            for name in (*net.inputs, *self.names)
+        }
+        self._columns: dict[str, _Columns | None] = {}
+        self._runs_split: dict[str, _OwnRuns | None] = {}
+        self._targets: dict[str, np.ndarray] = {}  # `_Columns.targets`, per source
+        self._live: dict[str, list[int]] = {}  # `_Columns.live`, per source
         self.reset(steps)
 
     def reset(self, steps: int) -> None:
         """Zero the counts, for a run of `steps` steps."""
-        self.per_core = {k: np.zeros((steps, self.n_cores), dtype=np.int64) for k in COUNTERS}
+        # one block (kinds, T, cores), which `jit.column_dots` adds into directly
+        self.block = np.zeros((len(COUNTERS), steps, self.n_cores), dtype=np.int64)
+        self.per_core = {k: self.block[i] for i, k in enumerate(COUNTERS)}
         self.per_layer: dict[str, dict[EventKind, int]] = {
             name: dict.fromkeys(COUNTERS, 0) for name in self.names
         }
         self.input_spikes = 0
+        # per projection, its synaptic ops over all steps and in the last, where a source was
+        # counted by its distinct columns (`_columns`: no per-neuron totals then)
+        self.fan_sums: dict[str, tuple[int, int]] = {}
         self.payload = {k: np.zeros((steps, self.n_cores), dtype=np.int64) for k in MESSAGE_KINDS}
         self.with_payload = set(self.graded)  # sources whose messages carry a payload
 
-    def graded_inputs(self, xs: dict[str, np.ndarray]) -> None:
+    def graded_inputs(
+        self, xs: dict[str, np.ndarray], extremes: dict[str, tuple[int, int]] | None = None
+    ) -> None:
         """Inputs with values above 1 send them as payloads (`graded_inputs`)."""
-        self.with_payload |= {k for k in graded_inputs(xs) if k not in self.where}
+        self.with_payload |= {k for k in graded_inputs(xs, extremes) if k not in self.where}
 
     def source(self, name: str, sent: np.ndarray) -> None:
         """Spikes (or values) a source sent, (T, neurons) summed over the batch."""
@@ -238,21 +349,89 @@ class _Counter:
             if kind in self.FROM_POPULATION:
                 self.per_layer[name][kind] += int(part.sum())
 
-    def scatter(self, name: str, series: np.ndarray, ones: bool) -> tuple[np.ndarray, np.ndarray]:
+    def scatter(
+        self, name: str, series: np.ndarray, ones: bool
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         """Every event of a source's series (T, batch, n) at once, compiled (`jit.scatter`):
         a population's spikes and, through its table, its messages, hops and synaptic ops
         (`ones`: one event per non-zero entry, as graded spikes are). Returns what each neuron
-        sent over all steps and in the last."""
+        sent over all steps and in the last; None where its projections' synaptic ops went
+        to `fan_sums` instead (one sample, a small table)."""
         table, kinds = self._scatter_table(name, series.shape[2])
+        cols = self.columns(name, series.shape[2], series.shape[1], series.dtype)
+        if cols is not None and (ones or name in self.where):
+            self._fold_columns(name, kinds, cols, series)
+            return None
         out = np.zeros((len(kinds) * self.n_cores, series.shape[0]), np.int64).T  # `_fold`
-        total, last = jit.scatter(series, table, out, ones, self._static(name, table))
-        self._fold(name, kinds, out, total)
+        runs = self._own_runs(name, table, kinds)
+        if runs is not None and series.shape[1] == 1 and series.dtype == np.uint8:
+            total, last = jit.scatter_runs(series, runs.own, runs.rest, out, runs.events)
+        else:
+            total, last = jit.scatter(series, table, out, ones, self._static(name, table))
+        self._fold(name, kinds, out, int(total.sum()) if name not in self.where else 0)
         return total, last
+
+    def columns(self, name: str, n: int, batch: int, dtype: np.dtype) -> _Columns | None:
+        """Source `name`'s small table by its distinct non-zero columns, with each
+        projection's fan-out and (an input) a column of ones beside them, made once per
+        counter, for a uint8 series (an input's events, a binary population's spikes) of
+        `batch` samples; None where the table is large or the sums do not fit int16 entries
+        and int32 sums (`jit.column_dots`)."""
+        if name not in self._columns:
+            fanouts = self._fanouts.get(name, {})
+            table = self._scatter_table(name, n)[0]
+            self._columns[name] = _Columns.of(table, fanouts, ones=name not in self.where)
+        cols = self._columns[name]
+        if cols is None or dtype != np.uint8 or batch >= 1 << 15 or batch * n * cols.top >= 1 << 31:
+            return None
+        return cols
+
+    def _own_runs(
+        self, name: str, table: sparse.csr_matrix, kinds: tuple[EventKind, ...]
+    ) -> _OwnRuns | None:
+        """A population's large table split for `jit.scatter_runs`, made once per counter."""
+        if name not in self._runs_split:
+            split = None
+            if name in self.where:
+                split = _OwnRuns.of(
+                    table, kinds, self.where[name], self.n_cores, bool(self._fanouts.get(name))
+                )
+            self._runs_split[name] = split
+        return self._runs_split[name]
+
+    def _fold_columns(
+        self, name: str, kinds: tuple[EventKind, ...], cols: _Columns, series: np.ndarray
+    ) -> None:
+        """One sample's series counted by its table's distinct columns: each column summed
+        once per step (`jit.column_dots`), then spread to the table's counters."""
+        sums = np.zeros((series.shape[0], cols.w.shape[0] + 1), np.int32)  # last: zeros
+        c = self.n_cores
+        if name not in self._targets:  # made once per counter
+            self._targets[name] = cols.targets(kinds, c)
+            self._live[name] = cols.live(c)  # a counter whose columns are all zero: none
+        live = self._live[name]
+        if name in self.with_payload:  # folded here, payloads beside the counts
+            every = jit.column_dots(series, cols.w, sums)
+            for k in live:
+                self._add(name, kinds[k], sums[:, cols.table[k * c : (k + 1) * c]])
+        else:  # added to the counters inside the compiled loop
+            every = jit.column_dots(series, cols.w, sums, self._targets[name], self.block)
+            layer = self.per_layer.get(name)
+            for k in live:
+                kind = kinds[k]
+                if layer is not None and (kind in self.FROM_POPULATION or kind is EventKind.SPIKES):
+                    layer[kind] += int(every[cols.table[k * c : (k + 1) * c]].sum())
+        if name not in self.where:
+            self.input_spikes += int(every[cols.ones])
+        for pr, j in cols.fanout.items():
+            self.fan_sums[pr] = (int(every[j]), int(sums[-1, j]) if sums.size else 0)
 
     def take(self, name: str, events: jit.EventTable) -> tuple[np.ndarray, np.ndarray]:
         """`scatter`'s counts as the compiled scan left them (through `table`'s table, step
         by step, no second pass over the series)."""
-        self._fold(name, self._scatter_table(name, events.total.size)[1], events.out, events.total)
+        kinds = self._scatter_table(name, events.total.size)[1]
+        sent = int(events.total.sum()) if name not in self.where else 0
+        self._fold(name, kinds, events.out, sent)
         return events.total, events.last
 
     def event_table(self, name: str, n: int, steps: int) -> jit.EventTable:
@@ -267,21 +446,23 @@ class _Counter:
             self._event_static[name] = jit.EventTable.static(table)
         return self._event_static[name]
 
-    def _fold(
-        self, name: str, kinds: tuple[EventKind, ...], out: np.ndarray, total: np.ndarray
-    ) -> None:
-        """A source's counts (T, kinds * cores) into the per-core and per-population totals."""
+    def _fold(self, name: str, kinds: tuple[EventKind, ...], out: np.ndarray, events: int) -> None:
+        """A source's counts (T, kinds * cores) into the per-core and per-population totals;
+        `events`: an input's events (its spikes), else unused."""
         if name not in self.where:
-            self.input_spikes += int(total.sum())
-        c, layer = self.n_cores, self.per_layer.get(name)
-        payload = name in self.with_payload
+            self.input_spikes += events
+        c = self.n_cores
         for k, kind in enumerate(kinds):  # out is column-major: each kind's block contiguous
-            part = out[:, k * c : (k + 1) * c]
-            self.per_core[kind] += part
-            if payload and kind in self.payload:
-                self.payload[kind] += part
-            if layer is not None and (kind in self.FROM_POPULATION or kind is EventKind.SPIKES):
-                layer[kind] += int(part.sum())
+            self._add(name, kind, out[:, k * c : (k + 1) * c])
+
+    def _add(self, name: str, kind: EventKind, part: np.ndarray) -> None:
+        """One counter's block (T, cores) of source `name`."""
+        self.per_core[kind] += part
+        if kind in self.payload and name in self.with_payload:
+            self.payload[kind] += part
+        layer = self.per_layer.get(name)
+        if layer is not None and (kind in self.FROM_POPULATION or kind is EventKind.SPIKES):
+            layer[kind] += int(part.sum())
 
     def _scatter_table(self, name: str, n: int) -> tuple[sparse.csr_matrix, tuple[EventKind, ...]]:
         """A source's table for `scatter` (a population's with its own SPIKES block first)."""
@@ -357,10 +538,20 @@ class _Counter:
         )
 
 
-def graded_inputs(xs: dict[str, np.ndarray]) -> frozenset[str]:
+def graded_inputs(
+    xs: dict[str, np.ndarray], extremes: dict[str, tuple[int, int]] | None = None
+) -> frozenset[str]:
     """The inputs whose spikes are graded (a value above 1): their messages carry a payload,
-    on the chip and in Lava."""
+    on the chip and in Lava; `extremes`: each input's (min, max), where known (`_extremes`)."""
+    if extremes is not None:
+        return frozenset(k for k, a in xs.items() if a.size and extremes[k][1] > 1)
     return frozenset(k for k, a in xs.items() if a.size and a.max() > 1)
+
+
+def _extremes(xs: dict[str, np.ndarray]) -> dict[str, tuple[int, int]]:
+    """Each input's smallest and largest entry ((0, 0) where empty), found once per run (the
+    kernels' payload bounds and the counter's graded inputs both read them)."""
+    return {k: (int(a.min()), int(a.max())) if a.size else (0, 0) for k, a in xs.items()}
 
 
 def _binary(pop: IntPopulation) -> bool:
@@ -431,12 +622,15 @@ class _State:
         return act.sum(axis=1, dtype=np.int64)
 
 
-def _payload(net: IntNetwork, name: str, xs: dict[str, np.ndarray], fmt: NumberFormat) -> int:
-    """The largest |value| source `name` can send: its input's largest entry, 1 for spikes, the
-    largest spike count for graded spikes, the state range for a voltage read-out."""
-    if name in xs:
-        arr = xs[name]
-        return max(abs(int(arr.max())), abs(int(arr.min()))) if arr.size else 0
+def _payload(
+    net: IntNetwork, name: str, extremes: dict[str, tuple[int, int]], fmt: NumberFormat
+) -> int:
+    """The largest |value| source `name` can send: its input's largest entry (`extremes`:
+    each input's (min, max)), 1 for spikes, the largest spike count for graded spikes, the
+    state range for a voltage read-out."""
+    if name in extremes:
+        lo, hi = extremes[name]
+        return max(abs(lo), abs(hi))
     pop = net.population(name)
     if pop.sigma_delta is not None:
         return 1 << (fmt.state_bits - 1)
@@ -475,13 +669,16 @@ _KERNELS = weakref.WeakKeyDictionary()  # a program's kernels, built once per pa
 
 
 def _kernels(
-    net: IntNetwork, xs: dict[str, np.ndarray], fmt: NumberFormat, exact_integers: bool
+    net: IntNetwork,
+    extremes: dict[str, tuple[int, int]],
+    fmt: NumberFormat,
+    exact_integers: bool,
 ) -> dict[str, ProjectionKernel]:
     """Each projection's kernel for this run's payloads; the transposed weights are kept with
     the (immutable) projection, so repeated runs of a program build them once."""
     out = {}
     for pr in net.projections:
-        key = (_payload(net, pr.pre, xs, fmt), exact_integers)
+        key = (_payload(net, pr.pre, extremes, fmt), exact_integers)
         per = _KERNELS.setdefault(pr, {})
         if key not in per:
             per[key] = ProjectionKernel(pr.weight, key[0], exact_integers=exact_integers)
@@ -700,6 +897,13 @@ def _neuron_constants(
     return per[key]
 
 
+def _by_columns(pop: IntPopulation, batch: int, state: _State) -> bool:
+    """Whether `_count` counts `pop`'s spikes after the scan by its table's distinct columns
+    (`_Counter.columns`: a small table; measured faster than counting inside the scan)."""
+    assert state.counter is not None
+    return state.counter.columns(pop.name, pop.size, batch, np.dtype(np.uint8)) is not None
+
+
 def _scan_compiled(
     pop: IntPopulation,
     drive: np.ndarray | None,
@@ -717,7 +921,8 @@ def _scan_compiled(
     steps = state.series[name].shape[0]
     if state.count:
         state.act_core[name] = np.zeros((steps, state.n_cores), np.int64)
-        if pop.spiking and state.v[name].shape[0] >= _SCAN_COUNTS_FROM:
+        batch = state.v[name].shape[0]
+        if pop.spiking and batch >= _SCAN_COUNTS_FROM and not _by_columns(pop, batch, state):
             state.event_table(name, pop.size, steps)
     keep_u, keep_v, bias, thr, reset = _neuron_constants(pop, fmt, bits)
     jit.scan(
@@ -951,14 +1156,20 @@ def _synops(
     state: _State,
     fmt: NumberFormat,
     totals: dict[str, tuple[np.ndarray, np.ndarray]],
+    fan_sums: dict[str, tuple[int, int]],
 ) -> dict:
     """Synaptic operations per receiving population: each sent value times its fan-out;
     `totals`: per source, what each neuron sent over all steps and in the last (from
-    `jit.scatter`), where counted already."""
+    `jit.scatter`), where counted already; `fan_sums`: per projection, its operations over
+    all steps and in the last, where its source was counted by columns (`_Columns`)."""
     out: dict[str, int] = dict.fromkeys((p.name for p in net.populations), 0)
     for pr in net.projections:
         # a delayed projection's last step lands after the run
         last = -1 if pr.recurrent or fmt.synapse_delay > 0 else None
+        if pr.name in fan_sums:  # counted by a column of its fan-out (`_Columns`)
+            every, last_ops = fan_sums[pr.name]
+            out[pr.post] += every if last is None else every - last_ops
+            continue
         fanout = _fanout(pr)
         if pr.pre in totals:
             total, in_last = totals[pr.pre]
@@ -988,19 +1199,26 @@ def _counter(net: IntNetwork, mapping: Mapping, steps: int) -> _Counter:
 
 
 def _count(
-    net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: NumberFormat, c: _Counter
+    net: IntNetwork,
+    xs: dict[str, np.ndarray],
+    state: _State,
+    fmt: NumberFormat,
+    c: _Counter,
+    extremes: dict[str, tuple[int, int]],
 ) -> None:
     """Every event of a finished run into the counter: compiled (`jit.scatter`: one pass over
     each source's series through its routing table) where numba is installed, else by the
     per-step batch sums and table products."""
     compiled = jit.AVAILABLE
     totals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    c.graded_inputs(xs)
+    c.graded_inputs(xs, extremes)
     for name, arr in xs.items():
         if compiled and name in state.events:  # counted by a fused scan on the way
             totals[name] = c.take(name, state.events[name])
         elif compiled:
-            totals[name] = c.scatter(name, arr, ones=True)  # a message per non-zero value
+            sent = c.scatter(name, arr, ones=True)  # a message per non-zero value
+            if sent is not None:
+                totals[name] = sent
         else:
             c.source(name, (arr != 0).sum(axis=1, dtype=np.int64))
     for pop in net.populations:
@@ -1016,12 +1234,14 @@ def _count(
             totals[pop.name] = c.take(pop.name, state.events[pop.name])
             continue
         if compiled:  # a graded spike is one event (and one message), whatever its payload
-            totals[pop.name] = c.scatter(pop.name, series, ones=pop.graded)
+            sent = c.scatter(pop.name, series, ones=pop.graded)
+            if sent is not None:
+                totals[pop.name] = sent
             continue
         spikes = (series != 0 if pop.graded else series).sum(axis=1, dtype=np.int64)
         c.spikes(pop, spikes)
         c.source(pop.name, spikes)
-    synops = _synops(net, xs, state, fmt, totals)
+    synops = _synops(net, xs, state, fmt, totals, c.fan_sums)
     for pop in net.populations:
         c.per_layer[pop.name][EventKind.SYNOPS] += synops[pop.name]
 
@@ -1066,7 +1286,8 @@ def run(
         counter = _counter(net, mapping, steps)
         state.cores, state.n_cores = counter.where, counter.n_cores
         state.counter = counter
-    kern = _kernels(net, xs, fmt, exact_integers)
+    extremes = _extremes(xs)
+    kern = _kernels(net, extremes, fmt, exact_integers)
     if _layerwise(net):
         _run_layerwise(net, xs, state, fmt, kern, steps)
     else:
@@ -1074,7 +1295,7 @@ def run(
         advance("simulate (bit-accurate)", steps, steps)
     counts = None
     if counter is not None:
-        _count(net, xs, state, fmt, counter)
+        _count(net, xs, state, fmt, counter, extremes)
         counts = counter.counts(batch)
     return RunResult(
         outputs=_outputs(net, xs, state, fmt),

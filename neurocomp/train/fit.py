@@ -80,17 +80,12 @@ class Budget:
         unknown = sorted(set(items) - known)
         if unknown:
             raise FitError(f"fit: unknown budget item(s) {unknown}; known: {sorted(known)}")
-        try:
-            return cls(
-                cores=None if items.get("cores") is None else int(items["cores"]),
-                synapse_bits=(
-                    None if items.get("synapse_bits") is None else int(items["synapse_bits"])
-                ),
-                energy_j=None if items.get("energy_j") is None else float(items["energy_j"]),
-                max_drop=float(items.get("max_drop", 0.01)),
-            )
-        except (TypeError, ValueError) as exc:
-            raise FitError(f"fit: {exc}") from None
+        return cls(
+            cores=_number(items, "cores", int),
+            synapse_bits=_number(items, "synapse_bits", int),
+            energy_j=_number(items, "energy_j", float),
+            max_drop=_number(items, "max_drop", float, 0.01),
+        )
 
     def misses(self, m: Measure) -> list[str]:
         """What `m` exceeds, as 'cores 3 > 2' phrases (empty when it fits)."""
@@ -102,6 +97,20 @@ class Budget:
         if self.energy_j is not None and m.energy_j > self.energy_j:
             out.append(f"energy_j {m.energy_j:.3e} > {self.energy_j:.3e}")
         return out
+
+
+def _number(items: MappingABC[str, Any], key: str, kind: type, default: Any = None) -> Any:
+    """items[key] as an int or float (default where absent), or a FitError naming the item."""
+    value = items.get(key)
+    if value is None:
+        return default
+    try:
+        if isinstance(value, bool) or (kind is int and isinstance(value, float) and value % 1):
+            raise ValueError  # True is not a count, 2.5 cores is not 2
+        return kind(value)
+    except (TypeError, ValueError):
+        noun = "an integer" if kind is int else "a number"
+        raise FitError(f"fit: {key} = {value!r} (must be {noun})") from None
 
 
 def _items(text: str) -> dict[str, str]:

@@ -67,11 +67,22 @@ def test_fit_says_when_the_budget_cannot_be_met(case):
         ("max_drop=0.1", "at least one"),
         ("chips=2", "unknown"),
         ("cores", "key=value"),
+        ("cores=abc", r"cores = 'abc' \(must be an integer\)"),
+        ("cores=2.5", r"cores = '2.5' \(must be an integer\)"),
+        ("cores=2,max_drop=lots", r"max_drop = 'lots' \(must be a number\)"),
     ],
 )
 def test_budget_errors_name_the_item(text, message):
     with pytest.raises(FitError, match=message):
         Budget.parse(text)
+
+
+def test_budget_from_a_dict_refuses_what_would_be_rounded():
+    with pytest.raises(FitError, match=r"cores = 2.5 \(must be an integer\)"):
+        Budget.parse({"cores": 2.5})
+    with pytest.raises(FitError, match=r"cores = True"):
+        Budget.parse({"cores": True})
+    assert Budget.parse({"cores": 2.0}).cores == 2
 
 
 def test_budget_checks_every_item():
