@@ -50,6 +50,7 @@ class _Training:
     # the calibration input looks rate-coded (`neurocomp.train.loop.rate_coded`)
     distill: float = 0.5  # weight of the pipeline input's soft targets (knowledge distillation)
     temperature: float = 4.0
+    standardize: bool = False  # distil z-scored logits: the teacher's pattern, not its margins
     thresholds: bool = False  # train the neurons' thresholds too (on the quantization grid)
 
     trains: ClassVar[bool] = True
@@ -69,6 +70,10 @@ class _Training:
             f"arithmetic = {self.arithmetic} (must be chip or float)",
         )
         _check(
+            isinstance(self.standardize, bool),
+            f"standardize = {self.standardize} (must be true or false)",
+        )
+        _check(
             isinstance(self.thresholds, bool),
             f"thresholds = {self.thresholds} (must be true or false)",
         )
@@ -84,6 +89,7 @@ class _Training:
             resample=self.resample,
             distill=float(self.distill),
             temperature=float(self.temperature),
+            standardize=bool(self.standardize),
             thresholds=bool(self.thresholds),
         )
 
