@@ -44,6 +44,8 @@ TRAIN_SEED = 10  # spike draws of the training split (the test set uses train.py
 SEEDS = (0, 1, 2)  # rows marked so run with each training seed (the pass option `seed`)
 
 ND = "distill=0"  # knowledge distillation off: the training passes as they were before it
+# Distillation of z-scored spike counts (`standardize`) at temperature 1 or 2.
+Z1, Z2 = "standardize=true,temperature=1", "standardize=true,temperature=2"
 Row = tuple[str, str | None, list[tuple[str, str, tuple[int, ...]]]]
 
 # (label, post-training pipeline, [(training, pipeline with training passes, seeds)]): the
@@ -79,6 +81,33 @@ DIGITS_ROWS: list[Row] = [
                 SEEDS,
             ),
             (
+                "gradual pruning, quantized, fine-tuned with thresholds trained, distillation of "
+                "z-scored counts at T = 1",
+                "prune_gradual{sparsity=0.95,"
+                + Z1
+                + "},quantize{weight_bits=4,granularity=channel},finetune{thresholds=true,"
+                + Z1
+                + "}",
+                SEEDS,
+            ),
+            (
+                "gradual pruning, quantized, fine-tuned with thresholds trained, distillation of "
+                "z-scored counts at T = 2",
+                "prune_gradual{sparsity=0.95,"
+                + Z2
+                + "},quantize{weight_bits=4,granularity=channel},finetune{thresholds=true,"
+                + Z2
+                + "}",
+                SEEDS,
+            ),
+            (
+                "gradual pruning to 90 %, quantized, last step to 95 % on the 4-bit grid, "
+                "fine-tuned with thresholds trained",
+                "prune_gradual{sparsity=0.9},quantize{weight_bits=4,granularity=channel},"
+                "prune_gradual{sparsity=0.5,steps=1},finetune{thresholds=true}",
+                (0,),
+            ),
+            (
                 "gradual pruning, quantized, fine-tuned, no distillation",
                 "prune_gradual{sparsity=0.95,"
                 + ND
@@ -86,6 +115,17 @@ DIGITS_ROWS: list[Row] = [
                 + ND
                 + "}",
                 (0,),
+            ),
+        ],
+    ),
+    (
+        "8-bit, 95 % pruned (one-shot; gradual, training-aware)",
+        "prune{sparsity=0.95},quantize{weight_bits=8}",
+        [
+            (
+                "gradual pruning, quantized, fine-tuned",
+                "prune_gradual{sparsity=0.95},quantize{weight_bits=8},finetune",
+                SEEDS,
             ),
         ],
     ),
@@ -159,7 +199,7 @@ CONV_ROWS: list[Row] = [
         "4-bit, 90 % pruned",
         "prune{sparsity=0.9},quantize{weight_bits=4}",
         [
-            ("fine-tuned", "prune_gradual{sparsity=0.9},quantize{weight_bits=4},finetune", (0,)),
+            ("fine-tuned", "prune_gradual{sparsity=0.9},quantize{weight_bits=4},finetune", (0, 1)),
             (
                 "fine-tuned, no distillation",
                 "prune_gradual{sparsity=0.9,"
@@ -167,7 +207,7 @@ CONV_ROWS: list[Row] = [
                 + "},quantize{weight_bits=4},finetune{"
                 + ND
                 + "}",
-                (0,),
+                (0, 1),
             ),
         ],
     ),
@@ -180,6 +220,41 @@ CONV_ROWS: list[Row] = [
                 "prune_gradual{sparsity=0.9,temperature=1},quantize{weight_bits=4},"
                 "finetune{temperature=1}",
                 (0,),
+            )
+        ],
+    ),
+    (
+        "4-bit (per-neuron scales), 90 % pruned",
+        None,
+        [
+            (
+                "fine-tuned",
+                "prune_gradual{sparsity=0.9},quantize{weight_bits=4,granularity=channel},finetune",
+                (0,),
+            )
+        ],
+    ),
+    (
+        "4-bit, 90 % pruned, distillation of z-scored counts (standardize=true) at T = 1",
+        None,
+        [
+            (
+                "fine-tuned",
+                "prune_gradual{sparsity=0.9," + Z1 + "},quantize{weight_bits=4},"
+                "finetune{" + Z1 + "}",
+                (0,),
+            )
+        ],
+    ),
+    (
+        "4-bit, 90 % pruned, distillation of z-scored counts (standardize=true) at T = 2",
+        None,
+        [
+            (
+                "fine-tuned",
+                "prune_gradual{sparsity=0.9," + Z2 + "},quantize{weight_bits=4},"
+                "finetune{" + Z2 + "}",
+                (0, 1),
             )
         ],
     ),
@@ -466,10 +541,11 @@ def assemble(keys: list[str], out: Path) -> None:
         "20 % of it for its choices (its accuracy there is biased upwards: the float model has "
         "seen those samples). Energy per inference from the same test run. Synapses removed: "
         "against the float network (quantization rounds small weights to zero too). Rows "
-        f"with several values ran with training seeds {', '.join(map(str, SEEDS))} (mean, "
-        "then each seed's). Training s: the slowest seed's wall-clock seconds in training "
-        "passes; compile CPU s: the CPU seconds of its whole compile (training runs on one "
-        "thread, so this is about what it takes on an idle core).",
+        f"with several values ran with training seeds {', '.join(map(str, SEEDS))} (conv "
+        "rows with two: 0, 1; mean, then each seed's). Training s: the slowest seed's "
+        "wall-clock seconds in training passes; compile CPU s: the CPU seconds of its whole "
+        "compile (training runs on one thread, so this is about what it takes on an idle "
+        "core).",
         "",
     ]
     body = head + [line for p in parts.values() for line in p["lines"]]

@@ -43,7 +43,7 @@ from neurocomp.analysis.estimate import (  # noqa: E402
     core_work,
     estimate,
 )
-from neurocomp.backends.bit_accurate import _Counter  # noqa: E402
+from neurocomp.backends.counting import Counter  # noqa: E402
 from neurocomp.backends.events import EventKind  # noqa: E402
 from neurocomp.target import load_target, spec_from_dict  # noqa: E402
 
@@ -129,7 +129,7 @@ def counts_from_rates(prog: Any, rates: dict[str, float], steps: int, active: fl
     rates[p] per step (inputs: rates["input"]) and a fraction `active` of updates is active:
     neurocomp's own event counter run on the expected spike counts of VIRTUAL_BATCH samples."""
     net, mapping = prog.net, prog.mapping
-    counter = _Counter(net, mapping, steps)
+    counter = Counter(net, mapping, steps)
     b = VIRTUAL_BATCH
     # the counter takes each source's whole (steps, neurons) series at once
     for name, shape in net.inputs.items():

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import sparse
 
 from ..errors import InputError, Violation
 from ..ir.graded import spike_counts
@@ -40,7 +39,8 @@ from ..target.spec import NEURON_MODELS, NumberFormat
 from . import jit
 from . import sigma_delta as sd
 from .base import RunResult
-from .events import COUNTERS, MESSAGE_KINDS, EventCounts, EventKind
+from .counting import Counter, counter_for, fanout
+from .events import COUNTERS, EventCounts, EventKind
 from .kernels import ProjectionKernel
 
 __all__ = ["COUNTERS", "ENGINE", "EventCounts", "RunResult", "Semantics", "integer_inputs", "run"]
@@ -125,242 +125,10 @@ def _checked_inputs(net: IntNetwork, x: object) -> dict[str, np.ndarray]:
     return out
 
 
-def _per_core(
-    table: sparse.csc_matrix, sent: np.ndarray, dense: np.ndarray | None = None
-) -> np.ndarray:
-    """sent (T, neurons) @ table (neurons, k), int64: a float64 BLAS product where the table is
-    small (`dense`, its float64 copy, if already made; counts are integers far below 2**53:
-    exact), a sparse one otherwise."""
-    if table.shape[0] * table.shape[1] <= _DENSE_TABLE:
-        if dense is None:
-            dense = table.toarray().astype(np.float64)
-        return np.rint(sent.astype(np.float64, copy=False) @ dense).astype(np.int64)
-    out = np.asarray(table.T @ np.ascontiguousarray(sent.T)).T
-    return np.rint(out).astype(np.int64) if out.dtype.kind == "f" else out
-
-
-_DENSE_TABLE = 1 << 20
-
-
-def _onehot(own: np.ndarray, n_cores: int, values: np.ndarray | None = None) -> sparse.csr_matrix:
-    """(neurons x cores): each neuron's value (1 by default) at its own core."""
-    n = own.size
-    data = np.ones(n, np.int64) if values is None else np.asarray(values, np.int64)
-    return sparse.csr_matrix((data, own, np.arange(n + 1)), shape=(n, n_cores))
-
-
-class _Counter:
-    """Event counting against a mapping, vectorised over every step at once: per source a
-    (neurons x kinds*cores) table, so a run's counts are one sparse product per source."""
-
-    # the kinds a source's table holds, after SYNOPS: a population's spike messages and hops,
-    # counted at the sending core; an input's messages, counted at each core they arrive at
-    FROM_POPULATION = (
-        EventKind.MSGS_LOCAL,
-        EventKind.MSGS_REMOTE,
-        EventKind.HOPS_EW,
-        EventKind.HOPS_NS,
-        EventKind.MSGS_CHIP,
-    )
-
-    def __init__(self, net: IntNetwork, mapping: Mapping, steps: int) -> None:
-        self.where: dict[str, np.ndarray] = mapping.neuron_core
-        coords = mapping.coords
-        self.n_cores = len(coords)
-        ew, ns = mapping.pair_hops()  # indexed per traffic edge below, no cores x cores matrix
-        tile = coords[:, 2]
-        chip = mapping.core_chip if mapping.core_chip is not None else np.zeros(len(coords), int)
-        self.tables: dict[str, sparse.csc_matrix] = {}
-        self.kinds: dict[str, tuple[EventKind, ...]] = {}
-        for src, d in mapping.destinations.items():
-            blocks = [sparse.csr_matrix(d, dtype=np.int64)]
-            if src in self.where:
-                own = self.where[src]
-                coo = (d > 0).tocoo()
-                srcc = own[coo.row]
-                n = d.shape[0]
-                same_tile = tile[srcc] == tile[coo.col]  # per (neuron, destination core) pair
-                for weights in (
-                    same_tile,
-                    ~same_tile,
-                    ew[srcc, coo.col],
-                    ns[srcc, coo.col],
-                    chip[srcc] != chip[coo.col],
-                ):
-                    per_neuron = np.bincount(coo.row, weights, minlength=n).astype(np.int64)
-                    blocks.append(_onehot(own, self.n_cores, per_neuron))
-                self.kinds[src] = (EventKind.SYNOPS, *self.FROM_POPULATION)
-            else:
-                blocks.append(sparse.csr_matrix(d > 0, dtype=np.int64))
-                self.kinds[src] = (EventKind.SYNOPS, EventKind.MSGS_INPUT)
-            self.tables[src] = sparse.hstack(blocks, format="csc")
-        self.onehot = {
-            p.name: _onehot(self.where[p.name], self.n_cores).tocsc() for p in net.populations
-        }
-        self.per_core_size = {
-            p.name: np.bincount(self.where[p.name], minlength=self.n_cores) for p in net.populations
-        }
-        self.names = [p.name for p in net.populations]
-        self.graded = frozenset(p.name for p in net.populations if p.graded)
-        self._dense_tables: dict[str, np.ndarray] = {}
-        self._scatter_tables: dict[str, tuple[sparse.csr_matrix, tuple[EventKind, ...]]] = {}
-        self._event_static: dict[str, tuple[np.ndarray, ...]] = {}
-        self.reset(steps)
-
-    def reset(self, steps: int) -> None:
-        """Zero the counts, for a run of `steps` steps."""
-        self.per_core = {k: np.zeros((steps, self.n_cores), dtype=np.int64) for k in COUNTERS}
-        self.per_layer: dict[str, dict[EventKind, int]] = {
-            name: dict.fromkeys(COUNTERS, 0) for name in self.names
-        }
-        self.input_spikes = 0
-        self.payload = {k: np.zeros((steps, self.n_cores), dtype=np.int64) for k in MESSAGE_KINDS}
-        self.with_payload = set(self.graded)  # sources whose messages carry a payload
-
-    def graded_inputs(self, xs: dict[str, np.ndarray]) -> None:
-        """Inputs with values above 1 send them as payloads (`graded_inputs`)."""
-        self.with_payload |= {k for k in graded_inputs(xs) if k not in self.where}
-
-    def source(self, name: str, sent: np.ndarray) -> None:
-        """Spikes (or values) a source sent, (T, neurons) summed over the batch."""
-        if name not in self.where:
-            self.input_spikes += int(sent.sum())
-        table = self.tables.get(name)
-        if table is None:
-            return
-        c = self.n_cores
-        out = _per_core(table, sent, self._dense(name, table))  # (T, kinds * cores)
-        for k, kind in enumerate(self.kinds[name]):
-            part = out[:, k * c : (k + 1) * c]
-            self.per_core[kind] += part
-            if name in self.with_payload and kind in self.payload:
-                self.payload[kind] += part
-            if kind in self.FROM_POPULATION:
-                self.per_layer[name][kind] += int(part.sum())
-
-    def scatter(self, name: str, series: np.ndarray, ones: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Every event of a source's series (T, batch, n) at once, compiled (`jit.scatter`):
-        a population's spikes and, through its table, its messages, hops and synaptic ops
-        (`ones`: one event per non-zero entry, as graded spikes are). Returns what each neuron
-        sent over all steps and in the last."""
-        table, kinds = self._scatter_table(name, series.shape[2])
-        out = np.zeros((len(kinds) * self.n_cores, series.shape[0]), np.int64).T  # `_fold`
-        total, last = jit.scatter(series, table, out, ones, self._static(name, table))
-        self._fold(name, kinds, out, total)
-        return total, last
-
-    def take(self, name: str, events: jit.EventTable) -> tuple[np.ndarray, np.ndarray]:
-        """`scatter`'s counts as the compiled scan left them (through `table`'s table, step
-        by step, no second pass over the series)."""
-        self._fold(name, self._scatter_table(name, events.total.size)[1], events.out, events.total)
-        return events.total, events.last
-
-    def event_table(self, name: str, n: int, steps: int) -> jit.EventTable:
-        """Zeroed in-scan counts of a source through its routing table (n x kinds*cores, as
-        `scatter` uses it); the table's arrays are made once per counter."""
-        table = self._scatter_table(name, n)[0]
-        return jit.EventTable.fresh(self._static(name, table), table.shape[1], steps)
-
-    def _static(self, name: str, table: sparse.csr_matrix) -> tuple[np.ndarray, ...]:
-        """A source's table arrays for the compiled counting, made once per counter."""
-        if name not in self._event_static:
-            self._event_static[name] = jit.EventTable.static(table)
-        return self._event_static[name]
-
-    def _fold(
-        self, name: str, kinds: tuple[EventKind, ...], out: np.ndarray, total: np.ndarray
-    ) -> None:
-        """A source's counts (T, kinds * cores) into the per-core and per-population totals."""
-        if name not in self.where:
-            self.input_spikes += int(total.sum())
-        c, layer = self.n_cores, self.per_layer.get(name)
-        payload = name in self.with_payload
-        for k, kind in enumerate(kinds):  # out is column-major: each kind's block contiguous
-            part = out[:, k * c : (k + 1) * c]
-            self.per_core[kind] += part
-            if payload and kind in self.payload:
-                self.payload[kind] += part
-            if layer is not None and (kind in self.FROM_POPULATION or kind is EventKind.SPIKES):
-                layer[kind] += int(part.sum())
-
-    def _scatter_table(self, name: str, n: int) -> tuple[sparse.csr_matrix, tuple[EventKind, ...]]:
-        """A source's table for `scatter` (a population's with its own SPIKES block first)."""
-        if name not in self._scatter_tables:
-            blocks: list[sparse.csr_matrix] = []
-            kinds: tuple[EventKind, ...] = ()
-            if name in self.where:
-                blocks.append(self.onehot[name])
-                kinds = (EventKind.SPIKES,)
-            if name in self.tables:
-                blocks.append(self.tables[name])
-                kinds = (*kinds, *self.kinds[name])
-            table = (
-                sparse.hstack(blocks, format="csr", dtype=np.int64)
-                if blocks
-                else sparse.csr_matrix((n, 0), dtype=np.int64)
-            )
-            table.eliminate_zeros()  # a neuron with no remote messages, say: no work
-            table.sort_indices()
-            self._scatter_tables[name] = (table, kinds)
-        return self._scatter_tables[name]
-
-    def active_per_core(self, pop: IntPopulation, per_core: np.ndarray, batch: int) -> None:
-        """A population's active neurons per step and core (T, cores), batch-summed."""
-        self.per_core[EventKind.UPDATES_ACTIVE] += per_core
-        self.per_core[EventKind.UPDATES_IDLE] += batch * self.per_core_size[pop.name] - per_core
-        layer = self.per_layer[pop.name]
-        total = int(per_core.sum())
-        layer[EventKind.UPDATES_ACTIVE] += total
-        layer[EventKind.UPDATES_IDLE] += batch * per_core.shape[0] * pop.size - total
-
-    def spikes(self, pop: IntPopulation, spikes: np.ndarray) -> None:
-        """A population's spikes (T, n), batch-summed."""
-        onehot = self.onehot[pop.name]
-        self.per_core[EventKind.SPIKES] += _per_core(
-            onehot, spikes, self._dense(pop.name + "\0onehot", onehot)
-        )
-        self.per_layer[pop.name][EventKind.SPIKES] += int(spikes.sum())
-
-    def population(
-        self, pop: IntPopulation, spikes: np.ndarray | None, active: np.ndarray, batch: int
-    ) -> None:
-        """A population's active-neuron counts (T, n) and spikes (T, n), batch-summed."""
-        onehot = self.onehot[pop.name]
-        dense = self._dense(pop.name + "\0onehot", onehot)
-        per_core = _per_core(onehot, active, dense)
-        self.per_core[EventKind.UPDATES_ACTIVE] += per_core
-        self.per_core[EventKind.UPDATES_IDLE] += (
-            batch * np.bincount(self.where[pop.name], minlength=self.n_cores) - per_core
-        )
-        layer = self.per_layer[pop.name]
-        total = int(active.sum())
-        layer[EventKind.UPDATES_ACTIVE] += total
-        layer[EventKind.UPDATES_IDLE] += batch * active.size - total
-        if spikes is not None:
-            self.spikes(pop, spikes)
-
-    def _dense(self, key: str, table: sparse.csc_matrix) -> np.ndarray | None:
-        """The float64 copy of a small table, made once per counter (None: kept sparse)."""
-        if table.shape[0] * table.shape[1] > _DENSE_TABLE:
-            return None
-        if key not in self._dense_tables:
-            self._dense_tables[key] = table.toarray().astype(np.float64)
-        return self._dense_tables[key]
-
-    def counts(self, batch: int) -> EventCounts:
-        return EventCounts(
-            batch=batch,
-            per_core=self.per_core,
-            per_layer=self.per_layer,
-            input_spikes=self.input_spikes,
-            payload=self.payload,
-        )
-
-
-def graded_inputs(xs: dict[str, np.ndarray]) -> frozenset[str]:
-    """The inputs whose spikes are graded (a value above 1): their messages carry a payload,
-    on the chip and in Lava."""
-    return frozenset(k for k, a in xs.items() if a.size and a.max() > 1)
+def _extremes(xs: dict[str, np.ndarray]) -> dict[str, tuple[int, int]]:
+    """Each input's smallest and largest entry ((0, 0) where empty), found once per run (the
+    kernels' payload bounds and the counter's graded inputs both read them)."""
+    return {k: (int(a.min()), int(a.max())) if a.size else (0, 0) for k, a in xs.items()}
 
 
 def _binary(pop: IntPopulation) -> bool:
@@ -388,7 +156,7 @@ class _State:
     n_cores: int = 0
     act_core: dict[str, np.ndarray] = field(default_factory=dict)
     # ... and the events of a source counted inside the compiled scan, by source
-    counter: _Counter | None = None
+    counter: Counter | None = None
     events: dict[str, jit.EventTable] = field(default_factory=dict)
     sigma_delta: dict[str, SigmaDeltaState] = field(default_factory=dict)
 
@@ -431,12 +199,15 @@ class _State:
         return act.sum(axis=1, dtype=np.int64)
 
 
-def _payload(net: IntNetwork, name: str, xs: dict[str, np.ndarray], fmt: NumberFormat) -> int:
-    """The largest |value| source `name` can send: its input's largest entry, 1 for spikes, the
-    largest spike count for graded spikes, the state range for a voltage read-out."""
-    if name in xs:
-        arr = xs[name]
-        return max(abs(int(arr.max())), abs(int(arr.min()))) if arr.size else 0
+def _payload(
+    net: IntNetwork, name: str, extremes: dict[str, tuple[int, int]], fmt: NumberFormat
+) -> int:
+    """The largest |value| source `name` can send: its input's largest entry (`extremes`:
+    each input's (min, max)), 1 for spikes, the largest spike count for graded spikes, the
+    state range for a voltage read-out."""
+    if name in extremes:
+        lo, hi = extremes[name]
+        return max(abs(lo), abs(hi))
     pop = net.population(name)
     if pop.sigma_delta is not None:
         return 1 << (fmt.state_bits - 1)
@@ -459,29 +230,21 @@ def _largest_count(pop: IntPopulation, fmt: NumberFormat) -> int:
     return top if smallest <= 0 else max(top // smallest, 1)
 
 
-_FANOUT: weakref.WeakKeyDictionary[IntProjection, np.ndarray] = weakref.WeakKeyDictionary()
-
-
-def _fanout(pr: IntProjection) -> np.ndarray:
-    """Each source neuron's synapses in `pr` (explicit zeros included), kept with the
-    (immutable) projection: a CSC conversion of a large projection costs more than a run."""
-    if pr not in _FANOUT:
-        _FANOUT[pr] = np.diff(pr.weight.tocsc().indptr)
-    return _FANOUT[pr]
-
-
 _KERNELS: weakref.WeakKeyDictionary[IntProjection, dict[tuple[int, bool], ProjectionKernel]]
 _KERNELS = weakref.WeakKeyDictionary()  # a program's kernels, built once per payload
 
 
 def _kernels(
-    net: IntNetwork, xs: dict[str, np.ndarray], fmt: NumberFormat, exact_integers: bool
+    net: IntNetwork,
+    extremes: dict[str, tuple[int, int]],
+    fmt: NumberFormat,
+    exact_integers: bool,
 ) -> dict[str, ProjectionKernel]:
     """Each projection's kernel for this run's payloads; the transposed weights are kept with
     the (immutable) projection, so repeated runs of a program build them once."""
     out = {}
     for pr in net.projections:
-        key = (_payload(net, pr.pre, xs, fmt), exact_integers)
+        key = (_payload(net, pr.pre, extremes, fmt), exact_integers)
         per = _KERNELS.setdefault(pr, {})
         if key not in per:
             per[key] = ProjectionKernel(pr.weight, key[0], exact_integers=exact_integers)
@@ -700,6 +463,13 @@ def _neuron_constants(
     return per[key]
 
 
+def _by_columns(pop: IntPopulation, batch: int, state: _State) -> bool:
+    """Whether `_count` counts `pop`'s spikes after the scan by its table's distinct columns
+    (`Counter.columns`: a small table; measured faster than counting inside the scan)."""
+    assert state.counter is not None
+    return state.counter.columns(pop.name, pop.size, batch, np.dtype(np.uint8)) is not None
+
+
 def _scan_compiled(
     pop: IntPopulation,
     drive: np.ndarray | None,
@@ -717,7 +487,8 @@ def _scan_compiled(
     steps = state.series[name].shape[0]
     if state.count:
         state.act_core[name] = np.zeros((steps, state.n_cores), np.int64)
-        if pop.spiking and state.v[name].shape[0] >= _SCAN_COUNTS_FROM:
+        batch = state.v[name].shape[0]
+        if pop.spiking and batch >= _SCAN_COUNTS_FROM and not _by_columns(pop, batch, state):
             state.event_table(name, pop.size, steps)
     keep_u, keep_v, bias, thr, reset = _neuron_constants(pop, fmt, bits)
     jit.scan(
@@ -951,15 +722,21 @@ def _synops(
     state: _State,
     fmt: NumberFormat,
     totals: dict[str, tuple[np.ndarray, np.ndarray]],
+    fan_sums: dict[str, tuple[int, int]],
 ) -> dict:
     """Synaptic operations per receiving population: each sent value times its fan-out;
     `totals`: per source, what each neuron sent over all steps and in the last (from
-    `jit.scatter`), where counted already."""
+    `jit.scatter`), where counted already; `fan_sums`: per projection, its operations over
+    all steps and in the last, where its source was counted by columns (`_Columns`)."""
     out: dict[str, int] = dict.fromkeys((p.name for p in net.populations), 0)
     for pr in net.projections:
         # a delayed projection's last step lands after the run
         last = -1 if pr.recurrent or fmt.synapse_delay > 0 else None
-        fanout = _fanout(pr)
+        if pr.name in fan_sums:  # counted by a column of its fan-out (`_Columns`)
+            every, last_ops = fan_sums[pr.name]
+            out[pr.post] += every if last is None else every - last_ops
+            continue
+        fan = fanout(pr)
         if pr.pre in totals:
             total, in_last = totals[pr.pre]
             per_source = total if last is None else total - in_last
@@ -967,40 +744,32 @@ def _synops(
             src = _source(pr.pre, xs, state)
             if pr.pre in xs or net.population(pr.pre).graded:
                 src = src != 0  # one synaptic event per message, whatever its payload
-            per_source = src[:last].reshape(-1, fanout.size).sum(axis=0, dtype=np.int64)
-        out[pr.post] += int(per_source @ fanout)
+            per_source = src[:last].reshape(-1, fan.size).sum(axis=0, dtype=np.int64)
+        out[pr.post] += int(per_source @ fan)
     return out
 
 
-_COUNTERS: list[tuple[Mapping, IntNetwork, _Counter]] = []  # the last few, built once each
-
-
-def _counter(net: IntNetwork, mapping: Mapping, steps: int) -> _Counter:
-    """A zeroed counter for (net, mapping); its routing tables are reused across runs."""
-    for m, n, c in _COUNTERS:
-        if m is mapping and n is net:
-            c.reset(steps)
-            return c
-    c = _Counter(net, mapping, steps)
-    _COUNTERS.insert(0, (mapping, net, c))
-    del _COUNTERS[4:]
-    return c
-
-
 def _count(
-    net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: NumberFormat, c: _Counter
+    net: IntNetwork,
+    xs: dict[str, np.ndarray],
+    state: _State,
+    fmt: NumberFormat,
+    c: Counter,
+    extremes: dict[str, tuple[int, int]],
 ) -> None:
     """Every event of a finished run into the counter: compiled (`jit.scatter`: one pass over
     each source's series through its routing table) where numba is installed, else by the
     per-step batch sums and table products."""
     compiled = jit.AVAILABLE
     totals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    c.graded_inputs(xs)
+    c.graded_inputs(xs, extremes)
     for name, arr in xs.items():
         if compiled and name in state.events:  # counted by a fused scan on the way
             totals[name] = c.take(name, state.events[name])
         elif compiled:
-            totals[name] = c.scatter(name, arr, ones=True)  # a message per non-zero value
+            sent = c.scatter(name, arr, ones=True)  # a message per non-zero value
+            if sent is not None:
+                totals[name] = sent
         else:
             c.source(name, (arr != 0).sum(axis=1, dtype=np.int64))
     for pop in net.populations:
@@ -1016,12 +785,14 @@ def _count(
             totals[pop.name] = c.take(pop.name, state.events[pop.name])
             continue
         if compiled:  # a graded spike is one event (and one message), whatever its payload
-            totals[pop.name] = c.scatter(pop.name, series, ones=pop.graded)
+            sent = c.scatter(pop.name, series, ones=pop.graded)
+            if sent is not None:
+                totals[pop.name] = sent
             continue
         spikes = (series != 0 if pop.graded else series).sum(axis=1, dtype=np.int64)
         c.spikes(pop, spikes)
         c.source(pop.name, spikes)
-    synops = _synops(net, xs, state, fmt, totals)
+    synops = _synops(net, xs, state, fmt, totals, c.fan_sums)
     for pop in net.populations:
         c.per_layer[pop.name][EventKind.SYNOPS] += synops[pop.name]
 
@@ -1063,10 +834,11 @@ def run(
     exact_integers = exact_integers or any(p.sigma_delta is not None for p in net.populations)
     counter = None
     if mapping is not None:
-        counter = _counter(net, mapping, steps)
+        counter = counter_for(net, mapping, steps)
         state.cores, state.n_cores = counter.where, counter.n_cores
         state.counter = counter
-    kern = _kernels(net, xs, fmt, exact_integers)
+    extremes = _extremes(xs)
+    kern = _kernels(net, extremes, fmt, exact_integers)
     if _layerwise(net):
         _run_layerwise(net, xs, state, fmt, kern, steps)
     else:
@@ -1074,7 +846,7 @@ def run(
         advance("simulate (bit-accurate)", steps, steps)
     counts = None
     if counter is not None:
-        _count(net, xs, state, fmt, counter)
+        _count(net, xs, state, fmt, counter, extremes)
         counts = counter.counts(batch)
     return RunResult(
         outputs=_outputs(net, xs, state, fmt),

@@ -27,7 +27,7 @@ payload, as neurocomp's engine does.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,8 @@ from ..ir.integer import IntNetwork, IntPopulation, IntProjection
 from ..mapping import Mapping
 from ..target.spec import NumberFormat
 from .base import RunResult
-from .bit_accurate import graded_inputs, integer_inputs
+from .bit_accurate import integer_inputs
+from .counting import graded_inputs
 from .lava_compat import fork_start_method, import_lava
 
 
@@ -132,6 +133,29 @@ def _sigma_delta_process(p: IntPopulation, batch: int, name: str) -> Any:
     proc.vth.init = np.array([int(p.threshold[0])], np.int32)
     proc.bias.init = np.tile(p.bias, batch).astype(np.int32)
     return proc
+
+
+def _bridged(anchor: Any, processes: Iterable[Any]) -> list[Any]:
+    """Tie every process to `anchor`'s network; returns the ties made.
+
+    Lava compiles and runs only the processes connected to the one `run` is called on. A group
+    that no synapse reaches (every weight into it zero) and feeds no other would be left out, and
+    its sink and monitor read back as their initial zeros. Each such part of the network gets an
+    all-zero Dense from `anchor` into one of its processes: it adds nothing to any voltage."""
+    from lava.magma.compiler.compiler_graphs import find_processes
+    from lava.proc.dense.process import Dense
+
+    reached = {id(q) for q in find_processes(anchor)}
+    ties = []
+    for proc in processes:
+        if id(proc) in reached:
+            continue
+        reached |= {id(q) for q in find_processes(proc)}  # its part, before the tie joins them
+        tie = Dense(weights=np.zeros((proc.a_in.shape[0], anchor.s_out.shape[0]), np.int32))
+        anchor.s_out.connect(tie.s_in)
+        tie.a_out.connect(proc.a_in)
+        ties.append(tie)
+    return ties
 
 
 def _own(net: IntNetwork, p: IntPopulation, graded: Collection[str]) -> bool:
@@ -368,6 +392,7 @@ class LavaNetwork:
                 monitors[(name, k)] = Monitor()
                 monitors[(name, k)].probe(_state_var(lif, pop), steps)
         anchor = next(iter(self.lif.values()))
+        self.bridges = _bridged(anchor, self.lif.values())
         cfg = self.run_cfg or Loihi2SimCfg(select_tag="fixed_pt")
         phases = [warmup, steps - warmup] if 0 < warmup < steps else [steps]
         self.timings: dict[str, float] = {}

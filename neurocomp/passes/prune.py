@@ -12,12 +12,14 @@ synapses that can reach an output (`prune_within`).
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 from scipy import sparse
 
+from ..errors import NeurocompWarning
 from ..ir.network import Network
 from ..present.metrics import accuracy
 from ..sim.float_sim import simulate
@@ -175,6 +177,23 @@ def prune_within(
     return _cut_inputs(pruned, dead_ends(pruned))
 
 
+def warn_emptied(before: Network, after: Network, pass_name: str) -> list[str]:
+    """Warn of each projection that had synapses before a pass and has none after it (nothing
+    passes it: a global ranking can take a whole layer whose weights are small); returns them."""
+    had = {pr.name: matrix_of(pr).weight.nnz for pr in before.projections}
+    gone = [
+        pr.name for pr in after.projections if had.get(pr.name) and not matrix_of(pr).weight.nnz
+    ]
+    for name in gone:
+        warnings.warn(
+            f"{pass_name}: projection '{name}': synapses {had[name]} -> 0 (nothing passes it; "
+            "prune less, or per layer: scope=layer)",
+            NeurocompWarning,
+            stacklevel=3,
+        )
+    return gone
+
+
 def prune_global(net: Network, sparsity: float, original: int) -> Network:
     """Global pruning (`prune_within`) until a fraction `sparsity` of `original` synapses is
     gone (if that is reached already, only synapses that cannot reach an output are)."""
@@ -248,6 +267,9 @@ class Prune:
         else:
             new, guard = self._guarded(net, ctx, rates, by_act)
             report["guard"] = guard
+        emptied = warn_emptied(net, new, self.name)
+        if emptied:  # only then: reports are part of the program's bytes
+            report["emptied"] = emptied
         after = {pr.name: matrix_of(pr).weight.nnz for pr in new.projections}
         total_b, total_a = sum(before.values()), sum(after.values())
         report.update(

@@ -102,6 +102,7 @@ class TrainConfig:
     select: str = "accuracy"  # the epoch kept: best validation "accuracy" or "loss"
     distill: float = 0.0  # weight of the teacher's soft targets in the loss (0: labels only)
     temperature: float = 4.0  # softmax temperature of the distillation term
+    standardize: bool = False  # distil z-scored logits (student's and teacher's, per sample)
     thresholds: bool = False  # train the thresholds too (on their grid, straight through)
 
 
@@ -156,6 +157,15 @@ def resampled(x: Inputs, rng: np.random.Generator) -> Inputs:
     return (rng.random(x.shape) < rate).astype(np.uint8)
 
 
+def zscored(scores: Any, eps: float = 1e-2) -> Any:
+    """Per sample, the scores less their mean over classes, over their standard deviation
+    (Sun et al. 2024, logit standardisation): distillation then asks the student for the
+    teacher's pattern of spike counts, not its margins in spikes (`eps`, in squared counts,
+    keeps a silent output finite)."""
+    centred = scores - scores.mean(dim=1, keepdim=True)
+    return centred / (centred.pow(2).mean(dim=1, keepdim=True) + eps).sqrt()
+
+
 def _loss(torch: Any, scores: Any, target: Any, soft: Any, cfg: TrainConfig) -> Any:
     """Cross-entropy on the labels, mixed with the teacher's softened scores (Hinton et al.
     2015: KL divergence at temperature T, scaled by T^2 to keep its gradient's size)."""
@@ -164,6 +174,8 @@ def _loss(torch: Any, scores: Any, target: Any, soft: Any, cfg: TrainConfig) -> 
     if soft is None or cfg.distill <= 0:
         return loss
     t = cfg.temperature
+    if cfg.standardize:
+        scores, soft = zscored(scores), zscored(soft)
     kl = f.kl_div(
         f.log_softmax(scores / t, dim=1),
         f.log_softmax(soft / t, dim=1),

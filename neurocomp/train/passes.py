@@ -22,7 +22,7 @@ from ..ir.network import Network
 from ..ir.ops import Matrix
 from ..passes.base import PassContext, PassResult, register
 from ..passes.fold import ensure_folded, matrix_of
-from ..passes.prune import prune_global, rewire
+from ..passes.prune import prune_global, rewire, warn_emptied
 from ..passes.structured import reshape_neurons
 from ..progress import advance
 from ..target.spec import NumberFormat
@@ -50,6 +50,7 @@ class _Training:
     # the calibration input looks rate-coded (`neurocomp.train.loop.rate_coded`)
     distill: float = 0.5  # weight of the pipeline input's soft targets (knowledge distillation)
     temperature: float = 4.0
+    standardize: bool = False  # distil z-scored logits: the teacher's pattern, not its margins
     thresholds: bool = False  # train the neurons' thresholds too (on the quantization grid)
 
     trains: ClassVar[bool] = True
@@ -69,6 +70,10 @@ class _Training:
             f"arithmetic = {self.arithmetic} (must be chip or float)",
         )
         _check(
+            isinstance(self.standardize, bool),
+            f"standardize = {self.standardize} (must be true or false)",
+        )
+        _check(
             isinstance(self.thresholds, bool),
             f"thresholds = {self.thresholds} (must be true or false)",
         )
@@ -84,6 +89,7 @@ class _Training:
             resample=self.resample,
             distill=float(self.distill),
             temperature=float(self.temperature),
+            standardize=bool(self.standardize),
             thresholds=bool(self.thresholds),
         )
 
@@ -110,8 +116,12 @@ def val_accuracy(net: Network, data: Split, ctx: PassContext, arithmetic: str = 
     return evaluate(twin, data.x_val, data.y_val)[0]
 
 
-def _common(net: Network, before: Network, data: Split, seconds: float) -> dict[str, Any]:
+def _common(
+    net: Network, before: Network, data: Split, seconds: float, name: str
+) -> dict[str, Any]:
+    emptied = warn_emptied(before, net, name)
     return {
+        **({"emptied": emptied} if emptied else {}),  # reports are part of the program's bytes
         "train_samples": data.sizes[0],
         "val_samples": data.sizes[1],
         "synapses_before": before.synapses,
@@ -138,7 +148,7 @@ class Finetune(_Training):
         data = self.data(ctx, self.name)
         new, log = finetune_network(net, data, self.config(), _format(ctx), teacher=_teacher(ctx))
         report = {"folded_first": folded, **log.to_dict()}
-        report.update(_common(new, net, data, time.perf_counter() - t0))
+        report.update(_common(new, net, data, time.perf_counter() - t0, self.name))
         return PassResult(new, report, changed=log.best_epoch > 0)
 
 
@@ -210,7 +220,7 @@ class PruneGradual(_Training):
         if rewired:
             report["regrow"] = rewired
         report["sparsity"] = 1.0 - current.synapses / original if original else 0.0
-        report.update(_common(current, net, data, time.perf_counter() - t0))
+        report.update(_common(current, net, data, time.perf_counter() - t0, self.name))
         return PassResult(current, report, changed=current is not net)
 
     def _regrow(
@@ -360,7 +370,7 @@ class PruneLottery(_Training):
             "ticket": _brief(log),
             "sparsity": 1.0 - ticket.synapses / original if original else 0.0,
         }
-        report.update(_common(ticket, net, data, time.perf_counter() - t0))
+        report.update(_common(ticket, net, data, time.perf_counter() - t0, self.name))
         return PassResult(ticket, report)
 
 
@@ -482,5 +492,5 @@ class ClusterNeurons(_Training):
             "val_accuracy_clustered": merged,
             "finetune": log.to_dict(),
         }
-        report.update(_common(tuned, net, data, time.perf_counter() - t0))
+        report.update(_common(tuned, net, data, time.perf_counter() - t0, self.name))
         return PassResult(tuned, report, changed=sum(removed.values()) > 0)

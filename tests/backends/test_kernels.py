@@ -208,7 +208,7 @@ def test_event_counts_equal_on_both_paths() -> None:
 def test_graded_spikes_bound_the_kernel_and_count_as_one_event() -> None:
     """A graded source's kernel is bounded by its largest count (its cap), not by 1; each
     graded spike is one SPIKES event and one synaptic op per synapse, whatever its count."""
-    from neurocomp.backends.bit_accurate import _kernels, integer_inputs
+    from neurocomp.backends.bit_accurate import _extremes, _kernels, integer_inputs
     from neurocomp.target.spec import load_target
 
     rng = np.random.default_rng(5)
@@ -242,7 +242,7 @@ def test_graded_spikes_bound_the_kernel_and_count_as_one_event() -> None:
     )
     spec = load_target("reference")
     x = (rng.random((20, 3, n_in)) < 0.4).astype(np.int64)
-    kern = _kernels(net, integer_inputs(net, x), spec.format, False)
+    kern = _kernels(net, _extremes(integer_inputs(net, x)), spec.format, False)
     assert kern["w2"].bound == sum_bound(sparse.csr_matrix(w2), 4)
     res = run(net, x, spec.format, mapping=map_network(net, spec), record=True)
     exact = run(net, x, spec.format, record=True, exact_integers=True)
@@ -290,25 +290,42 @@ def _small_cores(neurons: int):
 
 @pytest.mark.skipif(not jit.AVAILABLE, reason="compiled counting needs numba")
 @settings(max_examples=40, deadline=None)
-@given(programs(), st.sampled_from([2, 3, 1024]))
-def test_compiled_event_counting_equals_the_numpy_counting(case, per_core):
+@given(programs(), st.sampled_from([2, 3, 1024]), st.sampled_from([None, 0]))
+def test_compiled_event_counting_equals_the_numpy_counting(case, per_core, dense_limit):
     """Counting fused into the compiled scan and `jit.scatter` (where numba is installed)
-    gives every event count of the numpy path, per step and core and per population."""
+    gives every event count of the numpy path, per step and core and per population; with
+    `dense_limit` 0 every table counts as large (CSR rows, `jit.scatter_runs`)."""
+    from neurocomp.backends import counting
+
     net, x, sem = case
     spec = _small_cores(per_core)
     mapping = map_network(net, spec)
-    was = jit.AVAILABLE
+    limit = jit._DENSE_SCATTER
+    if dense_limit is not None:
+        jit._DENSE_SCATTER = dense_limit
     try:
-        jit.AVAILABLE = False
-        plain = run(net, x, sem, mapping=mapping).counts
+        _counts_agree(net, x, sem, mapping)
     finally:
-        jit.AVAILABLE = was
-    compiled = run(net, x, sem, mapping=mapping).counts
-    assert plain is not None and compiled is not None
-    for kind in plain.per_core:
-        np.testing.assert_array_equal(compiled.per_core[kind], plain.per_core[kind], kind)
-    assert compiled.per_layer == plain.per_layer
-    assert compiled.input_spikes == plain.input_spikes
+        jit._DENSE_SCATTER = limit
+        counting._COUNTERS.clear()  # their tables were split under the limit set here
+
+
+def _counts_agree(net, x, sem, mapping) -> None:
+    for xb in (x, x[:, :1]):  # one sample: counted by the tables' distinct columns
+        was = jit.AVAILABLE
+        try:
+            jit.AVAILABLE = False
+            plain = run(net, xb, sem, mapping=mapping).counts
+        finally:
+            jit.AVAILABLE = was
+        # int64 and uint8 input (uint8: an input counted by `jit.column_dots` too)
+        for xi in (xb, xb.astype(np.uint8)):
+            compiled = run(net, xi, sem, mapping=mapping).counts
+            assert plain is not None and compiled is not None
+            for kind in plain.per_core:
+                np.testing.assert_array_equal(compiled.per_core[kind], plain.per_core[kind])
+            assert compiled.per_layer == plain.per_layer
+            assert compiled.input_spikes == plain.input_spikes
 
 
 @pytest.mark.skipif(not jit.AVAILABLE, reason="the fused scan needs numba")
@@ -321,21 +338,25 @@ def test_fused_synapses_equal_the_separate_kernel_and_scan(case, per_core):
 
     net, x, sem = case
     mapping = map_network(net, _small_cores(per_core))
-    was = bit_accurate._FUSE, bit_accurate._INPUTS_IN_SCAN
+    was, dots = (bit_accurate._FUSE, bit_accurate._INPUTS_IN_SCAN), jit._DENSE_DOTS_MAX
     try:
         bit_accurate._FUSE = "never"
         plain = run(net, x, sem, mapping=mapping, record=True)
         bit_accurate._FUSE = "always"
         fused = run(net, x, sem, mapping=mapping, record=True)
+        jit._DENSE_DOTS_MAX = 0  # a few neurons' sums by their events too, not dot products
+        by_events = run(net, x, sem, mapping=mapping, record=True)
         bit_accurate._INPUTS_IN_SCAN = True  # an input's events counted inside the scan too
         in_scan = run(net, x, sem, mapping=mapping, record=True)
     finally:
         bit_accurate._FUSE, bit_accurate._INPUTS_IN_SCAN = was
-    for name in plain.v:
-        np.testing.assert_array_equal(fused.v[name], plain.v[name])
-    for name in plain.spikes:
-        np.testing.assert_array_equal(fused.spikes[name], plain.spikes[name])
-    for other in (fused, in_scan):
+        jit._DENSE_DOTS_MAX = dots
+    for other in (fused, by_events):
+        for name in plain.v:
+            np.testing.assert_array_equal(other.v[name], plain.v[name])
+        for name in plain.spikes:
+            np.testing.assert_array_equal(other.spikes[name], plain.spikes[name])
+    for other in (fused, by_events, in_scan):
         assert plain.counts is not None and other.counts is not None
         for kind in plain.counts.per_core:
             np.testing.assert_array_equal(other.counts.per_core[kind], plain.counts.per_core[kind])
@@ -432,3 +453,25 @@ def test_fused_weights_take_the_narrowest_exact_integer_type() -> None:
         w[0, 0] = row_abs
         kernel = ProjectionKernel(sparse.csr_matrix(w), 1)
         assert kernel.fused_weights().dtype == dtype, row_abs
+
+
+@pytest.mark.skipif(not jit.AVAILABLE, reason="column counting needs numba")
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(1, 30),
+    st.integers(1, 5),
+    st.integers(1, 40),
+    st.integers(1, 4),
+    st.integers(0, 2**32 - 1),
+)
+def test_column_dots_equal_the_batch_summed_events_times_the_columns(steps, batch, n, u, seed):
+    """`jit.column_dots` (int16 columns, int32 sums, one sample or several) gives the numpy
+    product of each step's batch-summed events (non-zero entries) with the columns."""
+    rng = np.random.default_rng(seed)
+    src = rng.integers(0, 4, (steps, batch, n)).astype(np.uint8)  # values above 1: one event
+    w = rng.integers(-(2**15) + 1, 2**15, (u, n)).astype(np.int16)
+    out = np.zeros((steps, u + 1), np.int32)
+    jit.column_dots(src, w, out)
+    want = (src != 0).sum(axis=1, dtype=np.int64) @ w.T.astype(np.int64)
+    np.testing.assert_array_equal(out[:, :u], want)
+    assert not out[:, u].any()

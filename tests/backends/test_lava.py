@@ -223,3 +223,33 @@ def test_sinabs_cnn_fits_eight_loihi2_cores_with_shared_kernels():
     assert [pr.conv is not None for pr in prog.net.projections] == [True, True, False, False, False]
     reference = nc.compile(net, target="reference")  # expanded storage: its data says so
     assert all(pr.conv is None for pr in reference.net.projections)
+
+
+def test_a_population_no_synapse_reaches_still_runs_in_lava():
+    """Lava runs only the processes connected to the one it is started on: an output layer whose
+    every weight is zero (driven by its bias alone) was left out, its voltages read as the int 0
+    and its spikes as zeros. Found by hypothesis in test_lava_graded."""
+    rng = np.random.default_rng(3)
+    fc2 = affine(3, 4, rng, 2.0)
+    fc2.weight[:] = 0.0
+    fc2.bias[:] = [0.6, 0.3, 0.9]
+    out = lif(3, rng)
+    out.v_reset = np.zeros(3)
+    hidden = lif(4, rng)
+    hidden.v_reset = np.zeros(4)
+    g = chain(
+        ("fc", affine(4, 5, rng, 2.0)),
+        ("h", hidden),
+        ("fc2", fc2),
+        ("o", out),
+        input_shape=(5,),
+        out=(3,),
+    )
+    x = (rng.random((30, 2, 5)) < 0.5).astype(np.uint8)
+    prog = nc.compile(nc.load(g, dt=1e-4), target="loihi2")
+    assert assert_engines_agree(prog, x) > 0
+    unrecorded = prog.outputs(x, "lava")
+    ours = prog.outputs(x, "reference")
+    for name in ours.outputs:
+        np.testing.assert_array_equal(ours.outputs[name], unrecorded.outputs[name])
+        assert ours.outputs[name].sum() > 0, name  # the bias alone makes it spike

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -106,3 +108,28 @@ def test_accuracy_guard_stops_before_the_drop():
     assert guard["chosen_sparsity"] == pytest.approx(ok[-1]["sparsity"] if ok else 0.0)
     assert guard["stopped_early"] == (guard["chosen_sparsity"] < 0.95)
     assert 1.0 - guard["chosen_accuracy"] <= 0.05
+
+
+def test_a_projection_pruned_to_nothing_is_named_in_a_warning():
+    """A global ranking can take a whole layer whose weights are small: nothing passes it then,
+    so the pass says which projection (the conv SNN lost its convolution this way at 90 %)."""
+    rng = np.random.default_rng(0)
+    fc = affine(20, 10, rng, 1.0)
+    fc.weight *= 1e-3  # every synapse of fc ranks below every synapse of fc2
+    g = chain(
+        ("fc", fc),
+        ("h", lif(20, rng)),
+        ("fc2", affine(4, 20, rng, 1.0)),
+        ("o", lif(4, rng)),
+        input_shape=(10,),
+        out=(4,),
+    )
+    net = nc.transform(nc.load(g, dt=1e-4), "fold").network
+    with pytest.warns(nc.NeurocompWarning, match=r"prune: projection 'fc': synapses 200 -> 0"):
+        result = nc.transform(net, "prune{sparsity=0.75,scope=global}")
+    assert _nnz(result.network)["fc"] == 0
+    assert result.reports[-1]["emptied"] == ["fc"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", nc.NeurocompWarning)  # per layer: no layer emptied
+        kept = nc.transform(net, "prune{sparsity=0.75}")
+    assert "emptied" not in kept.reports[-1]

@@ -253,6 +253,36 @@ def test_distillation_term_and_teacher(digits):
     assert r.reports[0]["distilled"] is False
 
 
+def test_standardized_distillation_ignores_the_students_margin():
+    """With `standardize` the soft term compares z-scored counts: a student whose counts are
+    the teacher's scaled and shifted costs nothing (raw distillation charges it), a silent
+    student stays finite, and the pattern still matters."""
+    import torch
+
+    import neurocomp.train.passes  # noqa: F401  (registers the training passes)
+    from neurocomp.train.loop import TrainConfig, _loss, zscored
+
+    teacher = torch.tensor([[6.0, 1.0, 0.0, 2.0]])
+    scaled = (3 * teacher + 5).requires_grad_()
+    target = torch.tensor([0])
+    raw = TrainConfig(distill=1.0, temperature=1.0)
+    z = TrainConfig(distill=1.0, temperature=1.0, standardize=True)
+    assert float(_loss(torch, scaled, target, teacher, raw)) > 0.1
+    assert float(_loss(torch, scaled, target, teacher, z)) == pytest.approx(0.0, abs=1e-6)
+    other = torch.tensor([[0.0, 6.0, 1.0, 2.0]])
+    assert float(_loss(torch, other, target, teacher, z)) > 0.1
+    silent = torch.zeros(1, 4, requires_grad=True)
+    loss = _loss(torch, silent, target, teacher, z)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(silent.grad).all()
+    zs = zscored(torch.tensor([[2.0, 0.0, 1.0], [5.0, 5.0, 5.0]]))
+    assert zs.mean(dim=1).abs().max() < 1e-6
+    assert float(zs[0].pow(2).mean()) == pytest.approx(1.0, rel=0.02)
+    assert float(zs[1].abs().max()) == 0.0
+    with pytest.raises(PassError, match="standardize"):
+        make_pass("finetune", standardize="yes")
+
+
 def test_rewire_swaps_the_weakest_for_the_steepest_absent_synapses(digits):
     """Drop-and-regrow on a computed case: the count stays, the dropped synapses are the least
     important, the grown ones the absent ones of largest gradient, signed against it."""

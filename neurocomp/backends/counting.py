@@ -1,0 +1,471 @@
+"""Counting a bit-accurate run's events against a mapping: per step and core, spikes, synaptic
+operations (at the receiving core), neuron updates, spike messages within and between tiles
+with their router hops, and messages between chips (`EventCounts`).
+
+The routing tables (which cores each neuron's spike reaches, and the hops on the way) are built
+once per (network, mapping) and reused across runs (`counter`). Where numba is installed the
+counts are taken from each source's series in compiled passes (`jit`); otherwise from per-step
+batch sums and sparse table products.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from ..ir.integer import IntNetwork, IntPopulation, IntProjection
+from ..mapping import Mapping
+from . import jit
+from .events import COUNTERS, MESSAGE_KINDS, EventCounts, EventKind
+
+
+def graded_inputs(
+    xs: dict[str, np.ndarray], extremes: dict[str, tuple[int, int]] | None = None
+) -> frozenset[str]:
+    """The inputs whose spikes are graded (a value above 1): their messages carry a payload,
+    on the chip and in Lava; `extremes`: each input's (min, max), where known (`_extremes`)."""
+    if extremes is not None:
+        return frozenset(k for k, a in xs.items() if a.size and extremes[k][1] > 1)
+    return frozenset(k for k, a in xs.items() if a.size and a.max() > 1)
+
+
+_FANOUT: weakref.WeakKeyDictionary[IntProjection, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def fanout(pr: IntProjection) -> np.ndarray:
+    """Each source neuron's synapses in `pr` (explicit zeros included), kept with the
+    (immutable) projection: a CSC conversion of a large projection costs more than a run."""
+    if pr not in _FANOUT:
+        _FANOUT[pr] = np.diff(pr.weight.tocsc().indptr)
+    return _FANOUT[pr]
+
+
+def _per_core(
+    table: sparse.csc_matrix, sent: np.ndarray, dense: np.ndarray | None = None
+) -> np.ndarray:
+    """sent (T, neurons) @ table (neurons, k), int64: a float64 BLAS product where the table is
+    small (`dense`, its float64 copy, if already made; counts are integers far below 2**53:
+    exact), a sparse one otherwise."""
+    if table.shape[0] * table.shape[1] <= _DENSE_TABLE:
+        if dense is None:
+            dense = table.toarray().astype(np.float64)
+        return np.rint(sent.astype(np.float64, copy=False) @ dense).astype(np.int64)
+    out = np.asarray(table.T @ np.ascontiguousarray(sent.T)).T
+    return np.rint(out).astype(np.int64) if out.dtype.kind == "f" else out
+
+
+_DENSE_TABLE = 1 << 20
+
+
+def _onehot(own: np.ndarray, n_cores: int, values: np.ndarray | None = None) -> sparse.csr_matrix:
+    """(neurons x cores): each neuron's value (1 by default) at its own core."""
+    n = own.size
+    data = np.ones(n, np.int64) if values is None else np.asarray(values, np.int64)
+    return sparse.csr_matrix((data, own, np.arange(n + 1)), shape=(n, n_cores))
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """A small routing table's distinct non-zero columns (a mapped network's repeat: a spike
+    counter and a message counter on one core are the same column of ones), with each
+    projection's fan-out and a column of ones, for `jit.column_dots`."""
+
+    w: np.ndarray  # (u, n) int16: the distinct columns, transposed
+    table: np.ndarray  # (k,): each table column's row of w (u: an all-zero column)
+    fanout: dict[str, int]  # projection -> its fan-out's row of w
+    ones: int  # the row of ones (-1: none, a population's table)
+    top: int  # the largest |entry|
+
+    @classmethod
+    def of(
+        cls, table: sparse.csr_matrix, fanouts: dict[str, np.ndarray], ones: bool
+    ) -> _Columns | None:
+        """For a source's table (n x k), its projections' fan-outs, and (`ones`: an input,
+        whose events are counted) a column of ones."""
+        n, k = table.shape
+        if not n or n * k > jit._DENSE_SCATTER:
+            return None
+        rows = np.vstack(
+            [table.T.toarray(), *(np.asarray(f) for f in fanouts.values()), np.ones((int(ones), n))]
+        ).astype(np.int64)
+        nonzero = rows.any(axis=1)
+        distinct, inverse = np.unique(rows[nonzero], axis=0, return_inverse=True)
+        top = int(np.abs(distinct).max())
+        if top >= 1 << 15:  # int16 entries
+            return None
+        at = np.full(rows.shape[0], distinct.shape[0], np.int64)
+        at[nonzero] = inverse.reshape(-1)
+        fan = {pr: int(at[k + i]) for i, pr in enumerate(fanouts)}
+        return cls(distinct.astype(np.int16), at[:k], fan, int(at[-1]) if ones else -1, top)
+
+    def targets(self, kinds: tuple[EventKind, ...], cores: int) -> np.ndarray:
+        """(m, 3): each non-zero table column's counter (its index in COUNTERS), core and
+        row of w, for `jit.column_dots`."""
+        zero = self.w.shape[0]
+        k = np.flatnonzero(self.table != zero)
+        kind = np.array([COUNTERS.index(kinds[i // cores]) for i in k], np.int64)
+        return np.stack([kind, k % cores, self.table[k]], axis=1).astype(np.int64)
+
+    def live(self, cores: int) -> list[int]:
+        """The counters (blocks of `cores` table columns) with a non-zero column."""
+        zero = self.w.shape[0]
+        return [
+            k
+            for k in range(self.table.size // cores)
+            if (self.table[k * cores : (k + 1) * cores] != zero).any()
+        ]
+
+
+@dataclass(frozen=True)
+class _OwnRuns:
+    """A population's routing table split for `jit.scatter_runs`: the counters at each
+    neuron's own core (its spikes, messages and hops: one entry per neuron, at its core),
+    as weights per neuron summed over the runs of neurons on one core, and the rest (synaptic
+    ops at the destination cores) as CSR."""
+
+    own: tuple[np.ndarray, ...]  # w (q, n) int16, at (q,), bounds (r + 1,), core (r,)
+    rest: sparse.csr_matrix  # (n x k) int64
+    events: bool  # each neuron's events wanted (its projections' synaptic-op totals)
+
+    @classmethod
+    def of(
+        cls,
+        table: sparse.csr_matrix,
+        kinds: tuple[EventKind, ...],
+        where: np.ndarray,
+        cores: int,
+        events: bool,
+    ) -> _OwnRuns | None:
+        n = table.shape[0]
+        coo = table.tocoo()
+        block = coo.col // max(cores, 1)
+        own_kinds = [
+            k for k, kind in enumerate(kinds)
+            if kind is EventKind.SPIKES or kind in Counter.FROM_POPULATION
+        ]  # fmt: skip
+        is_own = np.isin(block, own_kinds)
+        if not np.array_equal(coo.col[is_own] % cores, where[coo.row[is_own]]):
+            return None  # not at the sending core: counted event by event
+        w = np.zeros((len(kinds), n), np.int64)
+        np.add.at(w, (block[is_own], coo.row[is_own]), coo.data[is_own])
+        live = [k for k in own_kinds if w[k].any()]
+        if live and int(np.abs(w[live]).max()) >= 1 << 15:
+            return None  # int16 weights
+        rest = sparse.csr_matrix(
+            (coo.data[~is_own], (coo.row[~is_own], coo.col[~is_own])), shape=table.shape
+        )
+        rest.sort_indices()
+        bounds, core = jit._runs(where)
+        at = np.asarray(live, np.int64) * cores
+        return cls((w[live].astype(np.int16), at, bounds, core), rest, events)
+
+
+class Counter:
+    """Event counting against a mapping, vectorised over every step at once: per source a
+    (neurons x kinds*cores) table, so a run's counts are one sparse product per source."""
+
+    # the kinds a source's table holds, after SYNOPS: a population's spike messages and hops,
+    # counted at the sending core; an input's messages, counted at each core they arrive at
+    FROM_POPULATION = (
+        EventKind.MSGS_LOCAL,
+        EventKind.MSGS_REMOTE,
+        EventKind.HOPS_EW,
+        EventKind.HOPS_NS,
+        EventKind.MSGS_CHIP,
+    )
+
+    def __init__(self, net: IntNetwork, mapping: Mapping, steps: int) -> None:
+        self.where: dict[str, np.ndarray] = mapping.neuron_core
+        coords = mapping.coords
+        self.n_cores = len(coords)
+        ew, ns = mapping.pair_hops()  # indexed per traffic edge below, no cores x cores matrix
+        tile = coords[:, 2]
+        chip = mapping.core_chip if mapping.core_chip is not None else np.zeros(len(coords), int)
+        self.tables: dict[str, sparse.csc_matrix] = {}
+        self.kinds: dict[str, tuple[EventKind, ...]] = {}
+        for src, d in mapping.destinations.items():
+            blocks = [sparse.csr_matrix(d, dtype=np.int64)]
+            if src in self.where:
+                own = self.where[src]
+                coo = (d > 0).tocoo()
+                srcc = own[coo.row]
+                n = d.shape[0]
+                same_tile = tile[srcc] == tile[coo.col]  # per (neuron, destination core) pair
+                for weights in (
+                    same_tile,
+                    ~same_tile,
+                    ew[srcc, coo.col],
+                    ns[srcc, coo.col],
+                    chip[srcc] != chip[coo.col],
+                ):
+                    per_neuron = np.bincount(coo.row, weights, minlength=n).astype(np.int64)
+                    blocks.append(_onehot(own, self.n_cores, per_neuron))
+                self.kinds[src] = (EventKind.SYNOPS, *self.FROM_POPULATION)
+            else:
+                blocks.append(sparse.csr_matrix(d > 0, dtype=np.int64))
+                self.kinds[src] = (EventKind.SYNOPS, EventKind.MSGS_INPUT)
+            self.tables[src] = sparse.hstack(blocks, format="csc")
+        self.onehot = {
+            p.name: _onehot(self.where[p.name], self.n_cores).tocsc() for p in net.populations
+        }
+        self.per_core_size = {
+            p.name: np.bincount(self.where[p.name], minlength=self.n_cores) for p in net.populations
+        }
+        self.names = [p.name for p in net.populations]
+        self.graded = frozenset(p.name for p in net.populations if p.graded)
+        self._dense_tables: dict[str, np.ndarray] = {}
+        self._scatter_tables: dict[str, tuple[sparse.csr_matrix, tuple[EventKind, ...]]] = {}
+        self._event_static: dict[str, tuple[np.ndarray, ...]] = {}
+        self._fanouts = {
+            name: {pr.name: fanout(pr) for pr in net.projections if pr.pre == name}
+            for name in (*net.inputs, *self.names)
+        }
+        self._columns: dict[str, _Columns | None] = {}
+        self._runs_split: dict[str, _OwnRuns | None] = {}
+        self._targets: dict[str, np.ndarray] = {}  # `_Columns.targets`, per source
+        self._live: dict[str, list[int]] = {}  # `_Columns.live`, per source
+        self.reset(steps)
+
+    def reset(self, steps: int) -> None:
+        """Zero the counts, for a run of `steps` steps."""
+        # one block (kinds, T, cores), which `jit.column_dots` adds into directly
+        self.block = np.zeros((len(COUNTERS), steps, self.n_cores), dtype=np.int64)
+        self.per_core = {k: self.block[i] for i, k in enumerate(COUNTERS)}
+        self.per_layer: dict[str, dict[EventKind, int]] = {
+            name: dict.fromkeys(COUNTERS, 0) for name in self.names
+        }
+        self.input_spikes = 0
+        # per projection, its synaptic ops over all steps and in the last, where a source was
+        # counted by its distinct columns (`_columns`: no per-neuron totals then)
+        self.fan_sums: dict[str, tuple[int, int]] = {}
+        self.payload = {k: np.zeros((steps, self.n_cores), dtype=np.int64) for k in MESSAGE_KINDS}
+        self.with_payload = set(self.graded)  # sources whose messages carry a payload
+
+    def graded_inputs(
+        self, xs: dict[str, np.ndarray], extremes: dict[str, tuple[int, int]] | None = None
+    ) -> None:
+        """Inputs with values above 1 send them as payloads (`graded_inputs`)."""
+        self.with_payload |= {k for k in graded_inputs(xs, extremes) if k not in self.where}
+
+    def source(self, name: str, sent: np.ndarray) -> None:
+        """Spikes (or values) a source sent, (T, neurons) summed over the batch."""
+        if name not in self.where:
+            self.input_spikes += int(sent.sum())
+        table = self.tables.get(name)
+        if table is None:
+            return
+        c = self.n_cores
+        out = _per_core(table, sent, self._dense(name, table))  # (T, kinds * cores)
+        for k, kind in enumerate(self.kinds[name]):
+            part = out[:, k * c : (k + 1) * c]
+            self.per_core[kind] += part
+            if name in self.with_payload and kind in self.payload:
+                self.payload[kind] += part
+            if kind in self.FROM_POPULATION:
+                self.per_layer[name][kind] += int(part.sum())
+
+    def scatter(
+        self, name: str, series: np.ndarray, ones: bool
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Every event of a source's series (T, batch, n) at once, compiled (`jit.scatter`):
+        a population's spikes and, through its table, its messages, hops and synaptic ops
+        (`ones`: one event per non-zero entry, as graded spikes are). Returns what each neuron
+        sent over all steps and in the last; None where its projections' synaptic ops went
+        to `fan_sums` instead (one sample, a small table)."""
+        table, kinds = self._scatter_table(name, series.shape[2])
+        cols = self.columns(name, series.shape[2], series.shape[1], series.dtype)
+        if cols is not None and (ones or name in self.where):
+            self._fold_columns(name, kinds, cols, series)
+            return None
+        out = np.zeros((len(kinds) * self.n_cores, series.shape[0]), np.int64).T  # `_fold`
+        runs = self._own_runs(name, table, kinds)
+        if runs is not None and series.shape[1] == 1 and series.dtype == np.uint8:
+            total, last = jit.scatter_runs(series, runs.own, runs.rest, out, runs.events)
+        else:
+            total, last = jit.scatter(series, table, out, ones, self._static(name, table))
+        self._fold(name, kinds, out, int(total.sum()) if name not in self.where else 0)
+        return total, last
+
+    def columns(self, name: str, n: int, batch: int, dtype: np.dtype) -> _Columns | None:
+        """Source `name`'s small table by its distinct non-zero columns, with each
+        projection's fan-out and (an input) a column of ones beside them, made once per
+        counter, for a uint8 series (an input's events, a binary population's spikes) of
+        `batch` samples; None where the table is large or the sums do not fit int16 entries
+        and int32 sums (`jit.column_dots`)."""
+        if name not in self._columns:
+            fanouts = self._fanouts.get(name, {})
+            table = self._scatter_table(name, n)[0]
+            self._columns[name] = _Columns.of(table, fanouts, ones=name not in self.where)
+        cols = self._columns[name]
+        if cols is None or dtype != np.uint8 or batch >= 1 << 15 or batch * n * cols.top >= 1 << 31:
+            return None
+        return cols
+
+    def _own_runs(
+        self, name: str, table: sparse.csr_matrix, kinds: tuple[EventKind, ...]
+    ) -> _OwnRuns | None:
+        """A population's large table split for `jit.scatter_runs`, made once per counter."""
+        if name not in self._runs_split:
+            split = None
+            if name in self.where:
+                split = _OwnRuns.of(
+                    table, kinds, self.where[name], self.n_cores, bool(self._fanouts.get(name))
+                )
+            self._runs_split[name] = split
+        return self._runs_split[name]
+
+    def _fold_columns(
+        self, name: str, kinds: tuple[EventKind, ...], cols: _Columns, series: np.ndarray
+    ) -> None:
+        """One sample's series counted by its table's distinct columns: each column summed
+        once per step (`jit.column_dots`), then spread to the table's counters."""
+        sums = np.zeros((series.shape[0], cols.w.shape[0] + 1), np.int32)  # last: zeros
+        c = self.n_cores
+        if name not in self._targets:  # made once per counter
+            self._targets[name] = cols.targets(kinds, c)
+            self._live[name] = cols.live(c)  # a counter whose columns are all zero: none
+        live = self._live[name]
+        if name in self.with_payload:  # folded here, payloads beside the counts
+            every = jit.column_dots(series, cols.w, sums)
+            for k in live:
+                self._add(name, kinds[k], sums[:, cols.table[k * c : (k + 1) * c]])
+        else:  # added to the counters inside the compiled loop
+            every = jit.column_dots(series, cols.w, sums, self._targets[name], self.block)
+            layer = self.per_layer.get(name)
+            for k in live:
+                kind = kinds[k]
+                if layer is not None and (kind in self.FROM_POPULATION or kind is EventKind.SPIKES):
+                    layer[kind] += int(every[cols.table[k * c : (k + 1) * c]].sum())
+        if name not in self.where:
+            self.input_spikes += int(every[cols.ones])
+        for pr, j in cols.fanout.items():
+            self.fan_sums[pr] = (int(every[j]), int(sums[-1, j]) if sums.size else 0)
+
+    def take(self, name: str, events: jit.EventTable) -> tuple[np.ndarray, np.ndarray]:
+        """`scatter`'s counts as the compiled scan left them (through `table`'s table, step
+        by step, no second pass over the series)."""
+        kinds = self._scatter_table(name, events.total.size)[1]
+        sent = int(events.total.sum()) if name not in self.where else 0
+        self._fold(name, kinds, events.out, sent)
+        return events.total, events.last
+
+    def event_table(self, name: str, n: int, steps: int) -> jit.EventTable:
+        """Zeroed in-scan counts of a source through its routing table (n x kinds*cores, as
+        `scatter` uses it); the table's arrays are made once per counter."""
+        table = self._scatter_table(name, n)[0]
+        return jit.EventTable.fresh(self._static(name, table), table.shape[1], steps)
+
+    def _static(self, name: str, table: sparse.csr_matrix) -> tuple[np.ndarray, ...]:
+        """A source's table arrays for the compiled counting, made once per counter."""
+        if name not in self._event_static:
+            self._event_static[name] = jit.EventTable.static(table)
+        return self._event_static[name]
+
+    def _fold(self, name: str, kinds: tuple[EventKind, ...], out: np.ndarray, events: int) -> None:
+        """A source's counts (T, kinds * cores) into the per-core and per-population totals;
+        `events`: an input's events (its spikes), else unused."""
+        if name not in self.where:
+            self.input_spikes += events
+        c = self.n_cores
+        for k, kind in enumerate(kinds):  # out is column-major: each kind's block contiguous
+            self._add(name, kind, out[:, k * c : (k + 1) * c])
+
+    def _add(self, name: str, kind: EventKind, part: np.ndarray) -> None:
+        """One counter's block (T, cores) of source `name`."""
+        self.per_core[kind] += part
+        if kind in self.payload and name in self.with_payload:
+            self.payload[kind] += part
+        layer = self.per_layer.get(name)
+        if layer is not None and (kind in self.FROM_POPULATION or kind is EventKind.SPIKES):
+            layer[kind] += int(part.sum())
+
+    def _scatter_table(self, name: str, n: int) -> tuple[sparse.csr_matrix, tuple[EventKind, ...]]:
+        """A source's table for `scatter` (a population's with its own SPIKES block first)."""
+        if name not in self._scatter_tables:
+            blocks: list[sparse.csr_matrix] = []
+            kinds: tuple[EventKind, ...] = ()
+            if name in self.where:
+                blocks.append(self.onehot[name])
+                kinds = (EventKind.SPIKES,)
+            if name in self.tables:
+                blocks.append(self.tables[name])
+                kinds = (*kinds, *self.kinds[name])
+            table = (
+                sparse.hstack(blocks, format="csr", dtype=np.int64)
+                if blocks
+                else sparse.csr_matrix((n, 0), dtype=np.int64)
+            )
+            table.eliminate_zeros()  # a neuron with no remote messages, say: no work
+            table.sort_indices()
+            self._scatter_tables[name] = (table, kinds)
+        return self._scatter_tables[name]
+
+    def active_per_core(self, pop: IntPopulation, per_core: np.ndarray, batch: int) -> None:
+        """A population's active neurons per step and core (T, cores), batch-summed."""
+        self.per_core[EventKind.UPDATES_ACTIVE] += per_core
+        self.per_core[EventKind.UPDATES_IDLE] += batch * self.per_core_size[pop.name] - per_core
+        layer = self.per_layer[pop.name]
+        total = int(per_core.sum())
+        layer[EventKind.UPDATES_ACTIVE] += total
+        layer[EventKind.UPDATES_IDLE] += batch * per_core.shape[0] * pop.size - total
+
+    def spikes(self, pop: IntPopulation, spikes: np.ndarray) -> None:
+        """A population's spikes (T, n), batch-summed."""
+        onehot = self.onehot[pop.name]
+        self.per_core[EventKind.SPIKES] += _per_core(
+            onehot, spikes, self._dense(pop.name + "\0onehot", onehot)
+        )
+        self.per_layer[pop.name][EventKind.SPIKES] += int(spikes.sum())
+
+    def population(
+        self, pop: IntPopulation, spikes: np.ndarray | None, active: np.ndarray, batch: int
+    ) -> None:
+        """A population's active-neuron counts (T, n) and spikes (T, n), batch-summed."""
+        onehot = self.onehot[pop.name]
+        dense = self._dense(pop.name + "\0onehot", onehot)
+        per_core = _per_core(onehot, active, dense)
+        self.per_core[EventKind.UPDATES_ACTIVE] += per_core
+        self.per_core[EventKind.UPDATES_IDLE] += (
+            batch * np.bincount(self.where[pop.name], minlength=self.n_cores) - per_core
+        )
+        layer = self.per_layer[pop.name]
+        total = int(active.sum())
+        layer[EventKind.UPDATES_ACTIVE] += total
+        layer[EventKind.UPDATES_IDLE] += batch * active.size - total
+        if spikes is not None:
+            self.spikes(pop, spikes)
+
+    def _dense(self, key: str, table: sparse.csc_matrix) -> np.ndarray | None:
+        """The float64 copy of a small table, made once per counter (None: kept sparse)."""
+        if table.shape[0] * table.shape[1] > _DENSE_TABLE:
+            return None
+        if key not in self._dense_tables:
+            self._dense_tables[key] = table.toarray().astype(np.float64)
+        return self._dense_tables[key]
+
+    def counts(self, batch: int) -> EventCounts:
+        return EventCounts(
+            batch=batch,
+            per_core=self.per_core,
+            per_layer=self.per_layer,
+            input_spikes=self.input_spikes,
+            payload=self.payload,
+        )
+
+
+_COUNTERS: list[tuple[Mapping, IntNetwork, Counter]] = []  # the last few, built once each
+
+
+def counter_for(net: IntNetwork, mapping: Mapping, steps: int) -> Counter:
+    """A zeroed counter for (net, mapping); its routing tables are reused across runs."""
+    for m, n, c in _COUNTERS:
+        if m is mapping and n is net:
+            c.reset(steps)
+            return c
+    c = Counter(net, mapping, steps)
+    _COUNTERS.insert(0, (mapping, net, c))
+    del _COUNTERS[4:]
+    return c
