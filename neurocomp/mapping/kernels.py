@@ -57,6 +57,17 @@ def _block_of(r: int, s: int, inv: float) -> int:
     return b
 
 
+def _pair_synapses(mult: np.ndarray, counted: int, i: int, j: int) -> int:
+    """Synapses of the (axon, block) pair at list entries i..j: one per entry, or the entries'
+    multiplicities where an entry stands for several (`counted`)."""
+    if not counted:
+        return j - i
+    cnt = 0
+    for t in range(i, j):
+        cnt += mult[t]
+    return cnt
+
+
 def _gallop_pairs(  # noqa: PLR0913 - the compiled loop's arrays
     rows: np.ndarray,
     mult: np.ndarray,
@@ -83,12 +94,7 @@ def _gallop_pairs(  # noqa: PLR0913 - the compiled loop's arrays
         if hit.size:
             hit[blk] = True
         else:
-            if counted:
-                cnt = 0
-                for t in range(i, j):
-                    cnt += mult[t]
-            else:
-                cnt = j - i
+            cnt = _pair_synapses(mult, counted, i, j)
             dn = dn_last if blk == nb - 1 else dn_full
             words[blk] += min(table[cnt], dn)
         if j == hi:
@@ -463,12 +469,7 @@ def _block_costs_loop(
             blk = block_of[rows[i]]
             j = _block_end(rows, i, hi, bounds[blk + 1])
             axons[blk] += 1
-            if counted:
-                cnt = 0
-                for t in range(i, j):
-                    cnt += mult[t]
-            else:
-                cnt = j - i
+            cnt = _pair_synapses(mult, counted, i, j)
             words[blk] += min(table[cnt], dense_words[blk])
             i = j
 
@@ -518,7 +519,14 @@ def _jit() -> dict[str, Any]:
 
         jit = numba.njit(cache=True, nogil=True)
         g = globals()
-        for helper in ("_block_end", "_block_of", "_gallop_pairs", "_neuron_pass", "_over"):
+        for helper in (
+            "_block_end",
+            "_block_of",
+            "_pair_synapses",
+            "_gallop_pairs",
+            "_neuron_pass",
+            "_over",
+        ):
             g[helper] = jit(g[helper])
         _COMPILED.update(
             size_maxima=jit(_size_maxima),
