@@ -88,13 +88,18 @@ def _apply_masks(net: Network, keep: dict[str, np.ndarray]) -> Network:
     return dataclasses.replace(net, projections=tuple(projections))
 
 
+def synapse_counts(net: Network) -> dict[str, int]:
+    """Synapses per projection."""
+    return {pr.name: matrix_of(pr).weight.nnz for pr in net.projections}
+
+
 def budget(net: Network, sparsity: float, scope: str) -> int | dict[str, int]:
     """Synapses to keep at `sparsity` (fraction removed): one total for `scope=global`, one
     count per projection for `layer`."""
     s = float(sparsity)
     if scope == "global":
         return net.synapses - int(round(s * net.synapses))
-    nnz = {pr.name: matrix_of(pr).weight.nnz for pr in net.projections}
+    nnz = synapse_counts(net)
     return {k: n - int(round(s * n)) for k, n in nnz.items()}
 
 
@@ -177,16 +182,14 @@ def prune_within(
     return _cut_inputs(pruned, dead_ends(pruned))
 
 
-def warn_emptied(before: Network, after: Network, pass_name: str) -> list[str]:
+def warn_emptied(before: dict[str, int], after: dict[str, int], pass_name: str) -> list[str]:
     """Warn of each projection that had synapses before a pass and has none after it (nothing
-    passes it: a global ranking can take a whole layer whose weights are small); returns them."""
-    had = {pr.name: matrix_of(pr).weight.nnz for pr in before.projections}
-    gone = [
-        pr.name for pr in after.projections if had.get(pr.name) and not matrix_of(pr).weight.nnz
-    ]
+    passes it: a global ranking can take a whole layer whose weights are small); `before`,
+    `after`: synapses per projection (`synapse_counts`). Returns those projections."""
+    gone = [name for name, n in after.items() if before.get(name) and not n]
     for name in gone:
         warnings.warn(
-            f"{pass_name}: projection '{name}': synapses {had[name]} -> 0 (nothing passes it; "
+            f"{pass_name}: projection '{name}': synapses {before[name]} -> 0 (nothing passes it; "
             "prune less, or per layer: scope=layer)",
             NeurocompWarning,
             stacklevel=3,
@@ -251,7 +254,7 @@ class Prune:
 
     def run(self, net: Network, ctx: PassContext) -> PassResult:
         net, folded = ensure_folded(net)
-        before = {pr.name: matrix_of(pr).weight.nnz for pr in net.projections}
+        before = synapse_counts(net)
         report: dict[str, Any] = {"folded_first": folded}
         if self.criterion == "activity":
             ctx.require_calibration(self.name)
@@ -267,10 +270,10 @@ class Prune:
         else:
             new, guard = self._guarded(net, ctx, rates, by_act)
             report["guard"] = guard
-        emptied = warn_emptied(net, new, self.name)
+        after = synapse_counts(new)
+        emptied = warn_emptied(before, after, self.name)
         if emptied:  # only then: reports are part of the program's bytes
             report["emptied"] = emptied
-        after = {pr.name: matrix_of(pr).weight.nnz for pr in new.projections}
         total_b, total_a = sum(before.values()), sum(after.values())
         report.update(
             {

@@ -22,7 +22,7 @@ from ..ir.network import Network
 from ..ir.ops import Matrix
 from ..passes.base import PassContext, PassResult, register
 from ..passes.fold import ensure_folded, matrix_of
-from ..passes.prune import prune_global, rewire, warn_emptied
+from ..passes.prune import prune_global, rewire, synapse_counts, warn_emptied
 from ..passes.structured import reshape_neurons
 from ..progress import advance
 from ..target.spec import NumberFormat
@@ -119,7 +119,7 @@ def val_accuracy(net: Network, data: Split, ctx: PassContext, arithmetic: str = 
 def _common(
     net: Network, before: Network, data: Split, seconds: float, name: str
 ) -> dict[str, Any]:
-    emptied = warn_emptied(before, net, name)
+    emptied = warn_emptied(synapse_counts(before), synapse_counts(net), name)
     return {
         **({"emptied": emptied} if emptied else {}),  # reports are part of the program's bytes
         "train_samples": data.sizes[0],
