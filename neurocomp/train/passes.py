@@ -51,7 +51,11 @@ class _Training:
     distill: float = 0.5  # weight of the pipeline input's soft targets (knowledge distillation)
     temperature: float = 4.0
     standardize: bool = False  # distil z-scored logits: the teacher's pattern, not its margins
-    thresholds: bool = False  # train the neurons' thresholds too (on the quantization grid)
+    thresholds: bool | str = "auto"  # train the neurons' thresholds too (on the quantization
+    # grid); "auto": in chip arithmetic at <= 4-bit weights (`neurocomp.train.loop.thresholds_for`)
+    smoothing: float = 0.0  # label smoothing of the cross-entropy
+    dropout: float = 0.0  # share of input spikes dropped at random in each training batch
+    average: int = 0  # also try the mean weights of the last `average` epochs (SWA)
 
     trains: ClassVar[bool] = True
 
@@ -74,9 +78,12 @@ class _Training:
             f"standardize = {self.standardize} (must be true or false)",
         )
         _check(
-            isinstance(self.thresholds, bool),
-            f"thresholds = {self.thresholds} (must be true or false)",
+            self.thresholds in (True, False, "auto"),
+            f"thresholds = {self.thresholds} (must be true, false or auto)",
         )
+        _check(0 <= float(self.smoothing) < 1, f"smoothing = {self.smoothing} (must be in [0, 1))")
+        _check(0 <= float(self.dropout) < 1, f"dropout = {self.dropout} (must be in [0, 1))")
+        _check(int(self.average) >= 0, f"average = {self.average} (must be >= 0)")
 
     def config(self, epochs: int | None = None) -> TrainConfig:
         return TrainConfig(
@@ -90,7 +97,10 @@ class _Training:
             distill=float(self.distill),
             temperature=float(self.temperature),
             standardize=bool(self.standardize),
-            thresholds=bool(self.thresholds),
+            thresholds=self.thresholds,
+            smoothing=float(self.smoothing),
+            dropout=float(self.dropout),
+            average=int(self.average),
         )
 
     def data(self, ctx: PassContext, name: str) -> Split:
