@@ -131,13 +131,14 @@ DIGITS_ROWS: list[Row] = [
         ],
     ),
     (
-        "2-bit, no pruning, as written (defaults at 2 bits: MSE-optimal clip, a scale per neuron)",
+        "2-bit, no pruning, as written (defaults at 2 bits: MSE-optimal clip, a scale per neuron; "
+        "finetune trains the thresholds too)",
         "quantize{weight_bits=2}",
         [
             ("fine-tuned", "quantize{weight_bits=2},finetune", SEEDS),
             (
-                "fine-tuned with thresholds trained",
-                "quantize{weight_bits=2},finetune{thresholds=true}",
+                "fine-tuned, thresholds fixed (the default before)",
+                "quantize{weight_bits=2},finetune{thresholds=false}",
                 SEEDS,
             ),
             ("fine-tuned, no distillation", "quantize{weight_bits=2},finetune{" + ND + "}", (0,)),
@@ -271,7 +272,7 @@ CONV_ROWS: list[Row] = [
         ],
     ),
     (
-        "2-bit, as written (MSE-optimal clip, a scale per channel)",
+        "2-bit, as written (MSE-optimal clip, a scale per channel; finetune trains the thresholds)",
         "quantize{weight_bits=2}",
         [("fine-tuned", "quantize{weight_bits=2},finetune", (0,))],
     ),
@@ -290,7 +291,7 @@ CONV_ROWS: list[Row] = [
 ONNX_ROWS: list[Row] = [
     ("8-bit", "quantize{weight_bits=8}", []),
     (
-        "2-bit, as written (MSE-optimal clip, a scale per channel)",
+        "2-bit, as written (MSE-optimal clip, a scale per channel; finetune trains the thresholds)",
         "quantize{weight_bits=2}",
         [("fine-tuned", "quantize{weight_bits=2},finetune", (0,))],
     ),
@@ -413,6 +414,7 @@ def measure(d: dict[str, Any], passes: str, seed: int = 0) -> dict[str, Any]:
         "compile_cpu_s": cpu,
         "load": [load, os.getloadavg()[0]],  # 1-minute load average before and after
         "train_s": trained,
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 
@@ -554,6 +556,27 @@ def timing_line() -> list[str]:
     ]
 
 
+def dates_line(results: list[dict[str, Any]]) -> list[str]:
+    """When the compiles were measured: per day, how many, their load, which pipelines (the
+    cache keeps a figure until the code changes what it would be)."""
+    days: dict[str, list[dict[str, Any]]] = {}
+    old = "2026-12-01 or before"  # compiles cached before measure() recorded dates
+    for r in results:
+        days.setdefault(r.get("date", "")[:10] or old, []).append(r)
+    parts = []
+    for day, rs in sorted(days.items()):
+        loads = [x for r in rs for x in r.get("load", [])]
+        load = f", load {min(loads):.1f}-{max(loads):.1f}" if loads else ""
+        hours = sorted(r["date"][11:16] for r in rs if "date" in r)
+        when = f" {hours[0]}-{hours[-1]} UTC" if hours else ""
+        which = ""
+        if len(days) > 1 and day != old:
+            names = dict.fromkeys(f"{r['table']} `{r['pipeline']}`" for r in rs)
+            which = " (" + ", ".join(names) + ")"
+        parts.append(f"{len(rs)} on {day}{when}{load}{which}")
+    return ["When measured (compiles): " + "; ".join(parts) + ".", ""] if parts else []
+
+
 def assemble(keys: list[str], out: Path) -> None:
     """docs/benchmarks.md section 5 from the parts measured (in the order of `keys`)."""
     import torch
@@ -585,7 +608,8 @@ def assemble(keys: list[str], out: Path) -> None:
         "core).",
         "",
     ]
-    body = head + timing_line() + [line for p in parts.values() for line in p["lines"]]
+    tables = [line for p in parts.values() for line in p["lines"]]
+    body = head + dates_line(results) + timing_line() + tables
     write_section(out, body)
     (ROOT / "build" / "compression.json").write_text(json.dumps(results, indent=1))
 

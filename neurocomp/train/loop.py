@@ -107,8 +107,6 @@ class TrainConfig:
     thresholds: bool | str = "auto"  # train the thresholds too (on their grid, straight
     # through); "auto": where the twin computes in chip arithmetic with weights of at most
     # AUTO_THRESHOLD_BITS bits (`thresholds_for`)
-    smoothing: float = 0.0  # label smoothing of the cross-entropy on the labels
-    dropout: float = 0.0  # share of input spikes dropped at random in every training batch
     average: int = 0  # also try the mean latent weights of the last `average` epochs (SWA)
 
 
@@ -123,6 +121,7 @@ class TrainLog:
     seconds: float
     resampled: bool = False
     distilled: bool = False
+    thresholds: bool = False  # whether the thresholds were trained
     history: list[dict[str, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -134,6 +133,7 @@ class TrainLog:
             "seconds": round(self.seconds, 2),
             "resampled": self.resampled,
             "distilled": self.distilled,
+            "thresholds": self.thresholds,
             "history": self.history,
         }
 
@@ -163,15 +163,6 @@ def resampled(x: Inputs, rng: np.random.Generator) -> Inputs:
     return (rng.random(x.shape) < rate).astype(np.uint8)
 
 
-def dropped(x: Inputs, p: float, rng: np.random.Generator) -> Inputs:
-    """`x` with each spike removed with probability `p` (an augmentation: the student does
-    not learn the training set's exact spikes)."""
-    if isinstance(x, Mapping):
-        return {k: dropped(v, p, rng) for k, v in x.items()}  # type: ignore[misc]
-    x = np.asarray(x)
-    return (x * (rng.random(x.shape) >= p)).astype(x.dtype)
-
-
 def zscored(scores: Any, eps: float = 1e-2) -> Any:
     """Per sample, the scores less their mean over classes, over their standard deviation
     (Sun et al. 2024, logit standardisation): distillation then asks the student for the
@@ -185,7 +176,7 @@ def _loss(torch: Any, scores: Any, target: Any, soft: Any, cfg: TrainConfig) -> 
     """Cross-entropy on the labels, mixed with the teacher's softened scores (Hinton et al.
     2015: KL divergence at temperature T, scaled by T^2 to keep its gradient's size)."""
     f = torch.nn.functional
-    loss = f.cross_entropy(scores, target, label_smoothing=cfg.smoothing)
+    loss = f.cross_entropy(scores, target)
     if soft is None or cfg.distill <= 0:
         return loss
     t = cfg.temperature
@@ -260,8 +251,6 @@ def train_twin(
             for start in range(0, n, cfg.batch):
                 idx = np.sort(order[start : start + cfg.batch])
                 xb = _take(x_epoch, idx)
-                if cfg.dropout > 0:
-                    xb = dropped(xb, cfg.dropout, rng)
                 scores = twin.scores(xb)
                 target = torch.from_numpy(data.y_train[idx].astype(np.int64))
                 soft = None
@@ -352,7 +341,8 @@ def finetune_network(
     """Fine-tune `net` (its pruning structure and quantization grid kept) and return it;
     `teacher` (a network with the same inputs and outputs) gives soft targets."""
     arithmetic = arithmetic_for(net, cfg.arithmetic)
-    twin = Twin(net, arithmetic, fmt, thresholds_for(cfg, net, arithmetic))
+    thresholds = thresholds_for(cfg, net, arithmetic)
+    twin = Twin(net, arithmetic, fmt, thresholds)
     guide = None
     if teacher is not None and cfg.distill > 0:
         guide = Twin(teacher, "float")
@@ -362,6 +352,7 @@ def finetune_network(
             guide = None
     log = train_twin(twin, data, cfg, task, guide)
     log.distilled = guide is not None
+    log.thresholds = thresholds
     return twin.to_network(), log
 
 

@@ -53,8 +53,6 @@ class _Training:
     standardize: bool = False  # distil z-scored logits: the teacher's pattern, not its margins
     thresholds: bool | str = "auto"  # train the neurons' thresholds too (on the quantization
     # grid); "auto": in chip arithmetic at <= 4-bit weights (`neurocomp.train.loop.thresholds_for`)
-    smoothing: float = 0.0  # label smoothing of the cross-entropy
-    dropout: float = 0.0  # share of input spikes dropped at random in each training batch
     average: int = 0  # also try the mean weights of the last `average` epochs (SWA)
 
     trains: ClassVar[bool] = True
@@ -81,8 +79,6 @@ class _Training:
             self.thresholds in (True, False, "auto"),
             f"thresholds = {self.thresholds} (must be true, false or auto)",
         )
-        _check(0 <= float(self.smoothing) < 1, f"smoothing = {self.smoothing} (must be in [0, 1))")
-        _check(0 <= float(self.dropout) < 1, f"dropout = {self.dropout} (must be in [0, 1))")
         _check(int(self.average) >= 0, f"average = {self.average} (must be >= 0)")
 
     def config(self, epochs: int | None = None) -> TrainConfig:
@@ -98,8 +94,6 @@ class _Training:
             temperature=float(self.temperature),
             standardize=bool(self.standardize),
             thresholds=self.thresholds,
-            smoothing=float(self.smoothing),
-            dropout=float(self.dropout),
             average=int(self.average),
         )
 
