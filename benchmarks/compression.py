@@ -82,6 +82,12 @@ DIGITS_ROWS: list[Row] = [
                 SEEDS,
             ),
             (
+                "gradual pruning in 6 steps, quantized, fine-tuned with thresholds trained",
+                "prune_gradual{sparsity=0.95,steps=6},quantize{weight_bits=4,granularity=channel},"
+                "finetune{thresholds=true}",
+                SEEDS,
+            ),
+            (
                 "gradual pruning, quantized, fine-tuned with thresholds trained, distillation of "
                 "z-scored counts at T = 1",
                 "prune_gradual{sparsity=0.95,"
@@ -551,7 +557,8 @@ def timing_line() -> list[str]:
         f"moment (1-minute load average {r['load'][0]:.1f} before, {r['load'][1]:.1f} after, "
         f"this compile itself one of it): {r['train_s']:.0f} s in the training passes, "
         f"{r['compile_s']:.0f} s wall clock and {r['compile_cpu_s']:.0f} CPU s for the whole "
-        f"compile (one thread), test accuracy {r['accuracy']:.4f} (seed 0).",
+        f"compile (one thread), test accuracy {r['accuracy']:.4f} (seed 0)"
+        + (f"; code: {r['code']}." if "code" in r else "."),
         "",
     ]
 

@@ -107,7 +107,6 @@ class TrainConfig:
     thresholds: bool | str = "auto"  # train the thresholds too (on their grid, straight
     # through); "auto": where the twin computes in chip arithmetic with weights of at most
     # AUTO_THRESHOLD_BITS bits (`thresholds_for`)
-    average: int = 0  # also try the mean latent weights of the last `average` epochs (SWA)
 
 
 @dataclass
@@ -240,7 +239,6 @@ def train_twin(
         best = (*evaluate(twin, data.x_val, data.y_val), 0)
         val_before = best[0]
         best_state, history, since = twin.state(), [], 0
-        tail: list[list[Any]] = []  # states of the last epochs, for `average`
         n = len(data.y_train)
         fresh = resample_for(cfg, data.x_train)
         epoch = 0
@@ -267,8 +265,6 @@ def train_twin(
             history.append({"epoch": epoch, "val_accuracy": acc, "val_loss": round(val_loss, 4)})
             key = (acc, -val_loss) if cfg.select == "accuracy" else (-val_loss, acc)
             best_key = (best[0], -best[1]) if cfg.select == "accuracy" else (-best[1], best[0])
-            if cfg.average > 0 and epoch > cfg.epochs - cfg.average:
-                tail.append(twin.state())
             if key > best_key:
                 best, best_state, since = (acc, val_loss, epoch), twin.state(), 0
             else:
@@ -276,16 +272,14 @@ def train_twin(
                 if since >= cfg.patience:
                     break
         advance(task, cfg.epochs, cfg.epochs)
-        if tail:
-            best, best_state = _averaged(twin, tail, data, cfg, best, best_state, epoch)
         twin.load(best_state)
     return TrainLog(
         val_before, best[0], best[2], epoch, time.perf_counter() - t0, fresh, history=history
     )
 
 
-# quantize's low-bit regime (its "auto" clip and granularity): at 2 bits training the
-# thresholds recovered 0.6 point on the digits model, at 4 bits it cost 0.8 (docs/passes.md).
+# quantize's low-bit regime (its "auto" clip and granularity): on the digits model training the
+# thresholds gained 0.6 point at 2 bits and cost the 90 % 4-bit row 0.7 (docs/passes.md).
 AUTO_THRESHOLD_BITS = LOW_BITS
 
 
@@ -299,27 +293,6 @@ def thresholds_for(cfg: TrainConfig, net: Network, arithmetic: Arithmetic) -> bo
     if isinstance(cfg.thresholds, bool):
         return cfg.thresholds
     raise TrainingError(f"thresholds = {cfg.thresholds} (must be true, false or auto)")
-
-
-def _averaged(
-    twin: Twin,
-    tail: list[list[Any]],
-    data: Split,
-    cfg: TrainConfig,
-    best: tuple[float, float, int],
-    best_state: list[Any],
-    epoch: int,
-) -> tuple[tuple[float, float, int], list[Any]]:
-    """The mean of the states in `tail` (stochastic weight averaging, Izmailov et al. 2018; the
-    forward pass rounds it to the grid) if it scores at least as well on validation as `best`."""
-    torch = twin.torch
-    mean = [torch.stack(ts).mean(dim=0) for ts in zip(*tail, strict=True)]
-    twin.load(mean)
-    twin.constrain()
-    acc, loss = evaluate(twin, data.x_val, data.y_val)
-    if (acc, -loss) >= (best[0], -best[1]):
-        return (acc, loss, epoch), twin.state()
-    return best, best_state
 
 
 def arithmetic_for(net: Network, requested: str) -> Arithmetic:

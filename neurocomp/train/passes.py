@@ -52,8 +52,7 @@ class _Training:
     temperature: float = 4.0
     standardize: bool = False  # distil z-scored logits: the teacher's pattern, not its margins
     thresholds: bool | str = "auto"  # train the neurons' thresholds too (on the quantization
-    # grid); "auto": in chip arithmetic at <= 4-bit weights (`neurocomp.train.loop.thresholds_for`)
-    average: int = 0  # also try the mean weights of the last `average` epochs (SWA)
+    # grid); "auto": in chip arithmetic at <= 3-bit weights (`neurocomp.train.loop.thresholds_for`)
 
     trains: ClassVar[bool] = True
 
@@ -79,7 +78,6 @@ class _Training:
             self.thresholds in (True, False, "auto"),
             f"thresholds = {self.thresholds} (must be true, false or auto)",
         )
-        _check(int(self.average) >= 0, f"average = {self.average} (must be >= 0)")
 
     def config(self, epochs: int | None = None) -> TrainConfig:
         return TrainConfig(
@@ -94,7 +92,6 @@ class _Training:
             temperature=float(self.temperature),
             standardize=bool(self.standardize),
             thresholds=self.thresholds,
-            average=int(self.average),
         )
 
     def data(self, ctx: PassContext, name: str) -> Split:
