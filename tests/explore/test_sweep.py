@@ -137,6 +137,25 @@ def test_bad_inputs_raise_before_any_work(inputs):
         nc.sweep(**inputs, scheduler="local:0")
 
 
+@pytest.mark.parametrize(
+    "change, message",
+    [  # each was accepted: every point scored 0 (labels), or ran unsharded (sizes)
+        ({"eval_labels": "+50"}, r"class \d+ given, but output 'output' has 10 neurons"),
+        ({"eval_labels": "-1"}, "labels must be >= 0"),
+        ({"shard_size": 0}, "shard_size = 0; expected a whole number of samples >= 1"),
+        ({"shard_size": -3}, "shard_size = -3"),
+        ({"shard_size": 2.5}, "shard_size = 2.5"),
+        ({"output": "nope"}, r"no output 'nope'; outputs are \['output'\]"),
+    ],
+)
+def test_bad_evaluation_arguments_raise_before_any_work(inputs, change, message):
+    labels = inputs["eval_labels"]
+    shifts = {"+50": labels + 50, "-1": np.where(labels == 0, -1, labels)}
+    args = {k: shifts.get(v, v) if isinstance(v, str) else v for k, v in change.items()}
+    with pytest.raises(nc.InputError, match=message):
+        nc.sweep(**{**inputs, **args})
+
+
 def test_one_thread_for_torch_during_a_point():
     torch = pytest.importorskip("torch")
     from neurocomp.explore.points import one_thread
