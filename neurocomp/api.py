@@ -227,6 +227,8 @@ def from_torch(
     path: also write the repaired NIR graph there (atomically), for `neurocomp compile`.
     """
     check_dt("from_torch", dt)
+    if not callable(getattr(module, "named_modules", None)):  # torch is not imported here
+        raise ArgumentError("from_torch", "module", module, "a torch.nn.Module")
     _optional("from_torch", "reset", reset, str, '"zero" or "subtract"')
     _optional(
         "from_torch", "framework", framework, str, '"snntorch", "norse", "sinabs" or "rockpool"'

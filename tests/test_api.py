@@ -44,6 +44,9 @@ def x(T: int = 3, batch: int = 2) -> np.ndarray:
         (lambda n: nc.load(DIGITS, dt="1e-4"), "load(): dt = '1e-4' (str); expected a number"),
         (lambda n: nc.load(DIGITS, reset=0), "load(): reset = 0 (int)"),
         (lambda n: nc.load(DIGITS, dt=1e-4, calibration="x"), "calibration = 'x' (str)"),
+        # AttributeError from deep inside the export before
+        (lambda n: nc.from_torch(None, x()[0]), "from_torch(): module = None (NoneType)"),
+        (lambda n: nc.from_torch(n, x()[0]), "expected a torch.nn.Module"),
     ],
 )
 def test_wrong_types_name_argument_given_and_wanted(net, call, needle):

@@ -198,6 +198,31 @@ def test_snntorch_rleaky_recurrent_bias_repaired():
     _same(nc.simulate(got, x), _run_snntorch(net, x))
 
 
+def test_snntorch_rleaky_as_the_output_layer():
+    """The tracer flattens the recurrent subgraph into nodes of its own: the output's shape is
+    read from their types (a KeyError before)."""
+    torch.manual_seed(4)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(6, 5),
+        snn.RLeaky(
+            beta=0.9,
+            linear_features=5,
+            init_hidden=True,
+            reset_mechanism="zero",
+            reset_delay=False,
+            output=True,
+        ),
+    )
+    with torch.no_grad():
+        net[0].weight.mul_(3.0)
+        net[1].recurrent.weight.mul_(0.5)
+    got = nc.from_torch(net, torch.rand(1, 6))
+    x = _spikes((6,), 0.4, 12)
+    ref = _run_snntorch(net, x)
+    assert ref.sum() > 20  # the output layer spikes: equality is not between silences
+    _same(nc.simulate(got, x), ref)
+
+
 @pytest.mark.xfail(strict=True, reason="snnTorch reset_delay=True resets one step late (warned)")
 def test_snntorch_late_reset_is_a_departure():
     net = _rleaky_net(reset_delay=True)
