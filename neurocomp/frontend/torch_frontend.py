@@ -407,6 +407,23 @@ class _SnnTorch(_Exporter):
                 NeurocompWarning,
                 stacklevel=4,
             )
+        above = [
+            self._name(m)
+            for m in self.neuron_modules
+            if mechanisms[self._name(m)] == "subtract" and not getattr(m, "reset_delay", False)
+        ]
+        if above:
+            # snnTorch subtracts the threshold before the spike test whenever v was still at or
+            # above it after the last step's reset, and adds it back if no spike follows
+            warnings.warn(
+                f"snnTorch layer(s) {', '.join(above)} reset by subtraction: where a neuron's "
+                "potential stays at or above threshold after a spike, snnTorch decides its next "
+                "spike on the potential less one threshold, NIR and neurocomp on the potential, "
+                "so spikes can differ from the trained module under input above one threshold "
+                "per step - reset_mechanism='zero' matches exactly",
+                NeurocompWarning,
+                stacklevel=4,
+            )
         return _one_reset(mechanisms)
 
 
