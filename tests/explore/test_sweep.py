@@ -115,6 +115,18 @@ def test_cache_entry_is_the_row(inputs, tmp_path):
     assert stored["row"]["accuracy"] == res.table["accuracy"][0]
 
 
+@pytest.mark.parametrize("damage", ["[1, 2]", '"text"', '{"format": 1, "key": "K", "row": [1]}'])
+def test_a_damaged_cache_entry_is_computed_again(inputs, tmp_path, damage):
+    """JSON of another shape in a cache file (AttributeError/TypeError before) is a miss."""
+    args = {**inputs, "targets": ["reference"], "passes": [None]}
+    first = nc.sweep(**args, folder=tmp_path)
+    (path,) = (tmp_path / "cache").glob("*.json")
+    path.write_text(damage.replace("K", path.stem))
+    again = nc.sweep(**args, folder=tmp_path)
+    assert again.cached == 0
+    assert again.table["accuracy"][0] == first.table["accuracy"][0]
+
+
 def test_pareto_of_the_table_is_non_dominated(result):
     front = result.pareto()
     ok = result.table[result.table["error"] == ""]
