@@ -407,6 +407,10 @@ def compile(
     chips = _chips(chips)
     check_dt("compile", dt)
     _array_arg("compile", "calibration", calibration)
+    if isinstance(model, Network):
+        for name, value in (("dt", dt), ("reset", reset)):
+            if value is not None:  # a Network's dt and reset were fixed when it was loaded
+                raise ArgumentError("compile", name, value, "None for a Network (give it to load)")
     net = (
         model
         if isinstance(model, Network)
