@@ -62,6 +62,18 @@ DIGITS_ROWS: list[Row] = [
         ],
     ),
     (
+        "4-bit (per-neuron scales), 90 % pruned, as written otherwise",
+        None,
+        [
+            (
+                "gradual pruning, quantized, fine-tuned",
+                "prune_gradual{sparsity=0.9,lr=0.002},quantize{weight_bits=4,granularity=channel},"
+                "finetune",
+                (0, 1),
+            ),
+        ],
+    ),
+    (
         "4-bit (per-neuron scales), 95 % pruned (one-shot; gradual, training-aware)",
         "prune{sparsity=0.95},quantize{weight_bits=4,granularity=channel}",
         [
@@ -238,7 +250,7 @@ CONV_ROWS: list[Row] = [
             (
                 "fine-tuned",
                 "prune_gradual{sparsity=0.9},quantize{weight_bits=4,granularity=channel},finetune",
-                (0,),
+                (0, 1),
             )
         ],
     ),
@@ -553,7 +565,7 @@ def timing_line() -> list[str]:
     r = json.loads(path.read_text())
     return [
         f"Time of `{r['pipeline']}` with the defaults (the issue's goal: at most 2 minutes on 2 "
-        f"cores), measured {r['date']} with `benchmarks/compression.py --timing` at a quieter "
+        f"cores), measured {r['date']} {r.get('how', 'with `--timing`')} at a quieter "
         f"moment (1-minute load average {r['load'][0]:.1f} before, {r['load'][1]:.1f} after, "
         f"this compile itself one of it): {r['train_s']:.0f} s in the training passes, "
         f"{r['compile_s']:.0f} s wall clock and {r['compile_cpu_s']:.0f} CPU s for the whole "
