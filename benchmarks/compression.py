@@ -593,7 +593,8 @@ def dates_line(results: list[dict[str, Any]]) -> list[str]:
             names = dict.fromkeys(f"{r['table']} `{r['pipeline']}`" for r in rs)
             which = " (" + ", ".join(names) + ")"
         parts.append(f"{len(rs)} on {day}{when}{load}{which}")
-    return ["When measured (compiles): " + "; ".join(parts) + ".", ""] if parts else []
+    note = " (older figures are kept where later code computes the same program for them)"
+    return ["When measured (compiles): " + "; ".join(parts) + "." + note, ""] if parts else []
 
 
 def assemble(keys: list[str], out: Path) -> None:
