@@ -13,14 +13,7 @@ The clip (the |w| that maps to the largest integer) is the largest |w| onto the 
 |w|) with the least squared weight error (`clip="mse"`), never worse than max-abs on the same
 weights. `"auto"` (the default, for `clip` and `granularity`): at `LOW_BITS` (3) weight bits or
 fewer the MSE-optimal clip with one scale per neuron (per output channel), above it max-abs with
-one scale per layer, except that a convolution's output population keeps one scale per output
-channel up to `CONV_CHANNEL_BITS` (4) weight bits: a conv's channels share their kernel over
-space and differ in scale. Dense layers at 4 bits and every 8-bit program are what they were.
-A population is a convolution's output when a projection into it expands a convolution
-(`Matrix.conv`) or it is a feature map (channels first, then positions: the shape convolutions
-produce, also where a pooling before the convolution made folding drop the record); one that
-receives both convolutions and dense projections is one, as the scale is the population's and
-its channels need their own. A scale per neuron is
+one scale per layer, so 8- and 4-bit integer programs are what they were. A scale per neuron is
 legal on both targets: the scale lives only in the integer thresholds, resets and biases, which
 the reference chip and Loihi 2 hold per neuron (on Lava, one LIF process per distinct threshold
 and decays; sigma-delta populations keep one scale, `snap_scale`).
@@ -60,14 +53,6 @@ def _channel_groups(pop: Population) -> np.ndarray:
     return np.repeat(np.arange(pop.shape[0]), pop.size // pop.shape[0])
 
 
-def is_conv_output(pop: Population, incoming: list[Matrix]) -> bool:
-    """Whether `pop` is a convolution's output: a matrix into it expands a convolution, or it is
-    a feature map (a channel axis, then positions)."""
-    if any(m.conv is not None for m in incoming):
-        return True
-    return len(pop.shape) >= 2 and pop.size > pop.shape[0]
-
-
 ROW_CHUNK = 1 << 16  # synapses per temporary (0.5 MB) in `_row_max` and `_weights`
 
 
@@ -91,10 +76,6 @@ def _quantized(w: sparse.csr_matrix, s: np.ndarray, qmax: int) -> tuple[np.ndarr
 # `granularity="auto"` one scale per neuron: max-abs scaling leaves most of so few levels unused
 # (2-bit weights on the digits model: 96 % of them round to zero with one scale per layer).
 LOW_BITS = 3
-# At this many weight bits or fewer, `granularity="auto"` gives convolution outputs one scale per
-# output channel (conv SNN 90 % pruned, 4 bits, fine-tuned, seeds 0/1: -1.26/-1.51 points
-# against -4.53/-5.79 with one scale per layer); dense layers keep one scale above LOW_BITS.
-CONV_CHANNEL_BITS = 4
 CLIP_CANDIDATES = 100  # clips searched: k / CLIP_CANDIDATES of the largest |w|, k = 1..100
 
 
@@ -189,17 +170,12 @@ class Quantize:
     def low_bits(self) -> bool:
         return int(self.weight_bits) <= LOW_BITS
 
-    def granularity_of(self, pop: Population, incoming: list[Matrix]) -> str:
-        """`granularity` with "auto" resolved for `pop`, given the matrices into it: "channel"
-        at LOW_BITS or fewer, and for a convolution's output at CONV_CHANNEL_BITS or fewer;
-        else "layer"."""
+    @property
+    def resolved_granularity(self) -> str:
+        """`granularity` with "auto" resolved: "channel" at LOW_BITS or fewer, else "layer"."""
         if self.granularity != "auto":
             return self.granularity
-        if self.low_bits:
-            return "channel"
-        if int(self.weight_bits) <= CONV_CHANNEL_BITS and is_conv_output(pop, incoming):
-            return "channel"
-        return "layer"
+        return "channel" if self.low_bits else "layer"
 
     @property
     def resolved_clip(self) -> str:
@@ -216,12 +192,10 @@ class Quantize:
         peaks = self._state_peaks(net, ctx)
         scales: dict[str, np.ndarray] = {}
         layers: list[dict[str, Any]] = []
-        resolved: dict[str, str] = {}
         for pop in net.populations:
-            incoming = [matrix_of(pr) for pr in net.projections_into(pop.name)]
-            mats = [m.weight for m in incoming]
-            resolved[pop.name] = self.granularity_of(pop, incoming)
-            wmax, clip = self._clip(pop, mats, qmax, resolved[pop.name])
+            incoming = net.projections_into(pop.name)
+            mats = [matrix_of(pr).weight for pr in incoming]
+            wmax, clip = self._clip(pop, mats, qmax)
             s = wmax / qmax
             thr = pop.params.v_threshold
             fallback = float(np.abs(thr).max()) / qmax if thr is not None and thr.size else 1.0
@@ -266,27 +240,23 @@ class Quantize:
                 rep["state_saturations"] = sat[rep["layer"]]
             rep.setdefault("weight_rel_err_max", 0.0)
             rep.setdefault("weight_rel_err_rms", 0.0)
-        kinds = set(resolved.values())
-        if len(kinds) > 1:  # each layer's where they differ (uniform reports are unchanged)
-            for rep in layers:
-                rep["granularity"] = resolved[rep["layer"]]
         return PassResult(
             new,
             {
                 "folded_first": folded,
                 "weight_bits": int(self.weight_bits),
-                "granularity": kinds.pop() if len(kinds) == 1 else "mixed",
+                "granularity": self.resolved_granularity,
                 "layers": layers,
             },
         )
 
     def _clip(
-        self, pop: Population, mats: list[sparse.csr_matrix], qmax: int, granularity: str
+        self, pop: Population, mats: list[sparse.csr_matrix], qmax: int
     ) -> tuple[np.ndarray, float | None]:
         """Per neuron, the |w| that maps to qmax; with the MSE-optimal clip also the median of
         clip / largest |w| over the groups (None: max-abs or the percentile)."""
         row = _row_max(mats, pop.size, self.percentile)
-        if granularity == "layer" or pop.size == 0:
+        if self.resolved_granularity == "layer" or pop.size == 0:
             groups = np.zeros(pop.size, np.int64)
         else:
             groups = _channel_groups(pop)
