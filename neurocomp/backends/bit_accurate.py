@@ -432,7 +432,8 @@ def _fused_synapses(
             events.add_row(src.shape[0] - 1, np.count_nonzero(src[-1], axis=0).astype(np.int64))
     binary = src.dtype == np.uint8 and kernel.payload <= 1
     kernel.used["fused"] = kernel.used.get("fused", 0) + 1
-    return jit.Synapses(src, kernel.fused_weights(), delay, events, binary)
+    lut = kernel.lut() if binary and events is None else None
+    return jit.Synapses(src, kernel.fused_weights(), delay, events, binary, lut)
 
 
 _CONSTANTS: weakref.WeakKeyDictionary[IntPopulation, dict[tuple[int, int, int], tuple]]

@@ -11,6 +11,7 @@ loop testing them all). Variants are cached on disk by numba like any ``cache=Tr
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -51,7 +52,9 @@ class _Switches(NamedTuple):
     counting: bool  # active neurons counted per step and core
     wrap_drive: bool  # the drive wraps to activation_bits
     shift: bool  # the drive is shifted by weight_shift
-    synapses: int = 0  # the drive: 0 given, 1 from dense rows of W^T, 2 from CSR rows (fused)
+    # the drive: 0 given, 1 from dense rows of W^T, 2 from CSR rows, 3 from a table of the
+    # sums of every pattern of eight binary sources (`Synapses.lut`) (1-3: fused)
+    synapses: int = 0
     binary_src: bool = False  # fused: the source sends 0/1 (no multiply)
     count_src: bool = False  # fused: the source's non-zero entries counted per step
     count_spikes: bool = True  # counting: the spikes through their `EventTable` here
@@ -181,6 +184,10 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         idx_n = np.zeros(n, np.int64)  # its non-zero entries
         src_row = np.zeros(pre, np.int64)  # this step's source events per entry, batch-summed
         counts_spikes = count and spiking and sw.count_spikes
+        # table mode: src holds eight sources per uint64; the table has groups of 256 rows,
+        # four groups per pass (the padding groups' pattern 0: their zero row)
+        groups, width = src.shape[2], wt.shape[1]
+        pat = np.arange(0, -(-groups // 4) * 4 * 256, 256).astype(np.uint64)
         e0, e1, e2, e3, e4, e5, e6, e7 = ev  # unpacked once: no reference counting per step
         f0, f1, f2, f3, f4, f5, f6, f7 = src_ev
         for t in range(steps):
@@ -194,6 +201,20 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                             for c in range(pre):
                                 acc32 += np.int32(np.int16(src[ts, b, c]) * wt[j, c])
                         buf[j] = acc32
+                elif synapses == 3:  # binary sources eight at a time: table rows, no search
+                    ts = t - delay
+                    if ts >= 0:
+                        for g in range(groups):  # eight 0/1 bytes -> the bits of one pattern
+                            pat[g] = ((src[ts, b, g] * _MAGIC) >> _S56) + np.uint64(g << 8)
+                        p0, p1, p2, p3 = pat[0], pat[1], pat[2], pat[3]
+                        for j in range(width):
+                            buf[j] = (wt[p0, j] + wt[p1, j]) + (wt[p2, j] + wt[p3, j])
+                        for g in range(4, pat.shape[0], 4):
+                            p0, p1, p2, p3 = pat[g], pat[g + 1], pat[g + 2], pat[g + 3]
+                            for j in range(width):
+                                buf[j] += (wt[p0, j] + wt[p1, j]) + (wt[p2, j] + wt[p3, j])
+                    else:
+                        buf[:] = 0
                 elif synapses:  # this row's synaptic sums, event-driven, into buf
                     buf[:] = 0
                     ts = t - delay
@@ -326,6 +347,9 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
 
 
 _VARIANTS: dict[_Switches, Any] = {}
+# eight bytes of 0/1 (a uint64, little-endian) times this: byte q's bit lands at bit 56 + q
+# (no two partial products meet there, nor carry into it)
+_MAGIC, _S56 = np.uint64(0x0102040810204080), np.uint64(56)
 
 
 class Synapses(NamedTuple):
@@ -338,6 +362,9 @@ class Synapses(NamedTuple):
     delay: int = 0
     events: EventTable | None = None  # counting: the source's events, summed on the way
     binary: bool = False  # every source value is 0 or 1 (each event adds its row unscaled)
+    # binary sources: W^T's sums for every pattern of each eight sources ((groups * 256,
+    # width), `kernels.ProjectionKernel.lut`), used where given (no search for events)
+    lut: np.ndarray | None = None
 
 
 def scan(
@@ -381,6 +408,7 @@ def scan(
     counting = active is not None
     n = v.shape[1]
     syn, wt, csr = _synapse_args(synapses, n)
+    dots = _dense_dots(synapses, wt, n)
     sw = _Switches(
         has_u=keep_u is not None,
         spiking=spiking,
@@ -393,14 +421,17 @@ def scan(
         counting=counting,
         wrap_drive=activation_bits > 0,
         shift=weight_shift != 0,
-        synapses=0 if synapses is None else (1 if isinstance(synapses.wt, np.ndarray) else 2),
+        synapses=1 if dots else _mode(synapses),
         binary_src=synapses is not None and synapses.binary,
         count_src=synapses is not None and synapses.events is not None,
         count_spikes=events is not None,  # else counted elsewhere (`scatter`)
-        dense_dots=_dense_dots(synapses, wt, n),
+        dense_dots=dots,
     )
     if sw.dense_dots:
         wt = _transposed(wt)
+    elif sw.synapses == 3:
+        assert synapses is not None and synapses.lut is not None
+        wt, syn = synapses.lut, syn._replace(src=_octets(syn.src))
     fn = _VARIANTS.get(sw)
     if fn is None:
         fn = _VARIANTS[sw] = _make(sw)
@@ -440,7 +471,7 @@ def scan(
         syn.src,
         wt,
         *csr,
-        np.zeros(n, wt.dtype),
+        np.zeros(wt.shape[1] if sw.synapses == 3 else n, wt.dtype),
         tuple(syn.events or EventTable.empty()),
     )
 
@@ -449,6 +480,28 @@ _DENSE_DOTS_MAX = int(os.environ.get("NEUROCOMP_DENSE_DOTS_MAX", "16"))
 # up to this many neurons a fused binary projection's sums are dot products (measured: the
 # search for events over 128 sources and their 10-wide rows took 94 ns per row for digits'
 # output layer; 10 int16 dot products of 128 take about half)
+
+
+def _mode(synapses: Synapses | None) -> int:
+    """`_Switches.synapses` for these synapses: 0 none, 1 dense rows, 2 CSR rows, 3 the
+    table of eight-source patterns (binary sources, no events counted on the way)."""
+    if synapses is None:
+        return 0
+    if synapses.lut is not None and synapses.binary and synapses.events is None:
+        if sys.byteorder == "little":  # `_MAGIC` reads the bytes of a uint64 in that order
+            return 3
+    return 1 if isinstance(synapses.wt, np.ndarray) else 2
+
+
+def _octets(src: np.ndarray) -> np.ndarray:
+    """A 0/1 uint8 series (T, batch, pre) as uint64 words of eight sources (T, batch,
+    ceil(pre / 8)), zero-padded where pre is not a multiple of eight."""
+    pre = src.shape[2]
+    if pre % 8 or src.dtype != np.uint8 or not src.flags.c_contiguous:
+        padded = np.zeros((*src.shape[:2], -(-pre // 8) * 8), np.uint8)
+        padded[..., :pre] = src
+        src = padded
+    return src.view(np.uint64)
 
 
 def _dense_dots(synapses: Synapses | None, wt: np.ndarray, n: int) -> bool:
