@@ -61,6 +61,8 @@ class _Switches(NamedTuple):
     # fused, dense, binary, a few neurons: each neuron's sum a dot product over W (n, pre)
     # (`wt` transposed) in int32, not a search for events and their rows
     dense_dots: bool = False
+    # the neurons in int32 (twice int64's lanes): `scan` proved every value fits
+    narrow: bool = False
 
 
 class EventTable(NamedTuple):
@@ -137,7 +139,8 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
     sat_u, sat_v, keep_rec_v, keep_rec_u = sw.sat_u, sw.sat_v, sw.rec_v, sw.rec_u
     count, wrap_drive, shift_on = sw.counting, sw.wrap_drive, sw.shift
     synapses, binary_src, count_src = sw.synapses, sw.binary_src, sw.count_src
-    dense_dots = sw.dense_dots
+    dense_dots, narrow = sw.dense_dots, sw.narrow
+    C = np.int32 if narrow else np.int64  # the neurons' integer type
 
     def scan_variant(  # noqa: C901
         drive: np.ndarray,  # (T, batch, n): int64, or float holding exact integers
@@ -169,13 +172,21 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         bits, top, act_bits, shift, bias_from = ints[0], ints[1], ints[2], ints[3], ints[4]
         delay = ints[5]
         n = keep_v.shape[0]
-        no_bias = np.zeros_like(drive_bias)
         n_runs = run_core.shape[0] if count else 1
         U0, un = np.uint64(0), np.uint64(n)
-        act_half = (1 << (act_bits - 1)) if act_bits > 0 else 0
-        act_mask = ((1 << act_bits) - 1) if act_bits > 0 else 0
-        m = (1 << bits) - 1
-        span = 2 * (top + 1) - 1
+        act_half = C((1 << (act_bits - 1)) if act_bits > 0 else 0)
+        act_mask = C(((1 << act_bits) - 1) if act_bits > 0 else 0)
+        m = C((1 << bits) - 1)
+        span = C(2 * (top + 1) - 1)
+        bits, top, shift = C(bits), C(top), C(shift)
+        if narrow:  # int32 copies of the state and constants (written back at the end)
+            vs, us = v.astype(np.int32), u.astype(np.int32)
+            kv, ku, bs = keep_v.astype(np.int32), keep_u.astype(np.int32), bias.astype(np.int32)
+            th, rs = thr.astype(np.int32), reset.astype(np.int32)
+            dbias = drive_bias.astype(np.int32)
+        else:
+            vs, us, kv, ku, bs, th, rs, dbias = v, u, keep_v, keep_u, bias, thr, reset, drive_bias
+        no_bias = np.zeros_like(dbias)
         steps, batch = (src.shape[0], src.shape[1]) if synapses else drive.shape[:2]
         pre = src.shape[2]
         idx = np.zeros(pre, np.int64)  # the sources that sent something, this row
@@ -191,7 +202,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         e0, e1, e2, e3, e4, e5, e6, e7 = ev  # unpacked once: no reference counting per step
         f0, f1, f2, f3, f4, f5, f6, f7 = src_ev
         for t in range(steps):
-            db = drive_bias if t >= bias_from else no_bias
+            db = dbias if t >= bias_from else no_bias
             for b in range(batch):
                 if synapses and dense_dots:  # a few neurons: each one's sum a dot product
                     ts = t - delay
@@ -257,40 +268,58 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                     acc = np.int64(0)
                     for i in range(lo, hi):
                         if synapses:  # noqa: SIM108 - one type per branch (compiled)
-                            d = np.int64(buf[i]) + db[i]
+                            d = C(C(buf[i]) + C(db[i]))
                         else:
                             d = np.int64(drive[t, b, i]) + db[i]
                         if wrap_drive:  # the drive's wrap to activation_bits, then the shift
-                            d = ((d + act_half) & act_mask) - act_half
+                            d = C(C(C(d + act_half) & act_mask) - act_half)
                         busy = d != 0  # active: non-zero drive or state (the shift keeps 0 0)
                         if shift_on:
-                            d <<= shift
+                            d = C(d << shift)
                         if has_u:
-                            q = u[b, i] * keep_u[i]
-                            if not floor:
-                                q += (q >> 63) & m
-                            x = (q >> bits) + d
-                            x = min(max(x, -top), top) if sat_u else ((x + top) & span) - top
-                            u[b, i] = x
+                            x = C(us[b, i])
+                            kk = ku[i]
+                            if narrow:  # the product split: (x >> bits) * k + low bits' part
+                                a = C(abs(x)) if not floor else x
+                                dec = C(C(C(a >> bits) * kk) + C(C(C(a & m) * kk) >> bits))
+                                if not floor and x < 0:
+                                    dec = C(-dec)
+                            else:
+                                q = x * kk
+                                if not floor:
+                                    q += (q >> 63) & m
+                                dec = q >> bits
+                            x = C(dec + d)
+                            x = min(max(x, C(-top)), top) if sat_u else C(C(C(x + top) & span) - top)
+                            us[b, i] = x
                             if keep_rec_u:
                                 rec_u[t, b, i] = x
                             d = x
                             busy = busy | (x != 0)
-                        q = v[b, i] * keep_v[i]
-                        if not floor:
-                            q += (q >> 63) & m
-                        y = (q >> bits) + d + bias[i]
-                        y = min(max(y, -top), top) if sat_v else ((y + top) & span) - top
+                        y = C(vs[b, i])
+                        kk = kv[i]
+                        if narrow:
+                            a = C(abs(y)) if not floor else y
+                            dec = C(C(C(a >> bits) * kk) + C(C(C(a & m) * kk) >> bits))
+                            if not floor and y < 0:
+                                dec = C(-dec)
+                        else:
+                            q = y * kk
+                            if not floor:
+                                q += (q >> 63) & m
+                            dec = q >> bits
+                        y = C(C(dec + d) + bs[i])
+                        y = min(max(y, C(-top)), top) if sat_v else C(C(C(y + top) & span) - top)
                         if spiking:
-                            fire = y > thr[i]
+                            fire = y > th[i]
                             out_s[t, b, i] = fire
                             if fire:
-                                y = reset[i] if zero_reset else y - thr[i]
+                                y = rs[i] if zero_reset else C(y - th[i])
                             if counts_spikes:
                                 row[i] += np.int64(fire)
                         else:
                             out_v[t, b, i] = y
-                        v[b, i] = y
+                        vs[b, i] = y
                         if keep_rec_v:
                             rec_v[t, b, i] = y
                         if count:
@@ -342,6 +371,9 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                         for e in range(f2[i], f2[i + 1]):
                             f5[ts, f3[e]] += src_row[i] * f4[e]
                 src_row[:] = 0
+        if narrow:
+            v[:] = vs
+            u[:] = us
 
     return numba.njit(cache=True, nogil=True)(scan_variant)
 
@@ -365,6 +397,7 @@ class Synapses(NamedTuple):
     # binary sources: W^T's sums for every pattern of each eight sources ((groups * 256,
     # width), `kernels.ProjectionKernel.lut`), used where given (no search for events)
     lut: np.ndarray | None = None
+    bound: int | None = None  # the largest |sum| (`kernels.sum_bound`), where known
 
 
 def scan(
@@ -394,6 +427,8 @@ def scan(
     core: np.ndarray | None = None,
     events: EventTable | None = None,
     synapses: Synapses | None = None,
+    drive_bound: int | None = None,
+    narrow: bool = False,
 ) -> None:
     """Run a population's neurons over every step (see `bit_accurate._scan`) on its raw drive
     (T, batch, n): int64, or a float array of exact integers (a float kernel's result, read
@@ -403,7 +438,10 @@ def scan(
     place. `active` (T, cores) int64, if given, gets the batch-summed count of active
     neurons per step at column core[i] of neuron i (None: column i), and `events`, given with
     `active` for a spiking population, its spikes through its routing table step by step
-    (`EventTable`: no second pass over the series)."""
+    (`EventTable`: no second pass over the series). `drive_bound`, where known: the largest
+    |raw drive| (with `drive_bias`); below 2^(activation_bits - 1) the drive's wrap is left
+    out (it changes nothing). `narrow`: the neurons run in int32, which the caller proved
+    exact (`narrow_fits`; fused synapses only)."""
     spiking = thr is not None
     counting = active is not None
     n = v.shape[1]
@@ -419,14 +457,17 @@ def scan(
         rec_v=rec_v is not None,
         rec_u=rec_u is not None,
         counting=counting,
-        wrap_drive=activation_bits > 0,
+        wrap_drive=activation_bits > 0
+        and (drive_bound is None or drive_bound >= 1 << (activation_bits - 1)),
         shift=weight_shift != 0,
         synapses=1 if dots else _mode(synapses),
         binary_src=synapses is not None and synapses.binary,
         count_src=synapses is not None and synapses.events is not None,
         count_spikes=events is not None,  # else counted elsewhere (`scatter`)
         dense_dots=dots,
+        narrow=narrow and synapses is not None,
     )
+    assert not (sw.narrow and sw.wrap_drive), "int32 neurons: the drive must not wrap"
     if sw.dense_dots:
         wt = _transposed(wt)
     elif sw.synapses == 3:
@@ -480,6 +521,29 @@ _DENSE_DOTS_MAX = int(os.environ.get("NEUROCOMP_DENSE_DOTS_MAX", "16"))
 # up to this many neurons a fused binary projection's sums are dot products (measured: the
 # search for events over 128 sources and their 10-wide rows took 94 ns per row for digits'
 # output layer; 10 int16 dot products of 128 take about half)
+
+
+def narrow_fits(
+    constants: tuple[np.ndarray | None, ...], bits: int, top: int, shift: int, drive_bound: int
+) -> bool:
+    """Whether a scan's neurons are exact in int32 (`scan`'s `narrow`), from a fresh state
+    (zeros): `constants` = (keep_u, keep_v, bias, thr, reset) (n,) each (keep_u None without a
+    current stage); `drive_bound`: the largest |drive| before the shift. Each decay is then
+    computed as (|x| >> bits) * k + ((|x| & (2^bits - 1)) * k >> bits) (every term below
+    2^31 for 0 <= k <= 2^bits, bits <= 15), and every sum before saturation or wrap stays below
+    2^31: a state at most top + max(|thr|, |reset|), plus the shifted drive, the bias, top."""
+    keep_u, keep_v, bias, thr, reset = constants
+    if bits > 15:
+        return False
+    for k in (keep_u, keep_v):
+        if k is not None and k.size and (int(k.min()) < 0 or int(k.max()) > 1 << bits):
+            return False
+
+    def top_of(a: np.ndarray | None) -> int:
+        return int(np.abs(a).max()) if a is not None and a.size else 0
+
+    state = top + max(top_of(thr), top_of(reset))
+    return state + (drive_bound << shift) + top_of(bias) + top < 1 << 31
 
 
 def _mode(synapses: Synapses | None) -> int:
