@@ -280,7 +280,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                             x = C(us[b, i])
                             kk = ku[i]
                             if narrow:  # the product split: (x >> bits) * k + low bits' part
-                                a = C(abs(x)) if not floor else x
+                                a = C(abs(x)) if not floor else x  # type: ignore[arg-type]
                                 dec = C(C(C(a >> bits) * kk) + C(C(C(a & m) * kk) >> bits))
                                 if not floor and x < 0:
                                     dec = C(-dec)
@@ -290,7 +290,10 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                                     q += (q >> 63) & m
                                 dec = q >> bits
                             x = C(dec + d)
-                            x = min(max(x, C(-top)), top) if sat_u else C(C(C(x + top) & span) - top)
+                            if sat_u:
+                                x = min(max(x, C(-top)), top)
+                            else:
+                                x = C(C(C(x + top) & span) - top)
                             us[b, i] = x
                             if keep_rec_u:
                                 rec_u[t, b, i] = x
@@ -299,7 +302,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                         y = C(vs[b, i])
                         kk = kv[i]
                         if narrow:
-                            a = C(abs(y)) if not floor else y
+                            a = C(abs(y)) if not floor else y  # type: ignore[arg-type]
                             dec = C(C(C(a >> bits) * kk) + C(C(C(a & m) * kk) >> bits))
                             if not floor and y < 0:
                                 dec = C(-dec)
@@ -551,9 +554,10 @@ def _mode(synapses: Synapses | None) -> int:
     table of eight-source patterns (binary sources, no events counted on the way)."""
     if synapses is None:
         return 0
-    if synapses.lut is not None and synapses.binary and synapses.events is None:
-        if sys.byteorder == "little":  # `_MAGIC` reads the bytes of a uint64 in that order
-            return 3
+    # `_MAGIC` reads the bytes of a uint64 in little-endian order
+    lut = synapses.lut is not None and synapses.binary and synapses.events is None
+    if lut and sys.byteorder == "little":
+        return 3
     return 1 if isinstance(synapses.wt, np.ndarray) else 2
 
 

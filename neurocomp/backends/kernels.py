@@ -114,7 +114,8 @@ def _pattern_table(wt: np.ndarray | sparse.csr_matrix) -> np.ndarray | bool:
     if not isinstance(wt, np.ndarray):
         return False
     pre, n = wt.shape
-    groups = -(-(-(-pre // 8)) // 4) * 4
+    octets = -(-pre // 8)
+    groups = -(-octets // 4) * 4
     lanes = 64 // wt.dtype.itemsize
     width = -(-n // lanes) * lanes
     if not pre or groups * 256 * width * wt.dtype.itemsize > LUT_MAX_BYTES:
