@@ -61,8 +61,12 @@ class _Switches(NamedTuple):
     # fused, dense, binary, a few neurons: each neuron's sum a dot product over W (n, pre)
     # (`wt` transposed) in int32, not a search for events and their rows
     dense_dots: bool = False
-    # the neurons in int32 (twice int64's lanes): `scan` proved every value fits
+    # the neurons in int32 (twice int64's lanes): `scan` proved every value fits; with the
+    # decay's and the drive's shifts constants of the variant (a shift by a variable in
+    # int32 is compiled as an int64 one, widening and narrowing every lane around it)
     narrow: bool = False
+    narrow_bits: int = 0
+    narrow_shift: int = 0
 
 
 class EventTable(NamedTuple):
@@ -140,6 +144,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
     count, wrap_drive, shift_on = sw.counting, sw.wrap_drive, sw.shift
     synapses, binary_src, count_src = sw.synapses, sw.binary_src, sw.count_src
     dense_dots, narrow = sw.dense_dots, sw.narrow
+    narrow_bits, narrow_shift = sw.narrow_bits, sw.narrow_shift
     C = np.int32 if narrow else np.int64  # the neurons' integer type
 
     def scan_variant(  # noqa: C901
@@ -179,6 +184,8 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         m = C((1 << bits) - 1)
         span = C(2 * (top + 1) - 1)
         bits, top, shift = C(bits), C(top), C(shift)
+        if narrow:
+            bits, shift = C(narrow_bits), C(narrow_shift)
         if narrow:  # int32 copies of the state and constants (written back at the end)
             vs, us = v.astype(np.int32), u.astype(np.int32)
             kv, ku, bs = keep_v.astype(np.int32), keep_u.astype(np.int32), bias.astype(np.int32)
@@ -265,7 +272,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                     # gets numba's negative-index wrap on every access, which stops the
                     # vectorisation (measured: 2.4x slower scans)
                     lo, hi = (np.uint64(runs[r]), np.uint64(runs[r + 1])) if count else (U0, un)
-                    acc = np.int64(0)
+                    acc = C(0)  # the neurons' type: a reduction in their lanes
                     for i in range(lo, hi):
                         if synapses:  # noqa: SIM108 - one type per branch (compiled)
                             d = C(C(buf[i]) + C(db[i]))
@@ -326,7 +333,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                         if keep_rec_v:
                             rec_v[t, b, i] = y
                         if count:
-                            acc += np.int64(busy | (y != 0))
+                            acc = C(acc + C(busy | (y != 0)))
                     if count:
                         active[t, run_core[r]] += acc
             # this step's events through the routing tables (`EventTable`), written out here:
@@ -469,6 +476,8 @@ def scan(
         count_spikes=events is not None,  # else counted elsewhere (`scatter`)
         dense_dots=dots,
         narrow=narrow and synapses is not None,
+        narrow_bits=bits if narrow and synapses is not None else 0,
+        narrow_shift=weight_shift if narrow and synapses is not None else 0,
     )
     assert not (sw.narrow and sw.wrap_drive), "int32 neurons: the drive must not wrap"
     if sw.dense_dots:
