@@ -179,6 +179,9 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         n = keep_v.shape[0]
         n_runs = run_core.shape[0] if count else 1
         U0, un = np.uint64(0), np.uint64(n)
+        lo1, hi1 = U0, un  # a single run's bounds, read once
+        if count and n_runs == 1:
+            lo1, hi1 = np.uint64(runs[0]), np.uint64(runs[1])
         act_half = C((1 << (act_bits - 1)) if act_bits > 0 else 0)
         act_mask = C(((1 << act_bits) - 1) if act_bits > 0 else 0)
         m = C((1 << bits) - 1)
@@ -271,7 +274,9 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                     # unsigned bounds: a signed index the compiler cannot prove non-negative
                     # gets numba's negative-index wrap on every access, which stops the
                     # vectorisation (measured: 2.4x slower scans)
-                    lo, hi = (np.uint64(runs[r]), np.uint64(runs[r + 1])) if count else (U0, un)
+                    lo, hi = lo1, hi1  # one run: loop-invariant bounds (checks hoisted)
+                    if count and n_runs > 1:
+                        lo, hi = np.uint64(runs[r]), np.uint64(runs[r + 1])
                     acc = C(0)  # the neurons' type: a reduction in their lanes
                     for i in range(lo, hi):
                         if synapses:  # noqa: SIM108 - one type per branch (compiled)
@@ -335,7 +340,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                         if count:
                             acc = C(acc + C(busy | (y != 0)))
                     if count:
-                        active[t, run_core[r]] += acc
+                        active[t, np.uint64(run_core[r])] += acc
             # this step's events through the routing tables (`EventTable`), written out here:
             # a call, even inlined, costs ~70 ns per step in its arguments' handling (measured)
             if counts_spikes:
@@ -857,12 +862,10 @@ def _column_dots_py(  # noqa: C901 - one compiled loop
     if batch == 1:  # one sample: its rows as they are
         for t in range(steps):
             for j in range(w.shape[0]):
-                acc = np.int32(0)
+                acc = np.int32(0)  # kept int32 (numba widens a sum of int32s to int64)
                 for i in range(n):
-                    acc += np.int32(np.int16(src[t, 0, i] != 0) * w[j, i])
+                    acc = np.int32(acc + np.int32(np.int16(src[t, 0, i] != 0) * w[j, i]))
                 out[t, j] = acc
-            for m in range(to.shape[0]):
-                block[to[m, 0], t, to[m, 1]] += out[t, to[m, 2]]
     row = np.zeros(n, np.int16)  # several samples: each step's events per entry (< 2^15)
     for t in range(steps if batch > 1 else 0):
         row[:] = 0
@@ -872,13 +875,19 @@ def _column_dots_py(  # noqa: C901 - one compiled loop
         for j in range(w.shape[0]):
             acc = np.int32(0)
             for i in range(n):
-                acc += np.int32(row[i]) * np.int32(w[j, i])
+                acc = np.int32(acc + np.int32(row[i]) * np.int32(w[j, i]))
             out[t, j] = acc
-        for m in range(to.shape[0]):
-            block[to[m, 0], t, to[m, 1]] += out[t, to[m, 2]]
-    for t in range(steps):  # each column over all steps, in a pass of its own
-        for j in range(w.shape[0]):
-            total[j] += out[t, j]
+    # the counters, a pass over the steps per target (unsigned indices: no negative-index
+    # wrap per access; per step, the three loads and wraps cost more than the sums)
+    for m in range(to.shape[0]):
+        kind, core, j = np.uint64(to[m, 0]), np.uint64(to[m, 1]), np.uint64(to[m, 2])
+        for t in range(steps):
+            block[kind, t, core] += out[t, j]
+    for j in range(w.shape[0]):  # each column over all steps
+        s = np.int64(0)
+        for t in range(steps):
+            s += out[t, j]
+        total[j] += s
 
 
 _dots: Any = None
