@@ -899,6 +899,7 @@ def column_dots(
     out: np.ndarray,
     to: np.ndarray | None = None,
     block: np.ndarray | None = None,
+    top: int | None = None,
 ) -> np.ndarray:
     """A series' events through a few table columns, every step: out (T, >= u) int32 gets
     the batch sum of (src (T, batch, n) uint8 != 0) @ w.T (w: (u, n) int16 with
@@ -906,13 +907,14 @@ def column_dots(
     `block` (kinds, T, cores) int64, each step's column to[m, 2] is added to counter
     block[to[m, 0], :, to[m, 1]] too. Returns each column's sum over all steps, (out's
     width,) int64. The columns are a routing table's distinct ones (`counting._Columns`),
-    each summed once however many counters share it."""
+    each summed once however many counters share it. `top`: max|w|, where known."""
     global _dots
     if _dots is None:
         _dots = numba.njit(cache=True, nogil=True)(_column_dots_py)
     assert src.dtype == np.uint8 and w.dtype == np.int16 and out.dtype == np.int32
     assert out.shape[0] == src.shape[0] and out.shape[1] >= w.shape[0]
-    top = int(np.abs(w).max()) if w.size else 0
+    if top is None:
+        top = int(np.abs(w).max()) if w.size else 0
     assert src.shape[1] < 1 << 15 and src.shape[1] * src.shape[2] * top < 1 << 31, "overflow"
     if to is None or block is None:
         to, block = np.zeros((0, 3), np.int64), np.zeros((0, 0, 0), np.int64)
