@@ -880,9 +880,9 @@ def _column_dots_py(  # noqa: C901 - one compiled loop
     # the counters, a pass over the steps per target (unsigned indices: no negative-index
     # wrap per access; per step, the three loads and wraps cost more than the sums)
     for m in range(to.shape[0]):
-        kind, core, j = np.uint64(to[m, 0]), np.uint64(to[m, 1]), np.uint64(to[m, 2])
+        kind, core, col = np.uint64(to[m, 0]), np.uint64(to[m, 1]), np.uint64(to[m, 2])
         for t in range(steps):
-            block[kind, t, core] += out[t, j]
+            block[kind, t, core] += out[t, col]
     for j in range(w.shape[0]):  # each column over all steps
         s = np.int64(0)
         for t in range(steps):
