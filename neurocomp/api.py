@@ -8,10 +8,8 @@ function, the argument, the type given and the type wanted; an option outside it
 from __future__ import annotations
 
 import dataclasses
-import math
 import numbers
 import os
-import typing
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, cast, overload
@@ -33,9 +31,9 @@ from .passes.base import (
     Calibration,
     Pass,
     PassContext,
-    PassError,
     PipelineResult,
     as_passes,
+    check_options,
     run_pipeline,
 )
 from .program.artifact import Program
@@ -144,45 +142,8 @@ def _passes_arg(fn: str, passes: object) -> list[Pass]:
         if isinstance(p, str) or not callable(getattr(p, "run", None)):
             raise ArgumentError(fn, f"passes[{i}]", p, "a pass object (e.g. Quantize())")
         if dataclasses.is_dataclass(p):
-            _check_pass_options(p)
+            check_options(p)
     return pipeline
-
-
-def _check_pass_options(p: Any) -> None:
-    """Each option of a pass dataclass holds the type its annotation names."""
-    hints = typing.get_type_hints(type(p))
-    for f in dataclasses.fields(p):
-        value = getattr(p, f.name)
-        wanted = _wanted(hints.get(f.name), value)
-        if wanted is not None:
-            raise PassError(
-                f"pass '{p.name}': {f.name} = {_show(value)} ({type(value).__name__}); "
-                f"expected {wanted}"
-            )
-
-
-def _wanted(hint: Any, value: object) -> str | None:
-    """None if `value` fits the annotation `hint`, else what it should be (only plain types,
-    optionals and Literals are checked)."""
-    args = typing.get_args(hint)
-    if typing.get_origin(hint) is Literal:
-        return None if value in args else "one of " + ", ".join(map(repr, args))
-    if args and type(None) in args:
-        if value is None:
-            return None
-        rest = [a for a in args if a is not type(None)]
-        return _wanted(rest[0], value) if len(rest) == 1 else None
-    if hint is bool:
-        return None if isinstance(value, (bool, np.bool_)) else "True or False"
-    if hint is int:
-        return None if _is_int(value) else "a whole number (int)"
-    if hint is float:
-        if not _is_real(value):
-            return "a number (float)"
-        return None if math.isfinite(float(value)) else "a finite number"  # type: ignore[arg-type]
-    if hint is str:
-        return None if isinstance(value, str) else "a string"
-    return None
 
 
 def load(
@@ -266,6 +227,8 @@ def from_torch(
     path: also write the repaired NIR graph there (atomically), for `neurocomp compile`.
     """
     check_dt("from_torch", dt)
+    if not callable(getattr(module, "named_modules", None)):  # torch is not imported here
+        raise ArgumentError("from_torch", "module", module, "a torch.nn.Module")
     _optional("from_torch", "reset", reset, str, '"zero" or "subtract"')
     _optional(
         "from_torch", "framework", framework, str, '"snntorch", "norse", "sinabs" or "rockpool"'
@@ -444,6 +407,10 @@ def compile(
     chips = _chips(chips)
     check_dt("compile", dt)
     _array_arg("compile", "calibration", calibration)
+    if isinstance(model, Network):
+        for name, value in (("dt", dt), ("reset", reset)):
+            if value is not None:  # a Network's dt and reset were fixed when it was loaded
+                raise ArgumentError("compile", name, value, "None for a Network (give it to load)")
     net = (
         model
         if isinstance(model, Network)

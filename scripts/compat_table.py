@@ -65,11 +65,13 @@ LIMITS = """
 | Rockpool | `bias`, `has_rec=True` weights | the export drops them: a file is read without (warned); `from_torch` restores them | cases `mlp_lif_cuba_bias`, `rnn_lif_cuba` |
 | Rockpool | `noise_std != 0` | refused by `from_torch` (NIR has no noise) | `test_rockpool_refusals` |
 | Spyx | `ResonateFire`, quantized layers | Spyx's exporter refuses them | - |
+| snnTorch | `reset_delay=True` (its default): the reset one step late | warned, naming the layer; spikes can differ | `test_snntorch_late_reset_is_a_departure` (strict xfail) |
+| snnTorch | subtractive reset (its default) under input above one threshold per step: the next spike tested on the potential less one threshold | warned, naming the layer; spikes can differ (`reset_mechanism="zero"` is exact) | `test_snntorch_subtract_reset_under_strong_input_is_a_departure` (strict xfail) |
 | any | multi-spike, `>=` threshold or spike-first neurons on a chip | multi-spike: graded spikes where the target declares `spike_payload_bits` (needed vs available otherwise), on `loihi2` through Lava too (graded `NcLIF`); `>=`: every chip, Lava included; spike-first refused. See [Targets](targets.md) | `tests/backends/test_departures.py`, `tests/backends/test_lava_graded.py` |
 | ONNX | sigma-delta conversion (`neurons="sigma_delta"`) | Loihi 2's sigma-delta neurons with signed payloads where the target lists `SigmaDelta` and declares `spike_payload_bits` (needed vs available otherwise); on `loihi2` through Lava's own `SigmaDelta`. See [ONNX](onnx.md) | `tests/frontend/test_onnx_sigma_delta.py`, `tests/backends/test_lava_sigma_delta.py` |
 
 snnTorch and Norse: exact against both frameworks, see `tests/interop/test_frameworks.py` and
-`tests/frontend/test_torch_frontend.py`.
+`tests/frontend/test_torch_frontend.py`, except the two snnTorch departures above (warned).
 """
 
 

@@ -44,6 +44,12 @@ def x(T: int = 3, batch: int = 2) -> np.ndarray:
         (lambda n: nc.load(DIGITS, dt="1e-4"), "load(): dt = '1e-4' (str); expected a number"),
         (lambda n: nc.load(DIGITS, reset=0), "load(): reset = 0 (int)"),
         (lambda n: nc.load(DIGITS, dt=1e-4, calibration="x"), "calibration = 'x' (str)"),
+        # ignored before: the Network's own dt and reset were used without a word
+        (lambda n: nc.compile(n, dt=1e-3), "compile(): dt = 0.001 (float); expected None for a"),
+        (lambda n: nc.compile(n, reset="subtract"), "reset = 'subtract' (str); expected None"),
+        # AttributeError from deep inside the export before
+        (lambda n: nc.from_torch(None, x()[0]), "from_torch(): module = None (NoneType)"),
+        (lambda n: nc.from_torch(n, x()[0]), "expected a torch.nn.Module"),
     ],
 )
 def test_wrong_types_name_argument_given_and_wanted(net, call, needle):

@@ -36,10 +36,12 @@ class PointCache:
             stored = json.loads(self.path(key).read_text())
         except (OSError, ValueError):
             return None
+        if not isinstance(stored, dict):  # another writer's JSON, or a damaged file
+            return None
         if stored.get("format") != CACHE_FORMAT or stored.get("key") != key:
             return None
         values = stored.get("row", {})
-        if set(values) != set(COLUMNS):
+        if not isinstance(values, dict) or set(values) != set(COLUMNS):
             return None
         return PointRow({c: _nan(values[c]) for c in COLUMNS})
 

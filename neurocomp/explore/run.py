@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..inputs import check_labels
 from ..ir.network import Network
 from ..passes.base import Pass, parse_pipeline
 from ..progress import advance
@@ -86,7 +87,8 @@ def sweep(
     net = model if isinstance(model, Network) else api.load(model, dt, reset, calibration)
     eval_x = _by_input(net, eval_input)
     batch = _batch(eval_x)
-    _check_labels(eval_labels, batch, "eval_labels")
+    _check_eval_labels(net, eval_labels, batch, output)
+    _check_shard_size(shard_size)
     cal = None if calibration is None else _by_input(net, calibration)
     data = PointData(net, cal, _opt_labels(labels), output, chips)
     points = _points(targets, passes)
@@ -347,11 +349,34 @@ def _batch(x: dict[str, np.ndarray]) -> int:
     return sizes.pop()
 
 
-def _check_labels(labels: Any, batch: int, name: str) -> None:
-    if labels is not None and np.asarray(labels).shape != (batch,):
+def _check_eval_labels(net: Network, labels: Any, batch: int, output: str | None) -> None:
+    """The readout exists, and the labels are one class per sample that it has a neuron for."""
+    if output is not None and output not in net.outputs:
+        raise InputError(f"sweep: no output {output!r}; outputs are {sorted(net.outputs)}")
+    if labels is None:
+        return
+    if np.asarray(labels).shape != (batch,):
         raise InputError(
-            f"sweep: {name} of shape {np.asarray(labels).shape}, expected ({batch},) "
+            f"sweep: eval_labels of shape {np.asarray(labels).shape}, expected ({batch},) "
             "(one class per evaluation sample)"
+        )
+    arr = check_labels(labels, batch, "sweep: eval_labels")
+    name = output if output is not None else next(iter(net.outputs))
+    classes = int(np.prod(net.shape_of(net.outputs[name])))
+    if arr.size and arr.max() >= classes:
+        raise InputError(
+            f"sweep: eval_labels: class {arr.max()} given, but output {name!r} has {classes} "
+            f"neurons (classes 0 to {classes - 1})"
+        )
+
+
+def _check_shard_size(shard_size: object) -> None:
+    if shard_size is None:
+        return
+    whole = isinstance(shard_size, (int, np.integer)) and not isinstance(shard_size, bool)
+    if not whole or shard_size < 1:  # type: ignore[operator]
+        raise InputError(
+            f"sweep: shard_size = {shard_size!r}; expected a whole number of samples >= 1"
         )
 
 

@@ -473,7 +473,7 @@ def _calibration_input(
     x = np.asarray(calibration, dtype=np.float64)
     n = len(graph.input_shape)
     if x.ndim == n + 2 and tuple(x.shape[2:]) == graph.input_shape:
-        if x.size and (x.min() < 0 or x.max() > levels):
+        if x.size and (not np.isfinite(x).all() or x.min() < 0 or x.max() > levels):
             raise InputError(
                 f"calibration: spike trains must hold values 0..{levels} "
                 f"({'levels' if once else 'max_spikes'} = {levels}), "

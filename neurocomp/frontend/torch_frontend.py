@@ -407,6 +407,23 @@ class _SnnTorch(_Exporter):
                 NeurocompWarning,
                 stacklevel=4,
             )
+        above = [
+            self._name(m)
+            for m in self.neuron_modules
+            if mechanisms[self._name(m)] == "subtract" and not getattr(m, "reset_delay", False)
+        ]
+        if above:
+            # snnTorch subtracts the threshold before the spike test whenever v was still at or
+            # above it after the last step's reset, and adds it back if no spike follows
+            warnings.warn(
+                f"snnTorch layer(s) {', '.join(above)} reset by subtraction: where a neuron's "
+                "potential stays at or above threshold after a spike, snnTorch decides its next "
+                "spike on the potential less one threshold, NIR and neurocomp on the potential, "
+                "so spikes can differ from the trained module under input above one threshold "
+                "per step - reset_mechanism='zero' matches exactly",
+                NeurocompWarning,
+                stacklevel=4,
+            )
         return _one_reset(mechanisms)
 
 
@@ -488,6 +505,26 @@ def _one_reset(mechanisms: dict[str, str]) -> str:
     return kinds[0] if kinds else "zero"
 
 
+def _shape_into(
+    nir: Any,
+    name: str,
+    src: Any,
+    node_out: dict[int, tuple[int, ...]],
+    input_shape: tuple[int, ...],
+) -> tuple[int, ...]:
+    """The shape of what `src` sends to the graph's output. A node the tracer made itself (it
+    flattens a recurrent layer's subgraph into new nodes, RLeaky's "lif.lif") carries the type
+    NIR inferred for it instead of one recorded during the export."""
+    if isinstance(src, nir.Input):
+        return input_shape
+    if id(src) in node_out:
+        return node_out[id(src)]
+    types = list((getattr(src, "output_type", None) or {}).values())
+    if len(types) == 1 and types[0] is not None and np.size(types[0]) > 0:
+        return tuple(int(d) for d in np.ravel(types[0]))
+    raise ShapeError(f"the exported graph's output follows node '{name}', of unknown shape")
+
+
 def _rebuild(
     nir: Any,
     graph: Any,
@@ -514,8 +551,7 @@ def _rebuild(
         if isinstance(node, nir.Input):
             node = nir.Input(input_type={"input": np.array(input_shape)})
         elif isinstance(node, nir.Output) and name in pre:
-            src = graph.nodes[pre[name]]
-            shape = input_shape if isinstance(src, nir.Input) else node_out[id(src)]
+            shape = _shape_into(nir, pre[name], graph.nodes[pre[name]], node_out, input_shape)
             node = nir.Output(output_type={"output": np.array(shape)})
         nodes[name] = node
     try:

@@ -9,10 +9,13 @@ changed. A pipeline is data: a list of passes, or the string
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import re
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import numpy as np
 
@@ -114,8 +117,10 @@ def parse_pipeline(text: str) -> list[Pass]:
                 continue
             if "=" not in part:
                 raise PassError(f"pass '{name}': option '{part.strip()}' is not key=value")
-            key, val = part.split("=", 1)
-            options[key.strip()] = _value(val)
+            key, val = (t.strip() for t in part.split("=", 1))
+            if key in options:  # which one was meant cannot be guessed
+                raise PassError(f"pass '{name}': option '{key}' given twice")
+            options[key] = _value(val)
         passes.append(make_pass(name, **options))
         pos = m.end()
     return passes
@@ -130,11 +135,58 @@ def make_pass(name: str, **options: Any) -> Pass:
     unknown = sorted(set(options) - known)
     if unknown:
         raise PassError(f"pass '{name}': unknown option(s) {unknown}; options: {sorted(known)}")
+    hints = typing.get_type_hints(cls)
+    for key, value in options.items():  # before the pass's own range checks see the value
+        check_option(name, key, hints.get(key), value)
     try:
         instance: Pass = cls(**options)
         return instance
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ArithmeticError) as exc:
         raise PassError(f"pass '{name}': {exc}") from None
+
+
+def check_options(p: Any) -> None:
+    """Each option of a pass dataclass holds the type its annotation names (PassError if not)."""
+    hints = typing.get_type_hints(type(p))
+    for f in dataclasses.fields(p):
+        check_option(p.name, f.name, hints.get(f.name), getattr(p, f.name))
+
+
+def check_option(pass_name: str, key: str, hint: Any, value: object) -> None:
+    wanted = _wanted(hint, value)
+    if wanted is not None:
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise PassError(
+            f"pass '{pass_name}': {key} = {shown} ({type(value).__name__}); expected {wanted}"
+        )
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
+
+
+def _wanted(hint: Any, value: object) -> str | None:
+    """None if `value` fits the annotation `hint`, else what it should be (only plain types,
+    optionals and Literals are checked)."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is Literal:
+        return None if value in args else "one of " + ", ".join(map(repr, args))
+    if args and type(None) in args:
+        if value is None:
+            return None
+        rest = [a for a in args if a is not type(None)]
+        return _wanted(rest[0], value) if len(rest) == 1 else None
+    if hint is bool:
+        return None if isinstance(value, (bool, np.bool_)) else "True or False"
+    if hint is int:
+        return None if _is_int(value) else "a whole number (int)"
+    if hint is float:
+        if not (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))):
+            return "a number (float)"
+        return None if math.isfinite(float(value)) else "a finite number"
+    if hint is str:
+        return None if isinstance(value, str) else "a string"
+    return None
 
 
 def as_passes(passes: str | Sequence[Pass] | None) -> list[Pass]:

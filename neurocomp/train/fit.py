@@ -29,7 +29,7 @@ from ..passes.prune import prune_global
 from ..passes.quantize import Quantize
 from ..progress import advance
 from ..target.spec import TargetSpec
-from .loop import Split, TrainConfig, evaluate, finetune_network, split
+from .loop import Split, TrainConfig, check_classes, evaluate, finetune_network, split
 from .twin import Twin
 
 # (sparsity, weight bits) from least to most compressed; bits above the target's are skipped.
@@ -75,6 +75,10 @@ class Budget:
         """From "cores=2,max_drop=0.02" (',' or ';' between items) or a dict."""
         if isinstance(spec, Budget):
             return spec
+        if not isinstance(spec, (str, MappingABC)):
+            raise FitError(
+                f"fit: {spec!r} ({type(spec).__name__}); expected 'cores=N,...' or a dict"
+            )
         items = dict(spec) if isinstance(spec, MappingABC) else _items(spec)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(items) - known)
@@ -241,6 +245,7 @@ def fit_network(
     every step. Raises FitError when no rung meets the budget within the accuracy floor."""
     cfg = config or FitConfig()
     budget = Budget.parse(budget)
+    check_classes(net, calibration.labels)
     data = split(calibration, cfg.val, cfg.seed)
     net, _ = ensure_folded(net)
     baseline = evaluate(Twin(net, "float"), data.x_val, data.y_val)[0]

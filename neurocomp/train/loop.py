@@ -48,6 +48,20 @@ def _take(x: Inputs, idx: np.ndarray) -> Inputs:
     return np.asarray(x)[:, idx]
 
 
+def check_classes(net: Network, labels: np.ndarray | None) -> None:
+    """Every label names a neuron of the network's first output (its classes are 0..n-1)."""
+    if labels is None or np.asarray(labels).size == 0:
+        return
+    out, src = next(iter(net.outputs.items()))
+    classes = int(np.prod(net.shape_of(src)))
+    top = int(np.max(labels))
+    if top >= classes:
+        raise TrainingError(
+            f"labels: class {top} given, but output '{out}' has {classes} neurons "
+            f"(classes 0 to {classes - 1})"
+        )
+
+
 def split(cal: Calibration, val_fraction: float, seed: int) -> Split:
     """Stratified split of labelled calibration data: `val_fraction` of every class held out."""
     if cal.labels is None:

@@ -26,7 +26,15 @@ from ..passes.prune import prune_global, rewire, synapse_counts, warn_emptied
 from ..passes.structured import reshape_neurons
 from ..progress import advance
 from ..target.spec import NumberFormat
-from .loop import Split, TrainConfig, TrainLog, evaluate, finetune_network, split
+from .loop import (
+    Split,
+    TrainConfig,
+    TrainLog,
+    check_classes,
+    evaluate,
+    finetune_network,
+    split,
+)
 from .twin import Twin
 
 
@@ -61,6 +69,9 @@ class _Training:
         _check(int(self.batch) >= 1, f"batch = {self.batch} (must be >= 1)")
         _check(0 < float(self.val) < 1, f"val = {self.val} (must be in (0, 1))")
         _check(int(self.patience) >= 1, f"patience = {self.patience} (must be >= 1)")
+        _check(0 <= int(self.seed) < 2**63, f"seed = {self.seed} (must be in [0, 2**63))")
+        _check(0 <= float(self.distill) <= 1, f"distill = {self.distill} (must be in [0, 1])")
+        _check(float(self.temperature) > 0, f"temperature = {self.temperature} (must be > 0)")
         _check(
             self.resample in (True, False, "auto"),
             f"resample = {self.resample} (must be true, false or auto)",
@@ -93,8 +104,9 @@ class _Training:
             thresholds=bool(self.thresholds),
         )
 
-    def data(self, ctx: PassContext, name: str) -> Split:
+    def data(self, ctx: PassContext, name: str, net: Network) -> Split:
         cal = ctx.require_calibration(name, labels=True)
+        check_classes(net, cal.labels)
         return split(cal, float(self.val), int(self.seed))
 
 
@@ -145,7 +157,7 @@ class Finetune(_Training):
     def run(self, net: Network, ctx: PassContext) -> PassResult:
         t0 = time.perf_counter()
         net, folded = ensure_folded(net)
-        data = self.data(ctx, self.name)
+        data = self.data(ctx, self.name, net)
         new, log = finetune_network(net, data, self.config(), _format(ctx), teacher=_teacher(ctx))
         report = {"folded_first": folded, **log.to_dict()}
         report.update(_common(new, net, data, time.perf_counter() - t0, self.name))
@@ -190,7 +202,7 @@ class PruneGradual(_Training):
     def run(self, net: Network, ctx: PassContext) -> PassResult:
         t0 = time.perf_counter()
         net, folded = ensure_folded(net)
-        data = self.data(ctx, self.name)
+        data = self.data(ctx, self.name, net)
         fmt = _format(ctx)
         original = net.synapses
         start = 0.0
@@ -340,7 +352,7 @@ class PruneLottery(_Training):
     def run(self, net: Network, ctx: PassContext) -> PassResult:
         t0 = time.perf_counter()
         net, folded = ensure_folded(net)
-        data = self.data(ctx, self.name)
+        data = self.data(ctx, self.name, net)
         fmt = _format(ctx)
         original = net.synapses
         rewind_to = net
@@ -474,7 +486,7 @@ class ClusterNeurons(_Training):
     def run(self, net: Network, ctx: PassContext) -> PassResult:
         t0 = time.perf_counter()
         net, folded = ensure_folded(net)
-        data = self.data(ctx, self.name)
+        data = self.data(ctx, self.name, net)
         outputs = set(net.outputs.values())
         hidden = [p.name for p in net.populations if p.name not in outputs and p.params.spiking]
         base = val_accuracy(net, data, ctx, self.arithmetic)

@@ -115,6 +115,18 @@ def test_cache_entry_is_the_row(inputs, tmp_path):
     assert stored["row"]["accuracy"] == res.table["accuracy"][0]
 
 
+@pytest.mark.parametrize("damage", ["[1, 2]", '"text"', '{"format": 1, "key": "K", "row": [1]}'])
+def test_a_damaged_cache_entry_is_computed_again(inputs, tmp_path, damage):
+    """JSON of another shape in a cache file (AttributeError/TypeError before) is a miss."""
+    args = {**inputs, "targets": ["reference"], "passes": [None]}
+    first = nc.sweep(**args, folder=tmp_path)
+    (path,) = (tmp_path / "cache").glob("*.json")
+    path.write_text(damage.replace("K", path.stem))
+    again = nc.sweep(**args, folder=tmp_path)
+    assert again.cached == 0
+    assert again.table["accuracy"][0] == first.table["accuracy"][0]
+
+
 def test_pareto_of_the_table_is_non_dominated(result):
     front = result.pareto()
     ok = result.table[result.table["error"] == ""]
@@ -135,6 +147,25 @@ def test_bad_inputs_raise_before_any_work(inputs):
         nc.sweep(**{**inputs, "eval_labels": inputs["eval_labels"][:5]})
     with pytest.raises(nc.InputError, match="local:N"):
         nc.sweep(**inputs, scheduler="local:0")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [  # each was accepted: every point scored 0 (labels), or ran unsharded (sizes)
+        ({"eval_labels": "+50"}, r"class \d+ given, but output 'output' has 10 neurons"),
+        ({"eval_labels": "-1"}, "labels must be >= 0"),
+        ({"shard_size": 0}, "shard_size = 0; expected a whole number of samples >= 1"),
+        ({"shard_size": -3}, "shard_size = -3"),
+        ({"shard_size": 2.5}, "shard_size = 2.5"),
+        ({"output": "nope"}, r"no output 'nope'; outputs are \['output'\]"),
+    ],
+)
+def test_bad_evaluation_arguments_raise_before_any_work(inputs, change, message):
+    labels = inputs["eval_labels"]
+    shifts = {"+50": labels + 50, "-1": np.where(labels == 0, -1, labels)}
+    args = {k: shifts.get(v, v) if isinstance(v, str) else v for k, v in change.items()}
+    with pytest.raises(nc.InputError, match=message):
+        nc.sweep(**{**inputs, **args})
 
 
 def test_one_thread_for_torch_during_a_point():

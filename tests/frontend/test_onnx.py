@@ -216,6 +216,9 @@ def test_missing_or_bad_calibration_and_files(tmp_path):
         load_onnx(model, calibration=np.full((4, 6), 2.0))
     with pytest.raises(nc.InputError, match="expected shape"):
         load_onnx(model, calibration=np.zeros((4, 5)))
+    for bad in (np.nan, np.inf):  # spike trains of NaN balanced NaN thresholds before
+        with pytest.raises(nc.InputError, match="spike trains must hold values"):
+            load_onnx(model, calibration=np.full((5, 4, 6), bad))
     with pytest.raises(OnnxFileError, match="no such file"):
         load_onnx(tmp_path / "absent.onnx", calibration=np.zeros((1, 6)))
     (tmp_path / "junk.onnx").write_bytes(b"\x00not onnx at all\xff" * 10)

@@ -94,6 +94,31 @@ def test_snntorch_mlp_spike_for_spike(reset):
     _same(nc.simulate(ours_net, x), _run_snntorch(net, x))
 
 
+def _driven_subtract_layer():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(6, 5), _leaky(0.9, reset_mechanism="subtract"))
+    net[1].output = True
+    with torch.no_grad():
+        net[0].weight.mul_(3.0)  # input above one threshold per step: v stays above it
+    return net
+
+
+def test_snntorch_subtract_reset_warns_naming_the_layer():
+    with pytest.warns(nc.NeurocompWarning, match=r"layer\(s\) 1 \(Leaky\) reset by subtraction"):
+        nc.from_torch(_driven_subtract_layer(), torch.rand(1, 6))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="snnTorch tests a spike on v less one threshold while v stayed above it (warned)",
+)
+def test_snntorch_subtract_reset_under_strong_input_is_a_departure():
+    net = _driven_subtract_layer()
+    got = nc.from_torch(net, torch.rand(1, 6))
+    x = _spikes((6,), 0.4, 0)
+    _same(nc.simulate(got, x), _run_snntorch(net, x))
+
+
 def test_snntorch_module_is_left_untouched():
     net = _mlp()
     before = {k: v.clone() for k, v in net.state_dict().items()}
@@ -196,6 +221,31 @@ def test_snntorch_rleaky_recurrent_bias_repaired():
     assert any("recurrent bias" in r for r in got.metadata["repairs"])
     x = _spikes((6,), 0.4, 11)
     _same(nc.simulate(got, x), _run_snntorch(net, x))
+
+
+def test_snntorch_rleaky_as_the_output_layer():
+    """The tracer flattens the recurrent subgraph into nodes of its own: the output's shape is
+    read from their types (a KeyError before)."""
+    torch.manual_seed(4)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(6, 5),
+        snn.RLeaky(
+            beta=0.9,
+            linear_features=5,
+            init_hidden=True,
+            reset_mechanism="zero",
+            reset_delay=False,
+            output=True,
+        ),
+    )
+    with torch.no_grad():
+        net[0].weight.mul_(3.0)
+        net[1].recurrent.weight.mul_(0.5)
+    got = nc.from_torch(net, torch.rand(1, 6))
+    x = _spikes((6,), 0.4, 12)
+    ref = _run_snntorch(net, x)
+    assert ref.sum() > 20  # the output layer spikes: equality is not between silences
+    _same(nc.simulate(got, x), ref)
 
 
 @pytest.mark.xfail(strict=True, reason="snnTorch reset_delay=True resets one step late (warned)")

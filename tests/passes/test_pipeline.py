@@ -31,6 +31,21 @@ def test_parse_string_and_options():
         ("prune", "exactly one of sparsity= or threshold="),
         ("quantize{weight_bits}", "is not key=value"),
         ("quantize{{", "cannot parse pipeline"),
+        # an int option given a float the pass's own range check would convert (int(inf)
+        # raised OverflowError, a traceback)
+        ("quantize{weight_bits=inf}", "weight_bits = inf (float); expected a whole number"),
+        ("quantize{weight_bits=-inf}", "weight_bits = -inf (float)"),
+        ("quantize{weight_bits=1e400}", "weight_bits = inf (float)"),
+        ("quantize{weight_bits=true}", "weight_bits = True (bool)"),
+        ("quantize{weight_bits=4,granularity=channel,percentile=nan}", "a finite number"),
+        ("prune_gradual{sparsity=0.5,steps=inf}", "steps = inf (float)"),
+        ("finetune{epochs=inf}", "epochs = inf (float)"),
+        ("finetune{seed=-1}", "seed = -1 (must be in [0, 2**63))"),
+        ("finetune{seed=1180591620717411303424}", "must be in [0, 2**63)"),
+        ("finetune{temperature=0}", "temperature = 0 (must be > 0)"),
+        ("finetune{distill=2}", "distill = 2 (must be in [0, 1])"),
+        # which of two values was meant cannot be guessed (the last one won silently)
+        ("prune{sparsity=0.5,sparsity=0.6}", "option 'sparsity' given twice"),
     ],
 )
 def test_bad_pipelines(text, needle):

@@ -119,7 +119,7 @@ def test_every_primitive_quantizes_and_stays_close():
 
 
 def test_bad_option_value():
-    with pytest.raises(nc.PassError, match="granularity = tensor"):
+    with pytest.raises(nc.PassError, match="granularity = 'tensor' .*one of 'auto', 'layer'"):
         nc.transform(_net(0, 2, 2, 1.0), "quantize{granularity=tensor}")
 
 

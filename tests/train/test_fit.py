@@ -85,6 +85,19 @@ def test_budget_from_a_dict_refuses_what_would_be_rounded():
     assert Budget.parse({"cores": 2.0}).cores == 2
 
 
+def test_fit_refuses_labels_beyond_the_outputs(case):
+    net, spec, cal = case  # torch's IndexError before, a traceback from the CLI
+    wrong = Calibration(cal.x, cal.labels + 10)
+    with pytest.raises(nc.NeurocompError, match=r"class \d+ given, but output 'output' has 10"):
+        fit_network(net, spec, wrong, "cores=1", FAST)
+
+
+@pytest.mark.parametrize("spec", [[1, 2], 3, None, b"cores=2"])
+def test_budget_of_another_type_is_refused(spec):
+    with pytest.raises(FitError, match=r"expected 'cores=N,...' or a dict"):
+        Budget.parse(spec)
+
+
 def test_budget_checks_every_item():
     from neurocomp.train.fit import Measure
 

@@ -50,6 +50,12 @@ def test_finetune_needs_labels(digits):
         nc.transform(net, "quantize,finetune{epochs=1}", calibration=x)
 
 
+def test_labels_beyond_the_outputs_are_refused_naming_the_output(digits):
+    net, x, y, _, _ = digits  # 10 output neurons: classes 0..9 (torch raised IndexError)
+    with pytest.raises(nc.NeurocompError, match=r"class 12 given, but output 'output' has 10"):
+        nc.transform(net, "finetune{epochs=1}", calibration=x, labels=np.where(y == 3, 12, y))
+
+
 def test_finetune_keeps_grid_and_masks_and_beats_post_training(digits):
     net, x, y, x_test, y_test = digits
     post = nc.transform(net, "prune{sparsity=0.9},quantize{weight_bits=4}", calibration=x).network
