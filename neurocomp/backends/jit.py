@@ -220,7 +220,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                         acc32 = np.int32(0)
                         if ts >= 0:
                             for c in range(pre):
-                                acc32 += np.int32(np.int16(src[ts, b, c]) * wt[j, c])
+                                acc32 = np.int32(acc32 + np.int16(src[ts, b, c]) * wt[j, c])
                         buf[j] = acc32
                 elif synapses == 3:  # binary sources eight at a time: table rows, no search
                     ts = t - delay
