@@ -20,6 +20,7 @@ import numpy as np
 
 from ..ir.network import Network
 from ..passes.base import Calibration
+from ..passes.quantize import LOW_BITS
 from ..progress import advance
 from ..target.spec import NumberFormat
 from . import TrainingError, require_torch
@@ -117,7 +118,9 @@ class TrainConfig:
     distill: float = 0.0  # weight of the teacher's soft targets in the loss (0: labels only)
     temperature: float = 4.0  # softmax temperature of the distillation term
     standardize: bool = False  # distil z-scored logits (student's and teacher's, per sample)
-    thresholds: bool = False  # train the thresholds too (on their grid, straight through)
+    thresholds: bool | str = "auto"  # train the thresholds too (on their grid, straight
+    # through); "auto": where the twin computes in chip arithmetic with weights of at most
+    # AUTO_THRESHOLD_BITS bits (`thresholds_for`)
 
 
 @dataclass
@@ -131,6 +134,7 @@ class TrainLog:
     seconds: float
     resampled: bool = False
     distilled: bool = False
+    thresholds: bool = False  # whether the thresholds were trained
     history: list[dict[str, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,6 +146,7 @@ class TrainLog:
             "seconds": round(self.seconds, 2),
             "resampled": self.resampled,
             "distilled": self.distilled,
+            "thresholds": self.thresholds,
             "history": self.history,
         }
 
@@ -287,6 +292,23 @@ def train_twin(
     )
 
 
+# quantize's low-bit regime (its "auto" clip and granularity): on the digits model training the
+# thresholds gained 0.6 point at 2 bits and cost the 90 % 4-bit row 0.7 (docs/passes.md).
+AUTO_THRESHOLD_BITS = LOW_BITS
+
+
+def thresholds_for(cfg: TrainConfig, net: Network, arithmetic: Arithmetic) -> bool:
+    """The `thresholds` setting resolved ("auto": chip arithmetic and every population's
+    weights at most `AUTO_THRESHOLD_BITS` wide: a coarse grid leaves thresholds off their
+    best ratio to the weights, which only training them recovers)."""
+    if cfg.thresholds == "auto":
+        bits = [p.quant.weight_bits for p in net.populations if p.quant is not None]
+        return arithmetic == "chip" and bool(bits) and max(bits) <= AUTO_THRESHOLD_BITS
+    if isinstance(cfg.thresholds, bool):
+        return cfg.thresholds
+    raise TrainingError(f"thresholds = {cfg.thresholds} (must be true, false or auto)")
+
+
 def arithmetic_for(net: Network, requested: str) -> Arithmetic:
     """ "chip" when every population is quantized and chip arithmetic is asked for, else float."""
     if requested not in ("chip", "float"):
@@ -305,7 +327,9 @@ def finetune_network(
 ) -> tuple[Network, TrainLog]:
     """Fine-tune `net` (its pruning structure and quantization grid kept) and return it;
     `teacher` (a network with the same inputs and outputs) gives soft targets."""
-    twin = Twin(net, arithmetic_for(net, cfg.arithmetic), fmt, cfg.thresholds)
+    arithmetic = arithmetic_for(net, cfg.arithmetic)
+    thresholds = thresholds_for(cfg, net, arithmetic)
+    twin = Twin(net, arithmetic, fmt, thresholds)
     guide = None
     if teacher is not None and cfg.distill > 0:
         guide = Twin(teacher, "float")
@@ -315,6 +339,7 @@ def finetune_network(
             guide = None
     log = train_twin(twin, data, cfg, task, guide)
     log.distilled = guide is not None
+    log.thresholds = thresholds
     return twin.to_network(), log
 
 

@@ -59,7 +59,8 @@ class _Training:
     distill: float = 0.5  # weight of the pipeline input's soft targets (knowledge distillation)
     temperature: float = 4.0
     standardize: bool = False  # distil z-scored logits: the teacher's pattern, not its margins
-    thresholds: bool = False  # train the neurons' thresholds too (on the quantization grid)
+    thresholds: bool | str = "auto"  # train the neurons' thresholds too (on the quantization
+    # grid); "auto": in chip arithmetic at <= 3-bit weights (`neurocomp.train.loop.thresholds_for`)
 
     trains: ClassVar[bool] = True
 
@@ -85,8 +86,8 @@ class _Training:
             f"standardize = {self.standardize} (must be true or false)",
         )
         _check(
-            isinstance(self.thresholds, bool),
-            f"thresholds = {self.thresholds} (must be true or false)",
+            self.thresholds in (True, False, "auto"),
+            f"thresholds = {self.thresholds} (must be true, false or auto)",
         )
 
     def config(self, epochs: int | None = None) -> TrainConfig:
@@ -101,7 +102,7 @@ class _Training:
             distill=float(self.distill),
             temperature=float(self.temperature),
             standardize=bool(self.standardize),
-            thresholds=bool(self.thresholds),
+            thresholds=self.thresholds,
         )
 
     def data(self, ctx: PassContext, name: str, net: Network) -> Split:

@@ -363,7 +363,7 @@ def test_finetune_can_train_thresholds_on_their_grid(digits):
 
     net, x, y, _, _ = digits
     q = nc.transform(net, "quantize{weight_bits=4}", calibration=x).network
-    assert make_pass("finetune").thresholds is False  # off by default
+    assert make_pass("finetune").thresholds == "auto"
     twin = Twin(q, "chip", thresholds=True)
     opt = torch.optim.Adam(list(twin.thresholds.values()), lr=0.05)
     for _ in range(3):  # thresholds alone, a few large steps
@@ -390,3 +390,31 @@ def test_finetune_can_train_thresholds_on_their_grid(digits):
     assert log.epochs_run == 1
     with pytest.raises(PassError, match="thresholds"):
         make_pass("finetune", thresholds="sometimes")
+
+
+def test_thresholds_auto_trains_them_at_low_bits_only(digits):
+    """`thresholds="auto"`: trained in chip arithmetic at 3 weight bits or fewer (quantize's
+    low-bit regime), not at 4 bits, not in float; true and false are kept as given."""
+    from neurocomp.train.loop import AUTO_THRESHOLD_BITS, TrainConfig, thresholds_for
+
+    net, x, y, _, _ = digits
+    auto, on, off = TrainConfig(), TrainConfig(thresholds=True), TrainConfig(thresholds=False)
+    q2 = nc.transform(net, "quantize{weight_bits=2}", calibration=x).network
+    q4 = nc.transform(net, "quantize{weight_bits=4}", calibration=x).network
+    assert AUTO_THRESHOLD_BITS == 3
+    assert thresholds_for(auto, q2, "chip") is True
+    assert thresholds_for(auto, q4, "chip") is False
+    assert thresholds_for(auto, q2, "float") is False
+    assert thresholds_for(auto, net, "float") is False
+    assert thresholds_for(on, q4, "chip") is True
+    assert thresholds_for(off, q2, "chip") is False
+
+    # The pass resolves it and says so; at 4 bits the thresholds stay as they were.
+    for bits, q in ((2, q2), (4, q4)):
+        result = nc.transform(q, "finetune{epochs=2,lr=0.05,distill=0}", calibration=x, labels=y)
+        assert result.reports[0]["thresholds"] is (bits == 2)
+        moved = sum(
+            int(np.count_nonzero(p.params.v_threshold != q.population(p.name).params.v_threshold))
+            for p in result.network.populations
+        )
+        assert bits == 2 or moved == 0
