@@ -33,6 +33,7 @@ from .cli_io import (
     table_console,
 )
 from .cli_sweep import sweep
+from .errors import InputError
 from .files import check_output, write_atomic
 from .inputs import check_chip_inputs
 from .ir.network import Network
@@ -237,6 +238,9 @@ def simulate(
     def run() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         if output is not None:
             check_output(output, folder=False)
+        loading = {"--dt": dt, "--reset": reset, "--framework": framework}
+        loading.update({"--max-spikes": max_spikes, "--neurons": neurons, "--passes": passes})
+        _only_where_used(model.is_dir(), {**loading, "--calibration": calibration}, engine)
         if model.is_dir():
             prog = api.load_program(model)
             xs = chip_inputs(input, prog)
@@ -277,6 +281,22 @@ def simulate(
         typer.echo(json.dumps(summary, indent=2))
         return
     _echo_simulation(summary, output)
+
+
+def _only_where_used(program: bool, loading: dict[str, Any], engine: str) -> None:
+    """Options that would be ignored are refused: how to load a model means nothing to a program
+    folder (compile fixed it), and the engine is chosen among a program's."""
+    given = [k for k, v in loading.items() if v is not None]
+    if program and given:
+        raise InputError(
+            f"simulate: {given[0]} applies to a model file; a program folder was compiled with "
+            "its own (compile again to change it)"
+        )
+    if not program and engine != "reference":
+        raise InputError(
+            f"simulate: --engine {engine} runs a program folder; a model file is simulated in "
+            "float (compile it first)"
+        )
 
 
 def _echo_simulation(summary: dict[str, Any], output: Path | None) -> None:

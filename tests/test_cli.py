@@ -317,6 +317,26 @@ def program(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.parametrize(
+    "extra, needle",
+    [  # each was ignored without a word: the program ran as compiled
+        (("--dt", "1e-3"), "--dt applies to a model file"),
+        (("--passes", "quantize"), "--passes applies to a model file"),
+        (("--reset", "subtract"), "--reset applies to a model file"),
+        (("--calibration", str(DIGITS_X)), "--calibration applies to a model file"),
+    ],
+)
+def test_simulate_refuses_loading_options_for_a_program(program, extra, needle):
+    assert_invoke_error(("simulate", program, "-i", DIGITS_X, *extra), needle)
+
+
+def test_simulate_refuses_an_engine_for_a_model_file():
+    """--engine lava on a .nir ran the float simulator, saying nothing of Lava."""
+    assert_invoke_error(
+        ("simulate", DIGITS, "-i", DIGITS_X, "--engine", "lava"), "--engine lava runs a program"
+    )
+
+
 def _mount(args: list[str], where: Path) -> None:
     import shutil
 

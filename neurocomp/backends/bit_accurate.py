@@ -432,7 +432,8 @@ def _fused_synapses(
             events.add_row(src.shape[0] - 1, np.count_nonzero(src[-1], axis=0).astype(np.int64))
     binary = src.dtype == np.uint8 and kernel.payload <= 1
     kernel.used["fused"] = kernel.used.get("fused", 0) + 1
-    return jit.Synapses(src, kernel.fused_weights(), delay, events, binary)
+    lut = kernel.lut() if binary and events is None else None
+    return jit.Synapses(src, kernel.fused_weights(), delay, events, binary, lut, kernel.bound)
 
 
 _CONSTANTS: weakref.WeakKeyDictionary[IntPopulation, dict[tuple[int, int, int], tuple]]
@@ -491,6 +492,10 @@ def _scan_compiled(
         if pop.spiking and batch >= _SCAN_COUNTS_FROM and not _by_columns(pop, batch, state):
             state.event_table(name, pop.size, steps)
     keep_u, keep_v, bias, thr, reset = _neuron_constants(pop, fmt, bits)
+    top = (1 << (fmt.state_bits - 1)) - 1
+    bound = None
+    if synapses is not None and synapses.bound is not None:  # with the projection's bias
+        bound = synapses.bound + (0 if drive_bias is None else int(np.abs(drive_bias).max()))
     jit.scan(
         drive,
         state.u[name],
@@ -503,7 +508,7 @@ def _scan_compiled(
         zero_reset=pop.reset == "zero",
         floor=fmt.decay_rounding == "floor",
         bits=bits,
-        top=(1 << (fmt.state_bits - 1)) - 1,
+        top=top,
         saturate_u=(fmt.current_overflow or fmt.overflow) == "saturate",
         saturate_v=fmt.overflow == "saturate",
         out=state.series[name],
@@ -517,7 +522,27 @@ def _scan_compiled(
         core=state.cores.get(name),
         events=state.events.get(name),
         synapses=synapses,
+        drive_bound=bound,
+        narrow=bound is not None and _narrow(pop, fmt, bits, bound),
     )
+
+
+def _narrow(pop: IntPopulation, fmt: NumberFormat, bits: int, bound: int) -> bool:
+    """`jit.narrow_fits` for `pop` on a drive of at most `bound` (a run starts from zeros),
+    where its drive needs no wrap; kept with the population per format and bound."""
+    if fmt.activation_bits and bound >= 1 << (fmt.activation_bits - 1):
+        return False
+    key = (bits, fmt.weight_shift, fmt.threshold_shift, fmt.state_bits, bound)
+    per = _NARROW.setdefault(pop, {})
+    if key not in per:
+        top = (1 << (fmt.state_bits - 1)) - 1
+        consts = _neuron_constants(pop, fmt, bits)
+        per[key] = jit.narrow_fits(consts, bits, top, fmt.weight_shift, bound)
+    return per[key]
+
+
+_NARROW: weakref.WeakKeyDictionary[IntPopulation, dict[tuple[int, ...], bool]]
+_NARROW = weakref.WeakKeyDictionary()
 
 
 def _scan(

@@ -329,16 +329,19 @@ class Counter:
             self._live[name] = cols.live(c)  # a counter whose columns are all zero: none
         live = self._live[name]
         if name in self.with_payload:  # folded here, payloads beside the counts
-            every = jit.column_dots(series, cols.w, sums)
+            every = jit.column_dots(series, cols.w, sums, top=cols.top)
             for k in live:
                 self._add(name, kinds[k], sums[:, cols.table[k * c : (k + 1) * c]])
         else:  # added to the counters inside the compiled loop
-            every = jit.column_dots(series, cols.w, sums, self._targets[name], self.block)
+            targets = self._targets[name]
+            every = jit.column_dots(series, cols.w, sums, targets, self.block, cols.top)
             layer = self.per_layer.get(name)
-            for k in live:
-                kind = kinds[k]
-                if layer is not None and (kind in self.FROM_POPULATION or kind is EventKind.SPIKES):
-                    layer[kind] += int(every[cols.table[k * c : (k + 1) * c]].sum())
+            if layer is not None:  # a population's own counters' totals, one product
+                per_kind = every[cols.table].reshape(-1, c).sum(axis=1)
+                for k in live:
+                    kind = kinds[k]
+                    if kind in self.FROM_POPULATION or kind is EventKind.SPIKES:
+                        layer[kind] += int(per_kind[k])
         if name not in self.where:
             self.input_spikes += int(every[cols.ones])
         for pr, j in cols.fanout.items():
@@ -406,7 +409,9 @@ class Counter:
     def active_per_core(self, pop: IntPopulation, per_core: np.ndarray, batch: int) -> None:
         """A population's active neurons per step and core (T, cores), batch-summed."""
         self.per_core[EventKind.UPDATES_ACTIVE] += per_core
-        self.per_core[EventKind.UPDATES_IDLE] += batch * self.per_core_size[pop.name] - per_core
+        idle = self.per_core[EventKind.UPDATES_IDLE]
+        idle += batch * self.per_core_size[pop.name]  # in place: no (T, cores) temporaries
+        idle -= per_core
         layer = self.per_layer[pop.name]
         total = int(per_core.sum())
         layer[EventKind.UPDATES_ACTIVE] += total

@@ -11,6 +11,7 @@ loop testing them all). Variants are cached on disk by numba like any ``cache=Tr
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -51,13 +52,21 @@ class _Switches(NamedTuple):
     counting: bool  # active neurons counted per step and core
     wrap_drive: bool  # the drive wraps to activation_bits
     shift: bool  # the drive is shifted by weight_shift
-    synapses: int = 0  # the drive: 0 given, 1 from dense rows of W^T, 2 from CSR rows (fused)
+    # the drive: 0 given, 1 from dense rows of W^T, 2 from CSR rows, 3 from a table of the
+    # sums of every pattern of eight binary sources (`Synapses.lut`) (1-3: fused)
+    synapses: int = 0
     binary_src: bool = False  # fused: the source sends 0/1 (no multiply)
     count_src: bool = False  # fused: the source's non-zero entries counted per step
     count_spikes: bool = True  # counting: the spikes through their `EventTable` here
     # fused, dense, binary, a few neurons: each neuron's sum a dot product over W (n, pre)
     # (`wt` transposed) in int32, not a search for events and their rows
     dense_dots: bool = False
+    # the neurons in int32 (twice int64's lanes): `scan` proved every value fits; with the
+    # decay's and the drive's shifts constants of the variant (a shift by a variable in
+    # int32 is compiled as an int64 one, widening and narrowing every lane around it)
+    narrow: bool = False
+    narrow_bits: int = 0
+    narrow_shift: int = 0
 
 
 class EventTable(NamedTuple):
@@ -134,7 +143,9 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
     sat_u, sat_v, keep_rec_v, keep_rec_u = sw.sat_u, sw.sat_v, sw.rec_v, sw.rec_u
     count, wrap_drive, shift_on = sw.counting, sw.wrap_drive, sw.shift
     synapses, binary_src, count_src = sw.synapses, sw.binary_src, sw.count_src
-    dense_dots = sw.dense_dots
+    dense_dots, narrow = sw.dense_dots, sw.narrow
+    narrow_bits, narrow_shift = sw.narrow_bits, sw.narrow_shift
+    C = np.int32 if narrow else np.int64  # the neurons' integer type
 
     def scan_variant(  # noqa: C901
         drive: np.ndarray,  # (T, batch, n): int64, or float holding exact integers
@@ -166,13 +177,26 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         bits, top, act_bits, shift, bias_from = ints[0], ints[1], ints[2], ints[3], ints[4]
         delay = ints[5]
         n = keep_v.shape[0]
-        no_bias = np.zeros_like(drive_bias)
         n_runs = run_core.shape[0] if count else 1
         U0, un = np.uint64(0), np.uint64(n)
-        act_half = (1 << (act_bits - 1)) if act_bits > 0 else 0
-        act_mask = ((1 << act_bits) - 1) if act_bits > 0 else 0
-        m = (1 << bits) - 1
-        span = 2 * (top + 1) - 1
+        lo1, hi1 = U0, un  # a single run's bounds, read once
+        if count and n_runs == 1:
+            lo1, hi1 = np.uint64(runs[0]), np.uint64(runs[1])
+        act_half = C((1 << (act_bits - 1)) if act_bits > 0 else 0)
+        act_mask = C(((1 << act_bits) - 1) if act_bits > 0 else 0)
+        m = C((1 << bits) - 1)
+        span = C(2 * (top + 1) - 1)
+        bits, top, shift = C(bits), C(top), C(shift)
+        if narrow:
+            bits, shift = C(narrow_bits), C(narrow_shift)
+        if narrow:  # int32 copies of the state and constants (written back at the end)
+            vs, us = v.astype(np.int32), u.astype(np.int32)
+            kv, ku, bs = keep_v.astype(np.int32), keep_u.astype(np.int32), bias.astype(np.int32)
+            th, rs = thr.astype(np.int32), reset.astype(np.int32)
+            dbias = drive_bias.astype(np.int32)
+        else:
+            vs, us, kv, ku, bs, th, rs, dbias = v, u, keep_v, keep_u, bias, thr, reset, drive_bias
+        no_bias = np.zeros_like(dbias)
         steps, batch = (src.shape[0], src.shape[1]) if synapses else drive.shape[:2]
         pre = src.shape[2]
         idx = np.zeros(pre, np.int64)  # the sources that sent something, this row
@@ -181,10 +205,14 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         idx_n = np.zeros(n, np.int64)  # its non-zero entries
         src_row = np.zeros(pre, np.int64)  # this step's source events per entry, batch-summed
         counts_spikes = count and spiking and sw.count_spikes
+        # table mode: src holds eight sources per uint64; the table has groups of 256 rows,
+        # four groups per pass (the padding groups' pattern 0: their zero row)
+        groups, width = src.shape[2], wt.shape[1]
+        pat = np.arange(0, -(-groups // 4) * 4 * 256, 256).astype(np.uint64)
         e0, e1, e2, e3, e4, e5, e6, e7 = ev  # unpacked once: no reference counting per step
         f0, f1, f2, f3, f4, f5, f6, f7 = src_ev
         for t in range(steps):
-            db = drive_bias if t >= bias_from else no_bias
+            db = dbias if t >= bias_from else no_bias
             for b in range(batch):
                 if synapses and dense_dots:  # a few neurons: each one's sum a dot product
                     ts = t - delay
@@ -192,8 +220,22 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                         acc32 = np.int32(0)
                         if ts >= 0:
                             for c in range(pre):
-                                acc32 += np.int32(np.int16(src[ts, b, c]) * wt[j, c])
+                                acc32 = np.int32(acc32 + np.int16(src[ts, b, c]) * wt[j, c])
                         buf[j] = acc32
+                elif synapses == 3:  # binary sources eight at a time: table rows, no search
+                    ts = t - delay
+                    if ts >= 0:
+                        for g in range(groups):  # eight 0/1 bytes -> the bits of one pattern
+                            pat[g] = ((src[ts, b, g] * _MAGIC) >> _S56) + np.uint64(g << 8)
+                        p0, p1, p2, p3 = pat[0], pat[1], pat[2], pat[3]
+                        for j in range(width):
+                            buf[j] = (wt[p0, j] + wt[p1, j]) + (wt[p2, j] + wt[p3, j])
+                        for g in range(4, pat.shape[0], 4):
+                            p0, p1, p2, p3 = pat[g], pat[g + 1], pat[g + 2], pat[g + 3]
+                            for j in range(width):
+                                buf[j] += (wt[p0, j] + wt[p1, j]) + (wt[p2, j] + wt[p3, j])
+                    else:
+                        buf[:] = 0
                 elif synapses:  # this row's synaptic sums, event-driven, into buf
                     buf[:] = 0
                     ts = t - delay
@@ -232,50 +274,73 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                     # unsigned bounds: a signed index the compiler cannot prove non-negative
                     # gets numba's negative-index wrap on every access, which stops the
                     # vectorisation (measured: 2.4x slower scans)
-                    lo, hi = (np.uint64(runs[r]), np.uint64(runs[r + 1])) if count else (U0, un)
-                    acc = np.int64(0)
+                    lo, hi = lo1, hi1  # one run: loop-invariant bounds (checks hoisted)
+                    if count and n_runs > 1:
+                        lo, hi = np.uint64(runs[r]), np.uint64(runs[r + 1])
+                    acc = C(0)  # the neurons' type: a reduction in their lanes
                     for i in range(lo, hi):
                         if synapses:  # noqa: SIM108 - one type per branch (compiled)
-                            d = np.int64(buf[i]) + db[i]
+                            d = C(C(buf[i]) + C(db[i]))
                         else:
                             d = np.int64(drive[t, b, i]) + db[i]
                         if wrap_drive:  # the drive's wrap to activation_bits, then the shift
-                            d = ((d + act_half) & act_mask) - act_half
+                            d = C(C(C(d + act_half) & act_mask) - act_half)
                         busy = d != 0  # active: non-zero drive or state (the shift keeps 0 0)
                         if shift_on:
-                            d <<= shift
+                            d = C(d << shift)
                         if has_u:
-                            q = u[b, i] * keep_u[i]
-                            if not floor:
-                                q += (q >> 63) & m
-                            x = (q >> bits) + d
-                            x = min(max(x, -top), top) if sat_u else ((x + top) & span) - top
-                            u[b, i] = x
+                            x = C(us[b, i])
+                            kk = ku[i]
+                            if narrow:  # the product split: (x >> bits) * k + low bits' part
+                                a = C(abs(x)) if not floor else x  # type: ignore[arg-type]
+                                dec = C(C(C(a >> bits) * kk) + C(C(C(a & m) * kk) >> bits))
+                                if not floor and x < 0:
+                                    dec = C(-dec)
+                            else:
+                                q = x * kk
+                                if not floor:
+                                    q += (q >> 63) & m
+                                dec = q >> bits
+                            x = C(dec + d)
+                            if sat_u:
+                                x = min(max(x, C(-top)), top)
+                            else:
+                                x = C(C(C(x + top) & span) - top)
+                            us[b, i] = x
                             if keep_rec_u:
                                 rec_u[t, b, i] = x
                             d = x
                             busy = busy | (x != 0)
-                        q = v[b, i] * keep_v[i]
-                        if not floor:
-                            q += (q >> 63) & m
-                        y = (q >> bits) + d + bias[i]
-                        y = min(max(y, -top), top) if sat_v else ((y + top) & span) - top
+                        y = C(vs[b, i])
+                        kk = kv[i]
+                        if narrow:
+                            a = C(abs(y)) if not floor else y  # type: ignore[arg-type]
+                            dec = C(C(C(a >> bits) * kk) + C(C(C(a & m) * kk) >> bits))
+                            if not floor and y < 0:
+                                dec = C(-dec)
+                        else:
+                            q = y * kk
+                            if not floor:
+                                q += (q >> 63) & m
+                            dec = q >> bits
+                        y = C(C(dec + d) + bs[i])
+                        y = min(max(y, C(-top)), top) if sat_v else C(C(C(y + top) & span) - top)
                         if spiking:
-                            fire = y > thr[i]
+                            fire = y > th[i]
                             out_s[t, b, i] = fire
                             if fire:
-                                y = reset[i] if zero_reset else y - thr[i]
+                                y = rs[i] if zero_reset else C(y - th[i])
                             if counts_spikes:
                                 row[i] += np.int64(fire)
                         else:
                             out_v[t, b, i] = y
-                        v[b, i] = y
+                        vs[b, i] = y
                         if keep_rec_v:
                             rec_v[t, b, i] = y
                         if count:
-                            acc += np.int64(busy | (y != 0))
+                            acc = C(acc + C(busy | (y != 0)))
                     if count:
-                        active[t, run_core[r]] += acc
+                        active[t, np.uint64(run_core[r])] += acc
             # this step's events through the routing tables (`EventTable`), written out here:
             # a call, even inlined, costs ~70 ns per step in its arguments' handling (measured)
             if counts_spikes:
@@ -321,11 +386,17 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                         for e in range(f2[i], f2[i + 1]):
                             f5[ts, f3[e]] += src_row[i] * f4[e]
                 src_row[:] = 0
+        if narrow:
+            v[:] = vs
+            u[:] = us
 
     return numba.njit(cache=True, nogil=True)(scan_variant)
 
 
 _VARIANTS: dict[_Switches, Any] = {}
+# eight bytes of 0/1 (a uint64, little-endian) times this: byte q's bit lands at bit 56 + q
+# (no two partial products meet there, nor carry into it)
+_MAGIC, _S56 = np.uint64(0x0102040810204080), np.uint64(56)
 
 
 class Synapses(NamedTuple):
@@ -338,6 +409,10 @@ class Synapses(NamedTuple):
     delay: int = 0
     events: EventTable | None = None  # counting: the source's events, summed on the way
     binary: bool = False  # every source value is 0 or 1 (each event adds its row unscaled)
+    # binary sources: W^T's sums for every pattern of each eight sources ((groups * 256,
+    # width), `kernels.ProjectionKernel.lut`), used where given (no search for events)
+    lut: np.ndarray | None = None
+    bound: int | None = None  # the largest |sum| (`kernels.sum_bound`), where known
 
 
 def scan(
@@ -367,6 +442,8 @@ def scan(
     core: np.ndarray | None = None,
     events: EventTable | None = None,
     synapses: Synapses | None = None,
+    drive_bound: int | None = None,
+    narrow: bool = False,
 ) -> None:
     """Run a population's neurons over every step (see `bit_accurate._scan`) on its raw drive
     (T, batch, n): int64, or a float array of exact integers (a float kernel's result, read
@@ -376,11 +453,15 @@ def scan(
     place. `active` (T, cores) int64, if given, gets the batch-summed count of active
     neurons per step at column core[i] of neuron i (None: column i), and `events`, given with
     `active` for a spiking population, its spikes through its routing table step by step
-    (`EventTable`: no second pass over the series)."""
+    (`EventTable`: no second pass over the series). `drive_bound`, where known: the largest
+    |raw drive| (with `drive_bias`); below 2^(activation_bits - 1) the drive's wrap is left
+    out (it changes nothing). `narrow`: the neurons run in int32, which the caller proved
+    exact (`narrow_fits`; fused synapses only)."""
     spiking = thr is not None
     counting = active is not None
     n = v.shape[1]
     syn, wt, csr = _synapse_args(synapses, n)
+    dots = _dense_dots(synapses, wt, n)
     sw = _Switches(
         has_u=keep_u is not None,
         spiking=spiking,
@@ -391,16 +472,24 @@ def scan(
         rec_v=rec_v is not None,
         rec_u=rec_u is not None,
         counting=counting,
-        wrap_drive=activation_bits > 0,
+        wrap_drive=activation_bits > 0
+        and (drive_bound is None or drive_bound >= 1 << (activation_bits - 1)),
         shift=weight_shift != 0,
-        synapses=0 if synapses is None else (1 if isinstance(synapses.wt, np.ndarray) else 2),
+        synapses=1 if dots else _mode(synapses),
         binary_src=synapses is not None and synapses.binary,
         count_src=synapses is not None and synapses.events is not None,
         count_spikes=events is not None,  # else counted elsewhere (`scatter`)
-        dense_dots=_dense_dots(synapses, wt, n),
+        dense_dots=dots,
+        narrow=narrow and synapses is not None,
+        narrow_bits=bits if narrow and synapses is not None else 0,
+        narrow_shift=weight_shift if narrow and synapses is not None else 0,
     )
+    assert not (sw.narrow and sw.wrap_drive), "int32 neurons: the drive must not wrap"
     if sw.dense_dots:
         wt = _transposed(wt)
+    elif sw.synapses == 3:
+        assert synapses is not None and synapses.lut is not None
+        wt, syn = synapses.lut, syn._replace(src=_octets(syn.src))
     fn = _VARIANTS.get(sw)
     if fn is None:
         fn = _VARIANTS[sw] = _make(sw)
@@ -440,7 +529,7 @@ def scan(
         syn.src,
         wt,
         *csr,
-        np.zeros(n, wt.dtype),
+        np.zeros(wt.shape[1] if sw.synapses == 3 else n, wt.dtype),
         tuple(syn.events or EventTable.empty()),
     )
 
@@ -449,6 +538,52 @@ _DENSE_DOTS_MAX = int(os.environ.get("NEUROCOMP_DENSE_DOTS_MAX", "16"))
 # up to this many neurons a fused binary projection's sums are dot products (measured: the
 # search for events over 128 sources and their 10-wide rows took 94 ns per row for digits'
 # output layer; 10 int16 dot products of 128 take about half)
+
+
+def narrow_fits(
+    constants: tuple[np.ndarray | None, ...], bits: int, top: int, shift: int, drive_bound: int
+) -> bool:
+    """Whether a scan's neurons are exact in int32 (`scan`'s `narrow`), from a fresh state
+    (zeros): `constants` = (keep_u, keep_v, bias, thr, reset) (n,) each (keep_u None without a
+    current stage); `drive_bound`: the largest |drive| before the shift. Each decay is then
+    computed as (|x| >> bits) * k + ((|x| & (2^bits - 1)) * k >> bits) (every term below
+    2^31 for 0 <= k <= 2^bits, bits <= 15), and every sum before saturation or wrap stays below
+    2^31: a state at most top + max(|thr|, |reset|), plus the shifted drive, the bias, top."""
+    keep_u, keep_v, bias, thr, reset = constants
+    if bits > 15:
+        return False
+    for k in (keep_u, keep_v):
+        if k is not None and k.size and (int(k.min()) < 0 or int(k.max()) > 1 << bits):
+            return False
+
+    def top_of(a: np.ndarray | None) -> int:
+        return int(np.abs(a).max()) if a is not None and a.size else 0
+
+    state = top + max(top_of(thr), top_of(reset))
+    return state + (drive_bound << shift) + top_of(bias) + top < 1 << 31
+
+
+def _mode(synapses: Synapses | None) -> int:
+    """`_Switches.synapses` for these synapses: 0 none, 1 dense rows, 2 CSR rows, 3 the
+    table of eight-source patterns (binary sources, no events counted on the way)."""
+    if synapses is None:
+        return 0
+    # `_MAGIC` reads the bytes of a uint64 in little-endian order
+    lut = synapses.lut is not None and synapses.binary and synapses.events is None
+    if lut and sys.byteorder == "little":
+        return 3
+    return 1 if isinstance(synapses.wt, np.ndarray) else 2
+
+
+def _octets(src: np.ndarray) -> np.ndarray:
+    """A 0/1 uint8 series (T, batch, pre) as uint64 words of eight sources (T, batch,
+    ceil(pre / 8)), zero-padded where pre is not a multiple of eight."""
+    pre = src.shape[2]
+    if pre % 8 or src.dtype != np.uint8 or not src.flags.c_contiguous:
+        padded = np.zeros((*src.shape[:2], -(-pre // 8) * 8), np.uint8)
+        padded[..., :pre] = src
+        src = padded
+    return src.view(np.uint64)
 
 
 def _dense_dots(synapses: Synapses | None, wt: np.ndarray, n: int) -> bool:
@@ -727,12 +862,10 @@ def _column_dots_py(  # noqa: C901 - one compiled loop
     if batch == 1:  # one sample: its rows as they are
         for t in range(steps):
             for j in range(w.shape[0]):
-                acc = np.int32(0)
+                acc = np.int32(0)  # kept int32 (numba widens a sum of int32s to int64)
                 for i in range(n):
-                    acc += np.int32(np.int16(src[t, 0, i] != 0) * w[j, i])
+                    acc = np.int32(acc + np.int32(np.int16(src[t, 0, i] != 0) * w[j, i]))
                 out[t, j] = acc
-            for m in range(to.shape[0]):
-                block[to[m, 0], t, to[m, 1]] += out[t, to[m, 2]]
     row = np.zeros(n, np.int16)  # several samples: each step's events per entry (< 2^15)
     for t in range(steps if batch > 1 else 0):
         row[:] = 0
@@ -742,13 +875,19 @@ def _column_dots_py(  # noqa: C901 - one compiled loop
         for j in range(w.shape[0]):
             acc = np.int32(0)
             for i in range(n):
-                acc += np.int32(row[i]) * np.int32(w[j, i])
+                acc = np.int32(acc + np.int32(row[i]) * np.int32(w[j, i]))
             out[t, j] = acc
-        for m in range(to.shape[0]):
-            block[to[m, 0], t, to[m, 1]] += out[t, to[m, 2]]
-    for t in range(steps):  # each column over all steps, in a pass of its own
-        for j in range(w.shape[0]):
-            total[j] += out[t, j]
+    # the counters, a pass over the steps per target (unsigned indices: no negative-index
+    # wrap per access; per step, the three loads and wraps cost more than the sums)
+    for m in range(to.shape[0]):
+        kind, core, col = np.uint64(to[m, 0]), np.uint64(to[m, 1]), np.uint64(to[m, 2])
+        for t in range(steps):
+            block[kind, t, core] += out[t, col]
+    for j in range(w.shape[0]):  # each column over all steps
+        s = np.int64(0)
+        for t in range(steps):
+            s += out[t, j]
+        total[j] += s
 
 
 _dots: Any = None
@@ -760,6 +899,7 @@ def column_dots(
     out: np.ndarray,
     to: np.ndarray | None = None,
     block: np.ndarray | None = None,
+    top: int | None = None,
 ) -> np.ndarray:
     """A series' events through a few table columns, every step: out (T, >= u) int32 gets
     the batch sum of (src (T, batch, n) uint8 != 0) @ w.T (w: (u, n) int16 with
@@ -767,13 +907,14 @@ def column_dots(
     `block` (kinds, T, cores) int64, each step's column to[m, 2] is added to counter
     block[to[m, 0], :, to[m, 1]] too. Returns each column's sum over all steps, (out's
     width,) int64. The columns are a routing table's distinct ones (`counting._Columns`),
-    each summed once however many counters share it."""
+    each summed once however many counters share it. `top`: max|w|, where known."""
     global _dots
     if _dots is None:
         _dots = numba.njit(cache=True, nogil=True)(_column_dots_py)
     assert src.dtype == np.uint8 and w.dtype == np.int16 and out.dtype == np.int32
     assert out.shape[0] == src.shape[0] and out.shape[1] >= w.shape[0]
-    top = int(np.abs(w).max()) if w.size else 0
+    if top is None:
+        top = int(np.abs(w).max()) if w.size else 0
     assert src.shape[1] < 1 << 15 and src.shape[1] * src.shape[2] * top < 1 << 31, "overflow"
     if to is None or block is None:
         to, block = np.zeros((0, 3), np.int64), np.zeros((0, 0, 0), np.int64)

@@ -475,3 +475,117 @@ def test_column_dots_equal_the_batch_summed_events_times_the_columns(steps, batc
     want = (src != 0).sum(axis=1, dtype=np.int64) @ w.T.astype(np.int64)
     np.testing.assert_array_equal(out[:, :u], want)
     assert not out[:, u].any()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 70), st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_pattern_tables_sum_every_subset_of_eight_sources(pre, n, seed) -> None:
+    """`ProjectionKernel.lut`: row 256 g + p is the sum of W^T's rows 8 g + q over the bits q of
+    p (pre not a multiple of eight, n not of the lane width: padded with zeros), in the fused
+    weights' type; so any binary row's sums are the table rows of its eight-source patterns."""
+    rng = np.random.default_rng(seed)
+    w = rng.integers(-300, 301, (n, pre)) * (rng.random((n, pre)) < 0.5)
+    kernel = ProjectionKernel(sparse.csr_matrix(w), 1)
+    lut = kernel.lut()
+    assert lut is not None and lut.dtype == kernel.fused_weights().dtype
+    s = (rng.random((9, pre)) < 0.4).astype(np.uint8)
+    padded = np.zeros((9, lut.shape[0] // 256 * 8), np.uint8)
+    padded[:, :pre] = s
+    bits = padded.reshape(9, -1, 8) << np.arange(8)
+    pattern = bits.sum(axis=2) + 256 * np.arange(padded.shape[1] // 8)
+    sums = lut[pattern].astype(np.int64).sum(axis=1)[:, :n]
+    np.testing.assert_array_equal(sums, s.astype(np.int64) @ w.T)
+    assert not lut[:, n:].any()
+
+
+def test_pattern_tables_stay_under_their_size_limit() -> None:
+    """Above `LUT_MAX_BYTES` there is no table."""
+    w = np.ones((200, 2000), np.int64)  # 252 groups x 256 x 224 int32: far above 1 MiB
+    assert ProjectionKernel(sparse.csr_matrix(w), 1).lut() is None
+
+
+def _narrow_case(rng, has_u, floor, sat, zero_reset):
+    steps, batch, pre, n = 40, 3, 21, 19
+    w = rng.integers(-200, 201, (pre, n)) * (rng.random((pre, n)) < 0.6)
+    src = (rng.random((steps, batch, pre)) < 0.5).astype(np.uint8)
+    bits, top = 12, (1 << 23) - 1
+    keep_u = rng.integers(0, 4097, n) if has_u else None
+    keep_v = rng.integers(3000, 4097, n)
+    keep_v[0] = 4096  # no decay at all: the largest factor
+    bias = rng.integers(-3000, 3000, n)
+    thr = rng.integers(1, 60000, n)
+    reset = rng.integers(-500, 500, n)
+    return steps, batch, n, w, src, bits, top, (keep_u, keep_v, bias, thr, reset)
+
+
+@pytest.mark.skipif(not jit.AVAILABLE, reason="the compiled scan needs numba")
+@pytest.mark.parametrize(
+    ("has_u", "floor", "sat", "zero_reset"),
+    [(False, False, True, True), (True, True, False, False), (True, False, True, False),
+     (False, True, False, True)],
+)  # fmt: skip
+def test_int32_neurons_and_pattern_tables_equal_the_int64_scan(has_u, floor, sat, zero_reset):
+    """The scan's int32 neurons (`narrow`, decay as a split product) on the pattern table's
+    sums give the spikes, voltages and currents of the int64 scan on rows added one event at
+    a time, for either rounding, saturation or wrap, either reset; negative states included."""
+    rng = np.random.default_rng(7 + 2 * has_u + floor + 4 * sat + 8 * zero_reset)
+    steps, batch, n, w, src, bits, top, consts = _narrow_case(rng, has_u, floor, sat, zero_reset)
+    kernel = ProjectionKernel(sparse.csr_matrix(w.T), 1)
+    shift = 6
+    assert jit.narrow_fits(consts, bits, top, shift, kernel.bound)
+
+    def scan(narrow: bool) -> tuple[np.ndarray, ...]:
+        out = np.zeros((steps, batch, n), np.uint8)
+        u, v = np.zeros((batch, n), np.int64), np.zeros((batch, n), np.int64)
+        rec_v, rec_u = np.zeros((steps, batch, n), np.int64), np.zeros((steps, batch, n), np.int64)
+        syn = (
+            jit.Synapses(src, kernel.fused_weights(), 1, None, True, kernel.lut(), kernel.bound)
+            if narrow
+            else jit.Synapses(src, w.astype(np.int64), 1, None, False)
+        )
+        jit.scan(
+            None, u, v, *consts, zero_reset=zero_reset, floor=floor, bits=bits, top=top,
+            saturate_u=sat, saturate_v=sat, out=out, rec_v=rec_v, rec_u=rec_u if has_u else None,
+            activation_bits=16, weight_shift=shift, synapses=syn,
+            drive_bound=kernel.bound if narrow else None, narrow=narrow,
+        )  # fmt: skip
+        return out, rec_v, rec_u, u, v
+
+    got, want = scan(True), scan(False)
+    assert want[0].any() and not want[0].all() and (want[1] < 0).any()
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_narrow_fits_refuses_what_int32_cannot_hold() -> None:
+    """int32 neurons only where every sum stays below 2^31 and the decay's split is exact."""
+    n = 4
+    keep, z = np.full(n, 4000), np.zeros(n, np.int64)
+    ok = (None, keep, z, np.full(n, 100), z)
+    top = (1 << 23) - 1
+    assert jit.narrow_fits(ok, 12, top, 6, 1000)
+    assert not jit.narrow_fits(ok, 16, top, 6, 1000)  # decay bits: the split's product
+    assert not jit.narrow_fits((None, np.full(n, 5000), z, z, z), 12, top, 6, 1000)  # > 2^12
+    assert not jit.narrow_fits(ok, 12, (1 << 30) - 1, 6, 1000)  # the state range
+    assert not jit.narrow_fits(ok, 12, top, 20, 1 << 12)  # the shifted drive
+
+
+@pytest.mark.skipif(not jit.AVAILABLE, reason="column counting needs numba")
+@pytest.mark.parametrize("batch", [1, 3])
+def test_column_dots_add_each_step_to_its_counters(batch) -> None:
+    """`jit.column_dots` with targets adds column to[m, 2] of every step to counter
+    block[to[m, 0], :, to[m, 1]] (several targets on one column, one on none)."""
+    rng = np.random.default_rng(batch)
+    src = (rng.random((50, batch, 30)) < 0.3).astype(np.uint8)
+    w = rng.integers(-9, 10, (2, 30)).astype(np.int16)
+    to = np.array([[0, 1, 0], [2, 0, 1], [2, 1, 0], [1, 0, 2]], np.int64)  # column 2: zeros
+    block = rng.integers(0, 5, (3, 50, 2)).astype(np.int64)
+    before = block.copy()
+    out = np.zeros((50, 3), np.int32)
+    total = jit.column_dots(src, w, out, to, block)
+    sums = (src != 0).sum(axis=1, dtype=np.int64) @ w.T.astype(np.int64)
+    want = before.copy()
+    for kind, core, col in to:
+        want[kind, :, core] += sums[:, col] if col < 2 else 0
+    np.testing.assert_array_equal(block, want)
+    np.testing.assert_array_equal(total[:2], sums.sum(axis=0))

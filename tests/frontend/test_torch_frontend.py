@@ -195,17 +195,16 @@ def test_snntorch_conv_net_with_dropout():
     _same(nc.simulate(got, x), _run_snntorch(net, x))
 
 
+def _rleaky(n: int, **kw):
+    kw = {"reset_mechanism": "zero", "reset_delay": False, **kw}
+    return snn.RLeaky(beta=0.9, linear_features=n, init_hidden=True, **kw)
+
+
 def _rleaky_net(reset_delay: bool):
     torch.manual_seed(3)
     net = torch.nn.Sequential(
         torch.nn.Linear(6, 10),
-        snn.RLeaky(
-            beta=0.9,
-            linear_features=10,
-            init_hidden=True,
-            reset_mechanism="zero",
-            reset_delay=reset_delay,
-        ),
+        _rleaky(10, reset_delay=reset_delay),
         torch.nn.Linear(10, 4),
         _leaky(0.8, output=True),
     )
@@ -227,17 +226,7 @@ def test_snntorch_rleaky_as_the_output_layer():
     """The tracer flattens the recurrent subgraph into nodes of its own: the output's shape is
     read from their types (a KeyError before)."""
     torch.manual_seed(4)
-    net = torch.nn.Sequential(
-        torch.nn.Linear(6, 5),
-        snn.RLeaky(
-            beta=0.9,
-            linear_features=5,
-            init_hidden=True,
-            reset_mechanism="zero",
-            reset_delay=False,
-            output=True,
-        ),
-    )
+    net = torch.nn.Sequential(torch.nn.Linear(6, 5), _rleaky(5, output=True))
     with torch.no_grad():
         net[0].weight.mul_(3.0)
         net[1].recurrent.weight.mul_(0.5)
