@@ -317,7 +317,11 @@ ONNX_ROWS: list[Row] = [
         "4-bit, 80 % pruned",
         "prune{sparsity=0.8},quantize{weight_bits=4}",
         [
-            ("fine-tuned", "prune_gradual{sparsity=0.8},quantize{weight_bits=4},finetune", (0,)),
+            (
+                "fine-tuned",
+                "prune_gradual{sparsity=0.8},quantize{weight_bits=4},finetune",
+                (0, 1),
+            ),
             (
                 "fine-tuned, no distillation",
                 "prune_gradual{sparsity=0.8,"
@@ -338,6 +342,17 @@ ONNX_ROWS: list[Row] = [
                 "prune_gradual{sparsity=0.8,steps=2,epochs=4," + ND + "},quantize{weight_bits=4},"
                 "finetune{epochs=10," + ND + "}",
                 (0,),
+            ),
+        ],
+    ),
+    (
+        "4-bit (per-neuron scales), 80 % pruned",
+        None,
+        [
+            (
+                "fine-tuned",
+                "prune_gradual{sparsity=0.8},quantize{weight_bits=4,granularity=channel},finetune",
+                (0, 1),
             ),
         ],
     ),
