@@ -589,3 +589,18 @@ def test_column_dots_add_each_step_to_its_counters(batch) -> None:
         want[kind, :, core] += sums[:, col] if col < 2 else 0
     np.testing.assert_array_equal(block, want)
     np.testing.assert_array_equal(total[:2], sums.sum(axis=0))
+
+
+def test_runs_of_a_core_array_are_found_once_and_match_its_blocks() -> None:
+    """`jit._runs` keeps each core array's runs (found once per counter, not per scan); a
+    new array with other contents gets its own, and the runs are the array's blocks."""
+    core = np.array([0, 0, 1, 1, 1, 0, 2], np.int64)
+    bounds, cores = jit._runs(core)
+    np.testing.assert_array_equal(bounds, [0, 2, 5, 6, 7])
+    np.testing.assert_array_equal(cores, [0, 1, 0, 2])
+    assert jit._runs(core)[0] is bounds  # kept, not found again
+    other = np.array([3, 3, 3], np.int64)
+    np.testing.assert_array_equal(jit._runs(other)[0], [0, 3])
+    np.testing.assert_array_equal(jit._runs(other)[1], [3])
+    empty = jit._runs(None)
+    assert empty[0].tolist() == [0] and empty[1].size == 0
