@@ -604,3 +604,19 @@ def test_runs_of_a_core_array_are_found_once_and_match_its_blocks() -> None:
     np.testing.assert_array_equal(jit._runs(other)[1], [3])
     empty = jit._runs(None)
     assert empty[0].tolist() == [0] and empty[1].size == 0
+
+
+@pytest.mark.skipif(not jit.AVAILABLE, reason="column counting needs numba")
+@pytest.mark.parametrize("u", [1, 2, 3])
+def test_column_dots_of_one_sample_equal_numpy_for_each_column_count(u) -> None:
+    """One sample's columns (two of them summed in one pass, `_column_dots_py`) equal the
+    numpy product, at the largest int16 entries and with graded values (one event each)."""
+    rng = np.random.default_rng(u)
+    src = rng.integers(0, 3, (300, 1, 257)).astype(np.uint8)
+    w = rng.integers(-(2**15) + 1, 2**15, (u, 257)).astype(np.int16)
+    w[:, 0] = 2**15 - 1
+    out = np.zeros((300, u + 1), np.int32)
+    jit.column_dots(src, w, out)
+    want = (src[:, 0] != 0).astype(np.int64) @ w.T.astype(np.int64)
+    np.testing.assert_array_equal(out[:, :u], want)
+    assert not out[:, u].any()
