@@ -285,7 +285,8 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                             d = np.int64(drive[t, b, i]) + db[i]
                         if wrap_drive:  # the drive's wrap to activation_bits, then the shift
                             d = C(C(C(d + act_half) & act_mask) - act_half)
-                        busy = d != 0  # active: non-zero drive or state (the shift keeps 0 0)
+                        # active: a non-zero drive or state, one test on their bits or-ed
+                        busy = d
                         if shift_on:
                             d = C(d << shift)
                         if has_u:
@@ -310,7 +311,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                             if keep_rec_u:
                                 rec_u[t, b, i] = x
                             d = x
-                            busy = busy | (x != 0)
+                            busy = busy | x
                         y = C(vs[b, i])
                         kk = kv[i]
                         if narrow:
@@ -338,7 +339,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                         if keep_rec_v:
                             rec_v[t, b, i] = y
                         if count:
-                            acc = C(acc + C(busy | (y != 0)))
+                            acc = C(acc + C((busy | y) != 0))
                     if count:
                         active[t, np.uint64(run_core[r])] += acc
             # this step's events through the routing tables (`EventTable`), written out here:
