@@ -214,6 +214,16 @@ def spike_max(target: Any) -> int:
     return (1 << bits) - 1 if bits > 0 else CHIP_SPIKE_MAX
 
 
+def check_input_names(inputs: Mapping[str, Any], given: Mapping[str, Any]) -> None:
+    """Every array given names an input of the network (a misspelt name is not ignored)."""
+    extra = sorted(str(k) for k in set(given) - set(inputs))
+    if extra:
+        raise InputError(
+            f"input array(s) {extra}: the network has no such input; its inputs are "
+            f"{sorted(inputs)}"
+        )
+
+
 def check_chip_inputs(xs: Mapping[str, np.ndarray], target: Any) -> None:
     """Every input array is (T >= 1, batch >= 1, ...) of values the target chip takes."""
     name = getattr(target, "name", "the chip")

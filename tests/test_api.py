@@ -160,3 +160,20 @@ def test_lazy_package_exports_every_name():
     probe = f"import sys, neurocomp; print(sorted(m for m in {heavy} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_an_array_for_an_input_the_network_lacks_is_refused(net):
+    """A misspelt or extra input name was ignored (the right one given too) or reported as the
+    right one missing; every entry point names it now."""
+    prog = nc.compile(net)
+    spikes = np.zeros((3, 2, 64), np.uint8)
+    calls = [
+        lambda x: nc.simulate(net, x),
+        lambda x: prog.run(x),
+        lambda x: prog.outputs(x),
+        lambda x: prog.energy(x),
+    ]
+    for call in calls:
+        with pytest.raises(nc.InputError, match=r"\['inptu'\]: the network has no such input"):
+            call({"input": spikes, "inptu": spikes})
+    assert prog.run({"input": spikes}).outputs["output"].shape == (3, 2, 10)

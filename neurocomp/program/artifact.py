@@ -20,7 +20,7 @@ from ..backends.registry import engine as _engine
 from ..backends.registry import engines_for
 from ..backends.sanafe import SanafeReport, run_sanafe
 from ..errors import InputError
-from ..inputs import check_chip_inputs
+from ..inputs import check_chip_inputs, check_input_names
 from ..ir.integer import IntNetwork
 from ..mapping import ChipMapping
 from ..target.spec import TargetSpec
@@ -47,7 +47,7 @@ class Program:
     # -- running ------------------------------------------------------------------------------
     def run(self, x: Any, record: bool = False, count: bool = True) -> RunResult:
         """Bit-accurate run on the target's integer semantics, counting events per core."""
-        self._check_input(x)
+        x = self._inputs(x)
         return _engine("reference").run(
             self.net, x, self.target.format, mapping=self.mapping if count else None, record=record
         )
@@ -65,16 +65,21 @@ class Program:
                 f"engine '{engine}' is not available for target "
                 f"'{self.target.name}'; engines: {', '.join(self.engines)}"
             )
-        self._check_input(x)
+        x = self._inputs(x)
         return _engine(engine).run(self.net, x, self.target.format, record=record)
 
-    def _check_input(self, x: Any) -> None:
-        """Input spikes (T >= 1, batch >= 1, ...) of values this chip can take (InputError)."""
+    def _inputs(self, x: Any) -> Any:
+        """x as the engines take it (one array, or a dict by input name: any mapping, an npz
+        file's too), checked: input spikes (T >= 1, batch >= 1, ...) of values this chip can
+        take, and no array for an input the program does not have (InputError)."""
         if isinstance(x, Mapping):
+            x = dict(x.items())
+            check_input_names(self.net.inputs, x)
             xs = {str(k): np.asarray(v) for k, v in x.items()}
         else:
             xs = {"x": np.asarray(x)}
         check_chip_inputs(xs, self.target)
+        return x
 
     def simulate(self, x: Any, engine: str = "reference", output: str | None = None) -> np.ndarray:
         """Outputs (T, batch, *output_shape) of the program on input spikes x (T, batch, ...).
@@ -105,7 +110,7 @@ class Program:
         counts, dynamic joules and chip seconds per inference; see neurocomp/backends/sanafe.py).
         """
         if engine == "sanafe":
-            return run_sanafe(self, x)
+            return run_sanafe(self, self._inputs(x))
         if engine != "reference":
             raise InputError(f"energy engine '{engine}': must be 'reference' or 'sanafe'")
         result = self.run(x)

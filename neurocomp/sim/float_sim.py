@@ -16,6 +16,7 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import InputError
+from ..inputs import check_input_names
 from ..ir import sigma_delta
 from ..ir.network import Network, NeuronParams, Population, Projection
 from ..ir.ops import Delay, DelayLine, Matrix, Op, SynapseDelayLine
@@ -55,6 +56,7 @@ def as_inputs(net: Network, x: np.ndarray | Mapping[str, np.ndarray]) -> dict[st
     missing = sorted(set(net.inputs) - set(x))
     if missing:
         raise InputError(f"missing input array(s) for {missing}")
+    check_input_names(net.inputs, x)
     out: dict[str, np.ndarray] = {}
     steps = None
     for name, shape in net.inputs.items():

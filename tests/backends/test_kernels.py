@@ -589,3 +589,34 @@ def test_column_dots_add_each_step_to_its_counters(batch) -> None:
         want[kind, :, core] += sums[:, col] if col < 2 else 0
     np.testing.assert_array_equal(block, want)
     np.testing.assert_array_equal(total[:2], sums.sum(axis=0))
+
+
+def test_runs_of_a_core_array_are_found_once_and_match_its_blocks() -> None:
+    """`jit._runs` keeps each core array's runs (found once per counter, not per scan); a
+    new array with other contents gets its own, and the runs are the array's blocks."""
+    core = np.array([0, 0, 1, 1, 1, 0, 2], np.int64)
+    bounds, cores = jit._runs(core)
+    np.testing.assert_array_equal(bounds, [0, 2, 5, 6, 7])
+    np.testing.assert_array_equal(cores, [0, 1, 0, 2])
+    assert jit._runs(core)[0] is bounds  # kept, not found again
+    other = np.array([3, 3, 3], np.int64)
+    np.testing.assert_array_equal(jit._runs(other)[0], [0, 3])
+    np.testing.assert_array_equal(jit._runs(other)[1], [3])
+    empty = jit._runs(None)
+    assert empty[0].tolist() == [0] and empty[1].size == 0
+
+
+@pytest.mark.skipif(not jit.AVAILABLE, reason="column counting needs numba")
+@pytest.mark.parametrize("u", [1, 2, 3])
+def test_column_dots_of_one_sample_equal_numpy_for_each_column_count(u) -> None:
+    """One sample's columns (two of them summed in one pass, `_column_dots_py`) equal the
+    numpy product, at the largest int16 entries and with graded values (one event each)."""
+    rng = np.random.default_rng(u)
+    src = rng.integers(0, 3, (300, 1, 257)).astype(np.uint8)
+    w = rng.integers(-(2**15) + 1, 2**15, (u, 257)).astype(np.int16)
+    w[:, 0] = 2**15 - 1
+    out = np.zeros((300, u + 1), np.int32)
+    jit.column_dots(src, w, out)
+    want = (src[:, 0] != 0).astype(np.int64) @ w.T.astype(np.int64)
+    np.testing.assert_array_equal(out[:, :u], want)
+    assert not out[:, u].any()
