@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "neurocomp"
 
 # From the bottom up. A stage is a module or a package (path relative to neurocomp/, no suffix).
 STAGES: tuple[tuple[str, ...], ...] = (
-    ("errors", "files", "inputs", "progress"),
+    ("errors", "env", "files", "inputs", "progress"),
     ("present",),  # HTML tables, plots, metrics: usable by every stage
     ("target",),  # chip descriptions (data)
     ("ir",),  # float and integer IR

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..env import env_int
 from ..errors import InputError, Violation
 from ..ir.graded import spike_counts
 from ..ir.integer import IntNetwork, IntPopulation, IntProjection
@@ -400,7 +401,7 @@ _FUSE = os.environ.get("NEUROCOMP_FUSE", "auto")  # auto | never | always (measu
 # the batch from which events are counted inside the compiled scan (`jit.EventTable`); below
 # it `jit.scatter` reads the finished series once (measured: one stream's series is small,
 # and a separate tight pass over it beats the per-step work inside the scan)
-_SCAN_COUNTS_FROM = int(os.environ.get("NEUROCOMP_SCAN_COUNTS_FROM", "2"))
+_SCAN_COUNTS_FROM = env_int("NEUROCOMP_SCAN_COUNTS_FROM", 2, minimum=1)
 # inputs' events counted inside the fused scan too (measured slower than one pass after it)
 _INPUTS_IN_SCAN = bool(os.environ.get("NEUROCOMP_INPUTS_IN_SCAN"))
 

@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..env import env_int
+
 try:  # pragma: no cover - depends on the environment
     if os.environ.get("NEUROCOMP_NO_JIT"):
         raise ImportError("disabled by NEUROCOMP_NO_JIT")
@@ -535,7 +537,7 @@ def scan(
     )
 
 
-_DENSE_DOTS_MAX = int(os.environ.get("NEUROCOMP_DENSE_DOTS_MAX", "16"))
+_DENSE_DOTS_MAX = env_int("NEUROCOMP_DENSE_DOTS_MAX", 16)
 # up to this many neurons a fused binary projection's sums are dot products (measured: the
 # search for events over 128 sources and their 10-wide rows took 94 ns per row for digits'
 # output layer; 10 int16 dot products of 128 take about half)

@@ -25,7 +25,6 @@ The cheapest is chosen per call from its operation count and rates measured once
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,6 +32,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import sparse
 
+from ..env import env_int
 from . import jit
 
 __all__ = [
@@ -103,7 +103,7 @@ def _events(s: np.ndarray, dtype: type) -> sparse.csr_matrix:
     return sparse.csr_matrix((s[r, c].astype(dtype), c, indptr), shape=s.shape)
 
 
-LUT_MAX_BYTES = int(os.environ.get("NEUROCOMP_LUT_MAX_BYTES", str(1 << 20)))
+LUT_MAX_BYTES = env_int("NEUROCOMP_LUT_MAX_BYTES", 1 << 20)
 # a pattern table up to this size (the digits hidden layer's, 64 x 128 int16: 512 KiB; it
 # stays in this CPU's 1 MiB L2) replaces the search for events (measured on that layer at
 # batch 397: 0.18-0.25 ms against 1.06 ms for the search and four-row adds)
