@@ -355,12 +355,7 @@ def _check_eval_labels(net: Network, labels: Any, batch: int, output: str | None
         raise InputError(f"sweep: no output {output!r}; outputs are {sorted(net.outputs)}")
     if labels is None:
         return
-    if np.asarray(labels).shape != (batch,):
-        raise InputError(
-            f"sweep: eval_labels of shape {np.asarray(labels).shape}, expected ({batch},) "
-            "(one class per evaluation sample)"
-        )
-    arr = check_labels(labels, batch, "sweep: eval_labels")
+    arr = check_labels(labels, batch, "sweep: eval_labels")  # 1-D, whole, >= 0, one per sample
     name = output if output is not None else next(iter(net.outputs))
     classes = int(np.prod(net.shape_of(net.outputs[name])))
     if arr.size and arr.max() >= classes:
