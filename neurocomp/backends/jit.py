@@ -69,6 +69,10 @@ class _Switches(NamedTuple):
     narrow: bool = False
     narrow_bits: int = 0
     narrow_shift: int = 0
+    # counting a population on several cores: its neurons run by run, each run's bounds read
+    # per row (one core: the uncounted scan's constant bounds, whose alias checks the compiler
+    # hoists out of the rows; per-row bounds cost ~20 ns per row in those checks, measured)
+    several_runs: bool = False
 
 
 class EventTable(NamedTuple):
@@ -147,6 +151,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
     synapses, binary_src, count_src = sw.synapses, sw.binary_src, sw.count_src
     dense_dots, narrow = sw.dense_dots, sw.narrow
     narrow_bits, narrow_shift = sw.narrow_bits, sw.narrow_shift
+    several_runs = sw.several_runs
     C = np.int32 if narrow else np.int64  # the neurons' integer type
 
     def scan_variant(  # noqa: C901
@@ -179,11 +184,11 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         bits, top, act_bits, shift, bias_from = ints[0], ints[1], ints[2], ints[3], ints[4]
         delay = ints[5]
         n = keep_v.shape[0]
-        n_runs = run_core.shape[0] if count else 1
+        n_runs = run_core.shape[0] if several_runs else 1
         U0, un = np.uint64(0), np.uint64(n)
-        lo1, hi1 = U0, un  # a single run's bounds, read once
-        if count and n_runs == 1:
-            lo1, hi1 = np.uint64(runs[0]), np.uint64(runs[1])
+        core0 = U0  # the one run's column of `active`
+        if count and not several_runs and run_core.shape[0]:
+            core0 = np.uint64(run_core[0])
         act_half = C((1 << (act_bits - 1)) if act_bits > 0 else 0)
         act_mask = C(((1 << act_bits) - 1) if act_bits > 0 else 0)
         m = C((1 << bits) - 1)
@@ -276,8 +281,8 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                     # unsigned bounds: a signed index the compiler cannot prove non-negative
                     # gets numba's negative-index wrap on every access, which stops the
                     # vectorisation (measured: 2.4x slower scans)
-                    lo, hi = lo1, hi1  # one run: loop-invariant bounds (checks hoisted)
-                    if count and n_runs > 1:
+                    lo, hi = U0, un  # one run: every neuron, constant bounds
+                    if several_runs:
                         lo, hi = np.uint64(runs[r]), np.uint64(runs[r + 1])
                     acc = C(0)  # the neurons' type: a reduction in their lanes
                     for i in range(lo, hi):
@@ -342,8 +347,10 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                             rec_v[t, b, i] = y
                         if count:
                             acc = C(acc + C((busy | y) != 0))
-                    if count:
+                    if count and several_runs:
                         active[t, np.uint64(run_core[r])] += acc
+                    elif count:
+                        active[t, core0] += acc
             # this step's events through the routing tables (`EventTable`), written out here:
             # a call, even inlined, costs ~70 ns per step in its arguments' handling (measured)
             if counts_spikes:
@@ -463,6 +470,9 @@ def scan(
     spiking = thr is not None
     counting = active is not None
     n = v.shape[1]
+    if counting and core is None:
+        core = np.arange(n, dtype=np.int64)
+    runs = _runs(core)
     syn, wt, csr = _synapse_args(synapses, n)
     dots = _dense_dots(synapses, wt, n)
     sw = _Switches(
@@ -486,6 +496,7 @@ def scan(
         narrow=narrow and synapses is not None,
         narrow_bits=bits if narrow and synapses is not None else 0,
         narrow_shift=weight_shift if narrow and synapses is not None else 0,
+        several_runs=counting and runs[1].size > 1,
     )
     assert not (sw.narrow and sw.wrap_drive), "int32 neurons: the drive must not wrap"
     if sw.dense_dots:
@@ -509,8 +520,6 @@ def scan(
         drive = empty3
     elif drive.dtype not in (np.float32, np.float64, np.int64):
         drive = drive.astype(np.int64)
-    if counting and core is None:
-        core = np.arange(n, dtype=np.int64)
     fn(
         np.ascontiguousarray(drive),
         c(drive_bias),
@@ -527,7 +536,7 @@ def scan(
         empty3 if rec_v is None else rec_v,
         empty3 if rec_u is None else rec_u,
         np.zeros((0, 0), np.int64) if active is None else active,
-        *_runs(core),
+        *runs,
         tuple(events or EventTable.empty()),
         syn.src,
         wt,
