@@ -151,11 +151,13 @@ class _State:
     drive: dict[str, np.ndarray] = field(default_factory=dict)
 
     count: bool = False
-    # counting with the compiled scan: each population's neuron -> core, and the scan's
-    # active neurons per step and core (T, cores)
+    # counting with the compiled scan: each population's neuron -> core, and each scan's
+    # active neurons over the run (the scans add their counts per step and core straight
+    # into the counter's; `seen`: that counter's total so far)
     cores: dict[str, np.ndarray] = field(default_factory=dict)
     n_cores: int = 0
-    act_core: dict[str, np.ndarray] = field(default_factory=dict)
+    act_total: dict[str, int] = field(default_factory=dict)
+    seen: int = 0
     # ... and the events of a source counted inside the compiled scan, by source
     counter: Counter | None = None
     events: dict[str, jit.EventTable] = field(default_factory=dict)
@@ -484,11 +486,13 @@ def _scan_compiled(
 ) -> None:
     """`_scan` without recurrent loops, in compiled code (`jit`), on the raw drive (int64, or
     a float kernel's exact integers) plus `drive_bias` (from step `bias_from`); counting, it
-    sums the active neurons per step and core (`state.act_core`)."""
+    adds the active neurons per step and core to the counter's (`state.act_total`)."""
     name = pop.name
     steps = state.series[name].shape[0]
+    active = None
     if state.count:
-        state.act_core[name] = np.zeros((steps, state.n_cores), np.int64)
+        assert state.counter is not None
+        active = state.counter.per_core[EventKind.UPDATES_ACTIVE]
         batch = state.v[name].shape[0]
         if pop.spiking and batch >= _SCAN_COUNTS_FROM and not _by_columns(pop, batch, state):
             state.event_table(name, pop.size, steps)
@@ -515,7 +519,7 @@ def _scan_compiled(
         out=state.series[name],
         rec_v=state.rec_v.get(name),
         rec_u=None,
-        active=state.act_core.get(name),
+        active=active,
         activation_bits=fmt.activation_bits,
         weight_shift=fmt.weight_shift,
         drive_bias=drive_bias,
@@ -526,6 +530,10 @@ def _scan_compiled(
         drive_bound=bound,
         narrow=bound is not None and _narrow(pop, fmt, bits, bound),
     )
+    if active is not None:  # this population's share of the counter's total
+        seen = int(active.sum())
+        state.act_total[name] = state.act_total.get(name, 0) + seen - state.seen
+        state.seen = seen
 
 
 def _narrow(pop: IntPopulation, fmt: NumberFormat, bits: int, bound: int) -> bool:
@@ -799,11 +807,10 @@ def _count(
         else:
             c.source(name, (arr != 0).sum(axis=1, dtype=np.int64))
     for pop in net.populations:
-        batch = state.v[pop.name].shape[0]
-        if pop.name in state.act_core:
-            c.active_per_core(pop, state.act_core[pop.name], batch)
+        if pop.name in state.act_total:  # counted by the compiled scan
+            c.per_layer[pop.name][EventKind.UPDATES_ACTIVE] += state.act_total[pop.name]
         else:
-            c.population(pop, None, state.active(pop.name), batch)
+            c.population(pop, None, state.active(pop.name))
         if not pop.spiking:
             continue
         series = state.series[pop.name]

@@ -1,0 +1,67 @@
+"""Counting by bytes in words where every column is constant (`neurocomp.backends.segments`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from neurocomp.backends import jit, segments
+
+pytestmark = pytest.mark.skipif(not jit.AVAILABLE, reason="compiled counting needs numba")
+
+
+def test_uniform_finds_columns_constant_over_the_neurons_only() -> None:
+    cols = np.array([[1, 1, 1], [7, 7, 7]], np.int64)
+    np.testing.assert_array_equal(segments.uniform(cols), [1, 7])
+    assert segments.uniform(np.array([[1, 1, 2]], np.int64)) is None
+    assert segments.uniform(np.zeros((1, 0), np.int64)) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 40),  # steps
+    st.integers(1, 9),  # batch
+    st.integers(1, 300),  # neurons: rows of whole words, across words, short, long
+    st.booleans(),  # binary (0/1) or graded (any non-zero byte is one event)
+    st.integers(0, 2**32 - 1),
+)
+def test_segment_dots_equal_the_batch_summed_events_times_each_value(
+    steps, batch, n, binary, seed
+) -> None:
+    """Each step's non-zero entries over the batch times each column's value, added to the
+    targets' counters, and each column's total over the steps: as numpy computes them."""
+    rng = np.random.default_rng(seed)
+    src = (rng.random((steps, batch, n)) < rng.random()).astype(np.uint8)
+    if not binary:
+        src *= rng.integers(1, 256, src.shape).astype(np.uint8)  # bytes with any bits set
+    coef = rng.integers(-9, 10, 3).astype(np.int64)
+    to = np.array([[0, 1, 0], [1, 0, 2], [1, 1, 2], [0, 0, 3]], np.int64)  # 3: the zero column
+    block = rng.integers(0, 5, (2, steps, 2)).astype(np.int64)
+    before = block.copy()
+    out = np.zeros((steps, 4), np.int32)
+    total = segments.segment_dots(src, coef, out, binary, to, block)
+    events = (src != 0).sum(axis=(1, 2), dtype=np.int64)
+    want = events[:, None] * coef[None, :]
+    np.testing.assert_array_equal(out[:, :3], want)
+    assert not out[:, 3].any()
+    np.testing.assert_array_equal(total[:3], want.sum(axis=0))
+    expected = before.copy()
+    for kind, core, col in to:
+        expected[kind, :, core] += want[:, col] if col < 3 else 0
+    np.testing.assert_array_equal(block, expected)
+
+
+def test_segment_dots_equal_column_dots_on_a_misaligned_slice() -> None:
+    """A series that starts off an eight-byte boundary (a slice of a larger array) and a
+    graded one with high bits only: the same counts as the dot products."""
+    rng = np.random.default_rng(5)
+    big = (rng.random((30, 4, 61)) < 0.4).astype(np.uint8) * 128
+    src = big[:, 1:]  # neither contiguous nor aligned
+    w = np.array([[1] * 61, [4] * 61], np.int16)
+    want = np.zeros((30, 3), np.int32)
+    jit.column_dots(src, w, want)
+    got = np.zeros((30, 3), np.int32)
+    segments.segment_dots(src, np.array([1, 4], np.int64), got, False)
+    np.testing.assert_array_equal(got, want)
