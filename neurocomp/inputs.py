@@ -224,6 +224,15 @@ def check_input_names(inputs: Mapping[str, Any], given: Mapping[str, Any]) -> No
         )
 
 
+def check_flag(where: str, name: str, value: object) -> bool:
+    """A yes/no argument: True or False (a numpy bool too), never a truthy string or number
+    (`record="no"` would record)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    kind = type(value).__name__
+    raise InputError(f"{where}: {name} = {value!r} ({kind}); expected True or False")
+
+
 def check_chip_inputs(xs: Mapping[str, np.ndarray], target: Any) -> None:
     """Every input array is (T >= 1, batch >= 1, ...) of values the target chip takes."""
     name = getattr(target, "name", "the chip")
