@@ -345,12 +345,12 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                         vs[b, i] = y
                         if keep_rec_v:
                             rec_v[t, b, i] = y
-                        if count:
-                            acc = C(acc + C((busy | y) != 0))
+                        if count:  # the idle ones (one instruction fewer per lane)
+                            acc = C(acc + C((busy | y) == 0))
                     if count and several_runs:
-                        active[t, np.uint64(run_core[r])] += acc
+                        active[t, np.uint64(run_core[r])] += np.int64(hi - lo) - np.int64(acc)
                     elif count:
-                        active[t, core0] += acc
+                        active[t, core0] += np.int64(un) - np.int64(acc)
             # this step's events through the routing tables (`EventTable`), written out here:
             # a call, even inlined, costs ~70 ns per step in its arguments' handling (measured)
             if counts_spikes:
