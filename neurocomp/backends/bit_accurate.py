@@ -158,6 +158,8 @@ class _State:
     n_cores: int = 0
     act_total: dict[str, int] = field(default_factory=dict)
     seen: int = 0
+    # ... and a population's spikes through its table's columns, summed as it fired
+    col_sums: dict[str, np.ndarray] = field(default_factory=dict)
     # ... and the events of a source counted inside the compiled scan, by source
     counter: Counter | None = None
     events: dict[str, jit.EventTable] = field(default_factory=dict)
@@ -489,13 +491,18 @@ def _scan_compiled(
     adds the active neurons per step and core to the counter's (`state.act_total`)."""
     name = pop.name
     steps = state.series[name].shape[0]
-    active = None
+    active, columns = None, None
     if state.count:
         assert state.counter is not None
         active = state.counter.per_core[EventKind.UPDATES_ACTIVE]
         batch = state.v[name].shape[0]
         if pop.spiking and batch >= _SCAN_COUNTS_FROM and not _by_columns(pop, batch, state):
             state.event_table(name, pop.size, steps)
+        cols = state.counter.scan_columns(pop, batch)
+        if cols is not None:  # one sample: its columns summed as it fires
+            sums = np.zeros((steps, cols.w.shape[0] + 1), np.int32)  # last: zeros
+            columns = (np.ascontiguousarray(cols.w, np.int32), sums)
+            state.col_sums[name] = sums
     keep_u, keep_v, bias, thr, reset = _neuron_constants(pop, fmt, bits)
     top = (1 << (fmt.state_bits - 1)) - 1
     bound = None
@@ -529,6 +536,7 @@ def _scan_compiled(
         synapses=synapses,
         drive_bound=bound,
         narrow=bound is not None and _narrow(pop, fmt, bits, bound),
+        columns=columns,
     )
     if active is not None:  # this population's share of the counter's total
         seen = int(active.sum())
@@ -811,23 +819,32 @@ def _count(
             c.per_layer[pop.name][EventKind.UPDATES_ACTIVE] += state.act_total[pop.name]
         else:
             c.population(pop, None, state.active(pop.name))
-        if not pop.spiking:
-            continue
-        series = state.series[pop.name]
-        if compiled and pop.name in state.events:  # counted by the compiled scan
-            totals[pop.name] = c.take(pop.name, state.events[pop.name])
-            continue
-        if compiled:  # a graded spike is one event (and one message), whatever its payload
-            sent = c.scatter(pop.name, series, ones=pop.graded)
+        if pop.spiking:
+            sent = _count_spikes(pop, state, c, compiled)
             if sent is not None:
                 totals[pop.name] = sent
-            continue
-        spikes = (series != 0 if pop.graded else series).sum(axis=1, dtype=np.int64)
-        c.spikes(pop, spikes)
-        c.source(pop.name, spikes)
     synops = _synops(net, xs, state, fmt, totals, c.fan_sums)
     for pop in net.populations:
         c.per_layer[pop.name][EventKind.SYNOPS] += synops[pop.name]
+
+
+def _count_spikes(
+    pop: IntPopulation, state: _State, c: Counter, compiled: bool
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """A spiking population's events into the counter; returns what each neuron sent over
+    all steps and in the last, where its projections' synaptic ops need them (else None)."""
+    series = state.series[pop.name]
+    if pop.name in state.col_sums:  # its columns summed by the compiled scan
+        c.take_columns(pop.name, pop.size, state.col_sums[pop.name])
+        return None
+    if compiled and pop.name in state.events:  # counted by the compiled scan
+        return c.take(pop.name, state.events[pop.name])
+    if compiled:  # a graded spike is one event (and one message), whatever its payload
+        return c.scatter(pop.name, series, ones=pop.graded)
+    spikes = (series != 0 if pop.graded else series).sum(axis=1, dtype=np.int64)
+    c.spikes(pop, spikes)
+    c.source(pop.name, spikes)
+    return None
 
 
 def _outputs(net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: NumberFormat) -> dict:

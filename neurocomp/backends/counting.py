@@ -18,7 +18,7 @@ from scipy import sparse
 
 from ..ir.integer import IntNetwork, IntPopulation, IntProjection
 from ..mapping import Mapping
-from . import jit, segments
+from . import columns, jit
 from .events import COUNTERS, MESSAGE_KINDS, EventCounts, EventKind
 
 
@@ -78,7 +78,7 @@ class _Columns:
     fanout: dict[str, int]  # projection -> its fan-out's row of w
     ones: int  # the row of ones (-1: none, a population's table)
     top: int  # the largest |entry|
-    # each row's value where every row is constant over the neurons (`segments.uniform`:
+    # each row's value where every row is constant over the neurons (`columns.uniform`:
     # counted by bytes in words, not dot products), else None
     uniform: np.ndarray | None = None
 
@@ -103,7 +103,7 @@ class _Columns:
         at[nonzero] = inverse.reshape(-1)
         fan = {pr: int(at[k + i]) for i, pr in enumerate(fanouts)}
         w = distinct.astype(np.int16)
-        return cls(w, at[:k], fan, int(at[-1]) if ones else -1, top, segments.uniform(distinct))
+        return cls(w, at[:k], fan, int(at[-1]) if ones else -1, top, columns.uniform(distinct))
 
     def targets(self, kinds: tuple[EventKind, ...], cores: int) -> np.ndarray:
         """(m, 3): each non-zero table column's counter (its index in COUNTERS), core and
@@ -349,23 +349,58 @@ class Counter:
         self, name: str, kinds: tuple[EventKind, ...], cols: _Columns, series: np.ndarray
     ) -> None:
         """One sample's series counted by its table's distinct columns: each column summed
-        once per step (`segments.segment_dots` where every column is constant over the
+        once per step (`columns.uniform_dots` where every column is constant over the
         neurons, else `jit.column_dots`), then spread to the table's counters."""
-        plan = self._plans.get(name)
-        if plan is None:  # made once per counter
-            plan = self._plans[name] = _Plan.of(cols, kinds, self.n_cores)
+        plan = self._plan(name, kinds, cols)
         sums = np.zeros((series.shape[0], cols.w.shape[0] + 1), np.int32)  # last: zeros
         payload = name in self.with_payload  # graded: folded here, payloads beside the counts
         to, block = (None, None) if payload else (plan.targets, self.block)
         if cols.uniform is not None:
-            every = segments.segment_dots(series, cols.uniform, sums, not payload, to, block)
+            every = columns.uniform_dots(series, cols.uniform, sums, not payload, to, block)
         else:
             every = jit.column_dots(series, cols.w, sums, to, block, cols.top)
         if payload:
             c = self.n_cores
             for k in plan.live:
                 self._add(name, kinds[k], sums[:, cols.table[k * c : (k + 1) * c]])
-        elif name in self.per_layer:  # a population's own counters' totals
+        self._column_totals(name, cols, plan, sums, every, payload)
+
+    def scan_columns(self, pop: IntPopulation, batch: int) -> _Columns | None:
+        """A binary population's table columns for the compiled scan to sum as it fires
+        (`jit.scan`'s `columns`): one sample (several: batch-summed after the scan is
+        cheaper), at most two distinct columns; None otherwise."""
+        if batch != 1 or pop.graded or not pop.spiking:
+            return None
+        cols = self.columns(pop.name, pop.size, batch, np.dtype(np.uint8))
+        return cols if cols is not None and cols.w.shape[0] <= 2 else None
+
+    def take_columns(self, name: str, n: int, sums: np.ndarray) -> None:
+        """The column sums (T, u + 1) int32 a compiled scan made (`scan_columns`) into the
+        counters, as `_fold_columns` spreads its own."""
+        kinds = self._scatter_table(name, n)[1]
+        cols = self._columns[name]
+        assert cols is not None
+        plan = self._plan(name, kinds, cols)
+        every = columns.spread(sums, plan.targets, self.block)
+        self._column_totals(name, cols, plan, sums, every, payload=False)
+
+    def _plan(self, name: str, kinds: tuple[EventKind, ...], cols: _Columns) -> _Plan:
+        if name not in self._plans:  # made once per counter
+            self._plans[name] = _Plan.of(cols, kinds, self.n_cores)
+        return self._plans[name]
+
+    def _column_totals(
+        self,
+        name: str,
+        cols: _Columns,
+        plan: _Plan,
+        sums: np.ndarray,
+        every: np.ndarray,
+        payload: bool,
+    ) -> None:
+        """A source's totals from its column sums: a population's own counters per layer,
+        an input's events, each projection's synaptic ops (over all steps and in the last)."""
+        if not payload and name in self.per_layer:
             layer = self.per_layer[name]
             for kind, rows in plan.own:
                 layer[kind] += sum(int(every[r]) for r in rows)

@@ -73,6 +73,9 @@ class _Switches(NamedTuple):
     # per row (one core: the uncounted scan's constant bounds, whose alias checks the compiler
     # hoists out of the rows; per-row bounds cost ~20 ns per row in those checks, measured)
     several_runs: bool = False
+    # counting a population's spikes by its table's distinct columns (`counting._Columns`,
+    # one or two) as it fires: each row's spikes times each column, summed in registers
+    count_cols: int = 0
 
 
 class EventTable(NamedTuple):
@@ -151,7 +154,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
     synapses, binary_src, count_src = sw.synapses, sw.binary_src, sw.count_src
     dense_dots, narrow = sw.dense_dots, sw.narrow
     narrow_bits, narrow_shift = sw.narrow_bits, sw.narrow_shift
-    several_runs = sw.several_runs
+    several_runs, count_cols = sw.several_runs, sw.count_cols
     C = np.int32 if narrow else np.int64  # the neurons' integer type
 
     def scan_variant(  # noqa: C901
@@ -180,6 +183,8 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         data: np.ndarray,
         buf0: np.ndarray,  # fused: one row's synaptic sums (n,): its dtype (a local copy)
         src_ev: tuple,  # fused, counting the source: its `EventTable` arrays
+        cw: np.ndarray,  # `count_cols`: the columns (u, n) int32
+        col_sums: np.ndarray,  # `count_cols`: each step's spikes through them (T, >= u) int32
     ) -> None:
         bits, top, act_bits, shift, bias_from = ints[0], ints[1], ints[2], ints[3], ints[4]
         delay = ints[5]
@@ -275,6 +280,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                             w = src[ts, b, c]
                             for r in range(indptr[c], indptr[c + 1]):
                                 buf[indices[r]] += data[r] if binary_src else w * data[r]
+                k0, k1 = np.int32(0), np.int32(0)  # this row's spikes through `cw`
                 # the neurons run by run of one core, so that counting adds each run's active
                 # neurons in a register (a reduction the compiler vectorises), not per neuron
                 for r in range(n_runs):
@@ -340,6 +346,10 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                                 y = rs[i] if zero_reset else C(y - th[i])
                             if counts_spikes:
                                 row[i] += np.int64(fire)
+                            if count_cols >= 1:
+                                k0 = np.int32(k0 + np.int32(fire) * cw[0, i])
+                            if count_cols >= 2:
+                                k1 = np.int32(k1 + np.int32(fire) * cw[1, i])
                         else:
                             out_v[t, b, i] = y
                         vs[b, i] = y
@@ -351,6 +361,10 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                         active[t, np.uint64(run_core[r])] += np.int64(hi - lo) - np.int64(acc)
                     elif count:
                         active[t, core0] += np.int64(un) - np.int64(acc)
+                if count_cols >= 1:
+                    col_sums[t, 0] += k0
+                if count_cols >= 2:
+                    col_sums[t, 1] += k1
             # this step's events through the routing tables (`EventTable`), written out here:
             # a call, even inlined, costs ~70 ns per step in its arguments' handling (measured)
             if counts_spikes:
@@ -454,6 +468,7 @@ def scan(
     synapses: Synapses | None = None,
     drive_bound: int | None = None,
     narrow: bool = False,
+    columns: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
     """Run a population's neurons over every step (see `bit_accurate._scan`) on its raw drive
     (T, batch, n): int64, or a float array of exact integers (a float kernel's result, read
@@ -466,7 +481,10 @@ def scan(
     (`EventTable`: no second pass over the series). `drive_bound`, where known: the largest
     |raw drive| (with `drive_bias`); below 2^(activation_bits - 1) the drive's wrap is left
     out (it changes nothing). `narrow`: the neurons run in int32, which the caller proved
-    exact (`narrow_fits`; fused synapses only)."""
+    exact (`narrow_fits`; fused synapses only). `columns` = (w, sums), counting a spiking
+    population by one or two distinct columns of its table (`counting._Columns`): w (u, n)
+    int32, and sums (T, >= u) int32 gets each step's batch-summed spikes through them (the
+    caller keeps them below 2^31)."""
     spiking = thr is not None
     counting = active is not None
     n = v.shape[1]
@@ -497,7 +515,9 @@ def scan(
         narrow_bits=bits if narrow and synapses is not None else 0,
         narrow_shift=weight_shift if narrow and synapses is not None else 0,
         several_runs=counting and runs[1].size > 1,
+        count_cols=0 if columns is None else columns[0].shape[0],
     )
+    assert sw.count_cols <= 2 and (not sw.count_cols or (spiking and counting))
     assert not (sw.narrow and sw.wrap_drive), "int32 neurons: the drive must not wrap"
     if sw.dense_dots:
         wt = _transposed(wt)
@@ -543,6 +563,7 @@ def scan(
         *csr,
         np.zeros(wt.shape[1] if sw.synapses == 3 else n, wt.dtype),
         tuple(syn.events or EventTable.empty()),
+        *(columns or (np.zeros((0, n), np.int32), np.zeros((0, 0), np.int32))),
     )
 
 

@@ -1,7 +1,8 @@
-"""Counting a source's events where every column of its small routing table is constant over
-its neurons (a dense layer on one core: each spike is one spike, one message, the same
-fan-out), compiled (numba): a step's counts are then its non-zero entries, batch-summed, times
-each column's value.
+"""Compiled counting by a small routing table's distinct columns (`counting._Columns`),
+beside `jit.column_dots`: where every column is constant over the source's neurons (a dense
+layer on one core: each spike is one spike, one message, the same fan-out), a step's counts
+are its non-zero entries, batch-summed, times each column's value (`uniform_dots`); and
+column sums the scan made (`jit.scan`'s `columns`) spread to their counters (`spread`).
 
 The entries are counted eight at a time: the series' bytes read as uint64 words and added in
 byte lanes (a 0/1 byte adds one to its lane; a graded byte is first folded to 1), which the
@@ -19,7 +20,7 @@ import numpy as np
 
 from . import jit
 
-__all__ = ["segment_dots", "uniform"]
+__all__ = ["spread", "uniform", "uniform_dots"]
 
 _LANE_WORDS = 240  # words added in byte lanes before folding (a lane holds up to 255)
 _LO8 = np.uint64(0x0101010101010101)  # bit 0 of each byte
@@ -35,7 +36,7 @@ def uniform(columns: np.ndarray) -> np.ndarray | None:
     return np.ascontiguousarray(columns[:, 0], np.int64)
 
 
-def _segment_dots_py(  # noqa: C901 - one compiled loop
+def _uniform_dots_py(  # noqa: C901 - one compiled loop
     flat: Any,
     words: Any,
     steps: int,
@@ -108,7 +109,7 @@ def _segment_dots_py(  # noqa: C901 - one compiled loop
 _kernel: Any = None
 
 
-def segment_dots(
+def uniform_dots(
     src: np.ndarray,
     coef: np.ndarray,
     out: np.ndarray,
@@ -124,7 +125,7 @@ def segment_dots(
     first). The caller keeps the sums within int32 (`counting.Counter.columns`)."""
     global _kernel
     if _kernel is None:
-        _kernel = jit.numba.njit(cache=True, nogil=True)(_segment_dots_py)
+        _kernel = jit.numba.njit(cache=True, nogil=True)(_uniform_dots_py)
     assert src.dtype == np.uint8 and out.shape[0] == src.shape[0] and out.shape[1] >= coef.size
     if to is None or block is None:
         to, block = np.zeros((0, 3), np.int64), np.zeros((0, 0, 0), np.int64)
@@ -133,4 +134,34 @@ def segment_dots(
     total = np.zeros(out.shape[1], np.int64)
     row = src.shape[1] * src.shape[2]
     _kernel(flat, words, src.shape[0], row, binary, coef, out, to, block, total)
+    return total
+
+
+def _spread_py(sums: Any, to: Any, block: Any, total: Any) -> None:
+    """block[to[m, 0], t, to[m, 1]] += sums[t, to[m, 2]] for every target m and step t;
+    total[j] = each column's sum over the steps."""
+    U = np.uint64
+    for m in range(to.shape[0]):
+        kind, core, col = U(to[m, 0]), U(to[m, 1]), U(to[m, 2])
+        for t in range(sums.shape[0]):
+            block[kind, t, core] += sums[t, col]
+    for j in range(sums.shape[1]):
+        acc = np.int64(0)
+        for t in range(sums.shape[0]):
+            acc += sums[t, j]
+        total[j] = acc
+
+
+_spreads: Any = None
+
+
+def spread(sums: np.ndarray, to: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """Column sums (T, u) int32 added to their counters (`to` (m, 3): counter, core and
+    column, as `jit.column_dots` takes it) in `block` (kinds, T, cores) int64; returns each
+    column's total over the steps (u,) int64."""
+    global _spreads
+    if _spreads is None:
+        _spreads = jit.numba.njit(cache=True, nogil=True)(_spread_py)
+    total = np.zeros(sums.shape[1], np.int64)
+    _spreads(sums, to, block, total)
     return total

@@ -1,4 +1,4 @@
-"""Counting by bytes in words where every column is constant (`neurocomp.backends.segments`)."""
+"""Counting by bytes in words where every column is constant (`neurocomp.backends.columns`)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from neurocomp.backends import jit, segments
+from neurocomp.backends import columns, jit
 
 pytestmark = pytest.mark.skipif(not jit.AVAILABLE, reason="compiled counting needs numba")
 
 
 def test_uniform_finds_columns_constant_over_the_neurons_only() -> None:
     cols = np.array([[1, 1, 1], [7, 7, 7]], np.int64)
-    np.testing.assert_array_equal(segments.uniform(cols), [1, 7])
-    assert segments.uniform(np.array([[1, 1, 2]], np.int64)) is None
-    assert segments.uniform(np.zeros((1, 0), np.int64)) is None
+    np.testing.assert_array_equal(columns.uniform(cols), [1, 7])
+    assert columns.uniform(np.array([[1, 1, 2]], np.int64)) is None
+    assert columns.uniform(np.zeros((1, 0), np.int64)) is None
 
 
 @settings(max_examples=40, deadline=None)
@@ -27,7 +27,7 @@ def test_uniform_finds_columns_constant_over_the_neurons_only() -> None:
     st.booleans(),  # binary (0/1) or graded (any non-zero byte is one event)
     st.integers(0, 2**32 - 1),
 )
-def test_segment_dots_equal_the_batch_summed_events_times_each_value(
+def test_uniform_dots_equal_the_batch_summed_events_times_each_value(
     steps, batch, n, binary, seed
 ) -> None:
     """Each step's non-zero entries over the batch times each column's value, added to the
@@ -41,7 +41,7 @@ def test_segment_dots_equal_the_batch_summed_events_times_each_value(
     block = rng.integers(0, 5, (2, steps, 2)).astype(np.int64)
     before = block.copy()
     out = np.zeros((steps, 4), np.int32)
-    total = segments.segment_dots(src, coef, out, binary, to, block)
+    total = columns.uniform_dots(src, coef, out, binary, to, block)
     events = (src != 0).sum(axis=(1, 2), dtype=np.int64)
     want = events[:, None] * coef[None, :]
     np.testing.assert_array_equal(out[:, :3], want)
@@ -53,7 +53,7 @@ def test_segment_dots_equal_the_batch_summed_events_times_each_value(
     np.testing.assert_array_equal(block, expected)
 
 
-def test_segment_dots_equal_column_dots_on_a_misaligned_slice() -> None:
+def test_uniform_dots_equal_column_dots_on_a_misaligned_slice() -> None:
     """A series that starts off an eight-byte boundary (a slice of a larger array) and a
     graded one with high bits only: the same counts as the dot products."""
     rng = np.random.default_rng(5)
@@ -63,5 +63,38 @@ def test_segment_dots_equal_column_dots_on_a_misaligned_slice() -> None:
     want = np.zeros((30, 3), np.int32)
     jit.column_dots(src, w, want)
     got = np.zeros((30, 3), np.int32)
-    segments.segment_dots(src, np.array([1, 4], np.int64), got, False)
+    columns.uniform_dots(src, np.array([1, 4], np.int64), got, False)
     np.testing.assert_array_equal(got, want)
+
+
+def test_one_samples_columns_summed_in_the_scan_equal_the_numpy_counting(monkeypatch) -> None:
+    """digits on loihi2, one sample: each population's spikes through its table's distinct
+    columns (a spike counter's ones, a fan-out that varies where quantization zeroed
+    weights) summed by the compiled scan as it fires (`Counter.scan_columns`) give every
+    count of the numpy path, per step and core and per layer."""
+    import neurocomp as nc
+    from neurocomp.backends import counting
+    from neurocomp.backends.bit_accurate import run
+
+    from conftest import EXAMPLES
+
+    net = nc.load(EXAMPLES / "digits" / "digits.nir", dt=1e-4)  # its export's dt
+    prog = nc.compile(net, target="loihi2")
+    x = np.load(EXAMPLES / "digits" / "digits_test.npz")["x"][:, 3:4]
+    used = []
+    scan_columns = counting.Counter.scan_columns
+
+    def spy(self, pop, batch):
+        cols = scan_columns(self, pop, batch)
+        used.append((pop.name, None if cols is None else cols.w.shape[0]))
+        return cols
+
+    monkeypatch.setattr(counting.Counter, "scan_columns", spy)
+    compiled = run(prog.net, x, prog.target.format, mapping=prog.mapping).counts
+    assert ("lif1", 2) in used and ("lif2", 1) in used  # both layers summed in the scan
+    monkeypatch.setattr(jit, "AVAILABLE", False)
+    plain = run(prog.net, x, prog.target.format, mapping=prog.mapping).counts
+    assert compiled is not None and plain is not None
+    for kind in plain.per_core:
+        np.testing.assert_array_equal(compiled.per_core[kind], plain.per_core[kind], str(kind))
+    assert compiled.per_layer == plain.per_layer
