@@ -438,7 +438,19 @@ def _fused_synapses(
     binary = src.dtype == np.uint8 and kernel.payload <= 1
     kernel.used["fused"] = kernel.used.get("fused", 0) + 1
     lut = kernel.lut() if binary and events is None else None
-    return jit.Synapses(src, kernel.fused_weights(), delay, events, binary, lut, kernel.bound)
+    syn = jit.Synapses(src, kernel.fused_weights(), delay, events, binary, lut, kernel.bound)
+    n = syn.wt.shape[1]
+    if state.count and pre in xs and pre not in state.col_sums and jit.reads_patterns(syn, n):
+        assert state.counter is not None
+        table = state.counter.source_columns(pre, src)
+        if table is not None:  # one sample's events counted as the scan reads them
+            sums = np.zeros((src.shape[0], table.shape[1] + 1), np.int32)  # last: zeros
+            if delay:  # the steps the scan never reads, counted here
+                w = state.counter.columns_of(pre).w
+                jit.column_dots(src[-delay:], w, sums[-delay:])
+            state.col_sums[pre] = sums
+            syn = syn._replace(columns=(table, sums))
+    return syn
 
 
 _CONSTANTS: weakref.WeakKeyDictionary[IntPopulation, dict[tuple[int, int, int], tuple]]
@@ -806,7 +818,9 @@ def _count(
     totals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     c.graded_inputs(xs, extremes)
     for name, arr in xs.items():
-        if compiled and name in state.events:  # counted by a fused scan on the way
+        if name in state.col_sums:  # its columns summed by a fused scan as it read them
+            c.take_columns(name, arr.shape[2], state.col_sums[name])
+        elif compiled and name in state.events:  # counted by a fused scan on the way
             totals[name] = c.take(name, state.events[name])
         elif compiled:
             sent = c.scatter(name, arr, ones=True)  # a message per non-zero value

@@ -255,6 +255,7 @@ class Counter:
         self._columns: dict[str, _Columns | None] = {}
         self._runs_split: dict[str, _OwnRuns | None] = {}
         self._plans: dict[str, _Plan] = {}  # per source counted by `_fold_columns`
+        self._patterns: dict[str, np.ndarray] = {}  # `source_columns`, per input
         self.reset(steps)
 
     def reset(self, steps: int) -> None:
@@ -374,12 +375,37 @@ class Counter:
         cols = self.columns(pop.name, pop.size, batch, np.dtype(np.uint8))
         return cols if cols is not None and cols.w.shape[0] <= 2 else None
 
+    def source_columns(self, name: str, src: np.ndarray) -> np.ndarray | None:
+        """For a fused scan in table mode reading input `name`'s binary series src (T, 1,
+        pre) uint8: its table's one or two distinct columns summed over every pattern of
+        eight sources, (octets * 256, u) int32, made once per counter; None at several
+        samples or more columns."""
+        steps, batch, pre = src.shape
+        if batch != 1 or name in self.where:
+            return None
+        cols = self.columns(name, pre, batch, np.dtype(np.uint8))
+        if cols is None or cols.w.shape[0] > 2:
+            return None
+        if name not in self._patterns:
+            octets = -(-pre // 8)
+            w = np.zeros((octets * 8, cols.w.shape[0]), np.int64)
+            w[:pre] = cols.w.T
+            bits = (np.arange(256)[:, None] >> np.arange(8)) & 1  # (256, 8): pattern p's bits
+            table = np.matmul(bits, w.reshape(octets, 8, -1)).reshape(octets * 256, -1)
+            self._patterns[name] = np.ascontiguousarray(table, np.int32)
+        return self._patterns[name]
+
+    def columns_of(self, name: str) -> _Columns:
+        """The distinct columns `columns` found for `name` (there are some)."""
+        cols = self._columns.get(name)
+        assert cols is not None, name
+        return cols
+
     def take_columns(self, name: str, n: int, sums: np.ndarray) -> None:
-        """The column sums (T, u + 1) int32 a compiled scan made (`scan_columns`) into the
-        counters, as `_fold_columns` spreads its own."""
+        """The column sums (T, u + 1) int32 a compiled scan made (`scan_columns`,
+        `source_columns`) into the counters, as `_fold_columns` spreads its own."""
         kinds = self._scatter_table(name, n)[1]
-        cols = self._columns[name]
-        assert cols is not None
+        cols = self.columns_of(name)
         plan = self._plan(name, kinds, cols)
         every = columns.spread(sums, plan.targets, self.block)
         self._column_totals(name, cols, plan, sums, every, payload=False)

@@ -76,6 +76,9 @@ class _Switches(NamedTuple):
     # counting a population's spikes by its table's distinct columns (`counting._Columns`,
     # one or two) as it fires: each row's spikes times each column, summed in registers
     count_cols: int = 0
+    # table mode, one sample: the source's events through one or two distinct columns of
+    # its table, from each pattern's sums (`Synapses.columns`)
+    count_src_cols: int = 0
 
 
 class EventTable(NamedTuple):
@@ -154,7 +157,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
     synapses, binary_src, count_src = sw.synapses, sw.binary_src, sw.count_src
     dense_dots, narrow = sw.dense_dots, sw.narrow
     narrow_bits, narrow_shift = sw.narrow_bits, sw.narrow_shift
-    several_runs, count_cols = sw.several_runs, sw.count_cols
+    several_runs, count_cols, count_src_cols = sw.several_runs, sw.count_cols, sw.count_src_cols
     C = np.int32 if narrow else np.int64  # the neurons' integer type
 
     def scan_variant(  # noqa: C901
@@ -185,6 +188,8 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         src_ev: tuple,  # fused, counting the source: its `EventTable` arrays
         cw: np.ndarray,  # `count_cols`: the columns (u, n) int32
         col_sums: np.ndarray,  # `count_cols`: each step's spikes through them (T, >= u) int32
+        src_tab: np.ndarray,  # `count_src_cols`: each pattern's column sums (rows, u) int32
+        src_sums: np.ndarray,  # `count_src_cols`: each source step's sums (T, >= u) int32
     ) -> None:
         bits, top, act_bits, shift, bias_from = ints[0], ints[1], ints[2], ints[3], ints[4]
         delay = ints[5]
@@ -239,6 +244,15 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                     if ts >= 0:
                         for g in range(groups):  # eight 0/1 bytes -> the bits of one pattern
                             pat[g] = ((src[ts, b, g] * _MAGIC) >> _S56) + np.uint64(g << 8)
+                        if count_src_cols >= 1:  # the source's columns, pattern by pattern
+                            j0, j1 = np.int32(0), np.int32(0)
+                            for g in range(groups):
+                                j0 = np.int32(j0 + src_tab[pat[g], 0])
+                                if count_src_cols >= 2:
+                                    j1 = np.int32(j1 + src_tab[pat[g], 1])
+                            src_sums[ts, 0] += j0
+                            if count_src_cols >= 2:
+                                src_sums[ts, 1] += j1
                         p0, p1, p2, p3 = pat[0], pat[1], pat[2], pat[3]
                         for j in range(width):
                             buf[j] = (wt[p0, j] + wt[p1, j]) + (wt[p2, j] + wt[p3, j])
@@ -437,6 +451,10 @@ class Synapses(NamedTuple):
     # width), `kernels.ProjectionKernel.lut`), used where given (no search for events)
     lut: np.ndarray | None = None
     bound: int | None = None  # the largest |sum| (`kernels.sum_bound`), where known
+    # table mode, counting the source: each pattern's sums of one or two of its table's
+    # columns (groups * 256 rows, u) int32, and each source step's sums (T, >= u) int32,
+    # added as the scan reads the step (the last `delay` steps it never reads: the caller's)
+    columns: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def scan(
@@ -516,7 +534,12 @@ def scan(
         narrow_shift=weight_shift if narrow and synapses is not None else 0,
         several_runs=counting and runs[1].size > 1,
         count_cols=0 if columns is None else columns[0].shape[0],
+        count_src_cols=0
+        if synapses is None or synapses.columns is None
+        else (synapses.columns[0].shape[1]),
     )
+    assert sw.count_src_cols <= 2 and (not sw.count_src_cols or sw.synapses == 3)
+    src_cols = None if synapses is None else synapses.columns
     assert sw.count_cols <= 2 and (not sw.count_cols or (spiking and counting))
     assert not (sw.narrow and sw.wrap_drive), "int32 neurons: the drive must not wrap"
     if sw.dense_dots:
@@ -564,6 +587,7 @@ def scan(
         np.zeros(wt.shape[1] if sw.synapses == 3 else n, wt.dtype),
         tuple(syn.events or EventTable.empty()),
         *(columns or (np.zeros((0, n), np.int32), np.zeros((0, 0), np.int32))),
+        *(src_cols or (np.zeros((0, 0), np.int32),) * 2),
     )
 
 
@@ -606,6 +630,14 @@ def _mode(synapses: Synapses | None) -> int:
     if lut and sys.byteorder == "little":
         return 3
     return 1 if isinstance(synapses.wt, np.ndarray) else 2
+
+
+def reads_patterns(synapses: Synapses, n: int) -> bool:
+    """Whether `scan` sums these synapses into n neurons from their pattern table (where
+    `Synapses.columns` can count the source), not as dot products or rows of W^T."""
+    wt = synapses.wt
+    dots = isinstance(wt, np.ndarray) and _dense_dots(synapses, wt, n)
+    return not dots and _mode(synapses) == 3
 
 
 def _octets(src: np.ndarray) -> np.ndarray:

@@ -70,8 +70,10 @@ def test_uniform_dots_equal_column_dots_on_a_misaligned_slice() -> None:
 def test_one_samples_columns_summed_in_the_scan_equal_the_numpy_counting(monkeypatch) -> None:
     """digits on loihi2, one sample: each population's spikes through its table's distinct
     columns (a spike counter's ones, a fan-out that varies where quantization zeroed
-    weights) summed by the compiled scan as it fires (`Counter.scan_columns`) give every
-    count of the numpy path, per step and core and per layer."""
+    weights) summed by the compiled scan as it fires (`Counter.scan_columns`), and the
+    input's events summed pattern by pattern as the hidden layer's scan reads them
+    (`Counter.source_columns`, the one step its delay leaves unread counted apart), give
+    every count of the numpy path, per step and core and per layer."""
     import neurocomp as nc
     from neurocomp.backends import counting
     from neurocomp.backends.bit_accurate import run
@@ -82,16 +84,23 @@ def test_one_samples_columns_summed_in_the_scan_equal_the_numpy_counting(monkeyp
     prog = nc.compile(net, target="loihi2")
     x = np.load(EXAMPLES / "digits" / "digits_test.npz")["x"][:, 3:4]
     used = []
-    scan_columns = counting.Counter.scan_columns
+    scan_columns, source_columns = counting.Counter.scan_columns, counting.Counter.source_columns
 
     def spy(self, pop, batch):
         cols = scan_columns(self, pop, batch)
         used.append((pop.name, None if cols is None else cols.w.shape[0]))
         return cols
 
+    def spy_source(self, name, src):
+        table = source_columns(self, name, src)
+        used.append((name, None if table is None else table.shape[1]))
+        return table
+
     monkeypatch.setattr(counting.Counter, "scan_columns", spy)
+    monkeypatch.setattr(counting.Counter, "source_columns", spy_source)
     compiled = run(prog.net, x, prog.target.format, mapping=prog.mapping).counts
-    assert ("lif1", 2) in used and ("lif2", 1) in used  # both layers summed in the scan
+    # both layers' spikes and the input's events summed in the scans
+    assert {("lif1", 2), ("lif2", 1), ("input", 2)} <= set(used)
     monkeypatch.setattr(jit, "AVAILABLE", False)
     plain = run(prog.net, x, prog.target.format, mapping=prog.mapping).counts
     assert compiled is not None and plain is not None
