@@ -23,7 +23,7 @@ _EXPORTS = {
     "load_program": ".api",
     "simulate": ".api",
     "transform": ".api",
-    "ArgumentError": ".api",
+    "ArgumentError": ".errors",
     "Program": ".program.artifact",
     "DtError": ".errors",
     "GraphError": ".errors",
@@ -88,7 +88,6 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .api import (
-        ArgumentError,
         compile,
         from_torch,
         load,
@@ -97,6 +96,7 @@ if TYPE_CHECKING:
         transform,
     )
     from .errors import (
+        ArgumentError,
         DtError,
         GraphError,
         InputError,

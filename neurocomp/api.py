@@ -17,7 +17,7 @@ from typing import Any, Literal, cast, overload
 import numpy as np
 
 from .compiler import compile_network
-from .errors import InputError, NeurocompError, NeurocompWarning, ParameterError
+from .errors import ArgumentError, InputError, NeurocompWarning, ParameterError
 from .frontend import load_nir
 from .frontend.conventions import _UNSET
 from .frontend.onnx_frontend import load_onnx
@@ -25,7 +25,7 @@ from .frontend.reader import DT_RANGE_S
 from .frontend.reader import check_dt as check_dt_range
 from .frontend.synsense_export import apply_layers, export_rockpool, export_sinabs
 from .frontend.torch_frontend import Framework, export_torch, write_nir
-from .inputs import check_labels, check_time_batch
+from .inputs import check_flag, check_labels, check_time_batch
 from .ir.network import Network, ResetMode
 from .passes.base import (
     Calibration,
@@ -48,24 +48,6 @@ from .train.passes import gradual_before_training
 DT_MIN_S, DT_MAX_S = DT_RANGE_S  # a time step from 1 ns to 10 s
 
 
-class ArgumentError(NeurocompError):
-    """A public-API argument of the wrong type, or an option outside its legal range."""
-
-    def __init__(self, function: str, argument: str, value: object, wanted: str) -> None:
-        self.function, self.argument, self.value, self.wanted = function, argument, value, wanted
-        where = function if " " in function else f"{function}()"  # "neurocomp check": the CLI
-        super().__init__(
-            f"{where}: {argument} = {_show(value)} ({type(value).__name__}); expected {wanted}"
-        )
-
-
-def _show(value: object) -> str:
-    if isinstance(value, np.ndarray):
-        return f"array of shape {value.shape}"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _is_int(x: object) -> bool:
     return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
 
@@ -82,11 +64,6 @@ def _path_arg(fn: str, name: str, value: object) -> None:
 def _optional(fn: str, name: str, value: object, kind: type, wanted: str) -> None:
     if value is not None and not isinstance(value, kind):
         raise ArgumentError(fn, name, value, f"{wanted} or None")
-
-
-def _bool_arg(fn: str, name: str, value: object) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ArgumentError(fn, name, value, "True or False")
 
 
 def check_dt(fn: str, dt: object) -> None:
@@ -316,7 +293,7 @@ def simulate(
     """
     _net_arg("simulate", net)
     _array_arg("simulate", "x", x)
-    _bool_arg("simulate", "record", record)
+    check_flag("simulate", "record", record)
     _optional("simulate", "output", output, str, "an output name (str)")
     try:
         float_type = np.dtype(dtype).kind == "f"
@@ -357,7 +334,7 @@ def transform(
     """
     _net_arg("transform", net)
     pipeline = _passes_arg("transform", passes)
-    _bool_arg("transform", "verify", verify)
+    check_flag("transform", "verify", verify)
     pipeline = gradual_before_training(pipeline)
     cal = _calibration("transform", net, calibration, labels)
     return run_pipeline(net, pipeline, PassContext(calibration=cal), verify=verify)

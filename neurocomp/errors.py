@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 
 class NeurocompError(Exception):
     """Base class of all errors neurocomp raises on bad input."""
@@ -53,6 +55,24 @@ class ParameterError(NeurocompError):
 
 class DtError(NeurocompError):
     """The network needs a time step `dt` that is neither given nor certain from the file."""
+
+
+class ArgumentError(NeurocompError):
+    """A public-API argument of the wrong type, or an option outside its legal range."""
+
+    def __init__(self, function: str, argument: str, value: object, wanted: str) -> None:
+        self.function, self.argument, self.value, self.wanted = function, argument, value, wanted
+        where = function if " " in function else f"{function}()"  # "neurocomp check": the CLI
+        super().__init__(
+            f"{where}: {argument} = {_show(value)} ({type(value).__name__}); expected {wanted}"
+        )
+
+
+def _show(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        return f"array of shape {value.shape}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class InputError(NeurocompError):

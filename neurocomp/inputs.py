@@ -23,7 +23,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .errors import InputError
+from .errors import ArgumentError, InputError
 
 DEFAULT_MAX_INPUT_BYTES = 2**30
 MAX_MEMBERS = 1024  # arrays in one .npz: a network has a few inputs, plus labels
@@ -222,6 +222,14 @@ def check_input_names(inputs: Mapping[str, Any], given: Mapping[str, Any]) -> No
             f"input array(s) {extra}: the network has no such input; its inputs are "
             f"{sorted(inputs)}"
         )
+
+
+def check_flag(function: str, name: str, value: object) -> bool:
+    """A yes/no argument of `function`: True or False (a numpy bool too), never a truthy
+    string or number (`record="no"` would record): ArgumentError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ArgumentError(function, name, value, "True or False")
+    return bool(value)
 
 
 def check_chip_inputs(xs: Mapping[str, np.ndarray], target: Any) -> None:

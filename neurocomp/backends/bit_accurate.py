@@ -151,11 +151,15 @@ class _State:
     drive: dict[str, np.ndarray] = field(default_factory=dict)
 
     count: bool = False
-    # counting with the compiled scan: each population's neuron -> core, and the scan's
-    # active neurons per step and core (T, cores)
+    # counting with the compiled scan: each population's neuron -> core, and each scan's
+    # active neurons over the run (the scans add their counts per step and core straight
+    # into the counter's; `seen`: that counter's total so far)
     cores: dict[str, np.ndarray] = field(default_factory=dict)
     n_cores: int = 0
-    act_core: dict[str, np.ndarray] = field(default_factory=dict)
+    act_total: dict[str, int] = field(default_factory=dict)
+    seen: int = 0
+    # ... and a population's spikes through its table's columns, summed as it fired
+    col_sums: dict[str, np.ndarray] = field(default_factory=dict)
     # ... and the events of a source counted inside the compiled scan, by source
     counter: Counter | None = None
     events: dict[str, jit.EventTable] = field(default_factory=dict)
@@ -434,7 +438,19 @@ def _fused_synapses(
     binary = src.dtype == np.uint8 and kernel.payload <= 1
     kernel.used["fused"] = kernel.used.get("fused", 0) + 1
     lut = kernel.lut() if binary and events is None else None
-    return jit.Synapses(src, kernel.fused_weights(), delay, events, binary, lut, kernel.bound)
+    syn = jit.Synapses(src, kernel.fused_weights(), delay, events, binary, lut, kernel.bound)
+    n = syn.wt.shape[1]
+    if state.count and pre in xs and pre not in state.col_sums and jit.reads_patterns(syn, n):
+        assert state.counter is not None
+        table = state.counter.source_columns(pre, src)
+        if table is not None:  # one sample's events counted as the scan reads them
+            sums = np.zeros((src.shape[0], table.shape[1] + 1), np.int32)  # last: zeros
+            if delay:  # the steps the scan never reads, counted here
+                w = state.counter.columns_of(pre).w
+                jit.column_dots(src[-delay:], w, sums[-delay:])
+            state.col_sums[pre] = sums
+            syn = syn._replace(columns=(table, sums))
+    return syn
 
 
 _CONSTANTS: weakref.WeakKeyDictionary[IntPopulation, dict[tuple[int, int, int], tuple]]
@@ -484,14 +500,21 @@ def _scan_compiled(
 ) -> None:
     """`_scan` without recurrent loops, in compiled code (`jit`), on the raw drive (int64, or
     a float kernel's exact integers) plus `drive_bias` (from step `bias_from`); counting, it
-    sums the active neurons per step and core (`state.act_core`)."""
+    adds the active neurons per step and core to the counter's (`state.act_total`)."""
     name = pop.name
     steps = state.series[name].shape[0]
+    active, columns = None, None
     if state.count:
-        state.act_core[name] = np.zeros((steps, state.n_cores), np.int64)
+        assert state.counter is not None
+        active = state.counter.per_core[EventKind.UPDATES_ACTIVE]
         batch = state.v[name].shape[0]
         if pop.spiking and batch >= _SCAN_COUNTS_FROM and not _by_columns(pop, batch, state):
             state.event_table(name, pop.size, steps)
+        cols = state.counter.scan_columns(pop, batch)
+        if cols is not None:  # one sample: its columns summed as it fires
+            sums = np.zeros((steps, cols.w.shape[0] + 1), np.int32)  # last: zeros
+            columns = (np.ascontiguousarray(cols.w, np.int32), sums)
+            state.col_sums[name] = sums
     keep_u, keep_v, bias, thr, reset = _neuron_constants(pop, fmt, bits)
     top = (1 << (fmt.state_bits - 1)) - 1
     bound = None
@@ -515,7 +538,7 @@ def _scan_compiled(
         out=state.series[name],
         rec_v=state.rec_v.get(name),
         rec_u=None,
-        active=state.act_core.get(name),
+        active=active,
         activation_bits=fmt.activation_bits,
         weight_shift=fmt.weight_shift,
         drive_bias=drive_bias,
@@ -525,7 +548,12 @@ def _scan_compiled(
         synapses=synapses,
         drive_bound=bound,
         narrow=bound is not None and _narrow(pop, fmt, bits, bound),
+        columns=columns,
     )
+    if active is not None:  # this population's share of the counter's total
+        seen = int(active.sum())
+        state.act_total[name] = state.act_total.get(name, 0) + seen - state.seen
+        state.seen = seen
 
 
 def _narrow(pop: IntPopulation, fmt: NumberFormat, bits: int, bound: int) -> bool:
@@ -790,7 +818,9 @@ def _count(
     totals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     c.graded_inputs(xs, extremes)
     for name, arr in xs.items():
-        if compiled and name in state.events:  # counted by a fused scan on the way
+        if name in state.col_sums:  # its columns summed by a fused scan as it read them
+            c.take_columns(name, arr.shape[2], state.col_sums[name])
+        elif compiled and name in state.events:  # counted by a fused scan on the way
             totals[name] = c.take(name, state.events[name])
         elif compiled:
             sent = c.scatter(name, arr, ones=True)  # a message per non-zero value
@@ -799,28 +829,36 @@ def _count(
         else:
             c.source(name, (arr != 0).sum(axis=1, dtype=np.int64))
     for pop in net.populations:
-        batch = state.v[pop.name].shape[0]
-        if pop.name in state.act_core:
-            c.active_per_core(pop, state.act_core[pop.name], batch)
+        if pop.name in state.act_total:  # counted by the compiled scan
+            c.per_layer[pop.name][EventKind.UPDATES_ACTIVE] += state.act_total[pop.name]
         else:
-            c.population(pop, None, state.active(pop.name), batch)
-        if not pop.spiking:
-            continue
-        series = state.series[pop.name]
-        if compiled and pop.name in state.events:  # counted by the compiled scan
-            totals[pop.name] = c.take(pop.name, state.events[pop.name])
-            continue
-        if compiled:  # a graded spike is one event (and one message), whatever its payload
-            sent = c.scatter(pop.name, series, ones=pop.graded)
+            c.population(pop, None, state.active(pop.name))
+        if pop.spiking:
+            sent = _count_spikes(pop, state, c, compiled)
             if sent is not None:
                 totals[pop.name] = sent
-            continue
-        spikes = (series != 0 if pop.graded else series).sum(axis=1, dtype=np.int64)
-        c.spikes(pop, spikes)
-        c.source(pop.name, spikes)
     synops = _synops(net, xs, state, fmt, totals, c.fan_sums)
     for pop in net.populations:
         c.per_layer[pop.name][EventKind.SYNOPS] += synops[pop.name]
+
+
+def _count_spikes(
+    pop: IntPopulation, state: _State, c: Counter, compiled: bool
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """A spiking population's events into the counter; returns what each neuron sent over
+    all steps and in the last, where its projections' synaptic ops need them (else None)."""
+    series = state.series[pop.name]
+    if pop.name in state.col_sums:  # its columns summed by the compiled scan
+        c.take_columns(pop.name, pop.size, state.col_sums[pop.name])
+        return None
+    if compiled and pop.name in state.events:  # counted by the compiled scan
+        return c.take(pop.name, state.events[pop.name])
+    if compiled:  # a graded spike is one event (and one message), whatever its payload
+        return c.scatter(pop.name, series, ones=pop.graded)
+    spikes = (series != 0 if pop.graded else series).sum(axis=1, dtype=np.int64)
+    c.spikes(pop, spikes)
+    c.source(pop.name, spikes)
+    return None
 
 
 def _outputs(net: IntNetwork, xs: dict[str, np.ndarray], state: _State, fmt: NumberFormat) -> dict:

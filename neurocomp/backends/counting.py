@@ -18,7 +18,7 @@ from scipy import sparse
 
 from ..ir.integer import IntNetwork, IntPopulation, IntProjection
 from ..mapping import Mapping
-from . import jit
+from . import columns, jit
 from .events import COUNTERS, MESSAGE_KINDS, EventCounts, EventKind
 
 
@@ -78,6 +78,9 @@ class _Columns:
     fanout: dict[str, int]  # projection -> its fan-out's row of w
     ones: int  # the row of ones (-1: none, a population's table)
     top: int  # the largest |entry|
+    # each row's value where every row is constant over the neurons (`columns.uniform`:
+    # counted by bytes in words, not dot products), else None
+    uniform: np.ndarray | None = None
 
     @classmethod
     def of(
@@ -99,7 +102,8 @@ class _Columns:
         at = np.full(rows.shape[0], distinct.shape[0], np.int64)
         at[nonzero] = inverse.reshape(-1)
         fan = {pr: int(at[k + i]) for i, pr in enumerate(fanouts)}
-        return cls(distinct.astype(np.int16), at[:k], fan, int(at[-1]) if ones else -1, top)
+        w = distinct.astype(np.int16)
+        return cls(w, at[:k], fan, int(at[-1]) if ones else -1, top, columns.uniform(distinct))
 
     def targets(self, kinds: tuple[EventKind, ...], cores: int) -> np.ndarray:
         """(m, 3): each non-zero table column's counter (its index in COUNTERS), core and
@@ -117,6 +121,28 @@ class _Columns:
             for k in range(self.table.size // cores)
             if (self.table[k * cores : (k + 1) * cores] != zero).any()
         ]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How `Counter._fold_columns` spreads a source's column sums, worked out once per
+    counter: its counter targets, its live counters, and the rows of its own counters
+    (spikes, messages, hops: a population's per-layer totals)."""
+
+    targets: np.ndarray  # (m, 3) `_Columns.targets`
+    live: list[int]  # `_Columns.live`
+    own: list[tuple[EventKind, list[int]]]  # a live own counter and its rows of w
+
+    @classmethod
+    def of(cls, cols: _Columns, kinds: tuple[EventKind, ...], cores: int) -> _Plan:
+        live = cols.live(cores)
+        zero = cols.w.shape[0]
+        own = [
+            (kinds[k], [int(r) for r in cols.table[k * cores : (k + 1) * cores] if r != zero])
+            for k in live
+            if kinds[k] in Counter.FROM_POPULATION or kinds[k] is EventKind.SPIKES
+        ]
+        return cls(cols.targets(kinds, cores), live, own)
 
 
 @dataclass(frozen=True)
@@ -211,9 +237,12 @@ class Counter:
         self.onehot = {
             p.name: _onehot(self.where[p.name], self.n_cores).tocsc() for p in net.populations
         }
-        self.per_core_size = {
-            p.name: np.bincount(self.where[p.name], minlength=self.n_cores) for p in net.populations
-        }
+        # every neuron is updated every step: what is not active is idle (`counts`)
+        self.core_neurons = sum(
+            (np.bincount(self.where[p.name], minlength=self.n_cores) for p in net.populations),
+            np.zeros(self.n_cores, np.int64),
+        )
+        self.sizes = {p.name: p.size for p in net.populations}
         self.names = [p.name for p in net.populations]
         self.graded = frozenset(p.name for p in net.populations if p.graded)
         self._dense_tables: dict[str, np.ndarray] = {}
@@ -225,8 +254,8 @@ class Counter:
         }
         self._columns: dict[str, _Columns | None] = {}
         self._runs_split: dict[str, _OwnRuns | None] = {}
-        self._targets: dict[str, np.ndarray] = {}  # `_Columns.targets`, per source
-        self._live: dict[str, list[int]] = {}  # `_Columns.live`, per source
+        self._plans: dict[str, _Plan] = {}  # per source counted by `_fold_columns`
+        self._patterns: dict[str, np.ndarray] = {}  # `source_columns`, per input
         self.reset(steps)
 
     def reset(self, steps: int) -> None:
@@ -241,7 +270,7 @@ class Counter:
         # per projection, its synaptic ops over all steps and in the last, where a source was
         # counted by its distinct columns (`_columns`: no per-neuron totals then)
         self.fan_sums: dict[str, tuple[int, int]] = {}
-        self.payload = {k: np.zeros((steps, self.n_cores), dtype=np.int64) for k in MESSAGE_KINDS}
+        self.payload: dict[EventKind, np.ndarray] = {}  # made where a payload is sent (`_paid`)
         self.with_payload = set(self.graded)  # sources whose messages carry a payload
 
     def graded_inputs(
@@ -262,8 +291,8 @@ class Counter:
         for k, kind in enumerate(self.kinds[name]):
             part = out[:, k * c : (k + 1) * c]
             self.per_core[kind] += part
-            if name in self.with_payload and kind in self.payload:
-                self.payload[kind] += part
+            if name in self.with_payload and kind in MESSAGE_KINDS:
+                self._paid()[kind] += part
             if kind in self.FROM_POPULATION:
                 self.per_layer[name][kind] += int(part.sum())
 
@@ -321,28 +350,87 @@ class Counter:
         self, name: str, kinds: tuple[EventKind, ...], cols: _Columns, series: np.ndarray
     ) -> None:
         """One sample's series counted by its table's distinct columns: each column summed
-        once per step (`jit.column_dots`), then spread to the table's counters."""
+        once per step (`columns.uniform_dots` where every column is constant over the
+        neurons, else `jit.column_dots`), then spread to the table's counters."""
+        plan = self._plan(name, kinds, cols)
         sums = np.zeros((series.shape[0], cols.w.shape[0] + 1), np.int32)  # last: zeros
-        c = self.n_cores
-        if name not in self._targets:  # made once per counter
-            self._targets[name] = cols.targets(kinds, c)
-            self._live[name] = cols.live(c)  # a counter whose columns are all zero: none
-        live = self._live[name]
-        if name in self.with_payload:  # folded here, payloads beside the counts
-            every = jit.column_dots(series, cols.w, sums, top=cols.top)
-            for k in live:
+        payload = name in self.with_payload  # graded: folded here, payloads beside the counts
+        to, block = (None, None) if payload else (plan.targets, self.block)
+        if cols.uniform is not None:
+            every = columns.uniform_dots(series, cols.uniform, sums, not payload, to, block)
+        else:
+            every = jit.column_dots(series, cols.w, sums, to, block, cols.top)
+        if payload:
+            c = self.n_cores
+            for k in plan.live:
                 self._add(name, kinds[k], sums[:, cols.table[k * c : (k + 1) * c]])
-        else:  # added to the counters inside the compiled loop
-            targets = self._targets[name]
-            every = jit.column_dots(series, cols.w, sums, targets, self.block, cols.top)
-            layer = self.per_layer.get(name)
-            if layer is not None:  # a population's own counters' totals, one product
-                per_kind = every[cols.table].reshape(-1, c).sum(axis=1)
-                for k in live:
-                    kind = kinds[k]
-                    if kind in self.FROM_POPULATION or kind is EventKind.SPIKES:
-                        layer[kind] += int(per_kind[k])
-        if name not in self.where:
+        self._column_totals(name, cols, plan, sums, every, payload)
+
+    def scan_columns(self, pop: IntPopulation, batch: int) -> _Columns | None:
+        """A binary population's table columns for the compiled scan to sum as it fires
+        (`jit.scan`'s `columns`): one sample (several: batch-summed after the scan is
+        cheaper), at most two distinct columns; None otherwise."""
+        if batch != 1 or pop.graded or not pop.spiking:
+            return None
+        cols = self.columns(pop.name, pop.size, batch, np.dtype(np.uint8))
+        return cols if cols is not None and cols.w.shape[0] <= 2 else None
+
+    def source_columns(self, name: str, src: np.ndarray) -> np.ndarray | None:
+        """For a fused scan in table mode reading input `name`'s binary series src (T, 1,
+        pre) uint8: its table's one or two distinct columns summed over every pattern of
+        eight sources, (octets * 256, u) int32, made once per counter; None at several
+        samples or more columns."""
+        steps, batch, pre = src.shape
+        if batch != 1 or name in self.where:
+            return None
+        cols = self.columns(name, pre, batch, np.dtype(np.uint8))
+        if cols is None or cols.w.shape[0] > 2:
+            return None
+        if name not in self._patterns:
+            octets = -(-pre // 8)
+            w = np.zeros((octets * 8, cols.w.shape[0]), np.int64)
+            w[:pre] = cols.w.T
+            bits = (np.arange(256)[:, None] >> np.arange(8)) & 1  # (256, 8): pattern p's bits
+            table = np.matmul(bits, w.reshape(octets, 8, -1)).reshape(octets * 256, -1)
+            self._patterns[name] = np.ascontiguousarray(table, np.int32)
+        return self._patterns[name]
+
+    def columns_of(self, name: str) -> _Columns:
+        """The distinct columns `columns` found for `name` (there are some)."""
+        cols = self._columns.get(name)
+        assert cols is not None, name
+        return cols
+
+    def take_columns(self, name: str, n: int, sums: np.ndarray) -> None:
+        """The column sums (T, u + 1) int32 a compiled scan made (`scan_columns`,
+        `source_columns`) into the counters, as `_fold_columns` spreads its own."""
+        kinds = self._scatter_table(name, n)[1]
+        cols = self.columns_of(name)
+        plan = self._plan(name, kinds, cols)
+        every = columns.spread(sums, plan.targets, self.block)
+        self._column_totals(name, cols, plan, sums, every, payload=False)
+
+    def _plan(self, name: str, kinds: tuple[EventKind, ...], cols: _Columns) -> _Plan:
+        if name not in self._plans:  # made once per counter
+            self._plans[name] = _Plan.of(cols, kinds, self.n_cores)
+        return self._plans[name]
+
+    def _column_totals(
+        self,
+        name: str,
+        cols: _Columns,
+        plan: _Plan,
+        sums: np.ndarray,
+        every: np.ndarray,
+        payload: bool,
+    ) -> None:
+        """A source's totals from its column sums: a population's own counters per layer,
+        an input's events, each projection's synaptic ops (over all steps and in the last)."""
+        if not payload and name in self.per_layer:
+            layer = self.per_layer[name]
+            for kind, rows in plan.own:
+                layer[kind] += sum(int(every[r]) for r in rows)
+        if cols.ones >= 0:
             self.input_spikes += int(every[cols.ones])
         for pr, j in cols.fanout.items():
             self.fan_sums[pr] = (int(every[j]), int(sums[-1, j]) if sums.size else 0)
@@ -379,11 +467,19 @@ class Counter:
     def _add(self, name: str, kind: EventKind, part: np.ndarray) -> None:
         """One counter's block (T, cores) of source `name`."""
         self.per_core[kind] += part
-        if kind in self.payload and name in self.with_payload:
-            self.payload[kind] += part
+        if kind in MESSAGE_KINDS and name in self.with_payload:
+            self._paid()[kind] += part
         layer = self.per_layer.get(name)
         if layer is not None and (kind in self.FROM_POPULATION or kind is EventKind.SPIKES):
             layer[kind] += int(part.sum())
+
+    def _paid(self) -> dict[EventKind, np.ndarray]:
+        """The message counters' payload parts, (T, cores) each, made at the first payload
+        (a stream's block of them, untouched, cost its page faults: 25 us at 10^4 steps)."""
+        if not self.payload:
+            block = np.zeros((len(MESSAGE_KINDS), *self.block.shape[1:]), np.int64)
+            self.payload.update({k: block[i] for i, k in enumerate(MESSAGE_KINDS)})
+        return self.payload
 
     def _scatter_table(self, name: str, n: int) -> tuple[sparse.csr_matrix, tuple[EventKind, ...]]:
         """A source's table for `scatter` (a population's with its own SPIKES block first)."""
@@ -406,17 +502,6 @@ class Counter:
             self._scatter_tables[name] = (table, kinds)
         return self._scatter_tables[name]
 
-    def active_per_core(self, pop: IntPopulation, per_core: np.ndarray, batch: int) -> None:
-        """A population's active neurons per step and core (T, cores), batch-summed."""
-        self.per_core[EventKind.UPDATES_ACTIVE] += per_core
-        idle = self.per_core[EventKind.UPDATES_IDLE]
-        idle += batch * self.per_core_size[pop.name]  # in place: no (T, cores) temporaries
-        idle -= per_core
-        layer = self.per_layer[pop.name]
-        total = int(per_core.sum())
-        layer[EventKind.UPDATES_ACTIVE] += total
-        layer[EventKind.UPDATES_IDLE] += batch * per_core.shape[0] * pop.size - total
-
     def spikes(self, pop: IntPopulation, spikes: np.ndarray) -> None:
         """A population's spikes (T, n), batch-summed."""
         onehot = self.onehot[pop.name]
@@ -425,21 +510,13 @@ class Counter:
         )
         self.per_layer[pop.name][EventKind.SPIKES] += int(spikes.sum())
 
-    def population(
-        self, pop: IntPopulation, spikes: np.ndarray | None, active: np.ndarray, batch: int
-    ) -> None:
-        """A population's active-neuron counts (T, n) and spikes (T, n), batch-summed."""
+    def population(self, pop: IntPopulation, spikes: np.ndarray | None, active: np.ndarray) -> None:
+        """A population's active-neuron counts (T, n) and spikes (T, n), batch-summed (the
+        idle updates follow in `counts`)."""
         onehot = self.onehot[pop.name]
         dense = self._dense(pop.name + "\0onehot", onehot)
-        per_core = _per_core(onehot, active, dense)
-        self.per_core[EventKind.UPDATES_ACTIVE] += per_core
-        self.per_core[EventKind.UPDATES_IDLE] += (
-            batch * np.bincount(self.where[pop.name], minlength=self.n_cores) - per_core
-        )
-        layer = self.per_layer[pop.name]
-        total = int(active.sum())
-        layer[EventKind.UPDATES_ACTIVE] += total
-        layer[EventKind.UPDATES_IDLE] += batch * active.size - total
+        self.per_core[EventKind.UPDATES_ACTIVE] += _per_core(onehot, active, dense)
+        self.per_layer[pop.name][EventKind.UPDATES_ACTIVE] += int(active.sum())
         if spikes is not None:
             self.spikes(pop, spikes)
 
@@ -452,6 +529,12 @@ class Counter:
         return self._dense_tables[key]
 
     def counts(self, batch: int) -> EventCounts:
+        """The run's counts, `batch` samples; every neuron update not counted active is idle."""
+        active, idle = EventKind.UPDATES_ACTIVE, EventKind.UPDATES_IDLE
+        np.subtract(batch * self.core_neurons, self.per_core[active], out=self.per_core[idle])
+        steps = self.block.shape[1]
+        for name, layer in self.per_layer.items():
+            layer[idle] = batch * steps * self.sizes[name] - layer[active]
         return EventCounts(
             batch=batch,
             per_core=self.per_core,

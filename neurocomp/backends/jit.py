@@ -69,6 +69,16 @@ class _Switches(NamedTuple):
     narrow: bool = False
     narrow_bits: int = 0
     narrow_shift: int = 0
+    # counting a population on several cores: its neurons run by run, each run's bounds read
+    # per row (one core: the uncounted scan's constant bounds, whose alias checks the compiler
+    # hoists out of the rows; per-row bounds cost ~20 ns per row in those checks, measured)
+    several_runs: bool = False
+    # counting a population's spikes by its table's distinct columns (`counting._Columns`,
+    # one or two) as it fires: each row's spikes times each column, summed in registers
+    count_cols: int = 0
+    # table mode, one sample: the source's events through one or two distinct columns of
+    # its table, from each pattern's sums (`Synapses.columns`)
+    count_src_cols: int = 0
 
 
 class EventTable(NamedTuple):
@@ -147,6 +157,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
     synapses, binary_src, count_src = sw.synapses, sw.binary_src, sw.count_src
     dense_dots, narrow = sw.dense_dots, sw.narrow
     narrow_bits, narrow_shift = sw.narrow_bits, sw.narrow_shift
+    several_runs, count_cols, count_src_cols = sw.several_runs, sw.count_cols, sw.count_src_cols
     C = np.int32 if narrow else np.int64  # the neurons' integer type
 
     def scan_variant(  # noqa: C901
@@ -175,15 +186,19 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         data: np.ndarray,
         buf0: np.ndarray,  # fused: one row's synaptic sums (n,): its dtype (a local copy)
         src_ev: tuple,  # fused, counting the source: its `EventTable` arrays
+        cw: np.ndarray,  # `count_cols`: the columns (u, n) int32
+        col_sums: np.ndarray,  # `count_cols`: each step's spikes through them (T, >= u) int32
+        src_tab: np.ndarray,  # `count_src_cols`: each pattern's column sums (rows, u) int32
+        src_sums: np.ndarray,  # `count_src_cols`: each source step's sums (T, >= u) int32
     ) -> None:
         bits, top, act_bits, shift, bias_from = ints[0], ints[1], ints[2], ints[3], ints[4]
         delay = ints[5]
         n = keep_v.shape[0]
-        n_runs = run_core.shape[0] if count else 1
+        n_runs = run_core.shape[0] if several_runs else 1
         U0, un = np.uint64(0), np.uint64(n)
-        lo1, hi1 = U0, un  # a single run's bounds, read once
-        if count and n_runs == 1:
-            lo1, hi1 = np.uint64(runs[0]), np.uint64(runs[1])
+        core0 = U0  # the one run's column of `active`
+        if count and not several_runs and run_core.shape[0]:
+            core0 = np.uint64(run_core[0])
         act_half = C((1 << (act_bits - 1)) if act_bits > 0 else 0)
         act_mask = C(((1 << act_bits) - 1) if act_bits > 0 else 0)
         m = C((1 << bits) - 1)
@@ -229,6 +244,15 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                     if ts >= 0:
                         for g in range(groups):  # eight 0/1 bytes -> the bits of one pattern
                             pat[g] = ((src[ts, b, g] * _MAGIC) >> _S56) + np.uint64(g << 8)
+                        if count_src_cols >= 1:  # the source's columns, pattern by pattern
+                            j0, j1 = np.int32(0), np.int32(0)
+                            for g in range(groups):
+                                j0 = np.int32(j0 + src_tab[pat[g], 0])
+                                if count_src_cols >= 2:
+                                    j1 = np.int32(j1 + src_tab[pat[g], 1])
+                            src_sums[ts, 0] += j0
+                            if count_src_cols >= 2:
+                                src_sums[ts, 1] += j1
                         p0, p1, p2, p3 = pat[0], pat[1], pat[2], pat[3]
                         for j in range(width):
                             buf[j] = (wt[p0, j] + wt[p1, j]) + (wt[p2, j] + wt[p3, j])
@@ -270,14 +294,15 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                             w = src[ts, b, c]
                             for r in range(indptr[c], indptr[c + 1]):
                                 buf[indices[r]] += data[r] if binary_src else w * data[r]
+                k0, k1 = np.int32(0), np.int32(0)  # this row's spikes through `cw`
                 # the neurons run by run of one core, so that counting adds each run's active
                 # neurons in a register (a reduction the compiler vectorises), not per neuron
                 for r in range(n_runs):
                     # unsigned bounds: a signed index the compiler cannot prove non-negative
                     # gets numba's negative-index wrap on every access, which stops the
                     # vectorisation (measured: 2.4x slower scans)
-                    lo, hi = lo1, hi1  # one run: loop-invariant bounds (checks hoisted)
-                    if count and n_runs > 1:
+                    lo, hi = U0, un  # one run: every neuron, constant bounds
+                    if several_runs:
                         lo, hi = np.uint64(runs[r]), np.uint64(runs[r + 1])
                     acc = C(0)  # the neurons' type: a reduction in their lanes
                     for i in range(lo, hi):
@@ -335,15 +360,25 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                                 y = rs[i] if zero_reset else C(y - th[i])
                             if counts_spikes:
                                 row[i] += np.int64(fire)
+                            if count_cols >= 1:
+                                k0 = np.int32(k0 + np.int32(fire) * cw[0, i])
+                            if count_cols >= 2:
+                                k1 = np.int32(k1 + np.int32(fire) * cw[1, i])
                         else:
                             out_v[t, b, i] = y
                         vs[b, i] = y
                         if keep_rec_v:
                             rec_v[t, b, i] = y
-                        if count:
-                            acc = C(acc + C((busy | y) != 0))
-                    if count:
-                        active[t, np.uint64(run_core[r])] += acc
+                        if count:  # the idle ones (one instruction fewer per lane)
+                            acc = C(acc + C((busy | y) == 0))
+                    if count and several_runs:
+                        active[t, np.uint64(run_core[r])] += np.int64(hi - lo) - np.int64(acc)
+                    elif count:
+                        active[t, core0] += np.int64(un) - np.int64(acc)
+                if count_cols >= 1:
+                    col_sums[t, 0] += k0
+                if count_cols >= 2:
+                    col_sums[t, 1] += k1
             # this step's events through the routing tables (`EventTable`), written out here:
             # a call, even inlined, costs ~70 ns per step in its arguments' handling (measured)
             if counts_spikes:
@@ -416,6 +451,10 @@ class Synapses(NamedTuple):
     # width), `kernels.ProjectionKernel.lut`), used where given (no search for events)
     lut: np.ndarray | None = None
     bound: int | None = None  # the largest |sum| (`kernels.sum_bound`), where known
+    # table mode, counting the source: each pattern's sums of one or two of its table's
+    # columns (groups * 256 rows, u) int32, and each source step's sums (T, >= u) int32,
+    # added as the scan reads the step (the last `delay` steps it never reads: the caller's)
+    columns: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def scan(
@@ -447,6 +486,7 @@ def scan(
     synapses: Synapses | None = None,
     drive_bound: int | None = None,
     narrow: bool = False,
+    columns: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
     """Run a population's neurons over every step (see `bit_accurate._scan`) on its raw drive
     (T, batch, n): int64, or a float array of exact integers (a float kernel's result, read
@@ -459,10 +499,16 @@ def scan(
     (`EventTable`: no second pass over the series). `drive_bound`, where known: the largest
     |raw drive| (with `drive_bias`); below 2^(activation_bits - 1) the drive's wrap is left
     out (it changes nothing). `narrow`: the neurons run in int32, which the caller proved
-    exact (`narrow_fits`; fused synapses only)."""
+    exact (`narrow_fits`; fused synapses only). `columns` = (w, sums), counting a spiking
+    population by one or two distinct columns of its table (`counting._Columns`): w (u, n)
+    int32, and sums (T, >= u) int32 gets each step's batch-summed spikes through them (the
+    caller keeps them below 2^31)."""
     spiking = thr is not None
     counting = active is not None
     n = v.shape[1]
+    if counting and core is None:
+        core = np.arange(n, dtype=np.int64)
+    runs = _runs(core)
     syn, wt, csr = _synapse_args(synapses, n)
     dots = _dense_dots(synapses, wt, n)
     sw = _Switches(
@@ -486,7 +532,15 @@ def scan(
         narrow=narrow and synapses is not None,
         narrow_bits=bits if narrow and synapses is not None else 0,
         narrow_shift=weight_shift if narrow and synapses is not None else 0,
+        several_runs=counting and runs[1].size > 1,
+        count_cols=0 if columns is None else columns[0].shape[0],
+        count_src_cols=0
+        if synapses is None or synapses.columns is None
+        else (synapses.columns[0].shape[1]),
     )
+    assert sw.count_src_cols <= 2 and (not sw.count_src_cols or sw.synapses == 3)
+    src_cols = None if synapses is None else synapses.columns
+    assert sw.count_cols <= 2 and (not sw.count_cols or (spiking and counting))
     assert not (sw.narrow and sw.wrap_drive), "int32 neurons: the drive must not wrap"
     if sw.dense_dots:
         wt = _transposed(wt)
@@ -509,8 +563,6 @@ def scan(
         drive = empty3
     elif drive.dtype not in (np.float32, np.float64, np.int64):
         drive = drive.astype(np.int64)
-    if counting and core is None:
-        core = np.arange(n, dtype=np.int64)
     fn(
         np.ascontiguousarray(drive),
         c(drive_bias),
@@ -527,13 +579,15 @@ def scan(
         empty3 if rec_v is None else rec_v,
         empty3 if rec_u is None else rec_u,
         np.zeros((0, 0), np.int64) if active is None else active,
-        *_runs(core),
+        *runs,
         tuple(events or EventTable.empty()),
         syn.src,
         wt,
         *csr,
         np.zeros(wt.shape[1] if sw.synapses == 3 else n, wt.dtype),
         tuple(syn.events or EventTable.empty()),
+        *(columns or (np.zeros((0, n), np.int32), np.zeros((0, 0), np.int32))),
+        *(src_cols or (np.zeros((0, 0), np.int32),) * 2),
     )
 
 
@@ -576,6 +630,14 @@ def _mode(synapses: Synapses | None) -> int:
     if lut and sys.byteorder == "little":
         return 3
     return 1 if isinstance(synapses.wt, np.ndarray) else 2
+
+
+def reads_patterns(synapses: Synapses, n: int) -> bool:
+    """Whether `scan` sums these synapses into n neurons from their pattern table (where
+    `Synapses.columns` can count the source), not as dot products or rows of W^T."""
+    wt = synapses.wt
+    dots = isinstance(wt, np.ndarray) and _dense_dots(synapses, wt, n)
+    return not dots and _mode(synapses) == 3
 
 
 def _octets(src: np.ndarray) -> np.ndarray:

@@ -212,7 +212,11 @@ def merge_counts(parts: Sequence[EventCounts]) -> EventCounts:
         per_core=per_core,
         per_layer=per_layer,
         input_spikes=sum(p.input_spikes for p in parts),
-        payload={k: np.sum([p.payload[k] for p in parts], axis=0) for k in first.payload},
+        # a shard without payloads has none of these counters (all zero)
+        payload={
+            k: np.sum([p.payload[k] for p in parts if k in p.payload], axis=0)
+            for k in dict.fromkeys(k for p in parts for k in p.payload)
+        },
     )
 
 

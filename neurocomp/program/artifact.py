@@ -20,7 +20,7 @@ from ..backends.registry import engine as _engine
 from ..backends.registry import engines_for
 from ..backends.sanafe import SanafeReport, run_sanafe
 from ..errors import InputError
-from ..inputs import check_chip_inputs, check_input_names
+from ..inputs import check_chip_inputs, check_flag, check_input_names
 from ..ir.integer import IntNetwork
 from ..mapping import ChipMapping
 from ..target.spec import TargetSpec
@@ -46,7 +46,9 @@ class Program:
 
     # -- running ------------------------------------------------------------------------------
     def run(self, x: Any, record: bool = False, count: bool = True) -> RunResult:
-        """Bit-accurate run on the target's integer semantics, counting events per core."""
+        """Bit-accurate run on the target's integer semantics, counting events per core
+        (`count`) and, with `record`, keeping every population's spikes and voltages."""
+        record, count = check_flag("run", "record", record), check_flag("run", "count", count)
         x = self._inputs(x)
         return _engine("reference").run(
             self.net, x, self.target.format, mapping=self.mapping if count else None, record=record
@@ -60,6 +62,7 @@ class Program:
     def outputs(self, x: Any, engine: str = "reference", record: bool = False) -> RunResult:
         """Run on `engine`; outputs (T, batch, *shape) and, with `record`, every population's
         spikes and integer voltages (T, batch, n)."""
+        record = check_flag("outputs", "record", record)
         if engine not in self.engines:
             raise InputError(
                 f"engine '{engine}' is not available for target "

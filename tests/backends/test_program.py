@@ -124,6 +124,22 @@ def test_api_inputs_checked_like_the_cli(digits, bad):
         prog.energy(xs)
 
 
+@pytest.mark.parametrize("call", ["run_record", "run_count", "outputs_record"])
+@pytest.mark.parametrize("flag", ["no", 0, None])
+def test_yes_no_arguments_take_true_or_false_only(digits, call, flag):
+    """record/count are True or False: a truthy string ("no") or a number is refused, not
+    taken as yes (ArgumentError naming the argument); numpy's bool is a bool."""
+    _, prog, x, _ = digits
+    run = {
+        "run_record": lambda v: prog.run(x[:, :2], record=v),
+        "run_count": lambda v: prog.run(x[:, :2], count=v),
+        "outputs_record": lambda v: prog.outputs(x[:, :2], record=v),
+    }[call]
+    with pytest.raises(nc.ArgumentError, match=f"{call.split('_')[1]} = {flag!r}"):
+        run(flag)
+    assert run(np.bool_(True)) is not None
+
+
 COMPILE = """
 import sys, warnings, numpy as np, neurocomp as nc
 warnings.simplefilter("ignore")
