@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # pytest -n: one worker per core, each one thread
+    # (torch and BLAS would start a thread per core in every worker: oversubscribed)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = ROOT / "tests" / "data" / "nir-zoo"  # copied from the NIR paper (README there)
