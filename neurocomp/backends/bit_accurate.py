@@ -513,7 +513,7 @@ def _scan_compiled(
         cols = state.counter.scan_columns(pop, batch)
         if cols is not None:  # one sample: its columns summed as it fires
             sums = np.zeros((steps, cols.w.shape[0] + 1), np.int32)  # last: zeros
-            columns = (np.ascontiguousarray(cols.w, np.int32), sums)
+            columns = (cols.w32, sums)
             state.col_sums[name] = sums
     keep_u, keep_v, bias, thr, reset = _neuron_constants(pop, fmt, bits)
     top = (1 << (fmt.state_bits - 1)) - 1

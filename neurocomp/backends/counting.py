@@ -10,6 +10,7 @@ batch sums and sparse table products.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from ..ir.integer import IntNetwork, IntPopulation, IntProjection
 from ..mapping import Mapping
 from . import columns, jit
 from .events import COUNTERS, MESSAGE_KINDS, EventCounts, EventKind
+from .kernels import pattern_sums
 
 
 def graded_inputs(
@@ -104,6 +106,11 @@ class _Columns:
         fan = {pr: int(at[k + i]) for i, pr in enumerate(fanouts)}
         w = distinct.astype(np.int16)
         return cls(w, at[:k], fan, int(at[-1]) if ones else -1, top, columns.uniform(distinct))
+
+    @functools.cached_property
+    def w32(self) -> np.ndarray:
+        """w in int32, as the compiled scan sums it (`Counter.scan_columns`)."""
+        return np.ascontiguousarray(self.w, np.int32)
 
     def targets(self, kinds: tuple[EventKind, ...], cores: int) -> np.ndarray:
         """(m, 3): each non-zero table column's counter (its index in COUNTERS), core and
@@ -390,9 +397,7 @@ class Counter:
             octets = -(-pre // 8)
             w = np.zeros((octets * 8, cols.w.shape[0]), np.int64)
             w[:pre] = cols.w.T
-            bits = (np.arange(256)[:, None] >> np.arange(8)) & 1  # (256, 8): pattern p's bits
-            table = np.matmul(bits, w.reshape(octets, 8, -1)).reshape(octets * 256, -1)
-            self._patterns[name] = np.ascontiguousarray(table, np.int32)
+            self._patterns[name] = np.ascontiguousarray(pattern_sums(w), np.int32)
         return self._patterns[name]
 
     def columns_of(self, name: str) -> _Columns:

@@ -635,9 +635,7 @@ def _mode(synapses: Synapses | None) -> int:
 def reads_patterns(synapses: Synapses, n: int) -> bool:
     """Whether `scan` sums these synapses into n neurons from their pattern table (where
     `Synapses.columns` can count the source), not as dot products or rows of W^T."""
-    wt = synapses.wt
-    dots = isinstance(wt, np.ndarray) and _dense_dots(synapses, wt, n)
-    return not dots and _mode(synapses) == 3
+    return not _dense_dots(synapses, synapses.wt, n) and _mode(synapses) == 3
 
 
 def _octets(src: np.ndarray) -> np.ndarray:

@@ -122,9 +122,15 @@ def _pattern_table(wt: np.ndarray | sparse.csr_matrix) -> np.ndarray | bool:
         return False
     w = np.zeros((groups * 8, width), np.int64)
     w[:pre, :n] = wt
+    return np.ascontiguousarray(pattern_sums(w), wt.dtype)
+
+
+def pattern_sums(w: np.ndarray) -> np.ndarray:
+    """Each group of eight rows of w (8 g, k) summed over every subset of them: (256 g, k),
+    row 256 j + p the sum of group j's rows whose bits are set in p."""
     bits = (np.arange(256)[:, None] >> np.arange(8)) & 1  # (256, 8): pattern p's bits
-    table = np.matmul(bits, w.reshape(groups, 8, width))  # (groups, 256, width)
-    return np.ascontiguousarray(table.reshape(groups * 256, width), wt.dtype)
+    groups = w.shape[0] // 8
+    return np.matmul(bits, w.reshape(groups, 8, -1)).reshape(groups * 256, -1)
 
 
 def sum_bound(weight: sparse.csr_matrix, payload: int) -> int:
