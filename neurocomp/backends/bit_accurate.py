@@ -442,14 +442,16 @@ def _fused_synapses(
     n = syn.wt.shape[1]
     if state.count and pre in xs and pre not in state.col_sums and jit.reads_patterns(syn, n):
         assert state.counter is not None
-        table = state.counter.source_columns(pre, src)
-        if table is not None:  # one sample's events counted as the scan reads them
-            sums = np.zeros((src.shape[0], table.shape[1] + 1), np.int32)  # last: zeros
+        found = state.counter.source_columns(pre, src)
+        if found is not None:  # one sample's events counted as the scan reads them
+            table, packed = found
+            w = state.counter.columns_of(pre).w
+            # a column per row (each one's steps contiguous for `columns.spread`), last: zeros
+            sums = np.zeros((w.shape[0] + 1, src.shape[0]), np.int32)
             if delay:  # the steps the scan never reads, counted here
-                w = state.counter.columns_of(pre).w
-                jit.column_dots(src[-delay:], w, sums[-delay:])
+                jit.column_dots(src[-delay:], w, sums[:, -delay:].T)
             state.col_sums[pre] = sums
-            syn = syn._replace(columns=(table, sums))
+            syn = syn._replace(columns=(table, sums), packed_columns=packed)
     return syn
 
 
@@ -503,7 +505,7 @@ def _scan_compiled(
     adds the active neurons per step and core to the counter's (`state.act_total`)."""
     name = pop.name
     steps = state.series[name].shape[0]
-    active, columns = None, None
+    active, columns, packed = None, None, False
     if state.count:
         assert state.counter is not None
         active = state.counter.per_core[EventKind.UPDATES_ACTIVE]
@@ -512,8 +514,9 @@ def _scan_compiled(
             state.event_table(name, pop.size, steps)
         cols = state.counter.scan_columns(pop, batch)
         if cols is not None:  # one sample: its columns summed as it fires
-            sums = np.zeros((steps, cols.w.shape[0] + 1), np.int32)  # last: zeros
-            columns = (cols.w32, sums)
+            sums = np.zeros((cols.w.shape[0] + 1, steps), np.int32)  # a row per column
+            w, packed = cols.for_scan()
+            columns = (w, sums)
             state.col_sums[name] = sums
     keep_u, keep_v, bias, thr, reset = _neuron_constants(pop, fmt, bits)
     top = (1 << (fmt.state_bits - 1)) - 1
@@ -549,6 +552,7 @@ def _scan_compiled(
         drive_bound=bound,
         narrow=bound is not None and _narrow(pop, fmt, bits, bound),
         columns=columns,
+        packed_columns=packed,
     )
     if active is not None:  # this population's share of the counter's total
         seen = int(active.sum())

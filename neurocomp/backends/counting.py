@@ -112,6 +112,16 @@ class _Columns:
         """w in int32, as the compiled scan sums it (`Counter.scan_columns`)."""
         return np.ascontiguousarray(self.w, np.int32)
 
+    @functools.cached_property
+    def packed(self) -> np.ndarray | None:
+        """Two columns as one (1, n) int32 (`jit.pack_columns`), where their sums fit; the
+        scan then sums one column, not two."""
+        return jit.pack_columns(self.w)
+
+    def for_scan(self) -> tuple[np.ndarray, bool]:
+        """The columns the compiled scan sums: packed where they fit, and whether they are."""
+        return (self.w32, False) if self.packed is None else (self.packed, True)
+
     def targets(self, kinds: tuple[EventKind, ...], cores: int) -> np.ndarray:
         """(m, 3): each non-zero table column's counter (its index in COUNTERS), core and
         row of w, for `jit.column_dots`."""
@@ -371,7 +381,7 @@ class Counter:
             c = self.n_cores
             for k in plan.live:
                 self._add(name, kinds[k], sums[:, cols.table[k * c : (k + 1) * c]])
-        self._column_totals(name, cols, plan, sums, every, payload)
+        self._column_totals(name, cols, plan, sums[-1] if sums.size else None, every, payload)
 
     def scan_columns(self, pop: IntPopulation, batch: int) -> _Columns | None:
         """A binary population's table columns for the compiled scan to sum as it fires
@@ -382,23 +392,25 @@ class Counter:
         cols = self.columns(pop.name, pop.size, batch, np.dtype(np.uint8))
         return cols if cols is not None and cols.w.shape[0] <= 2 else None
 
-    def source_columns(self, name: str, src: np.ndarray) -> np.ndarray | None:
+    def source_columns(self, name: str, src: np.ndarray) -> tuple[np.ndarray, bool] | None:
         """For a fused scan in table mode reading input `name`'s binary series src (T, 1,
-        pre) uint8: its table's one or two distinct columns summed over every pattern of
-        eight sources, (octets * 256, u) int32, made once per counter; None at several
-        samples or more columns."""
+        pre) uint8: its table's one or two distinct columns (packed where they fit,
+        `_Columns.for_scan`) summed over every pattern of eight sources, (octets * 256, u)
+        int32, made once per counter, and whether they are packed; None at several samples
+        or more columns."""
         steps, batch, pre = src.shape
         if batch != 1 or name in self.where:
             return None
         cols = self.columns(name, pre, batch, np.dtype(np.uint8))
         if cols is None or cols.w.shape[0] > 2:
             return None
+        w_scan, packed = cols.for_scan()
         if name not in self._patterns:
             octets = -(-pre // 8)
-            w = np.zeros((octets * 8, cols.w.shape[0]), np.int64)
-            w[:pre] = cols.w.T
+            w = np.zeros((octets * 8, w_scan.shape[0]), np.int64)
+            w[:pre] = w_scan.T
             self._patterns[name] = np.ascontiguousarray(pattern_sums(w), np.int32)
-        return self._patterns[name]
+        return self._patterns[name], packed
 
     def columns_of(self, name: str) -> _Columns:
         """The distinct columns `columns` found for `name` (there are some)."""
@@ -407,13 +419,14 @@ class Counter:
         return cols
 
     def take_columns(self, name: str, n: int, sums: np.ndarray) -> None:
-        """The column sums (T, u + 1) int32 a compiled scan made (`scan_columns`,
+        """The column sums (u + 1, T) int32 a compiled scan made (`scan_columns`,
         `source_columns`) into the counters, as `_fold_columns` spreads its own."""
         kinds = self._scatter_table(name, n)[1]
         cols = self.columns_of(name)
         plan = self._plan(name, kinds, cols)
         every = columns.spread(sums, plan.targets, self.block)
-        self._column_totals(name, cols, plan, sums, every, payload=False)
+        last = sums[:, -1] if sums.size else None
+        self._column_totals(name, cols, plan, last, every, payload=False)
 
     def _plan(self, name: str, kinds: tuple[EventKind, ...], cols: _Columns) -> _Plan:
         if name not in self._plans:  # made once per counter
@@ -425,12 +438,13 @@ class Counter:
         name: str,
         cols: _Columns,
         plan: _Plan,
-        sums: np.ndarray,
+        last: np.ndarray | None,
         every: np.ndarray,
         payload: bool,
     ) -> None:
-        """A source's totals from its column sums: a population's own counters per layer,
-        an input's events, each projection's synaptic ops (over all steps and in the last)."""
+        """A source's totals from its column sums over all steps (`every`) and in the last
+        (None: no steps): a population's own counters per layer, an input's events, each
+        projection's synaptic ops."""
         if not payload and name in self.per_layer:
             layer = self.per_layer[name]
             for kind, rows in plan.own:
@@ -438,7 +452,7 @@ class Counter:
         if cols.ones >= 0:
             self.input_spikes += int(every[cols.ones])
         for pr, j in cols.fanout.items():
-            self.fan_sums[pr] = (int(every[j]), int(sums[-1, j]) if sums.size else 0)
+            self.fan_sums[pr] = (int(every[j]), int(last[j]) if last is not None else 0)
 
     def take(self, name: str, events: jit.EventTable) -> tuple[np.ndarray, np.ndarray]:
         """`scatter`'s counts as the compiled scan left them (through `table`'s table, step

@@ -79,6 +79,10 @@ class _Switches(NamedTuple):
     # table mode, one sample: the source's events through one or two distinct columns of
     # its table, from each pattern's sums (`Synapses.columns`)
     count_src_cols: int = 0
+    # the two columns packed in one int32 (`pack_columns`): one load and add per neuron or
+    # pattern, not two (the low 16 bits the first column's sum, the rest the second's)
+    packed_cols: bool = False
+    packed_src_cols: bool = False
 
 
 class EventTable(NamedTuple):
@@ -158,6 +162,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
     dense_dots, narrow = sw.dense_dots, sw.narrow
     narrow_bits, narrow_shift = sw.narrow_bits, sw.narrow_shift
     several_runs, count_cols, count_src_cols = sw.several_runs, sw.count_cols, sw.count_src_cols
+    packed_cols, packed_src_cols = sw.packed_cols, sw.packed_src_cols
     C = np.int32 if narrow else np.int64  # the neurons' integer type
 
     def scan_variant(  # noqa: C901
@@ -187,9 +192,9 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         buf0: np.ndarray,  # fused: one row's synaptic sums (n,): its dtype (a local copy)
         src_ev: tuple,  # fused, counting the source: its `EventTable` arrays
         cw: np.ndarray,  # `count_cols`: the columns (u, n) int32
-        col_sums: np.ndarray,  # `count_cols`: each step's spikes through them (T, >= u) int32
+        col_sums: np.ndarray,  # `count_cols`: each step's spikes through them (>= u, T) int32
         src_tab: np.ndarray,  # `count_src_cols`: each pattern's column sums (rows, u) int32
-        src_sums: np.ndarray,  # `count_src_cols`: each source step's sums (T, >= u) int32
+        src_sums: np.ndarray,  # `count_src_cols`: each source step's sums (>= u, T) int32
     ) -> None:
         bits, top, act_bits, shift, bias_from = ints[0], ints[1], ints[2], ints[3], ints[4]
         delay = ints[5]
@@ -250,9 +255,13 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                                 j0 = np.int32(j0 + src_tab[pat[g], 0])
                                 if count_src_cols >= 2:
                                     j1 = np.int32(j1 + src_tab[pat[g], 1])
-                            src_sums[ts, 0] += j0
+                            if packed_src_cols:
+                                src_sums[0, ts] += j0 & _LOW16
+                                src_sums[1, ts] += j0 >> _PACK
+                            else:
+                                src_sums[0, ts] += j0
                             if count_src_cols >= 2:
-                                src_sums[ts, 1] += j1
+                                src_sums[1, ts] += j1
                         p0, p1, p2, p3 = pat[0], pat[1], pat[2], pat[3]
                         for j in range(width):
                             buf[j] = (wt[p0, j] + wt[p1, j]) + (wt[p2, j] + wt[p3, j])
@@ -375,10 +384,13 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                         active[t, np.uint64(run_core[r])] += np.int64(hi - lo) - np.int64(acc)
                     elif count:
                         active[t, core0] += np.int64(un) - np.int64(acc)
-                if count_cols >= 1:
-                    col_sums[t, 0] += k0
+                if packed_cols:
+                    col_sums[0, t] += k0 & _LOW16
+                    col_sums[1, t] += k0 >> _PACK
+                elif count_cols >= 1:
+                    col_sums[0, t] += k0
                 if count_cols >= 2:
-                    col_sums[t, 1] += k1
+                    col_sums[1, t] += k1
             # this step's events through the routing tables (`EventTable`), written out here:
             # a call, even inlined, costs ~70 ns per step in its arguments' handling (measured)
             if counts_spikes:
@@ -435,6 +447,18 @@ _VARIANTS: dict[_Switches, Any] = {}
 # eight bytes of 0/1 (a uint64, little-endian) times this: byte q's bit lands at bit 56 + q
 # (no two partial products meet there, nor carry into it)
 _MAGIC, _S56 = np.uint64(0x0102040810204080), np.uint64(56)
+_PACK = 16  # `pack_columns`: the second column's shift
+_LOW16 = np.int32((1 << _PACK) - 1)
+
+
+def pack_columns(w: np.ndarray) -> np.ndarray | None:
+    """Two columns w (2, n) of non-negative entries as one, (1, n) int32: w[0] + w[1] *
+    2^16, where every sum of them fits (sum(w[0]) < 2^16, sum(w[1]) < 2^15: no carry into
+    the second, no sign bit); None otherwise. A sum of packed entries unpacks to both sums."""
+    w = np.asarray(w, np.int64)
+    if w.shape[0] != 2 or (w < 0).any() or w[0].sum() >= 1 << _PACK or w[1].sum() >= 1 << 15:
+        return None
+    return (w[0] + (w[1] << _PACK)).astype(np.int32)[None, :]
 
 
 class Synapses(NamedTuple):
@@ -452,9 +476,10 @@ class Synapses(NamedTuple):
     lut: np.ndarray | None = None
     bound: int | None = None  # the largest |sum| (`kernels.sum_bound`), where known
     # table mode, counting the source: each pattern's sums of one or two of its table's
-    # columns (groups * 256 rows, u) int32, and each source step's sums (T, >= u) int32,
+    # columns (groups * 256 rows, u) int32, and each source step's sums (>= u, T) int32,
     # added as the scan reads the step (the last `delay` steps it never reads: the caller's)
     columns: tuple[np.ndarray, np.ndarray] | None = None
+    packed_columns: bool = False  # the table holds two columns packed (`pack_columns`)
 
 
 def scan(
@@ -487,6 +512,7 @@ def scan(
     drive_bound: int | None = None,
     narrow: bool = False,
     columns: tuple[np.ndarray, np.ndarray] | None = None,
+    packed_columns: bool = False,
 ) -> None:
     """Run a population's neurons over every step (see `bit_accurate._scan`) on its raw drive
     (T, batch, n): int64, or a float array of exact integers (a float kernel's result, read
@@ -501,8 +527,8 @@ def scan(
     out (it changes nothing). `narrow`: the neurons run in int32, which the caller proved
     exact (`narrow_fits`; fused synapses only). `columns` = (w, sums), counting a spiking
     population by one or two distinct columns of its table (`counting._Columns`): w (u, n)
-    int32, and sums (T, >= u) int32 gets each step's batch-summed spikes through them (the
-    caller keeps them below 2^31)."""
+    int32, and sums (>= u, T) int32 gets each step's batch-summed spikes through them (the
+    caller keeps them below 2^31); `packed_columns`: w (1, n) holds two (`pack_columns`)."""
     spiking = thr is not None
     counting = active is not None
     n = v.shape[1]
@@ -537,10 +563,18 @@ def scan(
         count_src_cols=0
         if synapses is None or synapses.columns is None
         else (synapses.columns[0].shape[1]),
+        packed_cols=packed_columns,
+        packed_src_cols=synapses is not None and synapses.packed_columns,
     )
     assert sw.count_src_cols <= 2 and (not sw.count_src_cols or sw.synapses == 3)
     src_cols = None if synapses is None else synapses.columns
     assert sw.count_cols <= 2 and (not sw.count_cols or (spiking and counting))
+    assert not sw.packed_cols or (
+        sw.count_cols == 1 and columns is not None and columns[1].shape[0] >= 2
+    )
+    assert not sw.packed_src_cols or (
+        sw.count_src_cols == 1 and src_cols is not None and src_cols[1].shape[0] >= 2
+    )
     assert not (sw.narrow and sw.wrap_drive), "int32 neurons: the drive must not wrap"
     if sw.dense_dots:
         wt = _transposed(wt)

@@ -72,8 +72,9 @@ def test_one_samples_columns_summed_in_the_scan_equal_the_numpy_counting(monkeyp
     columns (a spike counter's ones, a fan-out that varies where quantization zeroed
     weights) summed by the compiled scan as it fires (`Counter.scan_columns`), and the
     input's events summed pattern by pattern as the hidden layer's scan reads them
-    (`Counter.source_columns`, the one step its delay leaves unread counted apart), give
-    every count of the numpy path, per step and core and per layer."""
+    (`Counter.source_columns`, the one step its delay leaves unread counted apart), two
+    columns packed in one int32 where they fit (`jit.pack_columns`), give every count of
+    the numpy path, per step and core and per layer."""
     import neurocomp as nc
     from neurocomp.backends import counting
     from neurocomp.backends.bit_accurate import run
@@ -88,22 +89,47 @@ def test_one_samples_columns_summed_in_the_scan_equal_the_numpy_counting(monkeyp
 
     def spy(self, pop, batch):
         cols = scan_columns(self, pop, batch)
-        used.append((pop.name, None if cols is None else cols.w.shape[0]))
+        used.append((pop.name, None if cols is None else (cols.w.shape[0], cols.for_scan()[1])))
         return cols
 
     def spy_source(self, name, src):
-        table = source_columns(self, name, src)
-        used.append((name, None if table is None else table.shape[1]))
-        return table
+        found = source_columns(self, name, src)
+        packed = None if found is None else found[1]
+        used.append((name, None if found is None else (self.columns_of(name).w.shape[0], packed)))
+        return found
 
     monkeypatch.setattr(counting.Counter, "scan_columns", spy)
     monkeypatch.setattr(counting.Counter, "source_columns", spy_source)
     compiled = run(prog.net, x, prog.target.format, mapping=prog.mapping).counts
-    # both layers' spikes and the input's events summed in the scans
-    assert {("lif1", 2), ("lif2", 1), ("input", 2)} <= set(used)
+    # both layers' spikes and the input's events summed in the scans, two columns packed in one
+    assert {("lif1", (2, True)), ("lif2", (1, False)), ("input", (2, True))} <= set(used)
     monkeypatch.setattr(jit, "AVAILABLE", False)
     plain = run(prog.net, x, prog.target.format, mapping=prog.mapping).counts
     assert compiled is not None and plain is not None
     for kind in plain.per_core:
         np.testing.assert_array_equal(compiled.per_core[kind], plain.per_core[kind], str(kind))
     assert compiled.per_layer == plain.per_layer
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 200), st.integers(0, 2**32 - 1))
+def test_packed_columns_sum_to_both_columns_sums_or_are_refused(n: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    w = np.stack([rng.integers(0, 300, n), rng.integers(0, 300, n)])
+    fire = rng.integers(0, 2, n).astype(np.int32)
+    packed = jit.pack_columns(w)
+    if w[0].sum() >= 1 << 16 or w[1].sum() >= 1 << 15:
+        assert packed is None
+        return
+    assert packed is not None and packed.dtype == np.int32 and packed.shape == (1, n)
+    k = np.int32(0)
+    for i in range(n):  # the scan's int32 accumulation: no wrap anywhere on the way
+        k = np.int32(k + (packed[0, i] & -fire[i]))
+    assert int(k & ((1 << 16) - 1)) == int(fire @ w[0])
+    assert int(k >> 16) == int(fire @ w[1])
+
+
+def test_packing_refuses_negative_entries_and_other_widths() -> None:
+    assert jit.pack_columns(np.array([[1, -1], [2, 2]])) is None
+    assert jit.pack_columns(np.ones((1, 4), np.int64)) is None
+    assert jit.pack_columns(np.ones((3, 4), np.int64)) is None
