@@ -153,11 +153,10 @@ class _State:
     count: bool = False
     # counting with the compiled scan: each population's neuron -> core, and each scan's
     # active neurons over the run (the scans add their counts per step and core straight
-    # into the counter's; `seen`: that counter's total so far)
+    # into the counter's, and return their total)
     cores: dict[str, np.ndarray] = field(default_factory=dict)
     n_cores: int = 0
     act_total: dict[str, int] = field(default_factory=dict)
-    seen: int = 0
     # ... and a population's spikes through its table's columns, summed as it fired
     col_sums: dict[str, np.ndarray] = field(default_factory=dict)
     # ... and the events of a source counted inside the compiled scan, by source
@@ -445,11 +444,11 @@ def _fused_synapses(
         found = state.counter.source_columns(pre, src)
         if found is not None:  # one sample's events counted as the scan reads them
             table, packed = found
-            w = state.counter.columns_of(pre).w
+            cols = state.counter.columns_of(pre)
             # a column per row (each one's steps contiguous for `columns.spread`), last: zeros
-            sums = np.zeros((w.shape[0] + 1, src.shape[0]), np.int32)
+            sums = np.zeros((cols.w.shape[0] + 1, src.shape[0]), np.int32)
             if delay:  # the steps the scan never reads, counted here
-                jit.column_dots(src[-delay:], w, sums[:, -delay:].T)
+                jit.column_dots(src[-delay:], cols.w, sums[:, -delay:].T, top=cols.top)
             state.col_sums[pre] = sums
             syn = syn._replace(columns=(table, sums), packed_columns=packed)
     return syn
@@ -523,7 +522,7 @@ def _scan_compiled(
     bound = None
     if synapses is not None and synapses.bound is not None:  # with the projection's bias
         bound = synapses.bound + (0 if drive_bias is None else int(np.abs(drive_bias).max()))
-    jit.scan(
+    seen = jit.scan(
         drive,
         state.u[name],
         state.v[name],
@@ -555,9 +554,7 @@ def _scan_compiled(
         packed_columns=packed,
     )
     if active is not None:  # this population's share of the counter's total
-        seen = int(active.sum())
-        state.act_total[name] = state.act_total.get(name, 0) + seen - state.seen
-        state.seen = seen
+        state.act_total[name] = state.act_total.get(name, 0) + seen
 
 
 def _narrow(pop: IntPopulation, fmt: NumberFormat, bits: int, bound: int) -> bool:

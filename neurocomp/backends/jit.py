@@ -195,7 +195,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         col_sums: np.ndarray,  # `count_cols`: each step's spikes through them (>= u, T) int32
         src_tab: np.ndarray,  # `count_src_cols`: each pattern's column sums (rows, u) int32
         src_sums: np.ndarray,  # `count_src_cols`: each source step's sums (>= u, T) int32
-    ) -> None:
+    ) -> np.int64:
         bits, top, act_bits, shift, bias_from = ints[0], ints[1], ints[2], ints[3], ints[4]
         delay = ints[5]
         n = keep_v.shape[0]
@@ -233,6 +233,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         pat = np.arange(0, -(-groups // 4) * 4 * 256, 256).astype(np.uint64)
         e0, e1, e2, e3, e4, e5, e6, e7 = ev  # unpacked once: no reference counting per step
         f0, f1, f2, f3, f4, f5, f6, f7 = src_ev
+        seen = np.int64(0)  # counting: the active neurons over the run (returned)
         for t in range(steps):
             db = dbias if t >= bias_from else no_bias
             for b in range(batch):
@@ -381,9 +382,13 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                         if count:  # the idle ones (one instruction fewer per lane)
                             acc = C(acc + C((busy | y) == 0))
                     if count and several_runs:
-                        active[t, np.uint64(run_core[r])] += np.int64(hi - lo) - np.int64(acc)
+                        busy_n = np.int64(hi - lo) - np.int64(acc)
+                        active[t, np.uint64(run_core[r])] += busy_n
+                        seen += busy_n
                     elif count:
-                        active[t, core0] += np.int64(un) - np.int64(acc)
+                        busy_n = np.int64(un) - np.int64(acc)
+                        active[t, core0] += busy_n
+                        seen += busy_n
                 if packed_cols:
                     col_sums[0, t] += k0 & _LOW16
                     col_sums[1, t] += k0 >> _PACK
@@ -439,6 +444,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         if narrow:
             v[:] = vs
             u[:] = us
+        return seen
 
     return numba.njit(cache=True, nogil=True)(scan_variant)
 
@@ -513,7 +519,7 @@ def scan(
     narrow: bool = False,
     columns: tuple[np.ndarray, np.ndarray] | None = None,
     packed_columns: bool = False,
-) -> None:
+) -> int:
     """Run a population's neurons over every step (see `bit_accurate._scan`) on its raw drive
     (T, batch, n): int64, or a float array of exact integers (a float kernel's result, read
     without a conversion pass), or, with `synapses` (drive None), the sums of its one
@@ -528,7 +534,8 @@ def scan(
     exact (`narrow_fits`; fused synapses only). `columns` = (w, sums), counting a spiking
     population by one or two distinct columns of its table (`counting._Columns`): w (u, n)
     int32, and sums (>= u, T) int32 gets each step's batch-summed spikes through them (the
-    caller keeps them below 2^31); `packed_columns`: w (1, n) holds two (`pack_columns`)."""
+    caller keeps them below 2^31); `packed_columns`: w (1, n) holds two (`pack_columns`).
+    Returns the active neurons' count over the run, batch-summed (0 without `active`)."""
     spiking = thr is not None
     counting = active is not None
     n = v.shape[1]
@@ -597,7 +604,7 @@ def scan(
         drive = empty3
     elif drive.dtype not in (np.float32, np.float64, np.int64):
         drive = drive.astype(np.int64)
-    fn(
+    seen = fn(
         np.ascontiguousarray(drive),
         c(drive_bias),
         u,
@@ -623,6 +630,7 @@ def scan(
         *(columns or (np.zeros((0, n), np.int32), np.zeros((0, 0), np.int32))),
         *(src_cols or (np.zeros((0, 0), np.int32),) * 2),
     )
+    return int(seen)
 
 
 _DENSE_DOTS_MAX = env_int("NEUROCOMP_DENSE_DOTS_MAX", 16)
