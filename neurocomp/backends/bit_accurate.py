@@ -504,10 +504,11 @@ def _scan_compiled(
     adds the active neurons per step and core to the counter's (`state.act_total`)."""
     name = pop.name
     steps = state.series[name].shape[0]
-    active, columns, packed = None, None, False
+    active, idle, columns, packed = None, None, None, False
     if state.count:
         assert state.counter is not None
         active = state.counter.per_core[EventKind.UPDATES_ACTIVE]
+        idle = state.counter.per_core[EventKind.UPDATES_IDLE]
         batch = state.v[name].shape[0]
         if pop.spiking and batch >= _SCAN_COUNTS_FROM and not _by_columns(pop, batch, state):
             state.event_table(name, pop.size, steps)
@@ -541,6 +542,7 @@ def _scan_compiled(
         rec_v=state.rec_v.get(name),
         rec_u=None,
         active=active,
+        idle=idle,
         activation_bits=fmt.activation_bits,
         weight_shift=fmt.weight_shift,
         drive_bias=drive_bias,
@@ -833,7 +835,7 @@ def _count(
         if pop.name in state.act_total:  # counted by the compiled scan
             c.per_layer[pop.name][EventKind.UPDATES_ACTIVE] += state.act_total[pop.name]
         else:
-            c.population(pop, None, state.active(pop.name))
+            c.population(pop, None, state.active(pop.name), state.v[pop.name].shape[0])
         if pop.spiking:
             sent = _count_spikes(pop, state, c, compiled)
             if sent is not None:

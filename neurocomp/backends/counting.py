@@ -254,11 +254,6 @@ class Counter:
         self.onehot = {
             p.name: _onehot(self.where[p.name], self.n_cores).tocsc() for p in net.populations
         }
-        # every neuron is updated every step: what is not active is idle (`counts`)
-        self.core_neurons = sum(
-            (np.bincount(self.where[p.name], minlength=self.n_cores) for p in net.populations),
-            np.zeros(self.n_cores, np.int64),
-        )
         self.sizes = {p.name: p.size for p in net.populations}
         self.names = [p.name for p in net.populations]
         self.graded = frozenset(p.name for p in net.populations if p.graded)
@@ -529,12 +524,17 @@ class Counter:
         )
         self.per_layer[pop.name][EventKind.SPIKES] += int(spikes.sum())
 
-    def population(self, pop: IntPopulation, spikes: np.ndarray | None, active: np.ndarray) -> None:
-        """A population's active-neuron counts (T, n) and spikes (T, n), batch-summed (the
-        idle updates follow in `counts`)."""
+    def population(
+        self, pop: IntPopulation, spikes: np.ndarray | None, active: np.ndarray, batch: int
+    ) -> None:
+        """A population's active-neuron counts (T, n) and spikes (T, n), batch-summed over
+        `batch` samples; every update not active is idle."""
         onehot = self.onehot[pop.name]
         dense = self._dense(pop.name + "\0onehot", onehot)
-        self.per_core[EventKind.UPDATES_ACTIVE] += _per_core(onehot, active, dense)
+        part = _per_core(onehot, active, dense)
+        self.per_core[EventKind.UPDATES_ACTIVE] += part
+        neurons = np.bincount(self.where[pop.name], minlength=self.n_cores)
+        self.per_core[EventKind.UPDATES_IDLE] += batch * neurons - part
         self.per_layer[pop.name][EventKind.UPDATES_ACTIVE] += int(active.sum())
         if spikes is not None:
             self.spikes(pop, spikes)
@@ -548,9 +548,9 @@ class Counter:
         return self._dense_tables[key]
 
     def counts(self, batch: int) -> EventCounts:
-        """The run's counts, `batch` samples; every neuron update not counted active is idle."""
+        """The run's counts, `batch` samples; every neuron update not counted active is idle
+        (per step and core as the scans and `population` counted them)."""
         active, idle = EventKind.UPDATES_ACTIVE, EventKind.UPDATES_IDLE
-        np.subtract(batch * self.core_neurons, self.per_core[active], out=self.per_core[idle])
         steps = self.block.shape[1]
         for name, layer in self.per_layer.items():
             layer[idle] = batch * steps * self.sizes[name] - layer[active]

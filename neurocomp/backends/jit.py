@@ -181,6 +181,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         rec_v: np.ndarray,
         rec_u: np.ndarray,
         active: np.ndarray,  # (T, cores): active neurons per step and core
+        idle: np.ndarray,  # (T, cores) or (0, 0): idle neurons per step and core
         runs: np.ndarray,  # (r + 1,): runs of neurons on one core, runs[k]:runs[k+1]
         run_core: np.ndarray,  # (r,): each run's column of `active`
         ev: tuple,  # counting a spiking population: its `EventTable` arrays (`_flush`)
@@ -381,13 +382,12 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                             rec_v[t, b, i] = y
                         if count:  # the idle ones (one instruction fewer per lane)
                             acc = C(acc + C((busy | y) == 0))
-                    if count and several_runs:
+                    if count:
+                        at = np.uint64(run_core[r]) if several_runs else core0
                         busy_n = np.int64(hi - lo) - np.int64(acc)
-                        active[t, np.uint64(run_core[r])] += busy_n
-                        seen += busy_n
-                    elif count:
-                        busy_n = np.int64(un) - np.int64(acc)
-                        active[t, core0] += busy_n
+                        active[t, at] += busy_n
+                        if idle.shape[0]:
+                            idle[t, at] += np.int64(acc)
                         seen += busy_n
                 if packed_cols:
                     col_sums[0, t] += k0 & _LOW16
@@ -508,6 +508,7 @@ def scan(
     rec_v: np.ndarray | None,
     rec_u: np.ndarray | None,
     active: np.ndarray | None = None,
+    idle: np.ndarray | None = None,
     activation_bits: int = 0,
     weight_shift: int = 0,
     drive_bias: np.ndarray | None = None,
@@ -526,7 +527,8 @@ def scan(
     projection computed row by row in the same loop (event-driven: each non-zero source
     entry adds its row of W^T); plus `drive_bias` (n,) from step `bias_from` on; u and v in
     place. `active` (T, cores) int64, if given, gets the batch-summed count of active
-    neurons per step at column core[i] of neuron i (None: column i), and `events`, given with
+    neurons per step at column core[i] of neuron i (None: column i), `idle` (the same shape),
+    if given with it, the others' count, and `events`, given with
     `active` for a spiking population, its spikes through its routing table step by step
     (`EventTable`: no second pass over the series). `drive_bound`, where known: the largest
     |raw drive| (with `drive_bias`); below 2^(activation_bits - 1) the drive's wrap is left
@@ -620,6 +622,7 @@ def scan(
         empty3 if rec_v is None else rec_v,
         empty3 if rec_u is None else rec_u,
         np.zeros((0, 0), np.int64) if active is None else active,
+        np.zeros((0, 0), np.int64) if idle is None else idle,
         *runs,
         tuple(events or EventTable.empty()),
         syn.src,
