@@ -444,11 +444,9 @@ def _fused_synapses(
         found = state.counter.source_columns(pre, src)
         if found is not None:  # one sample's events counted as the scan reads them
             table, packed = found
-            cols = state.counter.columns_of(pre)
+            u = state.counter.columns_of(pre).w.shape[0]
             # a column per row (each one's steps contiguous for `columns.spread`), last: zeros
-            sums = np.zeros((cols.w.shape[0] + 1, src.shape[0]), np.int32)
-            if delay:  # the steps the scan never reads, counted here
-                jit.column_dots(src[-delay:], cols.w, sums[:, -delay:].T, top=cols.top)
+            sums = np.zeros((u + 1, src.shape[0]), np.int32)
             state.col_sums[pre] = sums
             syn = syn._replace(columns=(table, sums), packed_columns=packed)
     return syn

@@ -72,7 +72,7 @@ def test_one_samples_columns_summed_in_the_scan_equal_the_numpy_counting(monkeyp
     columns (a spike counter's ones, a fan-out that varies where quantization zeroed
     weights) summed by the compiled scan as it fires (`Counter.scan_columns`), and the
     input's events summed pattern by pattern as the hidden layer's scan reads them
-    (`Counter.source_columns`, the one step its delay leaves unread counted apart), two
+    (`Counter.source_columns`, the one step its delay leaves unread counted after the loop), two
     columns packed in one int32 where they fit (`jit.pack_columns`), give every count of
     the numpy path, per step and core and per layer."""
     import neurocomp as nc
