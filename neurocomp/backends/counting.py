@@ -122,12 +122,14 @@ class _Columns:
         """The columns the compiled scan sums: packed where they fit, and whether they are."""
         return (self.w32, False) if self.packed is None else (self.packed, True)
 
-    def targets(self, kinds: tuple[EventKind, ...], cores: int) -> np.ndarray:
-        """(m, 3): each non-zero table column's counter (its index in COUNTERS), core and
-        row of w, for `jit.column_dots`."""
+    def targets(
+        self, kinds: tuple[EventKind, ...], cores: int, rows: dict[EventKind, int]
+    ) -> np.ndarray:
+        """(m, 3): each non-zero table column's counter (its row in the counter's block,
+        `rows`), core and row of w, for `jit.column_dots`."""
         zero = self.w.shape[0]
         k = np.flatnonzero(self.table != zero)
-        kind = np.array([COUNTERS.index(kinds[i // cores]) for i in k], np.int64)
+        kind = np.array([rows[kinds[i // cores]] for i in k], np.int64)
         return np.stack([kind, k % cores, self.table[k]], axis=1).astype(np.int64)
 
     def live(self, cores: int) -> list[int]:
@@ -151,7 +153,9 @@ class _Plan:
     own: list[tuple[EventKind, list[int]]]  # a live own counter and its rows of w
 
     @classmethod
-    def of(cls, cols: _Columns, kinds: tuple[EventKind, ...], cores: int) -> _Plan:
+    def of(
+        cls, cols: _Columns, kinds: tuple[EventKind, ...], cores: int, rows: dict[EventKind, int]
+    ) -> _Plan:
         live = cols.live(cores)
         zero = cols.w.shape[0]
         own = [
@@ -159,7 +163,7 @@ class _Plan:
             for k in live
             if kinds[k] in Counter.FROM_POPULATION or kinds[k] is EventKind.SPIKES
         ]
-        return cls(cols.targets(kinds, cores), live, own)
+        return cls(cols.targets(kinds, cores, rows), live, own)
 
 
 @dataclass(frozen=True)
@@ -254,6 +258,14 @@ class Counter:
         self.onehot = {
             p.name: _onehot(self.where[p.name], self.n_cores).tocsc() for p in net.populations
         }
+        # each kind some table can produce (a non-zero column), its row in `block`
+        live = {EventKind.SPIKES, EventKind.UPDATES_ACTIVE, EventKind.UPDATES_IDLE}
+        c = self.n_cores
+        for src, table in self.tables.items():
+            for k, kind in enumerate(self.kinds[src]):
+                if table[:, k * c : (k + 1) * c].count_nonzero():
+                    live.add(kind)
+        self.rows = {kind: i for i, kind in enumerate(k for k in COUNTERS if k in live)}
         self.sizes = {p.name: p.size for p in net.populations}
         self.names = [p.name for p in net.populations]
         self.graded = frozenset(p.name for p in net.populations if p.graded)
@@ -272,9 +284,11 @@ class Counter:
 
     def reset(self, steps: int) -> None:
         """Zero the counts, for a run of `steps` steps."""
-        # one block (kinds, T, cores), which `jit.column_dots` adds into directly
-        self.block = np.zeros((len(COUNTERS), steps, self.n_cores), dtype=np.int64)
-        self.per_core = {k: self.block[i] for i, k in enumerate(COUNTERS)}
+        # one block (live kinds, T, cores), which `jit.column_dots` adds into directly; the
+        # kinds no table can produce (no hops on one tile) one read-only zero array
+        self.block = np.zeros((len(self.rows), steps, self.n_cores), dtype=np.int64)
+        zero = np.broadcast_to(np.zeros((), np.int64), (steps, self.n_cores))
+        self.per_core = {k: self.block[self.rows[k]] if k in self.rows else zero for k in COUNTERS}
         self.per_layer: dict[str, dict[EventKind, int]] = {
             name: dict.fromkeys(COUNTERS, 0) for name in self.names
         }
@@ -302,6 +316,8 @@ class Counter:
         out = _per_core(table, sent, self._dense(name, table))  # (T, kinds * cores)
         for k, kind in enumerate(self.kinds[name]):
             part = out[:, k * c : (k + 1) * c]
+            if kind not in self.rows:  # no table has it: zeros
+                continue
             self.per_core[kind] += part
             if name in self.with_payload and kind in MESSAGE_KINDS:
                 self._paid()[kind] += part
@@ -425,7 +441,7 @@ class Counter:
 
     def _plan(self, name: str, kinds: tuple[EventKind, ...], cols: _Columns) -> _Plan:
         if name not in self._plans:  # made once per counter
-            self._plans[name] = _Plan.of(cols, kinds, self.n_cores)
+            self._plans[name] = _Plan.of(cols, kinds, self.n_cores, self.rows)
         return self._plans[name]
 
     def _column_totals(
@@ -479,7 +495,10 @@ class Counter:
             self._add(name, kind, out[:, k * c : (k + 1) * c])
 
     def _add(self, name: str, kind: EventKind, part: np.ndarray) -> None:
-        """One counter's block (T, cores) of source `name`."""
+        """One counter's block (T, cores) of source `name` (zeros where no table has that
+        kind: nothing to add)."""
+        if kind not in self.rows:
+            return
         self.per_core[kind] += part
         if kind in MESSAGE_KINDS and name in self.with_payload:
             self._paid()[kind] += part

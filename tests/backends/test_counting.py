@@ -1,0 +1,65 @@
+"""The event counter's block: only the kinds a mapping's tables can produce are stored
+(`neurocomp.backends.counting.Counter.rows`); the rest read as zeros."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import neurocomp as nc
+from neurocomp.backends.events import COUNTERS, EventKind
+from neurocomp.program.folder import _toml_shape
+from neurocomp.target import load_target, spec_from_dict
+
+from conftest import EXAMPLES
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[nc.Program, np.ndarray]:
+    net = nc.load(EXAMPLES / "digits" / "digits.nir", dt=1e-4)
+    x = np.load(EXAMPLES / "digits" / "digits_test.npz")["x"][:, :3]
+    return nc.compile(net, target="loihi2"), x
+
+
+def test_kinds_no_table_produces_are_read_only_zeros(digits) -> None:
+    prog, x = digits
+    counts = prog.run(x).counts
+    assert counts is not None and set(counts.per_core) == set(COUNTERS)
+    dead = [k for k in COUNTERS if not counts.per_core[k].flags.writeable]
+    # one core: no messages between tiles or chips, no hops
+    assert set(dead) == {
+        EventKind.MSGS_REMOTE,
+        EventKind.HOPS_EW,
+        EventKind.HOPS_NS,
+        EventKind.MSGS_CHIP,
+    }
+    for k in dead:
+        assert counts.per_core[k].shape == counts.per_core[EventKind.SPIKES].shape
+        assert not counts.per_core[k].any() and counts.total(k) == 0
+    live = [k for k in COUNTERS if k not in dead]
+    assert all(counts.total(k) > 0 for k in live)
+
+
+def test_every_kind_a_table_produces_is_kept_on_several_chips(digits) -> None:
+    x = digits[1]
+    # 138 neurons in cores of 60, one core per tile, two tiles per chip: three cores, two chips
+    raw = _toml_shape(load_target("reference").to_dict())
+    raw["mesh"].update(tiles_x=2, tiles_y=1, cores_per_tile=1)
+    raw["core"]["neurons"] = 60
+    spec = spec_from_dict(raw, "two-tile.toml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nc.NeurocompWarning)
+        spread = nc.compile(EXAMPLES / "digits" / "digits.nir", target=spec, chips=2)
+    counts = spread.run(x).counts
+    assert counts is not None
+    dead = {k for k in COUNTERS if not counts.per_core[k].flags.writeable}
+    assert dead <= {EventKind.HOPS_NS}  # one row of tiles: no north-south hops
+    for kind in ("msgs_remote", "hops_ew", "msgs_chip"):
+        assert counts.total(kind) > 0, kind
+    # every spike the run made, every neuron updated every step
+    spikes = spread.run(x, record=True, count=False).spikes
+    assert counts.total("spikes") == sum(int(s.sum()) for s in spikes.values())
+    updates = counts.total("updates_active") + counts.total("updates_idle")
+    assert updates == x.shape[0] * x.shape[1] * spread.net.neurons
