@@ -266,6 +266,7 @@ class Counter:
                 if table[:, k * c : (k + 1) * c].count_nonzero():
                     live.add(kind)
         self.rows = {kind: i for i, kind in enumerate(k for k in COUNTERS if k in live)}
+        self._zero = np.zeros((0, self.n_cores), np.int64)  # `reset`: the dead kinds' zeros
         self.sizes = {p.name: p.size for p in net.populations}
         self.names = [p.name for p in net.populations]
         self.graded = frozenset(p.name for p in net.populations if p.graded)
@@ -287,7 +288,10 @@ class Counter:
         # one block (live kinds, T, cores), which `jit.column_dots` adds into directly; the
         # kinds no table can produce (no hops on one tile) one read-only zero array
         self.block = np.zeros((len(self.rows), steps, self.n_cores), dtype=np.int64)
-        zero = np.broadcast_to(np.zeros((), np.int64), (steps, self.n_cores))
+        zero = self._zero
+        if zero.shape[0] != steps:  # the same steps run after run: made once
+            zero = self._zero = np.zeros((steps, self.n_cores), np.int64)
+            zero.flags.writeable = False
         self.per_core = {k: self.block[self.rows[k]] if k in self.rows else zero for k in COUNTERS}
         self.per_layer: dict[str, dict[EventKind, int]] = {
             name: dict.fromkeys(COUNTERS, 0) for name in self.names
