@@ -439,7 +439,7 @@ class Counter:
         kinds = self._scatter_table(name, n)[1]
         cols = self.columns_of(name)
         plan = self._plan(name, kinds, cols)
-        every = columns.spread(sums, plan.targets, self.block)
+        every = columns.spread(sums, plan.targets, self.block, zero_last=True)
         last = sums[:, -1] if sums.size else None
         self._column_totals(name, cols, plan, last, every, payload=False)
 
