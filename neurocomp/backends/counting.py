@@ -267,6 +267,11 @@ class Counter:
                     live.add(kind)
         self.rows = {kind: i for i, kind in enumerate(k for k in COUNTERS if k in live)}
         self._zero = np.zeros((0, self.n_cores), np.int64)  # `reset`: the dead kinds' zeros
+        self._zero.flags.writeable = False
+        # each population's neurons per core (its idle updates: these less the active ones)
+        self._core_neurons = {
+            p.name: np.bincount(self.where[p.name], minlength=self.n_cores) for p in net.populations
+        }
         self.sizes = {p.name: p.size for p in net.populations}
         self.names = [p.name for p in net.populations]
         self.graded = frozenset(p.name for p in net.populations if p.graded)
@@ -319,14 +324,7 @@ class Counter:
         c = self.n_cores
         out = _per_core(table, sent, self._dense(name, table))  # (T, kinds * cores)
         for k, kind in enumerate(self.kinds[name]):
-            part = out[:, k * c : (k + 1) * c]
-            if kind not in self.rows:  # no table has it: zeros
-                continue
-            self.per_core[kind] += part
-            if name in self.with_payload and kind in MESSAGE_KINDS:
-                self._paid()[kind] += part
-            if kind in self.FROM_POPULATION:
-                self.per_layer[name][kind] += int(part.sum())
+            self._add(name, kind, out[:, k * c : (k + 1) * c])
 
     def scatter(
         self, name: str, series: np.ndarray, ones: bool
@@ -556,8 +554,7 @@ class Counter:
         dense = self._dense(pop.name + "\0onehot", onehot)
         part = _per_core(onehot, active, dense)
         self.per_core[EventKind.UPDATES_ACTIVE] += part
-        neurons = np.bincount(self.where[pop.name], minlength=self.n_cores)
-        self.per_core[EventKind.UPDATES_IDLE] += batch * neurons - part
+        self.per_core[EventKind.UPDATES_IDLE] += batch * self._core_neurons[pop.name] - part
         self.per_layer[pop.name][EventKind.UPDATES_ACTIVE] += int(active.sum())
         if spikes is not None:
             self.spikes(pop, spikes)

@@ -388,13 +388,8 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                         if idle.shape[0]:
                             idle[t, at] += np.int64(acc)
                         seen += busy_n
-                if packed_cols:
-                    col_sums[0, t] += k0 & _LOW16
-                    col_sums[1, t] += k0 >> _PACK
-                elif count_cols >= 1:
-                    col_sums[0, t] += k0
-                if count_cols >= 2:
-                    col_sums[1, t] += k1
+                if count_cols >= 1:
+                    _add_columns(col_sums, t, k0, k1, packed_cols, count_cols)
             # this step's events through the routing tables (`EventTable`), written out here:
             # a call, even inlined, costs ~70 ns per step in its arguments' handling (measured)
             if counts_spikes:
