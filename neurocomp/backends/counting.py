@@ -19,9 +19,10 @@ from scipy import sparse
 
 from ..ir.integer import IntNetwork, IntPopulation, IntProjection
 from ..mapping import Mapping
-from . import columns, jit
+from . import columns, jit, segments
 from .events import COUNTERS, MESSAGE_KINDS, EventCounts, EventKind
 from .kernels import pattern_sums
+from .segments import Segments
 
 
 def graded_inputs(
@@ -284,6 +285,7 @@ class Counter:
         }
         self._columns: dict[str, _Columns | None] = {}
         self._runs_split: dict[str, _OwnRuns | None] = {}
+        self._segments_of: dict[str, Segments | None] = {}  # `_segments`
         self._plans: dict[str, _Plan] = {}  # per source counted by `_fold_columns`
         self._patterns: dict[str, np.ndarray] = {}  # `source_columns`, per input
         self.reset(steps)
@@ -340,8 +342,15 @@ class Counter:
             self._fold_columns(name, kinds, cols, series)
             return None
         out = np.zeros((len(kinds) * self.n_cores, series.shape[0]), np.int64).T  # `_fold`
-        runs = self._own_runs(name, table, kinds)
-        if runs is not None and series.shape[1] == 1 and series.dtype == np.uint8:
+        one = series.shape[1] == 1 and series.dtype == np.uint8
+        runs = self._own_runs(name, table, kinds) if one else None
+        # only the sending core's counters and no neuron's totals wanted: a dense dot per
+        # run (`scatter_runs`) beats finding the events; else segments, where they fit
+        own_only = runs is not None and not (runs.rest.nnz or runs.events)
+        seg = None if own_only or not one else self._segments(name, table, ones)
+        if seg is not None:
+            total, last = segments.scatter_segments(series, seg, out)
+        elif runs is not None:
             total, last = jit.scatter_runs(series, runs.own, runs.rest, out, runs.events)
         else:
             total, last = jit.scatter(series, table, out, ones, self._static(name, table))
@@ -362,6 +371,14 @@ class Counter:
         if cols is None or dtype != np.uint8 or batch >= 1 << 15 or batch * n * cols.top >= 1 << 31:
             return None
         return cols
+
+    def _segments(self, name: str, table: sparse.csr_matrix, ones: bool) -> Segments | None:
+        """A source's large table by segments (`segments.Segments`), made once per counter;
+        each event counts 1 where `ones` or the source is a binary population."""
+        if name not in self._segments_of:
+            unit = ones or (name in self.where and name not in self.graded)
+            self._segments_of[name] = Segments.of(table, unit)
+        return self._segments_of[name]
 
     def _own_runs(
         self, name: str, table: sparse.csr_matrix, kinds: tuple[EventKind, ...]

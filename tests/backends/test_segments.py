@@ -1,0 +1,126 @@
+"""Counting one sample's events by segments of a routing table
+(`neurocomp.backends.segments`): the same integers as `jit.scatter`'s CSR rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import sparse
+
+from neurocomp.backends import jit, segments
+
+pytestmark = pytest.mark.skipif(not jit.AVAILABLE, reason="compiled counting needs numba")
+
+
+def _table(rng: np.random.Generator, n: int, k: int, per_row: int, top: int) -> sparse.csr_matrix:
+    rows, cols = [], []
+    for i in range(n):
+        c = rng.choice(k, size=min(rng.integers(0, per_row + 1), k), replace=False)
+        rows += [i] * c.size
+        cols += list(c)
+    data = rng.integers(1, top + 1, len(rows))
+    table = sparse.csr_matrix((data, (rows, cols)), shape=(n, k), dtype=np.int64)
+    table.sort_indices()
+    return table
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 30),  # steps
+    st.integers(1, 200),  # neurons
+    st.integers(1, 60),  # counters
+    st.integers(0, 16),  # entries per row, at most
+    st.sampled_from([1, 3, 255, 60000]),  # the largest entry (60000: a field holds one)
+    st.booleans(),  # every event counts 1, or its byte's value
+    st.integers(0, 2**32 - 1),
+)
+def test_segments_count_what_the_csr_rows_count(steps, n, k, per_row, top, unit, seed) -> None:
+    """Per step and counter, each neuron's total and its last step's events: equal to
+    `jit.scatter` on the same table and series, wherever `Segments.of` accepts the table
+    (entries up to a 16-bit field, over many events: the fields are unpacked in time)."""
+    rng = np.random.default_rng(seed)
+    table = _table(rng, n, k, per_row, top)
+    src = (rng.random((steps, 1, n)) < rng.random()).astype(np.uint8)
+    if not unit:
+        src *= rng.integers(1, 256, src.shape).astype(np.uint8)
+    seg = segments.Segments.of(table, unit)
+    if not unit and table.nnz and table.data.max() * 255 > 65535:
+        assert seg is None  # one event could overflow a field
+        return
+    assert seg is not None
+    assert (seg.width <= segments.LANES).all() and seg.start[-1] == n
+    base = rng.integers(0, 9, (steps, k)).astype(np.int64)
+    got, want = base.copy(), base.copy()
+    total, last = segments.scatter_segments(src, seg, got)
+    w_total, w_last = jit.scatter(src, table, want, ones=unit)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(total, w_total)
+    np.testing.assert_array_equal(last, w_last)
+
+
+def test_a_segment_holds_consecutive_neurons_with_at_most_sixteen_counters() -> None:
+    """Neurons 0-9 reach counters 0-9 (one each), 10-19 counters 10-29 (two each): the
+    first segment takes neurons up to its sixteenth counter, the next starts there."""
+    rows = [*range(10), *np.repeat(np.arange(10, 20), 2)]
+    cols = [*range(10), *range(10, 30)]
+    table = sparse.csr_matrix((np.ones(30, np.int64), (rows, cols)), shape=(20, 30))
+    seg = segments.Segments.of(table, True)
+    assert seg is not None
+    np.testing.assert_array_equal(seg.start, [0, 13, 20])
+    np.testing.assert_array_equal(seg.width, [16, 14])
+    np.testing.assert_array_equal(seg.cols[0], np.arange(16))
+    np.testing.assert_array_equal(seg.cols[1, :14], np.arange(16, 30))
+    assert (seg.cols[1, 14:] == -1).all()
+
+
+def test_tables_that_do_not_fit_are_refused() -> None:
+    wide = sparse.csr_matrix(np.ones((2, 17), np.int64))  # a row with 17 counters
+    assert segments.Segments.of(wide, True) is None
+    negative = sparse.csr_matrix(np.array([[1, -1]], np.int64))
+    assert segments.Segments.of(negative, True) is None
+    big = sparse.csr_matrix(np.array([[70000]], np.int64))  # over a 16-bit field
+    assert segments.Segments.of(big, True) is None
+    assert segments.Segments.of(sparse.csr_matrix(np.array([[300]], np.int64)), False) is None
+
+
+def test_a_mapped_stream_is_counted_by_segments_as_numpy_counts_it() -> None:
+    """digits on cores of 40 neurons, one sample, every table taken as large: its input and
+    hidden layer are counted by segments, and every count per step and core equals the
+    numpy path's."""
+    import warnings
+
+    import neurocomp as nc
+    from neurocomp.backends import counting
+    from neurocomp.program.folder import _toml_shape
+    from neurocomp.target import load_target, spec_from_dict
+
+    from conftest import EXAMPLES
+
+    raw = _toml_shape(load_target("reference").to_dict())
+    raw["mesh"].update(tiles_x=2, tiles_y=2, cores_per_tile=2)
+    raw["core"]["neurons"] = 40
+    spec = spec_from_dict(raw, "small-cores.toml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nc.NeurocompWarning)
+        prog = nc.compile(EXAMPLES / "digits" / "digits.nir", target=spec, chips=2, dt=1e-4)
+    x = np.load(EXAMPLES / "digits" / "digits_test.npz")["x"][:, :1].astype(np.uint8)
+    limit = jit._DENSE_SCATTER
+    counting._COUNTERS.clear()
+    try:
+        jit._DENSE_SCATTER = 0
+        got = prog.run(x).counts
+        used = [k for k, s in counting._COUNTERS[0][2]._segments_of.items() if s is not None]
+        jit.AVAILABLE = False
+        want = prog.run(x).counts
+    finally:
+        jit.AVAILABLE = True
+        jit._DENSE_SCATTER = limit
+        counting._COUNTERS.clear()
+    assert got is not None and want is not None
+    assert len(used) >= 2, used  # the input and the hidden layer
+    for kind in want.per_core:
+        np.testing.assert_array_equal(got.per_core[kind], want.per_core[kind], err_msg=kind)
+    assert got.per_layer == want.per_layer
+    assert got.input_spikes == want.input_spikes
