@@ -335,13 +335,12 @@ class Counter:
         a population's spikes and, through its table, its messages, hops and synaptic ops
         (`ones`: one event per non-zero entry, as graded spikes are). Returns what each neuron
         sent over all steps and in the last; None where its projections' synaptic ops went
-        to `fan_sums` instead (one sample, a small table)."""
+        to `fan_sums` instead (one sample: a small table, or a large one by segments)."""
         table, kinds = self._scatter_table(name, series.shape[2])
         cols = self.columns(name, series.shape[2], series.shape[1], series.dtype)
         if cols is not None and (ones or name in self.where):
             self._fold_columns(name, kinds, cols, series)
             return None
-        out = np.zeros((len(kinds) * self.n_cores, series.shape[0]), np.int64).T  # `_fold`
         one = series.shape[1] == 1 and series.dtype == np.uint8
         runs = self._own_runs(name, table, kinds) if one else None
         # only the sending core's counters and no neuron's totals wanted: a dense dot per
@@ -349,8 +348,10 @@ class Counter:
         own_only = runs is not None and not (runs.rest.nnz or runs.events)
         seg = None if own_only or not one else self._segments(name, table, ones)
         if seg is not None:
-            total, last = segments.scatter_segments(series, seg, out)
-        elif runs is not None:
+            self._by_segments(name, kinds, seg, series)
+            return None
+        out = np.zeros((len(kinds) * self.n_cores, series.shape[0]), np.int64).T  # `_fold`
+        if runs is not None:
             total, last = jit.scatter_runs(series, runs.own, runs.rest, out, runs.events)
         else:
             total, last = jit.scatter(series, table, out, ones, self._static(name, table))
@@ -373,12 +374,39 @@ class Counter:
         return cols
 
     def _segments(self, name: str, table: sparse.csr_matrix, ones: bool) -> Segments | None:
-        """A source's large table by segments (`segments.Segments`), made once per counter;
-        each event counts 1 where `ones` or the source is a binary population."""
+        """A source's large table by segments (`segments.Segments`), with a column per
+        projection's fan-out and one of ones after its own (each event's synaptic ops and
+        the event itself), made once per counter; None unless each event counts 1 (`ones`,
+        or a binary population) and the table fits."""
+        if not (ones or (name in self.where and name not in self.graded)):
+            return None
         if name not in self._segments_of:
-            unit = ones or (name in self.where and name not in self.graded)
-            self._segments_of[name] = Segments.of(table, unit)
+            n = table.shape[0]
+            extra = [*self._fanouts.get(name, {}).values(), np.ones(n, np.int64)]
+            wide = sparse.hstack(
+                [table, sparse.csr_matrix(np.stack(extra, axis=1).astype(np.int64))],
+                format="csr",
+                dtype=np.int64,
+            )
+            wide.eliminate_zeros()
+            self._segments_of[name] = Segments.of(wide)
         return self._segments_of[name]
+
+    def _by_segments(
+        self, name: str, kinds: tuple[EventKind, ...], seg: Segments, series: np.ndarray
+    ) -> None:
+        """One sample's series counted by segments (`_segments`): its counters, its
+        projections' synaptic ops over all steps and in the last (`fan_sums`), and an
+        input's events."""
+        steps = series.shape[0]
+        out = np.zeros((seg.k, steps), np.int64).T  # `_fold`: column-major
+        segments.scatter_segments(series, seg, out)
+        fans = self._fanouts.get(name, {})
+        k = seg.k - len(fans) - 1  # the table's own columns
+        for j, pr in enumerate(fans):
+            f = out[:, k + j]
+            self.fan_sums[pr] = (int(f.sum()), int(f[-1]) if steps else 0)
+        self._fold(name, kinds, out[:, :k], int(out[:, -1].sum()))
 
     def _own_runs(
         self, name: str, table: sparse.csr_matrix, kinds: tuple[EventKind, ...]

@@ -4,14 +4,18 @@ neurons: their spikes, messages and hops at their core, and their synaptic ops a
 cores their synapses reach). Each neuron's row is laid out in its segment's lanes, 16-bit
 fields packed four to a uint64 word (`Segments.wp`), so an event adds four words in
 registers, and a segment's counters are written once per step, not once per event and table
-entry. A segment unpacks its fields every `cap` events, before one could overflow.
+entry (`jit._segment_events`). A segment unpacks its fields every `cap` events, before one
+could overflow. The counter appends a column per projection's fan-out and one of ones to the
+table: each step's synaptic ops per projection and events ride along as counters.
 
 Against `jit.scatter_runs` (dense dots per run for the sending core's six counters, CSR
 rows event by event for the rest) on the generated 1.5e5-neuron, 1e7-synapse network of
-`benchmarks/run.py` (20 steps, one sample, 64 chips), measured on one core at load 0.2: its
-first population (15 % firing, 1.7 destination entries per spike) 1.8 to 0.6 ms; its input
-(2 %, CSR rows through `jit.scatter`) 0.5 to 0.3 ms. What is left is mostly finding the
-events (a pass over every neuron's byte per step, about 0.3 ms each)."""
+`benchmarks/run.py` (20 steps, one sample, 64 chips), measured alone on one core at load
+0.3: its first population (15 % firing, 1.7 destination entries per spike) 1.82 to 0.65 ms;
+its input (2 %, CSR rows through `jit.scatter`) 0.60 to 0.36 ms. About 0.3 ms of each is
+finding the events (a pass over every neuron's byte per step). Counting them instead in the
+fused scan that finds them anyway was slower in the run (the lanes' tables compete with the
+weights there): left out."""
 
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from . import jit
 
 __all__ = ["LANES", "Segments", "scatter_segments"]
 
-LANES = 16  # counters per segment: four uint64 words of four 16-bit fields
+LANES = jit.SEGMENT_LANES  # counters per segment: four uint64 words of four 16-bit fields
 _FIELD = 16
 _FULL = (1 << _FIELD) - 1  # a field's largest value
 
@@ -90,20 +94,18 @@ class Segments:
     width: np.ndarray  # (s,) int64: the lanes in use
     wp: np.ndarray  # (n, 4) uint64: each neuron's entries in its segment's lanes, packed
     cap: np.ndarray  # (s,) int64: the events a segment adds before unpacking its fields
-    unit: bool  # every event counts 1 (else its value, up to 255)
+    k: int  # the table's columns
 
     @classmethod
-    def of(cls, table: sparse.csr_matrix, unit: bool) -> Segments | None:
-        """For a table (n x k, CSR, non-negative entries) whose events each count 1
-        (`unit`) or their value (a uint8); None where a row has more than `LANES` entries,
-        or an entry times the largest event does not fit a field."""
+    def of(cls, table: sparse.csr_matrix) -> Segments | None:
+        """For a table (n x k, CSR, non-negative entries) whose events each count 1; None
+        where a row has more than `LANES` entries or one does not fit a 16-bit field."""
         global _greedy
         if _greedy is None:
             _greedy = jit.numba.njit(cache=True, nogil=True)(_greedy_py)
         n = table.shape[0]
         data = table.data.astype(np.int64, copy=False)
-        top_x = 1 if unit else 255
-        if data.size and (data.min() < 0 or int(data.max()) * top_x > _FULL):
+        if data.size and (data.min() < 0 or int(data.max()) > _FULL):
             return None
         indptr = table.indptr.astype(np.int64, copy=False)
         indices = table.indices.astype(np.int64, copy=False)
@@ -124,89 +126,39 @@ class Segments:
         top = np.zeros(count, np.int64)  # each segment's largest entry
         if data.size:
             np.maximum.at(top, np.searchsorted(start, row, side="right") - 1, data)
-        cap = _FULL // np.maximum(top * top_x, 1)
-        return cls(start, cols, width, wp, cap.astype(np.int64), unit)
+        cap = (_FULL // np.maximum(top, 1)).astype(np.int64)
+        return cls(start, cols, width, wp, cap, table.shape[1])
 
 
-_M16 = np.uint64(_FULL)
+def _scatter_segments_py(
+    src: Any, start: Any, cols: Any, width: Any, wp: Any, cap: Any, out: Any, idx: Any
+) -> None:
+    """out[t, cols[s, l]] += the events of segment s at step t through lane l, for every
+    step of src (T, 1, n) (`jit._segment_events`)."""
+    steps, n = src.shape[0], src.shape[2]
+    acc = np.zeros(LANES, np.int64)
+    for t in range(steps):
+        k = 0
+        for r in range(n):  # the non-zero entries, found without a branch
+            idx[k] = r
+            k += src[t, 0, r] != 0
+        jit._segment_events(idx, k, t, start, cols, width, wp, cap, out, acc)
 
 
-def _make(unit: bool) -> Any:  # noqa: C901 - one compiled loop
-    """The compiled `scatter_segments` loop, with `unit` a constant of it (no multiply)."""
-
-    def scatter_segments_loop(  # noqa: C901 - one compiled loop
-        src: Any, start: Any, cols: Any, width: Any, wp: Any, cap: Any, out: Any,
-        total: Any, last: Any, idx: Any,
-    ) -> None:  # fmt: skip
-        """out[t, cols[s, l]] += sum over the events x of segment s at step t of x * (neuron
-        i's lane l); total[i], last[i]: neuron i's events over all steps and in the last
-        (`unit`: each non-zero entry counts 1, else its value). Unsigned indices: numba's
-        negative-index wrap on signed ones costs every access a test."""
-        U = np.uint64
-        steps, n = src.shape[0], src.shape[2]
-        acc = np.zeros(LANES, np.int64)
-        for t in range(steps):
-            k = 0
-            for r in range(n):  # the non-zero entries, found without a branch
-                idx[k] = r
-                k += src[t, 0, r] != 0
-            s, j, uk = U(0), U(0), U(k)
-            while j < uk:
-                while U(start[s + U(1)]) <= U(idx[j]):
-                    s += U(1)
-                hi, c = U(start[s + U(1)]), U(cap[s])
-                while j < uk and U(idx[j]) < hi:
-                    p0, p1, p2, p3 = U(0), U(0), U(0), U(0)  # four fields each, in registers
-                    m = U(0)
-                    while m < c and j < uk and U(idx[j]) < hi:
-                        i = U(idx[j])
-                        if unit:
-                            total[i] += 1
-                            p0 += wp[i, 0]
-                            p1 += wp[i, 1]
-                            p2 += wp[i, 2]
-                            p3 += wp[i, 3]
-                        else:
-                            x = U(src[t, 0, i])
-                            total[i] += np.int64(x)
-                            p0 += x * wp[i, 0]
-                            p1 += x * wp[i, 1]
-                            p2 += x * wp[i, 2]
-                            p3 += x * wp[i, 3]
-                        j += U(1)
-                        m += U(1)
-                    for q in range(4):
-                        sh = U(_FIELD * q)
-                        acc[q] += np.int64((p0 >> sh) & _M16)
-                        acc[4 + q] += np.int64((p1 >> sh) & _M16)
-                        acc[8 + q] += np.int64((p2 >> sh) & _M16)
-                        acc[12 + q] += np.int64((p3 >> sh) & _M16)
-                for q in range(width[s]):
-                    out[t, cols[s, q]] += acc[q]
-                acc[:] = 0
-            if t == steps - 1:
-                for e in range(k):
-                    last[idx[e]] = 1 if unit else src[t, 0, idx[e]]
-
-    return jit.numba.njit(cache=True, nogil=True)(scatter_segments_loop)
+_kernel: Any = None
 
 
-_kernels: dict[bool, Any] = {}
-
-
-def scatter_segments(
-    src: np.ndarray, seg: Segments, out: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def scatter_segments(src: np.ndarray, seg: Segments, out: np.ndarray) -> None:
     """out (T, k) int64 += one sample's events src (T, 1, n) uint8 through the table `seg`
-    holds (`jit.scatter`'s counts, integer for integer, with `ones` = `seg.unit`); returns
-    each neuron's events over all steps and in the last, (n,) int64 each."""
-    if seg.unit not in _kernels:
-        _kernels[seg.unit] = _make(seg.unit)
+    holds (`jit.scatter`'s counts with `ones`, integer for integer). A column of ones in the
+    table counts the events; a projection's fan-out, its synaptic ops."""
+    global _kernel
+    if _kernel is None:
+        _kernel = jit.numba.njit(cache=True, nogil=True)(_scatter_segments_py)
     assert src.dtype == np.uint8 and src.shape[1] == 1 and seg.wp.shape[0] == src.shape[2]
+    assert out.shape == (src.shape[0], seg.k)
     n = src.shape[2]
-    total, last = np.zeros(n, np.int64), np.zeros(n, np.int64)
-    _kernels[seg.unit](
+    _kernel(
         np.ascontiguousarray(src), seg.start, seg.cols, seg.width, seg.wp, seg.cap, out,
-        total, last, np.zeros(n, np.int64),
+        np.zeros(n, np.int64),
     )  # fmt: skip
-    return total, last
