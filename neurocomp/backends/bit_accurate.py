@@ -162,6 +162,8 @@ class _State:
     # ... and the events of a source counted inside the compiled scan, by source
     counter: Counter | None = None
     events: dict[str, jit.EventTable] = field(default_factory=dict)
+    # ... and the spikes per step and core of a population with no routing table
+    core_spikes: dict[str, np.ndarray] = field(default_factory=dict)
     sigma_delta: dict[str, SigmaDeltaState] = field(default_factory=dict)
 
     @classmethod
@@ -502,13 +504,16 @@ def _scan_compiled(
     adds the active neurons per step and core to the counter's (`state.act_total`)."""
     name = pop.name
     steps = state.series[name].shape[0]
-    active, idle, columns, packed = None, None, None, False
+    active, idle, spikes, columns, packed = None, None, None, None, False
     if state.count:
         assert state.counter is not None
         active = state.counter.per_core[EventKind.UPDATES_ACTIVE]
         idle = state.counter.per_core[EventKind.UPDATES_IDLE]
         batch = state.v[name].shape[0]
-        if pop.spiking and batch >= _SCAN_COUNTS_FROM and not _by_columns(pop, batch, state):
+        by_columns = pop.spiking and _by_columns(pop, batch, state)
+        if pop.spiking and not by_columns and state.counter.spikes_only(pop):
+            spikes = state.core_spikes[name] = np.zeros((steps, state.n_cores), np.int64)
+        elif pop.spiking and batch >= _SCAN_COUNTS_FROM and not by_columns:
             state.event_table(name, pop.size, steps)
         cols = state.counter.scan_columns(pop, batch)
         if cols is not None:  # one sample: its columns summed as it fires
@@ -541,6 +546,7 @@ def _scan_compiled(
         rec_u=None,
         active=active,
         idle=idle,
+        spikes=spikes,
         activation_bits=fmt.activation_bits,
         weight_shift=fmt.weight_shift,
         drive_bias=drive_bias,
@@ -851,6 +857,9 @@ def _count_spikes(
     series = state.series[pop.name]
     if pop.name in state.col_sums:  # its columns summed by the compiled scan
         c.take_columns(pop.name, pop.size, state.col_sums[pop.name])
+        return None
+    if pop.name in state.core_spikes:  # its only counter, summed by the compiled scan
+        c.core_spikes(pop, state.core_spikes[pop.name])
         return None
     if compiled and pop.name in state.events:  # counted by the compiled scan
         return c.take(pop.name, state.events[pop.name])

@@ -83,6 +83,9 @@ class _Switches(NamedTuple):
     # pattern, not two (the low 16 bits the first column's sum, the rest the second's)
     packed_cols: bool = False
     packed_src_cols: bool = False
+    # counting a population whose only counter is its spikes at its own core (no routing
+    # table: an output layer): each run's spikes summed in a register, added per step and core
+    run_spikes: bool = False
 
 
 class EventTable(NamedTuple):
@@ -168,6 +171,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
     narrow_bits, narrow_shift = sw.narrow_bits, sw.narrow_shift
     several_runs, count_cols, count_src_cols = sw.several_runs, sw.count_cols, sw.count_src_cols
     packed_cols, packed_src_cols = sw.packed_cols, sw.packed_src_cols
+    run_spikes = sw.run_spikes
     C = np.int32 if narrow else np.int64  # the neurons' integer type
 
     def scan_variant(  # noqa: C901
@@ -187,6 +191,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         rec_u: np.ndarray,
         active: np.ndarray,  # (T, cores): active neurons per step and core
         idle: np.ndarray,  # (T, cores) or (0, 0): idle neurons per step and core
+        spikes: np.ndarray,  # `run_spikes`: (T, cores) spikes per step and core, else (0, 0)
         runs: np.ndarray,  # (r + 1,): runs of neurons on one core, runs[k]:runs[k+1]
         run_core: np.ndarray,  # (r,): each run's column of `active`
         ev: tuple,  # counting a spiking population: its `EventTable` arrays (`_flush`)
@@ -315,6 +320,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                     if several_runs:
                         lo, hi = np.uint64(runs[r]), np.uint64(runs[r + 1])
                     acc = C(0)  # the neurons' type: a reduction in their lanes
+                    fired = C(0)  # `run_spikes`: the run's spikes, the same way
                     for i in range(lo, hi):
                         if synapses:  # noqa: SIM108 - one type per branch (compiled)
                             d = C(C(buf[i]) + C(db[i]))
@@ -370,6 +376,8 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                                 y = rs[i] if zero_reset else C(y - th[i])
                             if counts_spikes:
                                 row[i] += np.int64(fire)
+                            if run_spikes:
+                                fired = C(fired + C(fire))
                             if count_cols >= 1:
                                 k0 = np.int32(k0 + np.int32(fire) * cw[0, i])
                             if count_cols >= 2:
@@ -387,6 +395,8 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                         active[t, at] += busy_n
                         if idle.shape[0]:
                             idle[t, at] += np.int64(acc)
+                        if run_spikes:
+                            spikes[t, at] += np.int64(fired)
                         seen += busy_n
                 if count_cols >= 1:
                     _add_columns(col_sums, t, k0, k1, packed_cols, count_cols)
@@ -573,6 +583,7 @@ def scan(
     rec_u: np.ndarray | None,
     active: np.ndarray | None = None,
     idle: np.ndarray | None = None,
+    spikes: np.ndarray | None = None,
     activation_bits: int = 0,
     weight_shift: int = 0,
     drive_bias: np.ndarray | None = None,
@@ -592,7 +603,8 @@ def scan(
     entry adds its row of W^T); plus `drive_bias` (n,) from step `bias_from` on; u and v in
     place. `active` (T, cores) int64, if given, gets the batch-summed count of active
     neurons per step at column core[i] of neuron i (None: column i), `idle` (the same shape),
-    if given with it, the others' count, and `events`, given with
+    if given with it, the others' count, `spikes` (the same shape), given with it, the
+    spikes (a population whose only counter they are), and `events`, given with
     `active` for a spiking population, its spikes through its routing table step by step
     (`EventTable`: no second pass over the series). `drive_bound`, where known: the largest
     |raw drive| (with `drive_bias`); below 2^(activation_bits - 1) the drive's wrap is left
@@ -638,10 +650,12 @@ def scan(
         else (synapses.columns[0].shape[1]),
         packed_cols=packed_columns,
         packed_src_cols=synapses is not None and synapses.packed_columns,
+        run_spikes=spikes is not None,
     )
     assert sw.count_src_cols <= 2 and (not sw.count_src_cols or sw.synapses == 3)
     src_cols = None if synapses is None else synapses.columns
     assert sw.count_cols <= 2 and (not sw.count_cols or (spiking and counting))
+    assert not sw.run_spikes or (spiking and counting and not sw.count_spikes)
     assert not sw.packed_cols or (
         sw.count_cols == 1 and columns is not None and columns[1].shape[0] >= 2
     )
@@ -687,6 +701,7 @@ def scan(
         empty3 if rec_u is None else rec_u,
         np.zeros((0, 0), np.int64) if active is None else active,
         np.zeros((0, 0), np.int64) if idle is None else idle,
+        np.zeros((0, 0), np.int64) if spikes is None else spikes,
         *runs,
         tuple(events) if events is not None else _NO_TABLE,
         syn.src,
