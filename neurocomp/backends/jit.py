@@ -478,52 +478,6 @@ def _add_columns_py(sums: Any, t: int, j0: Any, j1: Any, packed: bool, u: int) -
 
 # inlined where the scan uses it: a compiled call costs ~70 ns per step (measured)
 _add_columns = numba.njit(inline="always")(_add_columns_py) if AVAILABLE else _add_columns_py
-
-SEGMENT_LANES = 16  # `segments.Segments`: four uint64 words of four 16-bit fields per neuron
-_FIELD = np.uint64(16)
-_M16 = np.uint64(0xFFFF)
-
-
-def _segment_events_py(
-    idx: Any, k: Any, t: Any, start: Any, cols: Any, width: Any, wp: Any, cap: Any, out: Any,
-    acc: Any,
-) -> None:  # fmt: skip
-    """One step's events idx[:k] (their neurons, ascending) through a table by segments
-    (`segments.Segments`): out[t, cols[s, l]] += the events' lane l over segment s. Each
-    event adds its four packed words in registers; every cap[s] events the fields are
-    unpacked into acc (SEGMENT_LANES,) int64, zeros, before one could overflow. Unsigned
-    indices: numba's negative-index wrap on signed ones costs every access a test."""
-    U = np.uint64
-    s, j, uk = U(0), U(0), U(k)
-    while j < uk:
-        while U(start[s + U(1)]) <= U(idx[j]):
-            s += U(1)
-        hi, c = U(start[s + U(1)]), U(cap[s])
-        while j < uk and U(idx[j]) < hi:
-            p0, p1, p2, p3 = U(0), U(0), U(0), U(0)
-            m = U(0)
-            while m < c and j < uk and U(idx[j]) < hi:
-                i = U(idx[j])
-                p0 += wp[i, 0]
-                p1 += wp[i, 1]
-                p2 += wp[i, 2]
-                p3 += wp[i, 3]
-                j += U(1)
-                m += U(1)
-            for q in range(4):
-                sh = _FIELD * U(q)
-                acc[q] += np.int64((p0 >> sh) & _M16)
-                acc[4 + q] += np.int64((p1 >> sh) & _M16)
-                acc[8 + q] += np.int64((p2 >> sh) & _M16)
-                acc[12 + q] += np.int64((p3 >> sh) & _M16)
-        for q in range(width[s]):
-            out[t, cols[s, q]] += acc[q]
-        acc[:] = 0
-
-
-_segment_events = (
-    numba.njit(inline="always")(_segment_events_py) if AVAILABLE else _segment_events_py
-)
 # eight bytes of 0/1 (a uint64, little-endian) times this: byte q's bit lands at bit 56 + q
 # (no two partial products meet there, nor carry into it)
 _MAGIC, _S56 = np.uint64(0x0102040810204080), np.uint64(56)

@@ -4,7 +4,7 @@ neurons: their spikes, messages and hops at their core, and their synaptic ops a
 cores their synapses reach). Each neuron's row is laid out in its segment's lanes, 16-bit
 fields packed four to a uint64 word (`Segments.wp`), so an event adds four words in
 registers, and a segment's counters are written once per step, not once per event and table
-entry (`jit._segment_events`). A segment unpacks its fields every `cap` events, before one
+entry (`_segment_events`). A segment unpacks its fields every `cap` events, before one
 could overflow. The counter appends a column per projection's fan-out and one of ones to the
 table: each step's synaptic ops per projection and events ride along as counters.
 
@@ -29,7 +29,7 @@ from . import jit
 
 __all__ = ["LANES", "Segments", "scatter_segments"]
 
-LANES = jit.SEGMENT_LANES  # counters per segment: four uint64 words of four 16-bit fields
+LANES = 16  # counters per segment: four uint64 words of four 16-bit fields
 _FIELD = 16
 _FULL = (1 << _FIELD) - 1  # a field's largest value
 
@@ -130,11 +130,59 @@ class Segments:
         return cls(start, cols, width, wp, cap, table.shape[1])
 
 
+# one module holds the lane loop and its callers: numba's cache of a function is keyed on
+# its own file, so a change to an inlined callee elsewhere would leave a stale one
+_FIELD64 = np.uint64(_FIELD)
+_M16 = np.uint64(_FULL)
+
+
+def _segment_events_py(
+    idx: Any, k: Any, t: Any, start: Any, cols: Any, width: Any, wp: Any, cap: Any, out: Any,
+    acc: Any,
+) -> None:  # fmt: skip
+    """One step's events idx[:k] (their neurons, ascending) through a table by segments
+    (`Segments`): out[t, cols[s, l]] += the events' lane l over segment s. Each
+    event adds its four packed words in registers; every cap[s] events the fields are
+    unpacked into acc (LANES,) int64, zeros, before one could overflow. Unsigned
+    indices: numba's negative-index wrap on signed ones costs every access a test."""
+    U = np.uint64
+    s, j, uk = U(0), U(0), U(k)
+    while j < uk:
+        while U(start[s + U(1)]) <= U(idx[j]):
+            s += U(1)
+        hi, c = U(start[s + U(1)]), U(cap[s])
+        while j < uk and U(idx[j]) < hi:
+            p0, p1, p2, p3 = U(0), U(0), U(0), U(0)
+            m = U(0)
+            while m < c and j < uk and U(idx[j]) < hi:
+                i = U(idx[j])
+                p0 += wp[i, 0]
+                p1 += wp[i, 1]
+                p2 += wp[i, 2]
+                p3 += wp[i, 3]
+                j += U(1)
+                m += U(1)
+            for q in range(4):
+                sh = _FIELD64 * U(q)
+                acc[q] += np.int64((p0 >> sh) & _M16)
+                acc[4 + q] += np.int64((p1 >> sh) & _M16)
+                acc[8 + q] += np.int64((p2 >> sh) & _M16)
+                acc[12 + q] += np.int64((p3 >> sh) & _M16)
+        for q in range(width[s]):
+            out[t, cols[s, q]] += acc[q]
+        acc[:] = 0
+
+
+_segment_events = (
+    jit.numba.njit(inline="always")(_segment_events_py) if jit.AVAILABLE else _segment_events_py
+)
+
+
 def _scatter_segments_py(
     src: Any, start: Any, cols: Any, width: Any, wp: Any, cap: Any, out: Any, idx: Any
 ) -> None:
     """out[t, cols[s, l]] += the events of segment s at step t through lane l, for every
-    step of src (T, 1, n) (`jit._segment_events`)."""
+    step of src (T, 1, n) (`_segment_events`)."""
     steps, n = src.shape[0], src.shape[2]
     acc = np.zeros(LANES, np.int64)
     for t in range(steps):
@@ -142,7 +190,7 @@ def _scatter_segments_py(
         for r in range(n):  # the non-zero entries, found without a branch
             idx[k] = r
             k += src[t, 0, r] != 0
-        jit._segment_events(idx, k, t, start, cols, width, wp, cap, out, acc)
+        _segment_events(idx, k, t, start, cols, width, wp, cap, out, acc)
 
 
 _kernel: Any = None
