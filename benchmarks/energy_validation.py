@@ -129,7 +129,7 @@ def counts_from_rates(prog: Any, rates: dict[str, float], steps: int, active: fl
     rates[p] per step (inputs: rates["input"]) and a fraction `active` of updates is active:
     neurocomp's own event counter run on the expected spike counts of VIRTUAL_BATCH samples."""
     net, mapping = prog.net, prog.mapping
-    counter = Counter(net, mapping, steps)
+    counter = Counter(net, mapping, steps, VIRTUAL_BATCH)
     b = VIRTUAL_BATCH
     # the counter takes each source's whole (steps, neurons) series at once
     for name, shape in net.inputs.items():

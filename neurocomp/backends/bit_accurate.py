@@ -908,7 +908,7 @@ def run(
     exact_integers = exact_integers or any(p.sigma_delta is not None for p in net.populations)
     counter = None
     if mapping is not None:
-        counter = counter_for(net, mapping, steps)
+        counter = counter_for(net, mapping, steps, batch)
         state.cores, state.n_cores = counter.where, counter.n_cores
         state.counter = counter
     extremes = _extremes(xs)

@@ -40,7 +40,8 @@ class EventCounts:
     """Event totals per step and core (summed over the batch), and per population."""
 
     batch: int
-    # kind -> (T, cores); a kind the mapping cannot produce (hops on one tile) is read-only zeros
+    # kind -> (T, cores), int32 where every count provably fits (else int64); a kind the
+    # mapping cannot produce (hops on one tile) is read-only zeros
     per_core: dict[EventKind, np.ndarray]
     per_layer: dict[str, dict[EventKind, int]]  # population -> kind -> total
     input_spikes: int = 0

@@ -63,3 +63,30 @@ def test_every_kind_a_table_produces_is_kept_on_several_chips(digits) -> None:
     assert counts.total("spikes") == sum(int(s.sum()) for s in spikes.values())
     updates = counts.total("updates_active") + counts.total("updates_idle")
     assert updates == x.shape[0] * x.shape[1] * spread.net.neurons
+
+
+def test_counts_are_int32_where_their_bound_proves_it_and_equal_in_int64(digits) -> None:
+    """Every input spiking every step (the counts near their bound): the counts fit the
+    counter's per-sample bound times the batch, are int32, and equal the int64 counts of a
+    counter that cannot prove the bound."""
+    from neurocomp.backends import counting
+
+    prog, x = digits
+    full = np.ones_like(x)
+    counting._COUNTERS.clear()
+    try:
+        counts = prog.run(full).counts
+        counter = counting._COUNTERS[0][2]
+        assert counts is not None
+        assert {a.dtype for a in counts.per_core.values()} == {np.dtype(np.int32)}
+        top = max(int(a.max()) for a in counts.per_core.values())
+        assert 0 < top <= full.shape[1] * counter.per_sample
+        counter.per_sample = 1 << 31  # no proof: int64
+        wide = prog.run(full).counts
+        assert wide is not None
+        assert {a.dtype for a in wide.per_core.values()} == {np.dtype(np.int64)}
+        for kind in counts.per_core:
+            np.testing.assert_array_equal(counts.per_core[kind], wide.per_core[kind])
+        assert counts.per_layer == wide.per_layer
+    finally:
+        counting._COUNTERS.clear()
