@@ -447,8 +447,8 @@ def _fused_synapses(
         if found is not None:  # one sample's events counted as the scan reads them
             table, packed = found
             u = state.counter.columns_of(pre).w.shape[0]
-            # a column per row (each one's steps contiguous for `columns.spread`), last: zeros
-            sums = np.zeros((u + 1, src.shape[0]), np.int32)
+            # a column per row (each one's steps contiguous for `columns.spread`)
+            sums = np.zeros((u, src.shape[0]), np.int32)
             state.col_sums[pre] = sums
             syn = syn._replace(columns=(table, sums), packed_columns=packed)
     return syn
@@ -517,7 +517,7 @@ def _scan_compiled(
             state.event_table(name, pop.size, steps)
         cols = state.counter.scan_columns(pop, batch)
         if cols is not None:  # one sample: its columns summed as it fires
-            sums = np.zeros((cols.w.shape[0] + 1, steps), np.int32)  # a row per column
+            sums = np.zeros((cols.w.shape[0], steps), np.int32)  # a row per column
             w, packed = cols.for_scan()
             columns = (w, sums)
             state.col_sums[name] = sums

@@ -166,16 +166,13 @@ def _spread_py(sums: Any, to: Any, block: Any, total: Any) -> None:
 _spreads: Any = None
 
 
-def spread(
-    sums: np.ndarray, to: np.ndarray, block: np.ndarray, zero_last: bool = False
-) -> np.ndarray:
+def spread(sums: np.ndarray, to: np.ndarray, block: np.ndarray) -> np.ndarray:
     """Column sums (u, T) int32 added to their counters (`to` (m, 3): counter, core and
-    column, as `jit.column_dots` takes it) in `block` (kinds, T, cores) int64; returns each
-    column's total over the steps (u,) int64. `zero_last`: the last column is zeros (a
-    table's zero column, `counting._Columns`): its total is not summed."""
+    column, as `jit.column_dots` takes it) in `block` (kinds, T, cores), int32 or int64;
+    returns each column's total over the steps (u,) int64."""
     global _spreads
     if _spreads is None:
         _spreads = jit.numba.njit(cache=True, nogil=True)(_spread_py)
     total = np.zeros(sums.shape[0], np.int64)
-    _spreads(sums, to, block, total[:-1] if zero_last and total.size else total)
+    _spreads(sums, to, block, total)
     return total

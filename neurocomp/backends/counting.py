@@ -502,13 +502,14 @@ class Counter:
         return cols
 
     def take_columns(self, name: str, n: int, sums: np.ndarray) -> None:
-        """The column sums (u + 1, T) int32 a compiled scan made (`scan_columns`,
-        `source_columns`) into the counters, as `_fold_columns` spreads its own."""
+        """The column sums (u, T) int32 a compiled scan made (`scan_columns`,
+        `source_columns`) into the counters, as `_fold_columns` spreads its own (the
+        table's zero column, row u of its totals, zeros)."""
         kinds = self._scatter_table(name, n)[1]
         cols = self.columns_of(name)
         plan = self._plan(name, kinds, cols)
-        every = columns.spread(sums, plan.targets, self.block, zero_last=True)
-        last = sums[:, -1] if sums.size else None
+        every = np.append(columns.spread(sums, plan.targets, self.block), 0)
+        last = np.append(sums[:, -1], 0) if sums.shape[1] else None
         self._column_totals(name, cols, plan, last, every, payload=False)
 
     def _plan(self, name: str, kinds: tuple[EventKind, ...], cols: _Columns) -> _Plan:
