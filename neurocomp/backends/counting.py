@@ -503,13 +503,13 @@ class Counter:
 
     def take_columns(self, name: str, n: int, sums: np.ndarray) -> None:
         """The column sums (u, T) int32 a compiled scan made (`scan_columns`,
-        `source_columns`) into the counters, as `_fold_columns` spreads its own (the
-        table's zero column, row u of its totals, zeros)."""
+        `source_columns`) into the counters, as `_fold_columns` spreads its own (no row for
+        the table's zero column: `_column_totals` reads it as zeros)."""
         kinds = self._scatter_table(name, n)[1]
         cols = self.columns_of(name)
         plan = self._plan(name, kinds, cols)
-        every = np.append(columns.spread(sums, plan.targets, self.block), 0)
-        last = np.append(sums[:, -1], 0) if sums.shape[1] else None
+        every = columns.spread(sums, plan.targets, self.block)
+        last = sums[:, -1] if sums.shape[1] else None
         self._column_totals(name, cols, plan, last, every, payload=False)
 
     def _plan(self, name: str, kinds: tuple[EventKind, ...], cols: _Columns) -> _Plan:
@@ -528,7 +528,8 @@ class Counter:
     ) -> None:
         """A source's totals from its column sums over all steps (`every`) and in the last
         (None: no steps): a population's own counters per layer, an input's events, each
-        projection's synaptic ops."""
+        projection's synaptic ops (a fan-out of zeros, the table's zero column, may have no
+        row in them: 0)."""
         if not payload and name in self.per_layer:
             layer = self.per_layer[name]
             for kind, rows in plan.own:
@@ -536,7 +537,10 @@ class Counter:
         if cols.ones >= 0:
             self.input_spikes += int(every[cols.ones])
         for pr, j in cols.fanout.items():
-            self.fan_sums[pr] = (int(every[j]), int(last[j]) if last is not None else 0)
+            if j >= every.size:
+                self.fan_sums[pr] = (0, 0)
+            else:
+                self.fan_sums[pr] = (int(every[j]), int(last[j]) if last is not None else 0)
 
     def take(self, name: str, events: jit.EventTable) -> tuple[np.ndarray, np.ndarray]:
         """`scatter`'s counts as the compiled scan left them (through `table`'s table, step
