@@ -310,8 +310,8 @@ class Counter:
 
     def dtype(self, batch: int) -> np.dtype:
         """The counts' integer type for `batch` samples: int32 where every count per step
-        and core provably fits (half the memory the run writes and reads: measured 1.68-1.74
-        to 1.60-1.64 ms counted on digits' long stream, 10^4 steps), else int64."""
+        and core provably fits (half the memory the counters take: a 10^4-step stream's
+        block is written by every scan and pass), else int64."""
         return np.dtype(np.int32 if batch * self.per_sample < 1 << 31 else np.int64)
 
     def reset(self, steps: int, batch: int = 1) -> None:

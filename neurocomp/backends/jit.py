@@ -555,7 +555,7 @@ def scan(
     without a conversion pass), or, with `synapses` (drive None), the sums of its one
     projection computed row by row in the same loop (event-driven: each non-zero source
     entry adds its row of W^T); plus `drive_bias` (n,) from step `bias_from` on; u and v in
-    place. `active` (T, cores) int64, if given, gets the batch-summed count of active
+    place. `active` (T, cores) int32 or int64, if given, gets the batch-summed count of active
     neurons per step at column core[i] of neuron i (None: column i), `idle` (the same shape),
     if given with it, the others' count, `spikes` (the same shape), given with it, the
     spikes (a population whose only counter they are), and `events`, given with
