@@ -658,6 +658,11 @@ def section_simulation(emit: Any, net: Any, x: np.ndarray, quick: bool) -> None:
         "as one batch (not recording). "
         "*vs ... floor* is neurocomp's process CPU time over the floor's (1.00x: at the floor).\n"
     )
+    each = "; ".join(
+        f"{r['case']}: " + ", ".join(f"{100 * v:.1f}" for v in sorted(r["counting_shares"]))
+        for r in results
+    )
+    emit(f"Counting shares in the fresh processes, %: {each}.\n")
     # Lava run the usual way, one sample per network: its steady time per step on the long
     # stream (one sample) times the digits case's steps, against neurocomp's batched sample
     digits_row, long_row = results[0], results[1]
