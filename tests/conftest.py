@@ -22,6 +22,24 @@ def zoo_file(name: str) -> Path:
     return path
 
 
+def digits_spread(neurons: int, tiles_x: int, tiles_y: int, cores_per_tile: int, chips: int):
+    """examples/digits compiled for the reference chip with `neurons` per core and the mesh
+    given, so that its 138 neurons span cores, tiles and chips (messages, hops)."""
+    import warnings
+
+    import neurocomp as nc
+    from neurocomp.program.folder import _toml_shape
+    from neurocomp.target import load_target, spec_from_dict
+
+    raw = _toml_shape(load_target("reference").to_dict())
+    raw["mesh"].update(tiles_x=tiles_x, tiles_y=tiles_y, cores_per_tile=cores_per_tile)
+    raw["core"]["neurons"] = neurons
+    spec = spec_from_dict(raw, f"reference, {neurons} neurons per core")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nc.NeurocompWarning)
+        return nc.compile(EXAMPLES / "digits" / "digits.nir", target=spec, chips=chips, dt=1e-4)
+
+
 def onnx_digits_split() -> list:
     """The split of examples/onnx_digits (sklearn digits, images (N, 1, 8, 8) in [0, 1]):
     x_train, x_test, y_train, y_test with 397 test samples, as its train.py makes it."""

@@ -1,19 +1,16 @@
 """The event counter's block: only the kinds a mapping's tables can produce are stored
-(`neurocomp.backends.counting.Counter.rows`); the rest read as zeros."""
+(`neurocomp.backends.counting.Counter.rows`), the rest read as zeros; int32 where the
+counter's per-sample bound proves every count fits (`Counter.dtype`)."""
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 import pytest
 
 import neurocomp as nc
 from neurocomp.backends.events import COUNTERS, EventKind
-from neurocomp.program.folder import _toml_shape
-from neurocomp.target import load_target, spec_from_dict
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, digits_spread
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +42,7 @@ def test_kinds_no_table_produces_are_read_only_zeros(digits) -> None:
 def test_every_kind_a_table_produces_is_kept_on_several_chips(digits) -> None:
     x = digits[1]
     # 138 neurons in cores of 60, one core per tile, two tiles per chip: three cores, two chips
-    raw = _toml_shape(load_target("reference").to_dict())
-    raw["mesh"].update(tiles_x=2, tiles_y=1, cores_per_tile=1)
-    raw["core"]["neurons"] = 60
-    spec = spec_from_dict(raw, "two-tile.toml")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", nc.NeurocompWarning)
-        spread = nc.compile(EXAMPLES / "digits" / "digits.nir", target=spec, chips=2)
+    spread = digits_spread(60, tiles_x=2, tiles_y=1, cores_per_tile=1, chips=2)
     counts = spread.run(x).counts
     assert counts is not None
     dead = {k for k in COUNTERS if not counts.per_core[k].flags.writeable}

@@ -84,22 +84,11 @@ def test_a_mapped_stream_is_counted_by_segments_as_numpy_counts_it() -> None:
     and hidden layer are counted by segments; at one and three, its output layer (no routing
     table) by each core's spikes in its scan. Every count per step and core equals the
     numpy path's."""
-    import warnings
-
-    import neurocomp as nc
     from neurocomp.backends import counting
-    from neurocomp.program.folder import _toml_shape
-    from neurocomp.target import load_target, spec_from_dict
 
-    from conftest import EXAMPLES
+    from conftest import EXAMPLES, digits_spread
 
-    raw = _toml_shape(load_target("reference").to_dict())
-    raw["mesh"].update(tiles_x=2, tiles_y=2, cores_per_tile=2)
-    raw["core"]["neurons"] = 40
-    spec = spec_from_dict(raw, "small-cores.toml")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", nc.NeurocompWarning)
-        prog = nc.compile(EXAMPLES / "digits" / "digits.nir", target=spec, chips=2, dt=1e-4)
+    prog = digits_spread(40, tiles_x=2, tiles_y=2, cores_per_tile=2, chips=2)
     xs = np.load(EXAMPLES / "digits" / "digits_test.npz")["x"][:, :3].astype(np.uint8)
     limit = jit._DENSE_SCATTER
     for x in (xs[:, :1], xs):
