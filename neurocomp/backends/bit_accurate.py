@@ -162,8 +162,9 @@ class _State:
     # ... and the events of a source counted inside the compiled scan, by source
     counter: Counter | None = None
     events: dict[str, jit.EventTable] = field(default_factory=dict)
-    # ... and the spikes per step and core of a population with no routing table
-    core_spikes: dict[str, np.ndarray] = field(default_factory=dict)
+    # ... and the spikes over the run of a population with no routing table, whose scan
+    # adds them per step and core straight into the counter's
+    core_spikes: dict[str, int] = field(default_factory=dict)
     sigma_delta: dict[str, SigmaDeltaState] = field(default_factory=dict)
 
     @classmethod
@@ -512,7 +513,7 @@ def _scan_compiled(
         batch = state.v[name].shape[0]
         by_columns = pop.spiking and _by_columns(pop, batch, state)
         if pop.spiking and not by_columns and state.counter.spikes_only(pop):
-            spikes = state.core_spikes[name] = np.zeros((steps, state.n_cores), np.int64)
+            spikes = state.counter.per_core[EventKind.SPIKES]
         elif pop.spiking and batch >= _SCAN_COUNTS_FROM and not by_columns:
             state.event_table(name, pop.size, steps)
         cols = state.counter.scan_columns(pop, batch)
@@ -526,7 +527,7 @@ def _scan_compiled(
     bound = None
     if synapses is not None and synapses.bound is not None:  # with the projection's bias
         bound = synapses.bound + (0 if drive_bias is None else int(np.abs(drive_bias).max()))
-    seen = jit.scan(
+    seen, spiked = jit.scan(
         drive,
         state.u[name],
         state.v[name],
@@ -561,6 +562,8 @@ def _scan_compiled(
     )
     if active is not None:  # this population's share of the counter's total
         state.act_total[name] = state.act_total.get(name, 0) + seen
+    if spikes is not None:
+        state.core_spikes[name] = spiked
 
 
 def _narrow(pop: IntPopulation, fmt: NumberFormat, bits: int, bound: int) -> bool:
@@ -858,8 +861,8 @@ def _count_spikes(
     if pop.name in state.col_sums:  # its columns summed by the compiled scan
         c.take_columns(pop.name, pop.size, state.col_sums[pop.name])
         return None
-    if pop.name in state.core_spikes:  # its only counter, summed by the compiled scan
-        c.core_spikes(pop, state.core_spikes[pop.name])
+    if pop.name in state.core_spikes:  # its only counter, added by the compiled scan
+        c.per_layer[pop.name][EventKind.SPIKES] += state.core_spikes[pop.name]
         return None
     if compiled and pop.name in state.events:  # counted by the compiled scan
         return c.take(pop.name, state.events[pop.name])

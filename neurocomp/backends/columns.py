@@ -139,10 +139,9 @@ def uniform_dots(
 
 def _spread_py(sums: Any, to: Any, block: Any, total: Any) -> None:
     """block[to[m, 0], t, to[m, 1]] += sums[to[m, 2], t] for every target m and step t;
-    total[j] = each column's sum over the steps, for the first total.size columns. On one
-    core a counter's steps are contiguous, as each column's are: both loops vectorise
-    (measured in digits' long stream runs, three sources, 10^4 steps: 57 us with the steps
-    strided, 33 us)."""
+    total[j] = each column's sum over the steps. On one core a counter's steps are
+    contiguous, as each column's are: both loops vectorise (measured in digits' long stream
+    runs, three sources, 10^4 steps: 57 us with the steps strided, 33 us)."""
     U = np.uint64
     steps = U(sums.shape[1])
     if block.shape[2] == 1:
@@ -156,7 +155,7 @@ def _spread_py(sums: Any, to: Any, block: Any, total: Any) -> None:
             kind, core, col = U(to[m, 0]), U(to[m, 1]), U(to[m, 2])
             for t in range(steps):
                 block[kind, t, core] += sums[col, t]
-    for j in range(total.shape[0]):
+    for j in range(sums.shape[0]):
         acc = np.int64(0)
         for t in range(steps):
             acc += sums[j, t]

@@ -614,13 +614,9 @@ class Counter:
 
     def spikes_only(self, pop: IntPopulation) -> bool:
         """Whether a population's only counter is its spikes at its own core (no routing
-        table: its spikes reach no core), each one 0 or 1 (not graded)."""
+        table: its spikes reach no core), each one 0 or 1 (not graded): the compiled scan
+        then adds them to `per_core` itself."""
         return pop.name not in self.tables and pop.name not in self.graded
-
-    def core_spikes(self, pop: IntPopulation, spikes: np.ndarray) -> None:
-        """A population's spikes per step and core (T, cores), batch-summed (as the
-        compiled scan counts a `spikes_only` population)."""
-        self._add(pop.name, EventKind.SPIKES, spikes)
 
     def spikes(self, pop: IntPopulation, spikes: np.ndarray) -> None:
         """A population's spikes (T, n), batch-summed."""

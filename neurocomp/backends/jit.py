@@ -249,7 +249,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         e0, e1, e2, e3, e4, e5, e6, e7 = ev  # unpacked once: no reference counting per step
         f0, f1, f2, f3, f4, f5, f6, f7 = src_ev
         seen = np.int64(0)  # counting: the active neurons over the run (returned)
-        spiked = np.int64(0)  # `sum_spikes`: the spikes over the run (returned)
+        spiked = np.int64(0)  # `run_spikes`, `sum_spikes`: the spikes over the run (returned)
         for t in range(steps):
             db = dbias if t >= bias_from else no_bias
             for b in range(batch):
@@ -394,7 +394,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                             rec_v[t, b, i] = y
                         if count:  # the idle ones (one instruction fewer per lane)
                             acc = C(acc + C((busy | y) == 0))
-                    if sum_spikes:
+                    if run_spikes or sum_spikes:
                         spiked += np.int64(fired)
                     if count:
                         at = np.uint64(run_core[r]) if several_runs else core0
@@ -556,7 +556,7 @@ def scan(
     narrow: bool = False,
     columns: tuple[np.ndarray, np.ndarray] | None = None,
     packed_columns: bool = False,
-) -> int:
+) -> tuple[int, int]:
     """Run a population's neurons over every step (see `bit_accurate._scan`) on its raw drive
     (T, batch, n): int64, or a float array of exact integers (a float kernel's result, read
     without a conversion pass), or, with `synapses` (drive None), the sums of its one
@@ -574,7 +574,8 @@ def scan(
     population by one or two distinct columns of its table (`counting._Columns`): w (u, n)
     int32, and sums (>= u, T) int32 gets each step's batch-summed spikes through them (the
     caller keeps them below 2^31); `packed_columns`: w (1, n) holds two (`pack_columns`).
-    Returns the active neurons' count over the run, batch-summed (0 without `active`)."""
+    Returns the active neurons' and the spikes' counts over the run, batch-summed (0 without
+    `active`, and without `spikes` for a population of more than `_SUM_SPIKES_MAX`)."""
     spiking = thr is not None
     counting = active is not None
     n = v.shape[1]
@@ -646,7 +647,7 @@ def scan(
         drive = empty3
     elif drive.dtype not in (np.float32, np.float64, np.int64):
         drive = drive.astype(np.int64)
-    seen, _ = fn(
+    seen, spiked = fn(
         np.ascontiguousarray(drive),
         c(drive_bias),
         u,
@@ -674,7 +675,7 @@ def scan(
         *(columns or (np.zeros((0, n), np.int32), np.zeros((0, 0), np.int32))),
         *(src_cols or (np.zeros((0, 0), np.int32),) * 2),
     )
-    return int(seen)
+    return int(seen), int(spiked)
 
 
 _SUM_SPIKES_MAX = 16  # `_Switches.sum_spikes`: measured at 10 neurons (and slower at 128)
