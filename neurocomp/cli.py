@@ -571,10 +571,31 @@ _in_hook = False
 
 def _on_sigint(signum: int, frame: Any) -> None:
     """^C: remember it (a library may turn the KeyboardInterrupt into another exception, as
-    numba does when it lands mid-compile: 'no compiled object yet'), then raise it."""
+    numba does when it lands mid-compile: 'no compiled object yet'), then raise it; inside
+    an import, once the import is done (raised there, it leaves a module half made: numba's
+    C extensions then print errors)."""
     global _interrupted
     _interrupted = True
+    if _importing(frame):
+        threading.Thread(target=_interrupt_main_after_import, daemon=True).start()
+        return
     raise KeyboardInterrupt
+
+
+def _importing(frame: Any) -> bool:
+    """Whether a frame runs inside an import (Python's import machinery is on its stack)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib._bootstrap"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _interrupt_main_after_import() -> None:
+    main = threading.main_thread().ident or 0
+    while _importing(sys._current_frames().get(main)):
+        time.sleep(0.001)
+    _thread.interrupt_main()  # `_on_sigint` again: raised, or held for the next import
 
 
 def _unraisable(info: Any) -> None:

@@ -354,3 +354,29 @@ def test_sigint_at_any_moment_prints_one_line_and_exits_130(tmp_path):
         outcomes.append(done.returncode)
         CASES["signals (SIGINT into a CLI compile)"][f"exit {done.returncode}"] += 1
     assert outcomes.count(130) >= 3, outcomes  # most signals land while it runs
+
+
+def test_sigint_inside_an_import_is_raised_once_the_import_is_done(tmp_path):
+    """The CLI's ^C handler holds an interrupt that lands inside an import until the module
+    is made (raised there, it leaves the module half made), then raises it."""
+    (tmp_path / "slow_module.py").write_text(
+        "import os, signal, time\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "time.sleep(0.2)\n"
+        "DONE = True\n"
+    )
+    code = (
+        "import signal, sys, time\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "from neurocomp import cli\n"
+        "signal.signal(signal.SIGINT, cli._on_sigint)\n"
+        "try:\n"
+        "    import slow_module\n"
+        "    time.sleep(2)\n"
+        "    print('not interrupted')\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted after import', sys.modules['slow_module'].DONE)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "interrupted after import True", (done.stdout, done.stderr)
