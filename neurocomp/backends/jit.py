@@ -1014,6 +1014,15 @@ def scatter_sums(sums: np.ndarray, table: Any, out: np.ndarray) -> None:
     )
 
 
+def _nz_py(x: Any) -> Any:
+    """A byte's event, 0 or 1, as a byte (`_column_dots_py`'s lanes)."""
+    return np.uint8(x != 0)
+
+
+_nz = numba.njit(inline="always")(_nz_py) if AVAILABLE else _nz_py
+_BYTE_SAMPLES = 248  # samples counted in one byte lane (a multiple of 8 below 256)
+
+
 def _column_dots_py(  # noqa: C901 - one compiled loop
     src: np.ndarray,
     w: np.ndarray,
@@ -1043,16 +1052,36 @@ def _column_dots_py(  # noqa: C901 - one compiled loop
                 for i in range(n):
                     acc = np.int32(acc + np.int32(np.int16(src[t, 0, i] != 0) * w[j, i]))
                 out[t, j] = acc
-    row = np.zeros(n, np.int16)  # several samples: each step's events per entry (< 2^15)
-    for t in range(steps if batch > 1 else 0):
+    # several samples: each step's events per entry, counted in byte lanes eight samples at a
+    # time (a byte holds 248 samples' 0/1), then widened once per step; a loop over the
+    # samples with the entries inside ran each short row apart (10-12 us at 25 steps x 100
+    # samples, measured, 3.4-4.4 us so)
+    U = np.uint64
+    row = np.zeros(n, np.int32)
+    r8 = np.zeros(n, np.uint8)
+    whole = U(batch) - U(batch) % U(8)
+    for t in range(U(steps) if batch > 1 else U(0)):
         row[:] = 0
-        for b in range(batch):
-            for i in range(n):
-                row[i] += np.int16(src[t, b, i] != 0)
-        for j in range(w.shape[0]):
+        for b0 in range(U(0), whole, U(_BYTE_SAMPLES)):
+            r8[:] = 0
+            for b in range(b0, min(b0 + U(_BYTE_SAMPLES), whole), U(8)):
+                for i in range(U(n)):
+                    r8[i] += (
+                        (_nz(src[t, b, i]) + _nz(src[t, b + U(1), i]))
+                        + (_nz(src[t, b + U(2), i]) + _nz(src[t, b + U(3), i]))
+                    ) + (
+                        (_nz(src[t, b + U(4), i]) + _nz(src[t, b + U(5), i]))
+                        + (_nz(src[t, b + U(6), i]) + _nz(src[t, b + U(7), i]))
+                    )
+            for i in range(U(n)):
+                row[i] += np.int32(r8[i])
+        for b in range(whole, U(batch)):
+            for i in range(U(n)):
+                row[i] += np.int32(src[t, b, i] != 0)
+        for j in range(U(w.shape[0])):
             acc = np.int32(0)
-            for i in range(n):
-                acc = np.int32(acc + np.int32(row[i]) * np.int32(w[j, i]))
+            for i in range(U(n)):
+                acc = np.int32(acc + row[i] * np.int32(w[j, i]))
             out[t, j] = acc
     # the counters, a pass over the steps per target (unsigned indices: no negative-index
     # wrap per access; per step, the three loads and wraps cost more than the sums)

@@ -459,14 +459,16 @@ def test_fused_weights_take_the_narrowest_exact_integer_type() -> None:
 @settings(max_examples=30, deadline=None)
 @given(
     st.integers(1, 30),
-    st.integers(1, 5),
+    # one sample; a few (the samples past a multiple of 8); byte lanes of 248 samples and more
+    st.one_of(st.integers(1, 20), st.integers(240, 600)),
     st.integers(1, 40),
     st.integers(1, 4),
     st.integers(0, 2**32 - 1),
 )
 def test_column_dots_equal_the_batch_summed_events_times_the_columns(steps, batch, n, u, seed):
     """`jit.column_dots` (int16 columns, int32 sums, one sample or several) gives the numpy
-    product of each step's batch-summed events (non-zero entries) with the columns."""
+    product of each step's batch-summed events (non-zero entries) with the columns, where a
+    step's events per entry pass 255 (past a byte lane) too."""
     rng = np.random.default_rng(seed)
     src = rng.integers(0, 4, (steps, batch, n)).astype(np.uint8)  # values above 1: one event
     w = rng.integers(-(2**15) + 1, 2**15, (u, n)).astype(np.int16)
