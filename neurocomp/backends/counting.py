@@ -459,7 +459,8 @@ class Counter:
         if cols.uniform is not None:
             every = columns.uniform_dots(series, cols.uniform, sums, not payload, to, block)
         else:
-            every = jit.column_dots(series, cols.w, sums, to, block, cols.top)
+            packed = cols.packed if series.shape[1] == 1 else None
+            every = jit.column_dots(series, cols.w, sums, to, block, cols.top, packed)
         if payload:
             c = self.n_cores
             for k in plan.live:

@@ -611,8 +611,8 @@ def test_runs_of_a_core_array_are_found_once_and_match_its_blocks() -> None:
 @pytest.mark.skipif(not jit.AVAILABLE, reason="column counting needs numba")
 @pytest.mark.parametrize("u", [1, 2, 3])
 def test_column_dots_of_one_sample_equal_numpy_for_each_column_count(u) -> None:
-    """One sample's columns (two of them summed in one pass, `_column_dots_py`) equal the
-    numpy product, at the largest int16 entries and with graded values (one event each)."""
+    """One sample's columns equal the numpy product, at the largest int16 entries and with
+    graded values (one event each)."""
     rng = np.random.default_rng(u)
     src = rng.integers(0, 3, (300, 1, 257)).astype(np.uint8)
     w = rng.integers(-(2**15) + 1, 2**15, (u, 257)).astype(np.int16)
@@ -622,3 +622,31 @@ def test_column_dots_of_one_sample_equal_numpy_for_each_column_count(u) -> None:
     want = (src[:, 0] != 0).astype(np.int64) @ w.T.astype(np.int64)
     np.testing.assert_array_equal(out[:, :u], want)
     assert not out[:, u].any()
+
+
+@pytest.mark.skipif(not jit.AVAILABLE, reason="column counting needs numba")
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 300), st.integers(3, 200), st.integers(0, 2**32 - 1))
+def test_column_dots_of_one_sample_by_packed_columns_equal_numpy(steps, n, seed) -> None:
+    """Two non-negative columns packed in one (`pack_columns`, summed in one pass) give
+    one sample's two column sums per step, and their totals, at every sum's largest value;
+    several samples ignore the packing."""
+    rng = np.random.default_rng(seed)
+    src = rng.integers(0, 3, (steps, 1, n)).astype(np.uint8)
+    w = np.stack([rng.integers(0, (1 << 16) // n, n), rng.integers(0, (1 << 15) // n, n)])
+    for row, top in ((0, (1 << 16) - 1), (1, (1 << 15) - 1)):  # each sum at its largest
+        for i in range(n):  # int16 entries
+            w[row, i] += min(top - w[row].sum(), (1 << 15) - 1 - w[row, i])
+    packed = jit.pack_columns(w)
+    assert packed is not None
+    src[0, 0] = 1  # every entry sends at step 0: both sums at their largest
+    out = np.zeros((steps, 3), np.int32)
+    total = jit.column_dots(src, w.astype(np.int16), out, packed=packed)
+    want = (src[:, 0] != 0).astype(np.int64) @ w.T
+    np.testing.assert_array_equal(out[:, :2], want)
+    np.testing.assert_array_equal(total[:2], want.sum(axis=0))
+    assert not out[:, 2].any()
+    many = np.concatenate([src, src], axis=1)
+    out2 = np.zeros((steps, 3), np.int32)
+    jit.column_dots(many, w.astype(np.int16), out2, packed=packed)
+    np.testing.assert_array_equal(out2[:, :2], 2 * want)
