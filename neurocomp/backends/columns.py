@@ -125,7 +125,7 @@ def uniform_dots(
     first). The caller keeps the sums within int32 (`counting.Counter.columns`)."""
     global _kernel
     if _kernel is None:
-        _kernel = jit.numba.njit(cache=True, nogil=True)(_uniform_dots_py)
+        _kernel = jit.noalias_kernel(_uniform_dots_py)
     assert src.dtype == np.uint8 and out.shape[0] == src.shape[0] and out.shape[1] >= coef.size
     if to is None or block is None:
         to, block = np.zeros((0, 3), np.int64), np.zeros((0, 0, 0), np.int64)
@@ -171,7 +171,7 @@ def spread(sums: np.ndarray, to: np.ndarray, block: np.ndarray) -> np.ndarray:
     returns each column's total over the steps (u,) int64."""
     global _spreads
     if _spreads is None:
-        _spreads = jit.numba.njit(cache=True, nogil=True)(_spread_py)
+        _spreads = jit.noalias_kernel(_spread_py)
     total = np.zeros(sums.shape[0], np.int64)
     _spreads(sums, to, block, total)
     return total

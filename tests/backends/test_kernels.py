@@ -650,3 +650,23 @@ def test_column_dots_of_one_sample_by_packed_columns_equal_numpy(steps, n, seed)
     out2 = np.zeros((steps, 3), np.int32)
     jit.column_dots(many, w.astype(np.int16), out2, packed=packed)
     np.testing.assert_array_equal(out2[:, :2], 2 * want)
+
+
+def _doubled_into(src: np.ndarray, out: np.ndarray) -> None:
+    for i in range(src.shape[0]):
+        out[i] = 2 * src[i]
+
+
+@pytest.mark.skipif(not jit.AVAILABLE, reason="needs numba")
+def test_kernels_compile_with_noalias_where_numba_has_the_flag() -> None:
+    """`jit.noalias_kernel` compiles with numba's noalias flag (mapped onto `njit`'s options)
+    wherever this numba has it, and the kernel it makes computes as the plain one does."""
+    from numba.core import compiler
+
+    want = {"noalias": True} if hasattr(compiler.Flags, "noalias") else {}
+    assert want == jit.NOALIAS
+    kernel = jit.noalias_kernel(_doubled_into)
+    src, out = np.arange(7, dtype=np.int64), np.zeros(7, np.int64)
+    kernel(src, out)
+    np.testing.assert_array_equal(out, 2 * src)
+    assert kernel.targetoptions.get("noalias", False) is bool(jit.NOALIAS)
