@@ -70,7 +70,8 @@ def test_uniform_dots_equal_column_dots_on_a_misaligned_slice() -> None:
 def test_one_samples_columns_summed_in_the_scan_equal_the_numpy_counting(monkeypatch) -> None:
     """digits on loihi2, one sample: each population's spikes through its table's distinct
     columns (a spike counter's ones, a fan-out that varies where quantization zeroed
-    weights) summed by the compiled scan as it fires (`Counter.scan_columns`), and the
+    weights) summed by the compiled scan as it fires (`Counter.scan_columns`; the output
+    layer's spikes, its only counter, added by its scan per step and core), and the
     input's events summed pattern by pattern as the hidden layer's scan reads them
     (`Counter.source_columns`, the one step its delay leaves unread counted after the loop), two
     columns packed in one int32 where they fit (`jit.pack_columns`), give every count of
@@ -101,8 +102,10 @@ def test_one_samples_columns_summed_in_the_scan_equal_the_numpy_counting(monkeyp
     monkeypatch.setattr(counting.Counter, "scan_columns", spy)
     monkeypatch.setattr(counting.Counter, "source_columns", spy_source)
     compiled = run(prog.net, x, prog.target.format, mapping=prog.mapping).counts
-    # both layers' spikes and the input's events summed in the scans, two columns packed in one
-    assert {("lif1", (2, True)), ("lif2", (1, False)), ("input", (2, True))} <= set(used)
+    # the hidden layer's spikes and the input's events summed in the scans, two columns packed
+    # in one; the output layer's, its only counter, added per step by its scan (`run_spikes`)
+    assert {("lif1", (2, True)), ("input", (2, True))} <= set(used)
+    assert "lif2" not in {name for name, _ in used}
     monkeypatch.setattr(jit, "AVAILABLE", False)
     plain = run(prog.net, x, prog.target.format, mapping=prog.mapping).counts
     assert compiled is not None and plain is not None
