@@ -1185,7 +1185,9 @@ def column_dots(
     else:
         assert packed.shape == (1, w.shape[1]) and w.shape[0] == 2, "two columns packed"
     total = np.zeros(out.shape[1], np.int64)
-    _dots(np.ascontiguousarray(src), np.ascontiguousarray(w), packed, out, to, block, total)
+    src = src if src.flags.c_contiguous else np.ascontiguousarray(src)
+    w = w if w.flags.c_contiguous else np.ascontiguousarray(w)
+    _dots(src, w, packed, out, to, block, total)
     return total
 
 
