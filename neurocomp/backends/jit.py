@@ -623,7 +623,9 @@ def scan(
     int32, and sums (>= u, T) int32 gets each step's batch-summed spikes through them (the
     caller keeps them below 2^31); `packed_columns`: w (1, n) holds two (`pack_columns`).
     Returns the active neurons' and the spikes' counts over the run, batch-summed (0 without
-    `active`, and without `spikes` for a population of more than `_SUM_SPIKES_MAX`)."""
+    `active`, and without `spikes` for a population of more than `_SUM_SPIKES_MAX`). Compiled
+    with `NOALIAS`: no array it writes (u, v, out, the records, the counters, the tables'
+    counts) may share memory with another argument."""
     spiking = thr is not None
     counting = active is not None
     n = v.shape[1]
