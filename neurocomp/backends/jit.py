@@ -507,8 +507,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                 _add_columns(src_sums, ts, j0, j1, packed_src_cols, count_src_cols)
         if packed_src_cols and batch == 1:  # `src_one` unpacked
             for t in range(np.uint64(src_one.shape[0])):
-                src_sums[np.uint64(0), t] += src_one[t] & _LOW16
-                src_sums[np.uint64(1), t] += src_one[t] >> _PACK
+                _add_columns(src_sums, t, src_one[t], np.int32(0), True, 1)
         if narrow:
             v[:] = vs
             u[:] = us
@@ -1085,8 +1084,9 @@ def _column_dots_py(  # noqa: C901 - one compiled loop
 ) -> None:
     """out[t, j] = sum over b, i of (src[t, b, i] != 0) * w[j, i], for a uint8 series src
     (T, batch, n) and int16 columns w (u, n), in int32 (`column_dots` checked the bound):
-    narrow lanes, which the compiler vectorises (eight to a 128-bit register); then each
-    step's sums added to their counters, block[to[m, 0], t, to[m, 1]] += out[t, to[m, 2]],
+    one sample column by column (both at once from `packed`, (1, n) int32, where given;
+    (0, 0) otherwise), several samples' events per entry first counted in byte lanes; then
+    each step's sums added to their counters, block[to[m, 0], t, to[m, 1]] += out[t, to[m, 2]],
     and total[j] (int64) += out[t, j] (a numpy sum over the steps took 0.12 ms at 10^4)."""
     steps, batch, n = src.shape
     U = np.uint64
@@ -1111,7 +1111,6 @@ def _column_dots_py(  # noqa: C901 - one compiled loop
     # time (a byte holds 248 samples' 0/1), then widened once per step; a loop over the
     # samples with the entries inside ran each short row apart (10-12 us at 25 steps x 100
     # samples, measured, 3.4-4.4 us so)
-    U = np.uint64
     row = np.zeros(n, np.int32)
     r8 = np.zeros(n, np.uint8)
     whole = U(batch) - U(batch) % U(8)
