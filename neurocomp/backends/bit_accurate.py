@@ -122,7 +122,9 @@ def _checked_inputs(net: IntNetwork, x: object) -> dict[str, np.ndarray]:
             arr = arr.view(np.uint8)
         elif arr.dtype.kind == "f":
             arr = arr.astype(np.int64)
-        out[name] = arr.reshape(arr.shape[0], arr.shape[1], -1)
+        # contiguous once here: a slice of a larger set (x[:, :100]) would otherwise be copied
+        # by each reader that needs it so (the fused scan's octets, the counting's columns)
+        out[name] = np.ascontiguousarray(arr.reshape(arr.shape[0], arr.shape[1], -1))
     return out
 
 
@@ -505,11 +507,10 @@ def _scan_compiled(
     adds the active neurons per step and core to the counter's (`state.act_total`)."""
     name = pop.name
     steps = state.series[name].shape[0]
-    active, idle, spikes, columns, packed = None, None, None, None, False
+    active, spikes, columns, packed = None, None, None, False
     if state.count:
         assert state.counter is not None
         active = state.counter.per_core[EventKind.UPDATES_ACTIVE]
-        idle = state.counter.per_core[EventKind.UPDATES_IDLE]
         batch = state.v[name].shape[0]
         # a population whose only counter is its spikes (an output layer) gets them from its
         # scan at any batch: no pass after it (digits' output layer at batch 100: its counted
@@ -550,7 +551,6 @@ def _scan_compiled(
         rec_v=state.rec_v.get(name),
         rec_u=None,
         active=active,
-        idle=idle,
         spikes=spikes,
         activation_bits=fmt.activation_bits,
         weight_shift=fmt.weight_shift,

@@ -276,6 +276,8 @@ class Counter:
         self._core_neurons = {
             p.name: np.bincount(self.where[p.name], minlength=self.n_cores) for p in net.populations
         }
+        # every population's, whose updates not active are idle (`counts`)
+        self._neurons = sum(self._core_neurons.values(), np.zeros(self.n_cores, np.int64))
         self.per_sample = self._per_sample_top()
         self.sizes = {p.name: p.size for p in net.populations}
         self.names = [p.name for p in net.populations]
@@ -306,9 +308,8 @@ class Counter:
             sums = np.asarray(abs(table).sum(axis=0), np.int64).reshape(-1)
             for k, kind in enumerate(self.kinds[src]):
                 top[index[kind]] += sums[k * c : (k + 1) * c]
-        neurons = sum(self._core_neurons.values(), np.zeros(c, np.int64))
         for kind in (EventKind.SPIKES, EventKind.UPDATES_ACTIVE, EventKind.UPDATES_IDLE):
-            top[index[kind]] += neurons
+            top[index[kind]] += self._neurons
         return int(top.max(initial=0))
 
     def dtype(self, batch: int) -> np.dtype:
@@ -639,12 +640,11 @@ class Counter:
         self, pop: IntPopulation, spikes: np.ndarray | None, active: np.ndarray, batch: int
     ) -> None:
         """A population's active-neuron counts (T, n) and spikes (T, n), batch-summed over
-        `batch` samples; every update not active is idle."""
+        `batch` samples (every update not active is idle: `counts`)."""
         onehot = self.onehot[pop.name]
         dense = self._dense(pop.name + "\0onehot", onehot)
         part = _per_core(onehot, active, dense)
         self.per_core[EventKind.UPDATES_ACTIVE] += part
-        self.per_core[EventKind.UPDATES_IDLE] += batch * self._core_neurons[pop.name] - part
         self.per_layer[pop.name][EventKind.UPDATES_ACTIVE] += int(active.sum())
         if spikes is not None:
             self.spikes(pop, spikes)
@@ -659,9 +659,11 @@ class Counter:
 
     def counts(self, batch: int) -> EventCounts:
         """The run's counts, `batch` samples; every neuron update not counted active is idle
-        (per step and core as the scans and `population` counted them)."""
+        (per step and core as the scans and `population` counted them: one pass here, not a
+        store per step and core in each scan)."""
         active, idle = EventKind.UPDATES_ACTIVE, EventKind.UPDATES_IDLE
         steps = self.block.shape[1]
+        np.subtract(batch * self._neurons, self.per_core[active], out=self.per_core[idle])
         for name, layer in self.per_layer.items():
             layer[idle] = batch * steps * self.sizes[name] - layer[active]
         return EventCounts(

@@ -227,7 +227,6 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
         rec_v: np.ndarray,
         rec_u: np.ndarray,
         active: np.ndarray,  # (T, cores): active neurons per step and core
-        idle: np.ndarray,  # (T, cores) or (0, 0): idle neurons per step and core
         spikes: np.ndarray,  # `run_spikes`: (T, cores) spikes per step and core, else (0, 0)
         runs: np.ndarray,  # (r + 1,): runs of neurons on one core, runs[k]:runs[k+1]
         run_core: np.ndarray,  # (r,): each run's column of `active`
@@ -436,7 +435,7 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                         vs[b, i] = y
                         if keep_rec_v:
                             rec_v[t, b, i] = y
-                        if count:  # the idle ones (one instruction fewer per lane)
+                        if count:  # the idle ones (one instruction fewer per lane than active)
                             acc = C(acc + C((busy | y) == 0))
                     if run_spikes or sum_spikes:
                         spiked += np.int64(fired)
@@ -444,8 +443,6 @@ def _make(sw: _Switches) -> Any:  # noqa: C901 - one straight loop of the chip's
                         at = np.uint64(run_core[r]) if several_runs else core0
                         busy_n = np.int64(hi - lo) - np.int64(acc)
                         active[t, at] += busy_n
-                        if idle.shape[0]:
-                            idle[t, at] += np.int64(acc)
                         if run_spikes:
                             spikes[t, at] += np.int64(fired)
                         seen += busy_n
@@ -590,7 +587,6 @@ def scan(
     rec_v: np.ndarray | None,
     rec_u: np.ndarray | None,
     active: np.ndarray | None = None,
-    idle: np.ndarray | None = None,
     spikes: np.ndarray | None = None,
     activation_bits: int = 0,
     weight_shift: int = 0,
@@ -610,8 +606,8 @@ def scan(
     projection computed row by row in the same loop (event-driven: each non-zero source
     entry adds its row of W^T); plus `drive_bias` (n,) from step `bias_from` on; u and v in
     place. `active` (T, cores) int32 or int64, if given, gets the batch-summed count of active
-    neurons per step at column core[i] of neuron i (None: column i), `idle` (the same shape),
-    if given with it, the others' count, `spikes` (the same shape), given with it, the
+    neurons per step at column core[i] of neuron i (None: column i; the idle ones are the
+    rest, `Counter.counts`), `spikes` (the same shape), given with it, the
     spikes (a population whose only counter they are), and `events`, given with
     `active` for a spiking population, its spikes through its routing table step by step
     (`EventTable`: no second pass over the series). `drive_bound`, where known: the largest
@@ -712,7 +708,6 @@ def scan(
         np.zeros((0, 0, 0), np.int64) if rec_v is None else rec_v,
         np.zeros((0, 0, 0), np.int64) if rec_u is None else rec_u,
         np.zeros((0, 0), np.int64) if active is None else active,
-        np.zeros((0, 0), np.int64) if idle is None else idle,
         np.zeros((0, 0), np.int64) if spikes is None else spikes,
         *runs,
         tuple(events) if events is not None else _NO_TABLE,

@@ -56,6 +56,21 @@ def test_every_kind_a_table_produces_is_kept_on_several_chips(digits) -> None:
     assert updates == x.shape[0] * x.shape[1] * spread.net.neurons
 
 
+def test_each_core_updates_every_neuron_it_holds_each_step(digits) -> None:
+    """Idle updates are each core's neurons (from the mapping) less its active ones, per step:
+    across three cores, the active ones varying over the steps."""
+    x = digits[1]
+    spread = digits_spread(60, tiles_x=2, tiles_y=1, cores_per_tile=1, chips=2)
+    counts = spread.run(x).counts
+    assert counts is not None
+    held = sum(np.bincount(c, minlength=3) for c in spread.mapping.neuron_core.values())
+    active = counts.per_core[EventKind.UPDATES_ACTIVE]
+    idle = counts.per_core[EventKind.UPDATES_IDLE]
+    assert active.shape == idle.shape == (x.shape[0], 3)
+    np.testing.assert_array_equal(active + idle, np.broadcast_to(x.shape[1] * held, active.shape))
+    assert len(np.unique(active)) > 1 and idle.any()
+
+
 def test_counts_are_int32_where_their_bound_proves_it_and_equal_in_int64(digits) -> None:
     """Every input spiking every step (the counts near their bound): the counts fit the
     counter's per-sample bound times the batch, are int32, and equal the int64 counts of a
