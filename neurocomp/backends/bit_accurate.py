@@ -846,7 +846,7 @@ def _count(
         if pop.name in state.act_total:  # counted by the compiled scan
             c.per_layer[pop.name][EventKind.UPDATES_ACTIVE] += state.act_total[pop.name]
         else:
-            c.population(pop, None, state.active(pop.name), state.v[pop.name].shape[0])
+            c.population(pop, None, state.active(pop.name))
         if pop.spiking:
             sent = _count_spikes(pop, state, c, compiled)
             if sent is not None:

@@ -272,12 +272,11 @@ class Counter:
         self._kind_rows = [(k, self.rows.get(k, -1)) for k in COUNTERS]  # `reset`'s views
         self._no_events = dict.fromkeys(COUNTERS, 0)  # `reset`: a layer's counts, copied
         self._zero.flags.writeable = False
-        # each population's neurons per core (its idle updates: these less the active ones)
-        self._core_neurons = {
-            p.name: np.bincount(self.where[p.name], minlength=self.n_cores) for p in net.populations
-        }
-        # every population's, whose updates not active are idle (`counts`)
-        self._neurons = sum(self._core_neurons.values(), np.zeros(self.n_cores, np.int64))
+        # the neurons per core, every population's: its updates not active are idle (`counts`)
+        self._neurons = sum(
+            (np.bincount(self.where[p.name], minlength=self.n_cores) for p in net.populations),
+            np.zeros(self.n_cores, np.int64),
+        )
         self.per_sample = self._per_sample_top()
         self.sizes = {p.name: p.size for p in net.populations}
         self.names = [p.name for p in net.populations]
@@ -466,8 +465,7 @@ class Counter:
         if cols.uniform is not None:
             every = columns.uniform_dots(series, cols.uniform, sums, not payload, to, block)
         else:
-            packed = cols.packed if series.shape[1] == 1 else None
-            every = jit.column_dots(series, cols.w, sums, to, block, cols.top, packed)
+            every = jit.column_dots(series, cols.w, sums, to, block, cols.top, cols.packed)
         if payload:
             c = self.n_cores
             for k in plan.live:
@@ -636,11 +634,9 @@ class Counter:
         )
         self.per_layer[pop.name][EventKind.SPIKES] += int(spikes.sum())
 
-    def population(
-        self, pop: IntPopulation, spikes: np.ndarray | None, active: np.ndarray, batch: int
-    ) -> None:
-        """A population's active-neuron counts (T, n) and spikes (T, n), batch-summed over
-        `batch` samples (every update not active is idle: `counts`)."""
+    def population(self, pop: IntPopulation, spikes: np.ndarray | None, active: np.ndarray) -> None:
+        """A population's active-neuron counts (T, n) and spikes (T, n), batch-summed
+        (every update not active is idle: `counts`)."""
         onehot = self.onehot[pop.name]
         dense = self._dense(pop.name + "\0onehot", onehot)
         part = _per_core(onehot, active, dense)

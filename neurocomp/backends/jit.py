@@ -1165,7 +1165,7 @@ def column_dots(
     width,) int64. The columns are a routing table's distinct ones (`counting._Columns`),
     each summed once however many counters share it. `top`: max|w|, where known. `packed`:
     w's two columns as one (`pack_columns`, (1, n) int32), where they pack: one sample's
-    pass sums both at once."""
+    pass sums both at once (several samples' passes leave it unread)."""
     global _dots
     if _dots is None:
         _dots = noalias_kernel(_column_dots_py)
